@@ -1,0 +1,11 @@
+// The tftpkit protocol core. Only exports here, no top-level code.
+export { decode, decodeAck, encodeData, encodeAck, encodeError, encodeRequest } from "./codec";
+export { negotiate } from "./options";
+export { netasciiEncode, netasciiDecode } from "./netascii";
+export {
+  schedInit, close, slotsOpen, setTimeout, touch,
+  txOpen, txSetLast, txSetWindow, txOnAck, txSendable, txNext, txBase, txSent, txOnTimeout,
+  rxOpen, rxOnData, rxAckBlock, rxReceived, rxAcked, rxOnTimeout,
+} from "./scheduler";
+export { nextDeadline, expire, timersQueued } from "./timers";
+export { IN, OUT, RES, RESF, OPTS, PACKET_MAX, MAX_OPTIONS } from "./layout";

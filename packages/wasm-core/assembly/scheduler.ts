@@ -1,0 +1,325 @@
+// Block scheduler for many sessions at once (RFC 1350 lock-step, RFC 7440
+// windows), as a table of slots in linear memory.
+//
+// Sender (tx) slot: blocks are numbered absolutely from 1 (u32); the wire
+// carries abs & 0xffff, so numbers roll over past 65535 to 0. Block 0 stands
+// for the OACK when one was sent: it is "acknowledged" by ACK 0.
+//
+//      base-1        base           next          base+window
+//   ----|-------------|--------------|----------------|-----
+//    last block     lowest block   next block to    send limit
+//    acknowledged   not yet acked  send
+//
+// An ACK k with base-1 < k < next advances base to k+1 (cumulative). If
+// k < next-1 the receiver saw a gap: next goes back to k+1. An ACK of base-1
+// (duplicate) or of a block never sent (stale) changes nothing, so duplicate
+// ACKs never cause extra sends (Sorcerer's Apprentice, RFC 1123 4.2.3.1);
+// only a timeout resends, with bounded retries.
+//
+// Receiver (rx) slot: base is the next block expected; the receiver ACKs at
+// the end of each window, at the last (short) block, and once per gap.
+
+import * as S from "./status";
+import { timersInit, timerSet, timerCancel } from "./timers";
+
+export const KIND_FREE: i32 = 0;
+export const KIND_TX: i32 = 1;
+export const KIND_RX: i32 = 2;
+
+export const ACK_ADVANCED: i32 = 1;
+export const ACK_DONE: i32 = 2;
+export const ACK_DUPLICATE: i32 = 3;
+export const ACK_STALE: i32 = 4;
+export const ACK_GAP: i32 = 5;
+
+export const TO_RETRANSMIT: i32 = 1;
+export const TO_GIVE_UP: i32 = 2;
+
+export const RX_DELIVER: i32 = 1;
+export const RX_ACK: i32 = 2;
+export const RX_DONE: i32 = 4;
+export const RX_DUPLICATE: i32 = 8;
+export const RX_GAP: i32 = 16;
+
+const UNKNOWN: u32 = 0xffffffff;
+const FLAG_DUP_ACKED: i32 = 1;
+const FLAG_GAP_ACKED: i32 = 2;
+
+let cap: i32 = 0;
+let kind: usize = 0; // i32
+let window: usize = 0; // i32
+let base: usize = 0; // u32
+let next: usize = 0; // u32
+let last: usize = 0; // u32
+let retries: usize = 0; // i32
+let maxRetries: usize = 0; // i32
+let flags: usize = 0; // i32
+let sinceAck: usize = 0; // i32
+let timeout: usize = 0; // f64
+let freeList: usize = 0; // i32 stack
+let freeTop: i32 = 0;
+let openCount: i32 = 0;
+
+@inline function gi(region: usize, slot: i32): i32 {
+  return load<i32>(region + (<usize>slot << 2));
+}
+@inline function si(region: usize, slot: i32, v: i32): void {
+  store<i32>(region + (<usize>slot << 2), v);
+}
+@inline function gu(region: usize, slot: i32): u32 {
+  return load<u32>(region + (<usize>slot << 2));
+}
+@inline function su(region: usize, slot: i32, v: u32): void {
+  store<u32>(region + (<usize>slot << 2), v);
+}
+
+/**
+ * Reserves the slot table for `slots` sessions at the end of memory (done
+ * once, so the glue's memory views never detach afterwards). Returns the
+ * number of bytes reserved, or -E_ARGUMENT.
+ */
+export function schedInit(slots: i32): i32 {
+  if (slots <= 0 || slots > (1 << 20) || cap != 0) return -S.E_ARGUMENT;
+  const bytes4 = <usize>slots << 2;
+  const bytes8 = <usize>slots << 3;
+  const need = bytes4 * 13 + bytes8 * 2;
+  const start = (<usize>memory.size() << 16);
+  const pages = <i32>((need + 0xffff) >> 16);
+  if (memory.grow(pages) < 0) return -S.E_NO_SLOT;
+  let p = start;
+  kind = p; p += bytes4;
+  window = p; p += bytes4;
+  base = p; p += bytes4;
+  next = p; p += bytes4;
+  last = p; p += bytes4;
+  retries = p; p += bytes4;
+  maxRetries = p; p += bytes4;
+  flags = p; p += bytes4;
+  sinceAck = p; p += bytes4;
+  freeList = p; p += bytes4;
+  const heapRegion = p; p += bytes4;
+  const posRegion = p; p += bytes4;
+  p += bytes4; // spare, keeps f64 regions 8-aligned
+  timeout = p; p += bytes8;
+  const deadlineRegion = p; p += bytes8;
+  timersInit(slots, heapRegion, posRegion, deadlineRegion);
+  cap = slots;
+  // Free list: pop gives slot 0 first.
+  for (let i = 0; i < slots; i++) si(freeList, i, slots - 1 - i);
+  freeTop = slots;
+  openCount = 0;
+  return <i32>need;
+}
+
+function open(k: i32, win: i32, timeoutMs: f64, maxTries: i32): i32 {
+  if (freeTop == 0) return -S.E_NO_SLOT;
+  if (win < 1 || win > 65535 || timeoutMs <= 0 || maxTries < 0) return -S.E_ARGUMENT;
+  freeTop--;
+  const slot = gi(freeList, freeTop);
+  si(kind, slot, k);
+  si(window, slot, win);
+  su(base, slot, 1);
+  su(next, slot, 1);
+  su(last, slot, UNKNOWN);
+  si(retries, slot, 0);
+  si(maxRetries, slot, maxTries);
+  si(flags, slot, 0);
+  si(sinceAck, slot, 0);
+  store<f64>(timeout + (<usize>slot << 3), timeoutMs);
+  openCount++;
+  return slot;
+}
+
+@inline function isKind(slot: i32, k: i32): bool {
+  return slot >= 0 && slot < cap && gi(kind, slot) == k;
+}
+
+/** Frees a slot of either kind and drops its deadline. */
+export function close(slot: i32): i32 {
+  if (slot < 0 || slot >= cap || gi(kind, slot) == KIND_FREE) return -S.E_BAD_SLOT;
+  timerCancel(slot);
+  si(kind, slot, KIND_FREE);
+  si(freeList, freeTop, slot);
+  freeTop++;
+  openCount--;
+  return S.OK;
+}
+
+export function slotsOpen(): i32 {
+  return openCount;
+}
+
+@inline function arm(slot: i32, now: f64): void {
+  timerSet(slot, now + load<f64>(timeout + (<usize>slot << 3)));
+}
+
+/** Changes the retransmission timeout of an open slot (e.g. after OACK negotiation). */
+export function setTimeout(slot: i32, timeoutMs: f64): i32 {
+  if (slot < 0 || slot >= cap || gi(kind, slot) == KIND_FREE || timeoutMs <= 0) return -S.E_BAD_SLOT;
+  store<f64>(timeout + (<usize>slot << 3), timeoutMs);
+  return S.OK;
+}
+
+// ---------------------------------------------------------------- sender
+
+/** Opens a sender. withOack: block 0 (the OACK) must be acknowledged first. */
+export function txOpen(win: i32, timeoutMs: f64, maxTries: i32, withOack: i32): i32 {
+  const slot = open(KIND_TX, win, timeoutMs, maxTries);
+  if (slot >= 0 && withOack != 0) {
+    su(base, slot, 0);
+    su(next, slot, 0);
+  }
+  return slot;
+}
+
+/** The last block's absolute number, once the glue knows where the data ends. */
+export function txSetLast(slot: i32, lastAbs: f64): i32 {
+  if (!isKind(slot, KIND_TX) || lastAbs < 1 || lastAbs >= <f64>UNKNOWN) return -S.E_BAD_SLOT;
+  su(last, slot, <u32>lastAbs);
+  return S.OK;
+}
+
+export function txSetWindow(slot: i32, win: i32): i32 {
+  if (!isKind(slot, KIND_TX) || win < 1 || win > 65535) return -S.E_BAD_SLOT;
+  si(window, slot, win);
+  return S.OK;
+}
+
+export function txOnAck(slot: i32, block: i32): i32 {
+  if (!isKind(slot, KIND_TX)) return -S.E_BAD_SLOT;
+  const b = gu(base, slot);
+  const n = gu(next, slot);
+  // Absolute block k with low 16 bits == block, in [b - 1, n - 1].
+  const from = b == 0 ? 0 : b - 1;
+  const k: u32 = from + ((<u32>(block - <i32>(from & 0xffff))) & <u32>0xffff);
+  if (b == 0) {
+    // Waiting for ACK 0 of the OACK.
+    if (k != 0 || n == 0) return ACK_STALE;
+  } else {
+    if (k == b - 1) return ACK_DUPLICATE;
+    if (k >= n) return ACK_STALE;
+  }
+  su(base, slot, k + 1);
+  si(retries, slot, 0);
+  const l = gu(last, slot);
+  if (l != UNKNOWN && k >= l) {
+    timerCancel(slot);
+    return ACK_DONE;
+  }
+  if (k + 1 < n) {
+    su(next, slot, k + 1);
+    return ACK_GAP;
+  }
+  return ACK_ADVANCED;
+}
+
+/** How many blocks may be sent now, starting at txNext. When base is 0 (OACK unacknowledged) only a resend of block 0 is allowed. */
+export function txSendable(slot: i32): i32 {
+  if (!isKind(slot, KIND_TX)) return 0;
+  const b = gu(base, slot);
+  const n = gu(next, slot);
+  if (b == 0) return n == 0 ? 1 : 0;
+  let limit = <u64>b + <u64>gi(window, slot);
+  const l = gu(last, slot);
+  if (l != UNKNOWN && <u64>l + 1 < limit) limit = <u64>l + 1;
+  return limit > <u64>n ? <i32>(limit - <u64>n) : 0;
+}
+
+export function txNext(slot: i32): f64 {
+  return <f64>gu(next, slot);
+}
+
+export function txBase(slot: i32): f64 {
+  return <f64>gu(base, slot);
+}
+
+/** Records `count` blocks sent from txNext and re-arms the deadline. */
+export function txSent(slot: i32, count: i32, now: f64): i32 {
+  if (!isKind(slot, KIND_TX) || count < 0) return -S.E_BAD_SLOT;
+  su(next, slot, gu(next, slot) + <u32>count);
+  arm(slot, now);
+  return S.OK;
+}
+
+/** After a deadline passed: go back to base and resend, or give up. */
+export function txOnTimeout(slot: i32): i32 {
+  if (!isKind(slot, KIND_TX)) return -S.E_BAD_SLOT;
+  const r = gi(retries, slot) + 1;
+  si(retries, slot, r);
+  if (r > gi(maxRetries, slot)) return TO_GIVE_UP;
+  su(next, slot, gu(base, slot));
+  return TO_RETRANSMIT;
+}
+
+// -------------------------------------------------------------- receiver
+
+export function rxOpen(win: i32, timeoutMs: f64, maxTries: i32): i32 {
+  return open(KIND_RX, win, timeoutMs, maxTries);
+}
+
+/**
+ * A DATA block arrived. Returns RX_* flags: DELIVER (in order: hand the
+ * payload on), ACK (send rxAckBlock now), DONE (the short last block),
+ * DUPLICATE (already had it), GAP (a block is missing).
+ */
+export function rxOnData(slot: i32, block: i32, len: i32, blksize: i32, now: f64): i32 {
+  if (!isKind(slot, KIND_RX)) return -S.E_BAD_SLOT;
+  const b = gu(base, slot);
+  const d = <u32>(block - <i32>(b & 0xffff)) & 0xffff;
+  const f = gi(flags, slot);
+  if (d == 0) {
+    su(base, slot, b + 1);
+    si(retries, slot, 0);
+    si(flags, slot, 0);
+    const since = gi(sinceAck, slot) + 1;
+    si(sinceAck, slot, since);
+    arm(slot, now);
+    if (len < blksize) return RX_DELIVER | RX_ACK | RX_DONE;
+    if (since >= gi(window, slot)) return RX_DELIVER | RX_ACK;
+    return RX_DELIVER;
+  }
+  if (d >= 0x8000) {
+    // Old block: the sender missed our ACK. Re-ACK once per run of duplicates.
+    if ((f & FLAG_DUP_ACKED) != 0) return RX_DUPLICATE;
+    si(flags, slot, f | FLAG_DUP_ACKED);
+    return RX_DUPLICATE | RX_ACK;
+  }
+  if ((f & FLAG_GAP_ACKED) != 0) return RX_GAP;
+  si(flags, slot, f | FLAG_GAP_ACKED);
+  return RX_GAP | RX_ACK;
+}
+
+/** Block number (16-bit) the receiver acknowledges: the last in-order block. */
+export function rxAckBlock(slot: i32): i32 {
+  return <i32>((gu(base, slot) - 1) & 0xffff);
+}
+
+/** Blocks received in order so far. */
+export function rxReceived(slot: i32): f64 {
+  return <f64>(gu(base, slot) - 1);
+}
+
+/** An ACK was sent: restart the window count and the deadline. */
+export function rxAcked(slot: i32, now: f64): i32 {
+  if (!isKind(slot, KIND_RX)) return -S.E_BAD_SLOT;
+  si(sinceAck, slot, 0);
+  arm(slot, now);
+  return S.OK;
+}
+
+/** After a deadline passed: resend the last ACK (or request), or give up. */
+export function rxOnTimeout(slot: i32): i32 {
+  if (!isKind(slot, KIND_RX)) return -S.E_BAD_SLOT;
+  const r = gi(retries, slot) + 1;
+  si(retries, slot, r);
+  if (r > gi(maxRetries, slot)) return TO_GIVE_UP;
+  si(flags, slot, 0);
+  return TO_RETRANSMIT;
+}
+
+/** Arms a slot's deadline without other changes (e.g. after sending a request). */
+export function touch(slot: i32, now: f64): i32 {
+  if (slot < 0 || slot >= cap || gi(kind, slot) == KIND_FREE) return -S.E_BAD_SLOT;
+  arm(slot, now);
+  return S.OK;
+}

@@ -1,0 +1,193 @@
+// The WebAssembly implementation of the Codec surface. Packets are copied into
+// the core's IN region, results read back from RES/RESF/OPTS as numbers and
+// (offset, length) pairs.
+
+import { core, type Core } from "./core.js";
+import { Status } from "./status.js";
+import {
+  type AskedOptions, type Codec, type Decoded, type Mode, type Negotiated, type NegotiationLimits,
+  type RequestFields, Opcode, refuseBits,
+} from "./types.js";
+
+// RES / RESF indexes (assembly/layout.ts)
+const RES_OPCODE = 0;
+const RES_BLOCK = 1;
+const RES_OFF = 2;
+const RES_LEN = 3;
+const RES_MODE = 4;
+const RES_NOPTS = 5;
+const RES_RANK = 8;
+const RES_PENDING_CR = 12;
+const RESF_ASKED = 0;
+const RESF_ACCEPTED = 4;
+
+const MODES: Record<number, Mode> = { 1: "octet", 2: "netascii", 3: "mail" };
+const MODE_CODE: Record<Mode, number> = { octet: 1, netascii: 2, mail: 3 };
+
+function copyIn(c: Core, packet: Uint8Array): number {
+  const len = Math.min(packet.length, c.PACKET_MAX + 1);
+  c.u8.set(len === packet.length ? packet : packet.subarray(0, len), c.IN);
+  return packet.length > c.PACKET_MAX ? c.PACKET_MAX + 1 : len;
+}
+
+function outCopy(c: Core, len: number): Uint8Array {
+  return Uint8Array.prototype.slice.call(c.u8, c.OUT, c.OUT + len);
+}
+
+function readAsked(c: Core): AskedOptions {
+  const r = c.RES >> 2;
+  const f = c.RESF >> 3;
+  return {
+    blksize: c.f64[f + RESF_ASKED],
+    tsize: c.f64[f + RESF_ASKED + 1],
+    timeout: c.f64[f + RESF_ASKED + 2],
+    windowsize: c.f64[f + RESF_ASKED + 3],
+    ranks: [c.i32[r + RES_RANK], c.i32[r + RES_RANK + 1], c.i32[r + RES_RANK + 2], c.i32[r + RES_RANK + 3]],
+  };
+}
+
+function readOptions(c: Core): Array<[string, string]> {
+  const n = c.i32[(c.RES >> 2) + RES_NOPTS];
+  const t = c.OPTS >> 2;
+  const out: Array<[string, string]> = [];
+  for (let i = 0; i < n; i++) {
+    const no = c.IN + c.i32[t + i * 4];
+    const nl = c.i32[t + i * 4 + 1];
+    const vo = c.IN + c.i32[t + i * 4 + 2];
+    const vl = c.i32[t + i * 4 + 3];
+    out.push([c.u8.toString("latin1", no, no + nl).toLowerCase(), c.u8.toString("utf8", vo, vo + vl)]);
+  }
+  return out;
+}
+
+function decode(packet: Uint8Array): Decoded {
+  const c = core();
+  const len = copyIn(c, packet);
+  const status = c.x.decode(len);
+  const r = c.RES >> 2;
+  const opcode = c.i32[r + RES_OPCODE];
+  if (status !== Status.OK && status !== Status.MESSAGE_UNTERMINATED && status !== Status.BAD_ERROR_CODE) {
+    return { opcode: 0, status, claimed: opcode };
+  }
+  switch (opcode) {
+    case Opcode.RRQ:
+    case Opcode.WRQ: {
+      const off = c.IN + c.i32[r + RES_OFF];
+      return {
+        opcode,
+        filename: c.u8.toString("utf8", off, off + c.i32[r + RES_LEN]),
+        mode: MODES[c.i32[r + RES_MODE]],
+        options: readOptions(c),
+        asked: readAsked(c),
+      };
+    }
+    case Opcode.DATA:
+      return { opcode, block: c.i32[r + RES_BLOCK], data: packet.subarray(4) };
+    case Opcode.ACK:
+      return { opcode, block: c.i32[r + RES_BLOCK] };
+    case Opcode.ERROR: {
+      const off = c.IN + c.i32[r + RES_OFF];
+      return { opcode, code: c.i32[r + RES_BLOCK], message: c.u8.toString("utf8", off, off + c.i32[r + RES_LEN]) };
+    }
+    default:
+      return { opcode: Opcode.OACK, options: readOptions(c), asked: readAsked(c) };
+  }
+}
+
+function decodeAck(packet: Uint8Array): number {
+  const c = core();
+  const n = packet.length < 8 ? packet.length : 8;
+  for (let i = 0; i < n; i++) c.u8[c.IN + i] = packet[i];
+  return c.x.decodeAck(packet.length);
+}
+
+function encodeData(block: number, payload: Uint8Array): Uint8Array {
+  const c = core();
+  if (payload.length > 65464) throw new RangeError("DATA payload larger than 65464 bytes");
+  c.u8.set(payload, c.OUT + 4);
+  return outCopy(c, c.x.encodeData(block, payload.length));
+}
+
+function encodeAck(block: number): Uint8Array {
+  const c = core();
+  return outCopy(c, c.x.encodeAck(block));
+}
+
+function encodeError(code: number, message: string): Uint8Array {
+  const c = core();
+  const msg = Buffer.from(message, "utf8");
+  const len = Math.min(msg.length, 500);
+  c.u8.set(msg.subarray(0, len), c.OUT + 4);
+  const n = c.x.encodeError(code, len);
+  if (n < 0) throw new RangeError(`bad TFTP error code ${code}`);
+  return outCopy(c, n);
+}
+
+function encodeRequest(f: RequestFields): Uint8Array {
+  const c = core();
+  const name = Buffer.from(f.filename, "utf8");
+  if (name.length === 0 || name.length > 1024) throw new RangeError("file name must be 1..1024 bytes");
+  c.u8.set(name, c.IN);
+  const n = c.x.encodeRequest(
+    f.opcode, name.length, MODE_CODE[f.mode],
+    f.blksize ?? -1, f.tsize ?? -1, f.timeout ?? -1, f.windowsize ?? -1,
+  );
+  if (n < 0) throw new RangeError("bad request fields (NUL in file name?)");
+  return outCopy(c, n);
+}
+
+export function refuseMask(refuse: NegotiationLimits["refuse"]): number {
+  let m = 0;
+  for (const r of refuse ?? []) m |= refuseBits[r];
+  return m;
+}
+
+function negotiate(a: AskedOptions, l: NegotiationLimits): Negotiated {
+  const c = core();
+  const n = c.x.negotiate(
+    a.blksize, a.tsize, a.timeout, a.windowsize,
+    a.ranks[0], a.ranks[1], a.ranks[2], a.ranks[3],
+    l.maxBlksize, l.maxWindowsize, l.tsize, l.write ? 1 : 0, refuseMask(l.refuse),
+  );
+  const f = c.RESF >> 3;
+  return {
+    blksize: c.f64[f + RESF_ACCEPTED],
+    tsize: c.f64[f + RESF_ACCEPTED + 1],
+    timeout: c.f64[f + RESF_ACCEPTED + 2],
+    windowsize: c.f64[f + RESF_ACCEPTED + 3],
+    oack: n > 0 ? outCopy(c, n) : null,
+  };
+}
+
+/** Largest chunk translated per core call (output may be twice as long). */
+const NETASCII_CHUNK = 65536;
+
+function netasciiEncode(chunk: Uint8Array): Uint8Array {
+  const c = core();
+  const parts: Uint8Array[] = [];
+  for (let o = 0; o < chunk.length; o += NETASCII_CHUNK) {
+    const piece = chunk.subarray(o, o + NETASCII_CHUNK);
+    c.u8.set(piece, c.IN);
+    parts.push(outCopy(c, c.x.netasciiEncode(piece.length)));
+  }
+  return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+}
+
+function netasciiDecode(chunk: Uint8Array, pendingCR: boolean): { data: Uint8Array; pendingCR: boolean } {
+  const c = core();
+  const parts: Uint8Array[] = [];
+  let cr = pendingCR;
+  for (let o = 0; o < chunk.length || (o === 0 && chunk.length === 0); o += NETASCII_CHUNK) {
+    const piece = chunk.subarray(o, o + NETASCII_CHUNK);
+    c.u8.set(piece, c.IN);
+    parts.push(outCopy(c, c.x.netasciiDecode(piece.length, cr ? 1 : 0)));
+    cr = c.i32[(c.RES >> 2) + RES_PENDING_CR] === 1;
+    if (chunk.length === 0) break;
+  }
+  return { data: parts.length === 1 ? parts[0] : Buffer.concat(parts), pendingCR: cr };
+}
+
+/** The codec backed by the WebAssembly core. */
+export const wasmCodec: Codec = {
+  decode, decodeAck, encodeData, encodeAck, encodeError, encodeRequest, negotiate, netasciiEncode, netasciiDecode,
+};

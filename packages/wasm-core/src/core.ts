@@ -1,0 +1,118 @@
+// Loads the WebAssembly core once per thread and keeps views of its memory.
+// The module reserves its slot table at start-up (schedInit), so memory does
+// not grow afterwards; views are still rebuilt if memory.buffer ever changes.
+
+import { readFileSync } from "node:fs";
+
+export interface CoreExports {
+  memory: WebAssembly.Memory;
+  IN: WebAssembly.Global;
+  OUT: WebAssembly.Global;
+  RES: WebAssembly.Global;
+  RESF: WebAssembly.Global;
+  OPTS: WebAssembly.Global;
+  PACKET_MAX: WebAssembly.Global;
+  MAX_OPTIONS: WebAssembly.Global;
+  decode(len: number): number;
+  decodeAck(len: number): number;
+  encodeData(block: number, payloadLen: number): number;
+  encodeAck(block: number): number;
+  encodeError(code: number, msgLen: number): number;
+  encodeRequest(op: number, nameLen: number, mode: number, blksize: number, tsize: number, timeout: number, windowsize: number): number;
+  negotiate(
+    aBlk: number, aTsize: number, aTimeout: number, aWin: number,
+    rBlk: number, rTsize: number, rTimeout: number, rWin: number,
+    maxBlksize: number, maxWindowsize: number, tsizeValue: number, isWrite: number, refuseMask: number,
+  ): number;
+  netasciiEncode(len: number): number;
+  netasciiDecode(len: number, pendingCR: number): number;
+  schedInit(slots: number): number;
+  close(slot: number): number;
+  slotsOpen(): number;
+  setTimeout(slot: number, ms: number): number;
+  touch(slot: number, now: number): number;
+  txOpen(win: number, timeoutMs: number, maxRetries: number, withOack: number): number;
+  txSetLast(slot: number, last: number): number;
+  txSetWindow(slot: number, win: number): number;
+  txOnAck(slot: number, block: number): number;
+  txSendable(slot: number): number;
+  txNext(slot: number): number;
+  txBase(slot: number): number;
+  txSent(slot: number, count: number, now: number): number;
+  txOnTimeout(slot: number): number;
+  rxOpen(win: number, timeoutMs: number, maxRetries: number): number;
+  rxOnData(slot: number, block: number, len: number, blksize: number, now: number): number;
+  rxAckBlock(slot: number): number;
+  rxReceived(slot: number): number;
+  rxAcked(slot: number, now: number): number;
+  rxOnTimeout(slot: number): number;
+  nextDeadline(): number;
+  expire(now: number): number;
+  timersQueued(): number;
+}
+
+export interface Core {
+  x: CoreExports;
+  IN: number;
+  OUT: number;
+  RES: number; // byte offset
+  RESF: number;
+  OPTS: number;
+  PACKET_MAX: number;
+  MAX_OPTIONS: number;
+  u8: Buffer;
+  i32: Int32Array;
+  f64: Float64Array;
+  /** Call after anything that may grow memory; cheap when nothing changed. */
+  refresh(): void;
+}
+
+/** Session slots reserved in the core (per thread); TFTPKIT_CORE_SLOTS overrides. */
+export const DEFAULT_SLOTS = 1 << 16;
+
+let compiled: WebAssembly.Module | undefined;
+let instance: Core | undefined;
+
+function wasmPath(): URL {
+  return new URL("../build/core.wasm", import.meta.url);
+}
+
+/** The compiled module (compiled once per process; shareable with worker threads). */
+export function coreModule(): WebAssembly.Module {
+  compiled ??= new WebAssembly.Module(readFileSync(wasmPath()));
+  return compiled;
+}
+
+/** The core instance of this thread, created on first use. */
+export function core(): Core {
+  if (instance) return instance;
+  const inst = new WebAssembly.Instance(coreModule(), {});
+  const x = inst.exports as unknown as CoreExports;
+  const slots = Number(process.env.TFTPKIT_CORE_SLOTS) || DEFAULT_SLOTS;
+  const reserved = x.schedInit(slots);
+  if (reserved < 0) throw new Error(`tftpkit core: cannot reserve ${slots} session slots (status ${-reserved})`);
+  let buffer = x.memory.buffer;
+  const c: Core = {
+    x,
+    IN: x.IN.value as number,
+    OUT: x.OUT.value as number,
+    RES: x.RES.value as number,
+    RESF: x.RESF.value as number,
+    OPTS: x.OPTS.value as number,
+    PACKET_MAX: x.PACKET_MAX.value as number,
+    MAX_OPTIONS: x.MAX_OPTIONS.value as number,
+    u8: Buffer.from(buffer),
+    i32: new Int32Array(buffer),
+    f64: new Float64Array(buffer),
+    refresh() {
+      if (x.memory.buffer !== buffer) {
+        buffer = x.memory.buffer;
+        c.u8 = Buffer.from(buffer);
+        c.i32 = new Int32Array(buffer);
+        c.f64 = new Float64Array(buffer);
+      }
+    },
+  };
+  instance = c;
+  return c;
+}
