@@ -280,13 +280,13 @@ export function encodeOackRanked(values: usize /* f64[4] */, ranks: usize /* i32
   let emitted = 0;
   for (let pass = 0; pass < 4; pass++) {
     let best = -1;
-    let bestRank = i32.MAX_VALUE;
+    let bestRank = 0;
     for (let k = 0; k < 4; k++) {
       const v = load<f64>(values + (<usize>k << 3));
       if (v < 0) continue;
       const r = load<i32>(ranks + (<usize>k << 2));
       const key = r < 0 ? 1000 + k : r;
-      if (key < bestRank && (emitted & (1 << k)) == 0) { bestRank = key; best = k; }
+      if ((emitted & (1 << k)) == 0 && (best < 0 || key < bestRank)) { bestRank = key; best = k; }
     }
     if (best < 0) break;
     emitted |= 1 << best;

@@ -99,7 +99,7 @@ export function schedInit(slots: i32): i32 {
   freeList = p; p += bytes4;
   const heapRegion = p; p += bytes4;
   const posRegion = p; p += bytes4;
-  p += bytes4; // spare, keeps f64 regions 8-aligned
+  p = (p + 7) & ~<usize>7; // 8-align the f64 regions (`need` counts one spare i32 region for this)
   timeout = p; p += bytes8;
   const deadlineRegion = p; p += bytes8;
   timersInit(slots, heapRegion, posRegion, deadlineRegion);

@@ -116,7 +116,9 @@ function encodeAck(block: number): Uint8Array {
 function encodeError(code: number, message: string): Uint8Array {
   const c = core();
   const msg = Buffer.from(message, "utf8");
-  const len = Math.min(msg.length, 500);
+  // At most 500 bytes, without cutting a UTF-8 sequence in two.
+  let len = Math.min(msg.length, 500);
+  if (len < msg.length) while (len > 0 && (msg[len] & 0xc0) === 0x80) len--;
   c.u8.set(msg.subarray(0, len), c.OUT + 4);
   const n = c.x.encodeError(code, len);
   if (n < 0) throw new RangeError(`bad TFTP error code ${code}`);
