@@ -1,4 +1,5 @@
 export { wasmCodec } from "./codec.js";
+export { referenceCodec } from "./reference.js";
 export { Scheduler, scheduler, Ack, Timeout, Rx, type DeadlineOwner } from "./scheduler.js";
 export { NetasciiEncoder, NetasciiDecoder } from "./netascii.js";
 export { coreModule, DEFAULT_SLOTS } from "./core.js";
