@@ -1,0 +1,46 @@
+// What a handler receives and what it may answer.
+
+import { Readable } from "node:stream";
+
+export interface ReadRequest {
+  /** The file name as the client sent it. */
+  path: string;
+  mode: "octet" | "netascii";
+  /** Options as sent (names lower-cased), unknown ones included. */
+  options: Readonly<Record<string, string>>;
+  peer: { address: string; port: number; family: "IPv4" | "IPv6" };
+  /** Where the request arrived (address undefined on a wildcard socket). */
+  local: { address: string | undefined; port: number };
+  /** Aborted when the session ends early (client gone, server closing, handler timeout). */
+  signal: AbortSignal;
+  /** Unique per server. */
+  sessionId: number;
+}
+
+/** A file to send, opened and sized by the session. */
+export class FileResponse {
+  constructor(readonly path: string) {}
+}
+
+/** Answers the request with the file at `path` (already resolved by the handler: no root checks are made here). */
+export function file(path: string): FileResponse {
+  return new FileResponse(path);
+}
+
+export type Body = Uint8Array | string | Readable | AsyncIterable<Uint8Array> | FileResponse;
+
+/** A body with its size, so that tsize can be announced for a stream. */
+export interface SizedBody {
+  body: Body;
+  size?: number;
+}
+
+export type ReadResponse = Body | SizedBody;
+
+/** Decides what a read request answers. Throw a TftpError to answer an error (e.g. TftpError.notFound()). */
+export type ReadHandler = (request: ReadRequest) => ReadResponse | Promise<ReadResponse>;
+
+export function isSized(r: ReadResponse): r is SizedBody {
+  return typeof r === "object" && r !== null && !(r instanceof Uint8Array) && !(r instanceof FileResponse) &&
+    !(r instanceof Readable) && "body" in r;
+}

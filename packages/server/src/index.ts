@@ -1,0 +1,9 @@
+export { createServer, TftpServer, type ListenOptions, type BoundAddress } from "./server.js";
+export {
+  file, FileResponse,
+  type Body, type ReadHandler, type ReadRequest, type ReadResponse, type SizedBody,
+} from "./handler.js";
+export { rootHandler, RootResolver, safeSegments } from "./root.js";
+export { DEFAULTS, TftpConfigError, type ServerOptions } from "./options.js";
+export type { Outcome, ServerStats, SessionStats, Endpoint } from "./stats.js";
+export { TftpError, WireError, toTftpError, type TftpErrorCode } from "@tftpkit/wasm-core";

@@ -1,0 +1,99 @@
+// Server options: one table of defaults, validated once, then frozen.
+// An out-of-range value is a clear error at start-up, never silently clamped.
+
+import type { ReadHandler } from "./handler.js";
+import type { ServerStats, SessionStats } from "./stats.js";
+
+export interface ServerOptions {
+  /** Serve files from this folder (used when no handler is given, and by `rootHandler`). */
+  root?: string;
+  /** Decides what each read request answers. Default: files under `root`. */
+  handler?: ReadHandler;
+  /** Largest blksize granted (RFC 2348), 8..65464. Lower it for clients that cannot reassemble IP fragments. */
+  maxBlksize?: number;
+  /** Largest windowsize granted (RFC 7440), 1..65535. */
+  maxWindowsize?: number;
+  /** Retransmission timeout in seconds when the client asks none (RFC 2349 allows 1..255; fractions allowed here). */
+  timeout?: number;
+  /** Retransmissions of one window before the session gives up. */
+  retries?: number;
+  /** A handler that has not answered after this many ms is aborted (ERROR 0). */
+  handlerTimeoutMs?: number;
+  /** Options never granted (for clients that break on them, like tftp-hpa -r). */
+  refuseOptions?: ReadonlyArray<"blksize" | "tsize" | "timeout" | "windowsize">;
+  /** Called once per finished session. */
+  onSessionEnd?: (stats: SessionStats) => void;
+  /** Called every `statsIntervalMs` with server-wide counters. */
+  onStats?: (stats: ServerStats) => void;
+  statsIntervalMs?: number;
+  /** On a wildcard host, also bind each interface address so replies leave from the address asked. */
+  bindInterfaces?: boolean;
+}
+
+export interface ResolvedOptions {
+  root: string | undefined;
+  handler: ReadHandler | undefined;
+  maxBlksize: number; // bytes
+  maxWindowsize: number; // blocks
+  timeoutMs: number; // ms
+  retries: number; // count
+  handlerTimeoutMs: number; // ms
+  refuseOptions: ReadonlyArray<"blksize" | "tsize" | "timeout" | "windowsize">;
+  onSessionEnd: ((stats: SessionStats) => void) | undefined;
+  onStats: ((stats: ServerStats) => void) | undefined;
+  statsIntervalMs: number; // ms
+  bindInterfaces: boolean;
+}
+
+export const DEFAULTS = Object.freeze({
+  maxBlksize: 65464, // bytes: the RFC 2348 maximum; a client gets at most what it asked
+  maxWindowsize: 64, // blocks: RFC 7440 window granted at most
+  timeout: 1, // seconds between retransmissions when the client sets none
+  retries: 5, // retransmissions of one window before giving up
+  handlerTimeoutMs: 30_000, // ms a handler may take to answer
+  statsIntervalMs: 10_000, // ms between onStats calls
+  bindInterfaces: true,
+});
+
+export class TftpConfigError extends Error {
+  readonly code = "TFTP_ERR_CONFIG";
+  constructor(message: string) {
+    super(message);
+    this.name = "TftpConfigError";
+  }
+}
+
+function intIn(name: string, v: number, min: number, max: number): number {
+  if (!Number.isInteger(v) || v < min || v > max) {
+    throw new TftpConfigError(`${name} must be an integer from ${min} to ${max} (got ${v})`);
+  }
+  return v;
+}
+
+const REFUSABLE = new Set(["blksize", "tsize", "timeout", "windowsize"]);
+
+export function resolveOptions(o: ServerOptions): ResolvedOptions {
+  if (!o.root && !o.handler) throw new TftpConfigError("either root or handler is required");
+  if (o.handler !== undefined && typeof o.handler !== "function") throw new TftpConfigError("handler must be a function");
+  const timeout = o.timeout ?? DEFAULTS.timeout;
+  if (typeof timeout !== "number" || !(timeout >= 0.01 && timeout <= 255)) {
+    throw new TftpConfigError(`timeout must be from 0.01 to 255 seconds (got ${timeout})`);
+  }
+  for (const r of o.refuseOptions ?? []) {
+    if (!REFUSABLE.has(r)) throw new TftpConfigError(`refuseOptions: unknown option ${r}`);
+  }
+  return Object.freeze({
+    root: o.root,
+    handler: o.handler,
+    maxBlksize: intIn("maxBlksize", o.maxBlksize ?? DEFAULTS.maxBlksize, 8, 65464),
+    maxWindowsize: intIn("maxWindowsize", o.maxWindowsize ?? DEFAULTS.maxWindowsize, 1, 65535),
+    timeoutMs: Math.round(timeout * 1000),
+    retries: intIn("retries", o.retries ?? DEFAULTS.retries, 0, 100),
+    handlerTimeoutMs: intIn("handlerTimeoutMs", o.handlerTimeoutMs ?? DEFAULTS.handlerTimeoutMs, 1, 3_600_000),
+    refuseOptions: Object.freeze([...(o.refuseOptions ?? [])]),
+    onSessionEnd: o.onSessionEnd,
+    onStats: o.onStats,
+    statsIntervalMs: intIn("statsIntervalMs", o.statsIntervalMs ?? DEFAULTS.statsIntervalMs, 10, 86_400_000),
+    bindInterfaces: o.bindInterfaces ?? DEFAULTS.bindInterfaces,
+  });
+}

@@ -1,0 +1,181 @@
+// Data sources behind a read session. Each fills the session's packet slots
+// in order: `read(targets)` fills every target completely except at the end
+// of the data, and resolves the number of bytes written. File data is read
+// straight into the packet buffers with one readv per batch.
+
+import { open, fstat, readv, close as closeFd } from "node:fs";
+import { Readable } from "node:stream";
+import { NetasciiEncoder, TftpError, toTftpError } from "@tftpkit/wasm-core";
+import { type Body, FileResponse } from "./handler.js";
+
+export interface DataSource {
+  /** Bytes the client will receive, when known. */
+  readonly size: number | undefined;
+  read(targets: Buffer[]): Promise<number>;
+  close(): void;
+}
+
+export class BytesSource implements DataSource {
+  private pos = 0;
+  readonly size: number;
+  constructor(private readonly bytes: Uint8Array) {
+    this.size = bytes.length;
+  }
+  read(targets: Buffer[]): Promise<number> {
+    let total = 0;
+    for (const t of targets) {
+      const n = Math.min(t.length, this.bytes.length - this.pos);
+      if (n <= 0) break;
+      t.set(this.bytes.subarray(this.pos, this.pos + n));
+      this.pos += n;
+      total += n;
+      if (n < t.length) break;
+    }
+    return Promise.resolve(total);
+  }
+  close(): void {}
+}
+
+export class FileSource implements DataSource {
+  private pos = 0;
+  private constructor(private fd: number, readonly size: number) {}
+
+  static open(path: string): Promise<FileSource> {
+    return new Promise((resolve, reject) => {
+      open(path, "r", (err, fd) => {
+        if (err) return reject(toTftpError(err));
+        fstat(fd, (err2, st) => {
+          if (err2 || !st.isFile()) {
+            closeFd(fd, () => {});
+            return reject(err2 ? toTftpError(err2) : TftpError.notFound("Not a regular file"));
+          }
+          resolve(new FileSource(fd, st.size));
+        });
+      });
+    });
+  }
+
+  read(targets: Buffer[]): Promise<number> {
+    const want = targets.reduce((s, t) => s + t.length, 0);
+    return new Promise((resolve, reject) => {
+      const step = (bufs: Buffer[], got: number): void => {
+        readv(this.fd, bufs, this.pos, (err, n) => {
+          if (err) return reject(toTftpError(err));
+          this.pos += n;
+          got += n;
+          if (n === 0 || got >= want) return resolve(got);
+          // Short read before the end: continue where it stopped.
+          let skip = n;
+          const rest: Buffer[] = [];
+          for (const b of bufs) {
+            if (skip >= b.length) { skip -= b.length; continue; }
+            rest.push(skip > 0 ? b.subarray(skip) : b);
+            skip = 0;
+          }
+          step(rest, got);
+        });
+      };
+      step(targets, 0);
+    });
+  }
+
+  close(): void {
+    if (this.fd >= 0) {
+      closeFd(this.fd, () => {});
+      this.fd = -1;
+    }
+  }
+}
+
+/** A Node Readable or any async iterable of bytes, pulled as the window needs it (backpressure). */
+export class StreamSource implements DataSource {
+  private readonly it: AsyncIterator<Uint8Array | string>;
+  private chunk: Uint8Array = new Uint8Array(0);
+  private off = 0;
+  private done = false;
+  constructor(iterable: AsyncIterable<Uint8Array | string>, readonly size: number | undefined) {
+    this.it = iterable[Symbol.asyncIterator]();
+  }
+  async read(targets: Buffer[]): Promise<number> {
+    let total = 0;
+    for (const t of targets) {
+      let filled = 0;
+      while (filled < t.length) {
+        if (this.off >= this.chunk.length) {
+          if (this.done) return total + filled;
+          const r = await this.it.next();
+          if (r.done) { this.done = true; return total + filled; }
+          this.chunk = typeof r.value === "string" ? Buffer.from(r.value) : r.value;
+          this.off = 0;
+          continue;
+        }
+        const n = Math.min(t.length - filled, this.chunk.length - this.off);
+        t.set(this.chunk.subarray(this.off, this.off + n), filled);
+        this.off += n;
+        filled += n;
+      }
+      total += filled;
+    }
+    return total;
+  }
+  close(): void {
+    if (!this.done) {
+      this.done = true;
+      this.it.return?.().catch(() => {});
+    }
+  }
+}
+
+/** Translates another source to netascii on the fly (size unknown: the OACK then leaves tsize out). */
+export class NetasciiSource implements DataSource {
+  readonly size = undefined;
+  private readonly enc = new NetasciiEncoder();
+  private pending: Uint8Array = new Uint8Array(0);
+  private off = 0;
+  private eof = false;
+  private readonly raw = Buffer.allocUnsafe(32768);
+  constructor(private readonly inner: DataSource) {}
+  async read(targets: Buffer[]): Promise<number> {
+    let total = 0;
+    for (const t of targets) {
+      let filled = 0;
+      while (filled < t.length) {
+        if (this.off >= this.pending.length) {
+          if (this.eof) return total + filled;
+          const n = await this.inner.read([this.raw]);
+          if (n === 0) { this.eof = true; continue; }
+          if (n < this.raw.length) this.eof = true;
+          this.pending = this.enc.push(this.raw.subarray(0, n));
+          this.off = 0;
+          continue;
+        }
+        const n = Math.min(t.length - filled, this.pending.length - this.off);
+        t.set(this.pending.subarray(this.off, this.off + n), filled);
+        this.off += n;
+        filled += n;
+      }
+      total += filled;
+    }
+    return total;
+  }
+  close(): void {
+    this.inner.close();
+  }
+}
+
+function isAsyncIterable(v: unknown): v is AsyncIterable<Uint8Array> {
+  return typeof v === "object" && v !== null && typeof (v as AsyncIterable<unknown>)[Symbol.asyncIterator] === "function";
+}
+
+/** Turns what a handler answered into a source. */
+export async function toSource(body: Body, size: number | undefined, netascii: boolean): Promise<DataSource> {
+  if (typeof body === "string") body = Buffer.from(body, "utf8");
+  if (body instanceof Uint8Array) {
+    return new BytesSource(netascii ? new NetasciiEncoder().push(body) : body);
+  }
+  let src: DataSource;
+  if (body instanceof FileResponse) src = await FileSource.open(body.path);
+  else if (body instanceof Readable || isAsyncIterable(body)) src = new StreamSource(body, size);
+  else throw new TypeError("handler answered something that is not bytes, a string, a stream or a file");
+  return netascii ? new NetasciiSource(src) : src;
+}

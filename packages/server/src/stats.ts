@@ -1,0 +1,88 @@
+// Per-session and server-wide statistics.
+
+/** How a session ended. A UEFI size probe (ERROR 8 right after the OACK) is "probe", never a failure. */
+export type Outcome =
+  | "ok"
+  | "probe"
+  | "not-found"
+  | "access-denied"
+  | "timeout"
+  | "client-error"
+  | "handler-error"
+  | "error"
+  | "aborted";
+
+export interface Endpoint {
+  address: string;
+  port: number;
+}
+
+export interface SessionStats {
+  id: number;
+  kind: "read";
+  peer: Endpoint;
+  local: Endpoint;
+  path: string;
+  mode: string;
+  /** Options as the client sent them (names lower-cased). */
+  optionsAsked: Record<string, string>;
+  /** Options in the OACK. */
+  optionsAcked: Record<string, string>;
+  blksize: number;
+  windowsize: number;
+  /** Size announced or known (-1 unknown). */
+  tsize: number;
+  /** Payload bytes sent once (retransmissions not counted again). */
+  bytesSent: number;
+  /** DATA and OACK packets sent, retransmissions included. */
+  packetsSent: number;
+  /** Blocks the client acknowledged. */
+  blocksAcked: number;
+  /** Packets sent again (after a timeout or a gap reported by the client). */
+  retransmits: number;
+  duplicateAcks: number;
+  startedAt: number; // epoch ms
+  durationMs: number;
+  handlerMs: number;
+  outcome: Outcome;
+  error?: { code: number; message: string };
+  /** The client went silent after the last block instead of acknowledging it. */
+  finalAckMissing?: boolean;
+}
+
+export interface ServerStats {
+  sessionsStarted: number;
+  sessionsActive: number;
+  sessionsOk: number;
+  sessionsFailed: number;
+  probes: number;
+  bytesSent: number;
+  packetsSent: number;
+  retransmits: number;
+  malformedPackets: number;
+  unknownTidPackets: number;
+  duplicateRequests: number;
+  writeRequestsRefused: number;
+  outcomes: Record<Outcome, number>;
+}
+
+export function emptyServerStats(): ServerStats {
+  return {
+    sessionsStarted: 0,
+    sessionsActive: 0,
+    sessionsOk: 0,
+    sessionsFailed: 0,
+    probes: 0,
+    bytesSent: 0,
+    packetsSent: 0,
+    retransmits: 0,
+    malformedPackets: 0,
+    unknownTidPackets: 0,
+    duplicateRequests: 0,
+    writeRequestsRefused: 0,
+    outcomes: {
+      ok: 0, probe: 0, "not-found": 0, "access-denied": 0, timeout: 0,
+      "client-error": 0, "handler-error": 0, error: 0, aborted: 0,
+    },
+  };
+}
