@@ -1,0 +1,163 @@
+// Servers the interop matrix runs against: tftpkit (the product) and Debian's
+// tftpd-hpa (`in.tftpd`, a known-good baseline that shows the client command
+// lines themselves are right). Both bind loopback (or "::" for the dual-stack
+// case) on a free port and are stopped by pid.
+
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createSocket } from "node:dgram";
+import { accessSync, constants } from "node:fs";
+
+export interface RunningServer {
+  /** Port the server listens on. */
+  port: number;
+  close(): Promise<void>;
+}
+
+export interface Target {
+  name: string;
+  /** The server negotiates RFC 7440 windowsize (tftpd-hpa does not). */
+  windowsize: boolean;
+  /** Largest blksize the server is configured to grant. */
+  maxBlksize: number;
+  start(root: string, host: string): Promise<RunningServer>;
+  /** Extra text for failure messages (e.g. recent session stats). */
+  diagnostics?(): string;
+}
+
+// ---------------------------------------------------------------- tftpkit
+
+export const TFTPKIT_MAX_BLKSIZE = 1468;
+export const TFTPKIT_MAX_WINDOWSIZE = 16;
+
+export interface TftpkitTarget extends Target {
+  /** SessionStats of every finished session, all servers started by this target. */
+  readonly sessions: Array<Record<string, any>>;
+}
+
+export function tftpkitTarget(): TftpkitTarget {
+  const sessions: Array<Record<string, any>> = [];
+  return {
+    sessions,
+    name: "tftpkit",
+    windowsize: true,
+    maxBlksize: TFTPKIT_MAX_BLKSIZE,
+    async start(root, host) {
+      // Dynamic import: the baseline suite must load even before @tftpkit/server builds.
+      const { createServer } = await import("@tftpkit/server");
+      const server = createServer({
+        root,
+        maxBlksize: TFTPKIT_MAX_BLKSIZE,
+        maxWindowsize: TFTPKIT_MAX_WINDOWSIZE,
+        onSessionEnd: (stats) => {
+          if (sessions.length < 5000) sessions.push(stats as unknown as Record<string, any>);
+        },
+      });
+      const addr = await server.listen({ host, port: 0 });
+      return { port: addr.port, close: () => server.close() };
+    },
+    diagnostics() {
+      const recent = sessions.slice(-5).map((s) => {
+        try {
+          return JSON.stringify(s, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
+        } catch {
+          return String(s);
+        }
+      });
+      return `last ${recent.length} tftpkit session stats:\n${recent.join("\n")}`;
+    },
+  };
+}
+
+// ---------------------------------------------------------------- in.tftpd
+
+export const IN_TFTPD = "/usr/sbin/in.tftpd";
+
+export function inTftpdAvailable(): boolean {
+  try {
+    accessSync(IN_TFTPD, constants.X_OK);
+  } catch {
+    return false;
+  }
+  // It drops privileges to "nobody" by default: only attempt it as root.
+  return typeof process.getuid === "function" && process.getuid() === 0;
+}
+
+function freeUdpPort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createSocket(host.includes(":") ? "udp6" : "udp4");
+    s.once("error", reject);
+    s.bind(0, host, () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** true when something already holds host:port (UDP). */
+function udpPortBusy(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createSocket({ type: host.includes(":") ? "udp6" : "udp4", ipv6Only: host === "::" ? false : undefined });
+    s.once("error", () => {
+      s.close();
+      resolve(true);
+    });
+    s.bind(port, host, () => s.close(() => resolve(false)));
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(() => {
+      if (child.pid !== undefined) {
+        try {
+          process.kill(child.pid, "SIGKILL");
+        } catch {
+          /* gone */
+        }
+      }
+    }, 3000);
+    child.once("exit", () => {
+      clearTimeout(t);
+      resolve();
+    });
+    if (child.pid !== undefined) process.kill(child.pid, "SIGTERM");
+  });
+}
+
+export function inTftpdTarget(): Target {
+  return {
+    name: "in.tftpd",
+    windowsize: false,
+    maxBlksize: 65464,
+    async start(root, host) {
+      const hostPart = host.includes(":") ? `[${host}]` : host;
+      let lastErr = "";
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const port = await freeUdpPort(host === "::" ? "::" : host);
+        const child = spawn(IN_TFTPD, ["-L", "-a", `${hostPart}:${port}`, "-s", root], {
+          stdio: ["ignore", "ignore", "pipe"],
+        });
+        let stderr = "";
+        child.stderr?.on("data", (d) => (stderr += d));
+        child.on("error", (e) => (stderr += String(e)));
+        // Wait (bounded: 40 x 50 ms) until the port is taken, or the process dies.
+        for (let i = 0; i < 40; i++) {
+          if (child.exitCode !== null || child.signalCode !== null) break;
+          if (await udpPortBusy(host, port)) return { port, close: () => stopChild(child) };
+          await sleep(50);
+        }
+        lastErr = `in.tftpd exit=${child.exitCode} signal=${child.signalCode} stderr=${stderr}`;
+        await stopChild(child);
+      }
+      throw new Error(`could not start ${IN_TFTPD} on ${host}: ${lastErr}`);
+    },
+  };
+}
+
+/** Binaries the clients need; returns the missing ones. */
+export function missingBinaries(names: string[]): string[] {
+  return names.filter((n) => spawnSync("sh", ["-c", `command -v ${n}`], { stdio: "ignore", timeout: 5000 }).status !== 0);
+}
