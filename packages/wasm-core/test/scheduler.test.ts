@@ -1,0 +1,547 @@
+// The block scheduler and timer heap of the WebAssembly core (through
+// Scheduler.x, with explicit clock values), and the Node timer of Scheduler.
+
+import fc from "fast-check";
+import { afterEach, describe, expect, it } from "vitest";
+import { core } from "../src/core.js";
+import { Ack, Rx, Scheduler, Status, Timeout, scheduler } from "../src/index.js";
+
+const s = scheduler();
+const x = s.x;
+const opened: number[] = [];
+
+function track(slot: number): number {
+  expect(slot).toBeGreaterThanOrEqual(0);
+  opened.push(slot);
+  return slot;
+}
+const txOpen = (win: number, timeoutMs = 1000, retries = 3, withOack = false) =>
+  track(x.txOpen(win, timeoutMs, retries, withOack ? 1 : 0));
+const rxOpen = (win: number, timeoutMs = 1000, retries = 3) => track(x.rxOpen(win, timeoutMs, retries));
+
+afterEach(() => {
+  while (opened.length) x.close(opened.pop()!);
+  expect(x.slotsOpen()).toBe(0);
+  expect(x.timersQueued()).toBe(0);
+});
+
+/** Sends everything sendable now; returns the absolute block numbers sent. */
+function sendWindow(slot: number, now = 0): number[] {
+  const n = x.txSendable(slot);
+  const first = x.txNext(slot);
+  const sent = Array.from({ length: n }, (_, i) => first + i);
+  if (n > 0) x.txSent(slot, n, now);
+  return sent;
+}
+
+/** Slots popped by expire(now), in order (all of them, 48 per call). */
+function expireAll(now: number): number[] {
+  const c = core();
+  const out: number[] = [];
+  for (;;) {
+    const n = x.expire(now);
+    const base = (c.RES >> 2) + 16;
+    for (let i = 0; i < n; i++) out.push(c.i32[base + i]);
+    if (n < 48) return out;
+  }
+}
+
+describe("sender", () => {
+  it("lock-step: N blocks, one at a time, each ACK advances, the last is DONE", () => {
+    const slot = txOpen(1);
+    const N = 10;
+    expect(x.txSetLast(slot, N)).toBe(Status.OK);
+    const sent: number[] = [];
+    for (let b = 1; b <= N; b++) {
+      expect(x.txSendable(slot)).toBe(1);
+      const w = sendWindow(slot, b);
+      expect(w).toEqual([b]);
+      sent.push(...w);
+      expect(x.txSendable(slot)).toBe(0);
+      expect(x.timersQueued()).toBe(1);
+      expect(x.txOnAck(slot, b)).toBe(b === N ? Ack.DONE : Ack.ADVANCED);
+      expect(x.txBase(slot)).toBe(b + 1);
+    }
+    expect(sent).toEqual(Array.from({ length: N }, (_, i) => i + 1));
+    expect(x.txSendable(slot)).toBe(0);
+    expect(x.timersQueued()).toBe(0); // DONE cancels the deadline
+  });
+
+  it("windowed: sends up to windowsize blocks, and no further than the last block", () => {
+    const slot = txOpen(16);
+    expect(x.txSendable(slot)).toBe(16);
+    x.txSetLast(slot, 5);
+    expect(x.txSendable(slot)).toBe(5);
+    expect(sendWindow(slot)).toEqual([1, 2, 3, 4, 5]);
+    expect(x.txOnAck(slot, 5)).toBe(Ack.DONE);
+  });
+
+  it("block numbers roll over past 65535 to 0 and are never confused (131077 blocks, window 16)", () => {
+    const slot = txOpen(16);
+    const N = 131072 + 5;
+    x.txSetLast(slot, N);
+    let expectedNext = 1;
+    let windows = 0;
+    let sentCount = 0;
+    let lastResult = 0;
+    while (x.txSendable(slot) > 0) {
+      const w = sendWindow(slot);
+      // Every block once, in order, absolute numbers continue past 65535.
+      expect(w[0]).toBe(expectedNext);
+      expect(w.length).toBe(Math.min(16, N - expectedNext + 1));
+      expectedNext += w.length;
+      sentCount += w.length;
+      const top = w[w.length - 1];
+      if (windows % 97 === 0) {
+        // A stale ACK (a block not sent yet) and a duplicate of the previous ACK change nothing.
+        expect(x.txOnAck(slot, (top + 1) & 0xffff)).toBe(Ack.STALE);
+        expect(x.txOnAck(slot, (w[0] - 1) & 0xffff)).toBe(Ack.DUPLICATE);
+        expect(x.txBase(slot)).toBe(w[0]);
+      }
+      lastResult = x.txOnAck(slot, top & 0xffff);
+      expect(x.txBase(slot)).toBe(top + 1);
+      windows++;
+    }
+    expect(lastResult).toBe(Ack.DONE);
+    expect(sentCount).toBe(N);
+    expect(expectedNext).toBe(N + 1);
+    expect(windows).toBe(Math.ceil(N / 16));
+  });
+
+  it("ACK 0 after a rollover acknowledges block 65536, not the OACK", () => {
+    const slot = txOpen(2);
+    let b = 0;
+    while (b < 65534) {
+      const w = sendWindow(slot);
+      b = w[w.length - 1];
+      expect(x.txOnAck(slot, b & 0xffff)).toBe(Ack.ADVANCED);
+    }
+    expect(x.txBase(slot)).toBe(65535);
+    x.txSetWindow(slot, 4);
+    const w = sendWindow(slot);
+    expect(w).toEqual([65535, 65536, 65537, 65538]);
+    expect(x.txOnAck(slot, 0)).toBe(Ack.GAP); // 65536 acknowledged, 65537.. to be resent
+    expect(x.txBase(slot)).toBe(65537);
+    expect(x.txNext(slot)).toBe(65537);
+    expect(x.txOnAck(slot, 0)).toBe(Ack.DUPLICATE);
+  });
+
+  it("OACK as block 0: only the OACK may be sent until ACK 0", () => {
+    const slot = txOpen(8, 1000, 3, true);
+    expect(x.txBase(slot)).toBe(0);
+    expect(x.txNext(slot)).toBe(0);
+    expect(x.txSendable(slot)).toBe(1);
+    expect(x.txOnAck(slot, 0)).toBe(Ack.STALE); // OACK not sent yet
+    expect(sendWindow(slot)).toEqual([0]);
+    expect(x.txSendable(slot)).toBe(0);
+    expect(x.txOnAck(slot, 1)).toBe(Ack.STALE);
+    expect(x.txOnAck(slot, 65535)).toBe(Ack.STALE);
+    expect(x.txSendable(slot)).toBe(0);
+    // Timeout: the OACK is resent, still no data.
+    expect(x.txOnTimeout(slot)).toBe(Timeout.RETRANSMIT);
+    expect(x.txSendable(slot)).toBe(1);
+    expect(sendWindow(slot)).toEqual([0]);
+    expect(x.txOnAck(slot, 0)).toBe(Ack.ADVANCED);
+    expect(x.txBase(slot)).toBe(1);
+    expect(sendWindow(slot)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(x.txOnAck(slot, 0)).toBe(Ack.DUPLICATE); // a repeated ACK 0 is now a duplicate
+  });
+
+  it("duplicate ACKs return DUPLICATE and cause no extra sends (Sorcerer's Apprentice)", () => {
+    const slot = txOpen(1);
+    sendWindow(slot);
+    expect(x.txOnAck(slot, 1)).toBe(Ack.ADVANCED);
+    expect(sendWindow(slot)).toEqual([2]);
+    for (let i = 0; i < 5; i++) {
+      expect(x.txOnAck(slot, 1)).toBe(Ack.DUPLICATE);
+      expect(x.txSendable(slot)).toBe(0);
+      expect(x.txNext(slot)).toBe(3);
+      expect(x.txBase(slot)).toBe(2);
+    }
+    expect(x.txOnAck(slot, 2)).toBe(Ack.ADVANCED);
+    expect(x.txSendable(slot)).toBe(1);
+  });
+
+  it("a stale ACK followed by the right one", () => {
+    const slot = txOpen(4);
+    expect(sendWindow(slot)).toEqual([1, 2, 3, 4]);
+    expect(x.txOnAck(slot, 9)).toBe(Ack.STALE);
+    expect(x.txOnAck(slot, 5)).toBe(Ack.STALE);
+    expect(x.txBase(slot)).toBe(1);
+    expect(x.txSendable(slot)).toBe(0);
+    expect(x.txOnAck(slot, 4)).toBe(Ack.ADVANCED);
+    expect(x.txBase(slot)).toBe(5);
+    expect(sendWindow(slot)).toEqual([5, 6, 7, 8]);
+  });
+
+  it("a gap ACK in the middle of the window returns GAP and goes back to k+1", () => {
+    const slot = txOpen(8);
+    expect(sendWindow(slot)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(x.txOnAck(slot, 3)).toBe(Ack.GAP);
+    expect(x.txBase(slot)).toBe(4);
+    expect(x.txNext(slot)).toBe(4);
+    expect(sendWindow(slot)).toEqual([4, 5, 6, 7, 8, 9, 10, 11]);
+    expect(x.txOnAck(slot, 11)).toBe(Ack.ADVANCED);
+  });
+
+  it("timeout goes back to base; gives up after maxRetries; an ACK resets the count", () => {
+    const slot = txOpen(4, 1000, 2);
+    expect(sendWindow(slot)).toEqual([1, 2, 3, 4]);
+    expect(x.txOnAck(slot, 2)).toBe(Ack.GAP);
+    expect(sendWindow(slot)).toEqual([3, 4, 5, 6]);
+    expect(x.txOnTimeout(slot)).toBe(Timeout.RETRANSMIT);
+    expect(x.txNext(slot)).toBe(3);
+    expect(sendWindow(slot)).toEqual([3, 4, 5, 6]);
+    expect(x.txOnTimeout(slot)).toBe(Timeout.RETRANSMIT);
+    expect(sendWindow(slot)).toEqual([3, 4, 5, 6]);
+    expect(x.txOnAck(slot, 6)).toBe(Ack.ADVANCED); // resets retries
+    expect(sendWindow(slot)).toEqual([7, 8, 9, 10]);
+    expect(x.txOnTimeout(slot)).toBe(Timeout.RETRANSMIT);
+    expect(x.txOnTimeout(slot)).toBe(Timeout.RETRANSMIT);
+    expect(x.txOnTimeout(slot)).toBe(Timeout.GIVE_UP);
+  });
+
+  it("maxRetries 0 gives up on the first timeout", () => {
+    const slot = txOpen(1, 1000, 0);
+    sendWindow(slot);
+    expect(x.txOnTimeout(slot)).toBe(Timeout.GIVE_UP);
+  });
+
+  it("txSetWindow changes the window of an open sender", () => {
+    const slot = txOpen(1);
+    expect(x.txSetWindow(slot, 4)).toBe(Status.OK);
+    expect(sendWindow(slot)).toEqual([1, 2, 3, 4]);
+    expect(x.txSetWindow(slot, 0)).toBe(-Status.BAD_SLOT);
+    expect(x.txSetWindow(slot, 65536)).toBe(-Status.BAD_SLOT);
+  });
+
+  it("refuses bad arguments and slots of the other kind", () => {
+    expect(x.txOpen(0, 1000, 3, 0)).toBe(-Status.ARGUMENT);
+    expect(x.txOpen(65536, 1000, 3, 0)).toBe(-Status.ARGUMENT);
+    expect(x.txOpen(1, 0, 3, 0)).toBe(-Status.ARGUMENT);
+    expect(x.txOpen(1, 1000, -1, 0)).toBe(-Status.ARGUMENT);
+    const rx = rxOpen(1);
+    expect(x.txOnAck(rx, 1)).toBe(-Status.BAD_SLOT);
+    expect(x.txSendable(rx)).toBe(0);
+    expect(x.txOnTimeout(rx)).toBe(-Status.BAD_SLOT);
+    expect(x.txSetLast(rx, 3)).toBe(-Status.BAD_SLOT);
+    expect(x.close(-1)).toBe(-Status.BAD_SLOT);
+    const tx = txOpen(1);
+    expect(x.rxOnData(tx, 1, 512, 512, 0)).toBe(-Status.BAD_SLOT);
+    expect(x.txSetLast(tx, 0)).toBe(-Status.BAD_SLOT);
+    x.close(tx);
+    opened.splice(opened.indexOf(tx), 1);
+    expect(x.close(tx)).toBe(-Status.BAD_SLOT); // closed twice
+    expect(x.txOnAck(tx, 1)).toBe(-Status.BAD_SLOT);
+  });
+
+  it("closed slots are reused", () => {
+    const a = x.txOpen(1, 1000, 3, 0);
+    expect(x.close(a)).toBe(Status.OK);
+    const b = track(x.rxOpen(1, 1000, 3));
+    expect(b).toBe(a);
+    expect(x.rxOnData(b, 1, 10, 512, 0)).toBe(Rx.DELIVER | Rx.ACK | Rx.DONE);
+  });
+});
+
+describe("receiver", () => {
+  it("lock-step: every block is delivered and acknowledged; the short last block is DONE", () => {
+    const slot = rxOpen(1);
+    for (let b = 1; b <= 5; b++) {
+      expect(x.rxOnData(slot, b, 512, 512, b)).toBe(Rx.DELIVER | Rx.ACK);
+      expect(x.rxAckBlock(slot)).toBe(b);
+      x.rxAcked(slot, b);
+    }
+    expect(x.rxOnData(slot, 6, 100, 512, 6)).toBe(Rx.DELIVER | Rx.ACK | Rx.DONE);
+    expect(x.rxReceived(slot)).toBe(6);
+  });
+
+  it("windowed: ACK every windowsize blocks and on the short last block", () => {
+    const slot = rxOpen(4);
+    const flags: number[] = [];
+    for (let b = 1; b <= 10; b++) {
+      const f = x.rxOnData(slot, b, b === 10 ? 0 : 512, 512, b);
+      flags.push(f);
+      if (f & Rx.ACK) {
+        expect(x.rxAckBlock(slot)).toBe(b);
+        x.rxAcked(slot, b);
+      }
+    }
+    const D = Rx.DELIVER;
+    const A = Rx.DELIVER | Rx.ACK;
+    expect(flags).toEqual([D, D, D, A, D, D, D, A, D, A | Rx.DONE]);
+  });
+
+  it("the window count restarts after an ACK sent for another reason", () => {
+    const slot = rxOpen(4);
+    x.rxOnData(slot, 1, 512, 512, 0);
+    x.rxOnData(slot, 2, 512, 512, 0);
+    expect(x.rxOnData(slot, 1, 512, 512, 0)).toBe(Rx.DUPLICATE | Rx.ACK);
+    x.rxAcked(slot, 0);
+    expect(x.rxOnData(slot, 3, 512, 512, 0)).toBe(Rx.DELIVER);
+    expect(x.rxOnData(slot, 4, 512, 512, 0)).toBe(Rx.DELIVER);
+    expect(x.rxOnData(slot, 5, 512, 512, 0)).toBe(Rx.DELIVER);
+    expect(x.rxOnData(slot, 6, 512, 512, 0)).toBe(Rx.DELIVER | Rx.ACK);
+  });
+
+  it("a run of duplicates is re-acknowledged once; a new run after progress is again", () => {
+    const slot = rxOpen(4);
+    for (let b = 1; b <= 4; b++) x.rxOnData(slot, b, 512, 512, 0);
+    x.rxAcked(slot, 0);
+    // The sender missed our ACK 4 and resends 1..4.
+    expect([1, 2, 3, 4].map((b) => x.rxOnData(slot, b, 512, 512, 0))).toEqual([
+      Rx.DUPLICATE | Rx.ACK, Rx.DUPLICATE, Rx.DUPLICATE, Rx.DUPLICATE,
+    ]);
+    expect(x.rxAckBlock(slot)).toBe(4);
+    expect(x.rxReceived(slot)).toBe(4);
+    expect(x.rxOnData(slot, 5, 512, 512, 0)).toBe(Rx.DELIVER);
+    expect(x.rxOnData(slot, 5, 512, 512, 0)).toBe(Rx.DUPLICATE | Rx.ACK);
+    expect(x.rxOnData(slot, 5, 512, 512, 0)).toBe(Rx.DUPLICATE);
+  });
+
+  it("a gap is acknowledged once (with the last in-order block), then in-order delivery resumes", () => {
+    const slot = rxOpen(8);
+    expect(x.rxOnData(slot, 1, 512, 512, 0)).toBe(Rx.DELIVER);
+    expect(x.rxOnData(slot, 3, 512, 512, 0)).toBe(Rx.GAP | Rx.ACK);
+    expect(x.rxAckBlock(slot)).toBe(1);
+    expect(x.rxOnData(slot, 4, 512, 512, 0)).toBe(Rx.GAP);
+    expect(x.rxOnData(slot, 5, 512, 512, 0)).toBe(Rx.GAP);
+    expect(x.rxOnData(slot, 2, 512, 512, 0)).toBe(Rx.DELIVER);
+    expect(x.rxOnData(slot, 3, 512, 512, 0)).toBe(Rx.DELIVER);
+    expect(x.rxReceived(slot)).toBe(3);
+    // A later gap is acknowledged again.
+    expect(x.rxOnData(slot, 9, 512, 512, 0)).toBe(Rx.GAP | Rx.ACK);
+    expect(x.rxAckBlock(slot)).toBe(3);
+  });
+
+  it("a timeout re-allows the duplicate ACK; gives up after maxRetries", () => {
+    const slot = rxOpen(1, 1000, 2);
+    x.rxOnData(slot, 1, 512, 512, 0);
+    expect(x.rxOnData(slot, 1, 512, 512, 0)).toBe(Rx.DUPLICATE | Rx.ACK);
+    expect(x.rxOnData(slot, 1, 512, 512, 0)).toBe(Rx.DUPLICATE);
+    expect(x.rxOnTimeout(slot)).toBe(Timeout.RETRANSMIT);
+    expect(x.rxOnData(slot, 1, 512, 512, 0)).toBe(Rx.DUPLICATE | Rx.ACK);
+    expect(x.rxOnTimeout(slot)).toBe(Timeout.RETRANSMIT);
+    expect(x.rxOnTimeout(slot)).toBe(Timeout.GIVE_UP);
+  });
+
+  it("block numbers roll over: 140007 blocks in window 16, ACK numbers wrap to 16 bits", () => {
+    const slot = rxOpen(16);
+    const N = 140007;
+    let acks = 0;
+    for (let b = 1; b <= N; b++) {
+      const f = x.rxOnData(slot, b & 0xffff, b === N ? 7 : 512, 512, 0);
+      const want = b === N ? Rx.DELIVER | Rx.ACK | Rx.DONE : b % 16 === 0 ? Rx.DELIVER | Rx.ACK : Rx.DELIVER;
+      if (f !== want) expect({ b, f }).toEqual({ b, f: want });
+      if (f & Rx.ACK) {
+        acks++;
+        if (x.rxAckBlock(slot) !== (b & 0xffff)) expect({ b, ack: x.rxAckBlock(slot) }).toEqual({ b, ack: b & 0xffff });
+        x.rxAcked(slot, 0);
+      }
+      if (b === 65536) {
+        expect(x.rxAckBlock(slot)).toBe(0);
+        // The block before, sent again, is old (not a gap) after the rollover.
+        expect(x.rxOnData(slot, 65535, 512, 512, 0)).toBe(Rx.DUPLICATE | Rx.ACK);
+      }
+    }
+    expect(acks).toBe(Math.floor(N / 16) + 1);
+    expect(x.rxReceived(slot)).toBe(N);
+  });
+});
+
+describe("sender and receiver together", () => {
+  it("a windowed transfer with a lossy channel completes, each block delivered once, in order", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 16 }),
+        fc.integer({ min: 1, max: 300 }),
+        fc.array(fc.boolean(), { minLength: 64, maxLength: 64 }),
+        (win, blocks, lossPattern) => {
+          const tx = txOpen(win, 1000, 1_000_000);
+          const rx = rxOpen(win, 1000, 1_000_000);
+          x.txSetLast(tx, blocks);
+          const delivered: number[] = [];
+          let loss = 0;
+          const lost = () => lossPattern[loss++ % lossPattern.length] && loss % 3 !== 0;
+          let done = false;
+          for (let round = 0; round < 100_000 && !done; round++) {
+            const sent = sendWindow(tx);
+            let acked = false;
+            for (const abs of sent) {
+              if (lost()) continue;
+              const f = x.rxOnData(rx, abs & 0xffff, abs === blocks ? 0 : 512, 512, 0);
+              if (f & Rx.DELIVER) delivered.push(abs);
+              if (f & Rx.ACK) {
+                x.rxAcked(rx, 0);
+                if (lost()) continue;
+                const r = x.txOnAck(tx, x.rxAckBlock(rx));
+                acked = true;
+                if (r === Ack.DONE) done = true;
+              }
+            }
+            if (!acked && !done && x.txSendable(tx) === 0) {
+              x.txOnTimeout(tx);
+              x.rxOnTimeout(rx);
+            }
+          }
+          expect(done).toBe(true);
+          expect(delivered).toEqual(Array.from({ length: blocks }, (_, i) => i + 1));
+          x.close(tx);
+          x.close(rx);
+          opened.length = 0;
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+});
+
+describe("timer heap", () => {
+  it("expire() returns slots in deadline order, only those due", () => {
+    const timeouts = [50, 10, 40, 20, 30];
+    const slots = timeouts.map((t) => rxOpen(1, t));
+    for (const slot of slots) x.touch(slot, 0);
+    expect(x.timersQueued()).toBe(5);
+    expect(x.nextDeadline()).toBe(10);
+    expect(expireAll(9)).toEqual([]);
+    expect(expireAll(25)).toEqual([slots[1], slots[3]]);
+    expect(x.nextDeadline()).toBe(30);
+    expect(expireAll(1000)).toEqual([slots[4], slots[2], slots[0]]);
+    expect(x.nextDeadline()).toBe(Infinity);
+  });
+
+  it("re-arming moves a deadline later or earlier", () => {
+    const a = rxOpen(1, 100);
+    const b = rxOpen(1, 100);
+    x.touch(a, 0);
+    x.touch(b, 50);
+    expect(x.nextDeadline()).toBe(100);
+    x.touch(a, 100); // a: 200
+    expect(x.nextDeadline()).toBe(150);
+    x.setTimeout(a, 10);
+    x.touch(a, 0); // a: 10
+    expect(expireAll(1000)).toEqual([a, b]);
+  });
+
+  it("close cancels the deadline", () => {
+    const a = rxOpen(1, 100);
+    const b = rxOpen(1, 200);
+    x.touch(a, 0);
+    x.touch(b, 0);
+    expect(x.timersQueued()).toBe(2);
+    x.close(a);
+    opened.splice(opened.indexOf(a), 1);
+    expect(x.timersQueued()).toBe(1);
+    expect(x.nextDeadline()).toBe(200);
+    expect(expireAll(1000)).toEqual([b]);
+  });
+
+  it("10,000 random deadlines with re-arms and closes pop in order", () => {
+    let seed = 12345;
+    const rand = () => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed / 2 ** 32;
+    };
+    const timeoutOf = new Map<number, number>();
+    const deadline = new Map<number, number>();
+    for (let i = 0; i < 10_000; i++) {
+      const t = 1 + rand() * 1_000_000;
+      const slot = rxOpen(1, t);
+      x.touch(slot, 0);
+      timeoutOf.set(slot, t);
+      deadline.set(slot, t);
+    }
+    const slots = [...deadline.keys()];
+    // Re-arm 2,000 of them (moving deadlines earlier and later) and close 1,000.
+    for (let i = 0; i < 2000; i++) {
+      const slot = slots[Math.floor(rand() * slots.length)];
+      const now = rand() * 500_000;
+      x.touch(slot, now);
+      deadline.set(slot, now + timeoutOf.get(slot)!);
+    }
+    for (let i = 0; i < 1000; i++) {
+      const slot = slots[Math.floor(rand() * slots.length)];
+      if (!deadline.has(slot)) continue;
+      x.close(slot);
+      opened.splice(opened.indexOf(slot), 1);
+      deadline.delete(slot);
+    }
+    expect(x.timersQueued()).toBe(deadline.size);
+    expect(x.nextDeadline()).toBe(Math.min(...deadline.values()));
+    // Pop in steps of increasing `now`, then everything.
+    const popped: number[] = [];
+    for (const now of [100_000, 250_000, 700_000, Infinity]) {
+      const batch = expireAll(now);
+      for (const slot of batch) expect(deadline.get(slot)!).toBeLessThanOrEqual(now);
+      popped.push(...batch);
+      if (now !== Infinity) expect(x.nextDeadline()).toBeGreaterThan(now);
+    }
+    expect(popped.length).toBe(deadline.size);
+    expect(new Set(popped)).toEqual(new Set(deadline.keys()));
+    for (let i = 1; i < popped.length; i++) {
+      expect(deadline.get(popped[i - 1])!).toBeLessThanOrEqual(deadline.get(popped[i])!);
+    }
+    expect(x.timersQueued()).toBe(0);
+    expect(x.nextDeadline()).toBe(Infinity);
+  });
+});
+
+/** Resolves with the promise, or rejects after `ms`. */
+function within<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`not within ${ms} ms`)), ms))),
+  ]);
+}
+
+describe("Scheduler (Node timer)", () => {
+  it("the Node timer fires onDeadline of each owner, in deadline order", async () => {
+    const sched = new Scheduler();
+    const calls: string[] = [];
+    let resolve!: () => void;
+    const allFired = new Promise<void>((r) => (resolve = r));
+    const t0 = performance.now();
+    const times: number[] = [];
+    const owner = (name: string) => ({
+      onDeadline() {
+        calls.push(name);
+        times.push(performance.now() - t0);
+        if (calls.length === 2) resolve();
+      },
+    });
+    const late = track(sched.rxOpen(owner("late"), 1, 60, 3));
+    const early = track(sched.rxOpen(owner("early"), 1, 20, 3));
+    const closed = track(sched.rxOpen(owner("closed"), 1, 10, 3));
+    sched.touch(late);
+    sched.touch(early);
+    sched.touch(closed);
+    sched.close(closed);
+    opened.splice(opened.indexOf(closed), 1);
+    await within(allFired, 2000);
+    expect(calls).toEqual(["early", "late"]);
+    expect(times[0]).toBeGreaterThanOrEqual(19);
+    expect(times[1]).toBeGreaterThanOrEqual(59);
+    expect(x.timersQueued()).toBe(0);
+  });
+
+  it("an owner re-arming from onDeadline is called again (retransmission loop)", async () => {
+    const sched = new Scheduler();
+    let count = 0;
+    let slot = -1;
+    const done = new Promise<void>((resolve) => {
+      slot = track(
+        sched.txOpen({
+          onDeadline() {
+            count++;
+            if (sched.x.txOnTimeout(slot) === Timeout.GIVE_UP) return resolve();
+            sched.txSent(slot, sched.x.txSendable(slot));
+          },
+        }, 1, 5, 3, false),
+      );
+    });
+    sched.txSent(slot, 1);
+    await within(done, 2000);
+    expect(count).toBe(4); // 3 retransmissions, then give up
+  });
+});
