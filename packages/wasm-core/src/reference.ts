@@ -232,11 +232,27 @@ function decimal(value: number): string {
   return BigInt(value).toString();
 }
 
-/** Appends "name\0value\0" (ASCII only) at p; returns the new end. */
-function putOption(out: Bytes, p: number, name: string, value: number): number {
-  p += out.write(name, p, "latin1");
+const KNOWN_BYTES = KNOWN.map((n) => Buffer.from(n, "latin1"));
+
+/** Appends "name\0value\0" for known option k at p; returns the new end. */
+function putOption(out: Bytes, p: number, k: number, value: number): number {
+  const name = KNOWN_BYTES[k];
+  out.set(name, p);
+  p += name.length;
   out[p++] = 0;
-  p += out.write(decimal(value), p, "latin1");
+  if (value >= 0 && value < 9007199254740992) {
+    // Integer digits, written backwards from the end.
+    let v = Math.trunc(value);
+    let digits = 1;
+    for (let t = v; t >= 10; t = Math.floor(t / 10)) digits++;
+    for (let q = p + digits - 1; q >= p; q--) {
+      out[q] = 48 + (v % 10);
+      v = Math.floor(v / 10);
+    }
+    p += digits;
+  } else {
+    p += out.write(decimal(value), p, "latin1");
+  }
   out[p++] = 0;
   return p;
 }
@@ -259,7 +275,7 @@ function encodeRequest(f: RequestFields): Uint8Array {
   out[p++] = 0;
   p += out.write(modeName, p, "latin1");
   out[p++] = 0;
-  for (let k = 0; k < 4; k++) if (values[k] >= 0) p = putOption(out, p, KNOWN[k], values[k]);
+  for (let k = 0; k < 4; k++) if (values[k] >= 0) p = putOption(out, p, k, values[k]);
   return Uint8Array.prototype.slice.call(out, 0, p) as Uint8Array;
 }
 
@@ -308,23 +324,34 @@ function negotiate(a: AskedOptions, l: NegotiationLimits): Negotiated {
   }
   // Ascending rank; an accepted option without a rank (< 0) follows the
   // ranked ones in canonical order. Equal keys keep the canonical order.
-  const order: number[] = [];
-  for (let k = 0; k < 4; k++) if (accepted[k] >= 0) order.push(k);
-  const key = (k: number): number => {
+  const keys = [0, 0, 0, 0];
+  for (let k = 0; k < 4; k++) {
     const r = a.ranks[k] | 0;
-    return r < 0 ? 1000 + k : r;
-  };
-  order.sort((x, y) => key(x) - key(y) || x - y);
-  const out = Buffer.allocUnsafe(2 + 4 * 32);
+    keys[k] = r < 0 ? 1000 + k : r;
+  }
+  const out = oackScratch;
   out[0] = 0;
   out[1] = Opcode.OACK;
   let p = 2;
-  for (const k of order) p = putOption(out, p, KNOWN[k], accepted[k]);
+  let emitted = 0;
+  for (;;) {
+    let best = -1;
+    for (let k = 0; k < 4; k++) {
+      if (accepted[k] < 0 || (emitted & (1 << k)) !== 0) continue;
+      if (best < 0 || keys[k] < keys[best]) best = k;
+    }
+    if (best < 0) break;
+    emitted |= 1 << best;
+    p = putOption(out, p, best, accepted[best]);
+  }
   return {
     blksize: blk, tsize: ts, timeout: to, windowsize: win,
     oack: Uint8Array.prototype.slice.call(out, 0, p) as Uint8Array,
   };
 }
+
+/** OACK scratch: 2 + 4 x (10-byte name + NUL + <= 20 digits + NUL). */
+const oackScratch = Buffer.alloc(2 + 4 * 32);
 
 function netasciiEncode(chunk: Uint8Array): Uint8Array {
   let extra = 0;
