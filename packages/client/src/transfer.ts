@@ -1,0 +1,250 @@
+// What a get and a put share: the socket, the server's transfer ID, the slot
+// in the core's scheduler, the abort signal, option checks, stats and the end.
+
+import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
+import { performance } from "node:perf_hooks";
+import {
+  WireError, scheduler, wasmCodec, type DeadlineOwner, type Scheduler, type TftpErrorCode,
+} from "@tftpkit/wasm-core";
+import { TftpTransferError } from "./errors.js";
+import { toLossInjector, type LossInjector } from "./loss.js";
+import type { ResolvedTransferOptions } from "./options.js";
+import type { TransferOutcome, TransferStats } from "./stats.js";
+
+export const codec = wasmCodec;
+
+/** A resolved server address. */
+export interface Target {
+  host: string;
+  address: string;
+  port: number;
+  family: 4 | 6;
+}
+
+/** The options a request asks for, as (name, value) strings. */
+export function askedOptions(o: ResolvedTransferOptions, tsize: number): Record<string, string> {
+  const asked: Record<string, string> = {};
+  if (o.blksize > 0) asked.blksize = String(o.blksize);
+  if (tsize >= 0) asked.tsize = String(tsize);
+  if (o.timeoutOption > 0) asked.timeout = String(o.timeoutOption);
+  if (o.windowsize > 0) asked.windowsize = String(o.windowsize);
+  return asked;
+}
+
+export interface Granted {
+  blksize: number;
+  windowsize: number;
+  tsize: number;
+  timeout: number;
+}
+
+/**
+ * Checks an OACK against what was asked (RFC 2347: a server may only answer
+ * options the client asked, blksize and windowsize no larger than asked, and
+ * timeout as asked). Returns what was granted, or an error message.
+ */
+export function checkOack(options: Array<[string, string]>, asked: Record<string, string>): Granted | string {
+  const g: Granted = { blksize: 512, windowsize: 1, tsize: -1, timeout: -1 };
+  for (const [name, value] of options) {
+    const want = asked[name];
+    if (want === undefined) return `option ${name} was not asked`;
+    if (!/^\d{1,10}$/.test(value)) return `option ${name} has a bad value ${JSON.stringify(value)}`;
+    const v = Number(value);
+    switch (name) {
+      case "blksize":
+        if (v < 8 || v > Number(want)) return `blksize ${v} outside 8..${want}`;
+        g.blksize = v;
+        break;
+      case "windowsize":
+        if (v < 1 || v > Number(want)) return `windowsize ${v} outside 1..${want}`;
+        g.windowsize = v;
+        break;
+      case "timeout":
+        if (v !== Number(want)) return `timeout ${v} differs from the ${want} asked`;
+        g.timeout = v;
+        break;
+      case "tsize":
+        g.tsize = v;
+        break;
+    }
+  }
+  return g;
+}
+
+type Phase = "request" | "transfer" | "dally" | "done";
+
+export abstract class Transfer implements DeadlineOwner {
+  protected readonly s: Scheduler = scheduler();
+  protected readonly socket: Socket;
+  protected slot = -1;
+  protected phase: Phase = "request";
+  protected readonly loss: LossInjector | undefined;
+  protected peerPort = 0;
+  private readonly t0 = performance.now();
+  private readonly startedAt = Date.now();
+  private resolveRun!: (stats: TransferStats) => void;
+  private rejectRun!: (err: TftpTransferError) => void;
+  readonly done: Promise<TransferStats>;
+  // stats
+  protected bytes = 0;
+  protected wireBytes = 0;
+  protected blocks = 0;
+  protected packetsSent = 0;
+  protected packetsReceived = 0;
+  protected retransmits = 0;
+  protected timeouts = 0;
+  protected duplicates = 0;
+  protected gaps = 0;
+  protected optionsAsked: Record<string, string> = {};
+  protected optionsAcked: Record<string, string> = {};
+  protected blksize = 512;
+  protected windowsize = 1;
+  protected tsize = -1;
+  private durationMs = -1;
+  protected settled = false;
+
+  constructor(
+    protected readonly kind: "get" | "put",
+    protected readonly target: Target,
+    protected readonly remote: string,
+    protected readonly o: ResolvedTransferOptions,
+  ) {
+    this.loss = toLossInjector(o.loss);
+    this.done = new Promise((resolve, reject) => {
+      this.resolveRun = resolve;
+      this.rejectRun = reject;
+    });
+    this.socket = createSocket({ type: target.family === 6 ? "udp6" : "udp4" });
+    this.socket.on("message", this.onMessage);
+    this.socket.on("error", (err) => this.fail(new TftpTransferError(WireError.UNDEFINED, `socket error: ${err.message}`, false, undefined, { cause: err })));
+    if (o.localAddress) this.socket.bind({ port: 0, address: o.localAddress });
+    if (o.signal) {
+      if (o.signal.aborted) queueMicrotask(() => this.abort());
+      else o.signal.addEventListener("abort", this.abort, { once: true });
+    }
+  }
+
+  /** Called for each packet from the server's transfer port. */
+  protected abstract onPacket(msg: Buffer): void;
+  abstract onDeadline(): void;
+
+  private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
+    if (this.phase === "done") return;
+    if (rinfo.address !== this.target.address) return; // not the server we asked
+    if (this.peerPort !== rinfo.port) {
+      if (this.peerPort === 0 && this.phase === "request") {
+        this.peerPort = rinfo.port; // the server's transfer ID
+      } else {
+        // RFC 1350: a packet from another port gets ERROR 5; the transfer carries on.
+        const e = codec.encodeError(WireError.UNKNOWN_TID, "Unknown transfer ID");
+        this.socket.send(e, rinfo.port, rinfo.address);
+        return;
+      }
+    }
+    this.packetsReceived++;
+    this.onPacket(msg);
+  };
+
+  /** Sends bytes to the server's transfer port (or the request port before it answered). */
+  protected sendRaw(buf: Uint8Array, offset: number, length: number): void {
+    this.socket.send(buf, offset, length, this.peerPort || this.target.port, this.target.address);
+    this.packetsSent++;
+  }
+
+  /** Sends an ERROR to the server (when it has answered) and fails with `err`. */
+  protected failWithError(wireCode: number, message: string, code?: TftpErrorCode): void {
+    if (this.peerPort !== 0 && this.phase !== "done") {
+      const e = codec.encodeError(wireCode, message);
+      this.sendRaw(e, 0, e.length);
+    }
+    this.fail(new TftpTransferError(wireCode, message, false, code));
+  }
+
+  private readonly abort = (): void => {
+    if (this.settled) return;
+    this.failWithError(WireError.UNDEFINED, "Transfer aborted", "TFTP_ERR_ABORTED");
+  };
+
+  protected fail(err: TftpTransferError): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.close();
+    err.stats = this.stats(this.outcomeOf(err), err);
+    this.rejectRun(err);
+  }
+
+  private outcomeOf(err: TftpTransferError): TransferOutcome {
+    if (err.remote) return "remote-error";
+    if (err.code === "TFTP_ERR_TIMEOUT") return "timeout";
+    if (err.code === "TFTP_ERR_ABORTED") return "aborted";
+    return "error";
+  }
+
+  /** The transfer is complete: resolve now; keep the socket `dallyMs` longer if asked. */
+  protected succeed(): void {
+    this.durationMs = performance.now() - this.t0;
+    if (this.o.dallyMs > 0 && this.slot >= 0) {
+      this.phase = "dally";
+      this.s.x.setTimeout(this.slot, this.o.dallyMs);
+      this.s.touch(this.slot);
+    } else {
+      this.close();
+    }
+    this.o.signal?.removeEventListener("abort", this.abort);
+  }
+
+  protected resolveWith(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.resolveRun(this.stats("ok"));
+  }
+
+  protected close(): void {
+    if (this.phase === "done") return;
+    this.phase = "done";
+    if (this.slot >= 0) this.s.close(this.slot);
+    this.slot = -1;
+    this.socket.close();
+    this.o.signal?.removeEventListener("abort", this.abort);
+  }
+
+  protected timeoutError(): TftpTransferError {
+    return new TftpTransferError(WireError.UNDEFINED, "Transfer timed out", false, "TFTP_ERR_TIMEOUT");
+  }
+
+  protected remoteError(code: number, message: string): TftpTransferError {
+    return new TftpTransferError(code, message, true, code === WireError.UNDEFINED ? "TFTP_ERR_REMOTE" : undefined);
+  }
+
+  stats(outcome: TransferOutcome, err?: TftpTransferError): TransferStats {
+    const s: TransferStats = {
+      kind: this.kind,
+      remote: this.remote,
+      mode: this.o.mode,
+      host: this.target.address,
+      port: this.target.port,
+      peerPort: this.peerPort,
+      bytes: this.bytes,
+      wireBytes: this.wireBytes,
+      blocks: this.blocks,
+      packetsSent: this.packetsSent,
+      packetsReceived: this.packetsReceived,
+      retransmits: this.retransmits,
+      timeouts: this.timeouts,
+      duplicates: this.duplicates,
+      gaps: this.gaps,
+      dataDropped: this.loss?.dataDropped ?? 0,
+      acksDropped: this.loss?.acksDropped ?? 0,
+      optionsAsked: this.optionsAsked,
+      optionsAcked: this.optionsAcked,
+      blksize: this.blksize,
+      windowsize: this.windowsize,
+      tsize: this.tsize,
+      startedAt: this.startedAt,
+      durationMs: this.durationMs >= 0 ? this.durationMs : performance.now() - this.t0,
+      outcome,
+    };
+    if (err) s.error = { code: err.code, wireCode: err.wireCode, message: err.message };
+    return s;
+  }
+}
