@@ -1,0 +1,94 @@
+// Starts a server on loopback for a test and records every finished session.
+
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { randomBytes } from "node:crypto";
+import { createServer, type ServerOptions, type SessionStats, type TftpServer } from "../../src/index.js";
+import { TimeoutError } from "./client.js";
+
+export interface TestServer {
+  server: TftpServer;
+  port: number;
+  host: string;
+  /** Every session that ended, in order. */
+  ended: SessionStats[];
+  /** The first finished session matching `pred` (waits for it, bounded). */
+  session(pred: (s: SessionStats) => boolean, timeoutMs?: number): Promise<SessionStats>;
+  /** The session of the client on `port` (waits for it, bounded). */
+  sessionOf(port: number, timeoutMs?: number): Promise<SessionStats>;
+  close(): Promise<void>;
+}
+
+const running = new Set<TestServer>();
+
+export async function startServer(opts: ServerOptions, host = "127.0.0.1"): Promise<TestServer> {
+  const ended: SessionStats[] = [];
+  const waiters = new Set<() => void>();
+  const server = createServer({
+    timeout: 0.1,
+    retries: 5,
+    ...opts,
+    onSessionEnd: (s) => {
+      ended.push(s);
+      for (const w of [...waiters]) w();
+      opts.onSessionEnd?.(s); // may throw: the server must survive that
+    },
+  });
+  const addr = await server.listen({ host, port: 0 });
+  const session = (pred: (s: SessionStats) => boolean, timeoutMs = 5000): Promise<SessionStats> =>
+    new Promise((resolve, reject) => {
+      const check = (): boolean => {
+        const s = ended.find(pred);
+        if (!s) return false;
+        waiters.delete(onEnd);
+        clearTimeout(t);
+        resolve(s);
+        return true;
+      };
+      const onEnd = (): void => void check();
+      const t = setTimeout(() => {
+        waiters.delete(onEnd);
+        reject(new TimeoutError("a session to end", timeoutMs));
+      }, timeoutMs);
+      waiters.add(onEnd);
+      check();
+    });
+  let closed = false;
+  const ts: TestServer = {
+    server,
+    port: addr.port,
+    host,
+    ended,
+    session,
+    sessionOf: (port, timeoutMs) => session((s) => s.peer.port === port, timeoutMs),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      running.delete(ts);
+      await server.close();
+    },
+  };
+  running.add(ts);
+  return ts;
+}
+
+/** Closes every server a test left running (call from afterEach). */
+export async function closeAllServers(): Promise<void> {
+  await Promise.all([...running].map((s) => s.close()));
+}
+
+/** A temporary root folder with the given files (name -> content); removed by `cleanup`. */
+export function makeRoot(files: Record<string, Buffer | string> = {}): { root: string; cleanup: () => void } {
+  const root = mkdtempSync(join(tmpdir(), "tftpkit-test-"));
+  for (const [name, content] of Object.entries(files)) {
+    const p = join(root, name);
+    mkdirSync(dirname(p), { recursive: true });
+    writeFileSync(p, content);
+  }
+  return { root, cleanup: () => rmSync(root, { recursive: true, force: true }) };
+}
+
+export function bytes(n: number): Buffer {
+  return randomBytes(n);
+}

@@ -1,0 +1,309 @@
+// Loss injected by the test client: lost DATA, lost ACK, lost last ACK, a
+// client that never sends the last ACK, duplicate and stale ACKs, delays.
+
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { UdpClient, ackPacket, closeAllClients, dataBlocks, get, rrq, sleep, type GetOptions } from "./helpers/client.js";
+import { bytes, closeAllServers, makeRoot, startServer, type TestServer } from "./helpers/server.js";
+
+const data = bytes(20 * 512 + 100); // 21 blocks at 512
+const wdata = bytes(40 * 1024 + 10); // 41 blocks at 1024
+const roll = bytes(16 * 65540); // 65541 blocks at blksize 16
+const { root, cleanup } = makeRoot({ "f.bin": data, "w.bin": wdata, "roll.bin": roll });
+let fast: TestServer; // timeout 0.1 s: retransmissions come quickly
+let slow: TestServer; // timeout 2 s: a retransmission here means something went wrong
+
+beforeAll(async () => {
+  fast = await startServer({ root, timeout: 0.1, retries: 5 });
+  slow = await startServer({ root, timeout: 2, retries: 2 });
+});
+afterEach(() => closeAllClients());
+afterAll(async () => {
+  await closeAllServers();
+  cleanup();
+});
+
+async function run(s: TestServer, name: string, o: GetOptions) {
+  const c = await UdpClient.open();
+  const ended = s.sessionOf(c.port, 10_000);
+  ended.catch(() => {});
+  const r = await get(c, s.port, name, { until: ended, ...o });
+  const st = await ended;
+  return { c, r, s: st };
+}
+
+const count = (xs: number[], v: number): number => xs.filter((x) => x === v).length;
+
+describe("lost DATA", () => {
+  it("lock-step: a lost block is resent after the timeout", async () => {
+    const { r, s } = await run(fast, "f.bin", { dropData: (b, nth) => b === 5 && nth === 1 });
+    expect(r.data.equals(data)).toBe(true);
+    expect(count(dataBlocks(r), 5)).toBeGreaterThanOrEqual(2);
+    expect(s.outcome).toBe("ok");
+    expect(s.retransmits).toBeGreaterThanOrEqual(1);
+    expect(s.bytesSent).toBe(data.length); // resends are not counted twice
+    expect(s.packetsSent).toBe(21 + s.retransmits);
+  });
+
+  it("lock-step: the first block lost twice", async () => {
+    const { r, s } = await run(fast, "f.bin", { dropData: (b, nth) => b === 1 && nth <= 2 });
+    expect(r.data.equals(data)).toBe(true);
+    expect(s.retransmits).toBeGreaterThanOrEqual(2);
+  });
+
+  it("lock-step: the last block lost", async () => {
+    const { r, s } = await run(fast, "f.bin", { dropData: (b, nth) => b === 21 && nth === 1 });
+    expect(r.data.equals(data)).toBe(true);
+    expect(s.outcome).toBe("ok");
+    expect(s.finalAckMissing).toBeUndefined();
+  });
+
+  it("window 4: the client ACKs the last in-order block and the server resumes from the gap (no timeout needed)", async () => {
+    // slow server: a resend by timeout would take 2 s; the gap ACK must trigger it at once.
+    const { r, s } = await run(slow, "w.bin", {
+      options: [["blksize", "1024"], ["windowsize", "4"]],
+      dropData: (b, nth) => b === 6 && nth === 1,
+    });
+    expect(r.data.equals(wdata)).toBe(true);
+    // Blocks 5..8 are the second window: 5 arrives, 6 is lost, 7 shows the gap -> ACK 5.
+    const ev = r.events.map((e) => (e.t === "data" ? `d${e.block}${e.dropped ? "x" : ""}` : e.t === "ack" ? `a${e.block}` : "o"));
+    const gapAck = ev.indexOf("a5");
+    expect(gapAck).toBeGreaterThan(ev.indexOf("d7"));
+    // After the gap ACK, the server resends from block 6 (not from 5, not from 1).
+    const after = ev.slice(gapAck + 1).filter((x) => x.startsWith("d"));
+    const firstResent = after.find((x) => x !== "d8"); // 8 may still be in flight from the first window
+    expect(firstResent).toBe("d6");
+    expect(after.slice(after.indexOf("d6"), after.indexOf("d6") + 4)).toEqual(["d6", "d7", "d8", "d9"]);
+    expect(s.outcome).toBe("ok");
+    expect(s.retransmits).toBe(3); // 6, 7, 8 again
+    expect(s.packetsSent).toBe(1 + 41 + 3);
+  });
+
+  it("window 16: several blocks lost in one window", async () => {
+    const { r, s } = await run(fast, "w.bin", {
+      options: [["blksize", "1024"], ["windowsize", "16"]],
+      dropData: (b, nth) => nth === 1 && (b === 3 || b === 10 || b === 16 || b === 41),
+    });
+    expect(r.data.equals(wdata)).toBe(true);
+    expect(s.outcome).toBe("ok");
+    expect(s.retransmits).toBeGreaterThan(0);
+  });
+
+  it("window 8: the whole window lost once", async () => {
+    const { r, s } = await run(fast, "w.bin", {
+      options: [["blksize", "1024"], ["windowsize", "8"]],
+      dropData: (b, nth) => b >= 9 && b <= 16 && nth === 1,
+    });
+    expect(r.data.equals(wdata)).toBe(true);
+    expect(s.retransmits).toBeGreaterThanOrEqual(8);
+  });
+});
+
+describe("loss at the block-number rollover", () => {
+  it("window 8, blksize 16: gaps at 65535 and 65537 (a gap ACK carrying wire block 0) resume at the right place", async () => {
+    const { r, s } = await run(slow, "roll.bin", {
+      options: [["blksize", "16"], ["windowsize", "8"]],
+      dropData: (b, nth) => nth === 1 && (b === 65535 || b === 65537),
+    });
+    expect(r.data.equals(roll)).toBe(true);
+    expect(r.lastBlock).toBe(65541);
+    const acks = r.events.filter((e) => e.t === "ack").map((e) => (e as { block: number }).block);
+    expect(acks).toContain(65534); // gap before 65535
+    expect(acks).toContain(65536); // gap before 65537: ACK 0 on the wire
+    // Window 65529..65536: 65535 lost -> ACK 65534 -> resend 65535..65541 (the end; 65535, 65536 again);
+    // 65537 lost -> ACK 65536 (wire 0) -> resend 65537..65541 (all five again).
+    expect(s.retransmits).toBe(7);
+    expect(s.packetsSent).toBe(1 + 65541 + 7);
+    expect(s.outcome).toBe("ok");
+    expect(s.blocksAcked).toBe(65541);
+  }, 30_000);
+});
+
+describe("lost ACKs", () => {
+  it("lock-step: a lost ACK makes the server resend; the client re-ACKs on the duplicate", async () => {
+    const { r, s } = await run(fast, "f.bin", {
+      ack: (b, send, i) => {
+        if (b === 7 && i.nth === 1) return; // lost
+        send(b);
+      },
+    });
+    expect(r.data.equals(data)).toBe(true);
+    expect(count(dataBlocks(r), 7)).toBeGreaterThanOrEqual(2);
+    expect(s.outcome).toBe("ok");
+    expect(s.retransmits).toBeGreaterThanOrEqual(1);
+  });
+
+  it("the ACK of the OACK lost: the OACK is resent", async () => {
+    const { r, s } = await run(fast, "f.bin", {
+      options: [["blksize", "512"]],
+      ack: (b, send, i) => {
+        if (b === 0 && i.nth === 1) return;
+        send(b);
+      },
+    });
+    expect(r.data.equals(data)).toBe(true);
+    expect(r.oackPackets).toBeGreaterThanOrEqual(2);
+    expect(s.retransmits).toBeGreaterThanOrEqual(1);
+    expect(s.packetsSent).toBe(1 + 21 + s.retransmits);
+  });
+
+  it("window 4: a lost window ACK", async () => {
+    const { r, s } = await run(fast, "w.bin", {
+      options: [["blksize", "1024"], ["windowsize", "4"]],
+      ack: (b, send, i) => {
+        if (b === 8 && i.nth === 1) return;
+        send(b);
+      },
+    });
+    expect(r.data.equals(wdata)).toBe(true);
+    expect(s.retransmits).toBeGreaterThanOrEqual(4); // the window 5..8 again
+  });
+
+  it("lost last ACK: the server resends the last block, the client ACKs again, outcome ok", async () => {
+    const { r, s } = await run(fast, "f.bin", {
+      ack: (b, send, i) => {
+        if (i.last && i.nth === 1) return;
+        send(b);
+      },
+    });
+    expect(r.data.equals(data)).toBe(true);
+    expect(count(dataBlocks(r), 21)).toBeGreaterThanOrEqual(2);
+    expect(s.outcome).toBe("ok");
+    expect(s.finalAckMissing).toBeUndefined();
+    expect(s.blocksAcked).toBe(21);
+    expect(s.retransmits).toBeGreaterThanOrEqual(1);
+  });
+
+  it("the last ACK never sent: the session ends ok with finalAckMissing after its retries", async () => {
+    const before = fast.server.stats();
+    const { r, s } = await run(fast, "f.bin", {
+      ack: (b, send, i) => {
+        if (i.last) return; // never
+        send(b);
+      },
+    });
+    expect(r.data.equals(data)).toBe(true);
+    expect(s.outcome).toBe("ok");
+    expect(s.finalAckMissing).toBe(true);
+    expect(s.blocksAcked).toBe(20);
+    expect(s.retransmits).toBe(5); // the last block, once per retry
+    expect(count(dataBlocks(r), 21)).toBe(6);
+    const after = fast.server.stats();
+    expect(after.sessionsOk - before.sessionsOk).toBe(1);
+    expect(after.sessionsFailed - before.sessionsFailed).toBe(0);
+  });
+
+  it("a client that stops ACKing mid-transfer: timeout after the retries, counted as failed", async () => {
+    const before = fast.server.stats();
+    const c = await UdpClient.open();
+    const ended = fast.sessionOf(c.port);
+    c.send(rrq("f.bin"), fast.port);
+    for (let b = 1; b <= 4; b++) {
+      const r = await c.recv(2000);
+      expect(r.pkt).toMatchObject({ op: "DATA", block: b });
+      c.send(ackPacket(b), r.port);
+    }
+    const s = await ended;
+    expect(s.outcome).toBe("timeout");
+    expect(s.error?.code).toBe(0);
+    expect(s.blocksAcked).toBe(4);
+    expect(s.retransmits).toBe(5);
+    // Block 5 once and then once per retry; no ERROR is sent to a silent client.
+    const rest: string[] = [];
+    for (let r = await c.recvOrNull(50); r; r = await c.recvOrNull(50)) rest.push(r.pkt.op === "DATA" ? `d${r.pkt.block}` : r.pkt.op);
+    expect(rest).toEqual(Array(6).fill("d5"));
+    const after = fast.server.stats();
+    expect(after.sessionsFailed - before.sessionsFailed).toBe(1);
+    expect(after.outcomes.timeout - before.outcomes.timeout).toBe(1);
+  });
+});
+
+describe("duplicate, stale, late ACKs (no Sorcerer's Apprentice)", () => {
+  it("lock-step: every ACK sent three times: exactly one DATA per block", async () => {
+    const { c, r, s } = await run(slow, "f.bin", {
+      ack: (b, send) => {
+        send(b);
+        send(b);
+        send(b);
+      },
+    });
+    expect(r.data.equals(data)).toBe(true);
+    expect(dataBlocks(r)).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
+    expect(await c.recvOrNull(100)).toBeNull();
+    expect(s.retransmits).toBe(0);
+    expect(s.packetsSent).toBe(21);
+    expect(s.duplicateAcks).toBe(2 * 20); // the last ACK ends the session
+  });
+
+  it("window 4 with duplicate ACKs and an OACK: exactly one DATA per block", async () => {
+    const { c, r, s } = await run(slow, "w.bin", {
+      options: [["blksize", "1024"], ["windowsize", "4"]],
+      ack: (b, send) => {
+        send(b);
+        send(b);
+      },
+    });
+    expect(r.data.equals(wdata)).toBe(true);
+    expect(dataBlocks(r)).toEqual(Array.from({ length: 41 }, (_, i) => i + 1));
+    expect(await c.recvOrNull(100)).toBeNull();
+    expect(s.retransmits).toBe(0);
+    expect(s.packetsSent).toBe(42);
+  });
+
+  it("a stale ACK (an old block, and one never sent) followed by the right one", async () => {
+    const { r, s } = await run(slow, "f.bin", {
+      ack: (b, send) => {
+        if (b >= 3) send(b - 2); // old
+        send(b + 7); // never sent yet: stale
+        send(b);
+      },
+    });
+    expect(r.data.equals(data)).toBe(true);
+    expect(dataBlocks(r)).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
+    expect(s.outcome).toBe("ok");
+    expect(s.retransmits).toBe(0);
+    expect(s.packetsSent).toBe(21);
+  });
+
+  it("window 4, a client ACKing every 2 blocks: each early ACK reads as a gap (RFC 7440), resends stay bounded", async () => {
+    // RFC 7440: an ACK before the end of the window reports that what follows
+    // was lost; the sender restarts from the block after it. The whole window
+    // is sent before the ACK arrives, so every early ACK resends two blocks.
+    const { r, s } = await run(slow, "w.bin", { options: [["blksize", "1024"], ["windowsize", "4"]], ackEvery: 2 });
+    expect(r.data.equals(wdata)).toBe(true);
+    expect(s.outcome).toBe("ok");
+    expect(s.retransmits).toBeGreaterThan(0);
+    expect(s.packetsSent).toBeLessThanOrEqual(1 + 2 * 41); // never more than twice each block
+    expect(s.packetsSent).toBe(1 + 41 + s.retransmits);
+  });
+
+  it("ACKs with trailing bytes (WDS style) are accepted", async () => {
+    const { r, s } = await run(slow, "f.bin", { ack: (b, send) => send(b, 1) });
+    expect(r.data.equals(data)).toBe(true);
+    expect(s.outcome).toBe("ok");
+    expect(s.retransmits).toBe(0);
+  });
+
+  it("a delayed ACK (later than the timeout) only causes one resend, then the late ACK is a harmless duplicate", async () => {
+    const { r, s } = await run(fast, "f.bin", {
+      ack: (b, send, i) => {
+        if (b === 4 && i.nth === 1) {
+          void sleep(250).then(() => send(4));
+          return;
+        }
+        send(b);
+      },
+    });
+    expect(r.data.equals(data)).toBe(true);
+    expect(s.outcome).toBe("ok");
+    expect(s.retransmits).toBeGreaterThanOrEqual(1);
+  });
+
+  it("small delays on every ACK (below the timeout) change nothing", async () => {
+    const { r, s } = await run(slow, "f.bin", {
+      ack: (b, send) => void sleep(5).then(() => send(b)),
+    });
+    expect(r.data.equals(data)).toBe(true);
+    expect(s.retransmits).toBe(0);
+    expect(s.packetsSent).toBe(21);
+  });
+});
