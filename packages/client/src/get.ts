@@ -24,6 +24,7 @@ export class GetTransfer extends Transfer {
   private paused = false;
   private pendingAck = false;
   private lastBlock = -1;
+  private dupsSinceAck = 0;
   private readonly decoder: NetasciiDecoder | undefined;
 
   constructor(target: Target, remote: string, o: ResolvedTransferOptions, private readonly sink: Sink) {
@@ -111,14 +112,22 @@ export class GetTransfer extends Transfer {
         }
       }
     }
-    if (r & Rx.DUPLICATE) this.duplicates++;
+    let ackNow = (r & Rx.ACK) !== 0;
+    if (r & Rx.DUPLICATE) {
+      this.duplicates++;
+      // The core re-ACKs the first duplicate of a run. If that ACK is lost too,
+      // the sender resends its window again: re-ACK once per window's worth of
+      // duplicates (every duplicate in lock-step, as RFC 1350 receivers do), so
+      // recovery does not wait for this side's own deadline.
+      if (++this.dupsSinceAck >= this.windowsize) ackNow = true;
+    }
     if (r & Rx.GAP) this.gaps++;
     if (r & Rx.DONE) {
       this.ackNow();
       this.lastBlock = block;
       return this.complete();
     }
-    if (r & Rx.ACK) {
+    if (ackNow) {
       if (r & Rx.DUPLICATE) this.retransmits++;
       if (this.paused) this.pendingAck = true;
       else this.ackNow();
@@ -163,6 +172,7 @@ export class GetTransfer extends Transfer {
 
   /** ACKs the last in-order block and restarts the window and deadline. */
   private ackNow(): void {
+    this.dupsSinceAck = 0;
     this.sendAck(this.s.x.rxAckBlock(this.slot));
     this.s.rxAcked(this.slot);
   }

@@ -71,6 +71,10 @@ export function checkOack(options: Array<[string, string]>, asked: Record<string
   return g;
 }
 
+function closeSocket(s: Socket): void {
+  s.close();
+}
+
 type Phase = "request" | "transfer" | "dally" | "done";
 
 export abstract class Transfer implements DeadlineOwner {
@@ -204,7 +208,8 @@ export abstract class Transfer implements DeadlineOwner {
     this.phase = "done";
     if (this.slot >= 0) this.s.close(this.slot);
     this.slot = -1;
-    this.socket.close();
+    // Not at once: a send just made still waits for its (immediate) address lookup.
+    setImmediate(closeSocket, this.socket);
     this.o.signal?.removeEventListener("abort", this.abort);
   }
 
