@@ -336,3 +336,59 @@ describe("handler errors", () => {
     expect(s.blocksAcked).toBe(0);
   });
 });
+
+describe("streams that stall", () => {
+  // A stream that yields 600 bytes, then nothing until the session is aborted (bounded at 6 s).
+  const stalling: ReadHandler = (req) =>
+    (async function* () {
+      yield new Uint8Array(600).fill(7);
+      await new Promise<void>((resolve) => {
+        req.signal.addEventListener("abort", () => resolve(), { once: true });
+        setTimeout(resolve, 6000).unref();
+      });
+    })();
+
+  // BUG: StreamSource.read() resolves only when every target of the batch is
+  // full (up to ~64 KiB of blocks) or the stream ends, so the 512 bytes of
+  // block 1 that are already there are not sent while the stream is slow.
+  it.fails("BUG: a block already produced by a slow stream is sent without waiting for the rest of the batch", async () => {
+    const s = await startServer({ handler: stalling, timeout: 0.1, retries: 2 });
+    const c = await UdpClient.open();
+    c.send(rrq("x"), s.port);
+    const first = await c.recv(1500);
+    expect(first.pkt).toMatchObject({ op: "DATA", block: 1 });
+  });
+
+  // BUG: once every block sent has been acknowledged and the source has not
+  // produced the next one, nothing is in flight: the retransmission deadline
+  // fires once, "resends" nothing and is not armed again, and handlerTimeoutMs
+  // no longer applies. The session never ends (sessionsActive stays 1, the
+  // AbortSignal never fires, the client is never told) until the stream yields
+  // or ends on its own.
+  it.fails("BUG: a stream that stalls mid-transfer ends the session (timeout) instead of holding it forever", async () => {
+    let signal: AbortSignal | undefined;
+    const s = await startServer({
+      handler: (req) => {
+        signal = req.signal;
+        return (async function* () {
+          yield new Uint8Array(65536).fill(1); // exactly the first read batch (128 blocks of 512)
+          await new Promise<void>((resolve) => {
+            req.signal.addEventListener("abort", () => resolve(), { once: true });
+            setTimeout(resolve, 6000).unref();
+          });
+        })();
+      },
+      timeout: 0.1,
+      retries: 2,
+      handlerTimeoutMs: 200,
+    });
+    const c = await UdpClient.open();
+    let blocks = 0;
+    const transfer = get(c, s.port, "x", { idleTimeoutMs: 5000, onPacket: (p) => { if (p.pkt.op === "DATA") blocks++; } });
+    transfer.catch(() => {});
+    const st = await s.sessionOf(c.port, 2500);
+    expect(blocks).toBeGreaterThanOrEqual(128); // the data produced was delivered
+    expect(st.outcome).not.toBe("ok");
+    expect(signal?.aborted).toBe(true);
+  });
+});

@@ -78,6 +78,22 @@ describe("lost DATA", () => {
     expect(s.packetsSent).toBe(1 + 41 + 3);
   });
 
+  it("window 4: the first block of a window lost: the gap ACK repeats the last ACK, so recovery waits for the timeout", async () => {
+    // The gap ACK (4) equals the ACK already sent for the previous window: a
+    // duplicate, which must not cause sends (Sorcerer's Apprentice), so the
+    // window is resent when the retransmission timeout fires.
+    const { r, s } = await run(fast, "w.bin", {
+      options: [["blksize", "1024"], ["windowsize", "4"]],
+      dropData: (b, nth) => b === 5 && nth === 1,
+    });
+    expect(r.data.equals(wdata)).toBe(true);
+    const ev = r.events.map((e) => (e.t === "data" ? `d${e.block}${e.dropped ? "x" : ""}` : e.t === "ack" ? `a${e.block}` : "o"));
+    expect(ev.filter((x) => x === "a4").length).toBe(2); // window ACK, then the gap ACK
+    expect(s.duplicateAcks).toBeGreaterThanOrEqual(1);
+    expect(s.retransmits).toBeGreaterThanOrEqual(4); // 5..8 again, after the timeout
+    expect(s.outcome).toBe("ok");
+  });
+
   it("window 16: several blocks lost in one window", async () => {
     const { r, s } = await run(fast, "w.bin", {
       options: [["blksize", "1024"], ["windowsize", "16"]],

@@ -198,4 +198,39 @@ describe("close()", () => {
     await expect(other.listen({ host: "127.0.0.1", port: srv.port })).rejects.toThrow();
     await other.close();
   });
+
+  it("listening on a wildcard port in use fails when bindInterfaces is off", async () => {
+    const srv = await startServer({ root, bindInterfaces: false }, "::");
+    const other = createServer({ root, bindInterfaces: false });
+    await expect(other.listen({ host: "::", port: srv.port })).rejects.toThrow(/EADDRINUSE/);
+    await other.close();
+  });
+
+  // BUG: on a wildcard host with bindInterfaces (the default), listen() binds
+  // the wildcard socket with reuseAddr (src/server.ts: `reuse = wildcard &&
+  // bindInterfaces`, passed to the primary bindSocket). On Linux two UDP
+  // sockets with SO_REUSEADDR may bind the same address and port, so a second
+  // server (or any process using SO_REUSEADDR) on the same wildcard port starts
+  // without error and takes the requests: here the client is answered by the
+  // second server ("from-b"). Expected: EADDRINUSE, as without bindInterfaces.
+  it.fails("BUG: a second server on the same wildcard port is refused (EADDRINUSE) instead of taking its requests", async () => {
+    const a = createServer({ handler: () => "from-a", timeout: 1 });
+    const b = createServer({ handler: () => "from-b", timeout: 1 });
+    try {
+      const ad = await a.listen({ host: "::", port: 0 });
+      let refused = false;
+      try {
+        await b.listen({ host: "::", port: ad.port });
+      } catch {
+        refused = true;
+      }
+      const c = await UdpClient.open();
+      const r = await get(c, ad.port, "x", { idleTimeoutMs: 2000 });
+      expect(r.data.toString()).toBe("from-a");
+      expect(refused).toBe(true);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
 });
