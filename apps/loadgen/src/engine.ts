@@ -1,0 +1,218 @@
+// The virtual clients of one thread. Each client takes a session number from
+// a counter shared by every thread (Atomics), fetches a file, verifies it,
+// and goes again until the sessions are used up or the time is over. A
+// session's file pick and its injected loss come from PRNGs seeded by the
+// scenario seed and the session number, so a run repeats exactly.
+
+import { createHash, type Hash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { createClient, LossInjector, mixSeed, prng, TftpTransferError, type TftpClient } from "@tftpkit/client";
+import { pickFile, type Scenario } from "./scenario.js";
+
+export interface SessionRecord {
+  index: number;
+  client: number;
+  file: string;
+  ok: boolean;
+  /** "1".."8"/"0" for an ERROR from the server; timeout, verify, aborted, error for local failures. */
+  error?: string;
+  durationMs: number;
+  bytes: number;
+  retransmits: number;
+  dataDropped: number;
+  acksDropped: number;
+}
+
+export interface EngineTotals {
+  ok: number;
+  failed: number;
+  bytes: number;
+  wireBytes: number;
+  packetsSent: number;
+  packetsReceived: number;
+  retransmits: number;
+  timeouts: number;
+  dataDropped: number;
+  acksDropped: number;
+}
+
+export interface EngineResult extends EngineTotals {
+  errors: Record<string, number>;
+  /** Durations of the sessions that succeeded, ms. */
+  latencies: Float64Array;
+  sessions?: SessionRecord[];
+  /** Event-loop utilization of this thread over the run (0..1). */
+  elu: number;
+}
+
+export interface EngineConfig {
+  scenario: Scenario;
+  /** Virtual client numbers run by this thread. */
+  clients: number[];
+  /** performance.timeOrigin-independent start: epoch ms shared by all threads. */
+  startEpochMs: number;
+  keepSessions: boolean;
+}
+
+export function emptyTotals(): EngineTotals {
+  return { ok: 0, failed: 0, bytes: 0, wireBytes: 0, packetsSent: 0, packetsReceived: 0, retransmits: 0, timeouts: 0, dataDropped: 0, acksDropped: 0 };
+}
+
+const FILE_DRAW_STREAM = 0x46494c45;
+
+class Verifier {
+  private readonly cache = new Map<string, Buffer | null>();
+  constructor(private readonly s: Scenario) {}
+  expected(name: string): Buffer | null | undefined {
+    if (!this.s.verifyDir) return undefined;
+    if (!this.cache.has(name)) {
+      try {
+        this.cache.set(name, readFileSync(join(this.s.verifyDir, name)));
+      } catch {
+        this.cache.set(name, null); // no local copy: the session fails verification if it succeeds
+      }
+    }
+    return this.cache.get(name);
+  }
+}
+
+class VerifyError extends Error {}
+
+export class Engine {
+  readonly totals: EngineTotals = emptyTotals();
+  private readonly errors: Record<string, number> = {};
+  private latencies = new Float64Array(1024);
+  private nLat = 0;
+  private readonly records: SessionRecord[] = [];
+  private readonly client: TftpClient;
+  private readonly verifier: Verifier;
+  private readonly stopAt: number;
+
+  constructor(
+    private readonly cfg: EngineConfig,
+    /** Shared session counter: [0] = next session number. */
+    private readonly tickets: Int32Array,
+  ) {
+    const s = cfg.scenario;
+    this.client = createClient({
+      host: s.host,
+      port: s.port,
+      blksize: s.blksize,
+      windowsize: s.windowsize,
+      tsize: s.tsize,
+      timeout: s.timeout,
+      timeoutOption: s.timeoutOption,
+      retries: s.retries,
+      mode: s.mode,
+      dallyMs: s.dallyMs,
+      traceparent: s.traceparent,
+    });
+    this.verifier = new Verifier(s);
+    this.stopAt = cfg.startEpochMs + Math.min(s.duration, s.timeLimit) * 1000;
+  }
+
+  async run(): Promise<EngineResult> {
+    const elu0 = performance.eventLoopUtilization();
+    const s = this.cfg.scenario;
+    await Promise.all(
+      this.cfg.clients.map(async (id) => {
+        const startAt = this.cfg.startEpochMs + (s.clients > 1 ? (id * s.rampUp * 1000) / s.clients : 0);
+        const wait = startAt - Date.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        await this.clientLoop(id);
+      }),
+    );
+    const elu = performance.eventLoopUtilization(elu0).utilization;
+    return {
+      ...this.totals,
+      errors: { ...this.errors },
+      latencies: this.latencies.slice(0, this.nLat),
+      sessions: this.cfg.keepSessions ? this.records : undefined,
+      elu,
+    };
+  }
+
+  /** The next session number, or -1 when there is none left. */
+  private ticket(): number {
+    if (Date.now() >= this.stopAt) return -1;
+    const n = Atomics.add(this.tickets, 0, 1);
+    return n < this.cfg.scenario.sessions ? n : -1;
+  }
+
+  private async clientLoop(id: number): Promise<void> {
+    const s = this.cfg.scenario;
+    for (let step = 0; ; step++) {
+      const index = this.ticket();
+      if (index < 0) return;
+      const file = pickFile(s, step, s.flow ? 0 : prng(mixSeed(s.seed ^ FILE_DRAW_STREAM, index))());
+      await this.session(id, index, file);
+    }
+  }
+
+  private async session(client: number, index: number, file: string): Promise<void> {
+    const s = this.cfg.scenario;
+    const loss = s.lossData > 0 || s.lossAck > 0 ? new LossInjector({ data: s.lossData, ack: s.lossAck, seed: mixSeed(s.seed, index) }) : undefined;
+    const expected = this.verifier.expected(file);
+    const want = s.sha256?.[file];
+    let hash: Hash | undefined = want ? createHash("sha256") : undefined;
+    let offset = 0;
+    let mismatch = false;
+    const t = this.totals;
+    const sink = (chunk: Uint8Array): void => {
+      if (expected !== undefined) {
+        if (expected === null || offset + chunk.length > expected.length || !expected.subarray(offset, offset + chunk.length).equals(chunk)) mismatch = true;
+      }
+      hash?.update(chunk);
+      offset += chunk.length;
+      t.bytes += chunk.length;
+    };
+    const rec: SessionRecord = { index, client, file, ok: false, durationMs: 0, bytes: 0, retransmits: 0, dataDropped: 0, acksDropped: 0 };
+    try {
+      const { stats } = await this.client.getTo(file, sink, { loss });
+      this.count(stats);
+      rec.durationMs = stats.durationMs;
+      rec.bytes = stats.bytes;
+      rec.retransmits = stats.retransmits;
+      if (expected !== undefined && (mismatch || expected === null || offset !== expected.length)) throw new VerifyError();
+      if (want && hash!.digest("hex") !== want.toLowerCase()) throw new VerifyError();
+      hash = undefined;
+      rec.ok = true;
+      t.ok++;
+      if (this.nLat === this.latencies.length) {
+        const grown = new Float64Array(this.latencies.length * 2);
+        grown.set(this.latencies);
+        this.latencies = grown;
+      }
+      this.latencies[this.nLat++] = stats.durationMs;
+    } catch (err) {
+      let key = "error";
+      if (err instanceof VerifyError) key = "verify";
+      else if (err instanceof TftpTransferError) {
+        this.count(err.stats);
+        rec.durationMs = err.stats.durationMs;
+        rec.bytes = err.stats.bytes;
+        rec.retransmits = err.stats.retransmits;
+        key = err.remote ? String(err.wireCode) : err.code === "TFTP_ERR_TIMEOUT" ? "timeout" : err.code === "TFTP_ERR_ABORTED" ? "aborted" : "error";
+      }
+      rec.error = key;
+      t.failed++;
+      this.errors[key] = (this.errors[key] ?? 0) + 1;
+    }
+    rec.dataDropped = loss?.dataDropped ?? 0;
+    rec.acksDropped = loss?.acksDropped ?? 0;
+    if (this.cfg.keepSessions) this.records.push(rec);
+  }
+
+  private count(st: { wireBytes: number; packetsSent: number; packetsReceived: number; retransmits: number; timeouts: number; dataDropped: number; acksDropped: number }): void {
+    const t = this.totals;
+    t.wireBytes += st.wireBytes;
+    t.packetsSent += st.packetsSent;
+    t.packetsReceived += st.packetsReceived;
+    t.retransmits += st.retransmits;
+    t.timeouts += st.timeouts;
+    t.dataDropped += st.dataDropped;
+    t.acksDropped += st.acksDropped;
+  }
+}

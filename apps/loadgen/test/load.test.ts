@@ -1,0 +1,214 @@
+// The load generator against a tftpkit server in this process, on loopback:
+// counting, errors by code, percentiles, verification, flows, worker threads,
+// reproducible loss, and the command's JSON and HTML output.
+
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createServer, type TftpServer } from "@tftpkit/server";
+import { buildReport, percentile, resolveScenario, runLoad, type ScenarioInput } from "../src/index.js";
+
+const run = promisify(execFile);
+const BIN = fileURLToPath(new URL("../bin/tftpkit-load.js", import.meta.url));
+
+function bytes(n: number, seed: number): Buffer {
+  const b = Buffer.allocUnsafe(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    b[i] = x >>> 24;
+  }
+  return b;
+}
+
+const files: Record<string, Buffer> = { cfg: bytes(1024, 1), kernel: bytes(40_000, 2), initrd: bytes(100_000, 3), small: bytes(700, 4) };
+let dir: string;
+let verifyDir: string;
+let server: TftpServer;
+let target: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "tftpkit-load-"));
+  verifyDir = mkdtempSync(join(tmpdir(), "tftpkit-load-verify-"));
+  for (const [k, v] of Object.entries(files)) {
+    writeFileSync(join(dir, k), v);
+    writeFileSync(join(verifyDir, k), v);
+  }
+  writeFileSync(join(verifyDir, "small"), Buffer.concat([files.small.subarray(0, 699), Buffer.from([files.small[699] ^ 1])])); // a wrong copy
+  // 0.1 s server retransmission: loss recovers fast, and the client's 1 s timeout never races it.
+  server = createServer({ root: dir, timeout: 0.1, retries: 20 });
+  const a = await server.listen({ host: "127.0.0.1", port: 0 });
+  target = `127.0.0.1:${a.port}`;
+});
+afterAll(async () => {
+  await server.close();
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(verifyDir, { recursive: true, force: true });
+});
+
+const scenario = (over: Partial<ScenarioInput>): ReturnType<typeof resolveScenario> =>
+  resolveScenario({ target, clients: 4, sessions: 40, files: ["cfg:2", "kernel:1", "missing:1"], blksize: 1024, ...over });
+
+describe("counting", () => {
+  it("counts sessions, errors by TFTP code and bytes; percentiles are those of the sessions", async () => {
+    const raw = await runLoad(scenario({}), { keepSessions: true });
+    const rep = buildReport(raw);
+    const recs = raw.sessions!;
+    expect(recs.map((r) => r.index)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    const missing = recs.filter((r) => r.file === "missing").length;
+    expect(missing).toBeGreaterThan(0);
+    expect(rep.sessions).toEqual({ ok: 40 - missing, failed: missing, total: 40 });
+    expect(rep.errors).toEqual({ "1": missing });
+    for (const r of recs) expect(r.error).toBe(r.file === "missing" ? "1" : undefined);
+    const okBytes = recs.filter((r) => r.ok).reduce((s, r) => s + files[r.file].length, 0);
+    expect(rep.bytes).toBe(okBytes);
+    const durations = Float64Array.from(recs.filter((r) => r.ok).map((r) => r.durationMs)).sort();
+    expect(rep.latency_ms.count).toBe(40 - missing);
+    expect(rep.latency_ms.p50).toBeCloseTo(percentile(durations, 50), 3);
+    expect(rep.latency_ms.p90).toBeCloseTo(percentile(durations, 90), 3);
+    expect(rep.latency_ms.p99).toBeCloseTo(percentile(durations, 99), 3);
+    expect(rep.latency_ms.max).toBeCloseTo(durations[durations.length - 1], 3);
+    expect(rep.histogram.reduce((s, b) => s + b.count, 0)).toBe(40 - missing);
+  });
+
+  it("the same seed picks the same files", async () => {
+    const a = await runLoad(scenario({ seed: 11 }), { keepSessions: true });
+    const b = await runLoad(scenario({ seed: 11 }), { keepSessions: true });
+    const c = await runLoad(scenario({ seed: 12 }), { keepSessions: true });
+    const picks = (r: typeof a): string[] => r.sessions!.map((s) => s.file);
+    expect(picks(b)).toEqual(picks(a));
+    expect(picks(c)).not.toEqual(picks(a));
+  });
+
+  it("a boot flow fetches its files in order on each client", async () => {
+    const raw = await runLoad(scenario({ files: undefined, flow: ["cfg", "kernel", "initrd"], sessions: 30, clients: 3 }), { keepSessions: true });
+    expect(raw.totals).toMatchObject({ ok: 30, failed: 0 });
+    for (let c = 0; c < 3; c++) {
+      const mine = raw.sessions!.filter((s) => s.client === c).map((s) => s.file);
+      expect(mine).toEqual(mine.map((_, i) => ["cfg", "kernel", "initrd"][i % 3]));
+    }
+    expect(raw.totals.bytes).toBe(raw.sessions!.reduce((n, s) => n + files[s.file].length, 0));
+  });
+
+  it("verifies every byte against local copies and SHA-256 sums", async () => {
+    const byDir = await runLoad(scenario({ files: ["cfg", "small"], sessions: 20, verify: { dir: verifyDir } }), { keepSessions: true });
+    const smalls = byDir.sessions!.filter((s) => s.file === "small").length;
+    expect(byDir.errors).toEqual({ verify: smalls });
+    expect(byDir.totals.ok).toBe(20 - smalls);
+    const sha = (b: Buffer): string => createHash("sha256").update(b).digest("hex");
+    const bySum = await runLoad(scenario({ files: ["cfg", "kernel"], sessions: 10, verify: { sha256: { cfg: sha(files.cfg), kernel: sha(files.small) } } }), { keepSessions: true });
+    const kernels = bySum.sessions!.filter((s) => s.file === "kernel").length;
+    expect(bySum.errors).toEqual(kernels ? { verify: kernels } : {});
+  });
+
+  it("spreads clients over worker threads sharing one session counter", async () => {
+    const raw = await runLoad(scenario({ workers: 2, clients: 6, sessions: 60, files: ["cfg", "kernel"] }), { keepSessions: true });
+    expect(raw.totals).toMatchObject({ ok: 60, failed: 0 });
+    expect(raw.sessions!.map((s) => s.index)).toEqual(Array.from({ length: 60 }, (_, i) => i));
+    expect(raw.cpu.threads).toBe(3);
+    expect(raw.cpu.elu).toHaveLength(3);
+  });
+
+  it("a duration run stops by itself", async () => {
+    const raw = await runLoad(resolveScenario({ target, clients: 2, duration: 0.3, files: ["cfg"] }));
+    expect(raw.totals.ok).toBeGreaterThan(0);
+    expect(raw.totals.failed).toBe(0);
+  });
+});
+
+describe("seeded loss", () => {
+  const lossy = (seed: number): ReturnType<typeof resolveScenario> =>
+    scenario({ files: ["kernel"], sessions: 9, clients: 3, blksize: 512, loss: 0.05, seed });
+
+  it("drops the same packets of each session for the same seed", async () => {
+    const a = await runLoad(lossy(7), { keepSessions: true });
+    const b = await runLoad(lossy(7), { keepSessions: true });
+    const c = await runLoad(lossy(8), { keepSessions: true });
+    const drops = (r: typeof a): Array<[number, number]> => r.sessions!.map((s) => [s.dataDropped, s.acksDropped]);
+    expect(a.totals).toMatchObject({ ok: 9, failed: 0 });
+    expect(a.totals.dataDropped + a.totals.acksDropped).toBeGreaterThan(0);
+    expect(drops(b)).toEqual(drops(a));
+    expect(drops(c)).not.toEqual(drops(a));
+    expect(a.totals.bytes).toBe(9 * files.kernel.length);
+  }, 30_000);
+});
+
+describe("the tftpkit-load command", () => {
+  it("--json prints one JSON document with the figures; --html writes a self-contained page", async () => {
+    const out = mkdtempSync(join(tmpdir(), "tftpkit-load-out-"));
+    try {
+      const html = join(out, "report.html");
+      const r = await run(process.execPath, [BIN, "--target", target, "--clients", "3", "--sessions", "25", "--file", "cfg:3", "--file", "kernel", "--blksize", "1024", "--tsize", "--json", "--html", html]);
+      const doc = JSON.parse(r.stdout);
+      expect(r.stderr).toBe(""); // not a terminal: quiet
+      expect(doc.tool).toBe("tftpkit-load");
+      expect(doc.sessions).toEqual({ ok: 25, failed: 0, total: 25 });
+      expect(doc.mbps).toBeGreaterThan(0);
+      expect(doc.latency_ms.p99).toBeGreaterThanOrEqual(doc.latency_ms.p50);
+      expect(doc.errors).toEqual({});
+      expect(doc.cpu.threads).toBe(1);
+      expect(Array.isArray(doc.timeline)).toBe(true);
+      const page = readFileSync(html, "utf8");
+      expect(page.startsWith("<!DOCTYPE html>")).toBe(true);
+      assertWellFormed(page.replace("<!DOCTYPE html>", ""));
+      expect(page.match(/<svg /g)).toHaveLength(2);
+      expect(page).toContain("<polyline");
+      expect(page).toContain("<rect");
+      // Self-contained: no scripts, links, images or remote URLs (the SVG namespace is not fetched).
+      expect(page).not.toMatch(/<script|<link|<img|src=|href=|url\(/i);
+      expect(page.replace(/xmlns="http:\/\/www\.w3\.org\/2000\/svg"/g, "")).not.toMatch(/https?:/);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  it("prints the text report, and exits 1 when sessions failed, 2 on bad flags", async () => {
+    const r = await run(process.execPath, [BIN, "--target", target, "--sessions", "3", "--file", "missing"]).catch((e) => e);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/0 ok, 3 failed \(TFTP 1: 3\)/);
+    expect(r.stdout).toMatch(/latency ms/);
+    const bad = await run(process.execPath, [BIN, "--target", target, "--file", "x", "--loss", "7"]).catch((e) => e);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/loss must be from 0 to 1/);
+  });
+
+  it("reads a scenario file", async () => {
+    const out = mkdtempSync(join(tmpdir(), "tftpkit-load-scn-"));
+    try {
+      const f = join(out, "boot.json");
+      writeFileSync(f, JSON.stringify({ target, clients: 1, sessions: 6, flow: ["cfg", "kernel"], blksize: 1468, verify: { dir: dir } }));
+      const r = await run(process.execPath, [BIN, "--scenario", f, "--json"]);
+      const doc = JSON.parse(r.stdout);
+      expect(doc.sessions.ok).toBe(6);
+      expect(doc.scenario.flow).toEqual(["cfg", "kernel"]);
+      expect(doc.scenario.verify).toBe("dir");
+      expect(doc.bytes).toBe(3 * (files.cfg.length + files.kernel.length));
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
+
+/** A small XML well-formedness check: every tag closed in order, attributes quoted, entities known. */
+function assertWellFormed(xml: string): void {
+  const stack: string[] = [];
+  const re = /<(\/?)([a-zA-Z][\w:-]*)((?:\s+[\w:-]+="[^"<]*")*)\s*(\/?)>|<(?!\/?[a-zA-Z])/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(xml))) {
+    if (m[2] === undefined) throw new Error(`stray < at ${m.index}: ${xml.slice(m.index, m.index + 40)}`);
+    const [, close, name, , self] = m;
+    if (self) continue;
+    if (close) {
+      const open = stack.pop();
+      if (open !== name) throw new Error(`</${name}> closes <${open}> at ${m.index}`);
+    } else stack.push(name);
+  }
+  expect(stack).toEqual([]);
+  const text = xml.replace(/<[^>]*>/g, "");
+  expect(text.match(/&(?!amp;|lt;|gt;|quot;)/g)).toBeNull();
+}
