@@ -1,0 +1,302 @@
+#!/usr/bin/env node
+// npm run bench: tftpkit beside the servers users would pick instead.
+//
+// Starts each server on loopback (tftpkit, tftpd-hpa, atftpd, dnsmasq), runs
+// the same scenarios against each with tftpkit-load, servers alternating
+// (a fresh server process per run, the order rotated per scenario), and
+// prints one table with each server's ratio to tftpkit. Per run: MB/s,
+// sessions/s, p50/p99 latency, failures, the server's peak RSS and CPU
+// seconds (its process tree, from /proc). Results go to bench-results/ as JSON.
+//
+//   node bench/run.mjs [--quick] [--servers a,b] [--scenarios id,id] [--rounds N]
+
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, openSync, closeSync, statSync, writeSync, writeFileSync } from "node:fs";
+import { availableParallelism, cpus } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { rssSampler, serverDefs, treeCpuSeconds } from "./servers.mjs";
+
+const { values: opt } = parseArgs({
+  options: {
+    quick: { type: "boolean" },
+    servers: { type: "string" },
+    scenarios: { type: "string" },
+    rounds: { type: "string" },
+    help: { type: "boolean", short: "h" },
+  },
+});
+if (opt.help) {
+  process.stdout.write(`Usage: npm run bench [-- --quick] [-- --servers tftpkit,tftpd-hpa,atftpd,dnsmasq] [-- --scenarios id,...] [-- --rounds N]\n`);
+  process.exit(0);
+}
+
+const repo = fileURLToPath(new URL("..", import.meta.url));
+const resultsDir = join(repo, "bench-results");
+const dataDir = join(resultsDir, "data");
+const cacheDir = join(resultsDir, "cache");
+const loadgen = join(repo, "apps/loadgen/bin/tftpkit-load.js");
+const quick = opt.quick ?? false;
+const rounds = Math.max(1, Math.min(10, Number(opt.rounds ?? 1) || 1));
+const MiB = 1024 * 1024;
+
+// ------------------------------------------------------------- scenarios
+
+const sizes = quick
+  ? { "big.bin": 8 * MiB, "image.bin": 2 * MiB, "f4m.bin": MiB / 2, "boot.cfg": 1024 }
+  : { "big.bin": 64 * MiB, "image.bin": 16 * MiB, "f4m.bin": 4 * MiB, "boot.cfg": 1024 };
+const mib = (n) => `${sizes[n] / MiB} MiB`;
+
+const SCENARIOS = [
+  {
+    id: "lockstep",
+    title: `one ${mib("big.bin")} file, blksize 1468, lock-step`,
+    args: ["--clients", "1", "--sessions", "1", "--file", "big.bin", "--blksize", "1468", "--tsize"],
+    metric: "mbps",
+  },
+  {
+    id: "window16",
+    title: `one ${mib("big.bin")} file, blksize 1468, windowsize 16`,
+    args: ["--clients", "1", "--sessions", "1", "--file", "big.bin", "--blksize", "1468", "--windowsize", "16", "--tsize"],
+    metric: "mbps",
+    needs: "windowsize",
+  },
+  {
+    id: "boot-storm",
+    title: quick
+      ? `boot storm: 50 clients, 1 KiB config then ${mib("image.bin")} image, 100 sessions`
+      : `boot storm: 200 clients, 1 KiB config then ${mib("image.bin")} image, 1000 sessions`,
+    args: ["--clients", quick ? "50" : "200", "--sessions", quick ? "100" : "1000", "--flow", "boot.cfg,image.bin", "--blksize", "1468", "--tsize"],
+    metric: "mbps",
+  },
+  {
+    id: "small",
+    title: quick ? "1,000 sessions of 1 KiB at concurrency 16" : "10,000 sessions of 1 KiB at concurrency 64",
+    args: ["--clients", quick ? "16" : "64", "--sessions", quick ? "1000" : "10000", "--file", "boot.cfg"],
+    metric: "sessions_per_s",
+  },
+  {
+    id: "loss",
+    title: quick ? `20 clients fetching ${mib("f4m.bin")}, 1% loss` : `100 clients fetching ${mib("f4m.bin")}, 1% loss`,
+    // 1% of DATA received and of ACKs to send dropped (seeded); every server is asked to retransmit after 1 s.
+    args: ["--clients", quick ? "20" : "100", "--sessions", quick ? "20" : "100", "--file", "f4m.bin", "--blksize", "1468", "--loss", "0.01", "--seed", "42", "--timeout-option", "1"],
+    metric: "mbps",
+  },
+];
+
+// ------------------------------------------------------------- helpers
+
+function ensureData() {
+  mkdirSync(dataDir, { recursive: true });
+  for (const [name, size] of Object.entries(sizes)) {
+    const p = join(dataDir, name);
+    if (existsSync(p) && statSync(p).size === size) continue;
+    const fd = openSync(p, "w");
+    for (let left = size; left > 0; left -= 4 * MiB) writeSync(fd, randomBytes(Math.min(left, 4 * MiB)));
+    closeSync(fd);
+  }
+}
+
+function runLoadgen(target, args, limitS) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [loadgen, "--target", target, ...args, "--verify", dataDir, "--json", "--quiet", "--time-limit", String(limitS)], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    // Bounded: sessions stop starting at the time limit; each session is bounded by its retries.
+    const kill = setTimeout(() => child.kill("SIGKILL"), (limitS + 90) * 1000);
+    child.on("exit", (code) => {
+      clearTimeout(kill);
+      try {
+        resolve({ report: JSON.parse(out), code });
+      } catch {
+        resolve({ report: null, code, error: err.trim() || `tftpkit-load exited with ${code}` });
+      }
+    });
+  });
+}
+
+async function probe(port) {
+  // Which options does this server grant? (a get asking all of them)
+  const { createClient } = await import("@tftpkit/client");
+  const c = createClient({ host: "127.0.0.1", port, timeout: 1, retries: 3 });
+  try {
+    const r = await c.get("boot.cfg", { blksize: 1468, windowsize: 16, tsize: true, timeoutOption: 1 });
+    return r.stats.optionsAcked;
+  } catch (e) {
+    return { error: e.message };
+  }
+}
+
+const fmt = (v, d = 1) => (typeof v === "number" && Number.isFinite(v) ? v.toFixed(d) : "-");
+const pad = (s, n) => String(s).padEnd(n);
+const lpad = (s, n) => String(s).padStart(n);
+
+// ------------------------------------------------------------- main
+
+const allDefs = serverDefs({ repo, cacheDir });
+const wanted = opt.servers ? opt.servers.split(",") : allDefs.map((d) => d.name);
+const scenarios = opt.scenarios ? SCENARIOS.filter((s) => opt.scenarios.split(",").includes(s.id)) : SCENARIOS;
+if (!existsSync(join(repo, "apps/loadgen/dist/cli.js"))) {
+  process.stderr.write("bench: build first (npm run build); apps/loadgen/dist is missing\n");
+  process.exit(2);
+}
+
+const t0 = Date.now();
+ensureData();
+const servers = [];
+const notes = [];
+for (const d of allDefs) {
+  if (!wanted.includes(d.name)) continue;
+  if (!d.available()) {
+    notes.push(`${d.name}: not installed, skipped`);
+    continue;
+  }
+  try {
+    const s = await d.start(dataDir);
+    const acked = await probe(s.port);
+    await s.stop();
+    servers.push({ def: d, how: s.how, acked });
+  } catch (e) {
+    notes.push(`${d.name}: ${e.message.split("\n")[0]}, skipped`);
+  }
+}
+if (!servers.some((s) => s.def.name === "tftpkit")) {
+  process.stderr.write(`bench: tftpkit could not start (${notes.join("; ")})\n`);
+  process.exit(2);
+}
+process.stderr.write(
+  `bench: ${quick ? "quick" : "full"} run, ${servers.map((s) => s.def.name).join(", ")}; ${scenarios.length} scenarios x ${rounds} round(s), ${availableParallelism()} cores (${cpus()[0]?.model ?? "?"})\n`,
+);
+
+const runs = [];
+const limitS = quick ? 60 : 240;
+for (let i = 0; i < scenarios.length; i++) {
+  const sc = scenarios[i];
+  for (let r = 0; r < rounds; r++) {
+    // Alternate: rotate the order per scenario and round, so no server always goes first.
+    const k = (i + r) % servers.length;
+    const order = [...servers.slice(k), ...servers.slice(0, k)];
+    for (const s of order) {
+      const name = s.def.name;
+      if (sc.needs === "windowsize" && !s.acked?.windowsize) {
+        runs.push({ scenario: sc.id, server: name, round: r, skipped: "windowsize not granted" });
+        continue;
+      }
+      process.stderr.write(`  ${sc.id} / ${name}${rounds > 1 ? ` (round ${r + 1})` : ""} ... `);
+      const srv = await s.def.start(dataDir);
+      const cpu0 = treeCpuSeconds(srv.pid);
+      const rss = rssSampler(srv.pid, 200);
+      const { report, error } = await runLoadgen(`127.0.0.1:${srv.port}`, sc.args, limitS);
+      const cpuS = treeCpuSeconds(srv.pid) - cpu0;
+      const peak = rss.stop();
+      await srv.stop();
+      const run = {
+        scenario: sc.id,
+        server: name,
+        round: r,
+        mbps: report?.mbps ?? NaN,
+        sessions_per_s: report?.sessions_per_s ?? NaN,
+        p50_ms: report?.latency_ms.p50 ?? NaN,
+        p99_ms: report?.latency_ms.p99 ?? NaN,
+        ok: report?.sessions.ok ?? 0,
+        failed: report?.sessions.failed ?? NaN,
+        errors: report?.errors ?? {},
+        server_peak_rss_mib: peak / MiB,
+        server_cpu_s: cpuS,
+        loadgen_saturated: report?.cpu.saturated ?? false,
+        loadgen_cpu_percent: report?.cpu.percent ?? NaN,
+        elapsed_s: report?.elapsed_s ?? NaN,
+        error,
+        report,
+      };
+      runs.push(run);
+      process.stderr.write(error ? `error: ${error}\n` : `${fmt(run.mbps, 1)} MB/s, ${fmt(run.sessions_per_s, 0)} sessions/s, ${run.failed} failed\n`);
+    }
+  }
+}
+
+// Median over rounds per (scenario, server).
+function median(xs) {
+  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  return s.length ? s[Math.floor((s.length - 1) / 2)] : NaN;
+}
+const rows = [];
+for (const sc of scenarios) {
+  for (const s of servers) {
+    const mine = runs.filter((x) => x.scenario === sc.id && x.server === s.def.name);
+    if (mine.length === 0) continue;
+    if (mine.every((x) => x.skipped)) {
+      rows.push({ scenario: sc.id, server: s.def.name, skipped: mine[0].skipped });
+      continue;
+    }
+    const real = mine.filter((x) => !x.skipped);
+    const m = (k) => median(real.map((x) => x[k]));
+    rows.push({
+      scenario: sc.id,
+      server: s.def.name,
+      mbps: m("mbps"),
+      sessions_per_s: m("sessions_per_s"),
+      p50_ms: m("p50_ms"),
+      p99_ms: m("p99_ms"),
+      failed: real.reduce((a, x) => a + (Number.isFinite(x.failed) ? x.failed : 0), 0),
+      server_peak_rss_mib: Math.max(...real.map((x) => x.server_peak_rss_mib)),
+      server_cpu_s: m("server_cpu_s"),
+      loadgen_saturated: real.some((x) => x.loadgen_saturated),
+      error: real.find((x) => x.error)?.error,
+    });
+  }
+}
+
+// ------------------------------------------------------------- the table
+
+const lines = [];
+lines.push(`tftpkit bench (${quick ? "quick" : "full"}, ${rounds} round(s)${rounds > 1 ? ", medians" : ""}), ${availableParallelism()} cores, loopback; x = ratio to tftpkit`);
+const head = `${pad("server", 10)} ${lpad("MB/s", 8)} ${lpad("x", 6)} ${lpad("sess/s", 8)} ${lpad("x", 6)} ${lpad("p50 ms", 9)} ${lpad("p99 ms", 9)} ${lpad("fail", 5)} ${lpad("RSS MiB", 8)} ${lpad("CPU s", 7)}  note`;
+for (const sc of scenarios) {
+  lines.push("");
+  lines.push(`${sc.id}: ${sc.title}`);
+  lines.push(head);
+  const base = rows.find((x) => x.scenario === sc.id && x.server === "tftpkit");
+  for (const r of rows.filter((x) => x.scenario === sc.id)) {
+    if (r.skipped) {
+      lines.push(`${pad(r.server, 10)} ${lpad("n/a", 8)}  (${r.skipped})`);
+      continue;
+    }
+    const ratio = (k) => (base && base[k] > 0 && Number.isFinite(r[k]) ? `${(r[k] / base[k]).toFixed(2)}` : "-");
+    const note = [r.error ? `error: ${r.error.slice(0, 60)}` : "", r.loadgen_saturated ? "load generator saturated" : ""].filter(Boolean).join("; ");
+    lines.push(
+      `${pad(r.server, 10)} ${lpad(fmt(r.mbps, 1), 8)} ${lpad(ratio("mbps"), 6)} ${lpad(fmt(r.sessions_per_s, 0), 8)} ${lpad(ratio("sessions_per_s"), 6)} ` +
+        `${lpad(fmt(r.p50_ms, 2), 9)} ${lpad(fmt(r.p99_ms, 2), 9)} ${lpad(r.failed, 5)} ${lpad(fmt(r.server_peak_rss_mib, 1), 8)} ${lpad(fmt(r.server_cpu_s, 2), 7)}  ${note}`,
+    );
+  }
+}
+lines.push("");
+for (const s of servers) lines.push(`${s.def.name}: ${s.how}; grants ${JSON.stringify(s.acked)}`);
+for (const n of notes) lines.push(`note: ${n}`);
+lines.push(`total ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+const table = lines.join("\n");
+process.stdout.write(`\n${table}\n`);
+
+mkdirSync(resultsDir, { recursive: true });
+const doc = {
+  tool: "tftpkit-bench",
+  started_at: new Date(t0).toISOString(),
+  quick,
+  rounds,
+  host: { cores: availableParallelism(), cpu: cpus()[0]?.model, node: process.version },
+  servers: servers.map((s) => ({ name: s.def.name, how: s.how, options_granted: s.acked })),
+  notes,
+  rows,
+  runs,
+  table,
+};
+const stamp = new Date(t0).toISOString().replace(/[:.]/g, "-");
+writeFileSync(join(resultsDir, `bench-${stamp}.json`), JSON.stringify(doc, null, 2));
+writeFileSync(join(resultsDir, "latest.json"), JSON.stringify(doc, null, 2));
+process.stderr.write(`results: bench-results/bench-${stamp}.json\n`);

@@ -1,0 +1,232 @@
+// The servers of the comparison, each started on a loopback port, and a
+// sampler of a server's process tree (RSS and CPU time from /proc).
+
+import { execFileSync, spawn } from "node:child_process";
+import { createSocket } from "node:dgram";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+
+const CLK_TCK = 100; // Linux USER_HZ: /proc times are in 1/100 s
+
+/** A free UDP port on 127.0.0.1 (bound and released). */
+export async function freePort() {
+  const s = createSocket("udp4");
+  await new Promise((r) => s.bind(0, "127.0.0.1", r));
+  const p = s.address().port;
+  await new Promise((r) => s.close(r));
+  return p;
+}
+
+/** True once something is bound to 127.0.0.1:port (we cannot bind it ourselves). */
+async function isBound(port) {
+  const s = createSocket("udp4");
+  const free = await new Promise((r) => {
+    s.once("error", () => r(false));
+    s.bind(port, "127.0.0.1", () => r(true));
+  });
+  try {
+    s.close();
+  } catch {
+    // never bound
+  }
+  return !free;
+}
+
+async function waitBound(port, child, ms = 10_000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (child.exitCode !== null || child.signalCode !== null) return false;
+    if (await isBound(port)) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
+const isRoot = process.getuid?.() === 0;
+const userName = () => (isRoot ? "root" : execFileSync("id", ["-un"]).toString().trim());
+const groupName = () => (isRoot ? "root" : execFileSync("id", ["-gn"]).toString().trim());
+
+/**
+ * atftpd conflicts with tftpd-hpa as a Debian package: fetch its .deb with
+ * apt-get download and unpack it (dpkg -x) into a git-ignored cache folder.
+ */
+export function ensureAtftpd(cacheDir) {
+  const bin = join(cacheDir, "atftpd", "usr", "sbin", "atftpd");
+  if (existsSync(bin)) return bin;
+  if (existsSync("/usr/sbin/atftpd")) return "/usr/sbin/atftpd";
+  mkdirSync(cacheDir, { recursive: true });
+  try {
+    execFileSync("apt-get", ["download", "atftpd"], { cwd: cacheDir, stdio: ["ignore", "ignore", "pipe"], timeout: 120_000 });
+    const deb = readdirSync(cacheDir).find((f) => /^atftpd_.*\.deb$/.test(f));
+    if (!deb) return null;
+    execFileSync("dpkg", ["-x", join(cacheDir, deb), join(cacheDir, "atftpd")], { timeout: 60_000 });
+  } catch (err) {
+    process.stderr.write(`bench: cannot fetch atftpd (${err.message.split("\n")[0]}); run 'apt-get update' first?\n`);
+    return null;
+  }
+  return existsSync(bin) ? bin : null;
+}
+
+/**
+ * Server definitions: `available()` says whether it can run here, `start(root)`
+ * resolves { pid, port, stop() }. Each binds 127.0.0.1 only.
+ */
+export function serverDefs({ repo, cacheDir }) {
+  // The tftpkit command: its launcher (bin/) runs the built CLI (dist/cli.js).
+  const tftpkitCli = join(repo, "apps/server/bin/tftpkit.js");
+  const tftpkitBuilt = join(repo, "apps/server/dist/cli.js");
+  const tftpkitApi = join(repo, "bench/tftpkit-server.mjs");
+  return [
+    {
+      name: "tftpkit",
+      available: () => existsSync(join(repo, "packages/server/dist/index.js")) || existsSync(tftpkitCli),
+      async start(root) {
+        // The tftpkit command when it is built, else the @tftpkit/server API in a child process.
+        const attempts = [];
+        if (existsSync(tftpkitCli) && existsSync(tftpkitBuilt)) attempts.push((port) => [process.execPath, [tftpkitCli, "serve", "--root", root, "--host", "127.0.0.1", "--port", String(port), "--log", "off"]]);
+        attempts.push((port) => [process.execPath, [tftpkitApi, root, String(port)]]);
+        let last = "";
+        for (const make of attempts) {
+          const port = await freePort();
+          const [cmd, args] = make(port);
+          const s = await launch(cmd, args, port);
+          if (s.ok) return { ...s, how: args[0] === tftpkitCli ? "apps/server CLI" : "bench/tftpkit-server.mjs (API)" };
+          last = s.stderr;
+        }
+        throw new Error(`tftpkit did not start: ${last}`);
+      },
+    },
+    {
+      name: "tftpd-hpa",
+      available: () => existsSync("/usr/sbin/in.tftpd"),
+      async start(root) {
+        const port = await freePort();
+        const s = await launch("/usr/sbin/in.tftpd", ["-L", "-a", `127.0.0.1:${port}`, "-s", root, "-u", userName()], port);
+        if (!s.ok) throw new Error(`in.tftpd did not start: ${s.stderr}`);
+        return { ...s, how: "in.tftpd -L" };
+      },
+    },
+    {
+      name: "atftpd",
+      available: () => ensureAtftpd(cacheDir) !== null,
+      async start(root) {
+        const bin = ensureAtftpd(cacheDir);
+        const port = await freePort();
+        // --maxthread: the default 100 would refuse the 200-client boot storm.
+        const s = await launch(bin, ["--daemon", "--no-fork", "--port", String(port), "--bind-address", "127.0.0.1", "--user", userName(), "--group", groupName(),
+          "--logfile", "/dev/null", "--maxthread", "1000", root], port);
+        if (!s.ok) throw new Error(`atftpd did not start: ${s.stderr}`);
+        return { ...s, how: "atftpd --daemon --no-fork (unpacked .deb)" };
+      },
+    },
+    {
+      name: "dnsmasq",
+      available: () => existsSync("/usr/sbin/dnsmasq"),
+      async start(root) {
+        // Its TFTP server listens on port 69 only.
+        const port = 69;
+        if (await isBound(port)) throw new Error("port 69 on 127.0.0.1 is taken");
+        // --tftp-max: the default 50 concurrent transfers would refuse the boot storm.
+        const s = await launch("/usr/sbin/dnsmasq", ["--keep-in-foreground", "--conf-file=/dev/null", "--port=0", "--enable-tftp", `--tftp-root=${root}`,
+          "--listen-address=127.0.0.1", "--bind-interfaces", `--user=${userName()}`, `--group=${groupName()}`, "--pid-file=", "--tftp-max=1000",
+          "--quiet-tftp", "--log-facility=/dev/null"], port);
+        if (!s.ok) throw new Error(`dnsmasq did not start: ${s.stderr}`);
+        return { ...s, how: "dnsmasq --enable-tftp (port 69)" };
+      },
+    },
+  ];
+}
+
+async function launch(cmd, args, port) {
+  const child = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (d) => {
+    if (stderr.length < 4000) stderr += d;
+  });
+  child.on("error", (e) => (stderr += e.message));
+  const exited = new Promise((r) => child.once("exit", r));
+  const ok = await waitBound(port, child);
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGTERM");
+      const t = setTimeout(() => child.kill("SIGKILL"), 3000);
+      await exited;
+      clearTimeout(t);
+    }
+  };
+  if (!ok) await stop();
+  return { ok, pid: child.pid, port, stop, get stderr() { return stderr; } };
+}
+
+// ------------------------------------------------------------ /proc sampling
+
+function readStat(pid) {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
+    // f[0] = state (field 3); utime 14, stime 15, cutime 16, cstime 17; ppid 4
+    return { ppid: Number(f[1]), utime: Number(f[11]), stime: Number(f[12]), cutime: Number(f[13]), cstime: Number(f[14]) };
+  } catch {
+    return null;
+  }
+}
+
+function readStatus(pid, key) {
+  try {
+    const m = new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function descendants(root) {
+  const children = new Map();
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    const st = readStat(Number(d));
+    if (!st) continue;
+    if (!children.has(st.ppid)) children.set(st.ppid, []);
+    children.get(st.ppid).push(Number(d));
+  }
+  const out = [];
+  const stack = [...(children.get(root) ?? [])];
+  while (stack.length) {
+    const p = stack.pop();
+    out.push(p);
+    stack.push(...(children.get(p) ?? []));
+  }
+  return out;
+}
+
+/** CPU seconds of a process tree: the process, its reaped children, its live descendants. */
+export function treeCpuSeconds(pid) {
+  const st = readStat(pid);
+  if (!st) return NaN;
+  let ticks = st.utime + st.stime + st.cutime + st.cstime;
+  for (const c of descendants(pid)) {
+    const cs = readStat(c);
+    if (cs) ticks += cs.utime + cs.stime;
+  }
+  return ticks / CLK_TCK;
+}
+
+/** Samples a process tree's RSS every `ms`; stop() resolves the peak in bytes. */
+export function rssSampler(pid, ms = 100) {
+  let peak = 0;
+  const sample = () => {
+    let rss = readStatus(pid, "VmRSS");
+    for (const c of descendants(pid)) rss += readStatus(c, "VmRSS");
+    if (rss > peak) peak = rss;
+  };
+  sample();
+  const t = setInterval(sample, ms);
+  return {
+    stop() {
+      clearInterval(t);
+      sample();
+      // The main process's own high-water mark catches peaks between samples.
+      return Math.max(peak, readStatus(pid, "VmHWM"));
+    },
+  };
+}
