@@ -26,8 +26,10 @@ export interface ServerOptions {
   /** Called every `statsIntervalMs` with server-wide counters. */
   onStats?: (stats: ServerStats) => void;
   statsIntervalMs?: number;
-  /** On a wildcard host, also bind each interface address so replies leave from the address asked. */
+  /** On a wildcard host, bind each interface address (exclusively) so replies leave from the address asked. */
   bindInterfaces?: boolean;
+  /** With bindInterfaces: how often to look for added or removed addresses. */
+  rescanIntervalMs?: number;
 }
 
 export interface ResolvedOptions {
@@ -43,6 +45,7 @@ export interface ResolvedOptions {
   onStats: ((stats: ServerStats) => void) | undefined;
   statsIntervalMs: number; // ms
   bindInterfaces: boolean;
+  rescanIntervalMs: number; // ms
 }
 
 export const DEFAULTS = Object.freeze({
@@ -53,6 +56,7 @@ export const DEFAULTS = Object.freeze({
   handlerTimeoutMs: 30_000, // ms a handler may take to answer
   statsIntervalMs: 10_000, // ms between onStats calls
   bindInterfaces: true,
+  rescanIntervalMs: 5_000, // ms between interface address scans
 });
 
 export class TftpConfigError extends Error {
@@ -95,5 +99,6 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
     onStats: o.onStats,
     statsIntervalMs: intIn("statsIntervalMs", o.statsIntervalMs ?? DEFAULTS.statsIntervalMs, 10, 86_400_000),
     bindInterfaces: o.bindInterfaces ?? DEFAULTS.bindInterfaces,
+    rescanIntervalMs: intIn("rescanIntervalMs", o.rescanIntervalMs ?? DEFAULTS.rescanIntervalMs, 100, 86_400_000),
   });
 }

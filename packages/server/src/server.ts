@@ -35,9 +35,9 @@ function isWildcard(host: string): boolean {
   return host === "::" || host === "0.0.0.0";
 }
 
-function bindSocket(type: "udp4" | "udp6", address: string, port: number, reuseAddr: boolean): Promise<Socket> {
+function bindSocket(type: "udp4" | "udp6", address: string, port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const s = createSocket({ type, reuseAddr, ipv6Only: false });
+    const s = createSocket({ type, ipv6Only: false });
     const onError = (err: Error): void => {
       s.close();
       reject(err);
@@ -50,16 +50,25 @@ function bindSocket(type: "udp4" | "udp6", address: string, port: number, reuseA
   });
 }
 
-/** Interface addresses worth a socket of their own (link-local IPv6 needs a scope and goes through the wildcard). */
-function interfaceAddresses(v6: boolean): Array<{ address: string; family: "IPv4" | "IPv6" }> {
-  const out: Array<{ address: string; family: "IPv4" | "IPv6" }> = [];
-  for (const list of Object.values(networkInterfaces())) {
+interface LocalAddress {
+  /** Bindable form (link-local IPv6 carries its %scope). */
+  address: string;
+  family: "IPv4" | "IPv6";
+}
+
+/** The machine's addresses, loopback first. */
+function interfaceAddresses(v6: boolean): LocalAddress[] {
+  const out: LocalAddress[] = [];
+  for (const [name, list] of Object.entries(networkInterfaces())) {
     for (const a of list ?? []) {
       if (a.family === "IPv4") out.push({ address: a.address, family: "IPv4" });
-      else if (v6 && !a.address.toLowerCase().startsWith("fe80")) out.push({ address: a.address, family: "IPv6" });
+      else if (v6) {
+        const linkLocal = a.address.toLowerCase().startsWith("fe80");
+        out.push({ address: linkLocal ? `${a.address}%${name}` : a.address, family: "IPv6" });
+      }
     }
   }
-  return out;
+  return out.sort((a, b) => Number(!a.address.startsWith("127.")) - Number(!b.address.startsWith("127.")));
 }
 
 export class TftpServer implements SessionHost {
@@ -71,6 +80,7 @@ export class TftpServer implements SessionHost {
   private counters: ServerStats = emptyServerStats();
   private nextId = 1;
   private statsTimer: NodeJS.Timeout | undefined;
+  private rescanTimer: NodeJS.Timeout | undefined;
   private bound: BoundAddress | undefined;
   private closing = false;
 
@@ -80,30 +90,32 @@ export class TftpServer implements SessionHost {
     this.scheduler = scheduler();
   }
 
-  /** Binds the listening socket(s). Resolves the primary bound address. */
+  /**
+   * Binds the listening socket(s) and resolves the primary bound address.
+   *
+   * On a wildcard host with bindInterfaces (the default), each interface
+   * address gets a socket of its own, bound exclusively, so that every reply
+   * leaves from the address its request arrived on (Node has no IP_PKTINFO)
+   * and no other process can share the port; addresses that appear later
+   * are picked up by a periodic rescan. Without bindInterfaces a wildcard
+   * host is one socket ("::" is dual stack) and the kernel picks the reply's
+   * source address.
+   */
   async listen(opts: ListenOptions = {}): Promise<BoundAddress> {
     if (this.listeners.length) throw new Error("already listening");
     const host = opts.host ?? "::";
     const port = opts.port ?? 69;
     const v6 = isIPv6(host);
-    const wildcard = isWildcard(host);
-    const reuse = wildcard && this.options.bindInterfaces;
-    const primary = await bindSocket(v6 ? "udp6" : "udp4", host, port, reuse);
-    const addr = primary.address();
-    this.bound = { address: addr.address, port: addr.port, family: v6 ? "IPv6" : "IPv4" };
-    this.attach(primary, wildcard ? undefined : host);
-    if (reuse) {
-      // Replies must leave from the address the request arrived on: a socket
-      // per interface address tells which one it was (the kernel delivers to
-      // the most specific bind); the wildcard catches anything else.
-      for (const a of interfaceAddresses(v6)) {
-        try {
-          const s = await bindSocket(a.family === "IPv6" ? "udp6" : "udp4", a.address, addr.port, true);
-          this.attach(s, a.address);
-        } catch {
-          // An address that cannot be bound (tentative, removed) stays on the wildcard.
-        }
-      }
+    const family = v6 ? "IPv6" : "IPv4";
+    if (isWildcard(host) && this.options.bindInterfaces) {
+      const bound = await this.bindAll(interfaceAddresses(v6), port);
+      this.bound = { address: host, port: bound, family };
+      this.rescanTimer = setInterval(() => void this.rescan(v6), this.options.rescanIntervalMs);
+      this.rescanTimer.unref();
+    } else {
+      const s = await bindSocket(v6 ? "udp6" : "udp4", host, port);
+      this.attach(s, isWildcard(host) ? undefined : host);
+      this.bound = { address: s.address().address, port: s.address().port, family };
     }
     this.closing = false;
     if (this.options.onStats) {
@@ -111,6 +123,60 @@ export class TftpServer implements SessionHost {
       this.statsTimer.unref();
     }
     return this.bound;
+  }
+
+  /** Binds every address on one port (a free one when port is 0, retried if another address has it taken). */
+  private async bindAll(addresses: LocalAddress[], port: number): Promise<number> {
+    for (let attempt = 0; ; attempt++) {
+      let chosen = port;
+      const bound: Listener[] = [];
+      let conflict: Error | undefined;
+      for (const a of addresses) {
+        try {
+          const s = await bindSocket(a.family === "IPv6" ? "udp6" : "udp4", a.address, chosen);
+          chosen = s.address().port;
+          bound.push({ socket: s, local: a.address });
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code === "EADDRINUSE") {
+            conflict = err as Error;
+            break;
+          }
+          // EADDRNOTAVAIL and the like: an address that cannot be bound now (tentative, going away).
+        }
+      }
+      if (!conflict && bound.length > 0) {
+        for (const l of bound) this.attach(l.socket, l.local);
+        return chosen;
+      }
+      await Promise.all(bound.map((l) => new Promise<void>((r) => l.socket.close(() => r()))));
+      if (conflict && port === 0 && attempt < 8) continue;
+      throw conflict ?? new Error("no interface address could be bound");
+    }
+  }
+
+  /** Binds addresses that appeared since listen() and drops those that went away. */
+  private async rescan(v6: boolean): Promise<void> {
+    if (this.closing || !this.bound) return;
+    const now = interfaceAddresses(v6);
+    const have = new Set(this.listeners.map((l) => l.local));
+    for (const a of now) {
+      if (have.has(a.address)) continue;
+      try {
+        const s = await bindSocket(a.family === "IPv6" ? "udp6" : "udp4", a.address, this.bound.port);
+        if (this.closing) s.close();
+        else this.attach(s, a.address);
+      } catch {
+        // Taken or not bindable: try again at the next scan.
+      }
+    }
+    const keep = new Set(now.map((a) => a.address));
+    for (const l of [...this.listeners]) {
+      if (l.local !== undefined && !keep.has(l.local)) {
+        this.listeners.splice(this.listeners.indexOf(l), 1);
+        l.socket.close();
+      }
+    }
   }
 
   private attach(socket: Socket, local: string | undefined): void {
@@ -126,7 +192,7 @@ export class TftpServer implements SessionHost {
     return this.bound;
   }
 
-  /** Every listening socket's address (the wildcard and, with bindInterfaces, one per interface address). */
+  /** Every listening socket's address (one per interface address with bindInterfaces on a wildcard host). */
   addresses(): BoundAddress[] {
     return this.listeners.map((l) => {
       const a = l.socket.address();
@@ -217,7 +283,9 @@ export class TftpServer implements SessionHost {
   async close(opts: { graceMs?: number } = {}): Promise<void> {
     this.closing = true;
     if (this.statsTimer) clearInterval(this.statsTimer);
+    if (this.rescanTimer) clearInterval(this.rescanTimer);
     this.statsTimer = undefined;
+    this.rescanTimer = undefined;
     await Promise.all(this.listeners.map((l) => new Promise<void>((r) => l.socket.close(() => r()))));
     this.listeners = [];
     const deadline = Date.now() + (opts.graceMs ?? 0);

@@ -38,6 +38,13 @@ const RING_TARGET_BYTES = 64 * 1024; // read ahead at least this much per batch
 const RING_MAX_BYTES = 1024 * 1024; // but hold at most this much per session
 const IOV_MAX = 1024; // buffers per readv
 
+/** Options as a record; a repeated option keeps its first value, as negotiation does. */
+function firstValues(options: Array<[string, string]>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of options) if (!Object.prototype.hasOwnProperty.call(out, k)) Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+  return out;
+}
+
 function ringSlots(blksize: number, windowsize: number, blocks: number): number {
   let r = Math.max(2 * windowsize, Math.ceil(RING_TARGET_BYTES / blksize));
   r = Math.min(r, Math.floor(RING_MAX_BYTES / (blksize + 4)), IOV_MAX);
@@ -70,6 +77,7 @@ export class ReadSession implements DeadlineOwner {
   private windowsize = 1;
   private tsize = -1;
   private optionsAcked: Record<string, string> = {};
+  private readonly asked: Record<string, string>;
   // stats
   private readonly t0 = performance.now();
   private readonly startedAt = Date.now();
@@ -89,6 +97,7 @@ export class ReadSession implements DeadlineOwner {
   ) {
     this.id = id;
     this.key = `${peer.address}|${peer.port}`;
+    this.asked = firstValues(req.options);
   }
 
   start(): void {
@@ -109,7 +118,7 @@ export class ReadSession implements DeadlineOwner {
     const request: ReadRequest = {
       path: this.req.filename,
       mode: this.req.mode === "netascii" ? "netascii" : "octet",
-      options: Object.fromEntries(this.req.options),
+      options: this.asked,
       peer: { address: this.peer.address, port: this.peer.port, family: this.peer.family === "IPv6" ? "IPv6" : "IPv4" },
       local: this.local,
       signal: this.abort.signal,
@@ -237,35 +246,35 @@ export class ReadSession implements DeadlineOwner {
     const from = this.filledTo;
     const count = Math.min(end - from, IOV_MAX);
     const targets: Buffer[] = new Array(count);
-    let want = 0;
     for (let k = 0; k < count; k++) {
       const b = from + k;
       const v = this.views[b % this.slots];
       targets[k] = b === this.last ? v.subarray(0, this.lastLen) : v;
-      want += targets[k].length;
     }
     this.filling = true;
-    this.source.read(targets).then(
+    const source = this.source;
+    source.read(targets).then(
       (got) => {
         this.filling = false;
         if (this.phase !== "transfer") return;
+        // Whole targets are blocks ready to send; a short one (or an empty
+        // one once the source has ended) is the last block.
         let rem = got;
         let b = from;
-        for (; b < from + count; b++) {
-          const len = Math.min(rem, targets[b - from].length);
+        for (let k = 0; k < count; k++, b++) {
+          const cap = targets[k].length;
+          if (rem === 0 && cap > 0 && !source.ended) break; // not produced yet
+          const len = Math.min(rem, cap);
           this.lens[b % this.slots] = len;
           rem -= len;
-          if (len < this.blksize) break; // short block: the end of the data
+          if (len < this.blksize) {
+            this.last = b;
+            this.host.scheduler.x.txSetLast(this.slot, b);
+            b++;
+            break;
+          }
         }
-        if (b < from + count || got < want) {
-          // The data ended at block b (short, maybe empty).
-          if (b >= from + count) b = from + count - 1;
-          this.last = b;
-          this.host.scheduler.x.txSetLast(this.slot, b);
-          this.filledTo = b + 1;
-        } else {
-          this.filledTo = from + count;
-        }
+        this.filledTo = b;
         this.pump();
       },
       (err: unknown) => {
@@ -318,8 +327,19 @@ export class ReadSession implements DeadlineOwner {
       return this.fail(new TftpError(WireError.UNDEFINED, "Handler timed out", "TFTP_ERR_TIMEOUT"));
     }
     if (this.phase !== "transfer") return;
-    const x = this.host.scheduler.x;
-    if (x.txOnTimeout(this.slot) === Timeout.RETRANSMIT) return this.pump();
+    const s = this.host.scheduler;
+    const x = s.x;
+    if (x.txOnTimeout(this.slot) === Timeout.RETRANSMIT) {
+      const before = this.packetsSent;
+      this.pump();
+      // Nothing in flight to resend: waiting for the source. Keep counting retries against it.
+      if (this.packetsSent === before) s.touch(this.slot);
+      return;
+    }
+    if (this.filling && x.txBase(this.slot) >= this.filledTo) {
+      // Every block produced was acknowledged and the source has not produced more.
+      return this.fail(new TftpError(WireError.UNDEFINED, "Data source timed out", "TFTP_ERR_TIMEOUT"), "timeout");
+    }
     if (this.last > 0 && this.highestSent >= this.last && x.txBase(this.slot) === this.last) {
       // Everything but the last block was acknowledged and the last was sent: some clients never ACK it.
       this.blocksAcked = this.last - 1;
@@ -329,14 +349,14 @@ export class ReadSession implements DeadlineOwner {
   }
 
   /** Answers an error to the client and ends the session. */
-  fail(err: unknown): void {
+  fail(err: unknown, forced?: Outcome): void {
     if (this.phase === "done") return;
     const e = toTftpError(err);
-    const outcome: Outcome =
-      !(err instanceof TftpError) && e.wireCode === WireError.UNDEFINED ? "handler-error"
+    const outcome: Outcome = forced ??
+      (!(err instanceof TftpError) && e.wireCode === WireError.UNDEFINED ? "handler-error"
       : e.wireCode === WireError.NOT_FOUND ? "not-found"
       : e.wireCode === WireError.ACCESS_VIOLATION ? "access-denied"
-      : "error";
+      : "error");
     const packet = codec.encodeError(e.wireCode, e.message);
     const socket = this.socket;
     if (socket) {
@@ -373,7 +393,7 @@ export class ReadSession implements DeadlineOwner {
       local: { address: this.local.address ?? "", port: this.local.port },
       path: this.req.filename,
       mode: this.req.mode,
-      optionsAsked: Object.fromEntries(this.req.options),
+      optionsAsked: this.asked,
       optionsAcked: this.optionsAcked,
       blksize: this.blksize,
       windowsize: this.windowsize,

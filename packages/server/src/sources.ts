@@ -1,9 +1,12 @@
 // Data sources behind a read session. Each fills the session's packet slots
-// in order: `read(targets)` fills every target completely except at the end
-// of the data, and resolves the number of bytes written. File data is read
-// straight into the packet buffers with one readv per batch.
+// in order: `read(targets)` resolves the number of bytes written. Every target
+// filled is full, except a short one at the end of the data (then `ended` is
+// true). A source whose data is not ready yet (a slow stream) may resolve
+// early after one or more whole targets, so that blocks already produced go
+// out without waiting for the rest. File data is read straight into the
+// packet buffers with one readv per batch.
 
-import { open, fstat, readv, close as closeFd } from "node:fs";
+import { open, fstat, readv, close as closeFd, constants } from "node:fs";
 import { Readable } from "node:stream";
 import { NetasciiEncoder, TftpError, toTftpError } from "@tftpkit/wasm-core";
 import { type Body, FileResponse } from "./handler.js";
@@ -11,6 +14,8 @@ import { type Body, FileResponse } from "./handler.js";
 export interface DataSource {
   /** Bytes the client will receive, when known. */
   readonly size: number | undefined;
+  /** True once the source knows it has no more data. */
+  readonly ended: boolean;
   read(targets: Buffer[]): Promise<number>;
   close(): void;
 }
@@ -33,16 +38,24 @@ export class BytesSource implements DataSource {
     }
     return Promise.resolve(total);
   }
+  get ended(): boolean {
+    return this.pos >= this.bytes.length;
+  }
   close(): void {}
 }
 
+// O_NONBLOCK: opening a FIFO or a device must not block a pool thread; it
+// changes nothing for regular files, the only kind served.
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY;
+
 export class FileSource implements DataSource {
   private pos = 0;
+  ended = false;
   private constructor(private fd: number, readonly size: number) {}
 
   static open(path: string): Promise<FileSource> {
     return new Promise((resolve, reject) => {
-      open(path, "r", (err, fd) => {
+      open(path, OPEN_FLAGS, (err, fd) => {
         if (err) return reject(toTftpError(err));
         fstat(fd, (err2, st) => {
           if (err2 || !st.isFile()) {
@@ -63,6 +76,7 @@ export class FileSource implements DataSource {
           if (err) return reject(toTftpError(err));
           this.pos += n;
           got += n;
+          if (n === 0) this.ended = true;
           if (n === 0 || got >= want) return resolve(got);
           // Short read before the end: continue where it stopped.
           let skip = n;
@@ -87,26 +101,56 @@ export class FileSource implements DataSource {
   }
 }
 
-/** A Node Readable or any async iterable of bytes, pulled as the window needs it (backpressure). */
+/**
+ * A Node Readable or any async iterable of bytes, pulled as the window needs
+ * it (backpressure). A read returns as soon as at least one whole target is
+ * filled and the chunks at hand are used up; the next chunk is already asked for.
+ */
 export class StreamSource implements DataSource {
   private readonly it: AsyncIterator<Uint8Array | string>;
   private chunk: Uint8Array = new Uint8Array(0);
   private off = 0;
-  private done = false;
+  private next: Promise<IteratorResult<Uint8Array | string>> | undefined;
+  ended = false;
+  private closed = false;
   constructor(iterable: AsyncIterable<Uint8Array | string>, readonly size: number | undefined) {
     this.it = iterable[Symbol.asyncIterator]();
   }
+
+  private pull(): Promise<IteratorResult<Uint8Array | string>> {
+    const p = this.next ?? this.it.next();
+    this.next = undefined;
+    return p;
+  }
+
+  /** Moves to the next chunk; false at the end of the stream. */
+  private async advance(): Promise<boolean> {
+    for (;;) {
+      const r = await this.pull();
+      if (r.done || this.closed) {
+        this.ended = true;
+        return false;
+      }
+      const v = r.value;
+      this.chunk = typeof v === "string" ? Buffer.from(v) : v;
+      this.off = 0;
+      if (this.chunk.length > 0) return true;
+    }
+  }
+
   async read(targets: Buffer[]): Promise<number> {
     let total = 0;
     for (const t of targets) {
+      if (total > 0 && this.off >= this.chunk.length && !this.ended) {
+        // Whole blocks are ready and nothing else is at hand: hand them over now.
+        this.next = this.it.next();
+        this.next.catch(() => {});
+        return total;
+      }
       let filled = 0;
       while (filled < t.length) {
         if (this.off >= this.chunk.length) {
-          if (this.done) return total + filled;
-          const r = await this.it.next();
-          if (r.done) { this.done = true; return total + filled; }
-          this.chunk = typeof r.value === "string" ? Buffer.from(r.value) : r.value;
-          this.off = 0;
+          if (this.ended || !(await this.advance())) return total + filled;
           continue;
         }
         const n = Math.min(t.length - filled, this.chunk.length - this.off);
@@ -118,9 +162,12 @@ export class StreamSource implements DataSource {
     }
     return total;
   }
+
   close(): void {
-    if (!this.done) {
-      this.done = true;
+    if (this.closed) return;
+    this.closed = true;
+    if (!this.ended) {
+      this.ended = true;
       this.it.return?.().catch(() => {});
     }
   }
@@ -129,6 +176,9 @@ export class StreamSource implements DataSource {
 /** Translates another source to netascii on the fly (size unknown: the OACK then leaves tsize out). */
 export class NetasciiSource implements DataSource {
   readonly size = undefined;
+  get ended(): boolean {
+    return this.eof && this.off >= this.pending.length;
+  }
   private readonly enc = new NetasciiEncoder();
   private pending: Uint8Array = new Uint8Array(0);
   private off = 0;
@@ -143,8 +193,8 @@ export class NetasciiSource implements DataSource {
         if (this.off >= this.pending.length) {
           if (this.eof) return total + filled;
           const n = await this.inner.read([this.raw]);
-          if (n === 0) { this.eof = true; continue; }
-          if (n < this.raw.length) this.eof = true;
+          if (this.inner.ended) this.eof = true;
+          if (n === 0) continue;
           this.pending = this.enc.push(this.raw.subarray(0, n));
           this.off = 0;
           continue;
