@@ -7,3 +7,7 @@ export { rootHandler, RootResolver, safeSegments } from "./root.js";
 export { DEFAULTS, TftpConfigError, type ServerOptions } from "./options.js";
 export type { Outcome, ServerStats, SessionStats, Endpoint } from "./stats.js";
 export { TftpError, WireError, toTftpError, type TftpErrorCode } from "@tftpkit/wasm-core";
+export {
+  splitTraceparent,
+  type Instrumentation, type SessionInfo, type SessionObserver,
+} from "./instrument.js";

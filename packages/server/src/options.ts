@@ -2,6 +2,7 @@
 // An out-of-range value is a clear error at start-up, never silently clamped.
 
 import type { ReadHandler } from "./handler.js";
+import type { Instrumentation } from "./instrument.js";
 import type { ServerStats, SessionStats } from "./stats.js";
 
 export interface ServerOptions {
@@ -30,6 +31,10 @@ export interface ServerOptions {
   bindInterfaces?: boolean;
   /** With bindInterfaces: how often to look for added or removed addresses. */
   rescanIntervalMs?: number;
+  /** Telemetry hooks (e.g. OpenTelemetry spans and metrics); none by default. */
+  instrumentation?: Instrumentation;
+  /** Strip a W3C traceparent suffix from requested file names (default true). */
+  traceparentInFilename?: boolean;
 }
 
 export interface ResolvedOptions {
@@ -46,6 +51,8 @@ export interface ResolvedOptions {
   statsIntervalMs: number; // ms
   bindInterfaces: boolean;
   rescanIntervalMs: number; // ms
+  instrumentation: Instrumentation | undefined;
+  traceparentInFilename: boolean;
 }
 
 export const DEFAULTS = Object.freeze({
@@ -57,6 +64,7 @@ export const DEFAULTS = Object.freeze({
   statsIntervalMs: 10_000, // ms between onStats calls
   bindInterfaces: true,
   rescanIntervalMs: 5_000, // ms between interface address scans
+  traceparentInFilename: true,
 });
 
 export class TftpConfigError extends Error {
@@ -100,5 +108,7 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
     statsIntervalMs: intIn("statsIntervalMs", o.statsIntervalMs ?? DEFAULTS.statsIntervalMs, 10, 86_400_000),
     bindInterfaces: o.bindInterfaces ?? DEFAULTS.bindInterfaces,
     rescanIntervalMs: intIn("rescanIntervalMs", o.rescanIntervalMs ?? DEFAULTS.rescanIntervalMs, 100, 86_400_000),
+    instrumentation: o.instrumentation,
+    traceparentInFilename: o.traceparentInFilename ?? DEFAULTS.traceparentInFilename,
   });
 }

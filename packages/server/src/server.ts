@@ -217,6 +217,7 @@ export class TftpServer implements SessionHost {
     const p = codec.decode(msg);
     if (p.opcode === 0) {
       this.counters.malformedPackets++;
+      this.options.instrumentation?.malformed({ address: rinfo.address, port: rinfo.port });
       // Never answer what may itself be an error packet (no error ping-pong).
       if (p.claimed !== Opcode.ERROR) this.reply(socket, WireError.ILLEGAL_OPERATION, `Malformed request: ${statusMessage(p.status)}`, rinfo);
       return;

@@ -16,6 +16,7 @@ import {
   type DeadlineOwner, type RequestPacket, type Scheduler,
 } from "@tftpkit/wasm-core";
 import { isSized, type ReadHandler, type ReadRequest } from "./handler.js";
+import { splitTraceparent, type SessionObserver } from "./instrument.js";
 import type { ResolvedOptions } from "./options.js";
 import { toSource, type DataSource } from "./sources.js";
 import type { Outcome, SessionStats } from "./stats.js";
@@ -71,6 +72,7 @@ export class ReadSession implements DeadlineOwner {
   private last = -1; // last block number, -1 until known
   private lastLen = 0; // its length when the size is known up front
   private highestSent = 0;
+  private afterTimeout = false;
   private oack: Uint8Array | null = null;
   // negotiated
   private blksize = 512;
@@ -78,6 +80,9 @@ export class ReadSession implements DeadlineOwner {
   private tsize = -1;
   private optionsAcked: Record<string, string> = {};
   private readonly asked: Record<string, string>;
+  private readonly path: string;
+  private readonly traceparent: string | undefined;
+  private obs: SessionObserver | undefined;
   // stats
   private readonly t0 = performance.now();
   private readonly startedAt = Date.now();
@@ -86,6 +91,7 @@ export class ReadSession implements DeadlineOwner {
   private packetsSent = 0;
   private retransmits = 0;
   private duplicateAcks = 0;
+  private timeouts = 0;
   private blocksAcked = 0;
 
   constructor(
@@ -98,6 +104,9 @@ export class ReadSession implements DeadlineOwner {
     this.id = id;
     this.key = `${peer.address}|${peer.port}`;
     this.asked = firstValues(req.options);
+    const split = host.options.traceparentInFilename ? splitTraceparent(req.filename) : { path: req.filename };
+    this.path = split.path;
+    this.traceparent = split.traceparent;
   }
 
   start(): void {
@@ -115,8 +124,18 @@ export class ReadSession implements DeadlineOwner {
       return;
     }
     s.touch(this.slot);
+    this.obs = this.host.options.instrumentation?.session({
+      id: this.id,
+      kind: "read",
+      path: this.path,
+      mode: this.req.mode,
+      peer: { address: this.peer.address, port: this.peer.port },
+      local: { address: this.local.address ?? "", port: this.local.port },
+      optionsAsked: this.asked,
+      traceparent: this.traceparent,
+    });
     const request: ReadRequest = {
-      path: this.req.filename,
+      path: this.path,
       mode: this.req.mode === "netascii" ? "netascii" : "octet",
       options: this.asked,
       peer: { address: this.peer.address, port: this.peer.port, family: this.peer.family === "IPv6" ? "IPv6" : "IPv4" },
@@ -126,7 +145,7 @@ export class ReadSession implements DeadlineOwner {
     };
     const h0 = performance.now();
     Promise.resolve()
-      .then(() => this.host.handler(request))
+      .then(() => (this.obs ? this.obs.runHandler(() => this.host.handler(request)) : this.host.handler(request)))
       .then(async (response) => {
         this.handlerMs = performance.now() - h0;
         const sized = isSized(response);
@@ -166,6 +185,7 @@ export class ReadSession implements DeadlineOwner {
     if (neg.windowsize > 0) { this.windowsize = neg.windowsize; this.optionsAcked.windowsize = String(neg.windowsize); }
     this.tsize = size;
     this.oack = neg.oack;
+    this.obs?.negotiated(this.optionsAcked, this.blksize, this.windowsize, size);
     const blocks = size >= 0 ? Math.floor(size / this.blksize) + 1 : Infinity;
     if (size >= 0) {
       this.last = blocks;
@@ -206,12 +226,17 @@ export class ReadSession implements DeadlineOwner {
     if (n === 0) {
       const oack = this.oack!;
       socket.send(oack, 0, oack.length, this.peer.port, this.peer.address);
-      if (this.packetsSent > 0) this.retransmits++;
+      if (this.packetsSent > 0) {
+        this.retransmits++;
+        this.obs?.retransmit(0, 1, "timeout");
+      }
       this.packetsSent++;
       s.txSent(slot, 1);
       return;
     }
     let sent = 0;
+    const resentBefore = this.retransmits;
+    const first = n;
     const port = this.peer.port;
     const address = this.peer.address;
     while (can > 0 && n < this.filledTo) {
@@ -232,6 +257,10 @@ export class ReadSession implements DeadlineOwner {
     }
     this.packetsSent += sent;
     if (sent > 0) s.txSent(slot, sent);
+    if (this.obs && this.retransmits > resentBefore) {
+      this.obs.retransmit(first, this.retransmits - resentBefore, this.afterTimeout ? "timeout" : "gap");
+    }
+    this.afterTimeout = false;
     if (!this.filling) this.fill();
   }
 
@@ -288,6 +317,7 @@ export class ReadSession implements DeadlineOwner {
     if (rinfo.port !== this.peer.port || rinfo.address !== this.peer.address) {
       // RFC 1350: a packet from an unknown TID gets ERROR 5; the session carries on.
       this.host.countUnknownTid();
+      this.obs?.unknownTid({ address: rinfo.address, port: rinfo.port });
       const e = codec.encodeError(WireError.UNKNOWN_TID, "Unknown transfer ID");
       this.socket?.send(e, rinfo.port, rinfo.address);
       return;
@@ -329,7 +359,11 @@ export class ReadSession implements DeadlineOwner {
     if (this.phase !== "transfer") return;
     const s = this.host.scheduler;
     const x = s.x;
-    if (x.txOnTimeout(this.slot) === Timeout.RETRANSMIT) {
+    const verdict = x.txOnTimeout(this.slot);
+    this.obs?.timeout(this.timeouts + 1);
+    this.timeouts++;
+    if (verdict === Timeout.RETRANSMIT) {
+      this.afterTimeout = true;
       const before = this.packetsSent;
       this.pump();
       // Nothing in flight to resend: waiting for the source. Keep counting retries against it.
@@ -391,7 +425,7 @@ export class ReadSession implements DeadlineOwner {
       kind: "read",
       peer: { address: this.peer.address, port: this.peer.port },
       local: { address: this.local.address ?? "", port: this.local.port },
-      path: this.req.filename,
+      path: this.path,
       mode: this.req.mode,
       optionsAsked: this.asked,
       optionsAcked: this.optionsAcked,
@@ -411,6 +445,8 @@ export class ReadSession implements DeadlineOwner {
     if (err) stats.error = { code: err.wireCode, message: err.message };
     if (clientError) stats.error = clientError;
     if (finalAckMissing) stats.finalAckMissing = true;
+    if (this.traceparent) stats.traceparent = this.traceparent;
+    this.obs?.end(stats);
     this.host.sessionEnded(this, stats);
   }
 }

@@ -141,9 +141,10 @@ export class StreamSource implements DataSource {
   async read(targets: Buffer[]): Promise<number> {
     let total = 0;
     for (const t of targets) {
-      if (total > 0 && this.off >= this.chunk.length && !this.ended) {
-        // Whole blocks are ready and nothing else is at hand: hand them over now.
-        this.next = this.it.next();
+      if (total > 0 && this.chunk.length - this.off < t.length && !this.ended) {
+        // Whole blocks are ready and the bytes at hand cannot fill the next
+        // one: hand them over now, and ask for the next chunk meanwhile.
+        this.next ??= this.it.next();
         this.next.catch(() => {});
         return total;
       }

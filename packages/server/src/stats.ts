@@ -48,6 +48,8 @@ export interface SessionStats {
   error?: { code: number; message: string };
   /** The client went silent after the last block instead of acknowledging it. */
   finalAckMissing?: boolean;
+  /** The W3C traceparent the file name carried, if any. */
+  traceparent?: string;
 }
 
 export interface ServerStats {

@@ -1,0 +1,51 @@
+// The seam between sessions and telemetry. The server calls these hooks;
+// packages that know OpenTelemetry (see telemetry.ts) implement them. With no
+// instrumentation configured, `session()` is never called and every hook is
+// skipped through optional chaining: nothing is built per packet.
+
+import type { Endpoint, SessionStats } from "./stats.js";
+
+export interface SessionInfo {
+  id: number;
+  kind: "read" | "write";
+  /** The path the handler sees (a traceparent suffix already stripped). */
+  path: string;
+  mode: string;
+  peer: Endpoint;
+  local: Endpoint;
+  optionsAsked: Readonly<Record<string, string>>;
+  /** A W3C traceparent carried in the file name (Tinkerbell convention), if any. */
+  traceparent?: string;
+}
+
+export interface SessionObserver {
+  /** Runs the handler (telemetry runs it inside the session span's context). */
+  runHandler<T>(fn: () => T): T;
+  negotiated(acked: Readonly<Record<string, string>>, blksize: number, windowsize: number, tsize: number): void;
+  /** Packets sent again: after a timeout, or from the block after the one a gap ACK named. */
+  retransmit(fromBlock: number, count: number, reason: "timeout" | "gap"): void;
+  /** A retransmission deadline passed. */
+  timeout(retry: number): void;
+  /** A packet from another address/port reached the session (answered with ERROR 5). */
+  unknownTid(peer: Endpoint): void;
+  end(stats: SessionStats): void;
+}
+
+export interface Instrumentation {
+  session(info: SessionInfo): SessionObserver | undefined;
+  /** A packet the server could not decode. */
+  malformed(peer: Endpoint): void;
+}
+
+const TRACEPARENT_SUFFIX = /-00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+/**
+ * Splits a traceparent carried at the end of a file name
+ * (`name-00-<trace id>-<span id>-<flags>`). An all-zero trace or span id is
+ * not a valid traceparent and is left in the name.
+ */
+export function splitTraceparent(filename: string): { path: string; traceparent?: string } {
+  const m = TRACEPARENT_SUFFIX.exec(filename);
+  if (!m || /^0+$/.test(m[1]) || /^0+$/.test(m[2])) return { path: filename };
+  return { path: filename.slice(0, m.index), traceparent: `00-${m[1]}-${m[2]}-${m[3]}` };
+}
