@@ -17,11 +17,12 @@ import { availableParallelism, cpus } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { rssSampler, serverDefs, treeCpuSeconds } from "./servers.mjs";
+import { cpuMeter, rssSampler, serverDefs } from "./servers.mjs";
 
 const { values: opt } = parseArgs({
   options: {
     quick: { type: "boolean" },
+    exact: { type: "boolean" },
     servers: { type: "string" },
     scenarios: { type: "string" },
     rounds: { type: "string" },
@@ -29,7 +30,12 @@ const { values: opt } = parseArgs({
   },
 });
 if (opt.help) {
-  process.stdout.write(`Usage: npm run bench [-- --quick] [-- --servers tftpkit,tftpd-hpa,atftpd,dnsmasq] [-- --scenarios id,...] [-- --rounds N]\n`);
+  process.stdout.write(
+    "Usage: npm run bench [-- --quick | --exact] [-- --servers tftpkit,tftpd-hpa,atftpd,dnsmasq] [-- --scenarios id,...] [-- --rounds N]\n" +
+      "  (default) the issue's scenarios, each run time-boxed (about 9 minutes on 2 cores)\n" +
+      "  --quick   smaller files and counts (about 2 minutes)\n" +
+      "  --exact   no time box: every session of every scenario runs (about 25 minutes on 2 cores)\n",
+  );
   process.exit(0);
 }
 
@@ -39,6 +45,7 @@ const dataDir = join(resultsDir, "data");
 const cacheDir = join(resultsDir, "cache");
 const loadgen = join(repo, "apps/loadgen/bin/tftpkit-load.js");
 const quick = opt.quick ?? false;
+const exact = opt.exact ?? false;
 const rounds = Math.max(1, Math.min(10, Number(opt.rounds ?? 1) || 1));
 const MiB = 1024 * 1024;
 
@@ -55,6 +62,7 @@ const SCENARIOS = [
     title: `one ${mib("big.bin")} file, blksize 1468, lock-step`,
     args: ["--clients", "1", "--sessions", "1", "--file", "big.bin", "--blksize", "1468", "--tsize"],
     metric: "mbps",
+    capS: 60,
   },
   {
     id: "window16",
@@ -62,6 +70,7 @@ const SCENARIOS = [
     args: ["--clients", "1", "--sessions", "1", "--file", "big.bin", "--blksize", "1468", "--windowsize", "16", "--tsize"],
     metric: "mbps",
     needs: "windowsize",
+    capS: 60,
   },
   {
     id: "boot-storm",
@@ -70,12 +79,15 @@ const SCENARIOS = [
       : `boot storm: 200 clients, 1 KiB config then ${mib("image.bin")} image, 1000 sessions`,
     args: ["--clients", quick ? "50" : "200", "--sessions", quick ? "100" : "1000", "--flow", "boot.cfg,image.bin", "--blksize", "1468", "--tsize"],
     metric: "mbps",
+    // 500 x 16 MiB is 8 GiB per server: time-boxed unless --exact.
+    capS: 40,
   },
   {
     id: "small",
     title: quick ? "1,000 sessions of 1 KiB at concurrency 16" : "10,000 sessions of 1 KiB at concurrency 64",
     args: ["--clients", quick ? "16" : "64", "--sessions", quick ? "1000" : "10000", "--file", "boot.cfg"],
     metric: "sessions_per_s",
+    capS: 40,
   },
   {
     id: "loss",
@@ -83,6 +95,8 @@ const SCENARIOS = [
     // 1% of DATA received and of ACKs to send dropped (seeded); every server is asked to retransmit after 1 s.
     args: ["--clients", quick ? "20" : "100", "--sessions", quick ? "20" : "100", "--file", "f4m.bin", "--blksize", "1468", "--loss", "0.01", "--seed", "42", "--timeout-option", "1"],
     metric: "mbps",
+    // Each session waits out the servers' 1 s retransmission timeout about 57 times: let them finish.
+    capS: 150,
   },
 ];
 
@@ -171,11 +185,12 @@ if (!servers.some((s) => s.def.name === "tftpkit")) {
   process.exit(2);
 }
 process.stderr.write(
-  `bench: ${quick ? "quick" : "full"} run, ${servers.map((s) => s.def.name).join(", ")}; ${scenarios.length} scenarios x ${rounds} round(s), ${availableParallelism()} cores (${cpus()[0]?.model ?? "?"})\n`,
+  `bench: ${quick ? "quick" : exact ? "exact" : "full"} run, ${servers.map((s) => s.def.name).join(", ")}; ${scenarios.length} scenarios x ${rounds} round(s), ${availableParallelism()} cores (${cpus()[0]?.model ?? "?"})\n`,
 );
 
 const runs = [];
-const limitS = quick ? 60 : 240;
+let cpuHow = "";
+const EXACT_LIMIT_S = 1800;
 for (let i = 0; i < scenarios.length; i++) {
   const sc = scenarios[i];
   for (let r = 0; r < rounds; r++) {
@@ -190,12 +205,14 @@ for (let i = 0; i < scenarios.length; i++) {
       }
       process.stderr.write(`  ${sc.id} / ${name}${rounds > 1 ? ` (round ${r + 1})` : ""} ... `);
       const srv = await s.def.start(dataDir);
-      const cpu0 = treeCpuSeconds(srv.pid);
+      const cpu = cpuMeter(srv.pid);
       const rss = rssSampler(srv.pid, 200);
-      const { report, error } = await runLoadgen(`127.0.0.1:${srv.port}`, sc.args, limitS);
-      const cpuS = treeCpuSeconds(srv.pid) - cpu0;
+      const { report, error } = await runLoadgen(`127.0.0.1:${srv.port}`, sc.args, exact ? EXACT_LIMIT_S : sc.capS);
+      const cpuS = cpu.read();
       const peak = rss.stop();
       await srv.stop();
+      cpu.dispose();
+      cpuHow = cpu.how;
       const run = {
         scenario: sc.id,
         server: name,
@@ -205,6 +222,7 @@ for (let i = 0; i < scenarios.length; i++) {
         p50_ms: report?.latency_ms.p50 ?? NaN,
         p99_ms: report?.latency_ms.p99 ?? NaN,
         ok: report?.sessions.ok ?? 0,
+        cut: report?.sessions.cut ?? 0,
         failed: report?.sessions.failed ?? NaN,
         errors: report?.errors ?? {},
         server_peak_rss_mib: peak / MiB,
@@ -245,6 +263,8 @@ for (const sc of scenarios) {
       p50_ms: m("p50_ms"),
       p99_ms: m("p99_ms"),
       failed: real.reduce((a, x) => a + (Number.isFinite(x.failed) ? x.failed : 0), 0),
+      ok: median(real.map((x) => x.ok)),
+      cut: median(real.map((x) => x.cut)),
       server_peak_rss_mib: Math.max(...real.map((x) => x.server_peak_rss_mib)),
       server_cpu_s: m("server_cpu_s"),
       loadgen_saturated: real.some((x) => x.loadgen_saturated),
@@ -256,7 +276,10 @@ for (const sc of scenarios) {
 // ------------------------------------------------------------- the table
 
 const lines = [];
-lines.push(`tftpkit bench (${quick ? "quick" : "full"}, ${rounds} round(s)${rounds > 1 ? ", medians" : ""}), ${availableParallelism()} cores, loopback; x = ratio to tftpkit`);
+lines.push(
+  `tftpkit bench (${quick ? "quick" : exact ? "exact" : "full, time-boxed"}, ${rounds} round(s)${rounds > 1 ? ", medians" : ""}), ` +
+    `${availableParallelism()} cores, loopback; x = ratio to tftpkit; MB/s counts every byte received, sess/s finished sessions`,
+);
 const head = `${pad("server", 10)} ${lpad("MB/s", 8)} ${lpad("x", 6)} ${lpad("sess/s", 8)} ${lpad("x", 6)} ${lpad("p50 ms", 9)} ${lpad("p99 ms", 9)} ${lpad("fail", 5)} ${lpad("RSS MiB", 8)} ${lpad("CPU s", 7)}  note`;
 for (const sc of scenarios) {
   lines.push("");
@@ -269,7 +292,11 @@ for (const sc of scenarios) {
       continue;
     }
     const ratio = (k) => (base && base[k] > 0 && Number.isFinite(r[k]) ? `${(r[k] / base[k]).toFixed(2)}` : "-");
-    const note = [r.error ? `error: ${r.error.slice(0, 60)}` : "", r.loadgen_saturated ? "load generator saturated" : ""].filter(Boolean).join("; ");
+    const note = [
+      r.error ? `error: ${r.error.slice(0, 60)}` : "",
+      r.cut > 0 ? `time-boxed at ${sc.capS} s: ${r.ok + r.failed} done, ${r.cut} cut` : "",
+      r.loadgen_saturated ? "load generator saturated" : "",
+    ].filter(Boolean).join("; ");
     lines.push(
       `${pad(r.server, 10)} ${lpad(fmt(r.mbps, 1), 8)} ${lpad(ratio("mbps"), 6)} ${lpad(fmt(r.sessions_per_s, 0), 8)} ${lpad(ratio("sessions_per_s"), 6)} ` +
         `${lpad(fmt(r.p50_ms, 2), 9)} ${lpad(fmt(r.p99_ms, 2), 9)} ${lpad(r.failed, 5)} ${lpad(fmt(r.server_peak_rss_mib, 1), 8)} ${lpad(fmt(r.server_cpu_s, 2), 7)}  ${note}`,
@@ -277,6 +304,7 @@ for (const sc of scenarios) {
   }
 }
 lines.push("");
+lines.push(`server CPU s: ${cpuHow} (the server and all it forks); RSS: peak of the process tree sampled every 200 ms, or the main process's VmHWM if larger`);
 for (const s of servers) lines.push(`${s.def.name}: ${s.how}; grants ${JSON.stringify(s.acked)}`);
 for (const n of notes) lines.push(`note: ${n}`);
 lines.push(`total ${((Date.now() - t0) / 1000).toFixed(0)} s`);
@@ -288,6 +316,7 @@ const doc = {
   tool: "tftpkit-bench",
   started_at: new Date(t0).toISOString(),
   quick,
+  exact,
   rounds,
   host: { cores: availableParallelism(), cpu: cpus()[0]?.model, node: process.version },
   servers: servers.map((s) => ({ name: s.def.name, how: s.how, options_granted: s.acked })),

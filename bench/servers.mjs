@@ -3,7 +3,7 @@
 
 import { execFileSync, spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 const CLK_TCK = 100; // Linux USER_HZ: /proc times are in 1/100 s
@@ -156,6 +156,48 @@ async function launch(cmd, args, port) {
   };
   if (!ok) await stop();
   return { ok, pid: child.pid, port, stop, get stderr() { return stderr; } };
+}
+
+// ------------------------------------------------------------ CPU accounting
+
+const CPUACCT = "/sys/fs/cgroup/cpuacct";
+let cgroupSeq = 0;
+
+/**
+ * CPU time of a server and everything it forks. With a cgroup (v1 cpuacct,
+ * as root), every process in it counts, reaped or not (tftpd-hpa forks a
+ * child per transfer and ignores SIGCHLD, so its children never show in its
+ * cutime). Without one, the process tree from /proc (children that exited
+ * unwaited are then missed).
+ */
+export function cpuMeter(pid) {
+  let dir = null;
+  try {
+    if (existsSync(join(CPUACCT, "cgroup.procs"))) {
+      const d = join(CPUACCT, `tftpkit-bench-${process.pid}-${++cgroupSeq}`);
+      mkdirSync(d);
+      writeFileSync(join(d, "cgroup.procs"), String(pid));
+      dir = d;
+    }
+  } catch {
+    dir = null;
+  }
+  const read = () => (dir ? Number(readFileSync(join(dir, "cpuacct.usage"), "utf8")) / 1e9 : treeCpuSeconds(pid));
+  const start = read();
+  return {
+    how: dir ? "cgroup cpuacct" : "/proc tree",
+    /** CPU seconds since the meter started. */
+    read: () => read() - start,
+    /** Removes the cgroup once its processes have exited. */
+    dispose() {
+      if (!dir) return;
+      try {
+        rmdirSync(dir);
+      } catch {
+        // still busy: left for the kernel (empty groups are harmless)
+      }
+    },
+  };
 }
 
 // ------------------------------------------------------------ /proc sampling

@@ -17,7 +17,7 @@ Scenario
   --file NAME[:WEIGHT]    a file of the mix, picked by weight (repeat the flag)
   --flow A,B,C            a boot flow: each client fetches A, B, C in turn, again and again
   --ramp-up S             start the clients evenly over S seconds
-  --time-limit S          no new session after S seconds (default 3600)
+  --time-limit S          stop at S seconds: no new session, running ones cut short (default 3600)
 Protocol
   --blksize N  --windowsize N  --tsize  --mode octet|netascii
   --timeout S             client retransmission timeout (default 1)

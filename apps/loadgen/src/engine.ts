@@ -28,6 +28,8 @@ export interface SessionRecord {
 export interface EngineTotals {
   ok: number;
   failed: number;
+  /** Sessions cut short by the time limit (neither ok nor failed). */
+  cut: number;
   bytes: number;
   wireBytes: number;
   packetsSent: number;
@@ -57,7 +59,7 @@ export interface EngineConfig {
 }
 
 export function emptyTotals(): EngineTotals {
-  return { ok: 0, failed: 0, bytes: 0, wireBytes: 0, packetsSent: 0, packetsReceived: 0, retransmits: 0, timeouts: 0, dataDropped: 0, acksDropped: 0 };
+  return { ok: 0, failed: 0, cut: 0, bytes: 0, wireBytes: 0, packetsSent: 0, packetsReceived: 0, retransmits: 0, timeouts: 0, dataDropped: 0, acksDropped: 0 };
 }
 
 const FILE_DRAW_STREAM = 0x46494c45;
@@ -89,6 +91,8 @@ export class Engine {
   private readonly client: TftpClient;
   private readonly verifier: Verifier;
   private readonly stopAt: number;
+  /** Aborts the sessions still running at the time limit. */
+  private readonly cut = new AbortController();
 
   constructor(
     private readonly cfg: EngineConfig,
@@ -116,6 +120,7 @@ export class Engine {
   async run(): Promise<EngineResult> {
     const elu0 = performance.eventLoopUtilization();
     const s = this.cfg.scenario;
+    const cutTimer = setTimeout(() => this.cut.abort(), Math.max(0, this.cfg.startEpochMs + s.timeLimit * 1000 - Date.now()));
     await Promise.all(
       this.cfg.clients.map(async (id) => {
         const startAt = this.cfg.startEpochMs + (s.clients > 1 ? (id * s.rampUp * 1000) / s.clients : 0);
@@ -124,6 +129,7 @@ export class Engine {
         await this.clientLoop(id);
       }),
     );
+    clearTimeout(cutTimer);
     const elu = performance.eventLoopUtilization(elu0).utilization;
     return {
       ...this.totals,
@@ -170,7 +176,7 @@ export class Engine {
     };
     const rec: SessionRecord = { index, client, file, ok: false, durationMs: 0, bytes: 0, retransmits: 0, dataDropped: 0, acksDropped: 0 };
     try {
-      const { stats } = await this.client.getTo(file, sink, { loss });
+      const { stats } = await this.client.getTo(file, sink, { loss, signal: this.cut.signal });
       this.count(stats);
       rec.durationMs = stats.durationMs;
       rec.bytes = stats.bytes;
@@ -187,6 +193,13 @@ export class Engine {
       }
       this.latencies[this.nLat++] = stats.durationMs;
     } catch (err) {
+      if (this.cut.signal.aborted && err instanceof TftpTransferError && err.code === "TFTP_ERR_ABORTED") {
+        this.count(err.stats);
+        rec.error = "cut";
+        t.cut++;
+        if (this.cfg.keepSessions) this.records.push(rec);
+        return;
+      }
       let key = "error";
       if (err instanceof VerifyError) key = "verify";
       else if (err instanceof TftpTransferError) {

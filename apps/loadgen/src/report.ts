@@ -29,7 +29,8 @@ export interface Report {
   };
   started_at: string;
   elapsed_s: number;
-  sessions: { ok: number; failed: number; total: number };
+  /** total = ok + failed; cut = sessions stopped by the time limit (not counted in total). */
+  sessions: { ok: number; failed: number; total: number; cut: number };
   /** Failed sessions by cause: TFTP error code ("0".."8") from the server, or timeout, verify, aborted, error. */
   errors: Record<string, number>;
   /** Payload bytes delivered (after netascii translation). */
@@ -82,6 +83,7 @@ export function buildReport(r: RawRun): Report {
     );
   }
   if (total === 0) warnings.push("no session ran");
+  if (r.totals.cut > 0) warnings.push(`the time limit (${s.timeLimit} s) cut ${r.totals.cut} session(s) short; rates count their bytes, latencies only finished sessions`);
   const timeline: Report["timeline"] = [];
   for (let i = 1; i < r.timeline.length; i++) {
     const a = r.timeline[i - 1];
@@ -119,7 +121,7 @@ export function buildReport(r: RawRun): Report {
     },
     started_at: r.startedAt,
     elapsed_s: round(r.elapsedS),
-    sessions: { ok: r.totals.ok, failed: r.totals.failed, total },
+    sessions: { ok: r.totals.ok, failed: r.totals.failed, total, cut: r.totals.cut },
     errors: r.errors,
     bytes: r.totals.bytes,
     wire_bytes: r.totals.wireBytes,
@@ -163,7 +165,8 @@ export function renderText(rep: Report): string {
     .join(", ");
   const lines = [
     `tftpkit-load -> ${rep.target}: ${rep.scenario.clients} client(s), ${rep.elapsed_s.toFixed(2)} s`,
-    `  sessions    ${rep.sessions.ok} ok, ${rep.sessions.failed} failed${errs ? ` (${errs})` : ""}`,
+    `  sessions    ${rep.sessions.ok} ok, ${rep.sessions.failed} failed${errs ? ` (${errs})` : ""}` +
+      (rep.sessions.cut ? `, ${rep.sessions.cut} cut short by the time limit` : ""),
     `  throughput  ${fmt(rep.mbps, 2)} MB/s, ${fmt(rep.sessions_per_s, 1)} sessions/s, ${rep.bytes} bytes`,
     `  latency ms  p50 ${fmt(l.p50, 2)}  p90 ${fmt(l.p90, 2)}  p99 ${fmt(l.p99, 2)}  max ${fmt(l.max, 2)}`,
     `  packets     ${rep.packets.sent} sent, ${rep.packets.received} received, ${rep.retransmits} retransmitted, ${rep.timeouts} timeouts`,
@@ -281,6 +284,7 @@ export function renderHtml(rep: Report): string {
     "<table>",
     row("sessions ok", String(rep.sessions.ok)),
     row("sessions failed", String(rep.sessions.failed)),
+    ...(rep.sessions.cut ? [row("sessions cut by the time limit", String(rep.sessions.cut))] : []),
     row("throughput", `${fmt(rep.mbps, 2)} MB/s`),
     row("sessions per second", fmt(rep.sessions_per_s, 1)),
     row("latency p50 / p90 / p99 / max", `${fmt(l.p50, 2)} / ${fmt(l.p90, 2)} / ${fmt(l.p99, 2)} / ${fmt(l.max, 2)} ms`),

@@ -46,7 +46,7 @@ export interface ScenarioInput {
   traceparent?: boolean;
   /** ms a client keeps re-ACKing the last block after a get (default: its timeout when loss is injected, else 0). */
   dallyMs?: number;
-  /** Seconds after which no new session starts, whatever `sessions` says (a safety bound). */
+  /** Seconds after which no new session starts and running ones are cut short (a safety bound). */
   timeLimit?: number;
 }
 

@@ -62,7 +62,7 @@ describe("counting", () => {
     expect(recs.map((r) => r.index)).toEqual(Array.from({ length: 40 }, (_, i) => i));
     const missing = recs.filter((r) => r.file === "missing").length;
     expect(missing).toBeGreaterThan(0);
-    expect(rep.sessions).toEqual({ ok: 40 - missing, failed: missing, total: 40 });
+    expect(rep.sessions).toEqual({ ok: 40 - missing, failed: missing, total: 40, cut: 0 });
     expect(rep.errors).toEqual({ "1": missing });
     for (const r of recs) expect(r.error).toBe(r.file === "missing" ? "1" : undefined);
     const okBytes = recs.filter((r) => r.ok).reduce((s, r) => s + files[r.file].length, 0);
@@ -114,6 +114,14 @@ describe("counting", () => {
     expect(raw.cpu.elu).toHaveLength(3);
   });
 
+  it("the time limit cuts running sessions short, counted apart from failures", async () => {
+    const rep = buildReport(await runLoad(resolveScenario({ target, clients: 2, sessions: 10, files: ["initrd"], blksize: 8, timeLimit: 0.3 })));
+    expect(rep.sessions).toMatchObject({ ok: 0, failed: 0, total: 0, cut: 2 });
+    expect(rep.errors).toEqual({});
+    expect(rep.bytes).toBeGreaterThan(0);
+    expect(rep.warnings.join()).toMatch(/cut 2 session/);
+  });
+
   it("a duration run stops by itself", async () => {
     const raw = await runLoad(resolveScenario({ target, clients: 2, duration: 0.3, files: ["cfg"] }));
     expect(raw.totals.ok).toBeGreaterThan(0);
@@ -147,7 +155,7 @@ describe("the tftpkit-load command", () => {
       const doc = JSON.parse(r.stdout);
       expect(r.stderr).toBe(""); // not a terminal: quiet
       expect(doc.tool).toBe("tftpkit-load");
-      expect(doc.sessions).toEqual({ ok: 25, failed: 0, total: 25 });
+      expect(doc.sessions).toEqual({ ok: 25, failed: 0, total: 25, cut: 0 });
       expect(doc.mbps).toBeGreaterThan(0);
       expect(doc.latency_ms.p99).toBeGreaterThanOrEqual(doc.latency_ms.p50);
       expect(doc.errors).toEqual({});

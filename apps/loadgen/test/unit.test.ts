@@ -80,7 +80,7 @@ describe("report", () => {
     scenario: resolveScenario({ target: "127.0.0.1:69", files: ["a"], sessions: 4 }),
     startedAt: "2026-01-01T00:00:00.000Z",
     elapsedS: 2,
-    totals: { ok: 3, failed: 1, bytes: 4_000_000, wireBytes: 4_000_000, packetsSent: 10, packetsReceived: 10, retransmits: 1, timeouts: 1, dataDropped: 0, acksDropped: 0 },
+    totals: { ok: 3, failed: 1, cut: 0, bytes: 4_000_000, wireBytes: 4_000_000, packetsSent: 10, packetsReceived: 10, retransmits: 1, timeouts: 1, dataDropped: 0, acksDropped: 0 },
     errors: { "1": 1 },
     latencies: Float64Array.from([10, 20, 30]),
     timeline: [
