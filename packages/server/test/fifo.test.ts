@@ -1,6 +1,6 @@
 // Special files inside the root (a FIFO): answered with an ERROR, never
-// allowed to tie up the I/O thread pool. Kept in its own file: while the bug
-// below exists, blocked opens would slow every other test in the same worker.
+// allowed to tie up the I/O thread pool. Kept in its own file: should this
+// regress, blocked opens would slow every other test in the same worker.
 
 import { execFileSync } from "node:child_process";
 import { closeSync, constants, openSync } from "node:fs";
@@ -33,23 +33,21 @@ afterEach(async () => {
 afterAll(() => cleanup());
 
 describe("a FIFO inside the root", () => {
-  // BUG: FileSource.open (src/sources.ts) open()s before it fstat()s, and
-  // open(O_RDONLY) of a FIFO blocks until a writer appears. The request only
-  // ends when handlerTimeoutMs fires (ERROR 0 "Handler timed out") and the
-  // libuv thread stays blocked. Expected: ERROR 1 like a directory ("Not a
-  // regular file"), e.g. by stat()ing first or opening with O_NONBLOCK.
-  it.fails("BUG: a request for a FIFO gets ERROR 1 (not a regular file), not a handler timeout", async () => {
+  // Regression (fixed in ae6dd7b): FileSource.open used to open() before
+  // fstat(), and open(O_RDONLY) of a FIFO blocks until a writer appears: the
+  // request ended only at handlerTimeoutMs (ERROR 0 "Handler timed out") with
+  // a libuv thread left blocked.
+  it("a request for a FIFO gets ERROR 1 (not a regular file), not a handler timeout", async () => {
     const srv = await startServer({ root, timeout: 0.1, handlerTimeoutMs: 1000 });
     const c = await UdpClient.open();
     const r = await get(c, srv.port, "pipe", { idleTimeoutMs: 3000 });
     expect(r.error?.code).toBe(1);
   });
 
-  // BUG (same cause): each such request holds one of the 4 threads of the
-  // libuv pool for as long as no writer opens the FIFO; after 4 of them every
-  // file open in the process waits, so regular files are answered "Handler
-  // timed out" too: a denial of service for the whole server.
-  it.fails("BUG: four requests for a FIFO do not stop regular files from being served", async () => {
+  // Regression (same cause): each such request held one of the 4 threads of
+  // the libuv pool; after 4 of them every file open in the process waited and
+  // regular files were answered "Handler timed out" too.
+  it("four requests for a FIFO do not stop regular files from being served", async () => {
     const srv = await startServer({ root, timeout: 0.1, handlerTimeoutMs: 800 });
     for (let i = 0; i < 4; i++) {
       const c = await UdpClient.open();

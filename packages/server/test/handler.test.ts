@@ -348,10 +348,10 @@ describe("streams that stall", () => {
       });
     })();
 
-  // BUG: StreamSource.read() resolves only when every target of the batch is
-  // full (up to ~64 KiB of blocks) or the stream ends, so the 512 bytes of
-  // block 1 that are already there are not sent while the stream is slow.
-  it.fails("BUG: a block already produced by a slow stream is sent without waiting for the rest of the batch", async () => {
+  // Regression (fixed in ae6dd7b): StreamSource.read() used to resolve only
+  // when every target of the batch was full (up to ~64 KiB of blocks) or the
+  // stream ended, so block 1 waited while the stream was slow.
+  it("a block already produced by a slow stream is sent without waiting for the rest of the batch", async () => {
     const s = await startServer({ handler: stalling, timeout: 0.1, retries: 2 });
     const c = await UdpClient.open();
     c.send(rrq("x"), s.port);
@@ -359,13 +359,11 @@ describe("streams that stall", () => {
     expect(first.pkt).toMatchObject({ op: "DATA", block: 1 });
   });
 
-  // BUG: once every block sent has been acknowledged and the source has not
-  // produced the next one, nothing is in flight: the retransmission deadline
-  // fires once, "resends" nothing and is not armed again, and handlerTimeoutMs
-  // no longer applies. The session never ends (sessionsActive stays 1, the
-  // AbortSignal never fires, the client is never told) until the stream yields
-  // or ends on its own.
-  it.fails("BUG: a stream that stalls mid-transfer ends the session (timeout) instead of holding it forever", async () => {
+  // Regression (fixed in ae6dd7b): once every block sent was acknowledged and
+  // the source had not produced the next one, nothing was in flight: the
+  // retransmission deadline fired once, resent nothing and was not armed
+  // again, so the session (and its AbortSignal) hung until the stream moved.
+  it("a stream that stalls mid-transfer ends the session (timeout) instead of holding it forever", async () => {
     let signal: AbortSignal | undefined;
     const s = await startServer({
       handler: (req) => {
@@ -388,7 +386,11 @@ describe("streams that stall", () => {
     transfer.catch(() => {});
     const st = await s.sessionOf(c.port, 2500);
     expect(blocks).toBeGreaterThanOrEqual(128); // the data produced was delivered
-    expect(st.outcome).not.toBe("ok");
+    expect(st.outcome).toBe("timeout");
+    expect(st.error?.code).toBe(0);
     expect(signal?.aborted).toBe(true);
+    const r = await within(transfer, 2000, "the client to hear about it");
+    expect(r.error?.code).toBe(0); // the client is told
+    expect(r.data.length).toBe(65536);
   });
 });

@@ -89,13 +89,14 @@ describe("IPv6", () => {
     expect(new Set(sources)).toEqual(new Set(["127.0.0.1"]));
   });
 
-  // BUG: on a wildcard host, a request to a local address that is not one of
-  // the interface addresses enumerated at listen() (here 127.0.0.2: all of
-  // 127/8 is local, only 127.0.0.1 is configured; likewise a virtual IP added
-  // after listen()) reaches the wildcard socket, whose session socket is bound
-  // to the wildcard too, so the kernel picks the reply's source address
-  // (127.0.0.1). Firmware drops replies from another address than it asked
-  // (INTEROP.md, issue 2 "sending from the address the request arrived on").
+  // BUG: on a wildcard host, a local address that is not an interface
+  // address (127.0.0.2: all of 127/8 is local but only 127.0.0.1 is
+  // configured; likewise AnyIP routes such as `ip route add local
+  // 10.9.0.0/24 dev lo`) is not served correctly. Before ae6dd7b the request
+  // reached the wildcard socket and the reply left from 127.0.0.1 (firmware
+  // drops it); since ae6dd7b there is no wildcard socket with bindInterfaces,
+  // so the request gets no answer at all. Expected: the reply comes from
+  // 127.0.0.2 (issue 2: "sending from the address the request arrived on").
   it.fails("BUG: a server on 0.0.0.0 replies from 127.0.0.2 when asked on 127.0.0.2", async () => {
     const srv = await startServer({ root, timeout: 0.2, retries: 1 }, "0.0.0.0");
     const c = await UdpClient.open("127.0.0.1");
@@ -206,14 +207,10 @@ describe("close()", () => {
     await other.close();
   });
 
-  // BUG: on a wildcard host with bindInterfaces (the default), listen() binds
-  // the wildcard socket with reuseAddr (src/server.ts: `reuse = wildcard &&
-  // bindInterfaces`, passed to the primary bindSocket). On Linux two UDP
-  // sockets with SO_REUSEADDR may bind the same address and port, so a second
-  // server (or any process using SO_REUSEADDR) on the same wildcard port starts
-  // without error and takes the requests: here the client is answered by the
-  // second server ("from-b"). Expected: EADDRINUSE, as without bindInterfaces.
-  it.fails("BUG: a second server on the same wildcard port is refused (EADDRINUSE) instead of taking its requests", async () => {
+  // Regression (fixed in ae6dd7b): with bindInterfaces the wildcard socket was
+  // bound with SO_REUSEADDR, so a second server on the same wildcard port
+  // started without error and took the requests ("from-b").
+  it("a second server on the same wildcard port is refused (EADDRINUSE) instead of taking its requests", async () => {
     const a = createServer({ handler: () => "from-a", timeout: 1 });
     const b = createServer({ handler: () => "from-b", timeout: 1 });
     try {

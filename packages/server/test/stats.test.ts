@@ -171,7 +171,9 @@ describe("server stats", () => {
     expect(st.bytesSent).toBe(sum("bytesSent"));
     expect(st.packetsSent).toBe(sum("packetsSent"));
     expect(st.retransmits).toBe(sum("retransmits"));
-    expect(st.retransmits).toBe(2); // the timed-out session's two retries
+    const timedOut = srv.ended.find((x) => x.outcome === "timeout")!;
+    expect(timedOut.retransmits).toBe(2); // its two retries
+    expect(timedOut.peer.port).toBe(t.port);
     expect(st.bytesSent).toBe(3 * data.length + 512);
   });
 
