@@ -1,3 +1,7 @@
+export {
+  fileWriteTarget, rootWriteHandler,
+  type WriteHandler, type WriteRequest, type WriteTarget,
+} from "./write.js";
 export { createServer, TftpServer, type ListenOptions, type BoundAddress } from "./server.js";
 export {
   file, FileResponse,

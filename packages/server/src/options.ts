@@ -2,6 +2,7 @@
 // An out-of-range value is a clear error at start-up, never silently clamped.
 
 import type { ReadHandler } from "./handler.js";
+import type { WriteHandler } from "./write.js";
 import type { Instrumentation } from "./instrument.js";
 import type { ServerStats, SessionStats } from "./stats.js";
 
@@ -31,6 +32,30 @@ export interface ServerOptions {
   bindInterfaces?: boolean;
   /** With bindInterfaces: how often to look for added or removed addresses. */
   rescanIntervalMs?: number;
+  /** Accept uploads (WRQ) of new files under `root`. Off by default. */
+  allowWrite?: boolean;
+  /** With allowWrite: uploads may also replace existing files. */
+  allowOverwrite?: boolean;
+  /** Decides where each upload goes (enables writes; overrides allowWrite for the root). */
+  writeHandler?: WriteHandler;
+  /** Largest upload accepted, in bytes (checked against tsize first, then while receiving). */
+  maxUploadBytes?: number;
+  /** Largest file served, in bytes (0: no limit). */
+  maxFileBytes?: number;
+  /** Path MTU: blksize is capped so that a DATA packet is never fragmented (0: no cap). */
+  mtu?: number;
+  /** Single-port mode: every session runs on the listening port (NAT, Kubernetes). */
+  singlePort?: boolean;
+  /** Session sockets bind a port from this range (inclusive) instead of any ephemeral port. */
+  portRange?: readonly [number, number];
+  /** Most sessions at once (ERROR 0 "Server busy" beyond). 0: no limit. */
+  maxSessions?: number;
+  /** Most sessions at once from one client address. 0: no limit. */
+  maxSessionsPerClient?: number;
+  /** Requests per second accepted from one address (token bucket); excess requests are dropped unanswered. 0: no limit. */
+  rateLimit?: number;
+  /** Burst size of the rate limit (default: 2 x rateLimit). */
+  rateBurst?: number;
   /** Telemetry hooks (e.g. OpenTelemetry spans and metrics); none by default. */
   instrumentation?: Instrumentation;
   /** Strip a W3C traceparent suffix from requested file names (default true). */
@@ -53,6 +78,18 @@ export interface ResolvedOptions {
   rescanIntervalMs: number; // ms
   instrumentation: Instrumentation | undefined;
   traceparentInFilename: boolean;
+  allowWrite: boolean;
+  allowOverwrite: boolean;
+  writeHandler: WriteHandler | undefined;
+  maxUploadBytes: number; // bytes
+  maxFileBytes: number; // bytes, 0 = no limit
+  mtu: number; // bytes, 0 = no cap
+  singlePort: boolean;
+  portRange: readonly [number, number] | undefined;
+  maxSessions: number; // 0 = no limit
+  maxSessionsPerClient: number; // 0 = no limit
+  rateLimit: number; // requests/s per address, 0 = no limit
+  rateBurst: number; // requests
 }
 
 export const DEFAULTS = Object.freeze({
@@ -65,6 +102,15 @@ export const DEFAULTS = Object.freeze({
   bindInterfaces: true,
   rescanIntervalMs: 5_000, // ms between interface address scans
   traceparentInFilename: true,
+  allowWrite: false, // read-only unless asked
+  allowOverwrite: false,
+  maxUploadBytes: 256 * 1024 * 1024, // bytes: 256 MiB
+  maxFileBytes: 0, // bytes: no limit on reads
+  mtu: 0, // no MTU-derived blksize cap
+  singlePort: false,
+  maxSessions: 10_000, // sessions at once
+  maxSessionsPerClient: 0, // sessions at once per client address: off
+  rateLimit: 0, // requests/s per address: off
 });
 
 export class TftpConfigError extends Error {
@@ -86,6 +132,20 @@ const REFUSABLE = new Set(["blksize", "tsize", "timeout", "windowsize"]);
 
 export function resolveOptions(o: ServerOptions): ResolvedOptions {
   if (!o.root && !o.handler) throw new TftpConfigError("either root or handler is required");
+  if (o.allowWrite && !o.root && !o.writeHandler) throw new TftpConfigError("allowWrite needs a root (or give a writeHandler)");
+  if (o.writeHandler !== undefined && typeof o.writeHandler !== "function") throw new TftpConfigError("writeHandler must be a function");
+  let portRange: readonly [number, number] | undefined;
+  if (o.portRange !== undefined) {
+    const [lo, hi] = o.portRange;
+    intIn("portRange[0]", lo, 1, 65535);
+    intIn("portRange[1]", hi, 1, 65535);
+    if (lo > hi) throw new TftpConfigError(`portRange: ${lo} is above ${hi}`);
+    portRange = Object.freeze([lo, hi] as const);
+  }
+  const rateLimit = o.rateLimit ?? DEFAULTS.rateLimit;
+  if (typeof rateLimit !== "number" || !(rateLimit >= 0 && rateLimit <= 1_000_000)) {
+    throw new TftpConfigError(`rateLimit must be from 0 to 1000000 requests per second (got ${rateLimit})`);
+  }
   if (o.handler !== undefined && typeof o.handler !== "function") throw new TftpConfigError("handler must be a function");
   const timeout = o.timeout ?? DEFAULTS.timeout;
   if (typeof timeout !== "number" || !(timeout >= 0.01 && timeout <= 255)) {
@@ -110,5 +170,17 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
     rescanIntervalMs: intIn("rescanIntervalMs", o.rescanIntervalMs ?? DEFAULTS.rescanIntervalMs, 100, 86_400_000),
     instrumentation: o.instrumentation,
     traceparentInFilename: o.traceparentInFilename ?? DEFAULTS.traceparentInFilename,
+    allowWrite: o.allowWrite ?? DEFAULTS.allowWrite,
+    allowOverwrite: o.allowOverwrite ?? DEFAULTS.allowOverwrite,
+    writeHandler: o.writeHandler,
+    maxUploadBytes: intIn("maxUploadBytes", o.maxUploadBytes ?? DEFAULTS.maxUploadBytes, 0, Number.MAX_SAFE_INTEGER),
+    maxFileBytes: intIn("maxFileBytes", o.maxFileBytes ?? DEFAULTS.maxFileBytes, 0, Number.MAX_SAFE_INTEGER),
+    mtu: o.mtu === undefined || o.mtu === 0 ? 0 : intIn("mtu", o.mtu, 68, 65535 + 40),
+    singlePort: o.singlePort ?? DEFAULTS.singlePort,
+    portRange,
+    maxSessions: intIn("maxSessions", o.maxSessions ?? DEFAULTS.maxSessions, 0, 1_000_000),
+    maxSessionsPerClient: intIn("maxSessionsPerClient", o.maxSessionsPerClient ?? DEFAULTS.maxSessionsPerClient, 0, 1_000_000),
+    rateLimit,
+    rateBurst: intIn("rateBurst", o.rateBurst ?? Math.max(1, Math.ceil(rateLimit * 2)), 1, 10_000_000),
   });
 }

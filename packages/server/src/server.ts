@@ -4,11 +4,14 @@ import { createSocket, type Socket, type RemoteInfo } from "node:dgram";
 import { isIPv6 } from "node:net";
 import { networkInterfaces } from "node:os";
 import { Opcode, WireError, scheduler, statusMessage, wasmCodec, type Scheduler } from "@tftpkit/wasm-core";
+import type { Session, SessionHost } from "./base-session.js";
 import type { ReadHandler } from "./handler.js";
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from "./options.js";
+import { ReadSession } from "./read-session.js";
 import { rootHandler } from "./root.js";
-import { ReadSession, type SessionHost } from "./session.js";
 import { emptyServerStats, type ServerStats, type SessionStats } from "./stats.js";
+import { rootWriteHandler, type WriteHandler } from "./write.js";
+import { WriteSession } from "./write-session.js";
 
 const codec = wasmCodec;
 
@@ -71,12 +74,46 @@ function interfaceAddresses(v6: boolean): LocalAddress[] {
   return out.sort((a, b) => Number(!a.address.startsWith("127.")) - Number(!b.address.startsWith("127.")));
 }
 
+/** Token buckets of the per-address request rate limit. */
+class RateLimiter {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  constructor(private readonly rate: number, private readonly burst: number) {}
+  allow(address: string, now: number): boolean {
+    let b = this.buckets.get(address);
+    if (!b) {
+      if (this.buckets.size >= 100_000) this.prune(now);
+      b = { tokens: this.burst, at: now };
+      this.buckets.set(address, b);
+    }
+    b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.rate);
+    b.at = now;
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
+  private prune(now: number): void {
+    for (const [k, b] of this.buckets) {
+      if (b.tokens + ((now - b.at) / 1000) * this.rate >= this.burst) this.buckets.delete(k);
+    }
+    if (this.buckets.size >= 100_000) this.buckets.clear();
+  }
+}
+
+function writeHandlerOf(o: ResolvedOptions): WriteHandler | undefined {
+  if (o.writeHandler) return o.writeHandler;
+  if (o.allowWrite && o.root) return rootWriteHandler(o.root, { overwrite: o.allowOverwrite });
+  return undefined;
+}
+
 export class TftpServer implements SessionHost {
-  readonly options: ResolvedOptions;
-  readonly handler: ReadHandler;
+  options: ResolvedOptions;
+  handler: ReadHandler;
+  writeHandler: WriteHandler | undefined;
   readonly scheduler: Scheduler;
   private listeners: Listener[] = [];
-  private readonly sessions = new Map<string, ReadSession>();
+  private readonly sessions = new Map<string, Session>();
+  private readonly perClient = new Map<string, number>();
+  private limiter: RateLimiter | undefined;
   private counters: ServerStats = emptyServerStats();
   private nextId = 1;
   private statsTimer: NodeJS.Timeout | undefined;
@@ -87,7 +124,23 @@ export class TftpServer implements SessionHost {
   constructor(options: ServerOptions) {
     this.options = resolveOptions(options);
     this.handler = this.options.handler ?? rootHandler(this.options.root!);
+    this.writeHandler = writeHandlerOf(this.options);
+    this.limiter = this.options.rateLimit > 0 ? new RateLimiter(this.options.rateLimit, this.options.rateBurst) : undefined;
     this.scheduler = scheduler();
+  }
+
+  /**
+   * Replaces the options (e.g. on SIGHUP). Running sessions keep the options
+   * they started with; new requests get the new ones. Listening addresses do
+   * not change (host, port and singlePort need a restart).
+   */
+  reconfigure(options: ServerOptions): void {
+    const next = resolveOptions(options);
+    if (next.singlePort !== this.options.singlePort) throw new Error("singlePort cannot change while listening");
+    this.options = next;
+    this.handler = next.handler ?? rootHandler(next.root!);
+    this.writeHandler = writeHandlerOf(next);
+    this.limiter = next.rateLimit > 0 ? new RateLimiter(next.rateLimit, next.rateBurst) : undefined;
   }
 
   /**
@@ -214,6 +267,20 @@ export class TftpServer implements SessionHost {
 
   private onRequest(msg: Buffer, rinfo: RemoteInfo, local: string | undefined, port: number, socket: Socket): void {
     if (this.closing) return;
+    const key = `${rinfo.address}|${rinfo.port}`;
+    const op = msg.length >= 2 ? (msg[0] << 8) | msg[1] : 0;
+    const existing = this.sessions.get(key);
+    if (existing) {
+      if (op === Opcode.RRQ || op === Opcode.WRQ) {
+        this.counters.duplicateRequests++; // a retransmitted request: the session answers it
+      } else if (this.options.singlePort) {
+        existing.onPacket(msg, rinfo); // single-port mode: the listener carries the session
+      } else if (op !== Opcode.ERROR) {
+        this.counters.unknownTidPackets++;
+        this.reply(socket, WireError.UNKNOWN_TID, "Unknown transfer ID", rinfo);
+      }
+      return;
+    }
     const p = codec.decode(msg);
     if (p.opcode === 0) {
       this.counters.malformedPackets++;
@@ -222,38 +289,60 @@ export class TftpServer implements SessionHost {
       if (p.claimed !== Opcode.ERROR) this.reply(socket, WireError.ILLEGAL_OPERATION, `Malformed request: ${statusMessage(p.status)}`, rinfo);
       return;
     }
-    switch (p.opcode) {
-      case Opcode.RRQ: {
-        const key = `${rinfo.address}|${rinfo.port}`;
-        if (this.sessions.has(key)) {
-          this.counters.duplicateRequests++; // a retransmitted RRQ: the session answers it
-          return;
-        }
-        if (p.mode === "mail") {
-          this.counters.malformedPackets++;
-          this.reply(socket, WireError.ILLEGAL_OPERATION, "Mail mode is not supported", rinfo);
-          return;
-        }
-        const session = new ReadSession(this, this.nextId++, p, rinfo, { address: local, port });
-        this.sessions.set(session.key, session);
-        this.counters.sessionsStarted++;
-        session.start();
-        return;
-      }
-      case Opcode.WRQ:
-        this.counters.writeRequestsRefused++;
-        this.reply(socket, WireError.ACCESS_VIOLATION, "Writes are disabled on this server", rinfo);
-        return;
-      case Opcode.ERROR:
-        return;
-      default:
+    if (p.opcode !== Opcode.RRQ && p.opcode !== Opcode.WRQ) {
+      if (p.opcode !== Opcode.ERROR) {
         this.counters.unknownTidPackets++;
         this.reply(socket, WireError.UNKNOWN_TID, "Unknown transfer ID", rinfo);
+      }
+      return;
     }
+    const o = this.options;
+    if (this.limiter && !this.limiter.allow(rinfo.address, Date.now())) {
+      // Dropped unanswered: a spoofed flood gets nothing back to amplify.
+      this.counters.rateLimited++;
+      return;
+    }
+    if (p.mode === "mail") {
+      this.counters.malformedPackets++;
+      this.reply(socket, WireError.ILLEGAL_OPERATION, "Mail mode is not supported", rinfo);
+      return;
+    }
+    if (p.opcode === Opcode.WRQ && !this.writeHandler) {
+      this.counters.writeRequestsRefused++;
+      this.reply(socket, WireError.ACCESS_VIOLATION, "Writes are disabled on this server", rinfo);
+      return;
+    }
+    if (o.maxSessions > 0 && this.sessions.size >= o.maxSessions) {
+      this.counters.refusedBusy++;
+      this.reply(socket, WireError.UNDEFINED, "Server busy: too many sessions, try again later", rinfo);
+      return;
+    }
+    const fromClient = this.perClient.get(rinfo.address) ?? 0;
+    if (o.maxSessionsPerClient > 0 && fromClient >= o.maxSessionsPerClient) {
+      this.counters.refusedBusy++;
+      this.reply(socket, WireError.UNDEFINED, "Too many sessions from this client, try again later", rinfo);
+      return;
+    }
+    const shared = o.singlePort ? socket : undefined;
+    const where = { address: local, port };
+    const session: Session = p.opcode === Opcode.RRQ
+      ? new ReadSession(this, this.nextId++, p, rinfo, where, shared)
+      : new WriteSession(this, this.nextId++, p, rinfo, where, shared);
+    this.sessions.set(session.key, session);
+    this.perClient.set(rinfo.address, fromClient + 1);
+    this.counters.sessionsStarted++;
+    if (p.opcode === Opcode.WRQ) this.counters.writesStarted++;
+    session.start();
   }
 
-  sessionEnded(session: ReadSession, s: SessionStats): void {
-    if (this.sessions.get(session.key) === session) this.sessions.delete(session.key);
+  sessionEnded(session: Session, s: SessionStats): void {
+    if (this.sessions.get(session.key) === session) {
+      this.sessions.delete(session.key);
+      const address = s.peer.address;
+      const n = (this.perClient.get(address) ?? 1) - 1;
+      if (n <= 0) this.perClient.delete(address);
+      else this.perClient.set(address, n);
+    }
     const c = this.counters;
     c.outcomes[s.outcome]++;
     if (s.outcome === "ok") c.sessionsOk++;
@@ -262,6 +351,7 @@ export class TftpServer implements SessionHost {
     c.bytesSent += s.bytesSent;
     c.packetsSent += s.packetsSent;
     c.retransmits += s.retransmits;
+    c.bytesReceived += s.bytesReceived ?? 0;
     try {
       this.options.onSessionEnd?.(s);
     } catch {
@@ -282,19 +372,21 @@ export class TftpServer implements SessionHost {
    * each is ended with ERROR 0 "Server shutting down".
    */
   async close(opts: { graceMs?: number } = {}): Promise<void> {
-    this.closing = true;
+    this.closing = true; // no new sessions from here on
     if (this.statsTimer) clearInterval(this.statsTimer);
     if (this.rescanTimer) clearInterval(this.rescanTimer);
     this.statsTimer = undefined;
     this.rescanTimer = undefined;
-    await Promise.all(this.listeners.map((l) => new Promise<void>((r) => l.socket.close(() => r()))));
-    this.listeners = [];
     const deadline = Date.now() + (opts.graceMs ?? 0);
     while (this.sessions.size > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
     }
     for (const s of [...this.sessions.values()]) s.shutdown();
+    // Listeners last: in single-port mode they carry the sessions' last packets.
+    await Promise.all(this.listeners.map((l) => new Promise<void>((r) => l.socket.close(() => r()))));
+    this.listeners = [];
   }
+
 }
 
 export function createServer(options: ServerOptions): TftpServer {

@@ -19,7 +19,7 @@ export interface Endpoint {
 
 export interface SessionStats {
   id: number;
-  kind: "read";
+  kind: "read" | "write";
   peer: Endpoint;
   local: Endpoint;
   path: string;
@@ -50,6 +50,11 @@ export interface SessionStats {
   finalAckMissing?: boolean;
   /** The W3C traceparent the file name carried, if any. */
   traceparent?: string;
+  /** Writes: payload bytes received in order. */
+  bytesReceived?: number;
+  blocksReceived?: number;
+  /** Writes: blocks received again. */
+  duplicateBlocks?: number;
 }
 
 export interface ServerStats {
@@ -65,6 +70,12 @@ export interface ServerStats {
   unknownTidPackets: number;
   duplicateRequests: number;
   writeRequestsRefused: number;
+  /** Requests refused by maxSessions / maxSessionsPerClient. */
+  refusedBusy: number;
+  /** Requests dropped by the per-address rate limit. */
+  rateLimited: number;
+  writesStarted: number;
+  bytesReceived: number;
   outcomes: Record<Outcome, number>;
 }
 
@@ -82,6 +93,10 @@ export function emptyServerStats(): ServerStats {
     unknownTidPackets: 0,
     duplicateRequests: 0,
     writeRequestsRefused: 0,
+    refusedBusy: 0,
+    rateLimited: 0,
+    writesStarted: 0,
+    bytesReceived: 0,
     outcomes: {
       ok: 0, probe: 0, "not-found": 0, "access-denied": 0, timeout: 0,
       "client-error": 0, "handler-error": 0, error: 0, aborted: 0,

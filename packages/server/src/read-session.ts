@@ -9,42 +9,17 @@
 // the client has not acknowledged is in the ring, so a retransmission never
 // reads the source again and a stream is read exactly once.
 
-import { createSocket, type Socket, type RemoteInfo } from "node:dgram";
+import type { RemoteInfo, Socket } from "node:dgram";
 import { performance } from "node:perf_hooks";
-import {
-  Ack, Timeout, Opcode, TftpError, WireError, toTftpError, wasmCodec,
-  type DeadlineOwner, type RequestPacket, type Scheduler,
-} from "@tftpkit/wasm-core";
-import { isSized, type ReadHandler, type ReadRequest } from "./handler.js";
-import { splitTraceparent, type SessionObserver } from "./instrument.js";
-import type { ResolvedOptions } from "./options.js";
+import { Ack, Timeout, Opcode, TftpError, WireError, type RequestPacket } from "@tftpkit/wasm-core";
+import { Session, codec, type SessionHost } from "./base-session.js";
+import { isSized, type ReadRequest } from "./handler.js";
 import { toSource, type DataSource } from "./sources.js";
-import type { Outcome, SessionStats } from "./stats.js";
-
-const codec = wasmCodec;
-
-/** What a session needs from its server. */
-export interface SessionHost {
-  readonly options: ResolvedOptions;
-  readonly handler: ReadHandler;
-  readonly scheduler: Scheduler;
-  sessionEnded(session: ReadSession, stats: SessionStats): void;
-  countUnknownTid(): void;
-  countMalformed(): void;
-}
-
-type Phase = "handler" | "transfer" | "done";
+import type { SessionStats } from "./stats.js";
 
 const RING_TARGET_BYTES = 64 * 1024; // read ahead at least this much per batch
 const RING_MAX_BYTES = 1024 * 1024; // but hold at most this much per session
 const IOV_MAX = 1024; // buffers per readv
-
-/** Options as a record; a repeated option keeps its first value, as negotiation does. */
-function firstValues(options: Array<[string, string]>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of options) if (!Object.prototype.hasOwnProperty.call(out, k)) Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
-  return out;
-}
 
 function ringSlots(blksize: number, windowsize: number, blocks: number): number {
   let r = Math.max(2 * windowsize, Math.ceil(RING_TARGET_BYTES / blksize));
@@ -53,13 +28,7 @@ function ringSlots(blksize: number, windowsize: number, blocks: number): number 
   return Math.min(r, Math.max(blocks, 1));
 }
 
-export class ReadSession implements DeadlineOwner {
-  readonly id: number;
-  readonly key: string;
-  private phase: Phase = "handler";
-  private socket: Socket | undefined;
-  private slot = -1;
-  private readonly abort = new AbortController();
+export class ReadSession extends Session {
   private source: DataSource | undefined;
   // ring
   private ring: Buffer = Buffer.alloc(0);
@@ -74,66 +43,28 @@ export class ReadSession implements DeadlineOwner {
   private highestSent = 0;
   private afterTimeout = false;
   private oack: Uint8Array | null = null;
-  // negotiated
-  private blksize = 512;
-  private windowsize = 1;
-  private tsize = -1;
-  private optionsAcked: Record<string, string> = {};
-  private readonly asked: Record<string, string>;
-  private readonly path: string;
-  private readonly traceparent: string | undefined;
-  private obs: SessionObserver | undefined;
   // stats
-  private readonly t0 = performance.now();
-  private readonly startedAt = Date.now();
-  private handlerMs = 0;
   private bytesSent = 0;
-  private packetsSent = 0;
-  private retransmits = 0;
   private duplicateAcks = 0;
-  private timeouts = 0;
   private blocksAcked = 0;
+  private finalAckMissing = false;
 
   constructor(
-    private readonly host: SessionHost,
+    host: SessionHost,
     id: number,
-    private readonly req: RequestPacket,
-    private readonly peer: RemoteInfo,
-    private readonly local: { address: string | undefined; port: number },
+    req: RequestPacket,
+    peer: RemoteInfo,
+    local: { address: string | undefined; port: number },
+    shared?: Socket,
   ) {
-    this.id = id;
-    this.key = `${peer.address}|${peer.port}`;
-    this.asked = firstValues(req.options);
-    const split = host.options.traceparentInFilename ? splitTraceparent(req.filename) : { path: req.filename };
-    this.path = split.path;
-    this.traceparent = split.traceparent;
+    super(host, id, "read", req, peer, local, shared);
   }
 
   start(): void {
-    const family = this.peer.family === "IPv6" ? "udp6" : "udp4";
-    const socket = createSocket({ type: family });
-    this.socket = socket;
-    socket.on("message", this.onMessage);
-    socket.on("error", () => this.finish("error", new TftpError(WireError.UNDEFINED, "socket error")));
-    const bound = new Promise<void>((resolve) => socket.bind({ port: 0, address: this.local.address, exclusive: true }, resolve));
-    // The handler's deadline lives in the shared timer structure too.
-    const s = this.host.scheduler;
-    this.slot = s.txOpen(this, 1, this.host.options.handlerTimeoutMs, 0, false);
-    if (this.slot < 0) {
-      void bound.then(() => this.fail(new TftpError(WireError.UNDEFINED, "Server busy")));
+    if (!this.open()) {
+      void this.ready.then(() => this.fail(new TftpError(WireError.UNDEFINED, "Server busy")));
       return;
     }
-    s.touch(this.slot);
-    this.obs = this.host.options.instrumentation?.session({
-      id: this.id,
-      kind: "read",
-      path: this.path,
-      mode: this.req.mode,
-      peer: { address: this.peer.address, port: this.peer.port },
-      local: { address: this.local.address ?? "", port: this.local.port },
-      optionsAsked: this.asked,
-      traceparent: this.traceparent,
-    });
     const request: ReadRequest = {
       path: this.path,
       mode: this.req.mode === "netascii" ? "netascii" : "octet",
@@ -145,44 +76,40 @@ export class ReadSession implements DeadlineOwner {
     };
     const h0 = performance.now();
     Promise.resolve()
-      .then(() => (this.obs ? this.obs.runHandler(() => this.host.handler(request)) : this.host.handler(request)))
+      .then(() => this.runHandler(() => this.host.handler(request)))
       .then(async (response) => {
         this.handlerMs = performance.now() - h0;
         const sized = isSized(response);
         const source = await toSource(sized ? response.body : response, sized ? response.size : undefined, request.mode === "netascii");
         if (this.done()) return source.close();
         this.source = source;
-        await bound;
+        await this.ready;
         if (this.done()) return;
         this.begin(source);
       })
       .catch(async (err: unknown) => {
         if (this.done()) return;
         this.handlerMs ||= performance.now() - h0;
-        await bound;
+        await this.ready.catch(() => {});
         this.fail(err);
       });
   }
 
-  private done(): boolean {
-    return this.phase === "done";
-  }
-
   /** Negotiates, sizes the ring and sends the OACK or the first window. */
   private begin(source: DataSource): void {
-    const o = this.host.options;
+    const o = this.opts;
     const size = source.size ?? -1;
+    if (o.maxFileBytes > 0 && size > o.maxFileBytes) {
+      return this.fail(new TftpError(WireError.DISK_FULL, "File too large for this server"));
+    }
     const neg = codec.negotiate(this.req.asked, {
-      maxBlksize: o.maxBlksize,
+      maxBlksize: this.blksizeCap(),
       maxWindowsize: o.maxWindowsize,
       tsize: size,
       write: false,
       refuse: o.refuseOptions,
     });
-    if (neg.blksize > 0) { this.blksize = neg.blksize; this.optionsAcked.blksize = String(neg.blksize); }
-    if (neg.tsize >= 0) this.optionsAcked.tsize = String(neg.tsize);
-    if (neg.timeout > 0) this.optionsAcked.timeout = String(neg.timeout);
-    if (neg.windowsize > 0) { this.windowsize = neg.windowsize; this.optionsAcked.windowsize = String(neg.windowsize); }
+    this.applyNegotiated(neg);
     this.tsize = size;
     this.oack = neg.oack;
     this.obs?.negotiated(this.optionsAcked, this.blksize, this.windowsize, size);
@@ -204,8 +131,7 @@ export class ReadSession implements DeadlineOwner {
     }
     const s = this.host.scheduler;
     s.close(this.slot);
-    const timeoutMs = neg.timeout > 0 ? neg.timeout * 1000 : o.timeoutMs;
-    this.slot = s.txOpen(this, this.windowsize, timeoutMs, o.retries, this.oack !== null);
+    this.slot = s.txOpen(this, this.windowsize, this.retransmitTimeoutMs(neg.timeout), o.retries, this.oack !== null);
     if (this.slot < 0) return this.fail(new TftpError(WireError.UNDEFINED, "Server busy"));
     if (this.last > 0) s.x.txSetLast(this.slot, this.last);
     this.phase = "transfer";
@@ -222,10 +148,9 @@ export class ReadSession implements DeadlineOwner {
     let can = x.txSendable(slot);
     if (can === 0) return;
     let n = x.txNext(slot);
-    const socket = this.socket!;
     if (n === 0) {
       const oack = this.oack!;
-      socket.send(oack, 0, oack.length, this.peer.port, this.peer.address);
+      this.send(oack, 0, oack.length);
       if (this.packetsSent > 0) {
         this.retransmits++;
         this.obs?.retransmit(0, 1, "timeout");
@@ -237,15 +162,13 @@ export class ReadSession implements DeadlineOwner {
     let sent = 0;
     const resentBefore = this.retransmits;
     const first = n;
-    const port = this.peer.port;
-    const address = this.peer.address;
     while (can > 0 && n < this.filledTo) {
       const i = n % this.slots;
       const off = i * this.stride;
       this.ring[off + 2] = (n >>> 8) & 0xff;
       this.ring[off + 3] = n & 0xff;
       const len = this.lens[i];
-      socket.send(this.ring, off, len + 4, port, address);
+      this.send(this.ring, off, len + 4);
       if (n <= this.highestSent) this.retransmits++;
       else {
         this.highestSent = n;
@@ -304,6 +227,10 @@ export class ReadSession implements DeadlineOwner {
           }
         }
         this.filledTo = b;
+        const cap = this.opts.maxFileBytes;
+        if (cap > 0 && (this.filledTo - 1) * this.blksize > cap) {
+          return this.fail(new TftpError(WireError.DISK_FULL, "File too large for this server"));
+        }
         this.pump();
       },
       (err: unknown) => {
@@ -313,15 +240,7 @@ export class ReadSession implements DeadlineOwner {
     );
   }
 
-  private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
-    if (rinfo.port !== this.peer.port || rinfo.address !== this.peer.address) {
-      // RFC 1350: a packet from an unknown TID gets ERROR 5; the session carries on.
-      this.host.countUnknownTid();
-      this.obs?.unknownTid({ address: rinfo.address, port: rinfo.port });
-      const e = codec.encodeError(WireError.UNKNOWN_TID, "Unknown transfer ID");
-      this.socket?.send(e, rinfo.port, rinfo.address);
-      return;
-    }
+  protected handlePacket(msg: Buffer): void {
     if (this.phase !== "transfer") return;
     const block = codec.decodeAck(msg);
     if (block >= 0) return this.onAck(block);
@@ -335,7 +254,7 @@ export class ReadSession implements DeadlineOwner {
     }
     this.host.countMalformed();
     this.fail(TftpError.illegalOperation("Illegal TFTP operation: expected ACK"));
-  };
+  }
 
   private onAck(block: number): void {
     const x = this.host.scheduler.x;
@@ -353,9 +272,7 @@ export class ReadSession implements DeadlineOwner {
   }
 
   onDeadline(): void {
-    if (this.phase === "handler") {
-      return this.fail(new TftpError(WireError.UNDEFINED, "Handler timed out", "TFTP_ERR_TIMEOUT"));
-    }
+    if (this.phase === "handler") return this.handlerTimedOut();
     if (this.phase !== "transfer") return;
     const s = this.host.scheduler;
     const x = s.x;
@@ -377,76 +294,23 @@ export class ReadSession implements DeadlineOwner {
     if (this.last > 0 && this.highestSent >= this.last && x.txBase(this.slot) === this.last) {
       // Everything but the last block was acknowledged and the last was sent: some clients never ACK it.
       this.blocksAcked = this.last - 1;
-      return this.finish("ok", undefined, undefined, true);
+      this.finalAckMissing = true;
+      return this.finish("ok");
     }
     this.finish("timeout", new TftpError(WireError.UNDEFINED, "Transfer timed out", "TFTP_ERR_TIMEOUT"));
   }
 
-  /** Answers an error to the client and ends the session. */
-  fail(err: unknown, forced?: Outcome): void {
-    if (this.phase === "done") return;
-    const e = toTftpError(err);
-    const outcome: Outcome = forced ??
-      (!(err instanceof TftpError) && e.wireCode === WireError.UNDEFINED ? "handler-error"
-      : e.wireCode === WireError.NOT_FOUND ? "not-found"
-      : e.wireCode === WireError.ACCESS_VIOLATION ? "access-denied"
-      : "error");
-    const packet = codec.encodeError(e.wireCode, e.message);
-    const socket = this.socket;
-    if (socket) {
-      socket.send(packet, this.peer.port, this.peer.address, () => socket.close());
-      this.socket = undefined;
-    }
-    this.finish(outcome, e);
-  }
-
-  /** Ends the session from the server (shutdown). */
-  shutdown(message = "Server shutting down"): void {
-    if (this.phase === "done") return;
-    const socket = this.socket;
-    if (socket) {
-      socket.send(codec.encodeError(WireError.UNDEFINED, message), this.peer.port, this.peer.address, () => socket.close());
-      this.socket = undefined;
-    }
-    this.finish("aborted", new TftpError(WireError.UNDEFINED, message, "TFTP_ERR_ABORTED"));
-  }
-
-  private finish(outcome: Outcome, err?: TftpError, clientError?: { code: number; message: string }, finalAckMissing = false): void {
-    if (this.phase === "done") return;
-    this.phase = "done";
-    if (this.slot >= 0) this.host.scheduler.close(this.slot);
-    this.slot = -1;
-    this.socket?.close();
-    this.socket = undefined;
-    this.source?.close();
-    this.abort.abort();
-    const stats: SessionStats = {
-      id: this.id,
-      kind: "read",
-      peer: { address: this.peer.address, port: this.peer.port },
-      local: { address: this.local.address ?? "", port: this.local.port },
-      path: this.path,
-      mode: this.req.mode,
-      optionsAsked: this.asked,
-      optionsAcked: this.optionsAcked,
-      blksize: this.blksize,
-      windowsize: this.windowsize,
-      tsize: this.tsize,
+  protected kindStats(): Partial<SessionStats> {
+    const k: Partial<SessionStats> = {
       bytesSent: this.bytesSent,
-      packetsSent: this.packetsSent,
       blocksAcked: this.blocksAcked,
-      retransmits: this.retransmits,
       duplicateAcks: this.duplicateAcks,
-      startedAt: this.startedAt,
-      durationMs: performance.now() - this.t0,
-      handlerMs: this.handlerMs,
-      outcome,
     };
-    if (err) stats.error = { code: err.wireCode, message: err.message };
-    if (clientError) stats.error = clientError;
-    if (finalAckMissing) stats.finalAckMissing = true;
-    if (this.traceparent) stats.traceparent = this.traceparent;
-    this.obs?.end(stats);
-    this.host.sessionEnded(this, stats);
+    if (this.finalAckMissing) k.finalAckMissing = true;
+    return k;
+  }
+
+  protected release(): void {
+    this.source?.close();
   }
 }

@@ -1,0 +1,278 @@
+// What read and write sessions share: the transport (a socket of the
+// session's own on an ephemeral port, or the listening socket in single-port
+// mode), the TID check, error replies, the telemetry observer and the stats
+// record written when the session ends.
+
+import { createSocket, type Socket, type RemoteInfo } from "node:dgram";
+import { performance } from "node:perf_hooks";
+import {
+  TftpError, WireError, toTftpError, wasmCodec,
+  type DeadlineOwner, type RequestPacket, type Scheduler,
+} from "@tftpkit/wasm-core";
+import type { ReadHandler } from "./handler.js";
+import { splitTraceparent, type SessionObserver } from "./instrument.js";
+import type { ResolvedOptions } from "./options.js";
+import type { Outcome, SessionStats } from "./stats.js";
+import type { WriteHandler } from "./write.js";
+
+export const codec = wasmCodec;
+
+/** What a session needs from its server. */
+export interface SessionHost {
+  readonly options: ResolvedOptions;
+  readonly handler: ReadHandler;
+  readonly writeHandler: WriteHandler | undefined;
+  readonly scheduler: Scheduler;
+  sessionEnded(session: Session, stats: SessionStats): void;
+  countUnknownTid(): void;
+  countMalformed(): void;
+}
+
+export type Phase = "handler" | "transfer" | "commit" | "dally" | "done";
+
+/** Options as a record; a repeated option keeps its first value, as negotiation does. */
+function firstValues(options: Array<[string, string]>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of options) {
+    if (!Object.prototype.hasOwnProperty.call(out, k)) {
+      Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+    }
+  }
+  return out;
+}
+
+function bindEphemeral(socket: Socket, address: string | undefined, range: readonly [number, number] | undefined): Promise<void> {
+  if (!range) return new Promise((resolve) => socket.bind({ port: 0, address, exclusive: true }, resolve));
+  const [lo, hi] = range;
+  const span = hi - lo + 1;
+  const start = Math.floor(Math.random() * span);
+  return new Promise((resolve, reject) => {
+    let tries = 0;
+    const attempt = (): void => {
+      if (tries >= Math.min(span, 64)) return reject(new TftpError(WireError.UNDEFINED, "No free port in the session port range"));
+      const port = lo + ((start + tries) % span);
+      tries++;
+      const onError = (err: NodeJS.ErrnoException): void => {
+        if (err.code === "EADDRINUSE") attempt();
+        else reject(err);
+      };
+      socket.once("error", onError);
+      socket.bind({ port, address, exclusive: true }, () => {
+        socket.off("error", onError);
+        resolve();
+      });
+    };
+    attempt();
+  });
+}
+
+export abstract class Session implements DeadlineOwner {
+  readonly id: number;
+  readonly key: string;
+  protected phase: Phase = "handler";
+  protected slot = -1;
+  protected readonly abort = new AbortController();
+  protected readonly opts: ResolvedOptions;
+  private socket: Socket | undefined;
+  protected ready: Promise<void> = Promise.resolve();
+  // negotiated
+  protected blksize = 512;
+  protected windowsize = 1;
+  protected tsize = -1;
+  protected optionsAcked: Record<string, string> = {};
+  protected readonly asked: Record<string, string>;
+  readonly path: string;
+  protected readonly traceparent: string | undefined;
+  protected obs: SessionObserver | undefined;
+  // stats
+  protected readonly t0 = performance.now();
+  protected readonly startedAt = Date.now();
+  protected handlerMs = 0;
+  protected packetsSent = 0;
+  protected retransmits = 0;
+  protected timeouts = 0;
+
+  constructor(
+    protected readonly host: SessionHost,
+    id: number,
+    readonly kind: "read" | "write",
+    protected readonly req: RequestPacket,
+    protected readonly peer: RemoteInfo,
+    protected readonly local: { address: string | undefined; port: number },
+    /** Single-port mode: the listening socket carries the session. */
+    private readonly shared: Socket | undefined,
+  ) {
+    this.id = id;
+    this.key = `${peer.address}|${peer.port}`;
+    this.opts = host.options;
+    this.asked = firstValues(req.options);
+    const split = this.opts.traceparentInFilename ? splitTraceparent(req.filename) : { path: req.filename };
+    this.path = split.path;
+    this.traceparent = split.traceparent;
+  }
+
+  /** Opens the transport and the observer, and arms the handler deadline. False if the session table is full. */
+  protected open(): boolean {
+    if (this.shared) {
+      this.socket = this.shared;
+    } else {
+      const socket = createSocket({ type: this.peer.family === "IPv6" ? "udp6" : "udp4" });
+      this.socket = socket;
+      socket.on("message", this.onPacket);
+      socket.on("error", () => this.finish("error", new TftpError(WireError.UNDEFINED, "socket error")));
+      this.ready = bindEphemeral(socket, this.local.address, this.opts.portRange);
+      this.ready.catch(() => {});
+    }
+    this.obs = this.opts.instrumentation?.session({
+      id: this.id,
+      kind: this.kind,
+      path: this.path,
+      mode: this.req.mode,
+      peer: { address: this.peer.address, port: this.peer.port },
+      local: { address: this.local.address ?? "", port: this.local.port },
+      optionsAsked: this.asked,
+      traceparent: this.traceparent,
+    });
+    // The handler's deadline lives in the shared timer structure too.
+    const s = this.host.scheduler;
+    this.slot = s.txOpen(this, 1, this.opts.handlerTimeoutMs, 0, false);
+    if (this.slot < 0) return false;
+    s.touch(this.slot);
+    return true;
+  }
+
+  /** Runs a handler inside the observer's context. */
+  protected runHandler<T>(fn: () => T): T {
+    return this.obs ? this.obs.runHandler(fn) : fn();
+  }
+
+  protected send(buf: Uint8Array, offset: number, length: number): void {
+    try {
+      this.socket?.send(buf, offset, length, this.peer.port, this.peer.address);
+    } catch {
+      // The socket closed under us (server shutting down): the session ends on its own.
+    }
+  }
+
+  protected done(): boolean {
+    return this.phase === "done";
+  }
+
+  /** Every packet for this session: from its own socket, or routed by the server in single-port mode. */
+  readonly onPacket = (msg: Buffer, rinfo: RemoteInfo): void => {
+    if (rinfo.port !== this.peer.port || rinfo.address !== this.peer.address) {
+      // RFC 1350: a packet from an unknown TID gets ERROR 5; the session carries on.
+      this.host.countUnknownTid();
+      this.obs?.unknownTid({ address: rinfo.address, port: rinfo.port });
+      this.socket?.send(codec.encodeError(WireError.UNKNOWN_TID, "Unknown transfer ID"), rinfo.port, rinfo.address);
+      return;
+    }
+    this.handlePacket(msg);
+  };
+
+  protected abstract handlePacket(msg: Buffer): void;
+  abstract onDeadline(): void;
+  abstract start(): void;
+  /** Fields of the stats record that only one kind has. */
+  protected abstract kindStats(): Partial<SessionStats>;
+  /** Releases what the kind holds (a source, an unfinished upload). */
+  protected abstract release(): void;
+
+  /** The handler did not answer in time. */
+  protected handlerTimedOut(): void {
+    this.fail(new TftpError(WireError.UNDEFINED, "Handler timed out", "TFTP_ERR_TIMEOUT"));
+  }
+
+  /** Sends a last packet (an ERROR), then lets go of the socket. */
+  private sendLast(packet: Uint8Array): void {
+    const socket = this.socket;
+    this.socket = undefined;
+    if (!socket) return;
+    try {
+      if (socket === this.shared) socket.send(packet, this.peer.port, this.peer.address);
+      else socket.send(packet, this.peer.port, this.peer.address, () => socket.close());
+    } catch {
+      // Already closed.
+    }
+  }
+
+  /** Answers an error to the client and ends the session. */
+  fail(err: unknown, forced?: Outcome): void {
+    if (this.phase === "done") return;
+    const e = toTftpError(err);
+    const outcome: Outcome = forced ??
+      (!(err instanceof TftpError) && e.wireCode === WireError.UNDEFINED ? "handler-error"
+      : e.wireCode === WireError.NOT_FOUND ? "not-found"
+      : e.wireCode === WireError.ACCESS_VIOLATION ? "access-denied"
+      : "error");
+    this.sendLast(codec.encodeError(e.wireCode, e.message));
+    this.finish(outcome, e);
+  }
+
+  /** Ends the session from the server (shutdown). */
+  shutdown(message = "Server shutting down"): void {
+    if (this.phase === "done") return;
+    this.sendLast(codec.encodeError(WireError.UNDEFINED, message));
+    this.finish("aborted", new TftpError(WireError.UNDEFINED, message, "TFTP_ERR_ABORTED"));
+  }
+
+  protected finish(outcome: Outcome, err?: TftpError, clientError?: { code: number; message: string }, extra?: Partial<SessionStats>): void {
+    if (this.phase === "done") return;
+    this.phase = "done";
+    if (this.slot >= 0) this.host.scheduler.close(this.slot);
+    this.slot = -1;
+    if (this.socket && this.socket !== this.shared) this.socket.close();
+    this.socket = undefined;
+    this.release();
+    this.abort.abort();
+    const stats: SessionStats = {
+      id: this.id,
+      kind: this.kind,
+      peer: { address: this.peer.address, port: this.peer.port },
+      local: { address: this.local.address ?? "", port: this.local.port },
+      path: this.path,
+      mode: this.req.mode,
+      optionsAsked: this.asked,
+      optionsAcked: this.optionsAcked,
+      blksize: this.blksize,
+      windowsize: this.windowsize,
+      tsize: this.tsize,
+      bytesSent: 0,
+      packetsSent: this.packetsSent,
+      blocksAcked: 0,
+      retransmits: this.retransmits,
+      duplicateAcks: 0,
+      startedAt: this.startedAt,
+      durationMs: performance.now() - this.t0,
+      handlerMs: this.handlerMs,
+      outcome,
+      ...this.kindStats(),
+      ...extra,
+    };
+    if (err) stats.error = { code: err.wireCode, message: err.message };
+    if (clientError) stats.error = clientError;
+    if (this.traceparent) stats.traceparent = this.traceparent;
+    this.obs?.end(stats);
+    this.host.sessionEnded(this, stats);
+  }
+
+  /** Sets the negotiated values from the core's answer. */
+  protected applyNegotiated(neg: { blksize: number; tsize: number; timeout: number; windowsize: number }): void {
+    if (neg.blksize > 0) { this.blksize = neg.blksize; this.optionsAcked.blksize = String(neg.blksize); }
+    if (neg.tsize >= 0) this.optionsAcked.tsize = String(neg.tsize);
+    if (neg.timeout > 0) this.optionsAcked.timeout = String(neg.timeout);
+    if (neg.windowsize > 0) { this.windowsize = neg.windowsize; this.optionsAcked.windowsize = String(neg.windowsize); }
+  }
+
+  /** blksize cap for this peer: the configured maximum, lowered by the MTU when one is set. */
+  protected blksizeCap(): number {
+    const mtu = this.opts.mtu;
+    if (!mtu) return this.opts.maxBlksize;
+    const overhead = (this.peer.family === "IPv6" ? 40 : 20) + 8 + 4;
+    return Math.max(8, Math.min(this.opts.maxBlksize, mtu - overhead));
+  }
+
+  protected retransmitTimeoutMs(negotiatedSeconds: number): number {
+    return negotiatedSeconds > 0 ? negotiatedSeconds * 1000 : this.opts.timeoutMs;
+  }
+}

@@ -1,0 +1,113 @@
+// Uploads (WRQ): what a write handler receives and returns, and the atomic
+// file target used for writes under a root.
+//
+// An upload is written to a temporary file beside its destination and moved
+// into place (rename, or link for create-only) before the final ACK goes out:
+// a client that got its last ACK finds the whole file; a failed or aborted
+// upload leaves nothing behind.
+
+import { randomBytes } from "node:crypto";
+import { open, link, lstat, realpath, rename, unlink, stat, type FileHandle } from "node:fs/promises";
+import { basename, dirname, join, resolve, sep } from "node:path";
+import { TftpError, WireError, toTftpError } from "@tftpkit/wasm-core";
+import { RootResolver, safeSegments } from "./root.js";
+
+export interface WriteRequest {
+  /** The file name as the client sent it (traceparent suffix stripped). */
+  path: string;
+  mode: "octet" | "netascii";
+  options: Readonly<Record<string, string>>;
+  /** Size the client announced (tsize), or undefined. */
+  size: number | undefined;
+  peer: { address: string; port: number; family: "IPv4" | "IPv6" };
+  local: { address: string | undefined; port: number };
+  signal: AbortSignal;
+  sessionId: number;
+}
+
+/** Where an upload goes. `write` is called in order; then exactly one of `commit` or `abort`. */
+export interface WriteTarget {
+  write(chunk: Uint8Array): void | Promise<void>;
+  /** Makes the upload visible, whole. Called before the final ACK. */
+  commit(): Promise<void>;
+  /** Drops the upload. */
+  abort(): Promise<void>;
+}
+
+/** Decides where an upload goes. Throw a TftpError to refuse it (e.g. ERROR 2 or 6). */
+export type WriteHandler = (request: WriteRequest) => WriteTarget | Promise<WriteTarget>;
+
+/** An upload to `path`, written beside it and moved into place on commit. */
+export async function fileWriteTarget(path: string, opts: { overwrite: boolean }): Promise<WriteTarget> {
+  if (!opts.overwrite) {
+    const exists = await stat(path).then(() => true, () => false);
+    if (exists) throw new TftpError(WireError.FILE_EXISTS, "File already exists");
+  }
+  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.tftpkit-upload`);
+  let fh: FileHandle;
+  try {
+    fh = await open(temp, "wx", 0o644);
+  } catch (err) {
+    throw toTftpError(err);
+  }
+  let closed = false;
+  const closeOnce = async (): Promise<void> => {
+    if (!closed) {
+      closed = true;
+      await fh.close();
+    }
+  };
+  return {
+    async write(chunk) {
+      try {
+        await fh.write(chunk);
+      } catch (err) {
+        throw toTftpError(err);
+      }
+    },
+    async commit() {
+      try {
+        await closeOnce();
+        if (opts.overwrite) {
+          await rename(temp, path);
+        } else {
+          // link() fails if the name appeared meanwhile: create-only stays create-only.
+          await link(temp, path);
+          await unlink(temp);
+        }
+      } catch (err) {
+        await unlink(temp).catch(() => {});
+        throw toTftpError(err);
+      }
+    },
+    async abort() {
+      await closeOnce().catch(() => {});
+      await unlink(temp).catch(() => {});
+    },
+  };
+}
+
+/** Uploads under `root`: hostile names refused like reads; create-only unless `overwrite`. */
+export function rootWriteHandler(root: string, opts: { overwrite: boolean }): WriteHandler {
+  const resolver = new RootResolver(root);
+  return async (request) => fileWriteTarget(await uploadPath(resolver, request.path), opts);
+}
+
+/** Where an upload goes under the root: its folder must exist inside the root; the name must not be a link leading out. */
+async function uploadPath(resolver: RootResolver, requested: string): Promise<string> {
+  const segments = safeSegments(requested);
+  const name = segments.pop()!;
+  const rootReal = await realpath(resolve(resolver.root)).catch((err) => { throw toTftpError(err); });
+  let dir: string;
+  try {
+    dir = await realpath(join(rootReal, ...segments));
+  } catch (err) {
+    throw toTftpError(err);
+  }
+  if (dir !== rootReal && !dir.startsWith(rootReal + sep)) throw TftpError.accessViolation("Access violation: path leaves the root");
+  const target = join(dir, name);
+  const st = await lstat(target).catch(() => undefined);
+  if (st?.isSymbolicLink()) throw TftpError.accessViolation("Access violation: will not write through a symbolic link");
+  if (st && !st.isFile()) throw TftpError.accessViolation("Access violation: not a regular file");
+  return target;
+}
