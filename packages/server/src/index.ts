@@ -15,3 +15,4 @@ export {
   splitTraceparent,
   type Instrumentation, type SessionInfo, type SessionObserver,
 } from "./instrument.js";
+export { createOtelInstrumentation, parentContext, type OtelInstrumentationOptions } from "./telemetry.js";

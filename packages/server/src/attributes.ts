@@ -1,0 +1,100 @@
+// Every span, event, attribute and metric name tftpkit emits, in one file.
+//
+// Where OpenTelemetry's semantic conventions have a name (network.*,
+// error.type) it is used as is; the rest live under `tftp.`. Metric
+// attributes are low-cardinality only: the session kind, its outcome and a
+// retransmission's reason; never a file name or an address.
+//
+// Prometheus sees the metric names with dots turned into underscores and
+// `_total` added to counters (tftp.server.sessions -> tftp_server_sessions_total).
+
+// ------------------------------------------------------------------- spans
+
+/** Span name of a session: `tftp.read` or `tftp.write` (`${SPAN_PREFIX}${kind}`). */
+export const SPAN_PREFIX = "tftp.";
+
+/** Instrumentation scope of tracer and meter. */
+export const SCOPE_NAME = "@tftpkit/server";
+
+// ------------------------------------------------------- span attributes
+
+export const ATTR_NETWORK_TRANSPORT = "network.transport"; // "udp"
+export const ATTR_NETWORK_PEER_ADDRESS = "network.peer.address";
+export const ATTR_NETWORK_PEER_PORT = "network.peer.port";
+export const ATTR_NETWORK_LOCAL_ADDRESS = "network.local.address";
+export const ATTR_NETWORK_LOCAL_PORT = "network.local.port";
+/** The outcome, on failed sessions only (semantic conventions' error.type). */
+export const ATTR_ERROR_TYPE = "error.type";
+
+export const ATTR_SESSION_ID = "tftp.session.id";
+/** "read" or "write" (also a metric attribute). */
+export const ATTR_KIND = "tftp.kind";
+/** The path the handler saw (a traceparent suffix stripped). */
+export const ATTR_PATH = "tftp.path";
+export const ATTR_MODE = "tftp.mode";
+/** Options the client asked, as `name=value` strings. */
+export const ATTR_OPTIONS_ASKED = "tftp.options.asked";
+/** Options in the OACK, as `name=value` strings (empty: no OACK). */
+export const ATTR_OPTIONS_ACKED = "tftp.options.acked";
+export const ATTR_BLKSIZE = "tftp.blksize"; // bytes
+export const ATTR_WINDOWSIZE = "tftp.windowsize"; // blocks
+/** Transfer size announced or known; -1 unknown. */
+export const ATTR_TSIZE = "tftp.tsize"; // bytes
+export const ATTR_BYTES_SENT = "tftp.bytes_sent"; // payload bytes, each once
+export const ATTR_BYTES_RECEIVED = "tftp.bytes_received"; // writes
+export const ATTR_PACKETS_SENT = "tftp.packets_sent"; // retransmissions included
+/** Blocks acknowledged by the client (reads) or received (writes). */
+export const ATTR_BLOCKS = "tftp.blocks";
+export const ATTR_RETRANSMITS = "tftp.retransmits"; // packets sent again
+export const ATTR_DUPLICATE_ACKS = "tftp.duplicate_acks";
+/** ok, probe, not-found, access-denied, timeout, client-error, handler-error, error, aborted (also a metric attribute). */
+export const ATTR_OUTCOME = "tftp.outcome";
+/** The TFTP error code (0-8) sent or received. */
+export const ATTR_ERROR_CODE = "tftp.error.code";
+export const ATTR_ERROR_MESSAGE = "tftp.error.message";
+/** The client went silent after the last block instead of acknowledging it. */
+export const ATTR_FINAL_ACK_MISSING = "tftp.final_ack_missing";
+export const ATTR_HANDLER_DURATION = "tftp.handler.duration_ms"; // ms
+
+// ---------------------------------------------------------------- events
+
+/** Options negotiated (attributes: options acked, blksize, windowsize, tsize). */
+export const EVENT_NEGOTIATED = "tftp.negotiated";
+/** Packets sent again (attributes: first block, count, reason). */
+export const EVENT_RETRANSMIT = "tftp.retransmit";
+/** A retransmission deadline passed (attribute: retry number). */
+export const EVENT_TIMEOUT = "tftp.timeout";
+/** A packet from another address/port reached the session (attributes: its network.peer.*). */
+export const EVENT_UNKNOWN_TID = "tftp.unknown_tid";
+
+export const ATTR_RETRANSMIT_FROM = "tftp.retransmit.from_block";
+export const ATTR_RETRANSMIT_COUNT = "tftp.retransmit.count";
+/** "timeout" or "gap" (also a metric attribute). */
+export const ATTR_RETRANSMIT_REASON = "tftp.retransmit.reason";
+export const ATTR_RETRY = "tftp.retry";
+
+// --------------------------------------------------------------- metrics
+
+/** Counter {session}: finished sessions, by tftp.kind and tftp.outcome. */
+export const METRIC_SESSIONS = "tftp.server.sessions";
+/** UpDownCounter {session}: sessions running now, by tftp.kind. */
+export const METRIC_ACTIVE_SESSIONS = "tftp.server.active_sessions";
+/** Counter By: payload bytes sent (each block once), by tftp.kind. */
+export const METRIC_BYTES_SENT = "tftp.server.bytes_sent";
+/** Counter By: payload bytes received (writes), by tftp.kind. */
+export const METRIC_BYTES_RECEIVED = "tftp.server.bytes_received";
+/** Counter {packet}: packets sent again, by tftp.kind and tftp.retransmit.reason. */
+export const METRIC_RETRANSMITS = "tftp.server.retransmits";
+/** Counter {packet}: packets the server could not decode. */
+export const METRIC_MALFORMED = "tftp.server.malformed_packets";
+/** Counter {packet}: packets from an unknown transfer ID reaching a session. */
+export const METRIC_UNKNOWN_TID = "tftp.server.unknown_tid_packets";
+/** Histogram s: session duration, by tftp.kind and tftp.outcome. */
+export const METRIC_SESSION_DURATION = "tftp.server.session.duration";
+/** Histogram s: time the handler took to answer, by tftp.kind and tftp.outcome. */
+export const METRIC_HANDLER_DURATION = "tftp.server.handler.duration";
+
+/** Bucket boundaries (seconds) of the session duration histogram: 5 ms .. 5 min. */
+export const SESSION_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+/** Bucket boundaries (seconds) of the handler latency histogram: 0.1 ms .. 30 s. */
+export const HANDLER_DURATION_BUCKETS = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];

@@ -1,0 +1,256 @@
+// OpenTelemetry for tftpkit sessions, through @opentelemetry/api only: the
+// application installs an SDK (apps/server does), or none, and then every
+// call below lands on the API's no-op tracer and meter.
+//
+// One span per session (`tftp.read`, `tftp.write`), a child of the
+// traceparent the file name carried (a boot flow joins one trace), with the
+// handler run inside it so that what the handler does becomes child spans.
+// Metrics carry low-cardinality attributes only (kind, outcome, reason).
+//
+// Nothing here runs per DATA or ACK packet: the seam (instrument.ts) calls in
+// at session start and end, at negotiation, and on the rare events
+// (retransmission, timeout, unknown TID, malformed request).
+
+import {
+  ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags,
+  context, isSpanContextValid, metrics, trace,
+  type Attributes, type Context, type Counter, type Histogram, type Meter, type MeterProvider,
+  type Span, type SpanContext, type Tracer, type TracerProvider, type UpDownCounter,
+} from "@opentelemetry/api";
+import * as A from "./attributes.js";
+import type { Instrumentation, SessionInfo, SessionObserver } from "./instrument.js";
+import type { Endpoint, Outcome, SessionStats } from "./stats.js";
+
+export interface OtelInstrumentationOptions {
+  /** Tracer to use; default: from `tracerProvider`, else the global one (`trace.getTracer`). */
+  tracer?: Tracer;
+  /** Meter to use; default: from `meterProvider`, else the global one (`metrics.getMeter`). */
+  meter?: Meter;
+  tracerProvider?: TracerProvider;
+  meterProvider?: MeterProvider;
+}
+
+/** Outcomes that are not failures: no span error status, no error.type. */
+const NOT_FAILED: ReadonlySet<Outcome> = new Set<Outcome>(["ok", "probe"]);
+
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+/**
+ * The context a session span starts in: the remote parent a W3C traceparent
+ * names, else the root context. Never the active context: a socket's
+ * callbacks run in the async context of whoever bound it, and sessions must
+ * not become children of a start-up span.
+ */
+export function parentContext(traceparent: string | undefined): Context {
+  if (!traceparent) return ROOT_CONTEXT;
+  const m = TRACEPARENT.exec(traceparent);
+  if (!m) return ROOT_CONTEXT;
+  const parent: SpanContext = {
+    traceId: m[1],
+    spanId: m[2],
+    traceFlags: parseInt(m[3], 16) & TraceFlags.SAMPLED,
+    isRemote: true,
+  };
+  return isSpanContextValid(parent) ? trace.setSpanContext(ROOT_CONTEXT, parent) : ROOT_CONTEXT;
+}
+
+function optionList(o: Readonly<Record<string, string>>): string[] {
+  const out: string[] = [];
+  for (const k of Object.keys(o)) out.push(`${k}=${o[k]}`);
+  return out;
+}
+
+class Instruments {
+  readonly sessions: Counter;
+  readonly active: UpDownCounter;
+  readonly bytesSent: Counter;
+  readonly bytesReceived: Counter;
+  readonly retransmits: Counter;
+  readonly malformed: Counter;
+  readonly unknownTid: Counter;
+  readonly duration: Histogram;
+  readonly handlerDuration: Histogram;
+  private readonly attrCache = new Map<string, Attributes>();
+
+  constructor(meter: Meter) {
+    this.sessions = meter.createCounter(A.METRIC_SESSIONS, { unit: "{session}", description: "TFTP sessions finished, by kind and outcome" });
+    this.active = meter.createUpDownCounter(A.METRIC_ACTIVE_SESSIONS, { unit: "{session}", description: "TFTP sessions running" });
+    this.bytesSent = meter.createCounter(A.METRIC_BYTES_SENT, { unit: "By", description: "Payload bytes sent (each block counted once)" });
+    this.bytesReceived = meter.createCounter(A.METRIC_BYTES_RECEIVED, { unit: "By", description: "Payload bytes received (writes)" });
+    this.retransmits = meter.createCounter(A.METRIC_RETRANSMITS, { unit: "{packet}", description: "Packets sent again, by reason (timeout or gap)" });
+    this.malformed = meter.createCounter(A.METRIC_MALFORMED, { unit: "{packet}", description: "Requests the server could not decode" });
+    this.unknownTid = meter.createCounter(A.METRIC_UNKNOWN_TID, { unit: "{packet}", description: "Packets from an unknown transfer ID reaching a session" });
+    this.duration = meter.createHistogram(A.METRIC_SESSION_DURATION, {
+      unit: "s",
+      description: "Duration of TFTP sessions, by kind and outcome",
+      advice: { explicitBucketBoundaries: A.SESSION_DURATION_BUCKETS },
+    });
+    this.handlerDuration = meter.createHistogram(A.METRIC_HANDLER_DURATION, {
+      unit: "s",
+      description: "Time handlers took to answer, by kind and session outcome",
+      advice: { explicitBucketBoundaries: A.HANDLER_DURATION_BUCKETS },
+    });
+  }
+
+  /** One frozen attribute set per (kind, name, value): nothing allocated per session. */
+  attrs(kind: string, key?: string, value?: string): Attributes {
+    const id = key === undefined ? kind : `${kind}\0${key}\0${value}`;
+    let a = this.attrCache.get(id);
+    if (!a) {
+      a = Object.freeze(key === undefined ? { [A.ATTR_KIND]: kind } : { [A.ATTR_KIND]: kind, [key]: value });
+      this.attrCache.set(id, a);
+    }
+    return a;
+  }
+}
+
+class OtelSession implements SessionObserver {
+  private readonly ctx: Context;
+  private readonly kindAttrs: Attributes;
+  private handlerError: unknown;
+  private ended = false;
+
+  constructor(
+    private readonly m: Instruments,
+    private readonly span: Span,
+    parent: Context,
+    private readonly kind: string,
+  ) {
+    this.ctx = trace.setSpan(parent, span);
+    this.kindAttrs = m.attrs(kind);
+    m.active.add(1, this.kindAttrs);
+  }
+
+  runHandler<T>(fn: () => T): T {
+    let result: T;
+    try {
+      result = context.with(this.ctx, fn);
+    } catch (err) {
+      this.handlerError = err;
+      throw err;
+    }
+    if (this.span.isRecording() && result !== null && typeof (result as { then?: unknown }).then === "function") {
+      (result as PromiseLike<unknown>).then(undefined, (err: unknown) => {
+        this.handlerError = err;
+      });
+    }
+    return result;
+  }
+
+  negotiated(acked: Readonly<Record<string, string>>, blksize: number, windowsize: number, tsize: number): void {
+    if (!this.span.isRecording()) return;
+    const a: Attributes = {
+      [A.ATTR_OPTIONS_ACKED]: optionList(acked),
+      [A.ATTR_BLKSIZE]: blksize,
+      [A.ATTR_WINDOWSIZE]: windowsize,
+      [A.ATTR_TSIZE]: tsize,
+    };
+    this.span.setAttributes(a);
+    this.span.addEvent(A.EVENT_NEGOTIATED, a);
+  }
+
+  retransmit(fromBlock: number, count: number, reason: "timeout" | "gap"): void {
+    this.m.retransmits.add(count, this.m.attrs(this.kind, A.ATTR_RETRANSMIT_REASON, reason));
+    if (!this.span.isRecording()) return;
+    this.span.addEvent(A.EVENT_RETRANSMIT, {
+      [A.ATTR_RETRANSMIT_FROM]: fromBlock,
+      [A.ATTR_RETRANSMIT_COUNT]: count,
+      [A.ATTR_RETRANSMIT_REASON]: reason,
+    });
+  }
+
+  timeout(retry: number): void {
+    if (this.span.isRecording()) this.span.addEvent(A.EVENT_TIMEOUT, { [A.ATTR_RETRY]: retry });
+  }
+
+  unknownTid(peer: Endpoint): void {
+    this.m.unknownTid.add(1, this.kindAttrs);
+    if (!this.span.isRecording()) return;
+    this.span.addEvent(A.EVENT_UNKNOWN_TID, {
+      [A.ATTR_NETWORK_PEER_ADDRESS]: peer.address,
+      [A.ATTR_NETWORK_PEER_PORT]: peer.port,
+    });
+  }
+
+  end(s: SessionStats): void {
+    if (this.ended) return;
+    this.ended = true;
+    const m = this.m;
+    m.active.add(-1, this.kindAttrs);
+    const outcomeAttrs = m.attrs(this.kind, A.ATTR_OUTCOME, s.outcome);
+    m.sessions.add(1, outcomeAttrs);
+    if (s.bytesSent > 0) m.bytesSent.add(s.bytesSent, this.kindAttrs);
+    const received = "bytesReceived" in s && typeof s.bytesReceived === "number" ? s.bytesReceived : -1;
+    if (received > 0) m.bytesReceived.add(received, this.kindAttrs);
+    m.duration.record(s.durationMs / 1000, outcomeAttrs);
+    m.handlerDuration.record(s.handlerMs / 1000, outcomeAttrs);
+
+    const span = this.span;
+    if (!span.isRecording()) return span.end();
+    const blocks = "blocksReceived" in s && typeof s.blocksReceived === "number" ? s.blocksReceived : s.blocksAcked;
+    span.setAttributes({
+      [A.ATTR_OUTCOME]: s.outcome,
+      [A.ATTR_BYTES_SENT]: s.bytesSent,
+      [A.ATTR_PACKETS_SENT]: s.packetsSent,
+      [A.ATTR_BLOCKS]: blocks,
+      [A.ATTR_RETRANSMITS]: s.retransmits,
+      [A.ATTR_DUPLICATE_ACKS]: s.duplicateAcks,
+      [A.ATTR_HANDLER_DURATION]: Math.round(s.handlerMs * 1000) / 1000,
+    });
+    if (received >= 0) span.setAttribute(A.ATTR_BYTES_RECEIVED, received);
+    if (s.finalAckMissing) span.setAttribute(A.ATTR_FINAL_ACK_MISSING, true);
+    if (s.error) {
+      span.setAttribute(A.ATTR_ERROR_CODE, s.error.code);
+      span.setAttribute(A.ATTR_ERROR_MESSAGE, s.error.message);
+    }
+    // A size probe ends with ERROR 8 from the client by design: not a failure.
+    if (!NOT_FAILED.has(s.outcome)) {
+      span.setAttribute(A.ATTR_ERROR_TYPE, s.outcome);
+      if (s.outcome === "handler-error" && this.handlerError instanceof Error) span.recordException(this.handlerError);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: s.error?.message ?? s.outcome });
+    }
+    span.end();
+  }
+}
+
+class OtelInstrumentation implements Instrumentation {
+  constructor(
+    private readonly tracer: Tracer,
+    private readonly m: Instruments,
+  ) {}
+
+  session(info: SessionInfo): SessionObserver {
+    const parent = parentContext(info.traceparent);
+    const attributes: Attributes = {
+      [A.ATTR_SESSION_ID]: info.id,
+      [A.ATTR_KIND]: info.kind,
+      [A.ATTR_PATH]: info.path,
+      [A.ATTR_MODE]: info.mode,
+      [A.ATTR_OPTIONS_ASKED]: optionList(info.optionsAsked),
+      [A.ATTR_NETWORK_TRANSPORT]: "udp",
+      [A.ATTR_NETWORK_PEER_ADDRESS]: info.peer.address,
+      [A.ATTR_NETWORK_PEER_PORT]: info.peer.port,
+      [A.ATTR_NETWORK_LOCAL_PORT]: info.local.port,
+    };
+    if (info.local.address) attributes[A.ATTR_NETWORK_LOCAL_ADDRESS] = info.local.address;
+    const span = this.tracer.startSpan(`${A.SPAN_PREFIX}${info.kind}`, { kind: SpanKind.SERVER, attributes }, parent);
+    return new OtelSession(this.m, span, parent, info.kind);
+  }
+
+  malformed(_peer: Endpoint): void {
+    this.m.malformed.add(1);
+  }
+}
+
+/**
+ * Instrumentation that records a span per session and the server's metrics
+ * through OpenTelemetry: pass it as `ServerOptions.instrumentation`.
+ * Without an SDK registered (and no tracer, meter or provider given) it
+ * records nothing; leave `instrumentation` unset to skip even the calls.
+ */
+export function createOtelInstrumentation(o: OtelInstrumentationOptions = {}): Instrumentation {
+  const tracer = o.tracer ?? (o.tracerProvider ? o.tracerProvider.getTracer(A.SCOPE_NAME) : trace.getTracer(A.SCOPE_NAME));
+  // metrics.getMeter has no proxy: call this after the SDK's MeterProvider is registered.
+  const meter = o.meter ?? (o.meterProvider ? o.meterProvider.getMeter(A.SCOPE_NAME) : metrics.getMeter(A.SCOPE_NAME));
+  return new OtelInstrumentation(tracer, new Instruments(meter));
+}
