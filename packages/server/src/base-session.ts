@@ -107,9 +107,18 @@ export abstract class Session implements DeadlineOwner {
     this.opts = host.options;
     this.asked = firstValues(req.options);
     const split = this.opts.traceparentInFilename ? splitTraceparent(req.filename) : { path: req.filename };
-    this.path = split.path;
     this.traceparent = split.traceparent;
+    const rewritten = this.opts.rewrite?.(split.path, { address: peer.address, op: kind });
+    if (rewritten && "refused" in rewritten) {
+      this.refused = rewritten.rule;
+      this.path = split.path;
+    } else {
+      this.path = rewritten ? rewritten.path : split.path;
+    }
   }
+
+  /** Set when a rewrite rule refused the request (its rule number, 0 if unknown). */
+  private refused: number | undefined;
 
   /** Opens the transport and the observer, and arms the handler deadline. False if the session table is full. */
   protected open(): boolean {
@@ -138,7 +147,17 @@ export abstract class Session implements DeadlineOwner {
     this.slot = s.txOpen(this, 1, this.opts.handlerTimeoutMs, 0, false);
     if (this.slot < 0) return false;
     s.touch(this.slot);
+    if (this.refused !== undefined) {
+      const rule = this.refused;
+      void this.ready.then(() => this.fail(TftpError.accessViolation(`Access violation: refused by rewrite rule${rule ? ` ${rule}` : ""}`)));
+      return true;
+    }
     return true;
+  }
+
+  /** True when the session already answered (a rewrite rule refused it). */
+  protected answered(): boolean {
+    return this.refused !== undefined;
   }
 
   /** Runs a handler inside the observer's context. */

@@ -56,11 +56,21 @@ export interface ServerOptions {
   rateLimit?: number;
   /** Burst size of the rate limit (default: 2 x rateLimit). */
   rateBurst?: number;
+  /**
+   * Rewrites each requested name before the handler sees it (e.g. compiled
+   * tftp-hpa remap rules); `{ refused: true }` answers ERROR 2.
+   */
+  rewrite?: PathRewrite;
   /** Telemetry hooks (e.g. OpenTelemetry spans and metrics); none by default. */
   instrumentation?: Instrumentation;
   /** Strip a W3C traceparent suffix from requested file names (default true). */
   traceparentInFilename?: boolean;
 }
+
+export type PathRewrite = (
+  path: string,
+  ctx: { address: string; op: "read" | "write" },
+) => { path: string } | { refused: true; rule?: number };
 
 export interface ResolvedOptions {
   root: string | undefined;
@@ -78,6 +88,7 @@ export interface ResolvedOptions {
   rescanIntervalMs: number; // ms
   instrumentation: Instrumentation | undefined;
   traceparentInFilename: boolean;
+  rewrite: PathRewrite | undefined;
   allowWrite: boolean;
   allowOverwrite: boolean;
   writeHandler: WriteHandler | undefined;
@@ -134,6 +145,7 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
   if (!o.root && !o.handler) throw new TftpConfigError("either root or handler is required");
   if (o.allowWrite && !o.root && !o.writeHandler) throw new TftpConfigError("allowWrite needs a root (or give a writeHandler)");
   if (o.writeHandler !== undefined && typeof o.writeHandler !== "function") throw new TftpConfigError("writeHandler must be a function");
+  if (o.rewrite !== undefined && typeof o.rewrite !== "function") throw new TftpConfigError("rewrite must be a function");
   let portRange: readonly [number, number] | undefined;
   if (o.portRange !== undefined) {
     const [lo, hi] = o.portRange;
@@ -169,6 +181,7 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
     bindInterfaces: o.bindInterfaces ?? DEFAULTS.bindInterfaces,
     rescanIntervalMs: intIn("rescanIntervalMs", o.rescanIntervalMs ?? DEFAULTS.rescanIntervalMs, 100, 86_400_000),
     instrumentation: o.instrumentation,
+    rewrite: o.rewrite,
     traceparentInFilename: o.traceparentInFilename ?? DEFAULTS.traceparentInFilename,
     allowWrite: o.allowWrite ?? DEFAULTS.allowWrite,
     allowOverwrite: o.allowOverwrite ?? DEFAULTS.allowOverwrite,

@@ -65,6 +65,7 @@ export class ReadSession extends Session {
       void this.ready.then(() => this.fail(new TftpError(WireError.UNDEFINED, "Server busy")));
       return;
     }
+    if (this.answered()) return;
     const request: ReadRequest = {
       path: this.path,
       mode: this.req.mode === "netascii" ? "netascii" : "octet",

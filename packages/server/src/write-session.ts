@@ -41,6 +41,7 @@ export class WriteSession extends Session {
       void this.ready.then(() => this.fail(new TftpError(WireError.UNDEFINED, "Server busy")));
       return;
     }
+    if (this.answered()) return;
     const announced = this.req.asked.tsize >= 0 ? this.req.asked.tsize : undefined;
     if (announced !== undefined && announced > this.maxBytes()) {
       // RFC 2349: refuse before the transfer when the announced size is too large.

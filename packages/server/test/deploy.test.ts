@@ -168,3 +168,26 @@ describe("reconfigure", () => {
     expect(after.data.toString()).toBe("two");
   });
 });
+
+describe("rewrite", () => {
+  it("runs before the handler (reads and writes), sees the client address, and can refuse", async () => {
+    const seen: Array<{ path: string; address: string; op: string }> = [];
+    const s = await startServer({
+      root,
+      rewrite: (path, ctx) => {
+        seen.push({ path, ...ctx });
+        if (path.startsWith("secret")) return { refused: true, rule: 7 };
+        return { path: path.replace(/^boot\//, "").replace(/^pxelinux\.0$/, "small.bin") };
+      },
+    });
+    const r = await get(await UdpClient.open(), s.port, "pxelinux.0");
+    expect(r.data.equals(small)).toBe(true);
+    const c = await UdpClient.open();
+    const refused = await c.request(rrq("secret.txt"), s.port);
+    expect(refused.pkt).toMatchObject({ op: "ERROR", code: 2 });
+    expect((refused.pkt as { message: string }).message).toMatch(/rule 7/);
+    expect(seen[0]).toEqual({ path: "pxelinux.0", address: "127.0.0.1", op: "read" });
+    const st = await s.sessionOf(c.port);
+    expect(st.outcome).toBe("access-denied");
+  });
+});
