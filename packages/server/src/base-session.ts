@@ -66,6 +66,18 @@ function bindEphemeral(socket: Socket, address: string | undefined, range: reado
   });
 }
 
+/**
+ * Peers are always IP literals: answer the address lookup dgram makes before
+ * every send at once, instead of through dns.lookup and a nextTick.
+ */
+function literalLookup(
+  address: string,
+  family: unknown,
+  callback: (err: Error | null, address: string, family: number) => void,
+): void {
+  callback(null, address, address.includes(":") ? 6 : 4);
+}
+
 export abstract class Session implements DeadlineOwner {
   readonly id: number;
   readonly key: string;
@@ -125,7 +137,7 @@ export abstract class Session implements DeadlineOwner {
     if (this.shared) {
       this.socket = this.shared;
     } else {
-      const socket = createSocket({ type: this.peer.family === "IPv6" ? "udp6" : "udp4" });
+      const socket = createSocket({ type: this.peer.family === "IPv6" ? "udp6" : "udp4", lookup: literalLookup });
       this.socket = socket;
       socket.on("message", this.onPacket);
       socket.on("error", () => this.finish("error", new TftpError(WireError.UNDEFINED, "socket error")));

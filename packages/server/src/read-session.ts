@@ -196,6 +196,10 @@ export class ReadSession extends Session {
     let end = base + this.slots; // exclusive
     if (this.last > 0) end = Math.min(end, this.last + 1);
     if (this.filledTo >= end) return;
+    // Read in batches: wait for half the ring to be free unless the sender
+    // is about to run dry (a read per ACK would cost a syscall per packet).
+    const ahead = this.filledTo - Math.max(x.txNext(this.slot), base);
+    if (end - this.filledTo < this.slots / 2 && ahead > this.windowsize) return;
     const from = this.filledTo;
     const count = Math.min(end - from, IOV_MAX);
     const targets: Buffer[] = new Array(count);
