@@ -267,6 +267,7 @@ for (const sc of scenarios) {
       cut: median(real.map((x) => x.cut)),
       server_peak_rss_mib: Math.max(...real.map((x) => x.server_peak_rss_mib)),
       server_cpu_s: m("server_cpu_s"),
+      files: real[0].report?.files,
       loadgen_saturated: real.some((x) => x.loadgen_saturated),
       error: real.find((x) => x.error)?.error,
     });
@@ -298,7 +299,7 @@ for (const sc of scenarios) {
       r.loadgen_saturated ? "load generator saturated" : "",
     ].filter(Boolean).join("; ");
     lines.push(
-      `${pad(r.server, 10)} ${lpad(fmt(r.mbps, 1), 8)} ${lpad(ratio("mbps"), 6)} ${lpad(fmt(r.sessions_per_s, 0), 8)} ${lpad(ratio("sessions_per_s"), 6)} ` +
+      `${pad(r.server, 10)} ${lpad(fmt(r.mbps, 1), 8)} ${lpad(ratio("mbps"), 6)} ${lpad(fmt(r.sessions_per_s, r.sessions_per_s < 10 ? 2 : 0), 8)} ${lpad(ratio("sessions_per_s"), 6)} ` +
         `${lpad(fmt(r.p50_ms, 2), 9)} ${lpad(fmt(r.p99_ms, 2), 9)} ${lpad(r.failed, 5)} ${lpad(fmt(r.server_peak_rss_mib, 1), 8)} ${lpad(fmt(r.server_cpu_s, 2), 7)}  ${note}`,
     );
   }

@@ -40,8 +40,17 @@ export interface EngineTotals {
   acksDropped: number;
 }
 
+export interface FileTally {
+  ok: number;
+  failed: number;
+  /** Durations of its sessions that succeeded, ms. */
+  latencies: number[];
+}
+
 export interface EngineResult extends EngineTotals {
   errors: Record<string, number>;
+  /** Per file name: sessions and latencies (a boot flow's config and kernel apart). */
+  files: Record<string, FileTally>;
   /** Durations of the sessions that succeeded, ms. */
   latencies: Float64Array;
   sessions?: SessionRecord[];
@@ -85,6 +94,7 @@ class VerifyError extends Error {}
 export class Engine {
   readonly totals: EngineTotals = emptyTotals();
   private readonly errors: Record<string, number> = {};
+  private readonly files: Record<string, FileTally> = {};
   private latencies = new Float64Array(1024);
   private nLat = 0;
   private readonly records: SessionRecord[] = [];
@@ -134,6 +144,7 @@ export class Engine {
     return {
       ...this.totals,
       errors: { ...this.errors },
+      files: this.files,
       latencies: this.latencies.slice(0, this.nLat),
       sessions: this.cfg.keepSessions ? this.records : undefined,
       elu,
@@ -174,6 +185,7 @@ export class Engine {
       offset += chunk.length;
       t.bytes += chunk.length;
     };
+    const tally = (this.files[file] ??= { ok: 0, failed: 0, latencies: [] });
     const rec: SessionRecord = { index, client, file, ok: false, durationMs: 0, bytes: 0, retransmits: 0, dataDropped: 0, acksDropped: 0 };
     try {
       const { stats } = await this.client.getTo(file, sink, { loss, signal: this.cut.signal });
@@ -186,6 +198,8 @@ export class Engine {
       hash = undefined;
       rec.ok = true;
       t.ok++;
+      tally.ok++;
+      tally.latencies.push(stats.durationMs);
       if (this.nLat === this.latencies.length) {
         const grown = new Float64Array(this.latencies.length * 2);
         grown.set(this.latencies);
@@ -211,6 +225,7 @@ export class Engine {
       }
       rec.error = key;
       t.failed++;
+      tally.failed++;
       this.errors[key] = (this.errors[key] ?? 0) + 1;
     }
     rec.dataDropped = loss?.dataDropped ?? 0;

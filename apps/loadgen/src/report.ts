@@ -41,6 +41,8 @@ export interface Report {
   sessions_per_s: number;
   /** Durations of the sessions that succeeded, request to last ACK. */
   latency_ms: LatencySummary;
+  /** Per file: sessions and latency (a boot flow's steps apart). */
+  files: Record<string, { ok: number; failed: number; latency_ms: LatencySummary }>;
   packets: { sent: number; received: number };
   retransmits: number;
   timeouts: number;
@@ -62,6 +64,10 @@ export interface Report {
 }
 
 const round = (v: number, d = 3): number => (Number.isFinite(v) ? Number(v.toFixed(d)) : v);
+
+function roundSummary(l: LatencySummary): LatencySummary {
+  return { count: l.count, min: round(l.min), mean: round(l.mean), p50: round(l.p50), p90: round(l.p90), p99: round(l.p99), max: round(l.max) };
+}
 
 export function buildReport(r: RawRun): Report {
   const s = r.scenario;
@@ -127,15 +133,10 @@ export function buildReport(r: RawRun): Report {
     wire_bytes: r.totals.wireBytes,
     mbps: round(r.elapsedS > 0 ? r.totals.bytes / r.elapsedS / 1e6 : 0),
     sessions_per_s: round(r.elapsedS > 0 ? total / r.elapsedS : 0),
-    latency_ms: {
-      count: lat.count,
-      min: round(lat.min),
-      mean: round(lat.mean),
-      p50: round(lat.p50),
-      p90: round(lat.p90),
-      p99: round(lat.p99),
-      max: round(lat.max),
-    },
+    latency_ms: roundSummary(lat),
+    files: Object.fromEntries(
+      Object.entries(r.files).map(([name, f]) => [name, { ok: f.ok, failed: f.failed, latency_ms: roundSummary(summarize(Float64Array.from(f.latencies))) }]),
+    ),
     packets: { sent: r.totals.packetsSent, received: r.totals.packetsReceived },
     retransmits: r.totals.retransmits,
     timeouts: r.totals.timeouts,
@@ -169,6 +170,11 @@ export function renderText(rep: Report): string {
       (rep.sessions.cut ? `, ${rep.sessions.cut} cut short by the time limit` : ""),
     `  throughput  ${fmt(rep.mbps, 2)} MB/s, ${fmt(rep.sessions_per_s, 1)} sessions/s, ${rep.bytes} bytes`,
     `  latency ms  p50 ${fmt(l.p50, 2)}  p90 ${fmt(l.p90, 2)}  p99 ${fmt(l.p99, 2)}  max ${fmt(l.max, 2)}`,
+    ...(Object.keys(rep.files).length > 1
+      ? Object.entries(rep.files).map(
+          ([name, f]) => `    ${name}: ${f.ok} ok, ${f.failed} failed, p50 ${fmt(f.latency_ms.p50, 2)}  p99 ${fmt(f.latency_ms.p99, 2)} ms`,
+        )
+      : []),
     `  packets     ${rep.packets.sent} sent, ${rep.packets.received} received, ${rep.retransmits} retransmitted, ${rep.timeouts} timeouts`,
   ];
   if (rep.scenario.loss.data > 0 || rep.scenario.loss.ack > 0) {
@@ -293,6 +299,10 @@ export function renderHtml(rep: Report): string {
     row("injected loss (DATA / ACK dropped)", `${rep.loss.data_dropped} / ${rep.loss.acks_dropped}`),
     row("load generator CPU", `${fmt(rep.cpu.percent, 0)}% of one core, ${rep.cpu.threads} thread(s)${rep.cpu.saturated ? ", saturated" : ""}`),
     "</table>",
+    "<h2>Files</h2>",
+    `<table><tr><th>file</th><th>ok</th><th>failed</th><th>p50 ms</th><th>p99 ms</th><th>max ms</th></tr>${Object.entries(rep.files)
+      .map(([name, f]) => `<tr><td>${esc(name)}</td><td>${f.ok}</td><td>${f.failed}</td><td>${fmt(f.latency_ms.p50, 2)}</td><td>${fmt(f.latency_ms.p99, 2)}</td><td>${fmt(f.latency_ms.max, 2)}</td></tr>`)
+      .join("")}</table>`,
     "<h2>Errors</h2>",
     errors.length
       ? `<table><tr><th>cause</th><th>sessions</th></tr>${errors.map(([k, v]) => `<tr><td>${esc(/^\d$/.test(k) ? `TFTP error ${k}` : k)}</td><td>${v}</td></tr>`).join("")}</table>`

@@ -5,7 +5,7 @@
 import { availableParallelism } from "node:os";
 import { performance } from "node:perf_hooks";
 import { Worker } from "node:worker_threads";
-import { Engine, emptyTotals, type EngineConfig, type EngineResult, type EngineTotals, type SessionRecord } from "./engine.js";
+import { Engine, emptyTotals, type EngineConfig, type EngineResult, type EngineTotals, type FileTally, type SessionRecord } from "./engine.js";
 import type { Scenario } from "./scenario.js";
 
 export const SAMPLE_MS = 250;
@@ -30,6 +30,7 @@ export interface RawRun {
   elapsedS: number;
   totals: EngineTotals;
   errors: Record<string, number>;
+  files: Record<string, FileTally>;
   latencies: Float64Array;
   sessions?: SessionRecord[];
   timeline: TimelinePoint[];
@@ -123,10 +124,17 @@ export async function runLoad(scenario: Scenario, opts: RunOptions = {}): Promis
 
   const totals = emptyTotals();
   const errors: Record<string, number> = {};
+  const files: Record<string, FileTally> = {};
   let n = 0;
   for (const r of done) {
     addTotals(totals, r);
     for (const [k, v] of Object.entries(r.errors)) errors[k] = (errors[k] ?? 0) + v;
+    for (const [name, f] of Object.entries(r.files)) {
+      const into = (files[name] ??= { ok: 0, failed: 0, latencies: [] });
+      into.ok += f.ok;
+      into.failed += f.failed;
+      for (const l of f.latencies) into.latencies.push(l);
+    }
     n += r.latencies.length;
   }
   const latencies = new Float64Array(n);
@@ -143,6 +151,7 @@ export async function runLoad(scenario: Scenario, opts: RunOptions = {}): Promis
     elapsedS,
     totals,
     errors,
+    files,
     latencies,
     sessions,
     timeline,

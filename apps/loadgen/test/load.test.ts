@@ -93,6 +93,13 @@ describe("counting", () => {
       expect(mine).toEqual(mine.map((_, i) => ["cfg", "kernel", "initrd"][i % 3]));
     }
     expect(raw.totals.bytes).toBe(raw.sessions!.reduce((n, s) => n + files[s.file].length, 0));
+    const rep = buildReport(raw);
+    for (const f of ["cfg", "kernel", "initrd"]) {
+      const mine = raw.sessions!.filter((s) => s.file === f);
+      expect(rep.files[f]).toMatchObject({ ok: mine.length, failed: 0 });
+      const d = Float64Array.from(mine.map((s) => s.durationMs)).sort();
+      expect(rep.files[f].latency_ms.p99).toBeCloseTo(percentile(d, 99), 3);
+    }
   });
 
   it("verifies every byte against local copies and SHA-256 sums", async () => {
