@@ -18,6 +18,7 @@
 // OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER and OTEL_PROPAGATORS are read
 // by the SDK and exporters themselves.
 
+import { createRequire, syncBuiltinESMExports } from "node:module";
 import { OTLPMetricExporter as OTLPMetricExporterJson } from "@opentelemetry/exporter-metrics-otlp-http";
 import { OTLPMetricExporter as OTLPMetricExporterProto } from "@opentelemetry/exporter-metrics-otlp-proto";
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
@@ -115,6 +116,19 @@ export function telemetryPlan(env: Env, flags: TelemetryFlags = {}): TelemetryPl
   };
 }
 
+/**
+ * instrumentation-http patches node:http through require(); an ES module
+ * (the CLI, a --handler module) imports the same module object, so requiring
+ * http and https once applies the patch to it, and syncBuiltinESMExports()
+ * carries it to named imports (`import { get } from "node:http"`).
+ */
+function patchBuiltinsForEsm(): void {
+  const require = createRequire(import.meta.url);
+  require("node:http");
+  require("node:https");
+  syncBuiltinESMExports();
+}
+
 export interface Telemetry {
   plan: TelemetryPlan;
   /** For ServerOptions.instrumentation; undefined when nothing is recorded. */
@@ -161,9 +175,11 @@ export function startTelemetry(env: Env = process.env, flags: TelemetryFlags = {
       metricReaders: readers,
       logRecordProcessors: [],
       // The handler's HTTP requests become child spans and carry traceparent.
-      instrumentations: tracing ? [new HttpInstrumentation()] : [],
+      // (Incoming requests are the admin server's: scrapes and health checks make no spans.)
+      instrumentations: tracing ? [new HttpInstrumentation({ ignoreIncomingRequestHook: () => true })] : [],
     });
     sdk.start();
+    if (tracing) patchBuiltinsForEsm();
   }
   // After sdk.start(): the instrumentation takes the global tracer and meter.
   const instrumentation = sdk ? createOtelInstrumentation() : undefined;
