@@ -148,6 +148,7 @@ export class UpstreamCache {
   private readonly mem: ByteLru<MemoryEntry> | undefined;
   private readonly disk: DiskStore | undefined;
   private readonly flights = new Map<string, Promise<FlightResult>>();
+  private readonly running = new Set<Promise<void>>();
   private readonly counts = { hits: 0, misses: 0, joined: 0, revalidated: 0, staleServed: 0, downloads: 0, failures: 0, bypassed: 0 };
 
   constructor(options: CacheOptions) {
@@ -198,6 +199,13 @@ export class UpstreamCache {
   /** The URLs stored, least recently used first. */
   keys(): { memory: string[]; disk: string[] } {
     return { memory: this.mem?.keys() ?? [], disk: this.disk?.lru.keys() ?? [] };
+  }
+
+  /** Resolves once no flight or download is in progress (each stored or failed): for tests and shutdown. */
+  async settled(): Promise<void> {
+    while (this.flights.size > 0 || this.running.size > 0) {
+      await Promise.allSettled([...this.flights.values(), ...this.running]);
+    }
   }
 
   /** Drops every stored entry (downloads in progress finish and are stored). */
@@ -276,6 +284,11 @@ export class UpstreamCache {
     return { kind: "bypass", response, claimed: false };
   }
 
+  private track(p: Promise<void>): void {
+    this.running.add(p);
+    void p.finally(() => this.running.delete(p));
+  }
+
   /** Ends the flight of a download once its entry is stored (or its failure known). */
   private land(key: string): void {
     this.flights.delete(key);
@@ -308,7 +321,7 @@ export class UpstreamCache {
         this.land(key);
       }
     };
-    void run();
+    this.track(run());
     return { growing, reader: (signal) => ({ body: new ChunkFollower(growing, chunks, signal), size }) };
   }
 
@@ -371,7 +384,7 @@ export class UpstreamCache {
         handle.release();
       }
     };
-    void run();
+    this.track(run());
     return { growing, reader: (signal) => ({ body: new FileFollower(growing, handle, signal), size }) };
   }
 }

@@ -13,6 +13,8 @@ export interface GetOptions {
   retries?: number;
   /** Stop after this many DATA blocks and send an ERROR (client gives up). */
   abortAfterBlocks?: number;
+  /** Called after each DATA block with the bytes received so far. */
+  onData?: (bytes: number) => void;
 }
 
 export interface GetResult {
@@ -48,6 +50,7 @@ export function tftpGet(port: number, file: string, o: GetOptions = {}, host = "
     let blksize = blksize0;
     let expected = 1; // next DATA block (16-bit wrap handled by counting)
     let blocks = 0;
+    let received = 0;
     let oack: Record<string, string> | undefined;
     let peer: { port: number; address: string } | undefined;
     let last: { buf: Buffer; port: number } = { buf: rrq(file, opts), port };
@@ -97,6 +100,8 @@ export function tftpGet(port: number, file: string, o: GetOptions = {}, host = "
         const data = msg.subarray(4);
         chunks.push(Buffer.from(data));
         blocks++;
+        received += data.length;
+        o.onData?.(received);
         expected++;
         tries = 0;
         if (o.abortAfterBlocks !== undefined && blocks >= o.abortAfterBlocks) {

@@ -45,7 +45,7 @@ export async function startUpstream(routes: Record<string, Route> = {}): Promise
   const lastHeaders = new Map<string, IncomingMessage["headers"]>();
   const closedEarly: string[] = [];
   const server: Server = createServer((req, res) => {
-    const path = (req.url ?? "/").split("?")[0];
+    const path = decodeURIComponent((req.url ?? "/").split("?")[0]);
     hits.set(path, (hits.get(path) ?? 0) + 1);
     lastHeaders.set(path, req.headers);
     res.on("close", () => {
