@@ -118,6 +118,7 @@ export async function runLoad(scenario: Scenario, opts: RunOptions = {}): Promis
   } finally {
     clearInterval(timer);
   }
+  sample(); // a last progress line with the final counts
   const elapsedS = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const mainElu = performance.eventLoopUtilization(mainElu0).utilization;
@@ -143,7 +144,7 @@ export async function runLoad(scenario: Scenario, opts: RunOptions = {}): Promis
     latencies.set(r.latencies, at);
     at += r.latencies.length;
   }
-  timeline.push({ t: elapsedS, bytes: totals.bytes, ok: totals.ok, failed: totals.failed });
+  if (elapsedS - timeline[timeline.length - 1].t > 0.01) timeline.push({ t: elapsedS, bytes: totals.bytes, ok: totals.ok, failed: totals.failed });
   const sessions = keepSessions ? done.flatMap((r) => r.sessions ?? []).sort((a, b) => a.index - b.index) : undefined;
   return {
     scenario,

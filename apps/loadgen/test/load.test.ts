@@ -40,8 +40,9 @@ beforeAll(async () => {
     writeFileSync(join(verifyDir, k), v);
   }
   writeFileSync(join(verifyDir, "small"), Buffer.concat([files.small.subarray(0, 699), Buffer.from([files.small[699] ^ 1])])); // a wrong copy
-  // 0.1 s server retransmission: loss recovers fast, and the client's 1 s timeout never races it.
-  server = createServer({ root: dir, timeout: 0.1, retries: 20 });
+  // 0.25 s server retransmission: loss recovers fast, a loaded machine still answers well
+  // within it (no spurious resends to shift the loss draws), and the client's 1 s timeout never races it.
+  server = createServer({ root: dir, timeout: 0.25, retries: 20 });
   const a = await server.listen({ host: "127.0.0.1", port: 0 });
   target = `127.0.0.1:${a.port}`;
 });
@@ -138,18 +139,18 @@ describe("counting", () => {
 
 describe("seeded loss", () => {
   const lossy = (seed: number): ReturnType<typeof resolveScenario> =>
-    scenario({ files: ["kernel"], sessions: 9, clients: 3, blksize: 512, loss: 0.05, seed });
+    scenario({ files: ["kernel"], sessions: 6, clients: 3, blksize: 512, loss: 0.05, seed });
 
   it("drops the same packets of each session for the same seed", async () => {
     const a = await runLoad(lossy(7), { keepSessions: true });
     const b = await runLoad(lossy(7), { keepSessions: true });
     const c = await runLoad(lossy(8), { keepSessions: true });
     const drops = (r: typeof a): Array<[number, number]> => r.sessions!.map((s) => [s.dataDropped, s.acksDropped]);
-    expect(a.totals).toMatchObject({ ok: 9, failed: 0 });
+    expect(a.totals).toMatchObject({ ok: 6, failed: 0 });
     expect(a.totals.dataDropped + a.totals.acksDropped).toBeGreaterThan(0);
     expect(drops(b)).toEqual(drops(a));
     expect(drops(c)).not.toEqual(drops(a));
-    expect(a.totals.bytes).toBe(9 * files.kernel.length);
+    expect(a.totals.bytes).toBe(6 * files.kernel.length);
   }, 30_000);
 });
 
@@ -190,6 +191,12 @@ describe("the tftpkit-load command", () => {
     const bad = await run(process.execPath, [BIN, "--target", target, "--file", "x", "--loss", "7"]).catch((e) => e);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/loss must be from 0 to 1/);
+  });
+
+  it("--progress draws a live line on stderr", async () => {
+    const r = await run(process.execPath, [BIN, "--target", target, "--clients", "2", "--sessions", "400", "--file", "cfg", "--progress"]);
+    expect(r.stderr).toMatch(/\r\x1b\[2K\[[#-]{24}\] \d+\/400 sessions, 0 errors, [\d.]+ MB\/s, [\d.]+ s/);
+    expect(r.stdout).toMatch(/400 ok, 0 failed/);
   });
 
   it("reads a scenario file", async () => {
