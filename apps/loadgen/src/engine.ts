@@ -6,6 +6,7 @@
 
 import { createHash, type Hash } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { setMaxListeners } from "node:events";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { createClient, LossInjector, mixSeed, prng, TftpTransferError, type TftpClient } from "@tftpkit/client";
@@ -124,6 +125,7 @@ export class Engine {
       traceparent: s.traceparent,
     });
     this.verifier = new Verifier(s);
+    setMaxListeners(0, this.cut.signal); // one listener per running session
     this.stopAt = cfg.startEpochMs + Math.min(s.duration, s.timeLimit) * 1000;
   }
 
@@ -179,7 +181,8 @@ export class Engine {
     const t = this.totals;
     const sink = (chunk: Uint8Array): void => {
       if (expected !== undefined) {
-        if (expected === null || offset + chunk.length > expected.length || !expected.subarray(offset, offset + chunk.length).equals(chunk)) mismatch = true;
+        // compare() works on ranges: no view allocated per packet.
+        if (expected === null || offset + chunk.length > expected.length || expected.compare(chunk, 0, chunk.length, offset, offset + chunk.length) !== 0) mismatch = true;
       }
       hash?.update(chunk);
       offset += chunk.length;

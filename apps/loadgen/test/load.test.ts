@@ -159,11 +159,11 @@ describe("the tftpkit-load command", () => {
     const out = mkdtempSync(join(tmpdir(), "tftpkit-load-out-"));
     try {
       const html = join(out, "report.html");
-      const r = await run(process.execPath, [BIN, "--target", target, "--clients", "3", "--sessions", "25", "--file", "cfg:3", "--file", "kernel", "--blksize", "1024", "--tsize", "--json", "--html", html]);
+      const r = await run(process.execPath, [BIN, "--target", target, "--clients", "20", "--sessions", "60", "--file", "cfg:3", "--file", "kernel", "--blksize", "1024", "--tsize", "--json", "--html", html]);
       const doc = JSON.parse(r.stdout);
       expect(r.stderr).toBe(""); // not a terminal: quiet
       expect(doc.tool).toBe("tftpkit-load");
-      expect(doc.sessions).toEqual({ ok: 25, failed: 0, total: 25, cut: 0 });
+      expect(doc.sessions).toEqual({ ok: 60, failed: 0, total: 60, cut: 0 });
       expect(doc.mbps).toBeGreaterThan(0);
       expect(doc.latency_ms.p99).toBeGreaterThanOrEqual(doc.latency_ms.p50);
       expect(doc.errors).toEqual({});
