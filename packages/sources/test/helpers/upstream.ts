@@ -9,8 +9,10 @@ import type { AddressInfo } from "node:net";
 export interface Route {
   body?: Buffer;
   status?: number;
-  /** Send this many bytes of the body, then reset the connection. */
+  /** Send this many bytes of the body, then reset the connection (TCP RST: the peer may lose unread bytes). */
   resetAfter?: number;
+  /** Send this many bytes of the body, then close the connection (FIN: the body ends short of Content-Length). */
+  closeAfter?: number;
   /** Send the body in pieces of this size, one per event-loop turn (setImmediate) or per `delayMs`. */
   pieceBytes?: number;
   delayMs?: number;
@@ -104,6 +106,11 @@ async function serve(route: Route | undefined, req: IncomingMessage, res: Server
     await write(res, body.subarray(0, route.resetAfter));
     await pause(20);
     res.socket?.resetAndDestroy();
+    return;
+  }
+  if (route.closeAfter !== undefined) {
+    await write(res, body.subarray(0, route.closeAfter));
+    res.socket?.end();
     return;
   }
   let sent = 0;
