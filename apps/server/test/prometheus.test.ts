@@ -4,12 +4,18 @@
 // /usr/bin/prometheus (or curl) is missing.
 
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+// The one file of metric names (not part of the package's public surface).
+import * as names from "../../../packages/server/src/attributes.js";
 import { curlTftp, freePort, hasCurl, startCli, stopAllClis, tempTree, waitFor } from "./helpers.js";
 
 const PROMETHEUS = "/usr/bin/prometheus";
+const PROMTOOL = "/usr/bin/promtool";
+const INFRA = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "infra");
 const available = existsSync(PROMETHEUS) && hasCurl;
 
 const tree = tempTree({ "boot/initrd.img": Buffer.alloc(10_000, 7), "grub.cfg": "set timeout=1\n" });
@@ -99,9 +105,50 @@ describe.skipIf(!available)("Prometheus scrapes tftpkit's /metrics", () => {
     expect(p99).toHaveLength(1);
     expect(Number(p99[0].value[1])).toBeGreaterThan(0);
 
+    // Every query of the Grafana dashboard is valid PromQL on these series,
+    // and names only metrics that tftpkit exports (as Prometheus spells them:
+    // dots to underscores, _total on counters, _bucket on histograms).
+    const exported = new Set<string>();
+    for (const [k, v] of Object.entries(names)) {
+      if (!k.startsWith("METRIC_")) continue;
+      const base = (v as string).replaceAll(".", "_");
+      if (k === "METRIC_ACTIVE_SESSIONS") exported.add(base);
+      else if (k.endsWith("_DURATION")) for (const sfx of ["_bucket", "_sum", "_count"]) exported.add(base + sfx);
+      else exported.add(base + "_total");
+    }
+    const dashboard = JSON.parse(readFileSync(join(INFRA, "grafana", "tftpkit-dashboard.json"), "utf8")) as {
+      panels: Array<{ title: string; targets: Array<{ expr: string }> }>;
+    };
+    const exprs = dashboard.panels.flatMap((p) => p.targets.map((t) => ({ title: p.title, expr: t.expr })));
+    expect(exprs.length).toBeGreaterThan(10);
+    for (const { title, expr } of exprs) {
+      const q = expr.replaceAll("$__rate_interval", "1m").replaceAll("$job", ".*").replaceAll("$instance", ".*");
+      await expect(query(base, q), `${title}: ${q}`).resolves.toBeInstanceOf(Array);
+      // Regex selectors also match the collector's spelling with unit suffixes: (_bytes)?, (_seconds)?
+      for (const m of q.matchAll(/tftp_server_[a-z_]+(\((_[a-z]+)\)\?)?[a-z_]*/g)) {
+        const name = m[0].replace(/\(_[a-z]+\)\?/, "");
+        expect(exported.has(name), `${title} names ${name}, not one of ${[...exported].join(" ")}`).toBe(true);
+      }
+    }
+    // The "Sessions by outcome" panel once two scrapes are in (rate needs two samples).
+    const outcomes = await waitFor("a rate per outcome", async () => {
+      const r = await query(base, `sum by (tftp_outcome) (rate(tftp_server_sessions_total{job=~".*",instance=~".*"}[1m]))`);
+      return r.length === 2 ? r.map((x) => x.metric.tftp_outcome).sort() : undefined;
+    }, 30_000, 250);
+    expect(outcomes).toEqual(["not-found", "ok"]);
+
     // More transfers show up at the next scrapes.
     expect((await curlTftp(cli.udpPort, "grub.cfg")).code).toBe(0);
     expect(await settles(base, `tftp_server_sessions_total{job="tftpkit",tftp_outcome="ok"}`, 5)).toBe(5);
     expect(await cli.stop()).toBe(0);
+  });
+});
+
+describe.skipIf(!existsSync(PROMTOOL))("infra/ for Prometheus", () => {
+  it("promtool accepts prometheus.yml and tftpkit.rules.yml", () => {
+    const config = execFileSync(PROMTOOL, ["check", "config", join(INFRA, "prometheus.yml")], { encoding: "utf8", timeout: 30_000 });
+    expect(config).toMatch(/SUCCESS/);
+    const rules = execFileSync(PROMTOOL, ["check", "rules", join(INFRA, "tftpkit.rules.yml")], { encoding: "utf8", timeout: 30_000 });
+    expect(rules).toMatch(/SUCCESS: \d+ rules found/);
   });
 });
