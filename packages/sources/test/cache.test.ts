@@ -157,13 +157,17 @@ describe("disk tier", () => {
     const first = setup({ disk: 100_000 });
     await first.get("p");
     await until(() => first.cache.stats().disk!.entries === 1);
-    writeFileSync(join(dir, "0123-leftover.tmp"), "x");
-    writeFileSync(join(dir, "0123-orphan.data"), "x");
+    const leftover = "0123456789abcdef01234567-leftover1.tmp";
+    const orphan = "0123456789abcdef01234567-orphan1.data";
+    writeFileSync(join(dir, leftover), "x");
+    writeFileSync(join(dir, orphan), "x");
+    writeFileSync(join(dir, "notes.json"), "{}"); // not ours: left alone
     const second = setup({ disk: 100_000 });
     expect((await second.get("p")).equals(pattern(20_000))).toBe(true);
     expect(up.count("/p")).toBe(1);
     expect(second.cache.stats()).toMatchObject({ hits: 1, disk: { entries: 1, bytes: 20_000 } });
-    expect(readdirSync(dir).filter((n) => n.includes("leftover") || n.includes("orphan"))).toEqual([]);
+    expect(readdirSync(dir).filter((n) => n === leftover || n === orphan)).toEqual([]);
+    expect(readdirSync(dir)).toContain("notes.json");
   });
 
   it("a reader of a replaced entry keeps its bytes", async () => {
@@ -298,6 +302,19 @@ describe("freshness", () => {
     await get("t");
     up.routes.set("/t", { status: 503 });
     expect((await failure(get("t"))).message).toBe("Upstream answered HTTP 503");
+  });
+});
+
+describe("an unusable cache folder", () => {
+  it("turns the disk tier off and says why; files are still served", async () => {
+    const blocker = join(dir, "a-file");
+    writeFileSync(blocker, "x");
+    up.routes.set("/f", { body: pattern(1000) });
+    const cache = createCache({ disk: { dir: join(blocker, "cache"), maxBytes: 1_000_000 } });
+    const src = httpSource({ baseUrl: up.url, cache });
+    expect((await read(await src("f"))).equals(pattern(1000))).toBe(true);
+    expect(cache.stats()).toMatchObject({ bypassed: 1, disk: undefined });
+    expect(cache.stats().diskError).toMatch(/a-file\/cache: .*ENOTDIR/);
   });
 });
 

@@ -17,12 +17,12 @@
 // Readers follow it from the start; the flight is dropped only once the entry
 // is stored, so that no request falls between the two and fetches again.
 
+import { open as openFile, unlink } from "node:fs/promises";
 import { TftpConfigError, TftpError, type SizedBody } from "@tftpkit/server";
 import type { UpstreamResponse, Validators } from "../upstream.js";
 import { DiskStore, type DiskEntry } from "./disk.js";
 import { ChunkFollower, FileFollower, Growing, SharedHandle } from "./follow.js";
 import { ByteLru } from "./lru.js";
-import { open as openFile, unlink } from "node:fs/promises";
 
 export interface CacheOptions {
   /** Small files, kept in memory. */
@@ -69,6 +69,8 @@ export interface CacheStats {
   bypassed: number;
   memory: TierStats | undefined;
   disk: TierStats | undefined;
+  /** Why the disk tier was turned off (its folder could not be created or read). */
+  diskError: string | undefined;
 }
 
 export interface TierStats {
@@ -146,7 +148,8 @@ function resolve(o: CacheOptions): Resolved {
 export class UpstreamCache {
   private readonly o: Resolved;
   private readonly mem: ByteLru<MemoryEntry> | undefined;
-  private readonly disk: DiskStore | undefined;
+  private disk: DiskStore | undefined;
+  private diskError: string | undefined;
   private readonly flights = new Map<string, Promise<FlightResult>>();
   private readonly running = new Set<Promise<void>>();
   private readonly counts = { hits: 0, misses: 0, joined: 0, revalidated: 0, staleServed: 0, downloads: 0, failures: 0, bypassed: 0 };
@@ -159,7 +162,11 @@ export class UpstreamCache {
 
   /** Serves `key`: from the cache, by following a download in progress, or by fetching it once. */
   async open(key: string, fetch: Fetcher, signal?: AbortSignal): Promise<SizedBody> {
-    await this.disk?.init();
+    await this.disk?.init().catch((err: unknown) => {
+      // An unusable folder turns the disk tier off (see stats().diskError); serving goes on.
+      this.diskError = `${this.o.disk!.dir}: ${(err as Error).message}`;
+      this.disk = undefined;
+    });
     // A disk entry can vanish between lookup and open (evicted): look again.
     for (let attempt = 0; ; attempt++) {
       const entry = this.lookup(key);
@@ -193,7 +200,7 @@ export class UpstreamCache {
   stats(): CacheStats {
     const tier = <V>(lru: ByteLru<V> | undefined): TierStats | undefined =>
       lru && { entries: lru.size, bytes: lru.bytes, reserved: lru.reserved, maxBytes: lru.maxBytes, evictions: lru.evictions };
-    return { ...this.counts, memory: tier(this.mem), disk: tier(this.disk?.lru) };
+    return { ...this.counts, memory: tier(this.mem), disk: tier(this.disk?.lru), diskError: this.diskError };
   }
 
   /** The URLs stored, least recently used first. */
@@ -210,7 +217,7 @@ export class UpstreamCache {
 
   /** Drops every stored entry (downloads in progress finish and are stored). */
   async clear(): Promise<void> {
-    await this.disk?.init();
+    await this.disk?.init().catch(() => {});
     for (const k of this.mem?.keys() ?? []) this.mem!.evict(k);
     for (const k of this.disk?.lru.keys() ?? []) this.disk!.lru.evict(k);
   }

@@ -9,7 +9,7 @@
 //
 // The folder is scanned once on first use: complete pairs are taken back (in
 // the order they were fetched), leftovers (.tmp, a .data without its .json)
-// are removed. One process per folder.
+// are removed; files with other names are left alone. One process per folder.
 
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, open, readdir, readFile, rename, stat, unlink, writeFile, type FileHandle } from "node:fs/promises";
@@ -32,6 +32,9 @@ export interface DiskEntry extends Meta {
   /** Path of the metadata file. */
   metaFile: string;
 }
+
+/** Names this store writes: anything else in the folder is never touched. */
+const OURS = /^([0-9a-f]{24}-[0-9a-z]+)\.(data|json|tmp|json\.tmp)$/;
 
 export class DiskStore {
   readonly lru: ByteLru<DiskEntry>;
@@ -56,8 +59,9 @@ export class DiskStore {
     const found: DiskEntry[] = [];
     const keep = new Set<string>();
     for (const name of names) {
-      if (!name.endsWith(".json")) continue;
-      const base = name.slice(0, -5);
+      const m = OURS.exec(name);
+      if (!m || m[2] !== "json") continue;
+      const base = m[1];
       try {
         const meta = JSON.parse(await readFile(join(this.dir, name), "utf8")) as Meta;
         const file = join(this.dir, base + ".data");
@@ -78,8 +82,8 @@ export class DiskStore {
       else keep.delete(baseOf(e.file));
     }
     for (const name of names) {
-      const base = name.replace(/\.(data|json|tmp)$/, "");
-      if (base !== name && !keep.has(base)) await unlink(join(this.dir, name)).catch(() => {});
+      const m = OURS.exec(name);
+      if (m && (m[2] === "tmp" || m[2] === "json.tmp" || !keep.has(m[1]))) await unlink(join(this.dir, name)).catch(() => {});
     }
     // Entries evicted while loading (a smaller bound than last time) were unlinked by onEvict.
   }

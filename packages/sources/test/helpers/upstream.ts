@@ -76,7 +76,14 @@ const pause = (ms?: number): Promise<void> =>
   new Promise((r) => (ms ? setTimeout(r, ms) : setImmediate(r)));
 
 async function write(res: ServerResponse, b: Buffer): Promise<void> {
-  if (!res.write(b)) await new Promise<void>((r) => res.once("drain", r).once("close", r));
+  if (res.write(b)) return;
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      res.off("drain", done).off("close", done);
+      resolve();
+    };
+    res.on("drain", done).on("close", done);
+  });
 }
 
 async function serve(route: Route | undefined, req: IncomingMessage, res: ServerResponse): Promise<void> {
