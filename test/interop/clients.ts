@@ -261,3 +261,35 @@ export function netasciiEncode(data: Buffer): Buffer {
   }
   return Buffer.from(out);
 }
+
+/** The exact argv a put would run (for reports). */
+export function describePut(client: ClientName, o: TransferOptions): string {
+  const inv = putInvocation(client, o);
+  return [inv.file, ...inv.args].map(quote).join(" ") + (inv.stdin !== undefined ? `  <<< ${JSON.stringify(inv.stdin)}` : "");
+}
+
+/** curl's exit code for each TFTP error code (CURLE_TFTP_NOTFOUND = 68 ... CURLE_TFTP_NOSUCHUSER = 74). */
+const CURL_TFTP_EXIT: Record<number, number> = { 1: 68, 2: 69, 3: 70, 4: 71, 5: 72, 6: 73, 7: 74 };
+
+/**
+ * Did the client report TFTP error `code` from the server?
+ * curl: exit 68 + (code - 1) (its message text is unreliable, e.g. "getpeername() failed").
+ * tftp-hpa: "Error code N: ..." on stdout. busybox: exit 1 + "server error: (N) ...".
+ * atftp never prints the code (not even with --trace): exit 255 (command-line mode)
+ * and "error received from server <MESSAGE>"; pass `atftpMessage` to check the text.
+ */
+export function isTftpError(client: ClientName, r: ClientResult, code: number, atftpMessage?: RegExp): boolean {
+  const all = r.stdout + r.stderr;
+  switch (client) {
+    case "curl":
+      return r.code === CURL_TFTP_EXIT[code];
+    case "tftp-hpa":
+      return new RegExp(`Error code ${code}:`).test(all);
+    case "atftp": {
+      const m = /error received from server <([^>]*)>/.exec(all);
+      return r.code === 255 && m !== null && (atftpMessage === undefined || atftpMessage.test(m[1]!));
+    }
+    case "busybox":
+      return r.code === 1 && new RegExp(`server error: \\(${code}\\)`).test(all);
+  }
+}

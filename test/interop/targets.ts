@@ -6,6 +6,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { accessSync, constants } from "node:fs";
+import type { ServerOptions, ServerStats, SessionStats } from "@tftpkit/server";
 
 export interface RunningServer {
   /** Port the server listens on. */
@@ -64,6 +65,63 @@ export function tftpkitTarget(): TftpkitTarget {
         }
       });
       return `last ${recent.length} tftpkit session stats:\n${recent.join("\n")}`;
+    },
+  };
+}
+
+/** One tftpkit server with options of the test's choosing (uploads, single-port mode...). */
+export interface TftpkitServer extends RunningServer {
+  host: string;
+  root: string;
+  /** SessionStats of every finished session of this server. */
+  readonly sessions: SessionStats[];
+  stats(): ServerStats;
+  /** Wait (at most `timeoutMs`) until no session is active, e.g. write sessions dallying after the final ACK. */
+  idle(timeoutMs?: number): Promise<boolean>;
+  /** Recent session stats, for failure messages. */
+  diagnostics(last?: number): string;
+}
+
+/**
+ * Start tftpkit on `host` (port 0 unless given) serving `root`, with the same
+ * blksize/windowsize caps as tftpkitTarget() unless `options` overrides them.
+ */
+export async function startTftpkit(
+  root: string,
+  host: string,
+  options: Omit<ServerOptions, "root" | "onSessionEnd"> = {},
+  port = 0,
+): Promise<TftpkitServer> {
+  const { createServer } = await import("@tftpkit/server");
+  const sessions: SessionStats[] = [];
+  const server = createServer({
+    maxBlksize: TFTPKIT_MAX_BLKSIZE,
+    maxWindowsize: TFTPKIT_MAX_WINDOWSIZE,
+    ...options,
+    root,
+    onSessionEnd: (s) => {
+      if (sessions.length < 5000) sessions.push(s);
+    },
+  });
+  const addr = await server.listen({ host, port });
+  return {
+    host,
+    root,
+    port: addr.port,
+    sessions,
+    close: () => server.close(),
+    stats: () => server.stats(),
+    async idle(timeoutMs = 10_000) {
+      const end = Date.now() + timeoutMs;
+      while (server.stats().sessionsActive > 0) {
+        if (Date.now() >= end) return false;
+        await sleep(50);
+      }
+      return true;
+    },
+    diagnostics(last = 5) {
+      const recent = sessions.slice(-last).map((s) => JSON.stringify(s, (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
+      return `tftpkit ${host}:${addr.port} stats ${JSON.stringify(server.stats())}\nlast ${recent.length} sessions:\n${recent.join("\n")}`;
     },
   };
 }
