@@ -369,13 +369,17 @@ export class UpstreamCache {
           growing.grew(c.length);
         }
         growing.end();
-        disk.lru.unreserve(reserved);
-        reserved = 0;
         if (keep) {
-          await disk.commit(tmp.base, tmp.tmp, {
+          const entry = await disk.place(tmp.base, tmp.tmp, {
             url: key, size: growing.written, etag: response.etag, lastModified: response.lastModified, fetchedAt: Date.now(),
           });
+          // The reservation turns into the entry in one step: no other download can take the room between.
+          disk.lru.unreserve(reserved);
+          reserved = 0;
+          disk.lru.set(key, entry, entry.size);
         } else {
+          disk.lru.unreserve(reserved);
+          reserved = 0;
           await unlink(tmp.tmp).catch(() => {});
         }
       } catch (err) {

@@ -97,16 +97,14 @@ export class DiskStore {
     return { base, tmp, fh };
   }
 
-  /** Moves a finished download into place and indexes it (its bytes must have been reserved or fit). */
-  async commit(base: string, tmp: string, meta: Meta): Promise<DiskEntry> {
+  /** Moves a finished download into place; the caller indexes the entry (lru.set) when it gives up its reservation. */
+  async place(base: string, tmp: string, meta: Meta): Promise<DiskEntry> {
     const file = join(this.dir, base + ".data");
     const metaFile = join(this.dir, base + ".json");
     await rename(tmp, file);
     await writeFile(metaFile + ".tmp", JSON.stringify(meta), { mode: 0o600 });
     await rename(metaFile + ".tmp", metaFile);
-    const entry: DiskEntry = { kind: "disk", ...meta, file, metaFile };
-    this.lru.set(meta.url, entry, meta.size);
-    return entry;
+    return { kind: "disk", ...meta, file, metaFile };
   }
 
   /** Drops an entry from the index and the folder (readers with an open handle keep reading). */

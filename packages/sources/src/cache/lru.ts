@@ -45,9 +45,10 @@ export class ByteLru<V> {
     this.reserved = Math.max(0, this.reserved - n);
   }
 
-  /** Stores an entry (most recently used), replacing one under the same key, evicting others to fit. */
+  /** Stores an entry (most recently used), replacing one under the same key (onEvict), evicting others to fit. */
   set(key: string, value: V, bytes: number): void {
-    this.delete(key);
+    const old = this.delete(key);
+    if (old !== undefined && old !== value) this.onEvict(key, old);
     this.evictUntil(this.maxBytes - this.reserved - bytes);
     this.map.set(key, { value, bytes });
     this.bytes += bytes;
