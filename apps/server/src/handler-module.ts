@@ -1,19 +1,20 @@
 // Loads a user handler module for `tftpkit serve --handler FILE`.
 //
 // The module's default export (or named export `handler`) is called as
-// `handler(request, { root, file })`. It returns what @tftpkit/server accepts
-// (bytes, a string, a stream, file(path), { body, size }), or undefined to
-// fall through to the files under --root.
+// `handler(request, { root, file, TftpError })`. It returns what
+// @tftpkit/server accepts (bytes, a string, a stream, file(path),
+// { body, size }), or undefined to fall through to the files under --root
+// (the client's own root when clientRoots are configured).
 
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import {
-  RootResolver, TftpError, file,
-  type ReadHandler, type ReadRequest, type ReadResponse,
+  TftpError, file,
+  type ReadHandler, type ReadRequest, type ReadResponse, type RootResolver,
 } from "@tftpkit/server";
 
 export interface HandlerHelpers {
-  /** The secure resolver of --root (undefined without --root). */
+  /** The secure resolver of --root for this client (undefined without --root). */
   root: RootResolver | undefined;
   file: typeof file;
   TftpError: typeof TftpError;
@@ -24,18 +25,19 @@ export type UserHandler = (
   helpers: HandlerHelpers,
 ) => ReadResponse | undefined | null | Promise<ReadResponse | undefined | null>;
 
-export async function loadHandler(path: string, root: string | undefined): Promise<ReadHandler> {
-  const mod = (await import(pathToFileURL(resolve(path)).href)) as { default?: unknown; handler?: unknown };
+export async function loadHandler(path: string, selectRoot: ((address: string) => RootResolver) | undefined): Promise<ReadHandler> {
+  // A query string defeats the module cache, so that SIGHUP reloads an edited handler.
+  const url = `${pathToFileURL(resolve(path)).href}?v=${Date.now()}`;
+  const mod = (await import(url)) as { default?: unknown; handler?: unknown };
   const user = (mod.default ?? mod.handler) as UserHandler | undefined;
   if (typeof user !== "function") {
     throw new Error(`${path}: the module must export a handler function (default export or "handler")`);
   }
-  const resolver = root ? new RootResolver(root) : undefined;
-  const helpers: HandlerHelpers = { root: resolver, file, TftpError };
   return async (request) => {
-    const answer = await user(request, helpers);
+    const root = selectRoot?.(request.peer.address);
+    const answer = await user(request, { root, file, TftpError });
     if (answer !== undefined && answer !== null) return answer;
-    if (!resolver) throw TftpError.notFound();
-    return resolver.file(request.path);
+    if (!root) throw TftpError.notFound();
+    return root.file(request.path);
   };
 }

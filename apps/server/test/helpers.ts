@@ -119,7 +119,7 @@ export async function startCli(args: string[], env: Record<string, string> = {})
     await cli.stop();
     throw e;
   }
-  cli.udpPort = Number(/ on [^\s]+:(\d+) \(udp\)/.exec(err)?.[1]);
+  cli.udpPort = Number(/ on [^\s]+:(\d+) \(udp/.exec(err)?.[1]);
   cli.adminUrl = /admin on (http:\/\/\S+)/.exec(err)?.[1];
   return cli;
 }
