@@ -109,9 +109,12 @@ export class UdpClient {
   private closed = false;
   port = 0;
 
+  private tap: ((r: Received) => void) | undefined;
+
   private constructor(private readonly socket: Socket, readonly host: string) {
     socket.on("message", (buf, rinfo) => {
       const r: Received = { buf, pkt: parse(buf), address: rinfo.address, port: rinfo.port };
+      if (this.tap) return this.tap(r);
       const w = this.waiter;
       if (w) {
         this.waiter = undefined;
@@ -147,6 +150,20 @@ export class UdpClient {
     this.socket.send(buf, port, host, () => {
       if (--this.pending === 0 && this.closed) this.destroy();
     });
+  }
+
+  /**
+   * Hands every packet to `fn` (first those already queued) instead of
+   * queueing it, until the returned function is called. Used by get(): no
+   * promise or timer per packet.
+   */
+  divert(fn: (r: Received) => void): () => void {
+    if (this.tap) throw new Error("divert: already diverted");
+    this.tap = fn;
+    for (const r of this.queue.splice(0)) fn(r);
+    return () => {
+      if (this.tap === fn) this.tap = undefined;
+    };
   }
 
   /** The next packet from anyone; rejects with TimeoutError after `timeoutMs`. */
@@ -267,10 +284,10 @@ export interface GetResult {
  * block, once per gap (the last in-order block), and once when a duplicate
  * shows that an ACK went missing.
  */
-export async function get(client: UdpClient, port: number, filename: string | Buffer, o: GetOptions = {}): Promise<GetResult> {
+export function get(client: UdpClient, port: number, filename: string | Buffer, o: GetOptions = {}): Promise<GetResult> {
   const host = o.host ?? client.host;
   const idle = o.idleTimeoutMs ?? 3000;
-  const deadline = Date.now() + (o.totalTimeoutMs ?? 60_000);
+  const total = o.totalTimeoutMs ?? 60_000;
   const chunks: Buffer[] = [];
   const events: Event[] = [];
   const res: GetResult = { data: Buffer.alloc(0), sessionPort: 0, dataPackets: 0, oackPackets: 0, lastBlock: 0, events, strays: [] };
@@ -281,7 +298,7 @@ export async function get(client: UdpClient, port: number, filename: string | Bu
   let gapAcked = false;
   let lastAckSent = -1;
   let done = false;
-  const seen = new Map<number, number>();
+  const seen = o.dropData ? new Map<number, number>() : undefined;
   const wanted = new Map<number, number>();
 
   const sendAck = (b: number, extra = 0): void => {
@@ -298,84 +315,101 @@ export async function get(client: UdpClient, port: number, filename: string | Bu
     else sendAck(b);
   };
 
-  client.send(rrq(filename, o.mode ?? "octet", o.options ?? []), port, host);
+  return new Promise<GetResult>((resolve, reject) => {
+    let finished = false;
+    let undivert: () => void = () => {};
+    let untilSettled = false;
+    const end = (err?: Error): void => {
+      if (finished) return;
+      finished = true;
+      undivert();
+      clearTimeout(idleTimer);
+      clearTimeout(totalTimer);
+      if (err) return reject(err);
+      res.data = Buffer.concat(chunks);
+      resolve(res);
+    };
+    // After the last block, keep answering duplicates until `until` settles.
+    const maybeEnd = (): void => {
+      if (done && (!o.until || untilSettled)) end();
+    };
+    const idleTimer = setTimeout(() => {
+      end(new TimeoutError(done ? "the session to end after the last block" : "a packet", idle));
+    }, idle);
+    const totalTimer = setTimeout(() => end(new TimeoutError("the transfer to finish (totalTimeoutMs)", total)), total);
 
-  let untilSettled = false;
-  o.until?.then(() => (untilSettled = true), () => (untilSettled = true));
+    const onPacket = (r: Received): void => {
+      if (finished) return;
+      if (res.sessionPort === 0) res.sessionPort = r.port;
+      if (r.port !== res.sessionPort) {
+        res.strays.push(r);
+        return;
+      }
+      idleTimer.refresh();
+      try {
+        o.onPacket?.(r);
+        const p = r.pkt;
+        if (p.op === "ERROR") {
+          res.error = { code: p.code, message: p.message };
+          return end();
+        }
+        if (p.op === "OACK") {
+          res.oackPackets++;
+          events.push({ t: "oack" });
+          if (expected !== 1) return; // a late OACK resend
+          res.oack ??= p.options;
+          for (const [k, v] of p.options) {
+            if (k.toLowerCase() === "blksize") blksize = Number(v);
+            if (k.toLowerCase() === "windowsize") windowsize = Number(v);
+          }
+          return ack(0, "oack");
+        }
+        if (p.op !== "DATA") return end(new Error(`unexpected ${p.op} from the session`));
+        res.dataPackets++;
+        // Absolute number: the wire block nearest to what is expected.
+        const ahead = (p.block - expected) & 0xffff;
+        const abs = ahead < 0x8000 ? expected + ahead : expected - (0x10000 - ahead);
+        let dropped = false;
+        if (seen && !done) {
+          const nth = (seen.get(abs) ?? 0) + 1;
+          seen.set(abs, nth);
+          dropped = o.dropData!(abs, nth);
+        }
+        events.push({ t: "data", block: abs, dropped });
+        if (dropped) return;
+        if (abs === expected && !done) {
+          chunks.push(p.data); // a view of the packet's own Buffer
+          expected++;
+          gapAcked = false;
+          if (p.data.length < blksize) {
+            done = true;
+            res.lastBlock = abs;
+            ack(abs, "last");
+            return maybeEnd();
+          }
+          if (++sinceAck >= (o.ackEvery ?? windowsize)) ack(abs, "window");
+        } else if (abs > expected && !done) {
+          if (!gapAcked) {
+            gapAcked = true;
+            ack(expected - 1, "gap");
+          }
+        } else if (lastAckSent < expected - 1) {
+          // A duplicate: the server did not get our ACK (or we never sent it).
+          ack(expected - 1, "rescue");
+        }
+      } catch (e) {
+        end(e as Error);
+      }
+    };
 
-  for (;;) {
-    if (done && (!o.until || untilSettled)) break;
-    if (Date.now() > deadline) throw new TimeoutError("the transfer to finish (totalTimeoutMs)", o.totalTimeoutMs ?? 60_000);
-    let r: Received;
-    if (done) {
-      // Lingering after the last block: poll in short steps until `until` settles.
-      let next: Received | null = null;
-      const lingerEnd = Date.now() + idle;
-      while (!untilSettled && next === null) {
-        if (Date.now() > lingerEnd) throw new TimeoutError("the session to end after the last block", idle);
-        next = await client.recvOrNull(20);
-      }
-      if (next === null) break;
-      r = next;
-    } else {
-      r = await client.recv(idle);
-    }
-    if (res.sessionPort === 0) res.sessionPort = r.port;
-    if (r.port !== res.sessionPort) {
-      res.strays.push(r);
-      continue;
-    }
-    o.onPacket?.(r);
-    const p = r.pkt;
-    if (p.op === "ERROR") {
-      res.error = { code: p.code, message: p.message };
-      break;
-    }
-    if (p.op === "OACK") {
-      res.oackPackets++;
-      events.push({ t: "oack" });
-      if (expected !== 1) continue; // a late OACK resend
-      res.oack ??= p.options;
-      for (const [k, v] of p.options) {
-        if (k.toLowerCase() === "blksize") blksize = Number(v);
-        if (k.toLowerCase() === "windowsize") windowsize = Number(v);
-      }
-      ack(0, "oack");
-      continue;
-    }
-    if (p.op !== "DATA") throw new Error(`unexpected ${p.op} from the session`);
-    res.dataPackets++;
-    // Absolute number: the wire block nearest to what is expected.
-    const ahead = (p.block - expected) & 0xffff;
-    const abs = ahead < 0x8000 ? expected + ahead : expected - (0x10000 - ahead);
-    const nth = (seen.get(abs) ?? 0) + 1;
-    seen.set(abs, nth);
-    const dropped = !done && o.dropData ? o.dropData(abs, nth) : false;
-    events.push({ t: "data", block: abs, dropped });
-    if (dropped) continue;
-    if (abs === expected && !done) {
-      chunks.push(Buffer.from(p.data));
-      expected++;
-      gapAcked = false;
-      if (p.data.length < blksize) {
-        done = true;
-        res.lastBlock = abs;
-        ack(abs, "last");
-      } else if (++sinceAck >= (o.ackEvery ?? windowsize)) {
-        ack(abs, "window");
-      }
-    } else if (abs > expected && !done) {
-      if (!gapAcked) {
-        gapAcked = true;
-        ack(expected - 1, "gap");
-      }
-    } else if (lastAckSent < expected - 1) {
-      // A duplicate: the server did not get our ACK (or we never sent it).
-      ack(expected - 1, "rescue");
-    }
-  }
-  res.data = Buffer.concat(chunks);
-  return res;
+    o.until?.then(
+      () => ((untilSettled = true), maybeEnd()),
+      () => ((untilSettled = true), maybeEnd()),
+    );
+    undivert = client.divert(onPacket);
+    if (finished) return undivert();
+    client.send(rrq(filename, o.mode ?? "octet", o.options ?? []), port, host);
+  });
 }
 
 /** Data packets of the events (blocks in arrival order, dropped ones included). */
