@@ -10,7 +10,7 @@
 //
 //   node bench/run.mjs [--quick] [--servers a,b] [--scenarios id,id] [--rounds N]
 
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, openSync, closeSync, statSync, writeSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
@@ -26,12 +26,13 @@ const { values: opt } = parseArgs({
     servers: { type: "string" },
     scenarios: { type: "string" },
     rounds: { type: "string" },
+    "no-build": { type: "boolean" },
     help: { type: "boolean", short: "h" },
   },
 });
 if (opt.help) {
   process.stdout.write(
-    "Usage: npm run bench [-- --quick | --exact] [-- --servers tftpkit,tftpd-hpa,atftpd,dnsmasq] [-- --scenarios id,...] [-- --rounds N]\n" +
+    "Usage: npm run bench [-- --quick | --exact] [-- --servers tftpkit,tftpd-hpa,atftpd,dnsmasq] [-- --scenarios id,...] [-- --rounds N] [-- --no-build]\n" +
       "  (default) the issue's scenarios, each run time-boxed (about 9 minutes on 2 cores)\n" +
       "  --quick   smaller files and counts (about 2 minutes)\n" +
       "  --exact   no time box: every session of every scenario runs (about 25 minutes on 2 cores)\n",
@@ -153,7 +154,24 @@ const lpad = (s, n) => String(s).padStart(n);
 
 // ------------------------------------------------------------- main
 
-const allDefs = serverDefs({ repo, cacheDir });
+// Build what the bench runs: the load generator and the server library are
+// required; the tftpkit command is optional (without it, the API stands in).
+function turbo(filters) {
+  const bin = join(repo, "node_modules/.bin/turbo");
+  const r = spawnSync(bin, ["run", "build", ...filters.map((f) => `--filter=${f}`), "--output-logs=errors-only"], { cwd: repo, stdio: ["ignore", "inherit", "inherit"] });
+  return r.status === 0;
+}
+let cliBuilt = true;
+if (!opt["no-build"]) {
+  if (!turbo(["@tftpkit/loadgen...", "@tftpkit/server..."])) {
+    process.stderr.write("bench: the build of the load generator or of @tftpkit/server failed\n");
+    process.exit(2);
+  }
+  cliBuilt = turbo(["@tftpkit/app-server"]);
+  if (!cliBuilt) process.stderr.write("bench: the tftpkit command (apps/server) did not build: running tftpkit through its API (bench/tftpkit-server.mjs)\n");
+}
+
+const allDefs = serverDefs({ repo, cacheDir, useCli: cliBuilt });
 const wanted = opt.servers ? opt.servers.split(",") : allDefs.map((d) => d.name);
 const scenarios = opt.scenarios ? SCENARIOS.filter((s) => opt.scenarios.split(",").includes(s.id)) : SCENARIOS;
 if (!existsSync(join(repo, "apps/loadgen/dist/cli.js"))) {

@@ -71,7 +71,7 @@ export function ensureAtftpd(cacheDir) {
  * Server definitions: `available()` says whether it can run here, `start(root)`
  * resolves { pid, port, stop() }. Each binds 127.0.0.1 only.
  */
-export function serverDefs({ repo, cacheDir }) {
+export function serverDefs({ repo, cacheDir, useCli = true }) {
   // The tftpkit command: its launcher (bin/) runs the built CLI (dist/cli.js).
   const tftpkitCli = join(repo, "apps/server/bin/tftpkit.js");
   const tftpkitBuilt = join(repo, "apps/server/dist/cli.js");
@@ -83,7 +83,7 @@ export function serverDefs({ repo, cacheDir }) {
       async start(root) {
         // The tftpkit command when it is built, else the @tftpkit/server API in a child process.
         const attempts = [];
-        if (existsSync(tftpkitCli) && existsSync(tftpkitBuilt)) attempts.push((port) => [process.execPath, [tftpkitCli, "serve", "--root", root, "--host", "127.0.0.1", "--port", String(port), "--log", "off"]]);
+        if (useCli && existsSync(tftpkitCli) && existsSync(tftpkitBuilt)) attempts.push((port) => [process.execPath, [tftpkitCli, "serve", "--root", root, "--host", "127.0.0.1", "--port", String(port), "--log", "off"]]);
         attempts.push((port) => [process.execPath, [tftpkitApi, root, String(port)]]);
         let last = "";
         for (const make of attempts) {
