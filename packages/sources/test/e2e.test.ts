@@ -105,6 +105,19 @@ describe("HTTP upstream through TFTP", () => {
     expect(r.error).toEqual({ code: 0, message: "Upstream timed out (silent for 300 ms)" });
   });
 
+  it("an upstream that stalls mid-body ends the transfer with ERROR 0 (timeout), through the cache too", async () => {
+    up.routes.set("/stall", { body: pattern(500_000, 15), stallAfter: 100_000 });
+    const cache = createCache({ disk: { dir: cacheDir(), maxBytes: 10 * MiB } });
+    for (const src of [httpSource({ baseUrl: up.url, timeoutMs: 300 }), httpSource({ baseUrl: up.url, timeoutMs: 300, cache })]) {
+      const port = await serve((req) => src(req.path, req));
+      const r = await tftpGet(port, "stall", { tsize: true });
+      expect(r.oack?.tsize).toBe("500000");
+      expect(r.error).toEqual({ code: 0, message: "Upstream timed out (silent for 300 ms)" });
+    }
+    await cache.settled();
+    expect(cache.stats()).toMatchObject({ failures: 1, disk: { entries: 0, reserved: 0 } });
+  });
+
   it("a boot storm of 20 clients for one 4 MiB file makes one upstream request; all get the bytes", async () => {
     const body = pattern(4 * MiB, 7);
     up.routes.set("/storm/initrd.img", { body, pieceBytes: 64 * 1024 });

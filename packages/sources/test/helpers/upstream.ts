@@ -23,6 +23,8 @@ export interface Route {
   noLength?: boolean;
   /** Never answer. */
   hang?: boolean;
+  /** Send this many bytes of the body, then nothing more (connection left open). */
+  stallAfter?: number;
   /** Redirect to this path. */
   redirect?: string;
   etag?: string;
@@ -113,6 +115,10 @@ async function serve(route: Route | undefined, req: IncomingMessage, res: Server
     await write(res, body.subarray(0, route.resetAfter));
     await pause(20);
     res.socket?.resetAndDestroy();
+    return;
+  }
+  if (route.stallAfter !== undefined) {
+    await write(res, body.subarray(0, route.stallAfter));
     return;
   }
   if (route.closeAfter !== undefined) {
