@@ -115,6 +115,7 @@ describe("large transfers", () => {
     expect(s.blksize).toBe(65464);
   });
 
+  // Windowed rollover (with loss at 65535/65536) is in loss.test.ts.
   it("1 MiB at blksize 8 in lock-step: 131073 blocks, numbers roll over past 65535 to 0", async () => {
     const { r, s } = await fetch("mib.bin", [["blksize", "8"]]);
     expect(r.error).toBeUndefined();
@@ -123,13 +124,5 @@ describe("large transfers", () => {
     expect(s.outcome).toBe("ok");
     expect(s.blocksAcked).toBe(131073);
     expect(s.bytesSent).toBe(1024 * 1024);
-  }, 60_000);
-
-  it("1 MiB at blksize 8 with windowsize 16: rollover inside a window", async () => {
-    const { r, s } = await fetch("mib.bin", [["blksize", "8"], ["windowsize", "16"]]);
-    expect(r.data.equals(files["mib.bin"])).toBe(true);
-    expect(r.lastBlock).toBe(131073);
-    expect(s.outcome).toBe("ok");
-    expect(s.retransmits).toBe(0);
   }, 60_000);
 });
