@@ -77,7 +77,7 @@ export const ATTR_RETRY = "tftp.retry";
 
 /** Counter {session}: finished sessions, by tftp.kind and tftp.outcome. */
 export const METRIC_SESSIONS = "tftp.server.sessions";
-/** UpDownCounter {session}: sessions running now, by tftp.kind. */
+/** UpDownCounter {session} (observed at collection): sessions running now, by tftp.kind. */
 export const METRIC_ACTIVE_SESSIONS = "tftp.server.active_sessions";
 /** Counter By: payload bytes sent (each block once), by tftp.kind. */
 export const METRIC_BYTES_SENT = "tftp.server.bytes_sent";

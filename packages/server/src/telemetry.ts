@@ -15,7 +15,7 @@ import {
   ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags,
   context, isSpanContextValid, metrics, trace,
   type Attributes, type Context, type Counter, type Histogram, type Meter, type MeterProvider,
-  type Span, type SpanContext, type Tracer, type TracerProvider, type UpDownCounter,
+  type ObservableUpDownCounter, type Span, type SpanContext, type Tracer, type TracerProvider,
 } from "@opentelemetry/api";
 import * as A from "./attributes.js";
 import type { Instrumentation, SessionInfo, SessionObserver } from "./instrument.js";
@@ -62,7 +62,9 @@ function optionList(o: Readonly<Record<string, string>>): string[] {
 
 class Instruments {
   readonly sessions: Counter;
-  readonly active: UpDownCounter;
+  readonly active: ObservableUpDownCounter;
+  /** Sessions running, by kind: observed at collection time, so a session start or end costs no metric call. */
+  readonly running = new Map<string, number>();
   readonly bytesSent: Counter;
   readonly bytesReceived: Counter;
   readonly retransmits: Counter;
@@ -74,7 +76,10 @@ class Instruments {
 
   constructor(meter: Meter) {
     this.sessions = meter.createCounter(A.METRIC_SESSIONS, { unit: "{session}", description: "TFTP sessions finished, by kind and outcome" });
-    this.active = meter.createUpDownCounter(A.METRIC_ACTIVE_SESSIONS, { unit: "{session}", description: "TFTP sessions running" });
+    this.active = meter.createObservableUpDownCounter(A.METRIC_ACTIVE_SESSIONS, { unit: "{session}", description: "TFTP sessions running" });
+    this.active.addCallback((result) => {
+      for (const [kind, n] of this.running) result.observe(n, this.attrs(kind));
+    });
     this.bytesSent = meter.createCounter(A.METRIC_BYTES_SENT, { unit: "By", description: "Payload bytes sent (each block counted once)" });
     this.bytesReceived = meter.createCounter(A.METRIC_BYTES_RECEIVED, { unit: "By", description: "Payload bytes received (writes)" });
     this.retransmits = meter.createCounter(A.METRIC_RETRANSMITS, { unit: "{packet}", description: "Packets sent again, by reason (timeout or gap)" });
@@ -118,7 +123,7 @@ class OtelSession implements SessionObserver {
   ) {
     this.ctx = trace.setSpan(parent, span);
     this.kindAttrs = m.attrs(kind);
-    m.active.add(1, this.kindAttrs);
+    m.running.set(kind, (m.running.get(kind) ?? 0) + 1);
   }
 
   runHandler<T>(fn: () => T): T {
@@ -176,7 +181,7 @@ class OtelSession implements SessionObserver {
     if (this.ended) return;
     this.ended = true;
     const m = this.m;
-    m.active.add(-1, this.kindAttrs);
+    m.running.set(this.kind, m.running.get(this.kind)! - 1);
     const outcomeAttrs = m.attrs(this.kind, A.ATTR_OUTCOME, s.outcome);
     m.sessions.add(1, outcomeAttrs);
     if (s.bytesSent > 0) m.bytesSent.add(s.bytesSent, this.kindAttrs);
