@@ -255,8 +255,19 @@ export class UpstreamCache {
     const land = (): void => {
       if (this.flights.get(key) === flight) this.flights.delete(key);
     };
-    // A download lands when stored (see download()); anything else lands now.
-    flight.then((r) => r.kind !== "download" && land(), land);
+    // A download lands when stored (see toMemory, toDisk); anything else lands now.
+    flight.then((r) => {
+      if (r.kind !== "download") land();
+      if (r.kind === "bypass") {
+        // Waiters take it in the microtasks that follow; if all of them had gone, nobody will.
+        setImmediate(() => {
+          if (!r.claimed) {
+            r.claimed = true;
+            r.response.destroy();
+          }
+        });
+      }
+    }, land);
     return flight;
   }
 
