@@ -195,7 +195,15 @@ export abstract class Session implements DeadlineOwner {
       // RFC 1350: a packet from an unknown TID gets ERROR 5; the session carries on.
       this.host.countUnknownTid();
       this.obs?.unknownTid({ address: rinfo.address, port: rinfo.port });
-      this.socket?.send(codec.encodeError(WireError.UNKNOWN_TID, "Unknown transfer ID"), rinfo.port, rinfo.address);
+      // Never answer an ERROR: two sessions would bounce ERROR 5 at each other forever.
+      const isError = msg.length >= 2 && msg[0] === 0 && msg[1] === 5;
+      if (!isError) {
+        try {
+          this.socket?.send(codec.encodeError(WireError.UNKNOWN_TID, "Unknown transfer ID"), rinfo.port, rinfo.address);
+        } catch {
+          // closed under us
+        }
+      }
       return;
     }
     this.handlePacket(msg);
