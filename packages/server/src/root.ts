@@ -1,11 +1,17 @@
 // Files under a root, with no way out of it: ".." segments are refused,
 // absolute names are taken relative to the root, backslashes are read as
 // slashes, and symlinks are followed only while they stay inside the root.
+//
+// Options: a case-insensitive lookup when the exact name is missing (for
+// clients that ask PXELINUX.0 or Boot\BCD), per-client roots chosen by the
+// client's address, and `resolveForWrite` for uploads.
 
-import { realpath } from "node:fs/promises";
+import { lstat, opendir, realpath, stat } from "node:fs/promises";
 import { resolve, sep } from "node:path";
 import { TftpError, toTftpError } from "@tftpkit/wasm-core";
 import { file, type ReadHandler, type FileResponse } from "./handler.js";
+import { compileAddressMatch } from "./rules.js";
+import { TftpConfigError } from "./options.js";
 
 /** Normalises a requested name to root-relative segments, or throws ERROR 2 for a hostile one. */
 export function safeSegments(requested: string): string[] {
@@ -20,29 +26,169 @@ export function safeSegments(requested: string): string[] {
   return segments;
 }
 
+export interface RootOptions {
+  /**
+   * When the exact name is missing, look its segments up among the
+   * directory entries, ignoring case (simple Unicode lower-casing). Exact
+   * names are tried first, then other casings in code-unit order ("BOOT"
+   * before "Boot" before "boot"), backtracking when a folder does not hold
+   * the rest of the name: the first complete path wins, every time.
+   */
+  caseInsensitive?: boolean;
+  /** Work allowed per case-insensitive lookup (directory entries read plus names tried); past it the name is not found. */
+  maxScanEntries?: number;
+}
+
+export const ROOT_DEFAULTS = Object.freeze({
+  caseInsensitive: false,
+  maxScanEntries: 10_000, // directory entries per case-insensitive lookup
+});
+
+const fold = (s: string): string => s.toLowerCase();
+const isMissing = (err: unknown): boolean => {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === "ENOENT" || code === "ENOTDIR";
+};
+
 export class RootResolver {
   private rootReal: Promise<string>;
-  constructor(readonly root: string) {
+  private readonly caseInsensitive: boolean;
+  private readonly maxScanEntries: number;
+
+  constructor(readonly root: string, opts: RootOptions = {}) {
+    this.caseInsensitive = opts.caseInsensitive ?? ROOT_DEFAULTS.caseInsensitive;
+    this.maxScanEntries = opts.maxScanEntries ?? ROOT_DEFAULTS.maxScanEntries;
+    if (!Number.isInteger(this.maxScanEntries) || this.maxScanEntries < 1) {
+      throw new TftpConfigError(`maxScanEntries must be a positive integer (got ${opts.maxScanEntries})`);
+    }
     this.rootReal = realpath(resolve(root));
     this.rootReal.catch(() => {});
+  }
+
+  private async realRoot(): Promise<string> {
+    return this.rootReal.catch((err) => {
+      throw toTftpError(err);
+    });
+  }
+
+  private static inside(rootReal: string, real: string): boolean {
+    return real === rootReal || real.startsWith(rootReal.endsWith(sep) ? rootReal : rootReal + sep);
   }
 
   /** The real path of `requested` under the root; ERROR 1 if missing, ERROR 2 if it leads outside. */
   async resolve(requested: string): Promise<string> {
     const segments = safeSegments(requested);
-    const rootReal = await this.rootReal.catch((err) => {
-      throw toTftpError(err);
-    });
-    let real: string;
-    try {
-      real = await realpath(rootReal + sep + segments.join(sep));
-    } catch (err) {
-      throw toTftpError(err);
-    }
-    if (real !== rootReal && !real.startsWith(rootReal.endsWith(sep) ? rootReal : rootReal + sep)) {
+    const rootReal = await this.realRoot();
+    const real = await this.realUnder(rootReal, segments);
+    if (!RootResolver.inside(rootReal, real)) {
       throw TftpError.accessViolation("Access violation: path leaves the root");
     }
     return real;
+  }
+
+  /**
+   * The absolute path an upload of `requested` should land on: the same
+   * checks as reads (no "..", no NUL, absolute names relative to the root),
+   * the parent directory must exist and its real path be inside the root,
+   * and an existing final component that is a symlink must lead inside the
+   * root (its real path is returned then; a dangling one is refused). The
+   * file itself need not exist. ERROR 1 for a missing parent, ERROR 2 for
+   * anything leading outside or naming an existing directory, FIFO, device.
+   *
+   * The checks are made now: a local user able to swap directories for
+   * symlinks between this call and the write is outside this guarantee.
+   */
+  async resolveForWrite(requested: string): Promise<string> {
+    let segments: string[];
+    try {
+      segments = safeSegments(requested);
+    } catch (err) {
+      // No name at all ("", "/", "."): nothing to create.
+      if (err instanceof TftpError && err.wireCode === 1) throw TftpError.accessViolation("Invalid file name");
+      throw err;
+    }
+    const rootReal = await this.realRoot();
+    const name = segments.pop()!;
+    const parentReal = segments.length === 0 ? rootReal : await this.realUnder(rootReal, segments);
+    if (!RootResolver.inside(rootReal, parentReal)) {
+      throw TftpError.accessViolation("Access violation: path leaves the root");
+    }
+    try {
+      if (!(await stat(parentReal)).isDirectory()) throw TftpError.notFound("Directory not found");
+    } catch (err) {
+      throw toTftpError(err);
+    }
+    let target = parentReal + sep + name;
+    let st = await lstatOrUndefined(target);
+    if (st === undefined && this.caseInsensitive) {
+      const [other] = await matchingEntries(parentReal, name, { left: this.maxScanEntries });
+      if (other !== undefined) {
+        target = parentReal + sep + other;
+        st = await lstatOrUndefined(target);
+      }
+    }
+    if (st === undefined) return target;
+    if (st.isSymbolicLink()) {
+      let real: string;
+      try {
+        real = await realpath(target);
+      } catch {
+        throw TftpError.accessViolation("Access violation: dangling symlink");
+      }
+      if (!RootResolver.inside(rootReal, real)) {
+        throw TftpError.accessViolation("Access violation: path leaves the root");
+      }
+      target = real;
+      st = await stat(real);
+    }
+    if (!st.isFile()) throw TftpError.accessViolation("Access violation: not a regular file");
+    return target;
+  }
+
+  /** realpath of root/segments, with the case-insensitive fallback; TftpError on failure. */
+  private async realUnder(rootReal: string, segments: string[]): Promise<string> {
+    try {
+      return await realpath(rootReal + sep + segments.join(sep));
+    } catch (err) {
+      if (!this.caseInsensitive || !isMissing(err)) throw toTftpError(err);
+      const found = await this.findCaseless(rootReal, segments);
+      if (found === undefined) throw toTftpError(err);
+      try {
+        return await realpath(found);
+      } catch (err2) {
+        throw toTftpError(err2);
+      }
+    }
+  }
+
+  /**
+   * Finds `segments` under `base` ignoring case, depth first: at each level
+   * the exact name first, then the entries equal to it ignoring case in
+   * code-unit order ("BOOT" < "Boot" < "boot"), backtracking when a choice
+   * leads nowhere. The first complete path wins, so the choice is the same
+   * every time. Every lstat and directory entry read counts against
+   * maxScanEntries; when it runs out the name is not found.
+   */
+  private async findCaseless(base: string, segments: string[]): Promise<string | undefined> {
+    const budget = { left: this.maxScanEntries };
+    const walk = async (dir: string, i: number): Promise<string | undefined> => {
+      if (i === segments.length) return dir;
+      const seg = segments[i];
+      if (budget.left-- <= 0) return undefined;
+      const exact = dir + sep + seg;
+      if ((await lstatOrUndefined(exact)) !== undefined) {
+        const found = await walk(exact, i + 1);
+        if (found !== undefined) return found;
+      }
+      for (const name of await matchingEntries(dir, seg, budget)) {
+        if (name === seg) continue;
+        const found = await walk(dir + sep + name, i + 1);
+        if (found !== undefined) return found;
+        if (budget.left <= 0) return undefined;
+      }
+      return undefined;
+    };
+    return walk(base, 0);
   }
 
   async file(requested: string): Promise<FileResponse> {
@@ -50,8 +196,76 @@ export class RootResolver {
   }
 }
 
-/** A handler that serves the files under `root`. */
-export function rootHandler(root: string): ReadHandler {
-  const r = new RootResolver(root);
-  return (req) => r.file(req.path);
+async function lstatOrUndefined(p: string): Promise<Awaited<ReturnType<typeof lstat>> | undefined> {
+  try {
+    return await lstat(p);
+  } catch (err) {
+    if (isMissing(err)) return undefined;
+    throw toTftpError(err);
+  }
+}
+
+/** The entries of `dir` equal to `name` ignoring case, in code-unit order; none once `budget` runs out. */
+async function matchingEntries(dir: string, name: string, budget: { left: number }): Promise<string[]> {
+  const want = fold(name);
+  const found: string[] = [];
+  let d;
+  try {
+    d = await opendir(dir);
+  } catch {
+    return [];
+  }
+  try {
+    for await (const e of d) {
+      if (budget.left-- <= 0) return [];
+      if (fold(e.name) === want) found.push(e.name);
+    }
+  } catch {
+    return [];
+  }
+  return found.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+// -------------------------------------------------------- client roots
+
+export interface ClientRoot {
+  /** "10.0.0.5", "10.0.1.0/24", "2001:db8::1" or "fd00::/64"; IPv4 rules also match IPv4-mapped IPv6 clients. */
+  match: string;
+  root: string;
+}
+
+export interface RootHandlerOptions extends RootOptions {
+  /** Per-client roots: the first whose `match` covers the client's address wins, else the default root. */
+  clientRoots?: readonly ClientRoot[];
+}
+
+/**
+ * A function choosing the RootResolver for a client address (the default
+ * root's when no client root matches). Resolvers are made once, here.
+ */
+export function rootSelector(root: string, opts: RootHandlerOptions = {}): (address: string) => RootResolver {
+  const { clientRoots = [], ...rootOpts } = opts;
+  const byRoot = new Map<string, RootResolver>();
+  const resolverFor = (dir: string): RootResolver => {
+    if (typeof dir !== "string" || dir === "") throw new TftpConfigError("clientRoots: every entry needs a root folder");
+    let r = byRoot.get(dir);
+    if (!r) byRoot.set(dir, (r = new RootResolver(dir, rootOpts)));
+    return r;
+  };
+  const fallback = resolverFor(root);
+  const table = clientRoots.map((c) => {
+    if (typeof c?.match !== "string") throw new TftpConfigError("clientRoots: every entry needs a match string");
+    return { matches: compileAddressMatch(c.match), resolver: resolverFor(c.root) };
+  });
+  if (table.length === 0) return () => fallback;
+  return (address) => {
+    for (const t of table) if (t.matches(address)) return t.resolver;
+    return fallback;
+  };
+}
+
+/** A handler that serves the files under `root` (or under the client's own root, see `clientRoots`). */
+export function rootHandler(root: string, opts: RootHandlerOptions = {}): ReadHandler {
+  const select = rootSelector(root, opts);
+  return (req) => select(req.peer.address).file(req.path);
 }
