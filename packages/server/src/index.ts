@@ -16,3 +16,11 @@ export {
   type Instrumentation, type SessionInfo, type SessionObserver,
 } from "./instrument.js";
 export { createOtelInstrumentation, parentContext, type OtelInstrumentationOptions } from "./telemetry.js";
+export {
+  rootSelector, ROOT_DEFAULTS,
+  type ClientRoot, type RootHandlerOptions, type RootOptions,
+} from "./root.js";
+export {
+  compileRemapRules, readRemapFile, compileAddressMatch, parseAddress, translateEre, RemapSyntaxError, REMAP_DEFAULTS,
+  type RewriteFn, type RewriteContext, type RewriteResult, type RemapOptions,
+} from "./rules.js";
