@@ -7,10 +7,10 @@
 // upload leaves nothing behind.
 
 import { randomBytes } from "node:crypto";
-import { open, link, lstat, realpath, rename, unlink, stat, type FileHandle } from "node:fs/promises";
-import { basename, dirname, join, resolve, sep } from "node:path";
+import { open, link, rename, unlink, stat, type FileHandle } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import { TftpError, WireError, toTftpError } from "@tftpkit/wasm-core";
-import { RootResolver, safeSegments } from "./root.js";
+import { RootResolver } from "./root.js";
 
 export interface WriteRequest {
   /** The file name as the client sent it (traceparent suffix stripped). */
@@ -90,24 +90,5 @@ export async function fileWriteTarget(path: string, opts: { overwrite: boolean }
 /** Uploads under `root`: hostile names refused like reads; create-only unless `overwrite`. */
 export function rootWriteHandler(root: string, opts: { overwrite: boolean }): WriteHandler {
   const resolver = new RootResolver(root);
-  return async (request) => fileWriteTarget(await uploadPath(resolver, request.path), opts);
-}
-
-/** Where an upload goes under the root: its folder must exist inside the root; the name must not be a link leading out. */
-async function uploadPath(resolver: RootResolver, requested: string): Promise<string> {
-  const segments = safeSegments(requested);
-  const name = segments.pop()!;
-  const rootReal = await realpath(resolve(resolver.root)).catch((err) => { throw toTftpError(err); });
-  let dir: string;
-  try {
-    dir = await realpath(join(rootReal, ...segments));
-  } catch (err) {
-    throw toTftpError(err);
-  }
-  if (dir !== rootReal && !dir.startsWith(rootReal + sep)) throw TftpError.accessViolation("Access violation: path leaves the root");
-  const target = join(dir, name);
-  const st = await lstat(target).catch(() => undefined);
-  if (st?.isSymbolicLink()) throw TftpError.accessViolation("Access violation: will not write through a symbolic link");
-  if (st && !st.isFile()) throw TftpError.accessViolation("Access violation: not a regular file");
-  return target;
+  return async (request) => fileWriteTarget(await resolver.resolveForWrite(request.path), opts);
 }
