@@ -3,11 +3,14 @@
 // test), metrics reach OTLP and the admin server's /metrics, /healthz
 // answers, and a handler's HTTP requests join the boot flow's trace.
 
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
+import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
-  curlTftp, hasCurl, startCli, startOtlpReceiver, stopAllClis, tempTree, waitFor,
+  CURL, curlTftp, hasCurl, startCli, startOtlpReceiver, stopAllClis, tempTree, waitFor,
   type OtlpReceiver, type ReceivedSpan,
 } from "./helpers.js";
 
@@ -151,6 +154,31 @@ describe.skipIf(!hasCurl)("tftpkit serve with telemetry (curl as the client)", (
     expect(get.kind).toBe(3); // CLIENT
     expect(backendHeaders[0]!.split("-")[2]).toBe(get.spanId);
     expect(await cli.stop()).toBe(0);
+  });
+
+  it("an upload (curl -T) is a tftp.write span with the bytes received, joined to the traceparent in its name", async () => {
+    const before = receiver.spans.length;
+    const up = tempTree({ "src.bin": randomBytes(5000) });
+    try {
+      const cli = await startCli(["--root", up.dir, "--allow-write", "--admin", "off", "--log", "off"], {
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${receiver.url}/v1/traces`,
+        OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+        OTEL_BSP_SCHEDULE_DELAY: "100",
+      });
+      const code = await new Promise<number>((resolve) =>
+        execFile(CURL, ["-s", "--max-time", "20", "-T", join(up.dir, "src.bin"), `tftp://127.0.0.1:${cli.udpPort}/up.bin-00-${TRACE}-${PARENT}-01`], { timeout: 30_000 },
+          (error) => resolve(error ? (typeof error.code === "number" ? error.code : -1) : 0)),
+      );
+      expect(code).toBe(0);
+      const span = await waitFor("the write span", () => receiver.spans.slice(before).find((s) => s.name === "tftp.write"));
+      expect(span.traceId).toBe(TRACE);
+      expect(span.parentSpanId).toBe(PARENT);
+      expect(span.attributes).toMatchObject({ "tftp.kind": "write", "tftp.path": "up.bin", "tftp.outcome": "ok", "tftp.bytes_received": 5000 });
+      expect(readFileSync(join(up.dir, "up.bin")).equals(readFileSync(join(up.dir, "src.bin")))).toBe(true);
+      expect(await cli.stop()).toBe(0);
+    } finally {
+      up.cleanup();
+    }
   });
 
   it("the admin server: /healthz JSON, Prometheus /metrics with the session counters, 404 elsewhere", async () => {
