@@ -22,6 +22,18 @@
 // Tokens end at unescaped whitespace; an unescaped # starts a comment. Rule
 // processing is bounded (maxSteps rule evaluations, including each repeat of
 // a g rule and each restart) and so is the length of the name it produces.
+//
+// Checked against in.tftpd 5.2+20150808 (a final `a ^.*$ <\0>` rule makes it
+// answer the rewritten name). Same results except, on purpose:
+// - s restarts at the first rule, as documented (5.2 skips the first rule
+//   after a restart; later tftp-hpa fixed it);
+// - a g rule that keeps matching (rg a a, rg x* -) is refused here; 5.2 spins
+//   forever in that request's process;
+// - gg is sed-style global (later tftp-hpa); 5.2 reads it as g;
+// - \d, \n and other escaped letters are refused at compile time (glibc reads
+//   them as the plain letter, which is never what was meant);
+// - POSIX leftmost-longest alternation is not reproduced: ^(a|ab) on "abc"
+//   matches "ab" in 5.2 and "a" here (see translateEre).
 
 import { readFile } from "node:fs/promises";
 import { isIP } from "node:net";
