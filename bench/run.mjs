@@ -281,6 +281,10 @@ for (const sc of scenarios) {
       p50_ms: m("p50_ms"),
       p99_ms: m("p99_ms"),
       failed: real.reduce((a, x) => a + (Number.isFinite(x.failed) ? x.failed : 0), 0),
+      errors: real.reduce((acc, x) => {
+        for (const [k, v] of Object.entries(x.errors)) acc[k] = (acc[k] ?? 0) + v;
+        return acc;
+      }, {}),
       ok: median(real.map((x) => x.ok)),
       cut: median(real.map((x) => x.cut)),
       server_peak_rss_mib: Math.max(...real.map((x) => x.server_peak_rss_mib)),
@@ -313,6 +317,7 @@ for (const sc of scenarios) {
     const ratio = (k) => (base && base[k] > 0 && Number.isFinite(r[k]) ? `${(r[k] / base[k]).toFixed(2)}` : "-");
     const note = [
       r.error ? `error: ${r.error.slice(0, 60)}` : "",
+      r.failed > 0 ? `failed: ${Object.entries(r.errors).map(([k, v]) => `${/^\d$/.test(k) ? `TFTP ${k}` : k} ${v}`).join(", ")}` : "",
       r.cut > 0 ? `time-boxed at ${sc.capS} s: ${r.ok + r.failed} done, ${r.cut} cut` : "",
       r.loadgen_saturated ? "load generator saturated" : "",
     ].filter(Boolean).join("; ");

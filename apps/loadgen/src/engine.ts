@@ -50,6 +50,8 @@ export interface FileTally {
 
 export interface EngineResult extends EngineTotals {
   errors: Record<string, number>;
+  /** Per error key, the messages seen and how often (at most 10 distinct per key). */
+  errorMessages: Record<string, Record<string, number>>;
   /** Per file name: sessions and latencies (a boot flow's config and kernel apart). */
   files: Record<string, FileTally>;
   /** Durations of the sessions that succeeded, ms. */
@@ -95,6 +97,7 @@ class VerifyError extends Error {}
 export class Engine {
   readonly totals: EngineTotals = emptyTotals();
   private readonly errors: Record<string, number> = {};
+  private readonly errorMessages: Record<string, Record<string, number>> = {};
   private readonly files: Record<string, FileTally> = {};
   private latencies = new Float64Array(1024);
   private nLat = 0;
@@ -146,6 +149,7 @@ export class Engine {
     return {
       ...this.totals,
       errors: { ...this.errors },
+      errorMessages: this.errorMessages,
       files: this.files,
       latencies: this.latencies.slice(0, this.nLat),
       sessions: this.cfg.keepSessions ? this.records : undefined,
@@ -218,7 +222,11 @@ export class Engine {
         return;
       }
       let key = "error";
-      if (err instanceof VerifyError) key = "verify";
+      let message = (err as Error).message;
+      if (err instanceof VerifyError) {
+        key = "verify";
+        message = `${file}: bytes differ from the expected copy`;
+      }
       else if (err instanceof TftpTransferError) {
         this.count(err.stats);
         rec.durationMs = err.stats.durationMs;
@@ -227,6 +235,8 @@ export class Engine {
         key = err.remote ? String(err.wireCode) : err.code === "TFTP_ERR_TIMEOUT" ? "timeout" : err.code === "TFTP_ERR_ABORTED" ? "aborted" : "error";
       }
       rec.error = key;
+      const msgs = (this.errorMessages[key] ??= {});
+      if (msgs[message] !== undefined || Object.keys(msgs).length < 10) msgs[message] = (msgs[message] ?? 0) + 1;
       t.failed++;
       tally.failed++;
       this.errors[key] = (this.errors[key] ?? 0) + 1;

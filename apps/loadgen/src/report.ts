@@ -33,6 +33,8 @@ export interface Report {
   sessions: { ok: number; failed: number; total: number; cut: number };
   /** Failed sessions by cause: TFTP error code ("0".."8") from the server, or timeout, verify, aborted, error. */
   errors: Record<string, number>;
+  /** Per cause, the error messages seen (at most 10 distinct each) and their counts. */
+  error_messages: Record<string, Record<string, number>>;
   /** Payload bytes delivered (after netascii translation). */
   bytes: number;
   wire_bytes: number;
@@ -129,6 +131,7 @@ export function buildReport(r: RawRun): Report {
     elapsed_s: round(r.elapsedS),
     sessions: { ok: r.totals.ok, failed: r.totals.failed, total, cut: r.totals.cut },
     errors: r.errors,
+    error_messages: r.errorMessages,
     bytes: r.totals.bytes,
     wire_bytes: r.totals.wireBytes,
     mbps: round(r.elapsedS > 0 ? r.totals.bytes / r.elapsedS / 1e6 : 0),
@@ -175,6 +178,9 @@ export function renderText(rep: Report): string {
           ([name, f]) => `    ${name}: ${f.ok} ok, ${f.failed} failed, p50 ${fmt(f.latency_ms.p50, 2)}  p99 ${fmt(f.latency_ms.p99, 2)} ms`,
         )
       : []),
+    ...Object.entries(rep.error_messages).flatMap(([k, msgs]) =>
+      Object.entries(msgs).map(([m, v]) => `    ${/^\d$/.test(k) ? `TFTP ${k}` : k} "${m}": ${v}`),
+    ),
     `  packets     ${rep.packets.sent} sent, ${rep.packets.received} received, ${rep.retransmits} retransmitted, ${rep.timeouts} timeouts`,
   ];
   if (rep.scenario.loss.data > 0 || rep.scenario.loss.ack > 0) {
@@ -305,7 +311,12 @@ export function renderHtml(rep: Report): string {
       .join("")}</table>`,
     "<h2>Errors</h2>",
     errors.length
-      ? `<table><tr><th>cause</th><th>sessions</th></tr>${errors.map(([k, v]) => `<tr><td>${esc(/^\d$/.test(k) ? `TFTP error ${k}` : k)}</td><td>${v}</td></tr>`).join("")}</table>`
+      ? `<table><tr><th>cause</th><th>sessions</th><th>messages</th></tr>${errors
+          .map(([k, v]) => {
+            const msgs = Object.entries(rep.error_messages[k] ?? {}).map(([m, n]) => `${m} (${n})`).join("; ");
+            return `<tr><td>${esc(/^\d$/.test(k) ? `TFTP error ${k}` : k)}</td><td>${v}</td><td>${esc(msgs)}</td></tr>`;
+          })
+          .join("")}</table>`
       : "<p>None.</p>",
     "<h2>Throughput over time</h2>",
     throughputSvg(rep),

@@ -30,6 +30,7 @@ export interface RawRun {
   elapsedS: number;
   totals: EngineTotals;
   errors: Record<string, number>;
+  errorMessages: Record<string, Record<string, number>>;
   files: Record<string, FileTally>;
   latencies: Float64Array;
   sessions?: SessionRecord[];
@@ -125,11 +126,16 @@ export async function runLoad(scenario: Scenario, opts: RunOptions = {}): Promis
 
   const totals = emptyTotals();
   const errors: Record<string, number> = {};
+  const errorMessages: Record<string, Record<string, number>> = {};
   const files: Record<string, FileTally> = {};
   let n = 0;
   for (const r of done) {
     addTotals(totals, r);
     for (const [k, v] of Object.entries(r.errors)) errors[k] = (errors[k] ?? 0) + v;
+    for (const [k, msgs] of Object.entries(r.errorMessages)) {
+      const into = (errorMessages[k] ??= {});
+      for (const [m, v] of Object.entries(msgs)) into[m] = (into[m] ?? 0) + v;
+    }
     for (const [name, f] of Object.entries(r.files)) {
       const into = (files[name] ??= { ok: 0, failed: 0, latencies: [] });
       into.ok += f.ok;
@@ -152,6 +158,7 @@ export async function runLoad(scenario: Scenario, opts: RunOptions = {}): Promis
     elapsedS,
     totals,
     errors,
+    errorMessages,
     files,
     latencies,
     sessions,

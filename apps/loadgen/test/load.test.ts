@@ -65,6 +65,7 @@ describe("counting", () => {
     expect(missing).toBeGreaterThan(0);
     expect(rep.sessions).toEqual({ ok: 40 - missing, failed: missing, total: 40, cut: 0 });
     expect(rep.errors).toEqual({ "1": missing });
+    expect(Object.values(rep.error_messages["1"]).reduce((a, b) => a + b, 0)).toBe(missing);
     for (const r of recs) expect(r.error).toBe(r.file === "missing" ? "1" : undefined);
     const okBytes = recs.filter((r) => r.ok).reduce((s, r) => s + files[r.file].length, 0);
     expect(rep.bytes).toBe(okBytes);

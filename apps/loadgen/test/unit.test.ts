@@ -82,6 +82,7 @@ describe("report", () => {
     elapsedS: 2,
     totals: { ok: 3, failed: 1, cut: 0, bytes: 4_000_000, wireBytes: 4_000_000, packetsSent: 10, packetsReceived: 10, retransmits: 1, timeouts: 1, dataDropped: 0, acksDropped: 0 },
     errors: { "1": 1 },
+    errorMessages: { "1": { "File not found": 1 } },
     files: { a: { ok: 3, failed: 1, latencies: [10, 20, 30] } },
     latencies: Float64Array.from([10, 20, 30]),
     timeline: [
@@ -107,6 +108,7 @@ describe("report", () => {
       { t: 2, mbps: 3, sessions_per_s: 3, ok: 3, failed: 1 },
     ]);
     expect(renderText(r)).toContain("3 ok, 1 failed (TFTP 1: 1)");
+    expect(renderText(r)).toContain('TFTP 1 "File not found": 1');
     expect(r.files).toEqual({ a: { ok: 3, failed: 1, latency_ms: { count: 3, min: 10, mean: 20, p50: 20, p90: 30, p99: 30, max: 30 } } });
   });
 

@@ -54,6 +54,13 @@ export class GetTransfer extends Transfer {
     return this.done;
   }
 
+  /** An RRQ is answered by an OACK, DATA block 1 or an ERROR. */
+  protected opensTransfer(msg: Buffer): boolean {
+    if (msg.length < 4 || msg[0] !== 0) return false;
+    const op = msg[1];
+    return op === Opcode.OACK || op === Opcode.ERROR || (op === Opcode.DATA && msg[2] === 0 && msg[3] === 1);
+  }
+
   protected onPacket(msg: Buffer): void {
     if (msg.length < 4 || msg[0] !== 0) return;
     switch (msg[1]) {

@@ -146,6 +146,13 @@ export class PutTransfer extends Transfer {
     }
   }
 
+  /** A WRQ is answered by ACK 0, an OACK or an ERROR. */
+  protected opensTransfer(msg: Buffer): boolean {
+    if (msg.length < 4 || msg[0] !== 0) return false;
+    const op = msg[1];
+    return op === Opcode.OACK || op === Opcode.ERROR || (op === Opcode.ACK && msg[2] === 0 && msg[3] === 0);
+  }
+
   protected onPacket(msg: Buffer): void {
     if (msg.length < 4 || msg[0] !== 0) return;
     switch (msg[1]) {

@@ -11,6 +11,8 @@ export interface TransferStats {
   port: number;
   /** The server's transfer port (TID), 0 if it never answered. */
   peerPort: number;
+  /** This side's port. */
+  localPort: number;
   /** Local bytes delivered (get) or read from the source (put), after netascii translation. */
   bytes: number;
   /** Payload bytes on the wire, each block counted once. */

@@ -72,7 +72,11 @@ export function checkOack(options: Array<[string, string]>, asked: Record<string
 }
 
 function closeSocket(s: Socket): void {
-  s.close();
+  try {
+    s.close();
+  } catch {
+    // already closed
+  }
 }
 
 type Phase = "request" | "transfer" | "dally" | "done";
@@ -84,6 +88,7 @@ export abstract class Transfer implements DeadlineOwner {
   protected phase: Phase = "request";
   protected readonly loss: LossInjector | undefined;
   protected peerPort = 0;
+  private localPort = 0;
   private readonly t0 = performance.now();
   private readonly startedAt = Date.now();
   private resolveRun!: (stats: TransferStats) => void;
@@ -120,6 +125,9 @@ export abstract class Transfer implements DeadlineOwner {
     });
     this.socket = createSocket({ type: target.family === 6 ? "udp6" : "udp4" });
     this.socket.on("message", this.onMessage);
+    this.socket.once("listening", () => {
+      this.localPort = this.socket.address().port;
+    });
     this.socket.on("error", (err) => this.fail(new TftpTransferError(WireError.UNDEFINED, `socket error: ${err.message}`, false, undefined, { cause: err })));
     if (o.localAddress) this.socket.bind({ port: 0, address: o.localAddress });
     if (o.signal) {
@@ -132,11 +140,22 @@ export abstract class Transfer implements DeadlineOwner {
   protected abstract onPacket(msg: Buffer): void;
   abstract onDeadline(): void;
 
+  /**
+   * Whether a packet can be the server's first answer (its port becomes the
+   * transfer ID). Anything else is stale: a server still sending to a port
+   * that an earlier, finished transfer had (ports are reused).
+   */
+  protected abstract opensTransfer(msg: Buffer): boolean;
+
   private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
-    if (this.phase === "done") return;
     if (rinfo.address !== this.target.address) return; // not the server we asked
+    if (this.phase === "done") {
+      // Lingering after a failure: whoever still sends here is told the transfer is gone.
+      this.socket.send(codec.encodeError(WireError.UNKNOWN_TID, "Unknown transfer ID"), rinfo.port, rinfo.address);
+      return;
+    }
     if (this.peerPort !== rinfo.port) {
-      if (this.peerPort === 0 && this.phase === "request") {
+      if (this.peerPort === 0 && this.phase === "request" && this.opensTransfer(msg)) {
         this.peerPort = rinfo.port; // the server's transfer ID
       } else {
         // RFC 1350: a packet from another port gets ERROR 5; the transfer carries on.
@@ -172,7 +191,10 @@ export abstract class Transfer implements DeadlineOwner {
   protected fail(err: TftpTransferError): void {
     if (this.settled) return;
     this.settled = true;
-    this.close();
+    // After a local failure the server may still send (a late OACK, a resent
+    // block): keep the port a while, answering ERROR 5, so that it ends there
+    // and no new transfer on a reused port takes its packets for its own.
+    this.close(err.remote ? 0 : Math.min(2 * this.o.timeoutMs, 10_000));
     err.stats = this.stats(this.outcomeOf(err), err);
     this.rejectRun(err);
   }
@@ -203,13 +225,14 @@ export abstract class Transfer implements DeadlineOwner {
     this.resolveRun(this.stats("ok"));
   }
 
-  protected close(): void {
+  protected close(lingerMs = 0): void {
     if (this.phase === "done") return;
     this.phase = "done";
     if (this.slot >= 0) this.s.close(this.slot);
     this.slot = -1;
+    if (lingerMs > 0) setTimeout(closeSocket, lingerMs, this.socket).unref();
     // Not at once: a send just made still waits for its (immediate) address lookup.
-    setImmediate(closeSocket, this.socket);
+    else setImmediate(closeSocket, this.socket);
     this.o.signal?.removeEventListener("abort", this.abort);
   }
 
@@ -229,6 +252,7 @@ export abstract class Transfer implements DeadlineOwner {
       host: this.target.address,
       port: this.target.port,
       peerPort: this.peerPort,
+      localPort: this.localPort,
       bytes: this.bytes,
       wireBytes: this.wireBytes,
       blocks: this.blocks,

@@ -153,6 +153,39 @@ describe("get", () => {
     }
   });
 
+  it("a stale packet before the answer (a reused port) is refused with ERROR 5, not taken as the server", async () => {
+    const stale = await Peer.open();
+    try {
+      const p = client.get("f", { blksize: 1024 });
+      const { rinfo } = await listener.next();
+      stale.send(data(7, Buffer.alloc(1024)), rinfo); // a block of some earlier transfer
+      const e = (await stale.next()).msg;
+      expect([opcode(e), e.readUInt16BE(2)]).toEqual([5, 5]);
+      tid.send(oack({ blksize: "1024" }), rinfo);
+      expect((await tid.next()).msg).toEqual(ack(0));
+      tid.send(data(1, Buffer.from("real")), rinfo);
+      expect((await tid.next()).msg).toEqual(ack(1));
+      const r = await p;
+      expect(r.data.toString()).toBe("real");
+      expect(r.stats.peerPort).toBe(tid.port);
+    } finally {
+      stale.close();
+    }
+  });
+
+  it("after a failure the port lingers, answering a late server with ERROR 5", async () => {
+    const c = createClient({ host: "127.0.0.1", port: listener.port, timeout: 0.05, retries: 1 });
+    const err = await c.get("f").catch((e) => e);
+    expect(err.code).toBe("TFTP_ERR_TIMEOUT");
+    const [first] = await listener.drain(20);
+    expect(first).toEqual(Buffer.from("\0\x01f\0octet\0", "latin1"));
+    // The server's answer arrives late, at the port the client used.
+    expect(err.stats.localPort).toBeGreaterThan(0);
+    tid.send(oack({ blksize: "512" }), { port: err.stats.localPort, address: "127.0.0.1" });
+    const e = (await tid.next()).msg;
+    expect([opcode(e), e.readUInt16BE(2)]).toEqual([5, 5]);
+  });
+
   it("resends the request `retries` times, then fails with TFTP_ERR_TIMEOUT", async () => {
     const c = createClient({ host: "127.0.0.1", port: listener.port, timeout: 0.02, retries: 3 });
     const err = await c.get("f").catch((e) => e);

@@ -57,7 +57,7 @@ describe("get from tftpkit", () => {
     expect(r.data.equals(files.mib)).toBe(true);
     expect(r.stats.blocks).toBe(131073);
     expect(r.stats.optionsAcked).toEqual({ blksize: "8", windowsize: "16" });
-  });
+  }, 30_000);
 
   it("1 MiB at blksize 1468, lock-step, into a file", async () => {
     const out = join(root.dir, "out.bin");
