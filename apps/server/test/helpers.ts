@@ -109,10 +109,12 @@ export async function startCli(args: string[], env: Record<string, string> = {})
   };
   running.add(cli);
   try {
+    // The telemetry line comes last, or "running as" after it when privileges are dropped.
+    const ready = args.includes("--user") ? /running as / : /telemetry: /;
     await Promise.race([
-      waitFor("tftpkit to start", () => (/telemetry: /.test(err) ? true : undefined), 20_000, 25),
+      waitFor("tftpkit to start", () => (ready.test(err) ? true : undefined), 20_000, 25),
       exit.then((code) => {
-        if (!/telemetry: /.test(err)) throw new Error(`tftpkit exited (${code}): ${err}`);
+        if (!ready.test(err)) throw new Error(`tftpkit exited (${code}): ${err}`);
       }),
     ]);
   } catch (e) {
