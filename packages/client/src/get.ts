@@ -192,7 +192,7 @@ export class GetTransfer extends Transfer {
   }
 
   onDeadline(): void {
-    if (this.phase === "dally") return this.close();
+    if (this.phase === "dally") return this.close(this.requestResent ? this.lingerMs() : 0);
     if (this.phase !== "request" && this.phase !== "transfer") return;
     if (this.paused) {
       // The consumer holds the transfer back: wait without counting a retry.
@@ -205,6 +205,7 @@ export class GetTransfer extends Transfer {
     }
     this.retransmits++;
     if (this.phase === "request") {
+      this.requestResent = true;
       this.sendRaw(this.request, 0, this.request.length);
       this.s.touch(this.slot);
     } else {

@@ -69,7 +69,10 @@ export class PutTransfer extends Transfer {
     if (can === 0) return;
     let n = x.txNext(slot);
     if (n === 0) {
-      if (this.requestSent) this.retransmits++;
+      if (this.requestSent) {
+        this.retransmits++;
+        this.requestResent = true;
+      }
       this.requestSent = true;
       this.sendRaw(this.request, 0, this.request.length);
       s.txSent(slot, 1);

@@ -88,6 +88,8 @@ export abstract class Transfer implements DeadlineOwner {
   protected phase: Phase = "request";
   protected readonly loss: LossInjector | undefined;
   protected peerPort = 0;
+  /** The request went out more than once: a slow server may answer each copy. */
+  protected requestResent = false;
   private localPort = 0;
   private readonly t0 = performance.now();
   private readonly startedAt = Date.now();
@@ -194,7 +196,7 @@ export abstract class Transfer implements DeadlineOwner {
     // After a local failure the server may still send (a late OACK, a resent
     // block): keep the port a while, answering ERROR 5, so that it ends there
     // and no new transfer on a reused port takes its packets for its own.
-    this.close(err.remote ? 0 : Math.min(2 * this.o.timeoutMs, 10_000));
+    this.close(err.remote && !this.requestResent ? 0 : this.lingerMs());
     err.stats = this.stats(this.outcomeOf(err), err);
     this.rejectRun(err);
   }
@@ -206,15 +208,25 @@ export abstract class Transfer implements DeadlineOwner {
     return "error";
   }
 
-  /** The transfer is complete: resolve now; keep the socket `dallyMs` longer if asked. */
+  /**
+   * How long a port lingers after the end: long enough for a server that got
+   * several copies of the request (servers that fork per request answer each
+   * copy, from its own port) or that still resends, to be told ERROR 5.
+   */
+  protected lingerMs(): number {
+    return Math.min((this.o.retries + 1) * this.o.timeoutMs, 30_000);
+  }
+
+  /** The transfer is complete: resolve now; keep the socket `dallyMs` longer if asked (or longer if the request was resent). */
   protected succeed(): void {
     this.durationMs = performance.now() - this.t0;
     if (this.o.dallyMs > 0 && this.slot >= 0) {
       this.phase = "dally";
+      this.socket.unref(); // the transfer is complete: the dally does not hold the process
       this.s.x.setTimeout(this.slot, this.o.dallyMs);
       this.s.touch(this.slot);
     } else {
-      this.close();
+      this.close(this.requestResent ? this.lingerMs() : 0);
     }
     this.o.signal?.removeEventListener("abort", this.abort);
   }
@@ -230,7 +242,10 @@ export abstract class Transfer implements DeadlineOwner {
     this.phase = "done";
     if (this.slot >= 0) this.s.close(this.slot);
     this.slot = -1;
-    if (lingerMs > 0) setTimeout(closeSocket, lingerMs, this.socket).unref();
+    if (lingerMs > 0) {
+      this.socket.unref();
+      setTimeout(closeSocket, lingerMs, this.socket).unref();
+    }
     // Not at once: a send just made still waits for its (immediate) address lookup.
     else setImmediate(closeSocket, this.socket);
     this.o.signal?.removeEventListener("abort", this.abort);
