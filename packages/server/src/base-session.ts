@@ -6,7 +6,7 @@
 import { createSocket, type Socket, type RemoteInfo } from "node:dgram";
 import { performance } from "node:perf_hooks";
 import {
-  TftpError, WireError, toTftpError, wasmCodec,
+  Opcode, TftpError, WireError, toTftpError, wasmCodec,
   type DeadlineOwner, type RequestPacket, type Scheduler,
 } from "@tftpkit/wasm-core";
 import type { ReadHandler } from "./handler.js";
@@ -104,10 +104,11 @@ export abstract class Session implements DeadlineOwner {
   protected retransmits = 0;
   protected timeouts = 0;
 
+  readonly kind: "read" | "write";
+
   constructor(
     protected readonly host: SessionHost,
     id: number,
-    readonly kind: "read" | "write",
     protected readonly req: RequestPacket,
     protected readonly peer: RemoteInfo,
     protected readonly local: { address: string | undefined; port: number },
@@ -115,12 +116,13 @@ export abstract class Session implements DeadlineOwner {
     private readonly shared: Socket | undefined,
   ) {
     this.id = id;
+    this.kind = req.opcode === Opcode.WRQ ? "write" : "read";
     this.key = `${peer.address}|${peer.port}`;
     this.opts = host.options;
     this.asked = firstValues(req.options);
     const split = this.opts.traceparentInFilename ? splitTraceparent(req.filename) : { path: req.filename };
     this.traceparent = split.traceparent;
-    const rewritten = this.opts.rewrite?.(split.path, { address: peer.address, op: kind });
+    const rewritten = this.opts.rewrite?.(split.path, { address: peer.address, op: this.kind });
     if (rewritten && "refused" in rewritten) {
       this.refused = rewritten.rule;
       this.path = split.path;
@@ -132,7 +134,11 @@ export abstract class Session implements DeadlineOwner {
   /** Set when a rewrite rule refused the request (its rule number, 0 if unknown). */
   private refused: number | undefined;
 
-  /** Opens the transport and the observer, and arms the handler deadline. False if the session table is full. */
+  /**
+   * Opens the transport and the observer, and arms the handler deadline.
+   * False when the session has already been answered (session table full,
+   * or a rewrite rule refused the name): the caller stops there.
+   */
   protected open(): boolean {
     if (this.shared) {
       this.socket = this.shared;
@@ -157,19 +163,46 @@ export abstract class Session implements DeadlineOwner {
     // The handler's deadline lives in the shared timer structure too.
     const s = this.host.scheduler;
     this.slot = s.txOpen(this, 1, this.opts.handlerTimeoutMs, 0, false);
-    if (this.slot < 0) return false;
+    if (this.slot < 0) {
+      this.failWhenReady(new TftpError(WireError.UNDEFINED, "Server busy"));
+      return false;
+    }
     s.touch(this.slot);
     if (this.refused !== undefined) {
       const rule = this.refused;
-      void this.ready.then(() => this.fail(TftpError.accessViolation(`Access violation: refused by rewrite rule${rule ? ` ${rule}` : ""}`)));
-      return true;
+      this.failWhenReady(TftpError.accessViolation(`Access violation: refused by rewrite rule${rule ? ` ${rule}` : ""}`));
+      return false;
     }
     return true;
   }
 
-  /** True when the session already answered (a rewrite rule refused it). */
-  protected answered(): boolean {
-    return this.refused !== undefined;
+  /** Answers an error once the socket is bound (errors leave from the session's port). */
+  protected failWhenReady(err: unknown, forced?: Outcome): void {
+    void this.ready.then(
+      () => this.fail(err, forced),
+      () => this.fail(err, forced),
+    );
+  }
+
+  /** Builds the request a handler sees (the fields reads and writes share). */
+  protected requestBase(): {
+    path: string;
+    mode: "octet" | "netascii";
+    options: Readonly<Record<string, string>>;
+    peer: { address: string; port: number; family: "IPv4" | "IPv6" };
+    local: { address: string | undefined; port: number };
+    signal: AbortSignal;
+    sessionId: number;
+  } {
+    return {
+      path: this.path,
+      mode: this.req.mode === "netascii" ? "netascii" : "octet",
+      options: this.asked,
+      peer: { address: this.peer.address, port: this.peer.port, family: this.peer.family === "IPv6" ? "IPv6" : "IPv4" },
+      local: this.local,
+      signal: this.abort.signal,
+      sessionId: this.id,
+    };
   }
 
   /** Runs a handler inside the observer's context. */

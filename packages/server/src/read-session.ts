@@ -9,10 +9,9 @@
 // the client has not acknowledged is in the ring, so a retransmission never
 // reads the source again and a stream is read exactly once.
 
-import type { RemoteInfo, Socket } from "node:dgram";
 import { performance } from "node:perf_hooks";
-import { Ack, Timeout, Opcode, TftpError, WireError, type RequestPacket } from "@tftpkit/wasm-core";
-import { Session, codec, type SessionHost } from "./base-session.js";
+import { Ack, Timeout, Opcode, TftpError, WireError } from "@tftpkit/wasm-core";
+import { Session, codec } from "./base-session.js";
 import { isSized, type ReadRequest } from "./handler.js";
 import { toSource, type DataSource } from "./sources.js";
 import type { SessionStats } from "./stats.js";
@@ -49,32 +48,9 @@ export class ReadSession extends Session {
   private blocksAcked = 0;
   private finalAckMissing = false;
 
-  constructor(
-    host: SessionHost,
-    id: number,
-    req: RequestPacket,
-    peer: RemoteInfo,
-    local: { address: string | undefined; port: number },
-    shared?: Socket,
-  ) {
-    super(host, id, "read", req, peer, local, shared);
-  }
-
   start(): void {
-    if (!this.open()) {
-      void this.ready.then(() => this.fail(new TftpError(WireError.UNDEFINED, "Server busy")));
-      return;
-    }
-    if (this.answered()) return;
-    const request: ReadRequest = {
-      path: this.path,
-      mode: this.req.mode === "netascii" ? "netascii" : "octet",
-      options: this.asked,
-      peer: { address: this.peer.address, port: this.peer.port, family: this.peer.family === "IPv6" ? "IPv6" : "IPv4" },
-      local: this.local,
-      signal: this.abort.signal,
-      sessionId: this.id,
-    };
+    if (!this.open()) return;
+    const request: ReadRequest = this.requestBase();
     const h0 = performance.now();
     Promise.resolve()
       .then(() => this.runHandler(() => this.host.handler(request)))

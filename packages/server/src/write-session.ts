@@ -2,10 +2,9 @@
 // of each window, once per gap, the last ACK only after the upload is in
 // place), then a dally period that re-ACKs a repeated last block.
 
-import type { RemoteInfo, Socket } from "node:dgram";
 import { performance } from "node:perf_hooks";
-import { NetasciiDecoder, Opcode, Rx, Timeout, TftpError, WireError, type RequestPacket } from "@tftpkit/wasm-core";
-import { Session, codec, type SessionHost } from "./base-session.js";
+import { NetasciiDecoder, Opcode, Rx, Timeout, TftpError, WireError } from "@tftpkit/wasm-core";
+import { Session, codec } from "./base-session.js";
 import type { SessionStats } from "./stats.js";
 import type { WriteRequest, WriteTarget } from "./write.js";
 
@@ -15,54 +14,27 @@ export class WriteSession extends Session {
   private reply: Uint8Array = codec.encodeAck(0); // OACK or the last ACK, resent on timeout
   private writing: Promise<void> = Promise.resolve();
   private writeError: unknown;
-  private decoder: NetasciiDecoder | undefined;
+  private readonly decoder = this.req.mode === "netascii" ? new NetasciiDecoder() : undefined;
   private bytesReceived = 0;
   private blocksReceived = 0;
   private duplicateBlocks = 0;
-
-  constructor(
-    host: SessionHost,
-    id: number,
-    req: RequestPacket,
-    peer: RemoteInfo,
-    local: { address: string | undefined; port: number },
-    shared?: Socket,
-  ) {
-    super(host, id, "write", req, peer, local, shared);
-    if (req.mode === "netascii") this.decoder = new NetasciiDecoder();
-  }
 
   private maxBytes(): number {
     return this.opts.maxUploadBytes;
   }
 
   start(): void {
-    if (!this.open()) {
-      void this.ready.then(() => this.fail(new TftpError(WireError.UNDEFINED, "Server busy")));
-      return;
-    }
-    if (this.answered()) return;
+    if (!this.open()) return;
     const announced = this.req.asked.tsize >= 0 ? this.req.asked.tsize : undefined;
     if (announced !== undefined && announced > this.maxBytes()) {
       // RFC 2349: refuse before the transfer when the announced size is too large.
-      void this.ready.then(() => this.fail(new TftpError(WireError.DISK_FULL, "File too large for this server")));
-      return;
+      return this.failWhenReady(new TftpError(WireError.DISK_FULL, "File too large for this server"));
     }
     const handler = this.host.writeHandler;
     if (!handler) {
-      void this.ready.then(() => this.fail(TftpError.accessViolation("Writes are disabled on this server")));
-      return;
+      return this.failWhenReady(TftpError.accessViolation("Writes are disabled on this server"));
     }
-    const request: WriteRequest = {
-      path: this.path,
-      mode: this.req.mode === "netascii" ? "netascii" : "octet",
-      options: this.asked,
-      size: announced,
-      peer: { address: this.peer.address, port: this.peer.port, family: this.peer.family === "IPv6" ? "IPv6" : "IPv4" },
-      local: this.local,
-      signal: this.abort.signal,
-      sessionId: this.id,
-    };
+    const request: WriteRequest = { ...this.requestBase(), size: announced };
     const h0 = performance.now();
     Promise.resolve()
       .then(() => this.runHandler(() => handler(request)))
