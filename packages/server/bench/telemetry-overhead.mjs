@@ -28,7 +28,8 @@ import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 
 const self = fileURLToPath(import.meta.url);
-const MODES = ["none", "api-noop", "sdk"];
+// sdk-traces and sdk-metrics (one signal with the SDK, the other on the API's no-ops) with --modes.
+let MODES = ["none", "api-noop", "sdk"];
 
 // ------------------------------------------------------------- server side
 
@@ -37,7 +38,7 @@ async function instrumentationFor(mode) {
   let instrumentation;
   let flush = async () => {};
   if (mode === "api-noop") instrumentation = createOtelInstrumentation();
-  if (mode === "sdk") {
+  if (mode.startsWith("sdk")) {
     const { BasicTracerProvider, BatchSpanProcessor } = await import("@opentelemetry/sdk-trace-base");
     const { MeterProvider, MetricReader } = await import("@opentelemetry/sdk-metrics");
     let spans = 0;
@@ -58,7 +59,10 @@ async function instrumentationFor(mode) {
     const reader = new Reader();
     const tracerProvider = new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(exporter)] });
     const meterProvider = new MeterProvider({ readers: [reader] });
-    instrumentation = createOtelInstrumentation({ tracerProvider, meterProvider });
+    instrumentation = createOtelInstrumentation({
+      tracerProvider: mode === "sdk-metrics" ? undefined : tracerProvider,
+      meterProvider: mode === "sdk-traces" ? undefined : meterProvider,
+    });
     // Collect metrics every second, as a scrape would.
     const scrape = setInterval(() => void reader.collect(), 1000);
     flush = async () => {
@@ -199,9 +203,11 @@ async function main() {
       "small-n": { type: "string", default: "2000" },
       "hooks-n": { type: "string", default: "100000" },
       hooks: { type: "string" },
+      modes: { type: "string" },
     },
   });
   if (values.server) return runServer(values.server, values.root);
+  if (values.modes) MODES = values.modes.split(",");
   if (values.hooks) return void process.send({ us: await hooks(values.hooks, Number(values["hooks-n"])) });
 
   let createClient;
@@ -238,12 +244,13 @@ async function main() {
     hookUs[mode] = median(xs);
   }
   const base = {
-    big: median(results.none.map((x) => x.bigMBps)),
-    small: median(results.none.map((x) => x.sessionsPerSec)),
-    cpu: median(results.none.map((x) => x.cpuUsPerSession)),
+    big: median(results[MODES[0]].map((x) => x.bigMBps)),
+    small: median(results[MODES[0]].map((x) => x.sessionsPerSec)),
+    cpu: median(results[MODES[0]].map((x) => x.cpuUsPerSession)),
   };
   console.log(`\ntelemetry overhead, Node ${process.version}, median of ${o.rounds} rounds`);
   console.log(`big: ${values["big-n"]} x ${values["big-mib"]} MiB (blksize 1468, windowsize 16); small: ${o.smallN} x 1 KiB, 16 concurrent\n`);
+  console.log(`(vs: against ${MODES[0]})`);
   console.log("mode       big MB/s   vs none   server CPU ms/MiB   small sessions/s   vs none   server CPU us/session   vs none");
   for (const mode of MODES) {
     const big = median(results[mode].map((x) => x.bigMBps));
