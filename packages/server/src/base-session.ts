@@ -9,6 +9,7 @@ import {
   Opcode, TftpError, WireError, toTftpError, wasmCodec,
   type DeadlineOwner, type RequestPacket, type Scheduler,
 } from "@tftpkit/wasm-core";
+import type { FileCache } from "./file-cache.js";
 import type { ReadHandler } from "./handler.js";
 import { splitTraceparent, type SessionObserver } from "./instrument.js";
 import type { ResolvedOptions } from "./options.js";
@@ -23,6 +24,8 @@ export interface SessionHost {
   readonly handler: ReadHandler;
   readonly writeHandler: WriteHandler | undefined;
   readonly scheduler: Scheduler;
+  /** Small files' contents, shared by every session (undefined: off). */
+  readonly fileCache: FileCache | undefined;
   sessionEnded(session: Session, stats: SessionStats): void;
   countUnknownTid(): void;
   countMalformed(): void;
@@ -83,7 +86,15 @@ export abstract class Session implements DeadlineOwner {
   readonly key: string;
   protected phase: Phase = "handler";
   protected slot = -1;
-  protected readonly abort = new AbortController();
+  // Made on first use: most handlers never look at the signal, and an abort
+  // costs a DOMException with a stack.
+  private abortController: AbortController | undefined;
+  protected get signal(): AbortSignal {
+    // After the end, a signal asked for for the first time is already aborted.
+    if (!this.abortController && this.phase === "done") return AbortSignal.abort();
+    this.abortController ??= new AbortController();
+    return this.abortController.signal;
+  }
   protected readonly opts: ResolvedOptions;
   private socket: Socket | undefined;
   protected ready: Promise<void> = Promise.resolve();
@@ -194,13 +205,17 @@ export abstract class Session implements DeadlineOwner {
     signal: AbortSignal;
     sessionId: number;
   } {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const session = this;
     return {
       path: this.path,
       mode: this.req.mode === "netascii" ? "netascii" : "octet",
       options: this.asked,
       peer: { address: this.peer.address, port: this.peer.port, family: this.peer.family === "IPv6" ? "IPv6" : "IPv4" },
       local: this.local,
-      signal: this.abort.signal,
+      get signal() {
+        return session.signal;
+      },
       sessionId: this.id,
     };
   }
@@ -296,7 +311,7 @@ export abstract class Session implements DeadlineOwner {
     if (this.socket && this.socket !== this.shared) this.socket.close();
     this.socket = undefined;
     this.release();
-    this.abort.abort();
+    this.abortController?.abort();
     const stats: SessionStats = {
       id: this.id,
       kind: this.kind,

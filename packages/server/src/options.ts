@@ -42,6 +42,10 @@ export interface ServerOptions {
   maxUploadBytes?: number;
   /** Largest file served, in bytes (0: no limit). */
   maxFileBytes?: number;
+  /** Bytes of small files kept in memory (validated by a stat per request). 0: off. */
+  fileCacheBytes?: number;
+  /** Files up to this size are cached and served from memory. */
+  fileCacheMaxFileBytes?: number;
   /** Path MTU: blksize is capped so that a DATA packet is never fragmented (0: no cap). */
   mtu?: number;
   /** Single-port mode: every session runs on the listening port (NAT, Kubernetes). */
@@ -94,6 +98,8 @@ export interface ResolvedOptions {
   writeHandler: WriteHandler | undefined;
   maxUploadBytes: number; // bytes
   maxFileBytes: number; // bytes, 0 = no limit
+  fileCacheBytes: number; // bytes, 0 = off
+  fileCacheMaxFileBytes: number; // bytes
   mtu: number; // bytes, 0 = no cap
   singlePort: boolean;
   portRange: readonly [number, number] | undefined;
@@ -117,6 +123,8 @@ export const DEFAULTS = Object.freeze({
   allowOverwrite: false,
   maxUploadBytes: 256 * 1024 * 1024, // bytes: 256 MiB
   maxFileBytes: 0, // bytes: no limit on reads
+  fileCacheBytes: 64 * 1024 * 1024, // bytes of small files kept in memory
+  fileCacheMaxFileBytes: 256 * 1024, // bytes: larger files are streamed from disk
   mtu: 0, // no MTU-derived blksize cap
   singlePort: false,
   maxSessions: 10_000, // sessions at once
@@ -188,6 +196,8 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
     writeHandler: o.writeHandler,
     maxUploadBytes: intIn("maxUploadBytes", o.maxUploadBytes ?? DEFAULTS.maxUploadBytes, 0, Number.MAX_SAFE_INTEGER),
     maxFileBytes: intIn("maxFileBytes", o.maxFileBytes ?? DEFAULTS.maxFileBytes, 0, Number.MAX_SAFE_INTEGER),
+    fileCacheBytes: intIn("fileCacheBytes", o.fileCacheBytes ?? DEFAULTS.fileCacheBytes, 0, Number.MAX_SAFE_INTEGER),
+    fileCacheMaxFileBytes: intIn("fileCacheMaxFileBytes", o.fileCacheMaxFileBytes ?? DEFAULTS.fileCacheMaxFileBytes, 0, 64 * 1024 * 1024),
     mtu: o.mtu === undefined || o.mtu === 0 ? 0 : intIn("mtu", o.mtu, 68, 65535 + 40),
     singlePort: o.singlePort ?? DEFAULTS.singlePort,
     portRange,

@@ -57,7 +57,7 @@ export class ReadSession extends Session {
       .then(async (response) => {
         this.handlerMs = performance.now() - h0;
         const sized = isSized(response);
-        const source = await toSource(sized ? response.body : response, sized ? response.size : undefined, request.mode === "netascii");
+        const source = await toSource(sized ? response.body : response, sized ? response.size : undefined, request.mode === "netascii", this.host.fileCache);
         if (this.done()) return source.close();
         this.source = source;
         await this.ready;

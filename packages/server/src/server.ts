@@ -5,6 +5,7 @@ import { isIPv6 } from "node:net";
 import { networkInterfaces } from "node:os";
 import { Opcode, WireError, scheduler, statusMessage, wasmCodec, type Scheduler } from "@tftpkit/wasm-core";
 import type { Session, SessionHost } from "./base-session.js";
+import { FileCache } from "./file-cache.js";
 import type { ReadHandler } from "./handler.js";
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from "./options.js";
 import { ReadSession } from "./read-session.js";
@@ -99,6 +100,10 @@ class RateLimiter {
   }
 }
 
+function fileCacheOf(o: ResolvedOptions): FileCache | undefined {
+  return o.fileCacheBytes > 0 && o.fileCacheMaxFileBytes > 0 ? new FileCache(o.fileCacheBytes, o.fileCacheMaxFileBytes) : undefined;
+}
+
 function writeHandlerOf(o: ResolvedOptions): WriteHandler | undefined {
   if (o.writeHandler) return o.writeHandler;
   if (o.allowWrite && o.root) return rootWriteHandler(o.root, { overwrite: o.allowOverwrite });
@@ -110,6 +115,7 @@ export class TftpServer implements SessionHost {
   handler: ReadHandler;
   writeHandler: WriteHandler | undefined;
   readonly scheduler: Scheduler;
+  fileCache: FileCache | undefined;
   private listeners: Listener[] = [];
   private readonly sessions = new Map<string, Session>();
   private readonly perClient = new Map<string, number>();
@@ -125,6 +131,7 @@ export class TftpServer implements SessionHost {
     this.options = resolveOptions(options);
     this.handler = this.options.handler ?? rootHandler(this.options.root!);
     this.writeHandler = writeHandlerOf(this.options);
+    this.fileCache = fileCacheOf(this.options);
     this.limiter = this.options.rateLimit > 0 ? new RateLimiter(this.options.rateLimit, this.options.rateBurst) : undefined;
     this.scheduler = scheduler();
   }
@@ -140,6 +147,7 @@ export class TftpServer implements SessionHost {
     this.options = next;
     this.handler = next.handler ?? rootHandler(next.root!);
     this.writeHandler = writeHandlerOf(next);
+    this.fileCache = fileCacheOf(next);
     this.limiter = next.rateLimit > 0 ? new RateLimiter(next.rateLimit, next.rateBurst) : undefined;
   }
 
@@ -254,8 +262,11 @@ export class TftpServer implements SessionHost {
   }
 
   stats(): ServerStats {
+    const cache = this.fileCache?.stats();
     return {
       ...this.counters,
+      fileCacheHits: cache?.hits ?? 0,
+      fileCacheMisses: cache?.misses ?? 0,
       sessionsActive: this.sessions.size,
       outcomes: { ...this.counters.outcomes },
     };

@@ -9,6 +9,7 @@
 import { open, fstat, readv, close as closeFd, constants } from "node:fs";
 import { Readable } from "node:stream";
 import { NetasciiEncoder, TftpError, toTftpError } from "@tftpkit/wasm-core";
+import type { FileCache } from "./file-cache.js";
 import { type Body, FileResponse } from "./handler.js";
 
 export interface DataSource {
@@ -219,8 +220,13 @@ function isAsyncIterable(v: unknown): v is AsyncIterable<Uint8Array> {
 }
 
 /** Turns what a handler answered into a source. */
-export async function toSource(body: Body, size: number | undefined, netascii: boolean): Promise<DataSource> {
+export async function toSource(body: Body, size: number | undefined, netascii: boolean, cache?: FileCache): Promise<DataSource> {
   if (typeof body === "string") body = Buffer.from(body, "utf8");
+  if (body instanceof FileResponse && cache) {
+    // Small files come from the cache (a stat per request while unchanged).
+    const small = await cache.read(body.path);
+    if (small) body = small;
+  }
   if (body instanceof Uint8Array) {
     return new BytesSource(netascii ? new NetasciiEncoder().push(body) : body);
   }

@@ -76,6 +76,9 @@ export interface ServerStats {
   rateLimited: number;
   writesStarted: number;
   bytesReceived: number;
+  /** Small-file cache: requests served from memory, and reads that filled it. */
+  fileCacheHits: number;
+  fileCacheMisses: number;
   outcomes: Record<Outcome, number>;
 }
 
@@ -97,6 +100,8 @@ export function emptyServerStats(): ServerStats {
     rateLimited: 0,
     writesStarted: 0,
     bytesReceived: 0,
+    fileCacheHits: 0,
+    fileCacheMisses: 0,
     outcomes: {
       ok: 0, probe: 0, "not-found": 0, "access-denied": 0, timeout: 0,
       "client-error": 0, "handler-error": 0, error: 0, aborted: 0,

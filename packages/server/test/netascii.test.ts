@@ -114,8 +114,17 @@ describe("netascii from files", () => {
     expect(r.lastBlock).toBe(1);
   });
 
-  it("tsize is not announced for a translated file (wire size unknown up front)", async () => {
+  it("a small (cached) file: tsize is the translated size", async () => {
     const { r, s } = await fetch(files, "boundary.txt", [["tsize", "0"], ["blksize", "512"]]);
+    const want = netascii(boundary);
+    expect(r.oack).toEqual([["tsize", String(want.length)], ["blksize", "512"]]);
+    expect(s.tsize).toBe(want.length);
+    expect(r.data.equals(want)).toBe(true);
+  });
+
+  it("a streamed file (cache off): tsize is not announced (wire size unknown up front)", async () => {
+    const streamed = await startServer({ root, timeout: 1, fileCacheBytes: 0 });
+    const { r, s } = await fetch(streamed, "boundary.txt", [["tsize", "0"], ["blksize", "512"]]);
     expect(r.oack).toEqual([["blksize", "512"]]);
     expect(s.tsize).toBe(-1);
     expect(r.data.equals(netascii(boundary))).toBe(true);

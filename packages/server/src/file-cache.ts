@@ -1,0 +1,113 @@
+// A cache of small files' contents, so that a boot storm asking for the same
+// configs and boot programs costs a stat per request instead of open, fstat,
+// read and close. An entry is used only while the file's inode, size, mtime
+// and ctime are what they were when it was read; otherwise it is read again.
+// Bounded in bytes, least recently used first out.
+
+import { stat, open } from "node:fs/promises";
+import { constants, type Stats } from "node:fs";
+import { TftpError, toTftpError } from "@tftpkit/wasm-core";
+
+interface Entry {
+  ino: number;
+  dev: number;
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  data: Buffer;
+}
+
+// O_NONBLOCK: a FIFO swapped in after the stat must not block a pool thread.
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY;
+
+function same(e: Entry, st: Stats): boolean {
+  return e.ino === st.ino && e.dev === st.dev && e.size === st.size && e.mtimeMs === st.mtimeMs && e.ctimeMs === st.ctimeMs;
+}
+
+export interface FileCacheStats {
+  hits: number;
+  misses: number;
+  entries: number;
+  bytes: number;
+}
+
+export class FileCache {
+  private readonly entries = new Map<string, Entry>(); // insertion order = recency
+  private bytes = 0;
+  private hits = 0;
+  private misses = 0;
+
+  constructor(readonly maxBytes: number, readonly maxFileBytes: number) {}
+
+  /**
+   * The contents of a regular file of at most maxFileBytes, from the cache
+   * when still valid; undefined for a larger file (the caller streams it).
+   * ERROR 1 for what is not a regular file.
+   */
+  async read(path: string): Promise<Buffer | undefined> {
+    let st: Stats;
+    try {
+      st = await stat(path);
+    } catch (err) {
+      throw toTftpError(err);
+    }
+    if (!st.isFile()) throw TftpError.notFound("Not a regular file");
+    if (st.size > this.maxFileBytes || this.maxBytes === 0) return undefined;
+    const hit = this.entries.get(path);
+    if (hit && same(hit, st)) {
+      this.hits++;
+      this.entries.delete(path);
+      this.entries.set(path, hit);
+      return hit.data;
+    }
+    this.misses++;
+    const data = await this.load(path, st.size);
+    if (data.length === st.size) this.put(path, { ino: st.ino, dev: st.dev, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, data });
+    return data;
+  }
+
+  private async load(path: string, size: number): Promise<Buffer> {
+    let fh;
+    try {
+      fh = await open(path, OPEN_FLAGS);
+    } catch (err) {
+      throw toTftpError(err);
+    }
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) throw TftpError.notFound("Not a regular file");
+      const buf = Buffer.allocUnsafe(size);
+      let got = 0;
+      while (got < size) {
+        const { bytesRead } = await fh.read(buf, got, size - got, got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return got === size ? buf : buf.subarray(0, got);
+    } catch (err) {
+      throw toTftpError(err);
+    } finally {
+      await fh.close().catch(() => {});
+    }
+  }
+
+  private put(path: string, e: Entry): void {
+    const old = this.entries.get(path);
+    if (old) {
+      this.bytes -= old.data.length;
+      this.entries.delete(path);
+    }
+    if (e.data.length > this.maxBytes) return;
+    this.entries.set(path, e);
+    this.bytes += e.data.length;
+    for (const [k, v] of this.entries) {
+      if (this.bytes <= this.maxBytes) break;
+      this.entries.delete(k);
+      this.bytes -= v.data.length;
+    }
+  }
+
+  stats(): FileCacheStats {
+    return { hits: this.hits, misses: this.misses, entries: this.entries.size, bytes: this.bytes };
+  }
+}

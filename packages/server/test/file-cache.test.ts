@@ -1,0 +1,74 @@
+// The small-file cache: a stat per request while a file is unchanged, fresh
+// contents as soon as it changes, large files streamed as before.
+
+import { writeFileSync, utimesSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { UdpClient, closeAllClients, get } from "./helpers/client.js";
+import { bytes, closeAllServers, makeRoot, startServer } from "./helpers/server.js";
+
+const small = bytes(3000);
+const large = bytes(300_000);
+const { root, cleanup } = makeRoot({ "small.bin": small, "large.bin": large, "cfg.txt": "version 1\n" });
+
+afterEach(async () => {
+  closeAllClients();
+  await closeAllServers();
+});
+afterAll(() => cleanup());
+
+async function fetch(port: number, name: string): Promise<Buffer> {
+  const r = await get(await UdpClient.open(), port, name);
+  if (r.error) throw new Error(`ERROR ${r.error.code} ${r.error.message}`);
+  return r.data;
+}
+
+describe("small-file cache", () => {
+  it("the first request reads the file, the next ones are served from memory", async () => {
+    const s = await startServer({ root });
+    for (let i = 0; i < 4; i++) expect((await fetch(s.port, "small.bin")).equals(small)).toBe(true);
+    expect(s.server.stats()).toMatchObject({ fileCacheMisses: 1, fileCacheHits: 3 });
+  });
+
+  it("a changed file is read again at once", async () => {
+    const dir = makeRoot({ "cfg.txt": "version 1\n" });
+    try {
+      const s = await startServer({ root: dir.root });
+      expect((await fetch(s.port, "cfg.txt")).toString()).toBe("version 1\n");
+      expect((await fetch(s.port, "cfg.txt")).toString()).toBe("version 1\n");
+      writeFileSync(join(dir.root, "cfg.txt"), "version 2\n"); // same size: mtime/ctime tell
+      const later = new Date(Date.now() + 5000);
+      utimesSync(join(dir.root, "cfg.txt"), later, later);
+      expect((await fetch(s.port, "cfg.txt")).toString()).toBe("version 2\n");
+      expect(s.server.stats()).toMatchObject({ fileCacheMisses: 2, fileCacheHits: 1 });
+    } finally {
+      dir.cleanup();
+    }
+  });
+
+  it("files above fileCacheMaxFileBytes are streamed from disk, not cached", async () => {
+    const s = await startServer({ root, fileCacheMaxFileBytes: 100_000 });
+    for (let i = 0; i < 2; i++) expect((await fetch(s.port, "large.bin")).equals(large)).toBe(true);
+    expect(s.server.stats()).toMatchObject({ fileCacheMisses: 0, fileCacheHits: 0 });
+  });
+
+  it("the byte bound evicts the least recently used file", async () => {
+    const dir = makeRoot({ "a.bin": bytes(4000), "b.bin": bytes(4000), "c.bin": bytes(4000) });
+    try {
+      const s = await startServer({ root: dir.root, fileCacheBytes: 9000 });
+      for (const n of ["a.bin", "b.bin", "c.bin"]) await fetch(s.port, n); // c evicts a
+      await fetch(s.port, "c.bin"); // hit
+      await fetch(s.port, "b.bin"); // hit
+      await fetch(s.port, "a.bin"); // miss again
+      expect(s.server.stats()).toMatchObject({ fileCacheMisses: 4, fileCacheHits: 2 });
+    } finally {
+      dir.cleanup();
+    }
+  });
+
+  it("fileCacheBytes 0 turns it off", async () => {
+    const s = await startServer({ root, fileCacheBytes: 0 });
+    for (let i = 0; i < 2; i++) expect((await fetch(s.port, "small.bin")).equals(small)).toBe(true);
+    expect(s.server.stats()).toMatchObject({ fileCacheMisses: 0, fileCacheHits: 0 });
+  });
+});
