@@ -83,7 +83,7 @@ export function serverDefs({ repo, cacheDir, useCli = true }) {
       async start(root) {
         // The tftpkit command when it is built, else the @tftpkit/server API in a child process.
         const attempts = [];
-        if (useCli && existsSync(tftpkitCli) && existsSync(tftpkitBuilt)) attempts.push((port) => [process.execPath, [tftpkitCli, "serve", "--root", root, "--host", "127.0.0.1", "--port", String(port), "--log", "off"]]);
+        if (useCli && existsSync(tftpkitCli) && existsSync(tftpkitBuilt)) attempts.push((port) => [process.execPath, [tftpkitCli, "serve", "--root", root, "--host", "127.0.0.1", "--port", String(port), "--log", "off", "--admin", "off"]]);
         attempts.push((port) => [process.execPath, [tftpkitApi, root, String(port)]]);
         let last = "";
         for (const make of attempts) {
