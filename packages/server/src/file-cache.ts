@@ -44,10 +44,10 @@ export class FileCache {
    * when still valid; undefined for a larger file (the caller streams it).
    * ERROR 1 for what is not a regular file.
    */
-  async read(path: string): Promise<Buffer | undefined> {
+  async read(path: string, known?: Stats): Promise<Buffer | undefined> {
     let st: Stats;
     try {
-      st = await stat(path);
+      st = known ?? (await stat(path));
     } catch (err) {
       throw toTftpError(err);
     }

@@ -1,5 +1,6 @@
 // What a handler receives and what it may answer.
 
+import type { Stats } from "node:fs";
 import { Readable } from "node:stream";
 
 export interface ReadRequest {
@@ -19,7 +20,8 @@ export interface ReadRequest {
 
 /** A file to send, opened and sized by the session. */
 export class FileResponse {
-  constructor(readonly path: string) {}
+  /** `stats`: a stat of the file made just now, if the handler has one (saves the session a stat). */
+  constructor(readonly path: string, readonly stats?: Stats) {}
 }
 
 /** Answers the request with the file at `path` (already resolved by the handler: no root checks are made here). */

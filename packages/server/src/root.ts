@@ -6,10 +6,11 @@
 // clients that ask PXELINUX.0 or Boot\BCD), per-client roots chosen by the
 // client's address, and `resolveForWrite` for uploads.
 
+import { stat as statCb, type Stats } from "node:fs";
 import { lstat, opendir, realpath, stat } from "node:fs/promises";
 import { resolve, sep } from "node:path";
 import { TftpError, toTftpError } from "@tftpkit/wasm-core";
-import { file, type ReadHandler, type FileResponse } from "./handler.js";
+import { FileResponse, type ReadHandler } from "./handler.js";
 import { compileAddressMatch } from "./rules.js";
 import { TftpConfigError } from "./options.js";
 
@@ -191,9 +192,48 @@ export class RootResolver {
     return walk(base, 0);
   }
 
+  /**
+   * The file to answer `requested` with. A name resolved before is checked
+   * with one stat of the name as asked: while it still leads to the same
+   * inode as the real path vetted then, the vetted path is used without a
+   * new realpath (a symlink swapped to lead elsewhere leads to another inode
+   * and gets the full check again).
+   */
   async file(requested: string): Promise<FileResponse> {
-    return file(await this.resolve(requested));
+    const segments = safeSegments(requested);
+    const rootReal = await this.realRoot();
+    const joined = rootReal + sep + segments.join(sep);
+    const known = this.vetted.get(joined);
+    if (known) {
+      const st = await statOrUndefined(joined);
+      if (st && st.ino === known.ino && st.dev === known.dev) return new FileResponse(known.real, st);
+      this.vetted.delete(joined);
+    }
+    const real = await this.realUnder(rootReal, segments);
+    if (!RootResolver.inside(rootReal, real)) {
+      throw TftpError.accessViolation("Access violation: path leaves the root");
+    }
+    const st = await statOrUndefined(real);
+    if (!st) throw TftpError.notFound();
+    if (this.vetted.size >= VETTED_MAX) this.vetted.clear();
+    this.vetted.set(joined, { real, dev: st.dev, ino: st.ino });
+    return new FileResponse(real, st);
   }
+
+  /** Names resolved before (joined path -> vetted real path and its inode). */
+  private readonly vetted = new Map<string, { real: string; dev: number; ino: number }>();
+}
+
+const VETTED_MAX = 10_000; // resolved names remembered per root
+
+function statOrUndefined(p: string): Promise<Stats | undefined> {
+  return new Promise((resolve, reject) => {
+    statCb(p, (err, st) => {
+      if (!err) return resolve(st);
+      if (isMissing(err)) return resolve(undefined);
+      reject(toTftpError(err));
+    });
+  });
 }
 
 async function lstatOrUndefined(p: string): Promise<Awaited<ReturnType<typeof lstat>> | undefined> {

@@ -224,7 +224,7 @@ export async function toSource(body: Body, size: number | undefined, netascii: b
   if (typeof body === "string") body = Buffer.from(body, "utf8");
   if (body instanceof FileResponse && cache) {
     // Small files come from the cache (a stat per request while unchanged).
-    const small = await cache.read(body.path);
+    const small = await cache.read(body.path, body.stats);
     if (small) body = small;
   }
   if (body instanceof Uint8Array) {

@@ -72,3 +72,28 @@ describe("small-file cache", () => {
     expect(s.server.stats()).toMatchObject({ fileCacheMisses: 0, fileCacheHits: 0 });
   });
 });
+
+describe("names resolved before", () => {
+  it("a symlink swapped to lead outside the root after a first request is refused (ERROR 2)", async () => {
+    const { symlinkSync, unlinkSync } = await import("node:fs");
+    const outside = makeRoot({ "secret.txt": "secret\n" });
+    const dir = makeRoot({ "a.txt": "inside a\n", "b.txt": "inside b\n" });
+    try {
+      symlinkSync(join(dir.root, "a.txt"), join(dir.root, "current"));
+      const s = await startServer({ root: dir.root });
+      expect((await fetch(s.port, "current")).toString()).toBe("inside a\n");
+      expect((await fetch(s.port, "current")).toString()).toBe("inside a\n");
+      unlinkSync(join(dir.root, "current"));
+      symlinkSync(join(dir.root, "b.txt"), join(dir.root, "current"));
+      expect((await fetch(s.port, "current")).toString()).toBe("inside b\n");
+      unlinkSync(join(dir.root, "current"));
+      symlinkSync(join(outside.root, "secret.txt"), join(dir.root, "current"));
+      const r = await get(await UdpClient.open(), s.port, "current");
+      expect(r.error?.code).toBe(2);
+      expect(r.data.length).toBe(0);
+    } finally {
+      dir.cleanup();
+      outside.cleanup();
+    }
+  });
+});
