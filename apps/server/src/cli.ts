@@ -29,6 +29,8 @@ Options (each also a key of the --config file, in camelCase; flags win):
   --allow-overwrite          uploads may also replace existing files
   --max-upload-bytes N       largest upload (default 268435456)
   --max-file-bytes N         largest file served (default: no limit)
+  --file-cache-bytes N       memory for small files' contents, checked by a stat per request (default 67108864; 0 = off)
+  --file-cache-max-file-bytes N  files up to this size are cached (default 262144)
   --single-port              run every session on the listening port (NAT, Kubernetes)
   --port-range LO-HI         bind session sockets to ports in this range
   --max-sessions N           sessions at once (default 10000; 0 = no limit)
@@ -104,6 +106,8 @@ const FLAGS = {
   "allow-overwrite": { type: "boolean" },
   "max-upload-bytes": { type: "string" },
   "max-file-bytes": { type: "string" },
+  "file-cache-bytes": { type: "string" },
+  "file-cache-max-file-bytes": { type: "string" },
   "single-port": { type: "boolean" },
   "port-range": { type: "string" },
   "max-sessions": { type: "string" },

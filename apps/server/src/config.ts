@@ -25,6 +25,8 @@ export interface Config {
   allowOverwrite: boolean;
   maxUploadBytes?: number;
   maxFileBytes?: number;
+  fileCacheBytes?: number;
+  fileCacheMaxFileBytes?: number;
   mtu?: number;
   refuseOptions?: Array<"blksize" | "tsize" | "timeout" | "windowsize">;
   singlePort: boolean;
@@ -83,6 +85,8 @@ const SCHEMA: Record<keyof Config, { check: Check; path?: boolean }> = {
   allowOverwrite: { check: bool },
   maxUploadBytes: { check: int(0, Number.MAX_SAFE_INTEGER) },
   maxFileBytes: { check: int(0, Number.MAX_SAFE_INTEGER) },
+  fileCacheBytes: { check: int(0, Number.MAX_SAFE_INTEGER) },
+  fileCacheMaxFileBytes: { check: int(0, 64 * 1024 * 1024) },
   mtu: { check: (v) => (v === 0 ? undefined : int(68, 65575)(v)) },
   refuseOptions: {
     check: (v) =>

@@ -34,6 +34,8 @@ export async function buildServerOptions(c: Config, extras: Extras = {}): Promis
     allowOverwrite: c.allowOverwrite,
     maxUploadBytes: c.maxUploadBytes,
     maxFileBytes: c.maxFileBytes,
+    fileCacheBytes: c.fileCacheBytes,
+    fileCacheMaxFileBytes: c.fileCacheMaxFileBytes,
     mtu: c.mtu,
     refuseOptions: c.refuseOptions,
     singlePort: c.singlePort,

@@ -73,8 +73,8 @@ describe("configuration file", () => {
   });
 
   it("flags become config keys and win over the file", () => {
-    const input = flagsToInput({ root: "/srv", port: "6969", "allow-write": true, "refuse-options": "blksize, windowsize", "port-range": "50000-50010", "rate-limit": "2.5" });
-    expect(input).toEqual({ root: "/srv", port: 6969, allowWrite: true, refuseOptions: ["blksize", "windowsize"], portRange: [50000, 50010], rateLimit: 2.5 });
+    const input = flagsToInput({ root: "/srv", port: "6969", "allow-write": true, "refuse-options": "blksize, windowsize", "port-range": "50000-50010", "rate-limit": "2.5", "file-cache-bytes": "0" });
+    expect(input).toEqual({ root: "/srv", port: 6969, allowWrite: true, refuseOptions: ["blksize", "windowsize"], portRange: [50000, 50010], rateLimit: 2.5, fileCacheBytes: 0 });
     const base = validateConfig({ root: "/a", port: 69, log: "text" }, "file", "/");
     const merged = validateConfig(input, "command line", "/", base);
     expect(merged).toMatchObject({ root: "/srv", port: 6969, log: "text", allowWrite: true });
