@@ -76,7 +76,7 @@ export function formatSession(s: SessionStats, format: "json" | "text"): string 
       mode: s.mode,
       asked: s.optionsAsked,
       acked: s.optionsAcked,
-      bytes: s.bytesSent,
+      bytes: s.kind === "write" ? s.bytesReceived ?? 0 : s.bytesSent,
       packets: s.packetsSent,
       retransmits: s.retransmits,
       ms: Math.round(s.durationMs * 10) / 10,
@@ -85,7 +85,8 @@ export function formatSession(s: SessionStats, format: "json" | "text"): string 
     });
   }
   const err = s.error ? ` error=${s.error.code}:${JSON.stringify(s.error.message)}` : "";
-  return `${s.outcome} ${s.peer.address}:${s.peer.port} ${JSON.stringify(s.path)} ${s.bytesSent}B ${s.durationMs.toFixed(1)}ms blksize=${s.blksize} window=${s.windowsize} retransmits=${s.retransmits}${err}`;
+  const bytes = s.kind === "write" ? s.bytesReceived ?? 0 : s.bytesSent;
+  return `${s.kind} ${s.outcome} ${s.peer.address}:${s.peer.port} ${JSON.stringify(s.path)} ${bytes}B ${s.durationMs.toFixed(1)}ms blksize=${s.blksize} window=${s.windowsize} retransmits=${s.retransmits}${err}`;
 }
 
 /** Flags as given (kebab-case), without defaults: the config file and CONFIG_DEFAULTS fill the rest. */

@@ -114,7 +114,7 @@ describe.skipIf(!hasCurl)("tftpkit serve", () => {
     const r = await transfer;
     expect(r.code).toBe(0);
     expect(r.data.equals(big)).toBe(true);
-    expect(cli.stdout()).toMatch(/^ok 127\.0\.0\.1:\d+ "big\.bin" 25165824B/m);
+    expect(cli.stdout()).toMatch(/^read ok 127\.0\.0\.1:\d+ "big\.bin" 25165824B/m);
   });
 
   it("SIGHUP with a broken file keeps the running configuration", async () => {
@@ -177,5 +177,6 @@ describe.skipIf(!hasCurl)("tftpkit serve", () => {
     const rw = await startCli(["--root", dir, "--admin", "off", "--allow-write"]);
     expect(await upload(rw.udpPort)).toBe(0);
     expect(readFileSync(join(dir, "up.bin")).equals(readFileSync(join(src, "up.bin")))).toBe(true);
+    await waitFor("the upload's log line", () => (/"kind":"write","outcome":"ok".*"bytes":100000/.test(rw.stdout()) ? true : undefined), 5000, 20);
   });
 });
