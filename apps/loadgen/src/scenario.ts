@@ -2,6 +2,7 @@
 // that worker threads receive as it is.
 
 import { readFileSync } from "node:fs";
+import type { TransferOptions } from "@tftpkit/client";
 import { isIP } from "node:net";
 import { resolve as resolvePath, dirname } from "node:path";
 
@@ -11,7 +12,9 @@ export interface FileWeight {
 }
 
 /** A scenario as written in a JSON file (every field optional but target). */
-export interface ScenarioInput {
+/** blksize, windowsize, tsize, timeout, timeoutOption, retries and mode mean what they mean to @tftpkit/client. */
+export interface ScenarioInput
+  extends Pick<TransferOptions, "blksize" | "windowsize" | "tsize" | "timeout" | "timeoutOption" | "retries" | "mode"> {
   /** host:port of the server ("[::1]:69" for IPv6). */
   target: string;
   /** Concurrent virtual clients. */
@@ -24,15 +27,6 @@ export interface ScenarioInput {
   files?: Array<string | FileWeight>;
   /** A boot flow: each client fetches these in order, again and again (e.g. a config, a kernel, an initrd). */
   flow?: string[];
-  blksize?: number;
-  windowsize?: number;
-  tsize?: boolean;
-  /** Seconds before a client retransmits. */
-  timeout?: number;
-  /** RFC 2349 timeout asked of the server (whole seconds). */
-  timeoutOption?: number;
-  retries?: number;
-  mode?: "octet" | "netascii";
   /** Seconds over which the clients start (evenly spread). */
   rampUp?: number;
   /** Injected loss: one rate for DATA and ACKs, or each. */

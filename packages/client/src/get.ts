@@ -68,12 +68,8 @@ export class GetTransfer extends Transfer {
         return this.onData(msg);
       case Opcode.OACK:
         return this.onOack(msg);
-      case Opcode.ERROR: {
-        const p = codec.decode(msg);
-        if (p.opcode === Opcode.ERROR) this.fail(this.remoteError(p.code, p.message));
-        else this.fail(this.remoteError(WireError.UNDEFINED, "malformed ERROR packet"));
-        return;
-      }
+      case Opcode.ERROR:
+        return this.onRemoteError(msg);
       default:
         // A get never expects RRQ/WRQ/ACK from the server.
         return this.failWithError(WireError.ILLEGAL_OPERATION, "Illegal TFTP operation: expected DATA", "TFTP_ERR_ILLEGAL_OPERATION");

@@ -164,12 +164,8 @@ export class PutTransfer extends Transfer {
         return this.onAck((msg[2] << 8) | msg[3]);
       case Opcode.OACK:
         return this.onOack(msg);
-      case Opcode.ERROR: {
-        const p = codec.decode(msg);
-        if (p.opcode === Opcode.ERROR) this.fail(this.remoteError(p.code, p.message));
-        else this.fail(this.remoteError(WireError.UNDEFINED, "malformed ERROR packet"));
-        return;
-      }
+      case Opcode.ERROR:
+        return this.onRemoteError(msg);
       default:
         return this.failWithError(WireError.ILLEGAL_OPERATION, "Illegal TFTP operation: expected ACK", "TFTP_ERR_ILLEGAL_OPERATION");
     }

@@ -4,7 +4,7 @@
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import { performance } from "node:perf_hooks";
 import {
-  WireError, scheduler, wasmCodec, type DeadlineOwner, type Scheduler, type TftpErrorCode,
+  Opcode, WireError, scheduler, wasmCodec, type DeadlineOwner, type Scheduler, type TftpErrorCode,
 } from "@tftpkit/wasm-core";
 import { TftpTransferError } from "./errors.js";
 import { toLossInjector, type LossInjector } from "./loss.js";
@@ -253,6 +253,13 @@ export abstract class Transfer implements DeadlineOwner {
 
   protected timeoutError(): TftpTransferError {
     return new TftpTransferError(WireError.UNDEFINED, "Transfer timed out", false, "TFTP_ERR_TIMEOUT");
+  }
+
+  /** The server sent an ERROR: the transfer fails with its code and message. */
+  protected onRemoteError(msg: Buffer): void {
+    const p = codec.decode(msg);
+    if (p.opcode === Opcode.ERROR) this.fail(this.remoteError(p.code, p.message));
+    else this.fail(this.remoteError(WireError.UNDEFINED, "malformed ERROR packet"));
   }
 
   protected remoteError(code: number, message: string): TftpTransferError {

@@ -10,7 +10,7 @@ import {
   type DeadlineOwner, type RequestPacket, type Scheduler,
 } from "@tftpkit/wasm-core";
 import type { FileCache } from "./file-cache.js";
-import type { ReadHandler } from "./handler.js";
+import type { ReadHandler, ReadRequest } from "./handler.js";
 import { splitTraceparent, type SessionObserver } from "./instrument.js";
 import type { ResolvedOptions } from "./options.js";
 import type { Outcome, SessionStats } from "./stats.js";
@@ -196,15 +196,7 @@ export abstract class Session implements DeadlineOwner {
   }
 
   /** Builds the request a handler sees (the fields reads and writes share). */
-  protected requestBase(): {
-    path: string;
-    mode: "octet" | "netascii";
-    options: Readonly<Record<string, string>>;
-    peer: { address: string; port: number; family: "IPv4" | "IPv6" };
-    local: { address: string | undefined; port: number };
-    signal: AbortSignal;
-    sessionId: number;
-  } {
+  protected requestBase(): ReadRequest {
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const session = this;
     return {

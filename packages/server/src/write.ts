@@ -10,19 +10,12 @@ import { randomBytes } from "node:crypto";
 import { open, link, rename, unlink, stat, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { TftpError, WireError, toTftpError } from "@tftpkit/wasm-core";
+import type { ReadRequest } from "./handler.js";
 import { RootResolver } from "./root.js";
 
-export interface WriteRequest {
-  /** The file name as the client sent it (traceparent suffix stripped). */
-  path: string;
-  mode: "octet" | "netascii";
-  options: Readonly<Record<string, string>>;
-  /** Size the client announced (tsize), or undefined. */
+/** A read request's fields, plus the size the client announced (tsize), or undefined. */
+export interface WriteRequest extends ReadRequest {
   size: number | undefined;
-  peer: { address: string; port: number; family: "IPv4" | "IPv6" };
-  local: { address: string | undefined; port: number };
-  signal: AbortSignal;
-  sessionId: number;
 }
 
 /** Where an upload goes. `write` is called in order; then exactly one of `commit` or `abort`. */
