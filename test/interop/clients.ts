@@ -140,16 +140,20 @@ function unsupported(client: ClientName, o: TransferOptions, dir: "get" | "put")
   if (bad.length) throw new Error(`${client} ${dir}: unsupported here: ${bad.join(", ")}`);
 }
 
-function getInvocation(client: ClientName, o: TransferOptions): Invocation {
-  unsupported(client, o, "get");
+/** The command line for one transfer: `get` fetches remote into local, `put` sends local as remote. */
+function invocation(client: ClientName, o: TransferOptions, dir: "get" | "put"): Invocation {
+  unsupported(client, o, dir);
   const port = String(o.port);
+  const get = dir === "get";
+  // tftp-hpa and atftp's interactive commands name the source first.
+  const [from, to] = get ? [o.remote, o.local] : [o.local, o.remote];
   switch (client) {
     case "curl":
-      return { file: "curl", args: [...curlCommon(o), "-o", o.local, curlUrl(o)], judge: judgeExitZero };
+      return { file: "curl", args: [...curlCommon(o), get ? "-o" : "-T", o.local, curlUrl(o)], judge: judgeExitZero };
     case "tftp-hpa":
       return {
         file: "tftp",
-        args: [isIPv6(o.host) ? "-6" : "-4", "-m", o.netascii ? "netascii" : "octet", o.host, port, "-c", "get", o.remote, o.local],
+        args: [isIPv6(o.host) ? "-6" : "-4", "-m", o.netascii ? "netascii" : "octet", o.host, port, "-c", dir, from, to],
         judge: judgeTftpHpa,
       };
     case "atftp":
@@ -157,46 +161,15 @@ function getInvocation(client: ClientName, o: TransferOptions): Invocation {
         return {
           file: "atftp",
           args: [...atftpOptions(o), o.host, port],
-          stdin: `mode netascii\nget ${o.remote} ${o.local}\nquit\n`,
+          stdin: `mode netascii\n${dir} ${from} ${to}\nquit\n`,
           judge: judgeAtftp,
         };
       }
-      return { file: "atftp", args: [...atftpOptions(o), "-g", "-r", o.remote, "-l", o.local, o.host, port], judge: judgeAtftp };
+      return { file: "atftp", args: [...atftpOptions(o), get ? "-g" : "-p", "-r", o.remote, "-l", o.local, o.host, port], judge: judgeAtftp };
     case "busybox":
       return {
         file: "busybox",
-        args: ["tftp", ...(o.blksize !== undefined ? ["-b", String(o.blksize)] : []), "-g", "-r", o.remote, "-l", o.local, o.host, port],
-        judge: judgeExitZero,
-      };
-  }
-}
-
-function putInvocation(client: ClientName, o: TransferOptions): Invocation {
-  unsupported(client, o, "put");
-  const port = String(o.port);
-  switch (client) {
-    case "curl":
-      return { file: "curl", args: [...curlCommon(o), "-T", o.local, curlUrl(o)], judge: judgeExitZero };
-    case "tftp-hpa":
-      return {
-        file: "tftp",
-        args: [isIPv6(o.host) ? "-6" : "-4", "-m", o.netascii ? "netascii" : "octet", o.host, port, "-c", "put", o.local, o.remote],
-        judge: judgeTftpHpa,
-      };
-    case "atftp":
-      if (o.netascii) {
-        return {
-          file: "atftp",
-          args: [...atftpOptions(o), o.host, port],
-          stdin: `mode netascii\nput ${o.local} ${o.remote}\nquit\n`,
-          judge: judgeAtftp,
-        };
-      }
-      return { file: "atftp", args: [...atftpOptions(o), "-p", "-l", o.local, "-r", o.remote, o.host, port], judge: judgeAtftp };
-    case "busybox":
-      return {
-        file: "busybox",
-        args: ["tftp", ...(o.blksize !== undefined ? ["-b", String(o.blksize)] : []), "-p", "-l", o.local, "-r", o.remote, o.host, port],
+        args: ["tftp", ...(o.blksize !== undefined ? ["-b", String(o.blksize)] : []), get ? "-g" : "-p", "-r", o.remote, "-l", o.local, o.host, port],
         judge: judgeExitZero,
       };
   }
@@ -205,17 +178,17 @@ function putInvocation(client: ClientName, o: TransferOptions): Invocation {
 /** Download `remote` into `local` (removed first: atftp asks before overwriting). */
 export function tftpGet(client: ClientName, o: TransferOptions): Promise<ClientResult> {
   rmSync(o.local, { force: true });
-  return run(getInvocation(client, o), o.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  return run(invocation(client, o, "get"), o.timeoutMs ?? DEFAULT_TIMEOUT_MS);
 }
 
 /** Upload `local` as `remote`. */
 export function tftpPut(client: ClientName, o: TransferOptions): Promise<ClientResult> {
-  return run(putInvocation(client, o), o.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  return run(invocation(client, o, "put"), o.timeoutMs ?? DEFAULT_TIMEOUT_MS);
 }
 
 /** The exact argv a get would run (for reports). */
 export function describeGet(client: ClientName, o: TransferOptions): string {
-  const inv = getInvocation(client, o);
+  const inv = invocation(client, o, "get");
   return [inv.file, ...inv.args].map(quote).join(" ") + (inv.stdin !== undefined ? `  <<< ${JSON.stringify(inv.stdin)}` : "");
 }
 
@@ -264,7 +237,7 @@ export function netasciiEncode(data: Buffer): Buffer {
 
 /** The exact argv a put would run (for reports). */
 export function describePut(client: ClientName, o: TransferOptions): string {
-  const inv = putInvocation(client, o);
+  const inv = invocation(client, o, "put");
   return [inv.file, ...inv.args].map(quote).join(" ") + (inv.stdin !== undefined ? `  <<< ${JSON.stringify(inv.stdin)}` : "");
 }
 
