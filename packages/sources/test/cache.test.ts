@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { TftpConfigError, TftpError, type SizedBody } from "@tftpkit/server";
 import { UpstreamError, createCache, httpSource, type CacheOptions, type UpstreamCache } from "../src/index.js";
-import { pattern, startUpstream, type Upstream } from "./helpers/upstream.js";
+import { failure, pattern, startUpstream, type Upstream } from "./helpers/upstream.js";
 
 let up: Upstream;
 let dir: string;
@@ -45,16 +45,6 @@ function setup(o: Omit<CacheOptions, "disk"> & { disk?: number }): { cache: Upst
 }
 
 const dataFiles = (): string[] => readdirSync(dir).filter((n) => n.endsWith(".data")).sort();
-
-async function failure(p: Promise<unknown>): Promise<TftpError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(TftpError);
-    return e as TftpError;
-  }
-  throw new Error("expected a failure");
-}
 
 describe("memory tier", () => {
   it("keeps small files within maxBytes, evicting the least recently used", async () => {

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TftpConfigError, TftpError } from "@tftpkit/server";
 import { UpstreamError, httpSource } from "../src/index.js";
-import { pattern, startUpstream, type Upstream } from "./helpers/upstream.js";
+import { failure, pattern, startUpstream, type Upstream } from "./helpers/upstream.js";
 
 let up: Upstream;
 const big = pattern(300_000, 2);
@@ -33,16 +33,6 @@ async function drain(body: unknown): Promise<Buffer> {
   const parts: Buffer[] = [];
   for await (const c of body as AsyncIterable<Uint8Array>) parts.push(Buffer.from(c));
   return Buffer.concat(parts);
-}
-
-async function failure(p: Promise<unknown>): Promise<TftpError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(TftpError);
-    return e as TftpError;
-  }
-  throw new Error("expected a failure");
 }
 
 describe("httpSource without cache", () => {

@@ -5,6 +5,8 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { expect } from "vitest";
+import { TftpError } from "@tftpkit/server";
 
 export interface Route {
   body?: Buffer;
@@ -153,4 +155,15 @@ export function pattern(n: number, seed = 1): Buffer {
     b[i] = x >>> 24;
   }
   return b;
+}
+
+/** The TftpError a promise rejects with (fails the test if it resolves or rejects with something else). */
+export async function failure(p: Promise<unknown>): Promise<TftpError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(TftpError);
+    return e as TftpError;
+  }
+  throw new Error("expected a failure");
 }
