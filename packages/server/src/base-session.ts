@@ -212,6 +212,33 @@ export abstract class Session implements DeadlineOwner {
     };
   }
 
+  /** Starts the transfer once the handler's answer is kept and the socket is bound. */
+  protected abstract begin(): void;
+
+  /**
+   * Runs the handler (in the observer's context, timed), lets `accept` keep
+   * its answer (false: the session ended meanwhile and the answer was let
+   * go), then begins once the socket is bound. A failure anywhere is
+   * answered with an ERROR.
+   */
+  protected answerWith<A>(call: () => A | PromiseLike<A>, accept: (answer: A) => boolean | Promise<boolean>): void {
+    const h0 = performance.now();
+    Promise.resolve()
+      .then(() => this.runHandler(call))
+      .then(async (answer) => {
+        this.handlerMs = performance.now() - h0;
+        if (!(await accept(answer))) return;
+        await this.ready;
+        if (!this.done()) this.begin();
+      })
+      .catch(async (err: unknown) => {
+        if (this.done()) return;
+        this.handlerMs ||= performance.now() - h0;
+        await this.ready.catch(() => {});
+        this.fail(err);
+      });
+  }
+
   /** Runs a handler inside the observer's context. */
   protected runHandler<T>(fn: () => T): T {
     return this.obs ? this.obs.runHandler(fn) : fn();

@@ -9,7 +9,6 @@
 // the client has not acknowledged is in the ring, so a retransmission never
 // reads the source again and a stream is read exactly once.
 
-import { performance } from "node:perf_hooks";
 import { Ack, Timeout, Opcode, TftpError, WireError } from "@tftpkit/wasm-core";
 import { Session, codec } from "./base-session.js";
 import { isSized, type ReadRequest } from "./handler.js";
@@ -51,29 +50,24 @@ export class ReadSession extends Session {
   start(): void {
     if (!this.open()) return;
     const request: ReadRequest = this.requestBase();
-    const h0 = performance.now();
-    Promise.resolve()
-      .then(() => this.runHandler(() => this.host.handler(request)))
-      .then(async (response) => {
-        this.handlerMs = performance.now() - h0;
+    this.answerWith(
+      () => this.host.handler(request),
+      async (response) => {
         const sized = isSized(response);
         const source = await toSource(sized ? response.body : response, sized ? response.size : undefined, request.mode === "netascii", this.host.fileCache);
-        if (this.done()) return source.close();
+        if (this.done()) {
+          source.close();
+          return false;
+        }
         this.source = source;
-        await this.ready;
-        if (this.done()) return;
-        this.begin(source);
-      })
-      .catch(async (err: unknown) => {
-        if (this.done()) return;
-        this.handlerMs ||= performance.now() - h0;
-        await this.ready.catch(() => {});
-        this.fail(err);
-      });
+        return true;
+      },
+    );
   }
 
   /** Negotiates, sizes the ring and sends the OACK or the first window. */
-  private begin(source: DataSource): void {
+  protected begin(): void {
+    const source = this.source!;
     const o = this.opts;
     const size = source.size ?? -1;
     if (o.maxFileBytes > 0 && size > o.maxFileBytes) {

@@ -2,7 +2,6 @@
 // of each window, once per gap, the last ACK only after the upload is in
 // place), then a dally period that re-ACKs a repeated last block.
 
-import { performance } from "node:perf_hooks";
 import { NetasciiDecoder, Opcode, Rx, Timeout, TftpError, WireError } from "@tftpkit/wasm-core";
 import { Session, codec } from "./base-session.js";
 import type { SessionStats } from "./stats.js";
@@ -35,26 +34,20 @@ export class WriteSession extends Session {
       return this.failWhenReady(TftpError.accessViolation("Writes are disabled on this server"));
     }
     const request: WriteRequest = { ...this.requestBase(), size: announced };
-    const h0 = performance.now();
-    Promise.resolve()
-      .then(() => this.runHandler(() => handler(request)))
-      .then(async (target) => {
-        this.handlerMs = performance.now() - h0;
-        if (this.done()) return void target.abort();
+    this.answerWith(
+      () => handler(request),
+      (target) => {
+        if (this.done()) {
+          void target.abort();
+          return false;
+        }
         this.target = target;
-        await this.ready;
-        if (this.done()) return;
-        this.begin();
-      })
-      .catch(async (err: unknown) => {
-        if (this.done()) return;
-        this.handlerMs ||= performance.now() - h0;
-        await this.ready.catch(() => {});
-        this.fail(err);
-      });
+        return true;
+      },
+    );
   }
 
-  private begin(): void {
+  protected begin(): void {
     const o = this.opts;
     const neg = codec.negotiate(this.req.asked, {
       maxBlksize: this.blksizeCap(),
