@@ -61,6 +61,13 @@ export class GetTransfer extends Transfer {
     return op === Opcode.OACK || op === Opcode.ERROR || (op === Opcode.DATA && msg[2] === 0 && msg[3] === 1);
   }
 
+  /** Injected loss takes DATA and the OACK (the server's side of a get) while the transfer runs. */
+  protected dropsIncoming(msg: Buffer): boolean {
+    if (this.phase !== "request" && this.phase !== "transfer") return false;
+    if (msg.length < 2 || msg[0] !== 0 || (msg[1] !== Opcode.DATA && msg[1] !== Opcode.OACK)) return false;
+    return this.loss!.dropData();
+  }
+
   protected onPacket(msg: Buffer): void {
     if (msg.length < 4 || msg[0] !== 0) return;
     switch (msg[1]) {
@@ -86,7 +93,6 @@ export class GetTransfer extends Transfer {
       }
       return;
     }
-    if (this.loss?.dropData()) return;
     if (this.phase === "request") {
       // DATA without an OACK: the server took none of the options.
       this.phase = "transfer";

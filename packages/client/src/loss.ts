@@ -2,7 +2,8 @@
 // dropped, decided by seeded PRNGs so that a run can be repeated exactly.
 // DATA and ACK draws come from two independent streams, so the ACK decisions
 // do not shift when the DATA rate changes. A draw is made only when its rate
-// is above 0.
+// is above 0. A received packet is dropped before the client looks at it, so
+// a dropped DATA or OACK never tells the client the server's transfer ID.
 
 /** mulberry32: a small, fast 32-bit PRNG; returns [0, 1). */
 export function prng(seed: number): () => number {
@@ -25,9 +26,9 @@ export function mixSeed(seed: number, stream: number): number {
 }
 
 export interface LossOptions {
-  /** Share of DATA packets dropped (received ones on a get, sent ones on a put), 0..1. */
+  /** Share of DATA packets dropped (received ones on a get, with the OACK that answers it; sent ones on a put), 0..1. */
   data?: number;
-  /** Share of ACK packets dropped (sent ones on a get, received ones on a put), 0..1. */
+  /** Share of ACK packets dropped (sent ones on a get; received ones on a put, with the OACK that answers it), 0..1. */
   ack?: number;
   /** PRNG seed (default 1). */
   seed?: number;

@@ -156,11 +156,16 @@ export class PutTransfer extends Transfer {
     return op === Opcode.OACK || op === Opcode.ERROR || (op === Opcode.ACK && msg[2] === 0 && msg[3] === 0);
   }
 
+  /** Injected loss takes ACKs and the OACK (the server's side of a put). */
+  protected dropsIncoming(msg: Buffer): boolean {
+    if (msg.length < 2 || msg[0] !== 0 || (msg[1] !== Opcode.ACK && msg[1] !== Opcode.OACK)) return false;
+    return this.loss!.dropAck();
+  }
+
   protected onPacket(msg: Buffer): void {
     if (msg.length < 4 || msg[0] !== 0) return;
     switch (msg[1]) {
       case Opcode.ACK:
-        if (this.loss?.dropAck()) return;
         return this.onAck((msg[2] << 8) | msg[3]);
       case Opcode.OACK:
         return this.onOack(msg);

@@ -149,6 +149,13 @@ export abstract class Transfer implements DeadlineOwner {
    */
   protected abstract opensTransfer(msg: Buffer): boolean;
 
+  /**
+   * Whether injected loss drops this packet from the server. Decided before
+   * anything else looks at it, so a dropped packet leaves no trace: the
+   * server's transfer ID is never learned from a packet the network "lost".
+   */
+  protected abstract dropsIncoming(msg: Buffer): boolean;
+
   private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
     if (rinfo.address !== this.target.address) return; // not the server we asked
     if (this.phase === "done") {
@@ -156,6 +163,7 @@ export abstract class Transfer implements DeadlineOwner {
       this.socket.send(codec.encodeError(WireError.UNKNOWN_TID, "Unknown transfer ID"), rinfo.port, rinfo.address);
       return;
     }
+    if (this.loss !== undefined && this.dropsIncoming(msg)) return;
     if (this.peerPort !== rinfo.port) {
       if (this.peerPort === 0 && this.phase === "request" && this.opensTransfer(msg)) {
         this.peerPort = rinfo.port; // the server's transfer ID

@@ -6,6 +6,7 @@ import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import { existsSync, mkdtempSync, writeFileSync, rmSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { LossInjector } from "../src/index.js";
 
 /** Deterministic pseudo-random bytes (not crypto: fixtures only). */
 export function bytes(n: number, seed = n): Buffer {
@@ -181,4 +182,33 @@ async function waitBound(port: number, address: string): Promise<boolean> {
     await new Promise((r) => setTimeout(r, 20));
   }
   return false;
+}
+
+/**
+ * Injected loss that drops exactly the n-th DATA-side and ACK-side packets
+ * (counted from 1 in the order the client meets them), for tests that lose
+ * one chosen packet: the OACK or first DATA of a get, ACK 0 of a put, ...
+ */
+export class ScriptedLoss extends LossInjector {
+  private dataSeen = 0;
+  private acksSeen = 0;
+
+  constructor(
+    private readonly dataAt: number[],
+    private readonly ackAt: number[],
+  ) {
+    super();
+  }
+
+  override dropData(): boolean {
+    if (!this.dataAt.includes(++this.dataSeen)) return false;
+    this.dataDropped++;
+    return true;
+  }
+
+  override dropAck(): boolean {
+    if (!this.ackAt.includes(++this.acksSeen)) return false;
+    this.acksDropped++;
+    return true;
+  }
 }
