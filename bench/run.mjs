@@ -1,41 +1,44 @@
 #!/usr/bin/env node
-// npm run bench: tftpkit beside the servers users would pick instead.
+// npm run bench: tftpkit beside tftpd-hpa, atftpd and dnsmasq, measured by an
+// independent C client (bench/tftpbench.c, built with cc at bench time).
 //
-// Starts each server on loopback (tftpkit, tftpd-hpa, atftpd, dnsmasq), runs
-// the same scenarios against each with tftpkit-load, servers alternating
-// (a fresh server process per run, the order rotated per scenario), and
-// prints one table with each server's ratio to tftpkit. Per run: MB/s,
-// sessions/s, p50/p99 latency, failures, the server's peak RSS and CPU
-// seconds (its process tree, from /proc). Results go to bench-results/ as JSON.
+// Every scenario runs on every server in one run, servers alternating (a
+// fresh server process per run, the order rotated per round), medians of
+// --rounds (default 3). Single-stream scenarios pin client and server to one
+// CPU (taskset). Prints a table with tftpkit's ratio to each server and the
+// issue's goals; JSON to bench-results/.
 //
 //   node bench/run.mjs [--quick] [--servers a,b] [--scenarios id,id] [--rounds N]
+//                      [--tftpkit-args "--workers 2"] [--no-build]
 
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, openSync, closeSync, statSync, writeSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { buildClient, canPin, runClient, runJson } from "./client.mjs";
 import { cpuMeter, rssSampler, serverDefs } from "./servers.mjs";
 
 const { values: opt } = parseArgs({
   options: {
     quick: { type: "boolean" },
-    exact: { type: "boolean" },
     servers: { type: "string" },
     scenarios: { type: "string" },
     rounds: { type: "string" },
+    "tftpkit-args": { type: "string" },
     "no-build": { type: "boolean" },
     help: { type: "boolean", short: "h" },
   },
 });
 if (opt.help) {
   process.stdout.write(
-    "Usage: npm run bench [-- --quick | --exact] [-- --servers tftpkit,tftpd-hpa,atftpd,dnsmasq] [-- --scenarios id,...] [-- --rounds N] [-- --no-build]\n" +
-      "  (default) the issue's scenarios, each run time-boxed (about 9 minutes on 2 cores)\n" +
-      "  --quick   smaller files and counts (about 2 minutes)\n" +
-      "  --exact   no time box: every session of every scenario runs (about 25 minutes on 2 cores)\n",
+    "Usage: npm run bench [-- --quick] [-- --servers tftpkit,tftpd-hpa,atftpd,dnsmasq] [-- --scenarios id,...]\n" +
+      "                     [-- --rounds N] [-- --tftpkit-args \"--workers 2\"] [-- --no-build]\n" +
+      "  (default) the throughput issue's scenarios at full size, 3 rounds, medians (about 25 minutes on 2 cores)\n" +
+      "  --quick   small files and counts, 1 round (about 2 minutes): for development, not for figures\n" +
+      "  scenarios: " + "lockstep window16 storm small loss loss-w8 burst loadgen\n",
   );
   process.exit(0);
 }
@@ -46,59 +49,81 @@ const dataDir = join(resultsDir, "data");
 const cacheDir = join(resultsDir, "cache");
 const loadgen = join(repo, "apps/loadgen/bin/tftpkit-load.js");
 const quick = opt.quick ?? false;
-const exact = opt.exact ?? false;
-const rounds = Math.max(1, Math.min(10, Number(opt.rounds ?? 1) || 1));
+const rounds = Math.max(1, Math.min(10, Number(opt.rounds ?? (quick ? 1 : 3)) || 1));
 const MiB = 1024 * 1024;
 
 // ------------------------------------------------------------- scenarios
 
 const sizes = quick
-  ? { "big.bin": 8 * MiB, "image.bin": 2 * MiB, "f4m.bin": MiB / 2, "boot.cfg": 1024 }
-  : { "big.bin": 64 * MiB, "image.bin": 16 * MiB, "f4m.bin": 4 * MiB, "boot.cfg": 1024 };
+  ? { "big.bin": 8 * MiB, "f4m.bin": MiB, "boot.cfg": 1024 }
+  : { "big.bin": 64 * MiB, "f4m.bin": 4 * MiB, "boot.cfg": 1024 };
 const mib = (n) => `${sizes[n] / MiB} MiB`;
+const Q = (full, small) => (quick ? small : full);
 
+/**
+ * metric: what the row reports; better: "high" or "low"; pin: single stream,
+ * client and server on CPU 0; needs: an option the server must grant.
+ */
 const SCENARIOS = [
   {
     id: "lockstep",
-    title: `one ${mib("big.bin")} file, blksize 1468, lock-step`,
-    args: ["--clients", "1", "--sessions", "1", "--file", "big.bin", "--blksize", "1468", "--tsize"],
-    metric: "mbps",
-    capS: 60,
+    title: `lock-step, one ${mib("big.bin")} file, blksize 1468 (client and server on one CPU)`,
+    args: ["--file", "big.bin", "--blksize", "1468", "--tsize"],
+    metric: "mbps", unit: "MB/s", better: "high", pin: true,
   },
   {
     id: "window16",
-    title: `one ${mib("big.bin")} file, blksize 1468, windowsize 16`,
-    args: ["--clients", "1", "--sessions", "1", "--file", "big.bin", "--blksize", "1468", "--windowsize", "16", "--tsize"],
-    metric: "mbps",
-    needs: "windowsize",
-    capS: 60,
+    title: `same, windowsize 16`,
+    args: ["--file", "big.bin", "--blksize", "1468", "--windowsize", "16", "--tsize"],
+    metric: "mbps", unit: "MB/s", better: "high", pin: true, needs: "windowsize",
   },
   {
-    id: "boot-storm",
-    title: quick
-      ? `boot storm: 50 clients, 1 KiB config then ${mib("image.bin")} image, 100 sessions`
-      : `boot storm: 200 clients, 1 KiB config then ${mib("image.bin")} image, 1000 sessions`,
-    args: ["--clients", quick ? "50" : "200", "--sessions", quick ? "100" : "1000", "--flow", "boot.cfg,image.bin", "--blksize", "1468", "--tsize"],
-    metric: "mbps",
-    // 500 x 16 MiB is 8 GiB per server: time-boxed unless --exact.
-    capS: 40,
+    id: "storm",
+    title: `storm: ${Q(100, 20)} x ${mib("f4m.bin")} + ${Q(100, 20)} x 1 KiB, ${Q(100, 20)} at once (wall time)`,
+    args: ["--file", `f4m.bin:${Q(100, 20)}`, "--file", `boot.cfg:${Q(100, 20)}`, "--concurrency", String(Q(100, 20)), "--blksize", "1468", "--tsize"],
+    metric: "elapsed_s", unit: "s", better: "low",
   },
   {
     id: "small",
-    title: quick ? "1,000 sessions of 1 KiB at concurrency 16" : "10,000 sessions of 1 KiB at concurrency 64",
-    args: ["--clients", quick ? "16" : "64", "--sessions", quick ? "1000" : "10000", "--file", "boot.cfg"],
-    metric: "sessions_per_s",
-    capS: 40,
+    title: `small: ${Q("2,000", "500")} x 1 KiB, 32 at once`,
+    args: ["--file", `boot.cfg:${Q(2000, 500)}`, "--concurrency", "32"],
+    metric: "sessions_per_s", unit: "sess/s", better: "high",
   },
   {
     id: "loss",
-    title: quick ? `20 clients fetching ${mib("f4m.bin")}, 1% loss` : `100 clients fetching ${mib("f4m.bin")}, 1% loss`,
-    // 1% of DATA received and of ACKs to send dropped (seeded); every server is asked to retransmit after 1 s.
-    args: ["--clients", quick ? "20" : "100", "--sessions", quick ? "20" : "100", "--file", "f4m.bin", "--blksize", "1468", "--loss", "0.01", "--seed", "42", "--timeout-option", "1"],
-    metric: "mbps",
-    // Each session waits out the servers' 1 s retransmission timeout about 57 times: let them finish.
-    capS: 150,
+    title: `${Q(20, 5)} x ${mib("f4m.bin")} at once, lock-step, the client drops 1% of DATA (seed 42; wall time)`,
+    args: ["--file", `f4m.bin:${Q(20, 5)}`, "--concurrency", String(Q(20, 5)), "--blksize", "1468", "--drop", "0.01", "--seed", "42"],
+    metric: "elapsed_s", unit: "s", better: "low",
   },
+  {
+    id: "loss-w8",
+    title: `same at windowsize 8`,
+    args: ["--file", `f4m.bin:${Q(20, 5)}`, "--concurrency", String(Q(20, 5)), "--blksize", "1468", "--windowsize", "8", "--drop", "0.01", "--seed", "42"],
+    metric: "elapsed_s", unit: "s", better: "low", needs: "windowsize",
+  },
+  {
+    id: "burst",
+    title: `burst: ${Q("15,000", "3,000")} RRQs for 1 KiB within 0.1 s, answered (each sent once, answered within 3 s)`,
+    args: ["--file", "boot.cfg", "--burst", String(Q(15000, 3000)), "--burst-ms", "100", "--answer-ms", "3000"],
+    metric: "answered_pct", unit: "%", better: "high",
+  },
+  {
+    id: "loadgen",
+    title: `tftpkit-load vs tftpbench against tftpd-hpa: ${Q(20, 5)} clients x ${mib("f4m.bin")}, blksize 1468 (issue 11)`,
+    args: ["--file", `f4m.bin:${Q(20, 5)}`, "--concurrency", String(Q(20, 5)), "--blksize", "1468"],
+    loadgenArgs: ["--clients", String(Q(20, 5)), "--sessions", String(Q(20, 5)), "--file", "f4m.bin", "--blksize", "1468"],
+    metric: "mbps", unit: "MB/s", better: "high", only: "tftpd-hpa",
+  },
+];
+
+// The issue's goals, checked on the medians: [scenario, peer(s), test, text].
+const GOALS = [
+  ["small", ["dnsmasq"], (r) => r >= 1.0, ">= 1.0x dnsmasq sessions/s"],
+  ["storm", ["dnsmasq"], (r) => r >= 1.0, "wall time <= 1.0x dnsmasq"],
+  ["window16", ["atftpd"], (r) => r >= 1.0, ">= 1.0x atftpd MB/s"],
+  ["lockstep", ["atftpd"], (r) => r >= 0.8, ">= 0.8x atftpd MB/s"],
+  ["loss", ["tftpd-hpa", "atftpd"], (r) => r >= 10, ">= 10x faster than the fastest of tftpd-hpa and atftpd"],
+  ["loss-w8", ["tftpd-hpa", "atftpd"], (r) => r >= 10, ">= 10x faster than the fastest of tftpd-hpa and atftpd"],
 ];
 
 // ------------------------------------------------------------- helpers
@@ -114,70 +139,56 @@ function ensureData() {
   }
 }
 
-function runLoadgen(target, args, limitS) {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [loadgen, "--target", target, ...args, "--verify", dataDir, "--json", "--quiet", "--time-limit", String(limitS)], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (err += d));
-    // Bounded: sessions stop starting at the time limit; each session is bounded by its retries.
-    const kill = setTimeout(() => child.kill("SIGKILL"), (limitS + 90) * 1000);
-    child.on("exit", (code) => {
-      clearTimeout(kill);
-      try {
-        resolve({ report: JSON.parse(out), code });
-      } catch {
-        resolve({ report: null, code, error: err.trim() || `tftpkit-load exited with ${code}` });
-      }
-    });
-  });
+async function runLoadgen(port, args, limitS) {
+  const r = await runJson(process.execPath, [loadgen, "--target", `127.0.0.1:${port}`, ...args, "--verify", dataDir, "--json", "--quiet", "--time-limit", String(limitS)], limitS);
+  if (r.error) return r;
+  return { mbps: r.mbps, ok: r.sessions?.ok, failed: r.sessions?.failed, saturated: r.cpu?.saturated ?? false, report: r };
 }
 
-async function probe(port) {
-  // Which options does this server grant? (a get asking all of them)
-  const { createClient } = await import("@tftpkit/client");
-  const c = createClient({ host: "127.0.0.1", port, timeout: 1, retries: 3 });
-  try {
-    const r = await c.get("boot.cfg", { blksize: 1468, windowsize: 16, tsize: true, timeoutOption: 1 });
-    return r.stats.optionsAcked;
-  } catch (e) {
-    return { error: e.message };
-  }
+function median(xs) {
+  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  if (!s.length) return NaN;
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
-
 const fmt = (v, d = 1) => (typeof v === "number" && Number.isFinite(v) ? v.toFixed(d) : "-");
 const pad = (s, n) => String(s).padEnd(n);
 const lpad = (s, n) => String(s).padStart(n);
+const digits = (v) => (v >= 1000 ? 0 : v >= 100 ? 1 : 2);
 
-// ------------------------------------------------------------- main
+/** tftpkit relative to `other` on `sc`'s metric: above 1 = tftpkit better. */
+const advantage = (sc, mine, other) =>
+  !(mine > 0 && other > 0) ? NaN : sc.better === "high" ? mine / other : other / mine;
 
-// Build what the bench runs: the load generator and the server library are
-// required; the tftpkit command is optional (without it, the API stands in).
+// ------------------------------------------------------------- set-up
+
 function turbo(filters) {
   const bin = join(repo, "node_modules/.bin/turbo");
   const r = spawnSync(bin, ["run", "build", ...filters.map((f) => `--filter=${f}`), "--output-logs=errors-only"], { cwd: repo, stdio: ["ignore", "inherit", "inherit"] });
   return r.status === 0;
 }
-let cliBuilt = true;
-if (!opt["no-build"]) {
-  if (!turbo(["@tftpkit/loadgen...", "@tftpkit/server..."])) {
-    process.stderr.write("bench: the build of the load generator or of @tftpkit/server failed\n");
-    process.exit(2);
-  }
-  cliBuilt = turbo(["@tftpkit/app-server"]);
-  if (!cliBuilt) process.stderr.write("bench: the tftpkit command (apps/server) did not build: running tftpkit through its API (bench/tftpkit-server.mjs)\n");
-}
-
-const allDefs = serverDefs({ repo, cacheDir, useCli: cliBuilt });
-const wanted = opt.servers ? opt.servers.split(",") : allDefs.map((d) => d.name);
 const scenarios = opt.scenarios ? SCENARIOS.filter((s) => opt.scenarios.split(",").includes(s.id)) : SCENARIOS;
-if (!existsSync(join(repo, "apps/loadgen/dist/cli.js"))) {
-  process.stderr.write("bench: build first (npm run build); apps/loadgen/dist is missing\n");
+if (opt.scenarios && scenarios.length !== opt.scenarios.split(",").length) {
+  process.stderr.write(`bench: unknown scenario in --scenarios (known: ${SCENARIOS.map((s) => s.id).join(", ")})\n`);
   process.exit(2);
 }
+if (!opt["no-build"] && !turbo(["@tftpkit/app-server...", ...(scenarios.some((s) => s.loadgenArgs) ? ["@tftpkit/loadgen..."] : [])])) {
+  process.stderr.write("bench: the build failed (npm run build)\n");
+  process.exit(2);
+}
+let client;
+try {
+  client = buildClient({ repo, cacheDir });
+} catch (e) {
+  process.stderr.write(`bench: ${e.message}\n`);
+  process.exit(2);
+}
+const pinCpu = canPin() ? 0 : null;
+
+// tftpkit as an operator starts it; --workers when this build has it (default: one per core).
+const tftpkitArgs = opt["tftpkit-args"] ? opt["tftpkit-args"].split(/\s+/).filter(Boolean) : [];
+const allDefs = serverDefs({ repo, cacheDir, tftpkitArgs });
+const wanted = opt.servers ? opt.servers.split(",") : allDefs.map((d) => d.name);
 
 const t0 = Date.now();
 ensureData();
@@ -190,10 +201,12 @@ for (const d of allDefs) {
     continue;
   }
   try {
+    // Which options does it grant? One session asking them all.
     const s = await d.start(dataDir);
-    const acked = await probe(s.port);
+    const probe = await runClient(client, { port: s.port, root: dataDir, args: ["--file", "boot.cfg", "--blksize", "1468", "--windowsize", "16", "--tsize", "--retries", "3"], limitS: 20 });
     await s.stop();
-    servers.push({ def: d, how: s.how, acked });
+    if (probe.error || probe.ok !== 1) throw new Error(`probe transfer failed: ${probe.error ?? JSON.stringify(probe.errors)}`);
+    servers.push({ def: d, how: s.how, granted: probe.granted });
   } catch (e) {
     notes.push(`${d.name}: ${e.message.split("\n")[0]}, skipped`);
   }
@@ -203,65 +216,75 @@ if (!servers.some((s) => s.def.name === "tftpkit")) {
   process.exit(2);
 }
 process.stderr.write(
-  `bench: ${quick ? "quick" : exact ? "exact" : "full"} run, ${servers.map((s) => s.def.name).join(", ")}; ${scenarios.length} scenarios x ${rounds} round(s), ${availableParallelism()} cores (${cpus()[0]?.model ?? "?"})\n`,
+  `bench: ${quick ? "quick" : "full"} run, ${servers.map((s) => s.def.name).join(", ")}; ${scenarios.length} scenarios x ${rounds} round(s); ` +
+    `${availableParallelism()} cores (${cpus()[0]?.model ?? "?"}); single streams pinned to CPU ${pinCpu ?? "(taskset missing: not pinned)"}\n`,
 );
 
+// ------------------------------------------------------------- runs
+
+const LIMIT_S = 300; // per run; the loss runs at full size take about a minute on the 1 s-timeout servers
 const runs = [];
 let cpuHow = "";
-const EXACT_LIMIT_S = 1800;
-for (let i = 0; i < scenarios.length; i++) {
-  const sc = scenarios[i];
-  for (let r = 0; r < rounds; r++) {
+for (let r = 0; r < rounds; r++) {
+  for (let i = 0; i < scenarios.length; i++) {
+    const sc = scenarios[i];
+    const eligible = servers.filter((s) => !sc.only || s.def.name === sc.only);
     // Alternate: rotate the order per scenario and round, so no server always goes first.
-    const k = (i + r) % servers.length;
-    const order = [...servers.slice(k), ...servers.slice(0, k)];
+    const k = eligible.length ? (i + r) % eligible.length : 0;
+    const order = [...eligible.slice(k), ...eligible.slice(0, k)];
     for (const s of order) {
       const name = s.def.name;
-      if (sc.needs === "windowsize" && !s.acked?.windowsize) {
+      if (sc.needs === "windowsize" && !s.granted?.windowsize) {
         runs.push({ scenario: sc.id, server: name, round: r, skipped: "windowsize not granted" });
         continue;
       }
-      process.stderr.write(`  ${sc.id} / ${name}${rounds > 1 ? ` (round ${r + 1})` : ""} ... `);
-      const srv = await s.def.start(dataDir);
-      const cpu = cpuMeter(srv.pid);
+      process.stderr.write(`  [${r + 1}/${rounds}] ${sc.id} / ${name} ... `);
+      const cpu = sc.pin ? pinCpu : null;
+      const srv = await s.def.start(dataDir, { cpu });
+      const meter = cpuMeter(srv.pid);
       const rss = rssSampler(srv.pid, 200);
-      const { report, error } = await runLoadgen(`127.0.0.1:${srv.port}`, sc.args, exact ? EXACT_LIMIT_S : sc.capS);
-      const cpuS = cpu.read();
+      const c = await runClient(client, { port: srv.port, root: dataDir, args: sc.args, cpu, limitS: LIMIT_S });
+      let lg = null;
+      if (sc.loadgenArgs && !c.error) lg = await runLoadgen(srv.port, sc.loadgenArgs, LIMIT_S);
+      const cpuS = meter.read();
       const peak = rss.stop();
       await srv.stop();
-      cpu.dispose();
-      cpuHow = cpu.how;
+      meter.dispose();
+      cpuHow = meter.how;
       const run = {
         scenario: sc.id,
         server: name,
         round: r,
-        mbps: report?.mbps ?? NaN,
-        sessions_per_s: report?.sessions_per_s ?? NaN,
-        p50_ms: report?.latency_ms.p50 ?? NaN,
-        p99_ms: report?.latency_ms.p99 ?? NaN,
-        ok: report?.sessions.ok ?? 0,
-        cut: report?.sessions.cut ?? 0,
-        failed: report?.sessions.failed ?? NaN,
-        errors: report?.errors ?? {},
+        mbps: c.mbps,
+        elapsed_s: c.elapsed_s,
+        sessions_per_s: c.sessions_per_s,
+        answered_pct: c.sessions ? (100 * c.answered) / c.sessions : NaN,
+        p50_ms: c.p50_ms,
+        p99_ms: c.p99_ms,
+        ok: c.ok ?? 0,
+        failed: c.failed ?? NaN,
+        errors: c.errors ?? {},
+        timeouts: c.timeouts ?? 0,
+        mismatches: c.mismatches ?? 0,
+        burst_span_ms: c.burst_span_ms,
         server_peak_rss_mib: peak / MiB,
         server_cpu_s: cpuS,
-        loadgen_saturated: report?.cpu.saturated ?? false,
-        loadgen_cpu_percent: report?.cpu.percent ?? NaN,
-        elapsed_s: report?.elapsed_s ?? NaN,
-        error,
-        report,
+        error: c.error ?? lg?.error,
+        client: c,
+        loadgen: lg,
       };
       runs.push(run);
-      process.stderr.write(error ? `error: ${error}\n` : `${fmt(run.mbps, 1)} MB/s, ${fmt(run.sessions_per_s, 0)} sessions/s, ${run.failed} failed\n`);
+      const fig = sc.metric === "answered_pct" ? `${fmt(run.answered_pct, 1)}% answered (burst took ${fmt(c.burst_span_ms, 0)} ms)` : `${fmt(run[sc.metric], 2)} ${sc.unit}`;
+      process.stderr.write(
+        c.error ? `error: ${c.error}\n`
+          : `${fig}, ${c.ok} ok, ${sc.id === "burst" ? `${c.answered} answered` : `${c.failed} failed`}${lg ? `; tftpkit-load ${fmt(lg.mbps, 2)} MB/s${lg.error ? ` (${lg.error})` : ""}` : ""}\n`,
+      );
     }
   }
 }
 
-// Median over rounds per (scenario, server).
-function median(xs) {
-  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
-  return s.length ? s[Math.floor((s.length - 1) / 2)] : NaN;
-}
+// ------------------------------------------------------------- medians
+
 const rows = [];
 for (const sc of scenarios) {
   for (const s of servers) {
@@ -271,28 +294,32 @@ for (const sc of scenarios) {
       rows.push({ scenario: sc.id, server: s.def.name, skipped: mine[0].skipped });
       continue;
     }
-    const real = mine.filter((x) => !x.skipped);
+    const real = mine.filter((x) => !x.skipped && !x.error);
     const m = (k) => median(real.map((x) => x[k]));
-    rows.push({
+    const row = {
       scenario: sc.id,
       server: s.def.name,
-      mbps: m("mbps"),
-      sessions_per_s: m("sessions_per_s"),
+      value: m(sc.metric),
+      values: real.map((x) => x[sc.metric]),
       p50_ms: m("p50_ms"),
       p99_ms: m("p99_ms"),
-      failed: real.reduce((a, x) => a + (Number.isFinite(x.failed) ? x.failed : 0), 0),
+      // burst: unanswered requests are the figure, not failures
+      failed: sc.id === "burst" ? 0 : mine.reduce((a, x) => a + (Number.isFinite(x.failed) ? x.failed : 0), 0),
       errors: real.reduce((acc, x) => {
         for (const [k, v] of Object.entries(x.errors)) acc[k] = (acc[k] ?? 0) + v;
         return acc;
       }, {}),
-      ok: median(real.map((x) => x.ok)),
-      cut: median(real.map((x) => x.cut)),
+      mismatches: real.reduce((a, x) => a + x.mismatches, 0),
       server_peak_rss_mib: Math.max(...real.map((x) => x.server_peak_rss_mib)),
       server_cpu_s: m("server_cpu_s"),
-      files: real[0].report?.files,
-      loadgen_saturated: real.some((x) => x.loadgen_saturated),
-      error: real.find((x) => x.error)?.error,
-    });
+      error: mine.find((x) => x.error)?.error,
+    };
+    if (sc.loadgenArgs) {
+      row.loadgen_mbps = median(real.map((x) => x.loadgen?.mbps));
+      row.loadgen_failed = real.reduce((a, x) => a + (x.loadgen?.failed ?? 0), 0);
+      row.loadgen_saturated = real.some((x) => x.loadgen?.saturated);
+    }
+    rows.push(row);
   }
 }
 
@@ -300,36 +327,70 @@ for (const sc of scenarios) {
 
 const lines = [];
 lines.push(
-  `tftpkit bench (${quick ? "quick" : exact ? "exact" : "full, time-boxed"}, ${rounds} round(s)${rounds > 1 ? ", medians" : ""}), ` +
-    `${availableParallelism()} cores, loopback; x = ratio to tftpkit; MB/s counts every byte received, sess/s finished sessions`,
+  `tftpkit bench, ${new Date(t0).toISOString().slice(0, 16).replace("T", " ")} UTC (${quick ? "QUICK: small sizes, not for figures" : "full"}, ${rounds} round(s)${rounds > 1 ? ", medians" : ""}), ` +
+    `${availableParallelism()} cores, loopback, client: bench/tftpbench.c`,
 );
-const head = `${pad("server", 10)} ${lpad("MB/s", 8)} ${lpad("x", 6)} ${lpad("sess/s", 8)} ${lpad("x", 6)} ${lpad("p50 ms", 9)} ${lpad("p99 ms", 9)} ${lpad("fail", 5)} ${lpad("RSS MiB", 8)} ${lpad("CPU s", 7)}  note`;
+lines.push(`"tftpkit x" = tftpkit's advantage over that server (its figure / theirs; for times theirs / its): above 1.00 tftpkit is better`);
 for (const sc of scenarios) {
   lines.push("");
   lines.push(`${sc.id}: ${sc.title}`);
-  lines.push(head);
+  if (sc.loadgenArgs) {
+    lines.push(`${pad("server", 10)} ${lpad("C MB/s", 9)} ${lpad("load MB/s", 10)} ${lpad("load/C", 7)}  note`);
+    for (const r of rows.filter((x) => x.scenario === sc.id)) {
+      const note = [r.error ? `error: ${r.error.slice(0, 60)}` : "", r.failed ? `C client: ${r.failed} failed` : "", r.loadgen_failed ? `tftpkit-load: ${r.loadgen_failed} failed` : "",
+        r.loadgen_saturated ? "tftpkit-load saturated" : ""].filter(Boolean).join("; ");
+      lines.push(`${pad(r.server, 10)} ${lpad(fmt(r.value, 1), 9)} ${lpad(fmt(r.loadgen_mbps, 1), 10)} ${lpad(fmt(r.loadgen_mbps / r.value, 2), 7)}  ${note}`);
+    }
+    continue;
+  }
+  lines.push(`${pad("server", 10)} ${lpad(sc.unit, 9)} ${lpad("tftpkit x", 10)} ${lpad("p50 ms", 9)} ${lpad("p99 ms", 9)} ${lpad("fail", 5)} ${lpad("RSS MiB", 8)} ${lpad("CPU s", 7)}  note`);
   const base = rows.find((x) => x.scenario === sc.id && x.server === "tftpkit");
   for (const r of rows.filter((x) => x.scenario === sc.id)) {
     if (r.skipped) {
-      lines.push(`${pad(r.server, 10)} ${lpad("n/a", 8)}  (${r.skipped})`);
+      lines.push(`${pad(r.server, 10)} ${lpad("n/a", 9)}  (${r.skipped})`);
       continue;
     }
-    const ratio = (k) => (base && base[k] > 0 && Number.isFinite(r[k]) ? `${(r[k] / base[k]).toFixed(2)}` : "-");
+    const adv = r.server === "tftpkit" ? "" : fmt(advantage(sc, base?.value, r.value), 2);
     const note = [
       r.error ? `error: ${r.error.slice(0, 60)}` : "",
-      r.failed > 0 ? `failed: ${Object.entries(r.errors).map(([k, v]) => `${/^\d$/.test(k) ? `TFTP ${k}` : k} ${v}`).join(", ")}` : "",
-      r.cut > 0 ? `time-boxed at ${sc.capS} s: ${r.ok + r.failed} done, ${r.cut} cut` : "",
-      r.loadgen_saturated ? "load generator saturated" : "",
+      r.failed > 0 ? `failed: ${Object.entries(r.errors).map(([k, v]) => `TFTP ${k} x${v}`).join(", ") || "timeouts/mismatches"}` : "",
+      r.mismatches > 0 ? `${r.mismatches} with wrong bytes` : "",
+      rounds > 1 ? `runs ${r.values.map((v) => fmt(v, digits(v))).join(" / ")}` : "",
     ].filter(Boolean).join("; ");
     lines.push(
-      `${pad(r.server, 10)} ${lpad(fmt(r.mbps, 1), 8)} ${lpad(ratio("mbps"), 6)} ${lpad(fmt(r.sessions_per_s, r.sessions_per_s < 10 ? 2 : 0), 8)} ${lpad(ratio("sessions_per_s"), 6)} ` +
-        `${lpad(fmt(r.p50_ms, 2), 9)} ${lpad(fmt(r.p99_ms, 2), 9)} ${lpad(r.failed, 5)} ${lpad(fmt(r.server_peak_rss_mib, 1), 8)} ${lpad(fmt(r.server_cpu_s, 2), 7)}  ${note}`,
+      `${pad(r.server, 10)} ${lpad(fmt(r.value, digits(r.value)), 9)} ${lpad(adv, 10)} ${lpad(fmt(r.p50_ms, 1), 9)} ${lpad(fmt(r.p99_ms, 1), 9)} ${lpad(r.failed, 5)} ${lpad(fmt(r.server_peak_rss_mib, 1), 8)} ${lpad(fmt(r.server_cpu_s, 2), 7)}  ${note}`,
     );
   }
 }
+
+// Goals of the throughput issue, on these medians.
+const goalLines = [];
+for (const [id, peers, ok, text] of GOALS) {
+  const sc = scenarios.find((s) => s.id === id);
+  const mine = rows.find((x) => x.scenario === id && x.server === "tftpkit");
+  if (!sc || !mine || mine.skipped) continue;
+  const theirs = rows.filter((x) => x.scenario === id && peers.includes(x.server) && !x.skipped && Number.isFinite(x.value));
+  if (!theirs.length) continue;
+  // Against the best of the peers.
+  const best = theirs.reduce((a, b) => (advantage(sc, mine.value, a.value) <= advantage(sc, mine.value, b.value) ? a : b));
+  const adv = advantage(sc, mine.value, best.value);
+  goalLines.push(`  ${Number.isFinite(adv) && ok(adv) ? "met    " : "NOT met"} ${id}: ${text}: ${fmt(adv, 2)}x (${best.server})`);
+}
+const burstRow = rows.find((x) => x.scenario === "burst" && x.server === "tftpkit");
+if (burstRow && !burstRow.skipped) goalLines.push(`  ${burstRow.value >= 75 ? "met    " : "NOT met"} burst: >= 75% answered: ${fmt(burstRow.value, 1)}%`);
+const tkFailed = rows.filter((x) => x.server === "tftpkit" && !x.skipped).reduce((a, x) => a + x.failed + (x.error ? 1 : 0), 0);
+goalLines.push(`  ${tkFailed === 0 ? "met    " : "NOT met"} no failed tftpkit session in any scenario (${tkFailed} failed)`);
+const lgRow = rows.find((x) => x.scenario === "loadgen");
+if (lgRow && Number.isFinite(lgRow.loadgen_mbps)) {
+  const ratio = lgRow.loadgen_mbps / lgRow.value;
+  goalLines.push(`  ${ratio >= 0.85 ? "met    " : "NOT met"} tftpkit-load within 15% of the C client against tftpd-hpa: ${fmt(ratio, 2)}`);
+}
+lines.push("");
+lines.push(`goals (issues 13 and 11)${quick ? ", QUICK run: sizes differ from the goals' scenarios" : ""}:`);
+lines.push(...goalLines);
 lines.push("");
 lines.push(`server CPU s: ${cpuHow} (the server and all it forks); RSS: peak of the process tree sampled every 200 ms, or the main process's VmHWM if larger`);
-for (const s of servers) lines.push(`${s.def.name}: ${s.how}; grants ${JSON.stringify(s.acked)}`);
+for (const s of servers) lines.push(`${s.def.name}: ${s.how}; grants ${JSON.stringify(s.granted)}`);
 for (const n of notes) lines.push(`note: ${n}`);
 lines.push(`total ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 const table = lines.join("\n");
@@ -340,13 +401,15 @@ const doc = {
   tool: "tftpkit-bench",
   started_at: new Date(t0).toISOString(),
   quick,
-  exact,
   rounds,
   host: { cores: availableParallelism(), cpu: cpus()[0]?.model, node: process.version },
-  servers: servers.map((s) => ({ name: s.def.name, how: s.how, options_granted: s.acked })),
+  pinned_cpu: pinCpu,
+  servers: servers.map((s) => ({ name: s.def.name, how: s.how, options_granted: s.granted })),
   notes,
+  scenarios: scenarios.map(({ id, title, args, metric, unit, better, pin, needs, only }) => ({ id, title, client_args: args, metric, unit, better, pin: !!pin, needs, only })),
   rows,
   runs,
+  goals: goalLines.map((l) => l.trim()),
   table,
 };
 const stamp = new Date(t0).toISOString().replace(/[:.]/g, "-");

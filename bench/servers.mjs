@@ -68,40 +68,37 @@ export function ensureAtftpd(cacheDir) {
 }
 
 /**
- * Server definitions: `available()` says whether it can run here, `start(root)`
- * resolves { pid, port, stop() }. Each binds 127.0.0.1 only.
+ * Server definitions: `available()` says whether it can run here,
+ * `start(root, { cpu })` resolves { pid, port, how, stop() }; with `cpu` the
+ * server runs pinned to that CPU (taskset; children inherit it). Each binds
+ * 127.0.0.1 only.
+ *
+ * tftpkit runs as an operator would start it: `tftpkit serve` (with
+ * `tftpkitArgs` appended, e.g. `--workers 2`). An extra server (such as
+ * fbtftp, which is not packaged here) joins when BENCH_EXTRA_SERVER is set to
+ * `NAME=COMMAND`, COMMAND containing {root} and {port}, e.g.
+ * `fbtftp=python3 /opt/fbtftp/examples/server.py --root {root} --port {port}`.
  */
-export function serverDefs({ repo, cacheDir, useCli = true }) {
-  // The tftpkit command: its launcher (bin/) runs the built CLI (dist/cli.js).
+export function serverDefs({ repo, cacheDir, tftpkitArgs = [] }) {
   const tftpkitCli = join(repo, "apps/server/bin/tftpkit.js");
-  const tftpkitBuilt = join(repo, "apps/server/dist/cli.js");
-  const tftpkitApi = join(repo, "bench/tftpkit-server.mjs");
-  return [
+  const defs = [
     {
       name: "tftpkit",
-      available: () => existsSync(join(repo, "packages/server/dist/index.js")) || existsSync(tftpkitCli),
-      async start(root) {
-        // The tftpkit command when it is built, else the @tftpkit/server API in a child process.
-        const attempts = [];
-        if (useCli && existsSync(tftpkitCli) && existsSync(tftpkitBuilt)) attempts.push((port) => [process.execPath, [tftpkitCli, "serve", "--root", root, "--host", "127.0.0.1", "--port", String(port), "--log", "off", "--admin", "off"]]);
-        attempts.push((port) => [process.execPath, [tftpkitApi, root, String(port)]]);
-        let last = "";
-        for (const make of attempts) {
-          const port = await freePort();
-          const [cmd, args] = make(port);
-          const s = await launch(cmd, args, port);
-          if (s.ok) return { ...s, how: args[0] === tftpkitCli ? "apps/server CLI" : "bench/tftpkit-server.mjs (API)" };
-          last = s.stderr;
-        }
-        throw new Error(`tftpkit did not start: ${last}`);
+      available: () => existsSync(join(repo, "apps/server/dist/cli.js")),
+      async start(root, { cpu = null } = {}) {
+        const port = await freePort();
+        const args = [tftpkitCli, "serve", "--root", root, "--host", "127.0.0.1", "--port", String(port), "--log", "off", "--admin", "off", ...tftpkitArgs];
+        const s = await launch(process.execPath, args, port, cpu);
+        if (!s.ok) throw new Error(`tftpkit did not start: ${s.stderr}`);
+        return { ...s, how: `tftpkit serve --log off --admin off${tftpkitArgs.length ? ` ${tftpkitArgs.join(" ")}` : ""}` };
       },
     },
     {
       name: "tftpd-hpa",
       available: () => existsSync("/usr/sbin/in.tftpd"),
-      async start(root) {
+      async start(root, { cpu = null } = {}) {
         const port = await freePort();
-        const s = await launch("/usr/sbin/in.tftpd", ["-L", "-a", `127.0.0.1:${port}`, "-s", root, "-u", userName()], port);
+        const s = await launch("/usr/sbin/in.tftpd", ["-L", "-a", `127.0.0.1:${port}`, "-s", root, "-u", userName()], port, cpu);
         if (!s.ok) throw new Error(`in.tftpd did not start: ${s.stderr}`);
         return { ...s, how: "in.tftpd -L" };
       },
@@ -109,36 +106,53 @@ export function serverDefs({ repo, cacheDir, useCli = true }) {
     {
       name: "atftpd",
       available: () => ensureAtftpd(cacheDir) !== null,
-      async start(root) {
+      async start(root, { cpu = null } = {}) {
         const bin = ensureAtftpd(cacheDir);
         const port = await freePort();
-        // --maxthread: the default 100 would refuse the 200-client boot storm.
+        // --maxthread: the default 100 would refuse the storm's 100 clients plus stragglers.
         const s = await launch(bin, ["--daemon", "--no-fork", "--port", String(port), "--bind-address", "127.0.0.1", "--user", userName(), "--group", groupName(),
-          "--logfile", "/dev/null", "--maxthread", "1000", root], port);
+          "--logfile", "/dev/null", "--maxthread", "1000", root], port, cpu);
         if (!s.ok) throw new Error(`atftpd did not start: ${s.stderr}`);
-        return { ...s, how: "atftpd --daemon --no-fork (unpacked .deb)" };
+        return { ...s, how: "atftpd --daemon --no-fork --maxthread 1000 (unpacked .deb)" };
       },
     },
     {
       name: "dnsmasq",
       available: () => existsSync("/usr/sbin/dnsmasq"),
-      async start(root) {
+      async start(root, { cpu = null } = {}) {
         // Its TFTP server listens on port 69 only.
         const port = 69;
         if (await isBound(port)) throw new Error("port 69 on 127.0.0.1 is taken");
-        // --tftp-max: the default 50 concurrent transfers would refuse the boot storm.
+        // --tftp-max: the default 50 concurrent transfers would refuse the storm.
         const s = await launch("/usr/sbin/dnsmasq", ["--keep-in-foreground", "--conf-file=/dev/null", "--port=0", "--enable-tftp", `--tftp-root=${root}`,
           "--listen-address=127.0.0.1", "--bind-interfaces", `--user=${userName()}`, `--group=${groupName()}`, "--pid-file=", "--tftp-max=1000",
-          "--quiet-tftp", "--log-facility=/dev/null"], port);
+          "--quiet-tftp", "--log-facility=/dev/null"], port, cpu);
         if (!s.ok) throw new Error(`dnsmasq did not start: ${s.stderr}`);
-        return { ...s, how: "dnsmasq --enable-tftp (port 69)" };
+        return { ...s, how: "dnsmasq --enable-tftp --tftp-max=1000 (port 69)" };
       },
     },
   ];
+  const extra = /^([\w.-]+)=(.+)$/.exec(process.env.BENCH_EXTRA_SERVER ?? "");
+  if (extra) {
+    const [, name, template] = extra;
+    defs.push({
+      name,
+      available: () => true,
+      async start(root, { cpu = null } = {}) {
+        const port = await freePort();
+        const argv = template.split(/\s+/).filter(Boolean).map((a) => a.replaceAll("{root}", root).replaceAll("{port}", String(port)));
+        const s = await launch(argv[0], argv.slice(1), port, cpu);
+        if (!s.ok) throw new Error(`${name} did not start: ${s.stderr}`);
+        return { ...s, how: `BENCH_EXTRA_SERVER: ${template}` };
+      },
+    });
+  }
+  return defs;
 }
 
-async function launch(cmd, args, port) {
-  const child = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"] });
+export async function launch(cmd, args, port, cpu = null) {
+  const [c, a] = cpu === null ? [cmd, args] : ["taskset", ["-c", String(cpu), cmd, ...args]];
+  const child = spawn(c, a, { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (d) => {
     if (stderr.length < 4000) stderr += d;

@@ -1,0 +1,56 @@
+// The bench's own client: bench/tftpbench.c, built with `cc -O2` into
+// bench-results/cache/ (rebuilt when the source is newer), run as a child
+// process (optionally pinned to one CPU with taskset), one JSON object out.
+
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+
+/** Builds tftpbench if needed; returns its path or throws with the compiler's message. */
+export function buildClient({ repo, cacheDir }) {
+  const src = join(repo, "bench/tftpbench.c");
+  const bin = join(cacheDir, "tftpbench");
+  if (existsSync(bin) && statSync(bin).mtimeMs >= statSync(src).mtimeMs) return bin;
+  mkdirSync(cacheDir, { recursive: true });
+  const r = spawnSync("cc", ["-O2", "-Wall", "-o", bin, src], { encoding: "utf8" });
+  if (r.error) throw new Error(`cannot run cc (${r.error.message}): install a C compiler (apt-get install gcc)`);
+  if (r.status !== 0) throw new Error(`cc failed:\n${r.stderr}`);
+  return bin;
+}
+
+/** True when taskset can pin here (util-linux). */
+export const canPin = () => spawnSync("taskset", ["-c", "0", "true"]).status === 0;
+
+/** `[cmd, args]` run on CPU `cpu` with taskset, or unchanged when cpu is null. */
+export function pinned(cpu, cmd, args) {
+  return cpu === null || cpu === undefined ? [cmd, args] : ["taskset", ["-c", String(cpu), cmd, ...args]];
+}
+
+/**
+ * Runs a command that prints one JSON object on stdout; resolves it, or
+ * { error } (its stderr) when it printed none. Killed `limitS + 60` s after the start.
+ */
+export function runJson(cmd, argv, limitS) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, argv, { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    const kill = setTimeout(() => child.kill("SIGKILL"), (limitS + 60) * 1000);
+    child.on("close", (code) => {
+      clearTimeout(kill);
+      try {
+        resolve(JSON.parse(out));
+      } catch {
+        resolve({ error: err.trim() || `${cmd} exited with ${code}` });
+      }
+    });
+  });
+}
+
+/** Runs tftpbench against 127.0.0.1:port (bounded by --time-limit); its JSON report or { error }. */
+export function runClient(bin, { port, root, args, cpu = null, limitS = 300 }) {
+  const [cmd, argv] = pinned(cpu, bin, ["--port", String(port), "--root", root, "--time-limit", String(limitS), ...args]);
+  return runJson(cmd, argv, limitS);
+}
