@@ -2,7 +2,8 @@ export {
   fileWriteTarget, rootWriteHandler,
   type WriteHandler, type WriteRequest, type WriteTarget,
 } from "./write.js";
-export { createServer, TftpServer, type ListenOptions, type BoundAddress } from "./server.js";
+export { createServer, TftpServer, type ListenOptions, type BoundAddress, type ReceiveBuffer, type RelayListener } from "./server.js";
+export { UdpListeners, type Listener, type UdpListenersOptions } from "./listeners.js";
 export {
   file, FileResponse,
   type Body, type ReadHandler, type ReadRequest, type ReadResponse, type SizedBody,

@@ -32,6 +32,8 @@ export interface ServerOptions {
   bindInterfaces?: boolean;
   /** With bindInterfaces: how often to look for added or removed addresses. */
   rescanIntervalMs?: number;
+  /** Receive buffer asked for each listening socket, in bytes (a burst of requests waits there). 0: as large as the kernel allows. */
+  recvBufferBytes?: number;
   /** Accept uploads (WRQ) of new files under `root`. Off by default. */
   allowWrite?: boolean;
   /** With allowWrite: uploads may also replace existing files. */
@@ -90,6 +92,7 @@ export interface ResolvedOptions {
   statsIntervalMs: number; // ms
   bindInterfaces: boolean;
   rescanIntervalMs: number; // ms
+  recvBufferBytes: number; // bytes, 0 = the kernel's largest
   instrumentation: Instrumentation | undefined;
   traceparentInFilename: boolean;
   rewrite: PathRewrite | undefined;
@@ -118,6 +121,7 @@ export const DEFAULTS = Object.freeze({
   statsIntervalMs: 10_000, // ms between onStats calls
   bindInterfaces: true,
   rescanIntervalMs: 5_000, // ms between interface address scans
+  recvBufferBytes: 0, // bytes asked for each listening socket: 0 = as large as the kernel allows
   traceparentInFilename: true,
   allowWrite: false, // read-only unless asked
   allowOverwrite: false,
@@ -188,6 +192,7 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
     statsIntervalMs: intIn("statsIntervalMs", o.statsIntervalMs ?? DEFAULTS.statsIntervalMs, 10, 86_400_000),
     bindInterfaces: o.bindInterfaces ?? DEFAULTS.bindInterfaces,
     rescanIntervalMs: intIn("rescanIntervalMs", o.rescanIntervalMs ?? DEFAULTS.rescanIntervalMs, 100, 86_400_000),
+    recvBufferBytes: intIn("recvBufferBytes", o.recvBufferBytes ?? DEFAULTS.recvBufferBytes, 0, 2 ** 31 - 1),
     instrumentation: o.instrumentation,
     rewrite: o.rewrite,
     traceparentInFilename: o.traceparentInFilename ?? DEFAULTS.traceparentInFilename,

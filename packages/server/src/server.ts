@@ -1,12 +1,11 @@
 // The listener: receives requests, starts sessions, keeps server-wide stats.
 
-import { createSocket, type Socket, type RemoteInfo } from "node:dgram";
-import { isIPv6 } from "node:net";
-import { networkInterfaces } from "node:os";
+import type { RemoteInfo, Socket } from "node:dgram";
 import { Opcode, WireError, scheduler, statusMessage, wasmCodec, type Scheduler } from "@tftpkit/wasm-core";
 import type { Session, SessionHost } from "./base-session.js";
 import { FileCache } from "./file-cache.js";
 import type { ReadHandler } from "./handler.js";
+import { UdpListeners, type BoundAddress, type ListenOptions, type Listener, type ReceiveBuffer } from "./listeners.js";
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from "./options.js";
 import { ReadSession } from "./read-session.js";
 import { rootHandler } from "./root.js";
@@ -16,63 +15,40 @@ import { WriteSession } from "./write-session.js";
 
 const codec = wasmCodec;
 
-export interface ListenOptions {
-  /** Address to bind; "::" is dual stack (IPv4 and IPv6). Default "::". */
-  host?: string;
-  /** UDP port; 0 picks a free one. Default 69. */
-  port?: number;
+export type { ListenOptions, BoundAddress, ReceiveBuffer } from "./listeners.js";
+
+/**
+ * Where a request arrived when it was received by another process (a
+ * cluster primary's listening socket): `send` answers from that socket (an
+ * ERROR to a bad request; in single-port mode every packet of the session).
+ */
+export interface RelayListener {
+  /** The address the listening socket is bound to, undefined for a wildcard. */
+  readonly local: string | undefined;
+  readonly port: number;
+  send(packet: Uint8Array, port: number, address: string): void;
 }
 
-export interface BoundAddress {
-  address: string;
-  port: number;
-  family: "IPv4" | "IPv6";
-}
-
-interface Listener {
-  socket: Socket;
-  /** The address this socket is bound to, undefined for a wildcard. */
-  local: string | undefined;
-}
-
-function isWildcard(host: string): boolean {
-  return host === "::" || host === "0.0.0.0";
-}
-
-function bindSocket(type: "udp4" | "udp6", address: string, port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = createSocket({ type, ipv6Only: false });
-    const onError = (err: Error): void => {
-      s.close();
-      reject(err);
-    };
-    s.once("error", onError);
-    s.bind({ address, port, exclusive: true }, () => {
-      s.off("error", onError);
-      resolve(s);
-    });
-  });
-}
-
-interface LocalAddress {
-  /** Bindable form (link-local IPv6 carries its %scope). */
-  address: string;
-  family: "IPv4" | "IPv6";
-}
-
-/** The machine's addresses, loopback first. */
-function interfaceAddresses(v6: boolean): LocalAddress[] {
-  const out: LocalAddress[] = [];
-  for (const [name, list] of Object.entries(networkInterfaces())) {
-    for (const a of list ?? []) {
-      if (a.family === "IPv4") out.push({ address: a.address, family: "IPv4" });
-      else if (v6) {
-        const linkLocal = a.address.toLowerCase().startsWith("fe80");
-        out.push({ address: linkLocal ? `${a.address}%${name}` : a.address, family: "IPv6" });
-      }
-    }
+/**
+ * The listening socket a session answers through in single-port mode, for a
+ * relayed request: the two send() forms sessions use, on top of a
+ * RelayListener. (Sessions hold it as a Socket; they call nothing else on a
+ * shared socket.)
+ */
+class RelaySocket {
+  constructor(private readonly out: RelayListener) {}
+  send(buf: Uint8Array, a: number, b?: number | string, c?: number | (() => void), d?: string): void {
+    if (typeof b === "number") this.out.send(buf.subarray(a, a + b), c as number, d!);
+    else this.out.send(buf, a, b!);
+    if (typeof c === "function") c();
   }
-  return out.sort((a, b) => Number(!a.address.startsWith("127.")) - Number(!b.address.startsWith("127.")));
+}
+
+/** A request's way in: the listening socket (real, or relayed) and its address. */
+interface Via {
+  socket: Socket;
+  local: string | undefined;
+  port: number;
 }
 
 /** Token buckets of the per-address request rate limit. */
@@ -116,15 +92,15 @@ export class TftpServer implements SessionHost {
   writeHandler: WriteHandler | undefined;
   readonly scheduler: Scheduler;
   fileCache: FileCache | undefined;
-  private listeners: Listener[] = [];
+  private listeners: UdpListeners | undefined;
+  /** Relayed requests: one way in per relay listener (kept while that listener is). */
+  private readonly relays = new WeakMap<RelayListener, Via>();
   private readonly sessions = new Map<string, Session>();
   private readonly perClient = new Map<string, number>();
   private limiter: RateLimiter | undefined;
   private counters: ServerStats = emptyServerStats();
   private nextId = 1;
   private statsTimer: NodeJS.Timeout | undefined;
-  private rescanTimer: NodeJS.Timeout | undefined;
-  private bound: BoundAddress | undefined;
   private closing = false;
 
   constructor(options: ServerOptions) {
@@ -160,105 +136,79 @@ export class TftpServer implements SessionHost {
    * and no other process can share the port; addresses that appear later
    * are picked up by a periodic rescan. Without bindInterfaces a wildcard
    * host is one socket ("::" is dual stack) and the kernel picks the reply's
-   * source address.
+   * source address. Each socket asks for a receive buffer of
+   * `recvBufferBytes` (default: as large as the kernel allows);
+   * receiveBuffer() tells what was granted.
    */
   async listen(opts: ListenOptions = {}): Promise<BoundAddress> {
-    if (this.listeners.length) throw new Error("already listening");
-    const host = opts.host ?? "::";
-    const port = opts.port ?? 69;
-    const v6 = isIPv6(host);
-    const family = v6 ? "IPv6" : "IPv4";
-    if (isWildcard(host) && this.options.bindInterfaces) {
-      const bound = await this.bindAll(interfaceAddresses(v6), port);
-      this.bound = { address: host, port: bound, family };
-      this.rescanTimer = setInterval(() => void this.rescan(v6), this.options.rescanIntervalMs);
-      this.rescanTimer.unref();
-    } else {
-      const s = await bindSocket(v6 ? "udp6" : "udp4", host, port);
-      this.attach(s, isWildcard(host) ? undefined : host);
-      this.bound = { address: s.address().address, port: s.address().port, family };
-    }
+    if (this.listeners) throw new Error("already listening");
+    const o = this.options;
+    const listeners = new UdpListeners({
+      bindInterfaces: o.bindInterfaces,
+      rescanIntervalMs: o.rescanIntervalMs,
+      recvBufferBytes: o.recvBufferBytes,
+      onMessage: (msg, rinfo, l) => this.onRequest(msg, rinfo, this.viaOf(l)),
+    });
+    const bound = await listeners.listen(opts);
+    this.listeners = listeners;
+    this.run();
+    return bound;
+  }
+
+  /**
+   * Serves requests that another process receives (a cluster primary, see
+   * apps/server): no socket is bound here; each datagram comes in through
+   * receive(). Session sockets are this process's own, except in
+   * single-port mode, where every answer goes out through the relay.
+   */
+  serveRelayed(): void {
+    if (this.listeners) throw new Error("already listening");
+    this.run();
+  }
+
+  private run(): void {
     this.closing = false;
-    if (this.options.onStats) {
+    if (this.options.onStats && !this.statsTimer) {
       this.statsTimer = setInterval(() => this.options.onStats?.(this.stats()), this.options.statsIntervalMs);
       this.statsTimer.unref();
     }
-    return this.bound;
   }
 
-  /** Binds every address on one port (a free one when port is 0, retried if another address has it taken). */
-  private async bindAll(addresses: LocalAddress[], port: number): Promise<number> {
-    for (let attempt = 0; ; attempt++) {
-      let chosen = port;
-      const bound: Listener[] = [];
-      let conflict: Error | undefined;
-      for (const a of addresses) {
-        try {
-          const s = await bindSocket(a.family === "IPv6" ? "udp6" : "udp4", a.address, chosen);
-          chosen = s.address().port;
-          bound.push({ socket: s, local: a.address });
-        } catch (err) {
-          const code = (err as NodeJS.ErrnoException).code;
-          if (code === "EADDRINUSE") {
-            conflict = err as Error;
-            break;
-          }
-          // EADDRNOTAVAIL and the like: an address that cannot be bound now (tentative, going away).
-        }
-      }
-      if (!conflict && bound.length > 0) {
-        for (const l of bound) this.attach(l.socket, l.local);
-        return chosen;
-      }
-      await Promise.all(bound.map((l) => new Promise<void>((r) => l.socket.close(() => r()))));
-      if (conflict && port === 0 && attempt < 8) continue;
-      throw conflict ?? new Error("no interface address could be bound");
+  /** A datagram received on a listening socket elsewhere (see serveRelayed). */
+  receive(msg: Buffer, rinfo: RemoteInfo, from: RelayListener): void {
+    let via = this.relays.get(from);
+    if (!via) {
+      via = { socket: new RelaySocket(from) as unknown as Socket, local: from.local, port: from.port };
+      this.relays.set(from, via);
     }
+    this.onRequest(msg, rinfo, via);
   }
 
-  /** Binds addresses that appeared since listen() and drops those that went away. */
-  private async rescan(v6: boolean): Promise<void> {
-    if (this.closing || !this.bound) return;
-    const now = interfaceAddresses(v6);
-    const have = new Set(this.listeners.map((l) => l.local));
-    for (const a of now) {
-      if (have.has(a.address)) continue;
-      try {
-        const s = await bindSocket(a.family === "IPv6" ? "udp6" : "udp4", a.address, this.bound.port);
-        if (this.closing) s.close();
-        else this.attach(s, a.address);
-      } catch {
-        // Taken or not bindable: try again at the next scan.
-      }
-    }
-    const keep = new Set(now.map((a) => a.address));
-    for (const l of [...this.listeners]) {
-      if (l.local !== undefined && !keep.has(l.local)) {
-        this.listeners.splice(this.listeners.indexOf(l), 1);
-        l.socket.close();
-      }
-    }
-  }
+  private readonly vias = new WeakMap<Listener, Via>();
 
-  private attach(socket: Socket, local: string | undefined): void {
-    const port = socket.address().port;
-    socket.on("message", (msg, rinfo) => this.onRequest(msg, rinfo, local, port, socket));
-    socket.on("error", () => {});
-    this.listeners.push({ socket, local });
+  private viaOf(l: Listener): Via {
+    let via = this.vias.get(l);
+    if (!via) {
+      via = { socket: l.socket, local: l.local, port: l.port };
+      this.vias.set(l, via);
+    }
+    return via;
   }
 
   /** The primary bound address. */
   address(): BoundAddress {
-    if (!this.bound) throw new Error("not listening");
-    return this.bound;
+    if (!this.listeners) throw new Error("not listening");
+    return this.listeners.address();
   }
 
   /** Every listening socket's address (one per interface address with bindInterfaces on a wildcard host). */
   addresses(): BoundAddress[] {
-    return this.listeners.map((l) => {
-      const a = l.socket.address();
-      return { address: a.address, port: a.port, family: a.family === "IPv6" ? "IPv6" : "IPv4" };
-    });
+    return this.listeners?.addresses() ?? [];
+  }
+
+  /** The listening sockets' receive buffer: asked and granted (undefined before listen()). */
+  receiveBuffer(): ReceiveBuffer | undefined {
+    return this.listeners?.receiveBuffer();
   }
 
   stats(): ServerStats {
@@ -276,8 +226,8 @@ export class TftpServer implements SessionHost {
     socket.send(codec.encodeError(code, message), rinfo.port, rinfo.address);
   }
 
-  private onRequest(msg: Buffer, rinfo: RemoteInfo, local: string | undefined, port: number, socket: Socket): void {
-    if (this.closing) return;
+  private onRequest(msg: Buffer, rinfo: RemoteInfo, via: Via): void {
+    const socket = via.socket;
     const key = `${rinfo.address}|${rinfo.port}`;
     const op = msg.length >= 2 ? (msg[0] << 8) | msg[1] : 0;
     const existing = this.sessions.get(key);
@@ -292,6 +242,8 @@ export class TftpServer implements SessionHost {
       }
       return;
     }
+    // Closing: no new sessions (running ones above still get their packets in single-port mode).
+    if (this.closing) return;
     const p = codec.decode(msg);
     if (p.opcode === 0) {
       this.counters.malformedPackets++;
@@ -335,7 +287,7 @@ export class TftpServer implements SessionHost {
       return;
     }
     const shared = o.singlePort ? socket : undefined;
-    const where = { address: local, port };
+    const where = { address: via.local, port: via.port };
     const session: Session = p.opcode === Opcode.RRQ
       ? new ReadSession(this, this.nextId++, p, rinfo, where, shared)
       : new WriteSession(this, this.nextId++, p, rinfo, where, shared);
@@ -385,17 +337,16 @@ export class TftpServer implements SessionHost {
   async close(opts: { graceMs?: number } = {}): Promise<void> {
     this.closing = true; // no new sessions from here on
     if (this.statsTimer) clearInterval(this.statsTimer);
-    if (this.rescanTimer) clearInterval(this.rescanTimer);
     this.statsTimer = undefined;
-    this.rescanTimer = undefined;
+    this.listeners?.stopRescan();
     const deadline = Date.now() + (opts.graceMs ?? 0);
     while (this.sessions.size > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
     }
     for (const s of [...this.sessions.values()]) s.shutdown();
     // Listeners last: in single-port mode they carry the sessions' last packets.
-    await Promise.all(this.listeners.map((l) => new Promise<void>((r) => l.socket.close(() => r()))));
-    this.listeners = [];
+    await this.listeners?.close();
+    this.listeners = undefined;
   }
 
 }
