@@ -1,0 +1,68 @@
+// Numbers as people read them.
+
+const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
+
+export function bytes(n: number | null | undefined): string {
+  if (n === null || n === undefined || !Number.isFinite(n)) return "–";
+  let i = 0;
+  let v = n;
+  while (Math.abs(v) >= 1024 && i < UNITS.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? Math.round(v) : v.toFixed(v < 10 ? 2 : 1)} ${UNITS[i]}`;
+}
+
+export const rate = (bps: number | null | undefined): string => `${bytes(bps)}/s`;
+
+export function duration(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return "–";
+  if (ms < 1) return `${ms.toFixed(2)} ms`;
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+  const s = Math.round(ms / 1000);
+  return s < 3600 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}
+
+export const count = (n: number | null | undefined): string => (n === null || n === undefined ? "–" : n.toLocaleString("en-US"));
+
+export const clock = (epochMs: number): string => new Date(epochMs).toLocaleTimeString("en-GB", { hour12: false });
+
+export const percent = (part: number, whole: number): string => (whole > 0 ? `${((100 * part) / whole).toFixed(part / whole < 0.1 ? 1 : 0)} %` : "–");
+
+/** RFC 1350 / 2347 error codes. */
+export const ERROR_NAMES: Record<string, string> = {
+  "0": "not defined",
+  "1": "file not found",
+  "2": "access violation",
+  "3": "disk full",
+  "4": "illegal operation",
+  "5": "unknown transfer ID",
+  "6": "file exists",
+  "7": "no such user",
+  "8": "option refused",
+};
+
+/** How an outcome is drawn: a success, the UEFI size probe (not a failure), or a failure. */
+export function outcomeClass(outcome: string): "ok" | "probe" | "fail" {
+  return outcome === "ok" ? "ok" : outcome === "probe" ? "probe" : "fail";
+}
+
+/**
+ * The trace link of a flow: the configured template with {traceId} filled
+ * in, only for a well-formed trace id and an http(s) result.
+ */
+export function traceLink(template: string | null, traceId: string | undefined): string | null {
+  if (!template || !traceId || !/^[0-9a-f]{32}$/.test(traceId)) return null;
+  const href = template.split("{traceId}").join(traceId);
+  try {
+    const u = new URL(href, location.href);
+    return u.protocol === "http:" || u.protocol === "https:" ? u.toString() : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The page of one machine (its boot flows), in a fleet on one server. */
+export const machineHref = (client: string, server?: string): string =>
+  `#/machine/${encodeURIComponent(client)}${server ? `?server=${encodeURIComponent(server)}` : ""}`;
