@@ -59,6 +59,13 @@ interface Answer<T> {
   error?: string;
 }
 
+/** An error as one line: undici's "fetch failed" says why only in its cause. */
+function reason(err: unknown): string {
+  const e = err as Error & { cause?: { code?: string; message?: string } };
+  const why = e.cause?.code ?? e.cause?.message;
+  return why ? `${e.message} (${why})` : e.message;
+}
+
 function json(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store", "x-content-type-options": "nosniff" }).end(text + "\n");
@@ -155,7 +162,7 @@ class EventHub {
       const now = Date.now();
       const parts: MemberStats[] = this.members.map((m) => {
         const l = this.latest.get(m.name);
-        return l && now - l.at < STATS_STALE_MS ? { server: m.name, body: l.body } : { server: m.name, error: "no recent stats" };
+        return l && now - l.at < STATS_STALE_MS ? { server: m.name, body: l.body } : { server: m.name, error: this.state.get(m.name)?.error ?? "no recent stats" };
       });
       // No member streams stats: say nothing, and the page polls /api/v1/stats.
       if (parts.some((p) => p.body)) this.broadcast("stats", mergeStats(parts));
@@ -198,7 +205,7 @@ class EventHub {
       } catch (err) {
         if (signal.aborted) return;
         this.latest.delete(m.name);
-        this.setState(m.name, false, (err as Error).message);
+        this.setState(m.name, false, reason(err));
         await sleep(pause, signal);
         pause = Math.min(pause * 2, 10_000);
       }
@@ -225,7 +232,7 @@ export async function startFleet(o: FleetOptions): Promise<FleetServer> {
           if (!res.ok) return { server: m.name, error: `HTTP ${res.status}` };
           return { server: m.name, body: (await res.json()) as T };
         } catch (err) {
-          return { server: m.name, error: (err as Error).message };
+          return { server: m.name, error: reason(err) };
         }
       }),
     );

@@ -32,7 +32,8 @@ export interface FlowStep {
   sessionId: string;
   path: string;
   kind: "read" | "write";
-  outcome: Outcome;
+  /** "running" while the session runs. */
+  outcome: Outcome | "running";
   bytes: number;
   tsize: number | null;
   blksize: number;
@@ -52,6 +53,8 @@ export interface BootFlow extends Tagged {
   endedAt: number | null;
   traceId?: string;
   steps: FlowStep[];
+  /** Steps the server let go of to stay within its per-flow bound. */
+  stepsDropped?: number;
 }
 
 /** The server-wide counters, as `TftpServer.stats()` gives them. */

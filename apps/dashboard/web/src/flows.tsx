@@ -6,7 +6,7 @@
 
 import { useEffect, useState } from "preact/hooks";
 import type { BootFlow, FlowStep } from "../../src/wire.js";
-import { bytes, clock, count, duration, machineHref, outcomeClass, traceLink } from "./format.js";
+import { bytes, clock, count, duration, machineHref, outcomeClass, traceLink, type OutcomeClass } from "./format.js";
 import { Progress, useNow } from "./sessions.js";
 import { store, useStore, type SessionRow } from "./store.js";
 
@@ -71,30 +71,33 @@ interface Bar {
   kind: string;
   start: number;
   end: number;
-  cls: "ok" | "probe" | "fail" | "running";
+  cls: OutcomeClass;
   outcome: string;
   step?: FlowStep;
-  live?: SessionRow;
 }
 
 /** A flow's steps (and the machine's running transfers) on one time axis. */
 function Gantt({ flow, live, now }: { flow: BootFlow; live: SessionRow[]; now: number }) {
+  const running = new Map(live.filter((r) => !r.ended).map((r) => [r.id, r]));
+  /** Where a running transfer has got to: its live age, or the step as last reported. */
+  const runningEnd = (id: string, start: number, reported: number) => {
+    const r = running.get(id);
+    return r ? Math.max(reported, start + r.ageMs + (now - r.seenAt)) : reported;
+  };
   const bars: Bar[] = flow.steps.map((x, i) => ({
     key: `${x.sessionId}|${i}`,
     path: x.path,
     kind: x.kind,
     start: x.startedAt,
-    end: x.startedAt + x.durationMs,
+    end: x.outcome === "running" ? runningEnd(x.sessionId, x.startedAt, x.startedAt + x.durationMs) : x.startedAt + x.durationMs,
     cls: outcomeClass(x.outcome),
     outcome: x.outcome,
     step: x,
   }));
-  const done = new Set(flow.steps.map((x) => x.sessionId));
-  for (const r of live)
-    if (!done.has(r.id) && !r.ended) {
-      const start = r.startedAt;
-      bars.push({ key: `live|${r.id}`, path: r.path, kind: r.kind, start, end: Math.max(start, start + r.ageMs + (now - r.seenAt)), cls: "running", outcome: "running", live: r });
-    }
+  // A transfer of the machine that started after the flow's last update.
+  const known = new Set(flow.steps.map((x) => x.sessionId));
+  for (const r of running.values())
+    if (!known.has(r.id)) bars.push({ key: `live|${r.id}`, path: r.path, kind: r.kind, start: r.startedAt, end: runningEnd(r.id, r.startedAt, r.startedAt), cls: "running", outcome: "running" });
   const t0 = Math.min(flow.startedAt, ...bars.map((b) => b.start));
   const t1 = Math.max(t0 + 1, ...bars.map((b) => b.end));
   const span = t1 - t0;
@@ -200,6 +203,7 @@ export function Machine({ client, server }: { client: string; server?: string })
             <h3>
               {`Flow ${clock(f.startedAt)}`}
               <span class="muted">{` · ${f.steps.length} steps · ${failures(f)} failed · ${f.endedAt === null ? "open" : `ended after ${duration(f.endedAt - f.startedAt)}`}`}</span>
+              {f.stepsDropped ? <span class="muted">{`(${f.stepsDropped} earlier steps not kept)`}</span> : null}
               {f.identity && <span class="identity">{`${f.identity.kind} ${f.identity.value}`}</span>}
               {href && (
                 <a class="trace" href={href} target="_blank" rel="noopener noreferrer">

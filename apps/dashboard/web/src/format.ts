@@ -43,9 +43,11 @@ export const ERROR_NAMES: Record<string, string> = {
   "8": "option refused",
 };
 
-/** How an outcome is drawn: a success, the UEFI size probe (not a failure), or a failure. */
-export function outcomeClass(outcome: string): "ok" | "probe" | "fail" {
-  return outcome === "ok" ? "ok" : outcome === "probe" ? "probe" : "fail";
+export type OutcomeClass = "ok" | "probe" | "fail" | "running";
+
+/** How an outcome is drawn: a success, the UEFI size probe (not a failure), a step still running, or a failure. */
+export function outcomeClass(outcome: string): OutcomeClass {
+  return outcome === "ok" || outcome === "probe" || outcome === "running" ? outcome : "fail";
 }
 
 /**

@@ -38,7 +38,7 @@ const VIEWS: Array<[Route["view"], string, string]> = [
 function Header({ route }: { route: Route }) {
   const s = useStore();
   const live = s.live;
-  const members = [...s.members.entries()];
+  const members = [...s.members.entries()].sort((x, y) => x[0].localeCompare(y[0]));
   return (
     <header class="top">
       <div class="brand">
