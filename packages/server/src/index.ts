@@ -9,6 +9,7 @@ export {
   type Body, type ReadHandler, type ReadRequest, type ReadResponse, type SizedBody,
 } from "./handler.js";
 export { rootHandler, RootResolver, safeSegments } from "./root.js";
+export { parseBootPath, bootIdentity, hexToIpv4, type BootPath, type BootPathKind, type BootIdentity } from "./bootpath.js";
 export { DEFAULTS, TftpConfigError, type PathRewrite, type ServerOptions } from "./options.js";
 export type { Outcome, ServerStats, SessionStats, Endpoint } from "./stats.js";
 export { TftpError, WireError, toTftpError, type TftpErrorCode } from "@tftpkit/wasm-core";

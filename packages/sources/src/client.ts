@@ -36,8 +36,5 @@ export function ipv4Hex(ipv4: string): string {
   return ipv4.split(".").map((o) => Number(o).toString(16).padStart(2, "0")).join("").toUpperCase();
 }
 
-/** "C0A8010A" -> 192.168.1.10. */
-export function hexToIpv4(hex: string): string {
-  if (!/^[0-9a-f]{8}$/i.test(hex)) throw new TypeError(`not 8 hex digits: ${hex}`);
-  return [0, 2, 4, 6].map((i) => parseInt(hex.slice(i, i + 2), 16)).join(".");
-}
+// "C0A8010A" -> 192.168.1.10 lives beside the boot path parse, in @tftpkit/server.
+export { hexToIpv4 } from "@tftpkit/server";

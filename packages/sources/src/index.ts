@@ -10,7 +10,7 @@ export { fetchUpstream, type FetchOptions, type UpstreamResponse, type Validator
 export { UpstreamError, TemplateError, type UpstreamReason } from "./errors.js";
 export { renderTemplate, compileTemplate, Template, type TemplateVars } from "./template.js";
 export { clientAddress, ipv4Hex, hexToIpv4, type ClientAddress } from "./client.js";
-export { parseBootPath, type BootPath, type BootPathKind } from "./bootpath.js";
+export { parseBootPath, type BootPath, type BootPathKind } from "@tftpkit/server";
 export {
   templateSource, baseVars,
   type TemplateSource, type TemplateSourceOptions, type TemplateContext,

@@ -1,11 +1,10 @@
 // Per-client boot configs: the requested path names a template (after the
-// client-specific part is taken off, see bootpath.ts), the client's address
+// client-specific part is taken off, see @tftpkit/server's bootpath.ts), the client's address
 // and what the path says about it give the base variables, and the user's
 // lookup adds the rest (host name, kernel, role... from an inventory).
 
 import { stat, readFile } from "node:fs/promises";
-import { RootResolver, TftpError, type ReadRequest } from "@tftpkit/server";
-import { parseBootPath, type BootPath } from "./bootpath.js";
+import { RootResolver, TftpError, parseBootPath, type BootPath, type ReadRequest } from "@tftpkit/server";
 import { clientAddress, type ClientAddress } from "./client.js";
 import { TemplateError } from "./errors.js";
 import { Template, type TemplateVars } from "./template.js";

@@ -2,6 +2,7 @@
 
 import { describe, expect, it } from "vitest";
 import { TftpError } from "@tftpkit/server";
+import { parseBootPath as serverParseBootPath } from "@tftpkit/server";
 import { clientAddress, hexToIpv4, ipv4Hex, parseBootPath } from "../src/index.js";
 
 describe("clientAddress", () => {
@@ -30,39 +31,11 @@ describe("clientAddress", () => {
   });
 });
 
-describe("parseBootPath", () => {
-  const table: Array<[string, Record<string, unknown>]> = [
-    ["pxelinux.cfg/01-AA-bb-cc-dd-ee-ff", { kind: "pxelinux-mac", mac: "aa:bb:cc:dd:ee:ff", macHyphen: "aa-bb-cc-dd-ee-ff", rest: "pxelinux.cfg/default" }],
-    ["/bios/pxelinux.cfg/01-aa-bb-cc-dd-ee-ff", { kind: "pxelinux-mac", rest: "bios/pxelinux.cfg/default", path: "bios/pxelinux.cfg/01-aa-bb-cc-dd-ee-ff" }],
-    ["pxelinux.cfg/c0a8010a", { kind: "pxelinux-ip", hexIp: "C0A8010A", rest: "pxelinux.cfg/default" }],
-    ["pxelinux.cfg/C0A801", { kind: undefined, rest: "pxelinux.cfg/C0A801" }],
-    ["pxelinux.cfg/default", { kind: undefined, rest: "pxelinux.cfg/default", mac: undefined }],
-    ["grub/grub.cfg-01-aa-bb-cc-dd-ee-ff", { kind: "grub-mac", mac: "aa:bb:cc:dd:ee:ff", rest: "grub/grub.cfg" }],
-    ["grub.cfg-0A000005", { kind: "grub-ip", hexIp: "0A000005", rest: "grub.cfg" }],
-    ["01-aa-bb-cc-dd-ee-ff/boot.ipxe", { kind: "mac-folder", mac: "aa:bb:cc:dd:ee:ff", rest: "boot.ipxe" }],
-    ["AA:BB:CC:DD:EE:FF/ipxe/boot.ipxe", { kind: "mac-folder", mac: "aa:bb:cc:dd:ee:ff", rest: "ipxe/boot.ipxe" }],
-    ["aa-bb-cc-dd-ee-ff/boot.ipxe", { kind: "mac-folder", mac: "aa:bb:cc:dd:ee:ff" }],
-    ["\\1234ABCD\\start4.elf", { kind: "serial-folder", serial: "1234abcd", rest: "start4.elf", path: "1234ABCD/start4.elf" }],
-    ["1234abcd", { kind: undefined, serial: undefined, rest: "1234abcd" }],
-    ["aa:bb:cc:dd:ee/boot.ipxe", { kind: undefined, mac: undefined }],
-    ["aa:bb-cc:dd:ee:ff/boot.ipxe", { kind: undefined }],
-    ["./boot//vmlinuz", { kind: undefined, path: "boot/vmlinuz", rest: "boot/vmlinuz" }],
-  ];
-  for (const [path, want] of table) {
-    it(path, () => expect(parseBootPath(path)).toMatchObject(want));
-  }
+// parseBootPath moved to @tftpkit/server (its tests: packages/server/test/bootpath.test.ts); this package re-exports it.
 
-  it("refuses a path that leaves the root (ERROR 2) and an empty one (ERROR 1)", () => {
-    const wireCode = (path: string): number | undefined => {
-      try {
-        parseBootPath(path);
-      } catch (e) {
-        return e instanceof TftpError ? e.wireCode : -1;
-      }
-      return undefined;
-    };
-    expect(wireCode("01-aa-bb-cc-dd-ee-ff/../../etc/passwd")).toBe(2);
-    expect(wireCode("../x")).toBe(2);
-    expect(wireCode("/")).toBe(1);
+describe("parseBootPath (re-exported)", () => {
+  it("is the server package's parse, not a copy", () => {
+    expect(parseBootPath).toBe(serverParseBootPath);
+    expect(parseBootPath("pxelinux.cfg/01-aa-bb-cc-dd-ee-ff").mac).toBe("aa:bb:cc:dd:ee:ff");
   });
 });

@@ -7,14 +7,17 @@
 //   01-aa-bb-cc-dd-ee-ff/boot.ipxe      a folder per MAC                   rest: boot.ipxe
 //   aa:bb:cc:dd:ee:ff/boot.ipxe         (also aa-bb-cc-dd-ee-ff/)
 //   1234abcd/start4.elf                 Raspberry Pi, a folder per serial  rest: start4.elf
+//   boot.ipxe?mac=aa:bb:cc:dd:ee:ff     iPXE, ?mac=${net0/mac} in the URL  rest: boot.ipxe
 //
 // Prefixes are folders only: a single segment is never taken for one. Any
 // folders before pxelinux.cfg or grub.cfg stay in `rest`. Hex in the result
 // is lower case (mac, serial), except hexIp, upper case as pxelinux writes it.
+// (Moved here from @tftpkit/sources, which re-exports it: boot flows name the
+// machine from the same parse.)
 
-import { safeSegments } from "@tftpkit/server";
+import { safeSegments } from "./root.js";
 
-export type BootPathKind = "pxelinux-mac" | "pxelinux-ip" | "grub-mac" | "grub-ip" | "mac-folder" | "serial-folder";
+export type BootPathKind = "pxelinux-mac" | "pxelinux-ip" | "grub-mac" | "grub-ip" | "mac-folder" | "serial-folder" | "query-mac";
 
 export interface BootPath {
   /** The path normalised: slashes, no leading slash, no "." or empty segments. */
@@ -38,6 +41,9 @@ const MAC = new RegExp(`^(?:01-)?(${HEX2}(?:([:-])${HEX2})(?:\\2${HEX2}){4})$`, 
 const HEX_IP = /^[0-9a-f]{8}$/i;
 const GRUB = new RegExp(`^(grub\\.cfg)-(?:01-(${HEX2}(?:-${HEX2}){5})|([0-9a-f]{8}))$`, "i");
 
+/** `mac=` in a query string: aa:bb:cc:dd:ee:ff or aa-bb-..., the colons possibly %3A-encoded. */
+const QUERY_MAC = new RegExp(`(?:^|&)mac=(${HEX2}(?:(?::|-|%3a)${HEX2}){5})(?:&|$)`, "i");
+
 function macForms(m: string): { mac: string; macHyphen: string } {
   const parts = m.toLowerCase().split(/[:-]/);
   return { mac: parts.join(":"), macHyphen: parts.join("-") };
@@ -48,6 +54,13 @@ function macForms(m: string): { mac: string; macHyphen: string } {
  * Throws ERROR 2 for a path with "..", ERROR 1 for an empty one (like the root resolver).
  */
 export function parseBootPath(requested: string): BootPath {
+  const q = requested.indexOf("?");
+  const qm = q >= 0 ? QUERY_MAC.exec(requested.slice(q + 1)) : null;
+  if (qm) {
+    const base = parseBootPath(requested.slice(0, q));
+    if (base.kind) return base;
+    return { ...base, kind: "query-mac", ...macForms(qm[1].replace(/%3a/gi, ":")) };
+  }
   const segs = safeSegments(requested);
   const path = segs.join("/");
   const none: BootPath = { path, rest: path, kind: undefined, mac: undefined, macHyphen: undefined, serial: undefined, hexIp: undefined };
@@ -74,4 +87,31 @@ export function parseBootPath(requested: string): BootPath {
     if (HEX_IP.test(segs[0])) return { ...none, rest, kind: "serial-folder", serial: segs[0].toLowerCase() };
   }
   return none;
+}
+
+/** "C0A8010A" -> 192.168.1.10. */
+export function hexToIpv4(hex: string): string {
+  if (!/^[0-9a-f]{8}$/i.test(hex)) throw new TypeError(`not 8 hex digits: ${hex}`);
+  return [0, 2, 4, 6].map((i) => parseInt(hex.slice(i, i + 2), 16)).join(".");
+}
+
+/** Who a boot file name says the client is; the kind says how it was named. */
+export interface BootIdentity {
+  /** "mac", "ip" (IPv4 from a hex-IP name) or "serial" (Raspberry Pi). */
+  kind: "mac" | "ip" | "serial";
+  value: string;
+}
+
+/** The identity a requested path carries, if any (never throws: a bad path names nobody). */
+export function bootIdentity(requested: string): BootIdentity | undefined {
+  let p: BootPath;
+  try {
+    p = parseBootPath(requested);
+  } catch {
+    return undefined;
+  }
+  if (p.mac) return { kind: "mac", value: p.mac };
+  if (p.serial) return { kind: "serial", value: p.serial };
+  if (p.hexIp) return { kind: "ip", value: hexToIpv4(p.hexIp) };
+  return undefined;
 }
