@@ -12,6 +12,7 @@ import {
 import type { FileCache } from "./file-cache.js";
 import type { ReadHandler, ReadRequest } from "./handler.js";
 import { splitTraceparent, type SessionObserver } from "./instrument.js";
+import type { SessionProgress } from "./live.js";
 import type { ResolvedOptions } from "./options.js";
 import type { Outcome, SessionStats } from "./stats.js";
 import type { WriteHandler } from "./write.js";
@@ -170,6 +171,7 @@ export abstract class Session implements DeadlineOwner {
       local: { address: this.local.address ?? "", port: this.local.port },
       optionsAsked: this.asked,
       traceparent: this.traceparent,
+      progress: this.progress,
     });
     // The handler's deadline lives in the shared timer structure too.
     const s = this.host.scheduler;
@@ -209,8 +211,21 @@ export abstract class Session implements DeadlineOwner {
         return session.signal;
       },
       sessionId: this.id,
+      flow: this.obs?.flow,
     };
   }
+
+  /** Bytes so far and the negotiated sizes, for live views (read on demand, never per packet). */
+  private readonly progress = (): SessionProgress => {
+    const k = this.kindStats();
+    return {
+      bytes: (this.kind === "write" ? k.bytesReceived : k.bytesSent) ?? 0,
+      blksize: this.blksize,
+      windowsize: this.windowsize,
+      tsize: this.tsize,
+      retransmits: this.retransmits,
+    };
+  };
 
   /** Starts the transfer once the handler's answer is kept and the socket is bound. */
   protected abstract begin(): void;

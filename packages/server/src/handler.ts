@@ -2,6 +2,7 @@
 
 import type { Stats } from "node:fs";
 import { Readable } from "node:stream";
+import type { FlowContext } from "./flows.js";
 
 export interface ReadRequest {
   /** The file name as the client sent it. */
@@ -16,6 +17,12 @@ export interface ReadRequest {
   signal: AbortSignal;
   /** Unique per server. */
   sessionId: number;
+  /**
+   * The boot flow this request belongs to (absent with flowsMax 0): its id,
+   * client, identity so far and, when tracing records it, the traceparent of
+   * its tftp.boot span, to pass on (e.g. in the HTTP URLs of an iPXE script).
+   */
+  flow?: FlowContext;
 }
 
 /** A file to send, opened and sized by the session. */

@@ -26,3 +26,7 @@ export {
   compileRemapRules, readRemapFile, compileAddressMatch, parseAddress, translateEre, RemapSyntaxError, REMAP_DEFAULTS,
   type RewriteFn, type RewriteContext, type RewriteResult, type RemapOptions,
 } from "./rules.js";
+export { FLOW_DEFAULTS, type BootFlow, type FlowStep, type FlowContext, type FlowQuery } from "./flows.js";
+export type { LiveSession, SessionProgress } from "./live.js";
+export type { ServerEvent, ServerEventListener } from "./events.js";
+export type { SessionSummary, TopFile, FailingClient } from "./live-tally.js";

@@ -3,6 +3,8 @@
 // instrumentation configured, `session()` is never called and every hook is
 // skipped through optional chaining: nothing is built per packet.
 
+import type { BootFlow, FlowContext } from "./flows.js";
+import type { SessionProgress } from "./live.js";
 import type { Endpoint, SessionStats } from "./stats.js";
 
 export interface SessionInfo {
@@ -16,9 +18,19 @@ export interface SessionInfo {
   optionsAsked: Readonly<Record<string, string>>;
   /** A W3C traceparent carried in the file name (Tinkerbell convention), if any. */
   traceparent?: string;
+  /** What the session has done so far (bytes, negotiated sizes), read on demand: never per packet. */
+  progress?: () => SessionProgress;
+  /**
+   * The boot flow the session belongs to, set by the server's flow tracker
+   * before the instrumentation it wraps sees the session (telemetry puts the
+   * session span under the flow's tftp.boot span and fills traceparent).
+   */
+  flow?: FlowContext;
 }
 
 export interface SessionObserver {
+  /** The session's boot flow, handed to the handler as ReadRequest.flow. */
+  readonly flow?: FlowContext;
   /** Runs the handler (telemetry runs it inside the session span's context). */
   runHandler<T>(fn: () => T): T;
   negotiated(acked: Readonly<Record<string, string>>, blksize: number, windowsize: number, tsize: number): void;
@@ -35,6 +47,8 @@ export interface Instrumentation {
   session(info: SessionInfo): SessionObserver | undefined;
   /** A packet the server could not decode. */
   malformed(peer: Endpoint): void;
+  /** A boot flow ended (idle gap, evicted, or the server closing): e.g. end its root span. */
+  flowEnded?(flow: BootFlow): void;
 }
 
 const TRACEPARENT_SUFFIX = /-00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;

@@ -71,6 +71,12 @@ export interface ServerOptions {
   instrumentation?: Instrumentation;
   /** Strip a W3C traceparent suffix from requested file names (default true). */
   traceparentInFilename?: boolean;
+  /** Seconds without a session from a client that end its boot flow (default 60; flows.ts). */
+  flowIdleSeconds?: number;
+  /** Boot flows kept, open and as many ended (default 1000; 0: no flows). */
+  flowsMax?: number;
+  /** Steps kept per boot flow, the last ones (default 64). */
+  flowStepsMax?: number;
 }
 
 export type PathRewrite = (

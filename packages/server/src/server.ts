@@ -3,7 +3,12 @@
 import type { RemoteInfo, Socket } from "node:dgram";
 import { Opcode, WireError, scheduler, statusMessage, wasmCodec, type Scheduler } from "@tftpkit/wasm-core";
 import type { Session, SessionHost } from "./base-session.js";
+import type { ServerEventListener } from "./events.js";
 import { FileCache } from "./file-cache.js";
+import type { BootFlow, FlowQuery } from "./flows.js";
+import type { LiveSession } from "./live.js";
+import { Monitor } from "./live-monitor.js";
+import type { SessionSummary } from "./live-tally.js";
 import type { ReadHandler } from "./handler.js";
 import { UdpListeners, type BoundAddress, type ListenOptions, type Listener, type ReceiveBuffer } from "./listeners.js";
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from "./options.js";
@@ -102,9 +107,12 @@ export class TftpServer implements SessionHost {
   private nextId = 1;
   private statsTimer: NodeJS.Timeout | undefined;
   private closing = false;
+  /** Live sessions, boot flows, events (in front of options.instrumentation). */
+  private readonly monitor: Monitor;
 
   constructor(options: ServerOptions) {
-    this.options = resolveOptions(options);
+    this.monitor = new Monitor(options);
+    this.options = this.monitor.wrap(resolveOptions(options));
     this.handler = this.options.handler ?? rootHandler(this.options.root!);
     this.writeHandler = writeHandlerOf(this.options);
     this.fileCache = fileCacheOf(this.options);
@@ -120,7 +128,8 @@ export class TftpServer implements SessionHost {
   reconfigure(options: ServerOptions): void {
     const next = resolveOptions(options);
     if (next.singlePort !== this.options.singlePort) throw new Error("singlePort cannot change while listening");
-    this.options = next;
+    this.monitor.configure(options);
+    this.options = this.monitor.wrap(next);
     this.handler = next.handler ?? rootHandler(next.root!);
     this.writeHandler = writeHandlerOf(next);
     this.fileCache = fileCacheOf(next);
@@ -220,6 +229,26 @@ export class TftpServer implements SessionHost {
       sessionsActive: this.sessions.size,
       outcomes: { ...this.counters.outcomes },
     };
+  }
+
+  /** Sessions running now, with bytes so far and rate. */
+  liveSessions(): LiveSession[] {
+    return this.monitor.liveSessions();
+  }
+
+  /** Recent boot flows, newest first (open ones included). */
+  flows(query?: FlowQuery): BootFlow[] {
+    return this.monitor.flows(query);
+  }
+
+  /** Errors by code, top files, top failing clients. */
+  summary(): SessionSummary {
+    return this.monitor.summary();
+  }
+
+  /** Session start/progress/end and flow events; returns the unsubscribe. Costs nothing while nobody listens. */
+  subscribe(fn: ServerEventListener): () => void {
+    return this.monitor.subscribe(fn);
   }
 
   private reply(socket: Socket, code: number, message: string, rinfo: RemoteInfo): void {
@@ -344,6 +373,7 @@ export class TftpServer implements SessionHost {
       await new Promise((r) => setTimeout(r, 20));
     }
     for (const s of [...this.sessions.values()]) s.shutdown();
+    this.monitor.close(); // open boot flows end (and their spans)
     // Listeners last: in single-port mode they carry the sessions' last packets.
     await this.listeners?.close();
     this.listeners = undefined;

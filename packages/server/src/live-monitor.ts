@@ -1,0 +1,159 @@
+// What the server knows of its sessions beyond counters: the running ones
+// (live.ts), boot flows (flows.ts), events for live views (events.ts) and the
+// tallies of /api/v1/stats (live-tally.ts). The monitor sits on the
+// instrumentation seam (instrument.ts) in front of the configured
+// instrumentation (e.g. OpenTelemetry), so the sessions themselves know
+// nothing of it: per session it costs a flow lookup, a step, two map
+// operations and a tally; per packet nothing.
+
+import { EventHub, type ServerEvent, type ServerEventListener } from "./events.js";
+import { FlowTracker, flowOptions, type BootFlow, type FlowContext, type FlowQuery, type FlowRecord } from "./flows.js";
+import type { Instrumentation, SessionInfo, SessionObserver } from "./instrument.js";
+import { LiveEntry, LiveRegistry, type LiveSession } from "./live.js";
+import { SessionTally, type SessionSummary } from "./live-tally.js";
+import type { ResolvedOptions, ServerOptions } from "./options.js";
+import type { Endpoint, SessionStats } from "./stats.js";
+
+type FlowStepRecord = ReturnType<FlowTracker["start"]>["step"];
+
+class MonitoredSession implements SessionObserver {
+  readonly flow: FlowContext | undefined;
+
+  constructor(
+    private readonly m: Monitor,
+    private readonly entry: LiveEntry,
+    private readonly flowRecord: FlowRecord | undefined,
+    private readonly step: FlowStepRecord | undefined,
+    private readonly inner: SessionObserver | undefined,
+  ) {
+    this.flow = flowRecord?.ctx;
+  }
+
+  runHandler<T>(fn: () => T): T {
+    return this.inner ? this.inner.runHandler(fn) : fn();
+  }
+
+  negotiated(acked: Readonly<Record<string, string>>, blksize: number, windowsize: number, tsize: number): void {
+    this.inner?.negotiated(acked, blksize, windowsize, tsize);
+  }
+
+  retransmit(fromBlock: number, count: number, reason: "timeout" | "gap"): void {
+    this.inner?.retransmit(fromBlock, count, reason);
+  }
+
+  timeout(retry: number): void {
+    this.inner?.timeout(retry);
+  }
+
+  unknownTid(peer: Endpoint): void {
+    this.inner?.unknownTid(peer);
+  }
+
+  end(stats: SessionStats): void {
+    // Telemetry first: the session span ends before anything else looks at the flow.
+    this.inner?.end(stats);
+    this.m.sessionEnded(this.entry, this.flowRecord, this.step, stats);
+  }
+}
+
+export class Monitor implements Instrumentation {
+  private readonly live = new LiveRegistry();
+  private readonly hub = new EventHub(this.live.entries);
+  private readonly tally = new SessionTally();
+  private readonly tracker: FlowTracker;
+  private inner: Instrumentation | undefined;
+
+  constructor(options: ServerOptions) {
+    this.tracker = new FlowTracker(flowOptions(options), (f) => this.onFlowEnd(f));
+  }
+
+  /** The options with the monitor in front of their instrumentation (what the sessions get). */
+  wrap(o: ResolvedOptions): ResolvedOptions {
+    this.inner = o.instrumentation;
+    return Object.freeze({ ...o, instrumentation: this });
+  }
+
+  /** New flow limits (reconfigure). */
+  configure(options: ServerOptions): void {
+    this.tracker.configure(flowOptions(options));
+  }
+
+  session(info: SessionInfo): SessionObserver {
+    const now = Date.now();
+    let flow: FlowRecord | undefined;
+    let step: FlowStepRecord | undefined;
+    if (this.tracker.enabled) {
+      ({ flow, step } = this.tracker.start(info, now));
+      info.flow = flow.ctx;
+    }
+    const inner = this.inner?.session(info);
+    const entry = new LiveEntry(String(info.id), info.kind, info.peer, info.local, info.path, now, info.progress);
+    this.live.add(entry);
+    if (this.hub.active) {
+      this.hub.emit({ type: "session-start", session: entry.snapshot(now) });
+      if (flow) this.hub.emit({ type: "flow", flow: flow.snapshot(now) });
+    }
+    return new MonitoredSession(this, entry, flow, step, inner);
+  }
+
+  malformed(peer: Endpoint): void {
+    this.inner?.malformed(peer);
+  }
+
+  sessionEnded(entry: LiveEntry, flow: FlowRecord | undefined, step: FlowStepRecord | undefined, s: SessionStats): void {
+    const now = Date.now();
+    this.live.remove(entry);
+    if (flow && step) this.tracker.finish(flow, step, s, now);
+    this.tally.add(s);
+    if (!this.hub.active) return;
+    const final = {
+      bytes: s.kind === "write" ? s.bytesReceived ?? 0 : s.bytesSent,
+      blksize: s.blksize,
+      windowsize: s.windowsize,
+      tsize: s.tsize,
+      retransmits: s.retransmits,
+    };
+    const e: ServerEvent = { type: "session-end", session: entry.snapshot(now, final), outcome: s.outcome };
+    if (s.error) e.error = `${s.error.code}: ${s.error.message}`;
+    this.hub.emit(e);
+    if (flow) this.hub.emit({ type: "flow", flow: flow.snapshot(now) });
+  }
+
+  private onFlowEnd(f: FlowRecord): void {
+    const hasInner = this.inner?.flowEnded !== undefined;
+    if (!hasInner && !this.hub.active) return;
+    const snap = f.snapshot(Date.now());
+    try {
+      this.inner?.flowEnded?.(snap);
+    } catch {
+      // Telemetry must not take the server down.
+    }
+    if (this.hub.active) this.hub.emit({ type: "flow", flow: snap });
+  }
+
+  liveSessions(): LiveSession[] {
+    return this.live.snapshot();
+  }
+
+  flows(q?: FlowQuery): BootFlow[] {
+    return this.tracker.query(q);
+  }
+
+  summary(): SessionSummary {
+    return this.tally.summary();
+  }
+
+  subscribe(fn: ServerEventListener): () => void {
+    return this.hub.subscribe(fn);
+  }
+
+  /** Flows held (open and ended, in each budget). */
+  flowCounts(): ReturnType<FlowTracker["counts"]> {
+    return this.tracker.counts();
+  }
+
+  /** The server closes: open flows end (their spans with them), the progress timer stops. */
+  close(): void {
+    this.tracker.endAll();
+  }
+}
