@@ -13,6 +13,9 @@
 /** Span name of a session: `tftp.read` or `tftp.write` (`${SPAN_PREFIX}${kind}`). */
 export const SPAN_PREFIX = "tftp.";
 
+/** Span name of a boot flow: the root (or the traceparent's child) of every session span of one machine's boot. */
+export const SPAN_BOOT = "tftp.boot";
+
 /** Instrumentation scope of tracer and meter. */
 export const SCOPE_NAME = "@tftpkit/server";
 
@@ -55,6 +58,21 @@ export const ATTR_ERROR_MESSAGE = "tftp.error.message";
 /** The client went silent after the last block instead of acknowledging it. */
 export const ATTR_FINAL_ACK_MISSING = "tftp.final_ack_missing";
 export const ATTR_HANDLER_DURATION = "tftp.handler.duration_ms"; // ms
+
+// tftp.boot spans (set when the flow ends, but the id)
+/** The boot flow's id (as in the admin API's /api/v1/flows). */
+export const ATTR_FLOW_ID = "tftp.flow.id";
+/** Sessions of the flow (dropped steps included). */
+export const ATTR_BOOT_STEPS = "tftp.boot.steps";
+/** Sessions of the flow that failed (neither ok nor probe). */
+export const ATTR_BOOT_FAILED_STEPS = "tftp.boot.failed_steps";
+export const ATTR_BOOT_PROBES = "tftp.boot.probes";
+export const ATTR_BOOT_LAST_PATH = "tftp.boot.last_path";
+export const ATTR_BOOT_LAST_OUTCOME = "tftp.boot.last_outcome";
+/** How the path named the machine: mac, ip or serial. */
+export const ATTR_BOOT_IDENTITY_KIND = "tftp.boot.identity.kind";
+/** The MAC, IPv4 address or serial number the path named. */
+export const ATTR_BOOT_IDENTITY = "tftp.boot.identity";
 
 // ---------------------------------------------------------------- events
 

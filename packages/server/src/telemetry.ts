@@ -2,9 +2,14 @@
 // application installs an SDK (apps/server does), or none, and then every
 // call below lands on the API's no-op tracer and meter.
 //
-// One span per session (`tftp.read`, `tftp.write`), a child of the
-// traceparent the file name carried (a boot flow joins one trace), with the
-// handler run inside it so that what the handler does becomes child spans.
+// One span per boot flow (`tftp.boot`: what one machine fetched while it
+// booted, see flows.ts), a root span or the child of the traceparent the
+// flow's first file name carried; under it one span per session
+// (`tftp.read`, `tftp.write`), so a machine's boot is one trace, with the
+// handler run inside the session span so that what the handler does becomes
+// child spans. A later session whose name carries a traceparent of another
+// trace links to it. The boot span ends when the flow does (idle gap, or the
+// server closing), at the end of its last session.
 // Metrics carry low-cardinality attributes only (kind, outcome, reason).
 //
 // Nothing here runs per DATA or ACK packet: the seam (instrument.ts) calls in
@@ -14,10 +19,11 @@
 import {
   ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags,
   context, isSpanContextValid, metrics, trace,
-  type Attributes, type Context, type Counter, type Histogram, type Meter, type MeterProvider,
+  type Attributes, type Context, type Counter, type Histogram, type Link, type Meter, type MeterProvider,
   type ObservableUpDownCounter, type Span, type SpanContext, type Tracer, type TracerProvider,
 } from "@opentelemetry/api";
 import * as A from "./attributes.js";
+import type { BootFlow, FlowContext } from "./flows.js";
 import type { Instrumentation, SessionInfo, SessionObserver } from "./instrument.js";
 import type { Endpoint, Outcome, SessionStats } from "./stats.js";
 
@@ -218,14 +224,84 @@ class OtelSession implements SessionObserver {
   }
 }
 
+/** The W3C traceparent of a span context. */
+function traceparentOf(sc: SpanContext): string {
+  return `00-${sc.traceId}-${sc.spanId}-${sc.traceFlags & TraceFlags.SAMPLED ? "01" : "00"}`;
+}
+
+interface BootSpan {
+  span: Span;
+  ctx: Context;
+}
+
 class OtelInstrumentation implements Instrumentation {
+  /** Open flows' tftp.boot spans, by flow id (each removed when its flow ends: bounded by the flow tracker). */
+  private readonly boots = new Map<string, BootSpan>();
+
   constructor(
     private readonly tracer: Tracer,
     private readonly m: Instruments,
   ) {}
 
+  /** The flow's tftp.boot span, started with its first session (in the context that session's traceparent names). */
+  private boot(flow: FlowContext, parent: Context): BootSpan {
+    let b = this.boots.get(flow.id);
+    if (b) return b;
+    const span = this.tracer.startSpan(A.SPAN_BOOT, {
+      kind: SpanKind.INTERNAL,
+      attributes: { [A.ATTR_FLOW_ID]: flow.id, [A.ATTR_NETWORK_PEER_ADDRESS]: flow.client },
+    }, parent);
+    b = { span, ctx: trace.setSpan(parent, span) };
+    this.boots.set(flow.id, b);
+    const sc = span.spanContext();
+    if (isSpanContextValid(sc)) {
+      flow.traceId = sc.traceId;
+      flow.traceparent = traceparentOf(sc);
+    }
+    return b;
+  }
+
+  flowEnded(flow: BootFlow): void {
+    const b = this.boots.get(flow.id);
+    if (!b) return;
+    this.boots.delete(flow.id);
+    const span = b.span;
+    if (span.isRecording()) {
+      let failed = 0;
+      let probes = 0;
+      for (const s of flow.steps) {
+        if (s.outcome === "probe") probes++;
+        else if (s.outcome !== "ok") failed++;
+      }
+      const attrs: Attributes = {
+        [A.ATTR_BOOT_STEPS]: flow.steps.length + (flow.stepsDropped ?? 0),
+        [A.ATTR_BOOT_FAILED_STEPS]: failed,
+        [A.ATTR_BOOT_PROBES]: probes,
+      };
+      const last = flow.steps[flow.steps.length - 1];
+      if (last) {
+        attrs[A.ATTR_BOOT_LAST_PATH] = last.path;
+        attrs[A.ATTR_BOOT_LAST_OUTCOME] = last.outcome;
+      }
+      if (flow.identity) {
+        attrs[A.ATTR_BOOT_IDENTITY_KIND] = flow.identity.kind;
+        attrs[A.ATTR_BOOT_IDENTITY] = flow.identity.value;
+      }
+      span.setAttributes(attrs);
+    }
+    // At the end of its last session, not when the idle gap was noticed.
+    span.end(flow.endedAt ?? undefined);
+  }
+
   session(info: SessionInfo): SessionObserver {
-    const parent = parentContext(info.traceparent);
+    let parent = parentContext(info.traceparent);
+    let links: Link[] | undefined;
+    if (info.flow) {
+      const boot = this.boot(info.flow, parent);
+      const named = info.traceparent ? trace.getSpanContext(parent) : undefined;
+      if (named && named.traceId !== boot.span.spanContext().traceId) links = [{ context: named }];
+      parent = boot.ctx;
+    }
     const attributes: Attributes = {
       [A.ATTR_SESSION_ID]: info.id,
       [A.ATTR_KIND]: info.kind,
@@ -238,7 +314,7 @@ class OtelInstrumentation implements Instrumentation {
       [A.ATTR_NETWORK_LOCAL_PORT]: info.local.port,
     };
     if (info.local.address) attributes[A.ATTR_NETWORK_LOCAL_ADDRESS] = info.local.address;
-    const span = this.tracer.startSpan(`${A.SPAN_PREFIX}${info.kind}`, { kind: SpanKind.SERVER, attributes }, parent);
+    const span = this.tracer.startSpan(`${A.SPAN_PREFIX}${info.kind}`, { kind: SpanKind.SERVER, attributes, links }, parent);
     return new OtelSession(this.m, span, parent, info.kind);
   }
 

@@ -58,7 +58,15 @@ afterEach(async () => {
 afterAll(() => otel.shutdown());
 
 function sessionSpans() {
-  return otel.exporter.getFinishedSpans().filter((s) => s.name.startsWith("tftp."));
+  return otel.exporter.getFinishedSpans().filter((s) => s.name.startsWith("tftp.") && s.name !== A.SPAN_BOOT);
+}
+
+/** The tftp.boot span a session span is the child of (its flow ends when the server closes). */
+async function bootSpanOf(span: { parentSpanContext?: { spanId: string } }) {
+  await srv.close();
+  const boot = otel.exporter.getFinishedSpans().find((s) => s.name === A.SPAN_BOOT && s.spanContext().spanId === span.parentSpanContext?.spanId);
+  expect(boot, "the session span's parent is its flow's tftp.boot span").toBeDefined();
+  return boot!;
 }
 
 async function onlySessionSpan() {
@@ -99,7 +107,8 @@ describe("session spans", () => {
     });
     expect(span.attributes[A.ATTR_ERROR_CODE]).toBeUndefined();
     expect(span.attributes[A.ATTR_ERROR_TYPE]).toBeUndefined();
-    expect(span.parentSpanContext).toBeUndefined();
+    // Under the flow's tftp.boot span, itself a root span.
+    expect((await bootSpanOf(span)).parentSpanContext).toBeUndefined();
     const neg = span.events.find((e) => e.name === A.EVENT_NEGOTIATED)!;
     expect(neg.attributes).toMatchObject({ [A.ATTR_BLKSIZE]: 1024, [A.ATTR_TSIZE]: 3000 });
   });
@@ -175,7 +184,7 @@ describe("session spans", () => {
     expect(ex.attributes?.["exception.message"]).toBe("boom");
   });
 
-  it("a traceparent in the file name: child of the remote parent, the handler sees the stripped path, its spans are children", async () => {
+  it("a traceparent in the file name: in the remote parent's trace (under the flow's tftp.boot span, the remote parent's child), the handler sees the stripped path, its spans are children", async () => {
     const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
     const parentId = "00f067aa0ba902b7";
     const c = await UdpClient.open();
@@ -186,7 +195,9 @@ describe("session spans", () => {
     const span = await onlySessionSpan();
     assertSpan(span, { name: "tftp.read", attributes: { [A.ATTR_PATH]: "boot/ipxe.efi", [A.ATTR_OUTCOME]: "ok" } });
     expect(span.spanContext().traceId).toBe(traceId);
-    expect(span.parentSpanContext).toMatchObject({ traceId, spanId: parentId, isRemote: true });
+    const boot = await bootSpanOf(span);
+    expect(boot.spanContext().traceId).toBe(traceId);
+    expect(boot.parentSpanContext).toMatchObject({ traceId, spanId: parentId, isRemote: true });
 
     const child = otel.exporter.getFinishedSpans().find((s) => s.name === "lookup machine")!;
     expect(child).toBeDefined();
@@ -195,12 +206,12 @@ describe("session spans", () => {
     expect(child.parentSpanContext?.spanId).toBe(span.spanContext().spanId);
   });
 
-  it("without a traceparent the handler's spans are children of the session span (a root span)", async () => {
+  it("without a traceparent the handler's spans are children of the session span (under a root tftp.boot span)", async () => {
     const c = await UdpClient.open();
     await get(c, srv.port, "boot/ipxe.efi");
     await srv.sessionOf(c.port);
     const span = await onlySessionSpan();
-    expect(span.parentSpanContext).toBeUndefined();
+    expect((await bootSpanOf(span)).parentSpanContext).toBeUndefined();
     const child = otel.exporter.getFinishedSpans().find((s) => s.name === "lookup machine")!;
     expect(child.parentSpanContext?.spanId).toBe(span.spanContext().spanId);
     expect(child.spanContext().traceId).toBe(span.spanContext().traceId);
@@ -217,7 +228,7 @@ describe("session spans", () => {
     await get(c, srv.port, "hello.bin");
     await srv.sessionOf(c.port);
     const span = await onlySessionSpan();
-    expect(span.parentSpanContext).toBeUndefined();
+    expect((await bootSpanOf(span)).parentSpanContext).toBeUndefined();
   });
 
   it("an unsampled traceparent (flags 00): no span recorded, the session still counted", async () => {
