@@ -182,7 +182,7 @@ export class GetTransfer extends Transfer {
   /** ACKs the last in-order block and restarts the window and deadline. */
   private ackNow(): void {
     this.dupsSinceAck = 0;
-    this.sendAck(this.s.x.rxAckBlock(this.slot));
+    this.sendAck(this.s.rxAckBlock(this.slot));
     this.s.rxAcked(this.slot);
   }
 
@@ -202,7 +202,7 @@ export class GetTransfer extends Transfer {
       return;
     }
     this.timeouts++;
-    if (this.s.x.rxOnTimeout(this.slot) === Timeout.GIVE_UP) {
+    if (this.s.rxOnTimeout(this.slot) === Timeout.GIVE_UP) {
       return this.failWithError(WireError.UNDEFINED, "Transfer timed out", "TFTP_ERR_TIMEOUT");
     }
     this.retransmits++;

@@ -63,11 +63,10 @@ export class PutTransfer extends Transfer {
   private pump(): void {
     if (this.phase === "done") return;
     const s = this.s;
-    const x = s.x;
     const slot = this.slot;
-    let can = x.txSendable(slot);
+    let can = s.txSendable(slot);
     if (can === 0) return;
-    let n = x.txNext(slot);
+    let n = s.txNext(slot);
     if (n === 0) {
       if (this.requestSent) {
         this.retransmits++;
@@ -104,7 +103,7 @@ export class PutTransfer extends Transfer {
   /** Copies source bytes into free ring slots; waits for the source only when its chunk is used up. */
   private fill(): void {
     if (this.phase !== "transfer" || this.filling) return;
-    const base = Math.max(this.s.x.txBase(this.slot), 1);
+    const base = Math.max(this.s.txBase(this.slot), 1);
     let end = base + this.slots;
     if (this.last > 0) end = Math.min(end, this.last + 1);
     const c = this.chunker;
@@ -141,7 +140,7 @@ export class PutTransfer extends Transfer {
       if (this.partial < this.blksize) {
         // A short (maybe empty) block: the end of the data.
         this.last = b;
-        this.s.x.txSetLast(this.slot, b);
+        this.s.txSetLast(this.slot, b);
         this.partial = 0;
         break;
       }
@@ -177,15 +176,15 @@ export class PutTransfer extends Transfer {
   }
 
   private onAck(block: number): void {
-    const x = this.s.x;
+    const s = this.s;
     if (this.phase === "request") {
       if (block !== 0) return;
       // ACK 0 without an OACK: the server took none of the options.
-      x.txOnAck(this.slot, 0);
+      s.txOnAck(this.slot, 0);
       return this.begin();
     }
     if (this.phase !== "transfer") return;
-    const r = x.txOnAck(this.slot, block);
+    const r = s.txOnAck(this.slot, block);
     if (r === Ack.DONE) return this.complete();
     if (r === Ack.ADVANCED || r === Ack.GAP) {
       if (r === Ack.GAP) this.gaps++;
@@ -205,8 +204,8 @@ export class PutTransfer extends Transfer {
     this.optionsAcked = Object.fromEntries(p.options);
     this.blksize = g.blksize;
     this.windowsize = g.windowsize;
-    this.s.x.txOnAck(this.slot, 0);
-    if (g.windowsize !== 1) this.s.x.txSetWindow(this.slot, g.windowsize);
+    this.s.txOnAck(this.slot, 0);
+    if (g.windowsize !== 1) this.s.txSetWindow(this.slot, g.windowsize);
     this.begin();
   }
 
@@ -228,7 +227,7 @@ export class PutTransfer extends Transfer {
   onDeadline(): void {
     if (this.phase !== "request" && this.phase !== "transfer") return;
     this.timeouts++;
-    if (this.s.x.txOnTimeout(this.slot) === Timeout.GIVE_UP) {
+    if (this.s.txOnTimeout(this.slot) === Timeout.GIVE_UP) {
       return this.failWithError(WireError.UNDEFINED, "Transfer timed out", "TFTP_ERR_TIMEOUT");
     }
     this.pump();

@@ -231,7 +231,7 @@ export abstract class Transfer implements DeadlineOwner {
     if (this.o.dallyMs > 0 && this.slot >= 0) {
       this.phase = "dally";
       this.socket.unref(); // the transfer is complete: the dally does not hold the process
-      this.s.x.setTimeout(this.slot, this.o.dallyMs);
+      this.s.setFixedTimeout(this.slot, this.o.dallyMs);
       this.s.touch(this.slot);
     } else {
       this.close(this.requestResent ? this.lingerMs() : 0);

@@ -173,14 +173,15 @@ export abstract class Session implements DeadlineOwner {
       traceparent: this.traceparent,
       progress: this.progress,
     });
-    // The handler's deadline lives in the shared timer structure too.
+    // The session's slot, held from now to the end; while the handler runs
+    // only its session deadline (the handler's deadline) is armed.
     const s = this.host.scheduler;
-    this.slot = s.txOpen(this, 1, this.opts.handlerTimeoutMs, 0, false);
+    this.slot = s.reserve(this);
     if (this.slot < 0) {
       this.failWhenReady(new TftpError(WireError.UNDEFINED, "Server busy"));
       return false;
     }
-    s.touch(this.slot);
+    s.setSessionDeadline(this.slot, this.opts.handlerTimeoutMs);
     if (this.refused !== undefined) {
       const rule = this.refused;
       this.failWhenReady(TftpError.accessViolation(`Access violation: refused by rewrite rule${rule ? ` ${rule}` : ""}`));
@@ -292,7 +293,13 @@ export abstract class Session implements DeadlineOwner {
   };
 
   protected abstract handlePacket(msg: Buffer): void;
+  /** The retransmission deadline passed. */
   abstract onDeadline(): void;
+
+  /** The session deadline passed: while the handler runs, the handler's deadline. */
+  onSessionDeadline(): void {
+    if (this.phase === "handler") this.handlerTimedOut();
+  }
   abstract start(): void;
   /** Fields of the stats record that only one kind has. */
   protected abstract kindStats(): Partial<SessionStats>;

@@ -101,10 +101,10 @@ export class ReadSession extends Session {
       this.views[i] = this.ring.subarray(off + 4, off + this.stride);
     }
     const s = this.host.scheduler;
-    s.close(this.slot);
-    this.slot = s.txOpen(this, this.windowsize, this.retransmitTimeoutMs(neg.timeout), o.retries, this.oack !== null);
-    if (this.slot < 0) return this.fail(new TftpError(WireError.UNDEFINED, "Server busy"));
-    if (this.last > 0) s.x.txSetLast(this.slot, this.last);
+    if (s.txStart(this.slot, this.windowsize, this.retransmitTimeoutMs(neg.timeout), o.retries, this.oack !== null) < 0) {
+      return this.fail(new TftpError(WireError.UNDEFINED, "Server busy"));
+    }
+    if (this.last > 0) s.txSetLast(this.slot, this.last);
     this.phase = "transfer";
     this.fill();
     this.pump();
@@ -114,11 +114,10 @@ export class ReadSession extends Session {
   private pump(): void {
     if (this.phase !== "transfer") return;
     const s = this.host.scheduler;
-    const x = s.x;
     const slot = this.slot;
-    let can = x.txSendable(slot);
+    let can = s.txSendable(slot);
     if (can === 0) return;
-    let n = x.txNext(slot);
+    let n = s.txNext(slot);
     if (n === 0) {
       const oack = this.oack!;
       this.send(oack, 0, oack.length);
@@ -161,14 +160,14 @@ export class ReadSession extends Session {
   /** Reads the next blocks into free ring slots, then pumps. */
   private fill(): void {
     if (this.filling || this.phase !== "transfer" || !this.source) return;
-    const x = this.host.scheduler.x;
-    const base = Math.max(x.txBase(this.slot), 1);
+    const s = this.host.scheduler;
+    const base = Math.max(s.txBase(this.slot), 1);
     let end = base + this.slots; // exclusive
     if (this.last > 0) end = Math.min(end, this.last + 1);
     if (this.filledTo >= end) return;
     // Read in batches: wait for half the ring to be free unless the sender
     // is about to run dry (a read per ACK would cost a syscall per packet).
-    const ahead = this.filledTo - Math.max(x.txNext(this.slot), base);
+    const ahead = this.filledTo - Math.max(s.txNext(this.slot), base);
     if (end - this.filledTo < this.slots / 2 && ahead > this.windowsize) return;
     const from = this.filledTo;
     const count = Math.min(end - from, IOV_MAX);
@@ -196,7 +195,7 @@ export class ReadSession extends Session {
           rem -= len;
           if (len < this.blksize) {
             this.last = b;
-            this.host.scheduler.x.txSetLast(this.slot, b);
+            this.host.scheduler.txSetLast(this.slot, b);
             b++;
             break;
           }
@@ -221,7 +220,7 @@ export class ReadSession extends Session {
     if (block >= 0) return this.onAck(block);
     const p = codec.decode(msg);
     if (p.opcode === Opcode.ERROR) {
-      const inOack = this.oack !== null && this.host.scheduler.x.txBase(this.slot) === 0;
+      const inOack = this.oack !== null && this.host.scheduler.txBase(this.slot) === 0;
       const err = { code: p.code, message: p.message };
       // UEFI size probe: tsize asked, OACK sent, client aborts before ACK 0.
       if (inOack && this.req.asked.tsize >= 0) return this.finish("probe", undefined, err);
@@ -232,14 +231,14 @@ export class ReadSession extends Session {
   }
 
   private onAck(block: number): void {
-    const x = this.host.scheduler.x;
-    const r = x.txOnAck(this.slot, block);
+    const s = this.host.scheduler;
+    const r = s.txOnAck(this.slot, block);
     if (r === Ack.DONE) {
       this.blocksAcked = this.last;
       return this.finish("ok");
     }
     if (r === Ack.ADVANCED || r === Ack.GAP) {
-      this.blocksAcked = x.txBase(this.slot) - 1;
+      this.blocksAcked = s.txBase(this.slot) - 1;
       this.pump();
     } else if (r === Ack.DUPLICATE) {
       this.duplicateAcks++;
@@ -247,11 +246,9 @@ export class ReadSession extends Session {
   }
 
   onDeadline(): void {
-    if (this.phase === "handler") return this.handlerTimedOut();
     if (this.phase !== "transfer") return;
     const s = this.host.scheduler;
-    const x = s.x;
-    const verdict = x.txOnTimeout(this.slot);
+    const verdict = s.txOnTimeout(this.slot);
     this.obs?.timeout(this.timeouts + 1);
     this.timeouts++;
     if (verdict === Timeout.RETRANSMIT) {
@@ -262,11 +259,11 @@ export class ReadSession extends Session {
       if (this.packetsSent === before) s.touch(this.slot);
       return;
     }
-    if (this.filling && x.txBase(this.slot) >= this.filledTo) {
+    if (this.filling && s.txBase(this.slot) >= this.filledTo) {
       // Every block produced was acknowledged and the source has not produced more.
       return this.fail(new TftpError(WireError.UNDEFINED, "Data source timed out", "TFTP_ERR_TIMEOUT"), "timeout");
     }
-    if (this.last > 0 && this.highestSent >= this.last && x.txBase(this.slot) === this.last) {
+    if (this.last > 0 && this.highestSent >= this.last && s.txBase(this.slot) === this.last) {
       // Everything but the last block was acknowledged and the last was sent: some clients never ACK it.
       this.blocksAcked = this.last - 1;
       this.finalAckMissing = true;

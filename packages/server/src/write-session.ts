@@ -60,9 +60,9 @@ export class WriteSession extends Session {
     this.tsize = neg.tsize;
     this.obs?.negotiated(this.optionsAcked, this.blksize, this.windowsize, this.tsize);
     const s = this.host.scheduler;
-    s.close(this.slot);
-    this.slot = s.rxOpen(this, this.windowsize, this.retransmitTimeoutMs(neg.timeout), o.retries);
-    if (this.slot < 0) return this.fail(new TftpError(WireError.UNDEFINED, "Server busy"));
+    if (s.rxStart(this.slot, this.windowsize, this.retransmitTimeoutMs(neg.timeout), o.retries) < 0) {
+      return this.fail(new TftpError(WireError.UNDEFINED, "Server busy"));
+    }
     this.phase = "transfer";
     this.reply = neg.oack ?? codec.encodeAck(0);
     this.sendReply();
@@ -75,7 +75,7 @@ export class WriteSession extends Session {
   }
 
   private ack(): void {
-    this.reply = codec.encodeAck(this.host.scheduler.x.rxAckBlock(this.slot));
+    this.reply = codec.encodeAck(this.host.scheduler.rxAckBlock(this.slot));
     this.sendReply();
   }
 
@@ -123,7 +123,7 @@ export class WriteSession extends Session {
     if (r & Rx.ACK) {
       if (r & Rx.DELIVER) {
         // ACK a window once its data is written: a slow disk slows the client down.
-        const block16 = s.x.rxAckBlock(this.slot);
+        const block16 = s.rxAckBlock(this.slot);
         void this.writing.then(() => {
           if (this.phase !== "transfer") return;
           if (this.writeError) return this.fail(this.writeError);
@@ -150,10 +150,10 @@ export class WriteSession extends Session {
         this.committed = true;
         if (this.done()) return;
         this.phase = "dally";
-        this.reply = codec.encodeAck(this.host.scheduler.x.rxAckBlock(this.slot));
+        this.reply = codec.encodeAck(this.host.scheduler.rxAckBlock(this.slot));
         this.sendReply();
         // Dally: stay a while to re-ACK a repeated last block (the final ACK may be lost).
-        this.host.scheduler.x.setTimeout(this.slot, this.retransmitTimeoutMs(0) * 2);
+        this.host.scheduler.setFixedTimeout(this.slot, this.retransmitTimeoutMs(0) * 2);
         this.host.scheduler.touch(this.slot);
       })
       .catch((err: unknown) => {
@@ -163,11 +163,10 @@ export class WriteSession extends Session {
   }
 
   onDeadline(): void {
-    if (this.phase === "handler") return this.handlerTimedOut();
     if (this.phase === "dally") return this.finish("ok");
     if (this.phase === "commit") return this.host.scheduler.touch(this.slot); // still moving the file into place
     if (this.phase !== "transfer") return;
-    const verdict = this.host.scheduler.x.rxOnTimeout(this.slot);
+    const verdict = this.host.scheduler.rxOnTimeout(this.slot);
     this.timeouts++;
     this.obs?.timeout(this.timeouts);
     if (verdict === Timeout.RETRANSMIT) {

@@ -3,9 +3,10 @@ export { decode, decodeAck, encodeData, encodeAck, encodeError, encodeRequest } 
 export { negotiate } from "./options";
 export { netasciiEncode, netasciiDecode } from "./netascii";
 export {
-  schedInit, close, slotsOpen, setTimeout, touch,
-  txOpen, txSetLast, txSetWindow, txOnAck, txSendable, txNext, txBase, txSent, txOnTimeout,
-  rxOpen, rxOnData, rxAckBlock, rxReceived, rxAcked, rxOnTimeout,
+  schedInit, schedCapacity, reserve, close, slotsOpen, setTimeout, touch,
+  sessionDeadline, clearSessionDeadline, setProgressLimit,
+  txOpen, txStart, txSetLast, txSetWindow, txOnAck, txSendable, txNext, txBase, txSent, txOnTimeout,
+  rxOpen, rxStart, rxSetWindow, rxOnData, rxAckBlock, rxReceived, rxAcked, rxOnTimeout,
 } from "./scheduler";
 export { nextDeadline, expire, timersQueued } from "./timers";
 export { IN, OUT, RES, RESF, OPTS, PACKET_MAX, MAX_OPTIONS } from "./layout";

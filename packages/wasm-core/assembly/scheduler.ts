@@ -18,6 +18,16 @@
 //
 // Receiver (rx) slot: base is the next block expected; the receiver ACKs at
 // the end of each window, at the last (short) block, and once per gap.
+//
+// A session may reserve its slot before it knows what it will transfer
+// (while its handler runs): the slot is then IDLE and only its session
+// deadline runs; txStart/rxStart make it a sender or a receiver.
+//
+// Each slot has two deadlines in the timer heap: the retransmission deadline
+// (timer id = slot) and the session deadline (timer id = cap + slot), used for
+// the handler's deadline and for the no-progress limit: with a limit set, the
+// session deadline moves to now + limit whenever the transfer progresses (an
+// ACK moves the sender's base, an in-order block reaches the receiver).
 
 import * as S from "./status";
 import { timersInit, timerSet, timerCancel } from "./timers";
@@ -25,6 +35,7 @@ import { timersInit, timerSet, timerCancel } from "./timers";
 export const KIND_FREE: i32 = 0;
 export const KIND_TX: i32 = 1;
 export const KIND_RX: i32 = 2;
+export const KIND_IDLE: i32 = 3;
 
 export const ACK_ADVANCED: i32 = 1;
 export const ACK_DONE: i32 = 2;
@@ -56,6 +67,7 @@ let maxRetries: usize = 0; // i32
 let flags: usize = 0; // i32
 let sinceAck: usize = 0; // i32
 let timeout: usize = 0; // f64
+let progressLimit: usize = 0; // f64, 0 = none
 let freeList: usize = 0; // i32 stack
 let freeTop: i32 = 0;
 let openCount: i32 = 0;
@@ -82,11 +94,13 @@ export function schedInit(slots: i32): i32 {
   if (slots <= 0 || slots > (1 << 20) || cap != 0) return -S.E_ARGUMENT;
   const bytes4 = <usize>slots << 2;
   const bytes8 = <usize>slots << 3;
-  const need = bytes4 * 13 + bytes8 * 2;
-  const start = (<usize>memory.size() << 16);
+  // 10 i32 regions per slot, the timer heap's 2 i32 and 1 f64 regions per
+  // timer (two timers per slot), 2 f64 regions per slot, one spare i32 region
+  // to 8-align the f64 ones.
+  const need = bytes4 * 15 + bytes8 * 4;
+  let p = <usize>memory.size() << 16;
   const pages = <i32>((need + 0xffff) >> 16);
   if (memory.grow(pages) < 0) return -S.E_NO_SLOT;
-  let p = start;
   kind = p; p += bytes4;
   window = p; p += bytes4;
   base = p; p += bytes4;
@@ -97,12 +111,13 @@ export function schedInit(slots: i32): i32 {
   flags = p; p += bytes4;
   sinceAck = p; p += bytes4;
   freeList = p; p += bytes4;
-  const heapRegion = p; p += bytes4;
-  const posRegion = p; p += bytes4;
+  const heapRegion = p; p += bytes4 * 2;
+  const posRegion = p; p += bytes4 * 2;
   p = (p + 7) & ~<usize>7; // 8-align the f64 regions (`need` counts one spare i32 region for this)
   timeout = p; p += bytes8;
-  const deadlineRegion = p; p += bytes8;
-  timersInit(slots, heapRegion, posRegion, deadlineRegion);
+  progressLimit = p; p += bytes8;
+  const deadlineRegion = p; p += bytes8 * 2;
+  timersInit(slots * 2, heapRegion, posRegion, deadlineRegion);
   cap = slots;
   // Free list: pop gives slot 0 first.
   for (let i = 0; i < slots; i++) si(freeList, i, slots - 1 - i);
@@ -111,11 +126,24 @@ export function schedInit(slots: i32): i32 {
   return <i32>need;
 }
 
-function open(k: i32, win: i32, timeoutMs: f64, maxTries: i32): i32 {
+/** Takes a slot off the free list as IDLE (no transfer yet), or -E_NO_SLOT. */
+export function reserve(): i32 {
   if (freeTop == 0) return -S.E_NO_SLOT;
-  if (win < 1 || win > 65535 || timeoutMs <= 0 || maxTries < 0) return -S.E_ARGUMENT;
   freeTop--;
   const slot = gi(freeList, freeTop);
+  si(kind, slot, KIND_IDLE);
+  store<f64>(progressLimit + (<usize>slot << 3), 0);
+  openCount++;
+  return slot;
+}
+
+@inline function badStart(win: i32, timeoutMs: f64, maxTries: i32): bool {
+  return win < 1 || win > 65535 || !(timeoutMs > 0) || maxTries < 0;
+}
+
+/** Makes an IDLE slot a sender or receiver; its session deadline is cleared (the wait before the transfer is over). */
+function start(slot: i32, k: i32, win: i32, timeoutMs: f64, maxTries: i32): void {
+  timerCancel(cap + slot);
   si(kind, slot, k);
   si(window, slot, win);
   su(base, slot, 1);
@@ -126,7 +154,13 @@ function open(k: i32, win: i32, timeoutMs: f64, maxTries: i32): i32 {
   si(flags, slot, 0);
   si(sinceAck, slot, 0);
   store<f64>(timeout + (<usize>slot << 3), timeoutMs);
-  openCount++;
+}
+
+function open(k: i32, win: i32, timeoutMs: f64, maxTries: i32): i32 {
+  if (freeTop == 0) return -S.E_NO_SLOT;
+  if (badStart(win, timeoutMs, maxTries)) return -S.E_ARGUMENT;
+  const slot = reserve();
+  start(slot, k, win, timeoutMs, maxTries);
   return slot;
 }
 
@@ -134,10 +168,15 @@ function open(k: i32, win: i32, timeoutMs: f64, maxTries: i32): i32 {
   return slot >= 0 && slot < cap && gi(kind, slot) == k;
 }
 
-/** Frees a slot of either kind and drops its deadline. */
+@inline function isOpen(slot: i32): bool {
+  return slot >= 0 && slot < cap && gi(kind, slot) != KIND_FREE;
+}
+
+/** Frees a slot of any kind and drops both its deadlines. */
 export function close(slot: i32): i32 {
-  if (slot < 0 || slot >= cap || gi(kind, slot) == KIND_FREE) return -S.E_BAD_SLOT;
+  if (!isOpen(slot)) return -S.E_BAD_SLOT;
   timerCancel(slot);
+  timerCancel(cap + slot);
   si(kind, slot, KIND_FREE);
   si(freeList, freeTop, slot);
   freeTop++;
@@ -153,23 +192,74 @@ export function slotsOpen(): i32 {
   timerSet(slot, now + load<f64>(timeout + (<usize>slot << 3)));
 }
 
-/** Changes the retransmission timeout of an open slot (e.g. after OACK negotiation). */
+/** Changes the retransmission timeout of an open slot (e.g. for a dally period). */
 export function setTimeout(slot: i32, timeoutMs: f64): i32 {
-  if (slot < 0 || slot >= cap || gi(kind, slot) == KIND_FREE || timeoutMs <= 0) return -S.E_BAD_SLOT;
+  if (!isOpen(slot) || !(timeoutMs > 0)) return -S.E_BAD_SLOT;
   store<f64>(timeout + (<usize>slot << 3), timeoutMs);
   return S.OK;
 }
 
+// ------------------------------------------------------ session deadline
+
+/** Arms the session deadline of an open slot at `at` (ms, the glue's clock). */
+export function sessionDeadline(slot: i32, at: f64): i32 {
+  if (!isOpen(slot) || at != at) return -S.E_BAD_SLOT;
+  timerSet(cap + slot, at);
+  return S.OK;
+}
+
+export function clearSessionDeadline(slot: i32): i32 {
+  if (!isOpen(slot)) return -S.E_BAD_SLOT;
+  timerCancel(cap + slot);
+  return S.OK;
+}
+
+/**
+ * Sets the no-progress limit (ms; 0 removes it) and arms the session
+ * deadline at now + limit. From then on every progress moves it again.
+ */
+export function setProgressLimit(slot: i32, limitMs: f64, now: f64): i32 {
+  if (!isOpen(slot) || !(limitMs >= 0)) return -S.E_BAD_SLOT;
+  store<f64>(progressLimit + (<usize>slot << 3), limitMs);
+  if (limitMs > 0) timerSet(cap + slot, now + limitMs);
+  else timerCancel(cap + slot);
+  return S.OK;
+}
+
+/** The transfer moved on: the no-progress limit starts again. */
+@inline function progressed(slot: i32, now: f64): void {
+  const limit = load<f64>(progressLimit + (<usize>slot << 3));
+  if (limit > 0 && now == now) timerSet(cap + slot, now + limit);
+}
+
+/** Slots this table holds (timer ids at or above it are session deadlines). */
+export function schedCapacity(): i32 {
+  return cap;
+}
+
 // ---------------------------------------------------------------- sender
+
+@inline function txWithOack(slot: i32, withOack: i32): void {
+  if (withOack != 0) {
+    su(base, slot, 0);
+    su(next, slot, 0);
+  }
+}
 
 /** Opens a sender. withOack: block 0 (the OACK) must be acknowledged first. */
 export function txOpen(win: i32, timeoutMs: f64, maxTries: i32, withOack: i32): i32 {
   const slot = open(KIND_TX, win, timeoutMs, maxTries);
-  if (slot >= 0 && withOack != 0) {
-    su(base, slot, 0);
-    su(next, slot, 0);
-  }
+  if (slot >= 0) txWithOack(slot, withOack);
   return slot;
+}
+
+/** Makes a reserved (IDLE) slot a sender, as txOpen would open it. */
+export function txStart(slot: i32, win: i32, timeoutMs: f64, maxTries: i32, withOack: i32): i32 {
+  if (!isKind(slot, KIND_IDLE)) return -S.E_BAD_SLOT;
+  if (badStart(win, timeoutMs, maxTries)) return -S.E_ARGUMENT;
+  start(slot, KIND_TX, win, timeoutMs, maxTries);
+  txWithOack(slot, withOack);
+  return S.OK;
 }
 
 /** The last block's absolute number, once the glue knows where the data ends. */
@@ -185,7 +275,7 @@ export function txSetWindow(slot: i32, win: i32): i32 {
   return S.OK;
 }
 
-export function txOnAck(slot: i32, block: i32): i32 {
+export function txOnAck(slot: i32, block: i32, now: f64): i32 {
   if (!isKind(slot, KIND_TX)) return -S.E_BAD_SLOT;
   const b = gu(base, slot);
   const n = gu(next, slot);
@@ -201,6 +291,7 @@ export function txOnAck(slot: i32, block: i32): i32 {
   }
   su(base, slot, k + 1);
   si(retries, slot, 0);
+  progressed(slot, now);
   const l = gu(last, slot);
   if (l != UNKNOWN && k >= l) {
     timerCancel(slot);
@@ -257,6 +348,21 @@ export function rxOpen(win: i32, timeoutMs: f64, maxTries: i32): i32 {
   return open(KIND_RX, win, timeoutMs, maxTries);
 }
 
+/** Makes a reserved (IDLE) slot a receiver, as rxOpen would open it. */
+export function rxStart(slot: i32, win: i32, timeoutMs: f64, maxTries: i32): i32 {
+  if (!isKind(slot, KIND_IDLE)) return -S.E_BAD_SLOT;
+  if (badStart(win, timeoutMs, maxTries)) return -S.E_ARGUMENT;
+  start(slot, KIND_RX, win, timeoutMs, maxTries);
+  return S.OK;
+}
+
+/** Changes the window of a receiver (e.g. once the OACK granted one). */
+export function rxSetWindow(slot: i32, win: i32): i32 {
+  if (!isKind(slot, KIND_RX) || win < 1 || win > 65535) return -S.E_BAD_SLOT;
+  si(window, slot, win);
+  return S.OK;
+}
+
 /**
  * A DATA block arrived. Returns RX_* flags: DELIVER (in order: hand the
  * payload on), ACK (send rxAckBlock now), DONE (the short last block),
@@ -274,6 +380,7 @@ export function rxOnData(slot: i32, block: i32, len: i32, blksize: i32, now: f64
     const since = gi(sinceAck, slot) + 1;
     si(sinceAck, slot, since);
     arm(slot, now);
+    progressed(slot, now);
     if (len < blksize) return RX_DELIVER | RX_ACK | RX_DONE;
     if (since >= gi(window, slot)) return RX_DELIVER | RX_ACK;
     return RX_DELIVER;
@@ -317,9 +424,9 @@ export function rxOnTimeout(slot: i32): i32 {
   return TO_RETRANSMIT;
 }
 
-/** Arms a slot's deadline without other changes (e.g. after sending a request). */
+/** Arms a slot's retransmission deadline without other changes (e.g. after sending a request). */
 export function touch(slot: i32, now: f64): i32 {
-  if (slot < 0 || slot >= cap || gi(kind, slot) == KIND_FREE) return -S.E_BAD_SLOT;
+  if (!isOpen(slot) || gi(kind, slot) == KIND_IDLE) return -S.E_BAD_SLOT;
   arm(slot, now);
   return S.OK;
 }

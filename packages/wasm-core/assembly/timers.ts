@@ -1,37 +1,39 @@
-// One timer structure for every session: a binary min-heap of slots keyed by
-// their retransmission deadline (ms, the glue's monotonic clock). The glue
-// keeps a single Node timer armed at the earliest deadline and calls
-// expire(now) when it fires.
+// One timer structure for every session: a binary min-heap of timers keyed by
+// their deadline (ms, the glue's monotonic clock). Each slot has two timers:
+// id `slot` is its retransmission deadline, id `cap + slot` its session
+// deadline (handler wait, no-progress limit). The glue keeps a single Node
+// timer armed at the earliest deadline and calls expire(now) when it fires.
 
 import { RES_EXPIRED, RES_EXPIRED_MAX, resSet } from "./layout";
 
-let heap: usize = 0; // i32[cap]: slot ids
-let pos: usize = 0; // i32[cap]: index of a slot in heap, -1 if not queued
-let deadline: usize = 0; // f64[cap]
+let heap: usize = 0; // i32[ids]: timer ids
+let pos: usize = 0; // i32[ids]: index of a timer in heap, -1 if not queued
+let deadline: usize = 0; // f64[ids]
 let size: i32 = 0;
 
-export function timersInit(cap: i32, heapRegion: usize, posRegion: usize, deadlineRegion: usize): void {
+/** Sets up `ids` timers over regions of ids x i32, ids x i32 and ids x f64. */
+export function timersInit(ids: i32, heapRegion: usize, posRegion: usize, deadlineRegion: usize): void {
   heap = heapRegion;
   pos = posRegion;
   deadline = deadlineRegion;
   size = 0;
-  for (let i = 0; i < cap; i++) store<i32>(pos + (<usize>i << 2), -1);
+  for (let i = 0; i < ids; i++) store<i32>(pos + (<usize>i << 2), -1);
 }
 
 @inline function hAt(i: i32): i32 {
   return load<i32>(heap + (<usize>i << 2));
 }
-@inline function dOf(slot: i32): f64 {
-  return load<f64>(deadline + (<usize>slot << 3));
+@inline function dOf(id: i32): f64 {
+  return load<f64>(deadline + (<usize>id << 3));
 }
-@inline function place(i: i32, slot: i32): void {
-  store<i32>(heap + (<usize>i << 2), slot);
-  store<i32>(pos + (<usize>slot << 2), i);
+@inline function place(i: i32, id: i32): void {
+  store<i32>(heap + (<usize>i << 2), id);
+  store<i32>(pos + (<usize>id << 2), i);
 }
 
 function up(i: i32): void {
-  const slot = hAt(i);
-  const d = dOf(slot);
+  const id = hAt(i);
+  const d = dOf(id);
   while (i > 0) {
     const parent = (i - 1) >> 1;
     const ps = hAt(parent);
@@ -39,12 +41,12 @@ function up(i: i32): void {
     place(i, ps);
     i = parent;
   }
-  place(i, slot);
+  place(i, id);
 }
 
 function down(i: i32): void {
-  const slot = hAt(i);
-  const d = dOf(slot);
+  const id = hAt(i);
+  const d = dOf(id);
   for (;;) {
     let c = 2 * i + 1;
     if (c >= size) break;
@@ -54,16 +56,16 @@ function down(i: i32): void {
     place(i, cs);
     i = c;
   }
-  place(i, slot);
+  place(i, id);
 }
 
-/** Queues or moves a slot to a new deadline. */
-export function timerSet(slot: i32, at: f64): void {
-  const old = dOf(slot);
-  store<f64>(deadline + (<usize>slot << 3), at);
-  const i = load<i32>(pos + (<usize>slot << 2));
+/** Queues or moves a timer to a new deadline. */
+export function timerSet(id: i32, at: f64): void {
+  const old = dOf(id);
+  store<f64>(deadline + (<usize>id << 3), at);
+  const i = load<i32>(pos + (<usize>id << 2));
   if (i < 0) {
-    place(size, slot);
+    place(size, id);
     size++;
     up(size - 1);
   } else if (at < old) {
@@ -73,10 +75,10 @@ export function timerSet(slot: i32, at: f64): void {
   }
 }
 
-export function timerCancel(slot: i32): void {
-  const i = load<i32>(pos + (<usize>slot << 2));
+export function timerCancel(id: i32): void {
+  const i = load<i32>(pos + (<usize>id << 2));
   if (i < 0) return;
-  store<i32>(pos + (<usize>slot << 2), -1);
+  store<i32>(pos + (<usize>id << 2), -1);
   size--;
   if (i == size) return;
   place(i, hAt(size));
@@ -91,16 +93,18 @@ export function nextDeadline(): f64 {
 }
 
 /**
- * Pops every slot whose deadline is <= now (at most RES_EXPIRED_MAX per
- * call; call again while it returns that many) into RES[RES_EXPIRED..].
+ * Pops every timer whose deadline is <= now (at most RES_EXPIRED_MAX per
+ * call; call again while it returns that many) into RES[RES_EXPIRED..], as
+ * timer ids: a slot number for a retransmission deadline, cap + slot for a
+ * session deadline.
  */
 export function expire(now: f64): i32 {
   let n = 0;
   while (size > 0 && n < RES_EXPIRED_MAX) {
-    const slot = hAt(0);
-    if (dOf(slot) > now) break;
-    timerCancel(slot);
-    resSet(RES_EXPIRED + n, slot);
+    const id = hAt(0);
+    if (dOf(id) > now) break;
+    timerCancel(id);
+    resSet(RES_EXPIRED + n, id);
     n++;
   }
   return n;

@@ -11,20 +11,28 @@ export const Timeout = { RETRANSMIT: 1, GIVE_UP: 2 } as const;
 /** rxOnData result flags. */
 export const Rx = { DELIVER: 1, ACK: 2, DONE: 4, DUPLICATE: 8, GAP: 16 } as const;
 
-/** Whoever owns a slot is told when its deadline passes. */
+/**
+ * Whoever owns a slot is told when one of its deadlines passes: the
+ * retransmission deadline (onDeadline) or the session deadline
+ * (onSessionDeadline: the handler's deadline, the no-progress limit).
+ */
 export interface DeadlineOwner {
   onDeadline(): void;
+  onSessionDeadline?(): void;
 }
 
 const RES_EXPIRED = 16;
+const RES_EXPIRED_MAX = 48;
 
 /**
- * Thin typed access to the core's slot table plus one Node timer armed at the
- * earliest deadline of all slots. Methods take and return plain numbers: this
- * is the hot path.
+ * The core's slot table behind named methods, plus one Node timer armed at
+ * the earliest deadline of all slots. Methods take and return plain numbers
+ * (slots, block numbers, Ack/Timeout/Rx results, Status numbers): this is
+ * the hot path. Clock values are this scheduler's `now()`.
  */
 export class Scheduler {
-  readonly x: CoreExports;
+  readonly #x: CoreExports;
+  readonly #cap: number;
   private readonly owners: Array<DeadlineOwner | undefined> = [];
   private timer: NodeJS.Timeout | undefined;
   private armedAt = Infinity;
@@ -33,7 +41,8 @@ export class Scheduler {
 
   constructor() {
     const c = core();
-    this.x = c.x;
+    this.#x = c.x;
+    this.#cap = c.x.schedCapacity();
     this.resExpired = (c.RES >> 2) + RES_EXPIRED;
     this.i32 = () => c.i32;
   }
@@ -42,52 +51,172 @@ export class Scheduler {
     return performance.now();
   }
 
+  // ------------------------------------------------------------ slots
+
+  /**
+   * Reserves a slot for a session that does not know yet what it will
+   * transfer (its handler runs): only its session deadline runs until
+   * txStart/rxStart. Returns the slot, or a negative status (table full).
+   */
+  reserve(owner: DeadlineOwner): number {
+    const slot = this.#x.reserve();
+    if (slot >= 0) this.owners[slot] = owner;
+    return slot;
+  }
+
+  /** Opens a sender. withOack: block 0 (the OACK) must be acknowledged first. */
   txOpen(owner: DeadlineOwner, windowsize: number, timeoutMs: number, retries: number, withOack: boolean): number {
-    const slot = this.x.txOpen(windowsize, timeoutMs, retries, withOack ? 1 : 0);
+    const slot = this.#x.txOpen(windowsize, timeoutMs, retries, withOack ? 1 : 0);
     if (slot >= 0) this.owners[slot] = owner;
     return slot;
   }
 
+  /** Opens a receiver. */
   rxOpen(owner: DeadlineOwner, windowsize: number, timeoutMs: number, retries: number): number {
-    const slot = this.x.rxOpen(windowsize, timeoutMs, retries);
+    const slot = this.#x.rxOpen(windowsize, timeoutMs, retries);
     if (slot >= 0) this.owners[slot] = owner;
     return slot;
   }
 
+  /** Makes a reserved slot a sender (as txOpen) and clears its session deadline. Status.OK or a status. */
+  txStart(slot: number, windowsize: number, timeoutMs: number, retries: number, withOack: boolean): number {
+    return this.#x.txStart(slot, windowsize, timeoutMs, retries, withOack ? 1 : 0);
+  }
+
+  /** Makes a reserved slot a receiver (as rxOpen) and clears its session deadline. Status.OK or a status. */
+  rxStart(slot: number, windowsize: number, timeoutMs: number, retries: number): number {
+    return this.#x.rxStart(slot, windowsize, timeoutMs, retries);
+  }
+
+  /** Frees a slot of any kind; its deadlines are dropped. */
   close(slot: number): void {
-    if (this.x.close(slot) === 0) this.owners[slot] = undefined;
+    if (this.#x.close(slot) === 0) this.owners[slot] = undefined;
   }
 
-  /** Records sent blocks and makes sure the Node timer fires by the new deadline. */
-  txSent(slot: number, count: number): void {
-    this.x.txSent(slot, count, this.now());
-    this.sync();
+  /** Slots open in this thread. */
+  slotsOpen(): number {
+    return this.#x.slotsOpen();
   }
 
-  rxAcked(slot: number): void {
-    this.x.rxAcked(slot, this.now());
-    this.sync();
-  }
+  // ------------------------------------------------------- deadlines
 
+  /** Arms the retransmission deadline one timeout from now, without other changes (e.g. after sending a request). */
   touch(slot: number): void {
-    this.x.touch(slot, this.now());
+    this.#x.touch(slot, this.now());
     this.sync();
   }
 
-  rxOnData(slot: number, block: number, len: number, blksize: number): number {
-    const r = this.x.rxOnData(slot, block, len, blksize, this.now());
+  /** Sets a fixed retransmission timeout (ms) for the following deadlines (e.g. a dally period). */
+  setFixedTimeout(slot: number, timeoutMs: number): number {
+    return this.#x.setTimeout(slot, timeoutMs);
+  }
+
+  /** Calls the owner's onSessionDeadline `ms` from now, once, unless cleared or re-armed first. */
+  setSessionDeadline(slot: number, ms: number): number {
+    const r = this.#x.sessionDeadline(slot, this.now() + ms);
     this.sync();
     return r;
   }
 
-  /** Slots open in this thread. */
-  open(): number {
-    return this.x.slotsOpen();
+  clearSessionDeadline(slot: number): number {
+    return this.#x.clearSessionDeadline(slot);
   }
 
+  /**
+   * No-progress limit: the session deadline is armed `ms` from now and moved
+   * again whenever the transfer progresses (an ACK moves the sender's base,
+   * an in-order block reaches the receiver). 0 removes the limit.
+   */
+  setProgressLimit(slot: number, ms: number): number {
+    const r = this.#x.setProgressLimit(slot, ms, this.now());
+    this.sync();
+    return r;
+  }
+
+  // ---------------------------------------------------------- sender
+
+  /** The last block's absolute number, once known. */
+  txSetLast(slot: number, last: number): number {
+    return this.#x.txSetLast(slot, last);
+  }
+
+  txSetWindow(slot: number, windowsize: number): number {
+    return this.#x.txSetWindow(slot, windowsize);
+  }
+
+  /** How many blocks may be sent now, from txNext (block 0 is the OACK or request). */
+  txSendable(slot: number): number {
+    return this.#x.txSendable(slot);
+  }
+
+  /** Absolute number of the next block to send. */
+  txNext(slot: number): number {
+    return this.#x.txNext(slot);
+  }
+
+  /** Absolute number of the lowest block not yet acknowledged (0: the OACK). */
+  txBase(slot: number): number {
+    return this.#x.txBase(slot);
+  }
+
+  /** Records `count` blocks sent from txNext and makes sure the Node timer fires by the new deadline. */
+  txSent(slot: number, count: number): void {
+    this.#x.txSent(slot, count, this.now());
+    this.sync();
+  }
+
+  /** An ACK of 16-bit `block`: an Ack result. Duplicates change nothing. */
+  txOnAck(slot: number, block: number): number {
+    const r = this.#x.txOnAck(slot, block, this.now());
+    this.sync();
+    return r;
+  }
+
+  /** After onDeadline: Timeout.RETRANSMIT (txNext went back to the base) or GIVE_UP. */
+  txOnTimeout(slot: number): number {
+    return this.#x.txOnTimeout(slot);
+  }
+
+  // -------------------------------------------------------- receiver
+
+  /** A DATA block arrived: Rx flags. */
+  rxOnData(slot: number, block: number, len: number, blksize: number): number {
+    const r = this.#x.rxOnData(slot, block, len, blksize, this.now());
+    this.sync();
+    return r;
+  }
+
+  /** The 16-bit block number to acknowledge (the last in-order block). */
+  rxAckBlock(slot: number): number {
+    return this.#x.rxAckBlock(slot);
+  }
+
+  /** Blocks received in order so far. */
+  rxReceived(slot: number): number {
+    return this.#x.rxReceived(slot);
+  }
+
+  /** An ACK (or the request/OACK) was sent: the window count and the deadline restart. */
+  rxAcked(slot: number): void {
+    this.#x.rxAcked(slot, this.now());
+    this.sync();
+  }
+
+  /** After onDeadline: Timeout.RETRANSMIT (resend the last ACK) or GIVE_UP. */
+  rxOnTimeout(slot: number): number {
+    return this.#x.rxOnTimeout(slot);
+  }
+
+  /** Changes a receiver's window (once an OACK granted one). */
+  rxSetWindow(slot: number, windowsize: number): number {
+    return this.#x.rxSetWindow(slot, windowsize);
+  }
+
+  // ------------------------------------------------------- the timer
+
   /** Re-arms the Node timer if the earliest deadline moved before it. */
-  sync(): void {
-    const next = this.x.nextDeadline();
+  private sync(): void {
+    const next = this.#x.nextDeadline();
     if (next < this.armedAt) this.arm(next);
   }
 
@@ -105,15 +234,19 @@ export class Scheduler {
     this.timer = undefined;
     this.armedAt = Infinity;
     const now = this.now();
+    const cap = this.#cap;
     for (;;) {
-      const n = this.x.expire(now);
+      const n = this.#x.expire(now);
       const res = this.i32();
       // Copy first: owners call back into the core, which reuses RES.
       const expired = Array.from(res.subarray(this.resExpired, this.resExpired + n));
-      for (const slot of expired) this.owners[slot]?.onDeadline();
-      if (n < 48) break;
+      for (const id of expired) {
+        if (id < cap) this.owners[id]?.onDeadline();
+        else this.owners[id - cap]?.onSessionDeadline?.();
+      }
+      if (n < RES_EXPIRED_MAX) break;
     }
-    this.arm(this.x.nextDeadline());
+    this.arm(this.#x.nextDeadline());
   };
 }
 

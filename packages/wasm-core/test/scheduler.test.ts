@@ -1,13 +1,13 @@
-// The block scheduler and timer heap of the WebAssembly core (through
-// Scheduler.x, with explicit clock values), and the Node timer of Scheduler.
+// The block scheduler and timer heap of the WebAssembly core (its raw
+// exports, with explicit clock values), and Scheduler: its named methods and
+// its Node timer.
 
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { core } from "../src/core.js";
 import { Ack, Rx, Scheduler, Status, Timeout, scheduler } from "../src/index.js";
 
-const s = scheduler();
-const x = s.x;
+const x = core().x;
 const opened: number[] = [];
 
 function track(slot: number): number {
@@ -396,6 +396,107 @@ describe("sender and receiver together", () => {
   });
 });
 
+describe("reserved slots and session deadlines", () => {
+  const cap = () => x.schedCapacity();
+
+  it("a reserved slot runs only its session deadline; txStart makes it a sender and clears that deadline", () => {
+    const slot = track(x.reserve());
+    expect(x.touch(slot, 0)).toBe(-Status.BAD_SLOT); // no retransmission deadline before the transfer
+    expect(x.txSendable(slot)).toBe(0);
+    expect(x.txOnAck(slot, 0, 0)).toBe(-Status.BAD_SLOT);
+    expect(x.rxOnData(slot, 1, 0, 512, 0)).toBe(-Status.BAD_SLOT);
+    expect(x.sessionDeadline(slot, 100)).toBe(Status.OK);
+    expect(x.timersQueued()).toBe(1);
+    expect(expireAll(99)).toEqual([]);
+    expect(expireAll(100)).toEqual([cap() + slot]); // session deadline ids are cap + slot
+    expect(x.sessionDeadline(slot, 300)).toBe(Status.OK);
+    expect(x.txStart(slot, 4, 1000, 3, 1)).toBe(Status.OK);
+    expect(x.timersQueued()).toBe(0); // the handler's wait is over
+    expect(x.txSendable(slot)).toBe(1); // the OACK first
+    expect(x.txNext(slot)).toBe(0);
+    expect(x.txStart(slot, 4, 1000, 3, 1)).toBe(-Status.BAD_SLOT); // only once
+    expect(x.rxStart(slot, 4, 1000, 3)).toBe(-Status.BAD_SLOT);
+  });
+
+  it("rxStart makes a reserved slot a receiver; bad arguments leave it reserved", () => {
+    const slot = track(x.reserve());
+    expect(x.rxStart(slot, 0, 1000, 3)).toBe(-Status.ARGUMENT);
+    expect(x.rxStart(slot, 2, 0, 3)).toBe(-Status.ARGUMENT);
+    expect(x.rxStart(slot, 2, 1000, 3)).toBe(Status.OK);
+    expect(x.rxOnData(slot, 1, 512, 512, 0)).toBe(Rx.DELIVER);
+    expect(x.rxOnData(slot, 2, 512, 512, 0)).toBe(Rx.DELIVER | Rx.ACK);
+    expect(x.rxSetWindow(slot, 1)).toBe(Status.OK);
+    expect(x.rxOnData(slot, 3, 512, 512, 0)).toBe(Rx.DELIVER | Rx.ACK);
+    expect(x.rxSetWindow(slot, 0)).toBe(-Status.BAD_SLOT);
+  });
+
+  it("the session deadline and the retransmission deadline of one slot are independent", () => {
+    const slot = txOpen(1, 50);
+    x.sessionDeadline(slot, 120);
+    sendWindow(slot, 0); // retransmission deadline at 50
+    expect(x.timersQueued()).toBe(2);
+    expect(expireAll(60)).toEqual([slot]);
+    expect(expireAll(200)).toEqual([cap() + slot]);
+    x.sessionDeadline(slot, 300);
+    expect(x.clearSessionDeadline(slot)).toBe(Status.OK);
+    expect(x.timersQueued()).toBe(0);
+    x.sessionDeadline(slot, 400);
+    x.close(slot); // close drops both
+    opened.splice(opened.indexOf(slot), 1);
+    expect(x.timersQueued()).toBe(0);
+    expect(x.sessionDeadline(slot, 500)).toBe(-Status.BAD_SLOT);
+  });
+
+  it("no-progress limit (sender): moved by ACKs that advance, not by duplicates, stale ACKs or timeouts", () => {
+    const slot = txOpen(2, 1000, 10);
+    x.txSetLast(slot, 10);
+    expect(x.setProgressLimit(slot, 500, 0)).toBe(Status.OK);
+    expect(x.nextDeadline()).toBe(500);
+    sendWindow(slot, 100); // 1, 2
+    expect(x.txOnAck(slot, 2, 200)).toBe(Ack.ADVANCED); // limit: 700
+    expect(x.txOnAck(slot, 2, 300)).toBe(Ack.DUPLICATE);
+    expect(x.txOnAck(slot, 9, 350)).toBe(Ack.STALE);
+    expect(x.txOnTimeout(slot)).toBe(Timeout.RETRANSMIT);
+    sendWindow(slot, 400); // 3, 4; retransmission deadline 1400
+    expect(expireAll(699)).toEqual([]);
+    expect(expireAll(700)).toEqual([cap() + slot]);
+    expect(x.txOnAck(slot, 4, 800)).toBe(Ack.ADVANCED); // armed again: 1300
+    expect(x.nextDeadline()).toBe(1300);
+    expect(x.setProgressLimit(slot, 0, 900)).toBe(Status.OK); // removed
+    expect(x.nextDeadline()).toBe(1400);
+    expect(x.txOnAck(slot, 4, 950)).toBe(Ack.DUPLICATE);
+    sendWindow(slot, 1000);
+    expect(x.txOnAck(slot, 6, 1000)).toBe(Ack.ADVANCED);
+    expect(x.timersQueued()).toBe(1); // only the retransmission deadline
+  });
+
+  it("no-progress limit (receiver): moved by in-order blocks, not by duplicates or gaps", () => {
+    const slot = rxOpen(4, 1000, 10);
+    x.setProgressLimit(slot, 300, 0);
+    expect(x.rxOnData(slot, 1, 512, 512, 100)).toBe(Rx.DELIVER); // limit: 400
+    expect(x.rxOnData(slot, 1, 512, 512, 200) & Rx.DUPLICATE).toBeTruthy();
+    expect(x.rxOnData(slot, 3, 512, 512, 250) & Rx.GAP).toBeTruthy();
+    expect(expireAll(399).filter((id) => id >= cap())).toEqual([]);
+    expect(expireAll(400).filter((id) => id >= cap())).toEqual([cap() + slot]);
+    x.setProgressLimit(slot, 300, 500);
+    expect(x.rxOnData(slot, 2, 10, 512, 600)).toBe(Rx.DELIVER | Rx.ACK | Rx.DONE);
+    expect(expireAll(899).filter((id) => id >= cap())).toEqual([]);
+    expect(expireAll(900).filter((id) => id >= cap())).toEqual([cap() + slot]);
+  });
+
+  it("a full table refuses reserve() like txOpen", () => {
+    const before = x.slotsOpen();
+    const free = x.schedCapacity() - before;
+    const slots: number[] = [];
+    for (let i = 0; i < free; i++) slots.push(x.reserve());
+    expect(slots.every((v) => v >= 0)).toBe(true);
+    expect(x.reserve()).toBe(-Status.NO_SLOT);
+    expect(x.txOpen(1, 1000, 3, 0)).toBe(-Status.NO_SLOT);
+    for (const slot of slots) x.close(slot);
+    expect(x.slotsOpen()).toBe(before);
+  });
+});
+
 describe("timer heap", () => {
   it("expire() returns slots in deadline order, only those due", () => {
     const timeouts = [50, 10, 40, 20, 30];
@@ -525,6 +626,30 @@ describe("Scheduler (Node timer)", () => {
     expect(x.timersQueued()).toBe(0);
   });
 
+  it("the session deadline calls onSessionDeadline, not onDeadline; txStart clears it", async () => {
+    const sched = new Scheduler();
+    const calls: string[] = [];
+    let resolve!: () => void;
+    const fired = new Promise<void>((r) => (resolve = r));
+    const owner = (name: string) => ({
+      onDeadline() {
+        calls.push(`${name}:retransmit`);
+      },
+      onSessionDeadline() {
+        calls.push(`${name}:session`);
+        resolve();
+      },
+    });
+    const waiting = track(sched.reserve(owner("waiting")));
+    const started = track(sched.reserve(owner("started")));
+    expect(sched.setSessionDeadline(waiting, 30)).toBe(Status.OK);
+    expect(sched.setSessionDeadline(started, 10)).toBe(Status.OK);
+    expect(sched.txStart(started, 1, 5000, 3, false)).toBe(Status.OK);
+    await within(fired, 2000);
+    expect(calls).toEqual(["waiting:session"]);
+    expect(sched.slotsOpen()).toBe(x.slotsOpen());
+  });
+
   it("an owner re-arming from onDeadline is called again (retransmission loop)", async () => {
     const sched = new Scheduler();
     let count = 0;
@@ -534,8 +659,8 @@ describe("Scheduler (Node timer)", () => {
         sched.txOpen({
           onDeadline() {
             count++;
-            if (sched.x.txOnTimeout(slot) === Timeout.GIVE_UP) return resolve();
-            sched.txSent(slot, sched.x.txSendable(slot));
+            if (sched.txOnTimeout(slot) === Timeout.GIVE_UP) return resolve();
+            sched.txSent(slot, sched.txSendable(slot));
           },
         }, 1, 5, 3, false),
       );
