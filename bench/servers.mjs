@@ -267,12 +267,18 @@ export function treeCpuSeconds(pid) {
   return ticks / CLK_TCK;
 }
 
+/** RSS of a process and all its descendants, in bytes. */
+export function treeRss(pid) {
+  let rss = readStatus(pid, "VmRSS");
+  for (const c of descendants(pid)) rss += readStatus(c, "VmRSS");
+  return rss;
+}
+
 /** Samples a process tree's RSS every `ms`; stop() resolves the peak in bytes. */
 export function rssSampler(pid, ms = 100) {
   let peak = 0;
   const sample = () => {
-    let rss = readStatus(pid, "VmRSS");
-    for (const c of descendants(pid)) rss += readStatus(c, "VmRSS");
+    const rss = treeRss(pid);
     if (rss > peak) peak = rss;
   };
   sample();
