@@ -1,49 +1,84 @@
-// tftpkit-load: command-line front end.
+// tftpkit-load: command-line front end (run, merge, compare).
 
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { buildReport, renderHtml, renderText } from "./report.js";
+import { compareReports, mergeReports, renderCompareHtml, renderCompareText } from "./merge.js";
+import { buildReport, renderHtml, renderText, type Report } from "./report.js";
 import { runLoad, type Progress } from "./run.js";
 import { loadScenarioFile, resolveScenario, ScenarioError, type ScenarioInput } from "./scenario.js";
+import { parseDurationS, ScheduleError } from "./schedule.js";
+import { checkThresholds, parseThreshold, ThresholdError, type Threshold } from "./thresholds.js";
+import { VERSION } from "./version.js";
 
 const USAGE = `Usage: tftpkit-load --target HOST:PORT [options]
+       tftpkit-load merge A.json B.json ... [--json] [--html FILE] [--threshold EXPR ...]
+       tftpkit-load compare BASE.json NEW.json [--json] [--html FILE]
 
-Scenario
+Scenario (closed model: --clients loop)
   --target HOST:PORT      server to load ([::1]:69 for IPv6)
   --scenario FILE         JSON scenario (flags given too override it)
   --clients N             concurrent virtual clients (default 1)
   --sessions N            total sessions (gets), or
-  --duration S            keep starting sessions for S seconds
+  --duration T            keep starting sessions for T (30, 30s, 2m, 500ms)
   --file NAME[:WEIGHT]    a file of the mix, picked by weight (repeat the flag)
-  --flow A,B,C            a boot flow: each client fetches A, B, C in turn, again and again
-  --ramp-up S             start the clients evenly over S seconds
-  --time-limit S          stop at S seconds: no new session, running ones cut short (default 3600)
+  --flow A,B,C            a boot flow: each client (machine) fetches A, B, C in turn
+  --think T               a flow's machine waits T between its steps
+  --ramp-up T             start the clients evenly over T
+  --time-limit T          stop at T: no new session, running ones cut short (default 3600 s)
+Open model (sessions start on schedule, whatever the server does)
+  --rate R                start R sessions (flows, with --flow) per second
+  --arrival constant|poisson   spacing of the starts (default constant)
+  --stages T:R,T:R        ramp the rate linearly to each R over each T (from --rate, or 0)
+  --max-in-flight N       at most N running; a start that finds N running is dropped and counted (default 10000)
+Machines
+  --source CIDR           one source address per virtual client, e.g. 127.0.3.0/24
+  --traceparent           a W3C traceparent on each file name; one trace id per flow
 Protocol
   --blksize N  --windowsize N  --tsize  --mode octet|netascii
   --timeout S             client retransmission timeout (default 1)
   --timeout-option N      ask the server for this RFC 2349 timeout
   --retries N             retransmissions before a session fails (default 5)
-  --traceparent           add a random W3C traceparent to each file name
 Loss and checks
-  --loss RATE             drop this share of DATA received and of ACKs to send (0..1)
-  --seed N                PRNG seed of the loss and of the file picks (default 1)
+  --loss RATE             drop this share of DATA (and OACKs) received and of ACKs to send (0..1)
+  --seed N                PRNG seed of the loss, the file picks and Poisson starts (default 1)
   --verify DIR            compare every byte with the local copy in DIR
   --checksums FILE        or with SHA-256 sums (sha256sum format)
+  --threshold EXPR        fail (exit 1) unless EXPR holds: 'p99<200ms', 'errors<0.1%', 'mbps>50' (repeat)
 Running and output
-  --workers N             spread the clients over N worker threads (default 1: this thread)
+  --workers N|auto        worker threads (default auto: one per core when >= 8 clients or >= 100/s)
   --json                  print one JSON document (and nothing else) on stdout
   --html FILE             write a self-contained HTML report
   --progress / --quiet    force the live progress line on or off (default: on when stderr is a terminal)
+  --version               print the version
 `;
 
-function toInt(name: string, v: string | undefined): number | undefined {
+function toNum(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
   if (!Number.isFinite(n) || v.trim() === "") throw new ScenarioError(`--${name} needs a number (got ${JSON.stringify(v)})`);
   return n;
 }
 
-export function scenarioFromArgs(argv: string[]): { input: ScenarioInput; baseDir: string; json: boolean; html?: string; progress?: boolean } {
+function toSeconds(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  try {
+    return parseDurationS(v, `--${name}`);
+  } catch (err) {
+    if (err instanceof ScheduleError) throw new ScenarioError(err.message);
+    throw err;
+  }
+}
+
+export interface ParsedRun {
+  input: ScenarioInput;
+  baseDir: string;
+  json: boolean;
+  html?: string;
+  progress?: boolean;
+  thresholds: Threshold[];
+}
+
+export function scenarioFromArgs(argv: string[]): ParsedRun {
   const { values } = parseArgs({
     args: argv,
     strict: true,
@@ -56,8 +91,14 @@ export function scenarioFromArgs(argv: string[]): { input: ScenarioInput; baseDi
       duration: { type: "string" },
       file: { type: "string", multiple: true },
       flow: { type: "string" },
+      think: { type: "string" },
       "ramp-up": { type: "string" },
       "time-limit": { type: "string" },
+      rate: { type: "string" },
+      arrival: { type: "string" },
+      stages: { type: "string" },
+      "max-in-flight": { type: "string" },
+      source: { type: "string" },
       blksize: { type: "string" },
       windowsize: { type: "string" },
       tsize: { type: "boolean" },
@@ -70,15 +111,18 @@ export function scenarioFromArgs(argv: string[]): { input: ScenarioInput; baseDi
       seed: { type: "string" },
       verify: { type: "string" },
       checksums: { type: "string" },
+      threshold: { type: "string", multiple: true },
       workers: { type: "string" },
       json: { type: "boolean" },
       html: { type: "string" },
       progress: { type: "boolean" },
       quiet: { type: "boolean" },
       help: { type: "boolean", short: "h" },
+      version: { type: "boolean" },
     },
   });
   if (values.help) throw new HelpRequested();
+  if (values.version) throw new VersionRequested();
   let input: Partial<ScenarioInput> = {};
   let baseDir = process.cwd();
   if (values.scenario) {
@@ -90,13 +134,13 @@ export function scenarioFromArgs(argv: string[]): { input: ScenarioInput; baseDi
     if (v !== undefined) input[k] = v;
   };
   set("target", values.target);
-  set("clients", toInt("clients", values.clients));
+  set("clients", toNum("clients", values.clients));
   if (values.sessions !== undefined) {
-    set("sessions", toInt("sessions", values.sessions));
+    set("sessions", toNum("sessions", values.sessions));
     delete input.duration;
   }
   if (values.duration !== undefined) {
-    set("duration", toInt("duration", values.duration));
+    set("duration", toSeconds("duration", values.duration));
     delete input.sessions;
   }
   if (values.file) {
@@ -107,27 +151,35 @@ export function scenarioFromArgs(argv: string[]): { input: ScenarioInput; baseDi
     input.flow = values.flow.split(",").map((x) => x.trim()).filter(Boolean);
     delete input.files;
   }
-  set("rampUp", toInt("ramp-up", values["ramp-up"]));
-  set("timeLimit", toInt("time-limit", values["time-limit"]));
-  set("blksize", toInt("blksize", values.blksize));
-  set("windowsize", toInt("windowsize", values.windowsize));
+  set("think", toSeconds("think", values.think));
+  set("rampUp", toSeconds("ramp-up", values["ramp-up"]));
+  set("timeLimit", toSeconds("time-limit", values["time-limit"]));
+  set("rate", toNum("rate", values.rate));
+  set("arrival", values.arrival as ScenarioInput["arrival"]);
+  set("stages", values.stages);
+  set("maxInFlight", toNum("max-in-flight", values["max-in-flight"]));
+  set("source", values.source);
+  set("blksize", toNum("blksize", values.blksize));
+  set("windowsize", toNum("windowsize", values.windowsize));
   set("tsize", values.tsize);
   set("mode", values.mode as ScenarioInput["mode"]);
-  set("timeout", toInt("timeout", values.timeout));
-  set("timeoutOption", toInt("timeout-option", values["timeout-option"]));
-  set("retries", toInt("retries", values.retries));
+  set("timeout", toNum("timeout", values.timeout));
+  set("timeoutOption", toNum("timeout-option", values["timeout-option"]));
+  set("retries", toNum("retries", values.retries));
   set("traceparent", values.traceparent);
-  set("loss", toInt("loss", values.loss));
-  set("seed", toInt("seed", values.seed));
-  set("workers", toInt("workers", values.workers));
+  set("loss", toNum("loss", values.loss));
+  set("seed", toNum("seed", values.seed));
+  if (values.workers !== undefined) set("workers", values.workers === "auto" ? "auto" : toNum("workers", values.workers));
   if (values.verify) input.verify = { ...input.verify, dir: values.verify };
   if (values.checksums) input.verify = { ...input.verify, checksums: values.checksums };
   if (!input.target) throw new ScenarioError("--target HOST:PORT is required");
+  const thresholds = (values.threshold ?? []).map(parseThreshold);
   const progress = values.progress ? true : values.quiet ? false : undefined;
-  return { input: input as ScenarioInput, baseDir, json: values.json ?? false, html: values.html, progress };
+  return { input: input as ScenarioInput, baseDir, json: values.json ?? false, html: values.html, progress, thresholds };
 }
 
 class HelpRequested extends Error {}
+class VersionRequested extends Error {}
 
 function progressLine(p: Progress, target: number): string {
   const done = p.totals.ok + p.totals.failed;
@@ -138,12 +190,85 @@ function progressLine(p: Progress, target: number): string {
     const f = Math.min(w, Math.round((done / target) * w));
     bar = `[${"#".repeat(f)}${"-".repeat(w - f)}] `;
   }
-  return `${bar}${done}${of} sessions, ${p.totals.failed} errors, ${p.mbps.toFixed(1)} MB/s, ${p.elapsedS.toFixed(1)} s`;
+  const drops = p.totals.dropped ? `, ${p.totals.dropped} not started` : "";
+  return `${bar}${done}${of} sessions, ${p.totals.failed} errors${drops}, ${p.mbps.toFixed(1)} MB/s, ${p.elapsedS.toFixed(1)} s`;
 }
 
-/** Runs the command; resolves the exit code (0 all ok, 1 some sessions failed, 2 usage or set-up error). */
+/** Applies thresholds to a report; prints each failure on stderr; true when all held. */
+function applyThresholds(rep: Report, list: Threshold[]): boolean {
+  rep.thresholds = checkThresholds(list, rep);
+  let ok = true;
+  for (const t of rep.thresholds) {
+    if (t.ok) continue;
+    ok = false;
+    process.stderr.write(`tftpkit-load: threshold failed: ${t.threshold} (measured ${Number.isFinite(t.actual) ? Number(t.actual.toPrecision(6)) : "nothing"})\n`);
+  }
+  return ok;
+}
+
+function readReport(path: string): Report {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new ScenarioError(`${path}: ${(err as Error).message}`);
+  }
+  try {
+    return JSON.parse(text) as Report;
+  } catch (err) {
+    throw new ScenarioError(`${path}: not valid JSON (${(err as Error).message})`);
+  }
+}
+
+function mergeCommand(argv: string[]): number {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: true,
+    options: { json: { type: "boolean" }, html: { type: "string" }, threshold: { type: "string", multiple: true } },
+  });
+  if (positionals.length === 0) throw new ScenarioError("merge needs one or more --json reports");
+  const thresholds = (values.threshold ?? []).map(parseThreshold);
+  let rep: Report;
+  try {
+    rep = mergeReports(positionals.map(readReport), positionals);
+  } catch (err) {
+    throw new ScenarioError((err as Error).message);
+  }
+  const ok = applyThresholds(rep, thresholds);
+  if (values.html) writeFileSync(values.html, renderHtml(rep));
+  process.stdout.write(values.json ? JSON.stringify(rep, null, 2) + "\n" : renderText(rep));
+  return ok && rep.sessions.failed === 0 ? 0 : 1;
+}
+
+function compareCommand(argv: string[]): number {
+  const { values, positionals } = parseArgs({ args: argv, strict: true, allowPositionals: true, options: { json: { type: "boolean" }, html: { type: "string" } } });
+  if (positionals.length !== 2) throw new ScenarioError("compare needs two reports: BASE.json NEW.json");
+  const [base, next] = positionals.map(readReport);
+  for (const [r, name] of [[base, positionals[0]], [next, positionals[1]]] as const) {
+    if (r?.tool !== "tftpkit-load") throw new ScenarioError(`${name}: not a tftpkit-load --json report`);
+  }
+  const rows = compareReports(base, next);
+  if (values.html) writeFileSync(values.html, renderCompareHtml(base, next, rows));
+  process.stdout.write(values.json ? JSON.stringify({ base: positionals[0], new: positionals[1], rows }, null, 2) + "\n" : renderCompareText(base, next, rows));
+  return 0;
+}
+
+function usageError(err: unknown): number {
+  process.stderr.write(`tftpkit-load: ${(err as Error).message}\n\n${USAGE}`);
+  return 2;
+}
+
+/** Runs the command; resolves the exit code (0 all ok, 1 sessions failed or a threshold failed, 2 usage or set-up error). */
 export async function main(argv: string[]): Promise<number> {
-  let parsed: ReturnType<typeof scenarioFromArgs>;
+  if (argv[0] === "merge" || argv[0] === "compare") {
+    try {
+      return argv[0] === "merge" ? mergeCommand(argv.slice(1)) : compareCommand(argv.slice(1));
+    } catch (err) {
+      return usageError(err);
+    }
+  }
+  let parsed: ParsedRun;
   let scenario: ReturnType<typeof resolveScenario>;
   try {
     parsed = scenarioFromArgs(argv);
@@ -153,8 +278,12 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(USAGE);
       return 0;
     }
-    process.stderr.write(`tftpkit-load: ${(err as Error).message}\n\n${USAGE}`);
-    return 2;
+    if (err instanceof VersionRequested) {
+      process.stdout.write(`tftpkit-load ${VERSION}\n`);
+      return 0;
+    }
+    if (err instanceof ScenarioError || err instanceof ThresholdError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) return usageError(err);
+    return usageError(err);
   }
   const live = parsed.progress ?? Boolean(process.stderr.isTTY);
   const onProgress = live
@@ -172,8 +301,9 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (live) process.stderr.write("\r\x1b[2K");
   const report = buildReport(raw);
+  const held = applyThresholds(report, parsed.thresholds);
   if (parsed.html) writeFileSync(parsed.html, renderHtml(report));
   if (parsed.json) process.stdout.write(JSON.stringify(report, null, 2) + "\n");
   else process.stdout.write(renderText(report));
-  return report.sessions.failed > 0 ? 1 : 0;
+  return report.sessions.failed > 0 || !held ? 1 : 0;
 }

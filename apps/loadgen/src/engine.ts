@@ -1,61 +1,60 @@
-// The virtual clients of one thread. Each client takes a session number from
-// a counter shared by every thread (Atomics), fetches a file, verifies it,
-// and goes again until the sessions are used up or the time is over. A
-// session's file pick and its injected loss come from PRNGs seeded by the
+// The sessions of one thread. Two models:
+//
+// - closed (`clients`): each virtual client takes a session number from a
+//   counter shared by every thread (Atomics), fetches a file (or the next
+//   step of its flow), and goes again until the sessions or the time run out;
+// - open (`rate`/`stages`): sessions (or whole flows, one machine each) start
+//   at scheduled times (schedule.ts) whatever the server does; this thread
+//   starts every `threads`-th arrival. Latency counts from the scheduled
+//   start; a start that finds `maxInFlight` running (a count shared by every
+//   thread) is dropped and counted.
+//
+// Per packet the engine does no allocation and no promise: the client calls
+// one sink per running session (pooled, bound once) that counts the bytes
+// and, when verifying, copies them into a 64 KiB staging buffer compared with
+// the local copy and hashed once per buffer (batched verification).
+// A session's file pick and its injected loss come from PRNGs seeded by the
 // scenario seed and the session number, so a run repeats exactly.
 
-import { createHash, type Hash } from "node:crypto";
+import { createHash, randomFillSync, type Hash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { setMaxListeners } from "node:events";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { createClient, LossInjector, mixSeed, prng, TftpTransferError, type TftpClient } from "@tftpkit/client";
+import { createClient, LossInjector, mixSeed, prng, TftpTransferError, type TftpClient, type TransferStats } from "@tftpkit/client";
+import { newHist, recordMs } from "./hist.js";
+import { addMessage, emptyPart, encodePart, type LivePart, type TimeBucket, type Totals, type WirePart } from "./part.js";
 import { pickFile, type Scenario } from "./scenario.js";
+import { Arrivals, RatePlan } from "./schedule.js";
+import { parseSource, type SourcePool } from "./source.js";
+
+/** A start later than this after its scheduled time counts as late (open model). */
+export const LATE_MS = 10;
 
 export interface SessionRecord {
   index: number;
+  /** Closed model: the virtual client; open model: the arrival (one machine). */
   client: number;
   file: string;
+  /** Step in the flow (0 without a flow). */
+  step: number;
   ok: boolean;
-  /** "1".."8"/"0" for an ERROR from the server; timeout, verify, aborted, error for local failures. */
+  /** "1".."8"/"0" for an ERROR from the server; timeout, verify, aborted, error for local failures; cut. */
   error?: string;
+  /** From the scheduled start in the open model, else from the start. */
   durationMs: number;
   bytes: number;
   retransmits: number;
   dataDropped: number;
   acksDropped: number;
+  /** Source address the session used (with --source). */
+  source?: string;
+  /** The traceparent sent with the name (with --traceparent). */
+  traceparent?: string;
 }
 
-export interface EngineTotals {
-  ok: number;
-  failed: number;
-  /** Sessions cut short by the time limit (neither ok nor failed). */
-  cut: number;
-  bytes: number;
-  wireBytes: number;
-  packetsSent: number;
-  packetsReceived: number;
-  retransmits: number;
-  timeouts: number;
-  dataDropped: number;
-  acksDropped: number;
-}
-
-export interface FileTally {
-  ok: number;
-  failed: number;
-  /** Durations of its sessions that succeeded, ms. */
-  latencies: number[];
-}
-
-export interface EngineResult extends EngineTotals {
-  errors: Record<string, number>;
-  /** Per error key, the messages seen and how often (at most 10 distinct per key). */
-  errorMessages: Record<string, Record<string, number>>;
-  /** Per file name: sessions and latencies (a boot flow's config and kernel apart). */
-  files: Record<string, FileTally>;
-  /** Durations of the sessions that succeeded, ms. */
-  latencies: Float64Array;
+export interface EngineResult {
+  part: WirePart;
   sessions?: SessionRecord[];
   /** Event-loop utilization of this thread over the run (0..1). */
   elu: number;
@@ -63,57 +62,134 @@ export interface EngineResult extends EngineTotals {
 
 export interface EngineConfig {
   scenario: Scenario;
-  /** Virtual client numbers run by this thread. */
+  /** This thread's number and the count of threads running sessions. */
+  thread: number;
+  threads: number;
+  /** Closed model: virtual client numbers run by this thread. */
   clients: number[];
-  /** performance.timeOrigin-independent start: epoch ms shared by all threads. */
+  /** Epoch ms at which the run starts, shared by all threads. */
   startEpochMs: number;
   keepSessions: boolean;
 }
 
-export function emptyTotals(): EngineTotals {
-  return { ok: 0, failed: 0, cut: 0, bytes: 0, wireBytes: 0, packetsSent: 0, packetsReceived: 0, retransmits: 0, timeouts: 0, dataDropped: 0, acksDropped: 0 };
-}
+/** Shared counters: [0] next session number (closed model), [1] sessions/flows in flight (open model). */
+export const SHARED_SLOTS = 2;
 
 const FILE_DRAW_STREAM = 0x46494c45;
+const STAGE_BYTES = 64 * 1024;
+const TICK_MS = 100;
 
-class Verifier {
+class VerifyError extends Error {}
+
+/** Local copies for --verify, read once per file. */
+class Copies {
   private readonly cache = new Map<string, Buffer | null>();
-  constructor(private readonly s: Scenario) {}
-  expected(name: string): Buffer | null | undefined {
-    if (!this.s.verifyDir) return undefined;
+  constructor(private readonly dir: string | null) {}
+  get(name: string): Buffer | null | undefined {
+    if (!this.dir) return undefined;
     if (!this.cache.has(name)) {
       try {
-        this.cache.set(name, readFileSync(join(this.s.verifyDir, name)));
+        this.cache.set(name, readFileSync(join(this.dir, name)));
       } catch {
-        this.cache.set(name, null); // no local copy: the session fails verification if it succeeds
+        this.cache.set(name, null); // no local copy: the session fails verification
       }
     }
     return this.cache.get(name);
   }
 }
 
-class VerifyError extends Error {}
+/**
+ * What runs per packet: counts bytes into the totals and the current second,
+ * and when verifying stages them for a batched compare and hash. One per
+ * running session, reused across sessions; `sink` is bound once.
+ */
+class Check {
+  private stage: Buffer | null = null;
+  private fill = 0;
+  private offset = 0;
+  private mismatch = false;
+  private expected: Buffer | null | undefined;
+  private hash: Hash | undefined;
+  private verifying = false;
+
+  constructor(private readonly engine: Engine) {}
+
+  begin(expected: Buffer | null | undefined, sha256: boolean): void {
+    this.expected = expected;
+    this.hash = sha256 ? createHash("sha256") : undefined;
+    this.verifying = expected !== undefined || sha256;
+    if (this.verifying) this.stage ??= Buffer.allocUnsafe(STAGE_BYTES);
+    this.fill = 0;
+    this.offset = 0;
+    this.mismatch = false;
+  }
+
+  readonly sink = (chunk: Uint8Array): void => {
+    const n = chunk.length;
+    this.engine.part.totals.bytes += n;
+    this.engine.bucket.bytes += n;
+    if (!this.verifying) return;
+    let at = 0;
+    while (at < n) {
+      const take = Math.min(n - at, STAGE_BYTES - this.fill);
+      this.stage!.set(at === 0 && take === n ? chunk : chunk.subarray(at, at + take), this.fill);
+      this.fill += take;
+      at += take;
+      if (this.fill === STAGE_BYTES) this.flush();
+    }
+  };
+
+  private flush(): void {
+    const len = this.fill;
+    if (len === 0) return;
+    const e = this.expected;
+    if (e !== undefined) {
+      if (e === null || this.offset + len > e.length || e.compare(this.stage!, 0, len, this.offset, this.offset + len) !== 0) this.mismatch = true;
+    }
+    this.hash?.update(this.stage!.subarray(0, len));
+    this.offset += len;
+    this.fill = 0;
+  }
+
+  /** True when every byte matched (and the length too). */
+  finish(want: string | undefined): boolean {
+    if (!this.verifying) return true;
+    this.flush();
+    const e = this.expected;
+    if (e !== undefined && (this.mismatch || e === null || this.offset !== e.length)) return false;
+    if (want && this.hash!.digest("hex") !== want.toLowerCase()) return false;
+    this.hash = undefined;
+    return true;
+  }
+}
+
+function hex(bytes: number): string {
+  const b = Buffer.allocUnsafe(bytes);
+  randomFillSync(b);
+  return b.toString("hex");
+}
 
 export class Engine {
-  readonly totals: EngineTotals = emptyTotals();
-  private readonly errors: Record<string, number> = {};
-  private readonly errorMessages: Record<string, Record<string, number>> = {};
-  private readonly files: Record<string, FileTally> = {};
-  private latencies = new Float64Array(1024);
-  private nLat = 0;
+  readonly part: LivePart;
+  /** The one-second bucket of now (moved on by a timer, so packets never read the clock). */
+  bucket: TimeBucket<ReturnType<typeof newHist>>;
+  private readonly buckets = new Map<number, TimeBucket<ReturnType<typeof newHist>>>();
   private readonly records: SessionRecord[] = [];
   private readonly client: TftpClient;
-  private readonly verifier: Verifier;
-  private readonly stopAt: number;
+  private readonly copies: Copies;
+  private readonly checks: Check[] = [];
+  private readonly stopAtEpoch: number;
+  private readonly sources: SourcePool | null;
   /** Aborts the sessions still running at the time limit. */
   private readonly cut = new AbortController();
+  private readonly s: Scenario;
 
   constructor(
     private readonly cfg: EngineConfig,
-    /** Shared session counter: [0] = next session number. */
-    private readonly tickets: Int32Array,
+    /** Counters shared by every thread (SHARED_SLOTS). */
+    private readonly shared: Int32Array,
   ) {
-    const s = cfg.scenario;
+    const s = (this.s = cfg.scenario);
     this.client = createClient({
       host: s.host,
       port: s.port,
@@ -125,129 +201,261 @@ export class Engine {
       retries: s.retries,
       mode: s.mode,
       dallyMs: s.dallyMs,
-      traceparent: s.traceparent,
     });
-    this.verifier = new Verifier(s);
+    this.copies = new Copies(s.verifyDir);
+    this.sources = s.source ? parseSource(s.source) : null;
+    this.part = emptyPart(s.flow ?? []);
+    this.bucket = this.bucketAt(Date.now());
     setMaxListeners(0, this.cut.signal); // one listener per running session
-    this.stopAt = cfg.startEpochMs + Math.min(s.duration, s.timeLimit) * 1000;
+    this.stopAtEpoch = cfg.startEpochMs + Math.min(s.duration, s.timeLimit) * 1000;
+  }
+
+  get totals(): Totals {
+    return this.part.totals;
+  }
+
+  private bucketAt(epochMs: number): TimeBucket<ReturnType<typeof newHist>> {
+    const t = Math.floor(epochMs / 1000);
+    let b = this.buckets.get(t);
+    if (!b) this.buckets.set(t, (b = { t, started: 0, ok: 0, failed: 0, dropped: 0, bytes: 0, hdr: newHist() }));
+    return b;
   }
 
   async run(): Promise<EngineResult> {
     const elu0 = performance.eventLoopUtilization();
-    const s = this.cfg.scenario;
+    const s = this.s;
+    const tick = setInterval(() => (this.bucket = this.bucketAt(Date.now())), TICK_MS);
     const cutTimer = setTimeout(() => this.cut.abort(), Math.max(0, this.cfg.startEpochMs + s.timeLimit * 1000 - Date.now()));
+    try {
+      const wait = this.cfg.startEpochMs - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      if (s.rate === null) await this.closed();
+      else await this.open();
+    } finally {
+      clearTimeout(cutTimer);
+      clearInterval(tick);
+    }
+    this.part.timeline = [...this.buckets.values()].filter((b) => b.started + b.ok + b.failed + b.dropped + b.bytes > 0).sort((a, b) => a.t - b.t);
+    const elu = performance.eventLoopUtilization(elu0).utilization;
+    return { part: encodePart(this.part), sessions: this.cfg.keepSessions ? this.records : undefined, elu };
+  }
+
+  // ---- closed model ----
+
+  private async closed(): Promise<void> {
+    const s = this.s;
     await Promise.all(
       this.cfg.clients.map(async (id) => {
-        const startAt = this.cfg.startEpochMs + (s.clients > 1 ? (id * s.rampUp * 1000) / s.clients : 0);
-        const wait = startAt - Date.now();
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-        await this.clientLoop(id);
+        const delay = s.clients > 1 ? (id * s.rampUp * 1000) / s.clients : 0;
+        if (delay > 0) await sleep(delay);
+        await (s.flow ? this.closedFlows(id) : this.closedSessions(id));
       }),
     );
-    clearTimeout(cutTimer);
-    const elu = performance.eventLoopUtilization(elu0).utilization;
-    return {
-      ...this.totals,
-      errors: { ...this.errors },
-      errorMessages: this.errorMessages,
-      files: this.files,
-      latencies: this.latencies.slice(0, this.nLat),
-      sessions: this.cfg.keepSessions ? this.records : undefined,
-      elu,
-    };
   }
 
   /** The next session number, or -1 when there is none left. */
   private ticket(): number {
-    if (Date.now() >= this.stopAt) return -1;
-    const n = Atomics.add(this.tickets, 0, 1);
-    return n < this.cfg.scenario.sessions ? n : -1;
+    if (Date.now() >= this.stopAtEpoch) return -1;
+    const n = Atomics.add(this.shared, 0, 1);
+    return n < this.s.sessions ? n : -1;
   }
 
-  private async clientLoop(id: number): Promise<void> {
-    const s = this.cfg.scenario;
-    for (let step = 0; ; step++) {
+  private async closedSessions(id: number): Promise<void> {
+    for (;;) {
       const index = this.ticket();
       if (index < 0) return;
-      const file = pickFile(s, step, s.flow ? 0 : prng(mixSeed(s.seed ^ FILE_DRAW_STREAM, index))());
-      await this.session(id, index, file);
+      await this.session(id, index, this.pick(index), 0, performance.now(), undefined);
     }
   }
 
-  private async session(client: number, index: number, file: string): Promise<void> {
-    const s = this.cfg.scenario;
-    const loss = s.lossData > 0 || s.lossAck > 0 ? new LossInjector({ data: s.lossData, ack: s.lossAck, seed: mixSeed(s.seed, index) }) : undefined;
-    const expected = this.verifier.expected(file);
-    const want = s.sha256?.[file];
-    let hash: Hash | undefined = want ? createHash("sha256") : undefined;
-    let offset = 0;
-    let mismatch = false;
-    const t = this.totals;
-    const sink = (chunk: Uint8Array): void => {
-      if (expected !== undefined) {
-        // compare() works on ranges: no view allocated per packet.
-        if (expected === null || offset + chunk.length > expected.length || expected.compare(chunk, 0, chunk.length, offset, offset + chunk.length) !== 0) mismatch = true;
+  private async closedFlows(id: number): Promise<void> {
+    const steps = this.s.flow!;
+    for (;;) {
+      const t0 = performance.now();
+      const trace = this.s.traceparent ? hex(16) : undefined;
+      let ok = true;
+      for (let i = 0; i < steps.length; i++) {
+        const index = this.ticket();
+        if (index < 0) return; // the sessions ran out mid-flow: that flow is not counted
+        if (i > 0 && this.s.thinkMs > 0) await sleep(this.s.thinkMs);
+        if (!(await this.session(id, index, steps[i], i, performance.now(), trace))) {
+          ok = false;
+          break;
+        }
       }
-      hash?.update(chunk);
-      offset += chunk.length;
-      t.bytes += chunk.length;
-    };
-    const tally = (this.files[file] ??= { ok: 0, failed: 0, latencies: [] });
-    const rec: SessionRecord = { index, client, file, ok: false, durationMs: 0, bytes: 0, retransmits: 0, dataDropped: 0, acksDropped: 0 };
+      this.endFlow(ok, t0);
+    }
+  }
+
+  // ---- open model ----
+
+  private open(): Promise<void> {
+    const s = this.s;
+    const { thread, threads } = this.cfg;
+    const plan = new RatePlan(s.rate!, s.stages, Math.min(s.duration, s.timeLimit));
+    const arrivals = new Arrivals(plan, s.arrival === "poisson", s.seed);
+    // performance.now() of the run's start (epoch start taken to this thread's clock).
+    const base = performance.now() + (this.cfg.startEpochMs - Date.now());
+    let running = 0;
+    let scheduleDone = false;
+    let nextAt = -1; // ms (performance clock) of this thread's next arrival; -1 = to compute
+    let nextIndex = -1;
+    return new Promise<void>((resolve) => {
+      const settle = (): void => {
+        running--;
+        if (scheduleDone && running === 0) resolve();
+      };
+      const pump = (): void => {
+        const now = performance.now();
+        for (;;) {
+          if (nextAt < 0) {
+            let t: number;
+            do t = arrivals.next();
+            while (t !== Infinity && arrivals.index % threads !== thread && arrivals.index < s.sessions);
+            if (t === Infinity || arrivals.index >= s.sessions || this.cut.signal.aborted) {
+              scheduleDone = true;
+              if (running === 0) resolve();
+              return;
+            }
+            nextAt = base + t * 1000;
+            nextIndex = arrivals.index;
+          }
+          if (nextAt > now) break;
+          const at = nextAt;
+          const k = nextIndex;
+          nextAt = -1;
+          if (Atomics.add(this.shared, 1, 1) >= s.maxInFlight) {
+            Atomics.sub(this.shared, 1, 1);
+            this.part.totals.dropped++;
+            this.bucket.dropped++;
+            continue;
+          }
+          const lag = now - at;
+          recordMs(this.part.lag, lag);
+          if (lag > LATE_MS) this.part.totals.late++;
+          running++;
+          this.machine(k, at).finally(() => {
+            Atomics.sub(this.shared, 1, 1);
+            settle();
+          });
+        }
+        setTimeout(pump, Math.max(0, nextAt - performance.now()));
+      };
+      pump();
+    });
+  }
+
+  /** One arrival: one session, or a machine running the whole flow. Times count from `scheduledAt`. */
+  private async machine(k: number, scheduledAt: number): Promise<void> {
+    const steps = this.s.flow;
+    if (!steps) {
+      await this.session(k, k, this.pick(k), 0, scheduledAt, undefined);
+      return;
+    }
+    const trace = this.s.traceparent ? hex(16) : undefined;
+    let ok = true;
+    for (let i = 0; i < steps.length; i++) {
+      if (i > 0 && this.s.thinkMs > 0) await sleep(this.s.thinkMs);
+      if (this.cut.signal.aborted) return;
+      if (!(await this.session(k, k * steps.length + i, steps[i], i, i === 0 ? scheduledAt : performance.now(), trace))) {
+        ok = false;
+        break;
+      }
+    }
+    this.endFlow(ok, scheduledAt);
+  }
+
+  // ---- one session ----
+
+  private pick(index: number): string {
+    return pickFile(this.s, 0, prng(mixSeed(this.s.seed ^ FILE_DRAW_STREAM, index))());
+  }
+
+  private endFlow(ok: boolean, t0: number): void {
+    if (this.cut.signal.aborted) return;
+    if (ok) {
+      this.part.totals.flowsOk++;
+      recordMs(this.part.flow, performance.now() - t0);
+    } else this.part.totals.flowsFailed++;
+  }
+
+  /** Runs one get; true when it succeeded (and verified). Latency counts from `t0` (performance clock). */
+  private async session(client: number, index: number, file: string, step: number, t0: number, trace: string | undefined): Promise<boolean> {
+    const s = this.s;
+    const p = this.part;
+    const t = p.totals;
+    const loss = s.lossData > 0 || s.lossAck > 0 ? new LossInjector({ data: s.lossData, ack: s.lossAck, seed: mixSeed(s.seed, index) }) : undefined;
+    const check = this.checks.pop() ?? new Check(this);
+    const want = s.sha256?.[file];
+    check.begin(this.copies.get(file), want !== undefined);
+    const source = this.sources ? this.sources.at(client) : undefined;
+    const traceparent = trace ? `00-${trace}-${hex(8)}-01` : s.traceparent ? true : undefined;
+    const tally = (p.files[file] ??= { ok: 0, failed: 0, hdr: newHist() });
+    const stepTally = s.flow ? p.steps[step] : undefined;
+    const rec: SessionRecord | undefined = this.cfg.keepSessions
+      ? { index, client, file, step, ok: false, durationMs: 0, bytes: 0, retransmits: 0, dataDropped: 0, acksDropped: 0, source, traceparent: typeof traceparent === "string" ? traceparent : undefined }
+      : undefined;
+    t.started++;
+    this.bucket.started++;
+    let ok = false;
     try {
-      const { stats } = await this.client.getTo(file, sink, { loss, signal: this.cut.signal });
-      this.count(stats);
-      rec.durationMs = stats.durationMs;
-      rec.bytes = stats.bytes;
-      rec.retransmits = stats.retransmits;
-      if (expected !== undefined && (mismatch || expected === null || offset !== expected.length)) throw new VerifyError();
-      if (want && hash!.digest("hex") !== want.toLowerCase()) throw new VerifyError();
-      hash = undefined;
-      rec.ok = true;
+      const { stats } = await this.client.getTo(file, check.sink, { loss, signal: this.cut.signal, localAddress: source, traceparent });
+      this.count(stats, rec);
+      if (!check.finish(want)) throw new VerifyError();
+      const ms = performance.now() - t0;
+      ok = true;
       t.ok++;
       tally.ok++;
-      tally.latencies.push(stats.durationMs);
-      if (this.nLat === this.latencies.length) {
-        const grown = new Float64Array(this.latencies.length * 2);
-        grown.set(this.latencies);
-        this.latencies = grown;
+      this.bucket.ok++;
+      recordMs(p.latency, ms);
+      recordMs(tally.hdr, ms);
+      recordMs(this.bucket.hdr, ms);
+      if (stepTally) {
+        stepTally.ok++;
+        recordMs(stepTally.hdr, ms);
       }
-      this.latencies[this.nLat++] = stats.durationMs;
+      if (rec) {
+        rec.ok = true;
+        rec.durationMs = ms;
+      }
     } catch (err) {
       if (this.cut.signal.aborted && err instanceof TftpTransferError && err.code === "TFTP_ERR_ABORTED") {
-        this.count(err.stats);
-        rec.error = "cut";
+        this.count(err.stats, rec);
         t.cut++;
-        if (this.cfg.keepSessions) this.records.push(rec);
-        return;
+        if (rec) rec.error = "cut";
+      } else {
+        let key = "error";
+        let message = (err as Error).message;
+        if (err instanceof VerifyError) {
+          key = "verify";
+          message = `${file}: bytes differ from the expected copy`;
+        } else if (err instanceof TftpTransferError) {
+          this.count(err.stats, rec);
+          key = err.remote ? String(err.wireCode) : err.code === "TFTP_ERR_TIMEOUT" ? "timeout" : err.code === "TFTP_ERR_ABORTED" ? "aborted" : "error";
+        }
+        addMessage(p.errorMessages, key, message);
+        p.errors[key] = (p.errors[key] ?? 0) + 1;
+        t.failed++;
+        tally.failed++;
+        this.bucket.failed++;
+        if (stepTally) stepTally.failed++;
+        if (rec) {
+          rec.error = key;
+          rec.durationMs = performance.now() - t0;
+        }
       }
-      let key = "error";
-      let message = (err as Error).message;
-      if (err instanceof VerifyError) {
-        key = "verify";
-        message = `${file}: bytes differ from the expected copy`;
-      }
-      else if (err instanceof TftpTransferError) {
-        this.count(err.stats);
-        rec.durationMs = err.stats.durationMs;
-        rec.bytes = err.stats.bytes;
-        rec.retransmits = err.stats.retransmits;
-        key = err.remote ? String(err.wireCode) : err.code === "TFTP_ERR_TIMEOUT" ? "timeout" : err.code === "TFTP_ERR_ABORTED" ? "aborted" : "error";
-      }
-      rec.error = key;
-      const msgs = (this.errorMessages[key] ??= {});
-      if (msgs[message] !== undefined || Object.keys(msgs).length < 10) msgs[message] = (msgs[message] ?? 0) + 1;
-      t.failed++;
-      tally.failed++;
-      this.errors[key] = (this.errors[key] ?? 0) + 1;
     }
-    rec.dataDropped = loss?.dataDropped ?? 0;
-    rec.acksDropped = loss?.acksDropped ?? 0;
-    if (this.cfg.keepSessions) this.records.push(rec);
+    this.checks.push(check);
+    if (rec) {
+      rec.dataDropped = loss?.dataDropped ?? 0;
+      rec.acksDropped = loss?.acksDropped ?? 0;
+      this.records.push(rec);
+    }
+    return ok;
   }
 
-  private count(st: { wireBytes: number; packetsSent: number; packetsReceived: number; retransmits: number; timeouts: number; dataDropped: number; acksDropped: number }): void {
-    const t = this.totals;
+  private count(st: TransferStats, rec: SessionRecord | undefined): void {
+    const t = this.part.totals;
     t.wireBytes += st.wireBytes;
     t.packetsSent += st.packetsSent;
     t.packetsReceived += st.packetsReceived;
@@ -255,5 +463,13 @@ export class Engine {
     t.timeouts += st.timeouts;
     t.dataDropped += st.dataDropped;
     t.acksDropped += st.acksDropped;
+    if (rec) {
+      rec.bytes = st.bytes;
+      rec.retransmits = st.retransmits;
+    }
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }

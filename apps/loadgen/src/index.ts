@@ -1,9 +1,18 @@
-export { runLoad, type Progress, type RawRun, type RunOptions, type TimelinePoint } from "./run.js";
-export { buildReport, renderHtml, renderText, throughputSvg, histogramSvg, SATURATION_ELU, type Report } from "./report.js";
+export { runLoad, type Progress, type RawRun, type RunOptions } from "./run.js";
 export {
-  resolveScenario, loadScenarioFile, parseTarget, parseFileWeight, parseChecksums, pickFile, ScenarioError, DEFAULTS,
+  buildReport, reportOf, renderHtml, renderText, lineChart, barChart, niceStep, SATURATION_ELU,
+  type Report, type TimelinePoint, type ThresholdResult,
+} from "./report.js";
+export {
+  resolveScenario, loadScenarioFile, parseTarget, parseFileWeight, parseChecksums, pickFile, ScenarioError, DEFAULTS, AUTO_WORKERS,
   type Scenario, type ScenarioInput, type FileWeight,
 } from "./scenario.js";
-export { percentile, summarize, histogram, type Bucket, type LatencySummary } from "./stats.js";
-export type { SessionRecord, EngineTotals } from "./engine.js";
+export { newHist, recordMs, summarize, encodeHist, decodeHist, addHist, histogramBuckets, PERCENTILES, type Bucket, type LatencySummary, type Histogram } from "./hist.js";
+export { RatePlan, Arrivals, parseStages, parseDurationS, type Stage } from "./schedule.js";
+export { parseSource, type SourcePool } from "./source.js";
+export { parseThreshold, checkThresholds, ThresholdError, type Threshold } from "./thresholds.js";
+export { mergeReports, compareReports, renderCompareText, renderCompareHtml, type CompareRow } from "./merge.js";
+export { mergeParts, encodePart, emptyPart, type Part, type Totals } from "./part.js";
+export { LATE_MS, type SessionRecord, type EngineResult } from "./engine.js";
+export { VERSION } from "./version.js";
 export { main } from "./cli.js";

@@ -4,7 +4,10 @@
 import { readFileSync } from "node:fs";
 import type { TransferOptions } from "@tftpkit/client";
 import { isIP } from "node:net";
+import { availableParallelism } from "node:os";
 import { resolve as resolvePath, dirname } from "node:path";
+import { parseStages, RatePlan, ScheduleError, type Stage } from "./schedule.js";
+import { parseSource, SourceError } from "./source.js";
 
 export interface FileWeight {
   name: string;
@@ -34,8 +37,20 @@ export interface ScenarioInput
   seed?: number;
   /** Verify every byte: against files in a local folder, or SHA-256 per file name. */
   verify?: { dir?: string; sha256?: Record<string, string>; checksums?: string };
-  /** Worker threads to spread the clients over (1 = the main thread). */
-  workers?: number;
+  /** Worker threads to spread the clients over (1 = the main thread; "auto", the default: one per core when the run is large). */
+  workers?: number | "auto";
+  /** Open model: sessions (or flows, with `flow`) started per second, whatever the server does. */
+  rate?: number;
+  /** Open model: "constant" spacing (default) or "poisson" arrivals. */
+  arrival?: "constant" | "poisson";
+  /** Open model: rate stages, "30s:100,60s:500" or [{ durationS, target }]; the rate ramps linearly to each target. */
+  stages?: string | Stage[];
+  /** Open model: at most this many sessions (flows) at once; a scheduled one that finds the cap reached is not started and counted as dropped. */
+  maxInFlight?: number;
+  /** Source addresses, one per virtual client: a CIDR such as "127.0.3.0/24". */
+  source?: string;
+  /** Seconds a flow's machine waits between its steps. */
+  think?: number;
   /** Add a random W3C traceparent to each file name. */
   traceparent?: boolean;
   /** ms a client keeps re-ACKing the last block after a get (default: its timeout when loss is injected, else 0). */
@@ -66,6 +81,14 @@ export interface Scenario {
   verifyDir: string | null;
   sha256: Record<string, string> | null;
   workers: number;
+  /** Sessions (flows) started per second in the open model; null = the closed model (`clients` loops). */
+  rate: number | null;
+  arrival: "constant" | "poisson";
+  stages: Stage[];
+  maxInFlight: number;
+  /** Normalised CIDR of the source addresses, or null (the system picks). */
+  source: string | null;
+  thinkMs: number;
   traceparent: boolean;
   dallyMs: number;
   timeLimit: number;
@@ -77,7 +100,8 @@ export const DEFAULTS = Object.freeze({
   retries: 5,
   rampUp: 0, // seconds
   seed: 1,
-  workers: 1, // 1 = clients run in the main thread
+  workers: "auto" as const, // one thread per core when the run is large, else the main thread
+  maxInFlight: 10_000, // open model: sessions (flows) running at once
   timeLimit: 3600, // seconds: no new session after this
 });
 
@@ -139,11 +163,43 @@ export function parseChecksums(text: string): Record<string, string> {
   return out;
 }
 
+/** Runs this large get one worker thread per core by default. */
+export const AUTO_WORKERS = Object.freeze({ clients: 8, rate: 100 });
+
+function openModel(input: ScenarioInput): { rate: number | null; stages: Stage[]; arrival: "constant" | "poisson"; maxInFlight: number } {
+  let stages: Stage[] = [];
+  try {
+    if (typeof input.stages === "string") stages = parseStages(input.stages);
+    else if (Array.isArray(input.stages)) stages = input.stages.map((st, i) => ({ durationS: num(`stages[${i}].durationS`, st.durationS, 0.001, 86_400 * 7), target: num(`stages[${i}].target`, st.target, 0, 1e6) }));
+  } catch (err) {
+    if (err instanceof ScheduleError) throw new ScenarioError(err.message);
+    throw err;
+  }
+  const open = input.rate !== undefined || stages.length > 0;
+  const arrival = input.arrival ?? "constant";
+  if (arrival !== "constant" && arrival !== "poisson") throw new ScenarioError(`arrival must be constant or poisson (got ${String(arrival)})`);
+  if (!open) {
+    if (input.arrival !== undefined) throw new ScenarioError("--arrival is for the open model: give --rate or --stages");
+    if (input.maxInFlight !== undefined) throw new ScenarioError("--max-in-flight is for the open model: give --rate or --stages (the closed model runs --clients at once)");
+    return { rate: null, stages, arrival, maxInFlight: DEFAULTS.maxInFlight };
+  }
+  if (input.clients !== undefined) throw new ScenarioError("give --clients (closed model) or --rate/--stages (open model), not both; --max-in-flight caps the open model");
+  if (input.rampUp !== undefined) throw new ScenarioError("--ramp-up is for the closed model; ramp an open model with --stages");
+  const rate = num("rate", input.rate ?? 0, 0, 1e6);
+  if (stages.length === 0 && rate <= 0) throw new ScenarioError("rate must be above 0 (sessions started per second)");
+  if (stages.length === 0 && input.duration === undefined && input.sessions === undefined) {
+    throw new ScenarioError("an open model run needs --duration, --sessions or --stages (when to stop starting sessions)");
+  }
+  return { rate, stages, arrival, maxInFlight: int("maxInFlight", input.maxInFlight ?? DEFAULTS.maxInFlight, 1, 1_000_000) };
+}
+
 export function resolveScenario(input: ScenarioInput, baseDir = process.cwd()): Scenario {
   if (!input || typeof input.target !== "string") throw new ScenarioError("target (HOST:PORT) is required");
   const { host, port } = parseTarget(input.target);
   if (input.sessions !== undefined && input.duration !== undefined) throw new ScenarioError("give sessions or duration, not both");
-  const sessions = input.sessions === undefined ? (input.duration === undefined ? 1 : Infinity) : int("sessions", input.sessions, 1, 1e9);
+  const om = openModel(input);
+  const sessions =
+    input.sessions === undefined ? (input.duration === undefined && om.rate === null ? 1 : Infinity) : int("sessions", input.sessions, 1, 1e9);
   const duration = input.duration === undefined ? Infinity : num("duration", input.duration, 0.001, 86_400);
   const files = (input.files ?? []).map((f) => (typeof f === "string" ? parseFileWeight(f) : { name: f.name, weight: f.weight ?? 1 }));
   for (const f of files) {
@@ -167,12 +223,31 @@ export function resolveScenario(input: ScenarioInput, baseDir = process.cwd()): 
     const text = readFileSync(resolvePath(baseDir, input.verify.checksums), "utf8");
     sha256 = { ...parseChecksums(text), ...(sha256 ?? {}) };
   }
+  let source: string | null = null;
+  if (input.source !== undefined) {
+    try {
+      const pool = parseSource(input.source);
+      const fam = isIP(host);
+      if (fam !== 0 && fam !== pool.family) throw new ScenarioError(`--source ${input.source} is IPv${pool.family} but the target is IPv${fam}`);
+      source = pool.cidr;
+    } catch (err) {
+      if (err instanceof SourceError) throw new ScenarioError(err.message);
+      throw err;
+    }
+  }
+  const clients = int("clients", input.clients ?? DEFAULTS.clients, 1, 100_000);
+  let workers: number;
+  if (input.workers === undefined || input.workers === "auto") {
+    const peak = om.rate === null ? 0 : new RatePlan(om.rate, om.stages, Infinity).peak();
+    const large = om.rate === null ? clients >= AUTO_WORKERS.clients : peak >= AUTO_WORKERS.rate;
+    workers = large ? Math.min(availableParallelism(), 64) : 1;
+  } else workers = int("workers", input.workers, 1, 256);
   const mode = input.mode ?? "octet";
   if (mode !== "octet" && mode !== "netascii") throw new ScenarioError(`mode must be octet or netascii (got ${String(mode)})`);
   return {
     host,
     port,
-    clients: int("clients", input.clients ?? DEFAULTS.clients, 1, 100_000),
+    clients,
     sessions,
     duration,
     files,
@@ -190,7 +265,10 @@ export function resolveScenario(input: ScenarioInput, baseDir = process.cwd()): 
     seed: int("seed", input.seed ?? DEFAULTS.seed, 0, 0xffffffff),
     verifyDir: input.verify?.dir ? resolvePath(baseDir, input.verify.dir) : null,
     sha256,
-    workers: int("workers", input.workers ?? DEFAULTS.workers, 1, 256),
+    workers,
+    ...om,
+    source,
+    thinkMs: Math.round(num("think", input.think ?? 0, 0, 86_400) * 1000),
     traceparent: input.traceparent ?? false,
     dallyMs: int("dallyMs", input.dallyMs ?? (lossData > 0 || lossAck > 0 ? Math.round(timeout * 1000) : 0), 0, 600_000),
     timeLimit: num("timeLimit", input.timeLimit ?? DEFAULTS.timeLimit, 0.001, 86_400 * 7),

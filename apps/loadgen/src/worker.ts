@@ -1,5 +1,5 @@
-// A worker thread of the load generator: runs its share of the virtual
-// clients and posts progress every PROGRESS_MS, then its result.
+// A worker thread of the load generator: runs its share of the sessions and
+// posts its totals every PROGRESS_MS, then its result (histograms encoded).
 
 import { parentPort, workerData } from "node:worker_threads";
 import { Engine, type EngineConfig } from "./engine.js";
@@ -8,18 +8,18 @@ export const PROGRESS_MS = 250;
 
 interface WorkerInput {
   cfg: EngineConfig;
-  tickets: SharedArrayBuffer;
+  shared: SharedArrayBuffer;
 }
 
 if (parentPort) {
   const port = parentPort;
-  const { cfg, tickets } = workerData as WorkerInput;
-  const engine = new Engine(cfg, new Int32Array(tickets));
+  const { cfg, shared } = workerData as WorkerInput;
+  const engine = new Engine(cfg, new Int32Array(shared));
   const timer = setInterval(() => port.postMessage({ type: "progress", totals: engine.totals }), PROGRESS_MS);
   engine.run().then(
     (result) => {
       clearInterval(timer);
-      port.postMessage({ type: "done", totals: engine.totals, result }, [result.latencies.buffer as ArrayBuffer]);
+      port.postMessage({ type: "done", totals: engine.totals, result });
     },
     (err: Error) => {
       clearInterval(timer);

@@ -11,9 +11,20 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServer, type TftpServer } from "@tftpkit/server";
-import { buildReport, percentile, resolveScenario, runLoad, type ScenarioInput } from "../src/index.js";
+import { buildReport, resolveScenario, runLoad, type ScenarioInput } from "../src/index.js";
 
 const run = promisify(execFile);
+
+/** Nearest-rank percentile of sorted values. */
+function percentile(sorted: ArrayLike<number>, p: number): number {
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
+}
+
+/** Within HdrHistogram's resolution (3 significant digits). */
+function closeTo(actual: number, exact: number): void {
+  expect(Math.abs(actual - exact)).toBeLessThanOrEqual(Math.max(exact * 1e-3, 0.001) + 1e-9);
+}
 const BIN = fileURLToPath(new URL("../bin/tftpkit-load.js", import.meta.url));
 
 function bytes(n: number, seed: number): Buffer {
@@ -63,7 +74,7 @@ describe("counting", () => {
     expect(recs.map((r) => r.index)).toEqual(Array.from({ length: 40 }, (_, i) => i));
     const missing = recs.filter((r) => r.file === "missing").length;
     expect(missing).toBeGreaterThan(0);
-    expect(rep.sessions).toEqual({ ok: 40 - missing, failed: missing, total: 40, cut: 0 });
+    expect(rep.sessions).toEqual({ ok: 40 - missing, failed: missing, total: 40, cut: 0, started: 40, dropped: 0, late: 0 });
     expect(rep.errors).toEqual({ "1": missing });
     expect(Object.values(rep.error_messages["1"]).reduce((a, b) => a + b, 0)).toBe(missing);
     for (const r of recs) expect(r.error).toBe(r.file === "missing" ? "1" : undefined);
@@ -71,10 +82,10 @@ describe("counting", () => {
     expect(rep.bytes).toBe(okBytes);
     const durations = Float64Array.from(recs.filter((r) => r.ok).map((r) => r.durationMs)).sort();
     expect(rep.latency_ms.count).toBe(40 - missing);
-    expect(rep.latency_ms.p50).toBeCloseTo(percentile(durations, 50), 3);
-    expect(rep.latency_ms.p90).toBeCloseTo(percentile(durations, 90), 3);
-    expect(rep.latency_ms.p99).toBeCloseTo(percentile(durations, 99), 3);
-    expect(rep.latency_ms.max).toBeCloseTo(durations[durations.length - 1], 3);
+    closeTo(rep.latency_ms.p50, percentile(durations, 50));
+    closeTo(rep.latency_ms.p90, percentile(durations, 90));
+    closeTo(rep.latency_ms.p99, percentile(durations, 99));
+    closeTo(rep.latency_ms.max, durations[durations.length - 1]);
     expect(rep.histogram.reduce((s, b) => s + b.count, 0)).toBe(40 - missing);
   });
 
@@ -89,35 +100,38 @@ describe("counting", () => {
 
   it("a boot flow fetches its files in order on each client", async () => {
     const raw = await runLoad(scenario({ files: undefined, flow: ["cfg", "kernel", "initrd"], sessions: 30, clients: 3 }), { keepSessions: true });
-    expect(raw.totals).toMatchObject({ ok: 30, failed: 0 });
+    expect(raw.part.totals).toMatchObject({ ok: 30, failed: 0, flowsOk: 9, flowsFailed: 0 });
     for (let c = 0; c < 3; c++) {
       const mine = raw.sessions!.filter((s) => s.client === c).map((s) => s.file);
       expect(mine).toEqual(mine.map((_, i) => ["cfg", "kernel", "initrd"][i % 3]));
     }
-    expect(raw.totals.bytes).toBe(raw.sessions!.reduce((n, s) => n + files[s.file].length, 0));
+    expect(raw.part.totals.bytes).toBe(raw.sessions!.reduce((n, s) => n + files[s.file].length, 0));
     const rep = buildReport(raw);
-    for (const f of ["cfg", "kernel", "initrd"]) {
+    for (const [i, f] of ["cfg", "kernel", "initrd"].entries()) {
       const mine = raw.sessions!.filter((s) => s.file === f);
       expect(rep.files[f]).toMatchObject({ ok: mine.length, failed: 0 });
       const d = Float64Array.from(mine.map((s) => s.durationMs)).sort();
-      expect(rep.files[f].latency_ms.p99).toBeCloseTo(percentile(d, 99), 3);
+      closeTo(rep.files[f].latency_ms.p99, percentile(d, 99));
+      expect(rep.flows!.steps[i]).toMatchObject({ step: i + 1, file: f, ok: mine.length, failed: 0 });
+      closeTo(rep.flows!.steps[i].latency_ms.p99, percentile(d, 99));
     }
+    expect(rep.flows).toMatchObject({ ok: 9, failed: 0, latency_ms: { count: 9 } });
   });
 
   it("verifies every byte against local copies and SHA-256 sums", async () => {
     const byDir = await runLoad(scenario({ files: ["cfg", "small"], sessions: 20, verify: { dir: verifyDir } }), { keepSessions: true });
     const smalls = byDir.sessions!.filter((s) => s.file === "small").length;
-    expect(byDir.errors).toEqual({ verify: smalls });
-    expect(byDir.totals.ok).toBe(20 - smalls);
+    expect(byDir.part.errors).toEqual({ verify: smalls });
+    expect(byDir.part.totals.ok).toBe(20 - smalls);
     const sha = (b: Buffer): string => createHash("sha256").update(b).digest("hex");
     const bySum = await runLoad(scenario({ files: ["cfg", "kernel"], sessions: 10, verify: { sha256: { cfg: sha(files.cfg), kernel: sha(files.small) } } }), { keepSessions: true });
     const kernels = bySum.sessions!.filter((s) => s.file === "kernel").length;
-    expect(bySum.errors).toEqual(kernels ? { verify: kernels } : {});
+    expect(bySum.part.errors).toEqual(kernels ? { verify: kernels } : {});
   });
 
   it("spreads clients over worker threads sharing one session counter", async () => {
     const raw = await runLoad(scenario({ workers: 2, clients: 6, sessions: 60, files: ["cfg", "kernel"] }), { keepSessions: true });
-    expect(raw.totals).toMatchObject({ ok: 60, failed: 0 });
+    expect(raw.part.totals).toMatchObject({ ok: 60, failed: 0 });
     expect(raw.sessions!.map((s) => s.index)).toEqual(Array.from({ length: 60 }, (_, i) => i));
     expect(raw.cpu.threads).toBe(3);
     expect(raw.cpu.elu).toHaveLength(3);
@@ -133,8 +147,8 @@ describe("counting", () => {
 
   it("a duration run stops by itself", async () => {
     const raw = await runLoad(resolveScenario({ target, clients: 2, duration: 0.3, files: ["cfg"] }));
-    expect(raw.totals.ok).toBeGreaterThan(0);
-    expect(raw.totals.failed).toBe(0);
+    expect(raw.part.totals.ok).toBeGreaterThan(0);
+    expect(raw.part.totals.failed).toBe(0);
   });
 });
 
@@ -147,11 +161,11 @@ describe("seeded loss", () => {
     const b = await runLoad(lossy(7), { keepSessions: true });
     const c = await runLoad(lossy(8), { keepSessions: true });
     const drops = (r: typeof a): Array<[number, number]> => r.sessions!.map((s) => [s.dataDropped, s.acksDropped]);
-    expect(a.totals).toMatchObject({ ok: 6, failed: 0 });
-    expect(a.totals.dataDropped + a.totals.acksDropped).toBeGreaterThan(0);
+    expect(a.part.totals).toMatchObject({ ok: 6, failed: 0 });
+    expect(a.part.totals.dataDropped + a.part.totals.acksDropped).toBeGreaterThan(0);
     expect(drops(b)).toEqual(drops(a));
     expect(drops(c)).not.toEqual(drops(a));
-    expect(a.totals.bytes).toBe(6 * files.kernel.length);
+    expect(a.part.totals.bytes).toBe(6 * files.kernel.length);
   }, 30_000);
 });
 
@@ -160,11 +174,11 @@ describe("the tftpkit-load command", () => {
     const out = mkdtempSync(join(tmpdir(), "tftpkit-load-out-"));
     try {
       const html = join(out, "report.html");
-      const r = await run(process.execPath, [BIN, "--target", target, "--clients", "20", "--sessions", "60", "--file", "cfg:3", "--file", "kernel", "--blksize", "1024", "--tsize", "--json", "--html", html]);
+      const r = await run(process.execPath, [BIN, "--target", target, "--clients", "20", "--workers", "1", "--sessions", "60", "--file", "cfg:3", "--file", "kernel", "--blksize", "1024", "--tsize", "--json", "--html", html]);
       const doc = JSON.parse(r.stdout);
       expect(r.stderr).toBe(""); // not a terminal: quiet
       expect(doc.tool).toBe("tftpkit-load");
-      expect(doc.sessions).toEqual({ ok: 60, failed: 0, total: 60, cut: 0 });
+      expect(doc.sessions).toEqual({ ok: 60, failed: 0, total: 60, cut: 0, started: 60, dropped: 0, late: 0 });
       expect(doc.mbps).toBeGreaterThan(0);
       expect(doc.latency_ms.p99).toBeGreaterThanOrEqual(doc.latency_ms.p50);
       expect(doc.errors).toEqual({});
@@ -173,8 +187,10 @@ describe("the tftpkit-load command", () => {
       const page = readFileSync(html, "utf8");
       expect(page.startsWith("<!DOCTYPE html>")).toBe(true);
       assertWellFormed(page.replace("<!DOCTYPE html>", ""));
-      expect(page.match(/<svg /g)).toHaveLength(2);
-      expect(page).toContain("<polyline");
+      expect(page.match(/<svg /g)).toHaveLength(5); // throughput, sessions/s, latency over time, errors over time, histogram
+      expect(page).toContain('aria-label="Latency over time');
+      expect(page).toContain('aria-label="Errors over time"');
+      expect(page).toMatch(/<polyline|<circle/); // a line, or one point when the run fits in one second
       expect(page).toContain("<rect");
       // Self-contained: no scripts, links, images or remote URLs (the SVG namespace is not fetched).
       expect(page).not.toMatch(/<script|<link|<img|src=|href=|url\(/i);
