@@ -4,9 +4,12 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { createServer, type SessionStats } from "@tftpkit/server";
 import { ADMIN_DEFAULT, parseAdminAddress, startAdmin, type AdminServer } from "./admin.js";
+import { serverAdminSource, type ReloadResult } from "./admin-source.js";
 import { CONFIG_DEFAULTS, loadConfig, validateConfig, type Config } from "./config.js";
 import { buildServerOptions } from "./serve-options.js";
 import { startTelemetry } from "./telemetry.js";
+
+const VERSION: string = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
 const USAGE = `Usage: tftpkit serve [options]
 
@@ -42,8 +45,8 @@ Options (each also a key of the --config file, in camelCase; flags win):
   --user NAME, --group NAME  drop privileges to this user (and group) after binding
   --drain-seconds S          on SIGTERM/SIGINT, time running sessions get to finish (default 10)
   --log FORMAT               json (default), text or off: one line per finished session
-  --admin HOST:PORT          admin HTTP server with Prometheus /metrics and /healthz
-                             (default ${ADMIN_DEFAULT}; "off" to disable)
+  --admin HOST:PORT          admin HTTP server: JSON API /api/v1/* (sessions, boot flows, stats, events),
+                             Prometheus /metrics, /healthz (default ${ADMIN_DEFAULT}; "off" to disable)
   --trace-console            print every session span to stdout (OpenTelemetry ConsoleSpanExporter)
   -h, --help                 show this help
 
@@ -189,15 +192,23 @@ export async function serve(argv: string[]): Promise<number> {
   const what = [config.handler && `handler ${config.handler}`, config.root && `root ${config.root}`].filter(Boolean).join(" + ");
   process.stderr.write(`tftpkit serving ${what} on ${shown}:${addr.port} (udp${config.singlePort ? ", single-port" : ""}${config.allowWrite ? ", writes on" : ""})\n`);
   let admin: AdminServer | undefined;
+  // Set below: what SIGHUP and POST /api/v1/reload do.
+  let reloadConfig: () => Promise<ReloadResult> = async () => ({ ok: false, error: "not started" });
   if (adminAt) {
+    const source = serverAdminSource(server, {
+      config: () => ({ ...config }),
+      reload: () => reloadConfig(),
+      drainMs: () => config.drainSeconds * 1000,
+      prometheus: telemetry.prometheus,
+    });
     try {
-      admin = await startAdmin({ ...adminAt, prometheus: telemetry.prometheus, stats: () => server.stats() });
+      admin = await startAdmin({ ...adminAt, source, version: VERSION });
     } catch (err) {
       await server.close();
       await telemetry.shutdown();
       throw new Error(`--admin ${config.admin}: ${(err as Error).message} (choose another HOST:PORT or --admin off)`);
     }
-    process.stderr.write(`tftpkit admin on ${admin.url} (/metrics, /healthz)\n`);
+    process.stderr.write(`tftpkit admin on ${admin.url} (/api/v1, /metrics, /healthz)\n`);
   }
   process.stderr.write(`tftpkit ${telemetry.describe()}\n`);
   if (config.user) {
@@ -205,7 +216,7 @@ export async function serve(argv: string[]): Promise<number> {
     process.stderr.write(`tftpkit running as ${config.user} (uid ${process.getuid?.()})\n`);
   }
 
-  const reload = async (): Promise<void> => {
+  const reload = async (): Promise<ReloadResult> => {
     try {
       const next = await resolveConfig(values);
       const fixed = (["host", "port", "singlePort", "admin", "user", "group", "traceConsole"] as const).filter(
@@ -217,10 +228,13 @@ export async function serve(argv: string[]): Promise<number> {
       process.stderr.write(
         `tftpkit reloaded the configuration${fixed.length ? ` (${fixed.join(", ")}: need a restart, unchanged)` : ""}\n`,
       );
+      return { ok: true };
     } catch (err) {
       process.stderr.write(`tftpkit reload failed, the previous configuration stays: ${(err as Error).message}\n`);
+      return { ok: false, error: (err as Error).message };
     }
   };
+  reloadConfig = reload;
   const onHup = (): void => void reload();
   process.on("SIGHUP", onHup);
 

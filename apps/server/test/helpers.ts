@@ -139,9 +139,11 @@ export interface CurlResult {
   data: Buffer;
 }
 
-export function curlTftp(port: number, name: string): Promise<CurlResult> {
+/** A curl TFTP download from 127.0.0.1:port; `from`: the loopback source address (curl --interface), e.g. 127.0.0.5 for another machine. */
+export function curlTftp(port: number, name: string, from?: string): Promise<CurlResult> {
+  const args = ["-s", "--max-time", "20", ...(from ? ["--interface", from] : []), "-o", "-", `tftp://127.0.0.1:${port}/${name}`];
   return new Promise((resolve) => {
-    execFile(CURL, ["-s", "--max-time", "20", "-o", "-", `tftp://127.0.0.1:${port}/${name}`], { encoding: "buffer", timeout: 30_000 }, (error, stdout) => {
+    execFile(CURL, args, { encoding: "buffer", timeout: 30_000 }, (error, stdout) => {
       const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
       resolve({ code, data: stdout });
     });

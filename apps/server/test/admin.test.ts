@@ -1,0 +1,406 @@
+// The admin API with real transfers on loopback: `tftpkit serve` (or a
+// TftpServer in this process, for the token tests), curl as the TFTP client
+// from distinct loopback source addresses (`curl --interface 127.0.0.5`: one
+// address per machine), a raw UDP socket for the UEFI size probe. Every JSON
+// answer is checked against the schemas of the server's own OpenAPI
+// document. No assertion depends on timing; every wait is bounded.
+
+import { execFile } from "node:child_process";
+import { createSocket } from "node:dgram";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { randomBytes } from "node:crypto";
+import { Validator } from "@seriousme/openapi-schema-validator";
+import Ajv2020 from "ajv/dist/2020.js";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createServer as createTftpServer, type TftpServer } from "@tftpkit/server";
+import { redactConfig, startAdmin, type AdminServer } from "../src/admin.js";
+import { openApiDocument } from "../src/admin-openapi.js";
+import { serverAdminSource } from "../src/admin-source.js";
+import { CURL, curlTftp, hasCurl, sleep, startCli, stopAllClis, tempTree, waitFor } from "./helpers.js";
+
+const MAC = "52-54-00-12-34-05";
+const kernel = randomBytes(200_000);
+const initrd = randomBytes(90_000);
+const SLOW_HANDLER = `
+import { Readable } from "node:stream";
+// slow.bin: 8 chunks of 16 KiB, one every 400 ms (a transfer of about 3 s).
+export default function handler(request) {
+  if (request.path !== "slow.bin") return undefined;
+  let n = 0;
+  const body = new Readable({
+    read() {
+      if (n === 8) return void this.push(null);
+      n++;
+      setTimeout(() => this.push(Buffer.alloc(16384, n)), 400);
+    },
+  });
+  return { body, size: 8 * 16384 };
+}
+`;
+const tree = tempTree({
+  "pxelinux.0": randomBytes(26_000),
+  "pxelinux.cfg/default": "DEFAULT linux\nLABEL linux\n  KERNEL boot/vmlinuz\n  INITRD boot/initrd.img\n",
+  "boot/vmlinuz": kernel,
+  "boot/initrd.img": initrd,
+  "slow.mjs": SLOW_HANDLER,
+});
+const root = tree.dir;
+const PXE_SEQUENCE = ["pxelinux.0", `pxelinux.cfg/01-${MAC}`, "pxelinux.cfg/default", "boot/vmlinuz", "boot/initrd.img"];
+
+// ------------------------------------------------ the schemas of the OpenAPI document
+
+const DOC_ID = "https://tftpkit.invalid/admin-openapi.json";
+const ajv = new Ajv2020({ strict: false, allErrors: true });
+ajv.addSchema({ ...openApiDocument("test"), $id: DOC_ID });
+
+/** Asserts that `body` is valid for the schema at `pointer` in the OpenAPI document. */
+function expectAt(pointer: string, body: unknown, what: string): void {
+  const validate = ajv.getSchema(`${DOC_ID}#${pointer}`);
+  expect(validate, what).toBeDefined();
+  expect(validate!(body), `${what}: ${ajv.errorsText(validate!.errors)}`).toBe(true);
+}
+
+/** Asserts that `body` is valid for the named component schema. */
+function expectSchema(name: string, body: unknown): void {
+  expectAt(`/components/schemas/${name}`, body, name);
+}
+
+/** Asserts that `body` is valid for the JSON response `status` of `method path`. */
+function expectResponse(path: string, body: unknown, status = "200", method = "get"): void {
+  const esc = (s: string) => s.replace(/~/g, "~0").replace(/\//g, "~1");
+  expectAt(`/paths/${esc(path)}/${method}/responses/${status}/content/application~1json/schema`, body, `${method} ${path} ${status}`);
+}
+
+// ------------------------------------------------------------------ clients
+
+async function getJson<T = Record<string, unknown>>(url: string): Promise<{ status: number; body: T; headers: Headers }> {
+  const r = await fetch(url);
+  return { status: r.status, body: (await r.json()) as T, headers: r.headers };
+}
+
+/** A UEFI size probe from `from`: RRQ with tsize, the OACK, then ERROR 8 instead of ACK 0. */
+function probe(from: string, port: number, name: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const s = createSocket("udp4");
+    const timer = setTimeout(() => (s.close(), reject(new Error("no OACK within 10 s"))), 10_000);
+    s.on("message", (msg, rinfo) => {
+      if (msg.readUInt16BE(0) !== 6) return;
+      const err = Buffer.concat([Buffer.from([0, 5, 0, 8]), Buffer.from("User aborted the transfer\0")]);
+      s.send(err, rinfo.port, rinfo.address, () => {
+        clearTimeout(timer);
+        s.close();
+        resolve();
+      });
+    });
+    s.bind(0, from, () => {
+      const rrq = Buffer.concat([Buffer.from([0, 1]), Buffer.from(`${name}\0octet\0tsize\x000\0blksize\x001468\0`, "latin1")]);
+      s.send(rrq, port, "127.0.0.1");
+    });
+  });
+}
+
+/** True when a TFTP request from `from` gets no file within 3 s (a drained server answers nothing). */
+function curlRefused(port: number, from: string): Promise<boolean> {
+  return new Promise((resolve) =>
+    execFile(CURL, ["-s", "--max-time", "3", "--interface", from, "-o", "/dev/null", `tftp://127.0.0.1:${port}/pxelinux.0`], { timeout: 10_000 }, (error) =>
+      resolve(error !== null)),
+  );
+}
+
+interface SseEvent {
+  event: string;
+  data: unknown;
+}
+
+/** Reads /api/v1/events until `until` says enough (or the bound passes). */
+async function readEvents(url: string, until: (events: SseEvent[]) => boolean, ms = 30_000): Promise<SseEvent[]> {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), ms);
+  const events: SseEvent[] = [];
+  try {
+    const r = await fetch(`${url}/api/v1/events`, { signal: ac.signal });
+    expect(r.status).toBe(200);
+    expect(r.headers.get("content-type")).toMatch(/^text\/event-stream/);
+    const reader = r.body!.getReader();
+    const decoder = new TextDecoder();
+    let buf = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += decoder.decode(value, { stream: true });
+      let i: number;
+      while ((i = buf.indexOf("\n\n")) >= 0) {
+        const block = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        const event = /^event: (.*)$/m.exec(block)?.[1];
+        const data = /^data: (.*)$/m.exec(block)?.[1];
+        if (event && data) events.push({ event, data: JSON.parse(data) });
+      }
+      if (until(events)) break;
+    }
+  } catch (err) {
+    if (!ac.signal.aborted) throw err;
+  } finally {
+    clearTimeout(timer);
+    ac.abort();
+  }
+  return events;
+}
+
+afterEach(async () => {
+  await stopAllClis();
+});
+
+afterAll(() => tree.cleanup());
+
+describe.skipIf(!hasCurl)("admin API over tftpkit serve (curl from distinct loopback addresses)", () => {
+  it("a PXELINUX boot is one flow of five steps in order with its MAC; another machine is another flow; newest first, ?limit, ?client", async () => {
+    const cli = await startCli(["--root", root, "--admin", "127.0.0.1:0", "--log", "off"]);
+    const api = cli.adminUrl!;
+    for (const name of PXE_SEQUENCE) {
+      const r = await curlTftp(cli.udpPort, name, "127.0.0.5");
+      expect(r.code, name).toBe(name.includes(MAC) ? 68 : 0); // 68: TFTP file not found
+    }
+    expect((await curlTftp(cli.udpPort, "pxelinux.0", "127.0.0.6")).code).toBe(0);
+
+    const mine = await getJson<{ flows: Array<Record<string, any>> }>(`${api}/api/v1/flows?client=127.0.0.5`);
+    expect(mine.status).toBe(200);
+    expect(mine.headers.get("content-type")).toBe("application/json");
+    expect(mine.headers.get("cache-control")).toBe("no-store");
+    expectResponse("/api/v1/flows", mine.body);
+    expect(mine.body.flows).toHaveLength(1);
+    const flow = mine.body.flows[0];
+    expect(flow).toMatchObject({ client: "127.0.0.5", identity: { kind: "mac", value: "52:54:00:12:34:05" }, endedAt: null });
+    expect(flow.steps.map((s: any) => s.path)).toEqual(PXE_SEQUENCE);
+    expect(flow.steps.map((s: any) => s.outcome)).toEqual(["ok", "not-found", "ok", "ok", "ok"]);
+    expect(flow.steps[3]).toMatchObject({ kind: "read", bytes: kernel.length, tsize: kernel.length, retransmits: 0 });
+    expect(flow.steps[4].bytes).toBe(initrd.length);
+    expect(flow.steps[1].error).toBe("1: File not found");
+
+    const all = await getJson<{ flows: Array<Record<string, any>> }>(`${api}/api/v1/flows`);
+    expect(all.body.flows.map((f) => f.client)).toEqual(["127.0.0.6", "127.0.0.5"]);
+    const one = await getJson<{ flows: unknown[] }>(`${api}/api/v1/flows?limit=1`);
+    expect(one.body.flows).toHaveLength(1);
+    expect((await getJson(`${api}/api/v1/flows?limit=0`)).status).toBe(400);
+    expect((await getJson(`${api}/api/v1/flows?limit=abc`)).status).toBe(400);
+    expect((await getJson(`${api}/api/v1/flows?client=`)).status).toBe(400);
+    expect((await getJson<{ flows: unknown[] }>(`${api}/api/v1/flows?client=127.0.0.99`)).body.flows).toEqual([]);
+  });
+
+  it("a UEFI size probe shows as a probe step, not a failure", async () => {
+    const cli = await startCli(["--root", root, "--admin", "127.0.0.1:0", "--log", "off"]);
+    await probe("127.0.0.7", cli.udpPort, "boot/vmlinuz");
+    expect((await curlTftp(cli.udpPort, "boot/vmlinuz", "127.0.0.7")).code).toBe(0);
+    const flows = await waitFor("both steps", async () => {
+      const b = (await getJson<{ flows: Array<Record<string, any>> }>(`${cli.adminUrl}/api/v1/flows?client=127.0.0.7`)).body;
+      return b.flows[0]?.steps.length === 2 ? b : undefined;
+    });
+    expectResponse("/api/v1/flows", flows);
+    expect(flows.flows[0].steps.map((s: any) => [s.path, s.outcome])).toEqual([["boot/vmlinuz", "probe"], ["boot/vmlinuz", "ok"]]);
+    const stats = (await getJson<Record<string, any>>(`${cli.adminUrl}/api/v1/stats`)).body;
+    expect(stats.outcomes.probe).toBe(1);
+    expect(stats.topFailingClients).toEqual([]);
+  });
+
+  it("stats: counters, outcomes, errors by code, top files, top failing clients; info; config", async () => {
+    const cli = await startCli(["--root", root, "--admin", "127.0.0.1:0", "--log", "off"]);
+    const api = cli.adminUrl!;
+    for (const [name, from] of [["pxelinux.0", "127.0.0.8"], ["pxelinux.0", "127.0.0.9"], ["nope", "127.0.0.8"], ["nope", "127.0.0.8"], ["nope2", "127.0.0.9"]]) {
+      await curlTftp(cli.udpPort, name, from);
+    }
+    const { status, body } = await getJson<Record<string, any>>(`${api}/api/v1/stats`);
+    expect(status).toBe(200);
+    expectResponse("/api/v1/stats", body);
+    expect(body.stats).toMatchObject({ sessionsStarted: 5, sessionsOk: 2, sessionsFailed: 3, sessionsActive: 0 });
+    expect(body.outcomes).toMatchObject({ ok: 2, "not-found": 3 });
+    expect(body.errorsByCode).toEqual({ "1": 3 });
+    // By sessions, then bytes.
+    expect(body.topFiles).toEqual([
+      { path: "pxelinux.0", sessions: 2, bytes: 52_000 },
+      { path: "nope", sessions: 2, bytes: 0 },
+      { path: "nope2", sessions: 1, bytes: 0 },
+    ]);
+    expect(body.topFailingClients).toEqual([{ client: "127.0.0.8", failures: 2 }, { client: "127.0.0.9", failures: 1 }]);
+    expect(body.uptimeSeconds).toBeGreaterThan(0);
+
+    const info = await getJson(`${api}/api/v1/info`);
+    expectResponse("/api/v1/info", info.body);
+    expect(info.body).toMatchObject({ name: "tftpkit", workers: null, traceUrlTemplate: null });
+    expect(info.body.pid).toBe(cli.proc.pid);
+
+    const config = await getJson<{ config: Record<string, unknown> }>(`${api}/api/v1/config`);
+    expectResponse("/api/v1/config", config.body);
+    expect(config.body.config).toMatchObject({ root, host: "127.0.0.1", log: "off", drainSeconds: 10 });
+
+    const health = await getJson(`${api}/healthz`);
+    expectSchema("Health", health.body);
+    expect(health.body).toMatchObject({ status: "ok", sessionsStarted: 5 });
+  });
+
+  it("a running transfer is a live session with its progress; SSE delivers session-start, -progress, -end, flow and stats", async () => {
+    const cli = await startCli(["--root", root, "--handler", join(root, "slow.mjs"), "--admin", "127.0.0.1:0", "--log", "off"]);
+    const api = cli.adminUrl!;
+    const streamed = readEvents(api, (es) => es.some((e) => e.event === "session-end") && es.filter((e) => e.event === "stats").length >= 2);
+    await sleep(300); // the stream is open before the transfer starts (checked below: session-start is seen)
+    const transfer = curlTftp(cli.udpPort, "slow.bin", "127.0.0.10");
+    const live = await waitFor("the slow session with bytes", async () => {
+      const b = (await getJson<{ sessions: Array<Record<string, any>> }>(`${api}/api/v1/sessions`)).body;
+      return b.sessions.length === 1 && b.sessions[0].bytes > 0 ? b : undefined;
+    });
+    expectResponse("/api/v1/sessions", live);
+    const s = live.sessions[0];
+    expect(s).toMatchObject({ kind: "read", path: "slow.bin", tsize: 8 * 16384, worker: null, peer: { address: "127.0.0.10" } });
+    expect(s.bytes).toBeLessThan(8 * 16384);
+    expect((await transfer).data.length).toBe(8 * 16384);
+
+    const events = await streamed;
+    const names = events.map((e) => e.event);
+    expect(names).toContain("session-start");
+    expect(names).toContain("session-progress");
+    expect(names).toContain("session-end");
+    expect(names).toContain("flow");
+    expect(names).toContain("stats");
+    for (const e of events) expectSchema(e.event === "stats" ? "StatsBody" : "ServerEvent", e.data);
+    const start = events.find((e) => e.event === "session-start")!.data as Record<string, any>;
+    expect(start).toMatchObject({ type: "session-start", session: { path: "slow.bin" } });
+    const end = events.find((e) => e.event === "session-end")!.data as Record<string, any>;
+    expect(end).toMatchObject({ type: "session-end", outcome: "ok", session: { bytes: 8 * 16384 } });
+    // Rate-limited: at most one progress event per second of the session (a spare for timer skew).
+    const progress = events.filter((e) => e.event === "session-progress");
+    expect(progress.length).toBeLessThanOrEqual(Math.ceil(end.session.ageMs / 1000) + 1);
+    const flows = events.filter((e) => e.event === "flow").map((e) => (e.data as Record<string, any>).flow);
+    expect(flows.at(-1).steps[0]).toMatchObject({ path: "slow.bin", outcome: "ok" });
+    expect(flows[0].steps[0].outcome).toBe("running");
+  });
+
+  it("no GET changes anything: every GET endpoint twice, then the same flows and counters; GET on drain/reload is 405", async () => {
+    const cli = await startCli(["--root", root, "--admin", "127.0.0.1:0", "--log", "off"]);
+    const api = cli.adminUrl!;
+    await curlTftp(cli.udpPort, "pxelinux.0", "127.0.0.11");
+    const before = [(await getJson(`${api}/api/v1/flows`)).body, (await getJson<Record<string, any>>(`${api}/api/v1/stats`)).body.stats];
+    for (let round = 0; round < 2; round++) {
+      for (const p of ["/healthz", "/api/v1/info", "/api/v1/stats", "/api/v1/sessions", "/api/v1/flows", "/api/v1/config", "/api/v1/openapi.json"]) {
+        expect((await fetch(`${api}${p}`)).status, p).toBe(200);
+        expect((await fetch(`${api}${p}`, { method: "HEAD" })).status, `HEAD ${p}`).toBe(200);
+      }
+      for (const p of ["/api/v1/drain", "/api/v1/reload"]) {
+        const r = await fetch(`${api}${p}`);
+        expect(r.status, p).toBe(405);
+        expect(r.headers.get("allow")).toBe("POST");
+      }
+    }
+    const after = [(await getJson(`${api}/api/v1/flows`)).body, (await getJson<Record<string, any>>(`${api}/api/v1/stats`)).body.stats];
+    expect(after).toEqual(before);
+    // Still serving, and not draining.
+    expect((await curlTftp(cli.udpPort, "pxelinux.0", "127.0.0.11")).code).toBe(0);
+    expect((await getJson(`${api}/healthz`)).body.status).toBe("ok");
+    // Without a token file the mutating endpoints are off.
+    const r = await fetch(`${api}/api/v1/drain`, { method: "POST", headers: { authorization: "Bearer x".padEnd(30, "x") } });
+    expect(r.status).toBe(404);
+    expect((await curlTftp(cli.udpPort, "pxelinux.0", "127.0.0.11")).code).toBe(0);
+    expect((await fetch(`${api}/api/v1/nothing`)).status).toBe(404);
+    expect((await fetch(`${api}/api/v1/stats`, { method: "DELETE" })).status).toBe(405);
+  });
+
+  it("/api/v1/openapi.json is a valid OpenAPI 3.1 document naming every endpoint", async () => {
+    const cli = await startCli(["--root", root, "--admin", "127.0.0.1:0", "--log", "off"]);
+    const { status, body } = await getJson<Record<string, any>>(`${cli.adminUrl}/api/v1/openapi.json`);
+    expect(status).toBe(200);
+    expect(body.openapi).toBe("3.1.0");
+    const result = await new Validator().validate(body);
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
+    expect(Object.keys(body.paths).sort()).toEqual([
+      "/api/v1/config", "/api/v1/drain", "/api/v1/events", "/api/v1/flows", "/api/v1/info", "/api/v1/openapi.json",
+      "/api/v1/reload", "/api/v1/sessions", "/api/v1/stats", "/healthz", "/metrics",
+    ]);
+  });
+});
+
+// ----------------------------------------------- the token (a TftpServer in this process)
+
+describe.skipIf(!hasCurl)("mutating endpoints need the bearer token", () => {
+  const TOKEN = randomBytes(24).toString("hex");
+  let tftp: TftpServer;
+  let admin: AdminServer;
+  let port = 0;
+  let reloads = 0;
+
+  beforeAll(async () => {
+    const { default: slow } = (await import(pathToFileURL(join(root, "slow.mjs")).href)) as { default: (r: unknown) => unknown };
+    tftp = createTftpServer({ root, handler: (req) => (slow(req) as never) ?? { body: Buffer.from("x") } });
+    port = (await tftp.listen({ host: "127.0.0.1", port: 0 })).port;
+    admin = await startAdmin({
+      host: "127.0.0.1",
+      port: 0,
+      version: "test",
+      token: () => TOKEN,
+      source: serverAdminSource(tftp, {
+        config: () => ({ root, adminTokenFile: "/run/secrets/tftpkit-token", adminToken: TOKEN }),
+        reload: async () => (reloads++, { ok: true }),
+        drainMs: () => 20_000,
+      }),
+    });
+  });
+
+  afterAll(async () => {
+    await admin?.close();
+    await tftp?.close();
+  });
+
+  const post = (path: string, authorization?: string) =>
+    fetch(`${admin.url}${path}`, { method: "POST", headers: authorization ? { authorization } : {} });
+
+  it("/api/v1/config never shows the token", async () => {
+    const text = await (await fetch(`${admin.url}/api/v1/config`)).text();
+    expect(text).not.toContain(TOKEN);
+    expect(text).not.toContain("/run/secrets");
+    expect(JSON.parse(text).config).toEqual({ root, adminTokenFile: "[redacted]", adminToken: "[redacted]" });
+    expect(redactConfig({ a: 1, clientSecret: "s", f: () => 1 })).toEqual({ a: 1, clientSecret: "[redacted]" });
+  });
+
+  it("reload: 401 without or with a wrong token (nothing reloaded), 200 with it", async () => {
+    for (const auth of [undefined, "Bearer wrong-token-wrong-token", `Basic ${TOKEN}`, `Bearer ${TOKEN}x`, `Bearer ${TOKEN.slice(1)}`]) {
+      const r = await post("/api/v1/reload", auth);
+      expect(r.status, String(auth)).toBe(401);
+      expect(r.headers.get("www-authenticate")).toMatch(/^Bearer/);
+      expectSchema("Error", await r.json());
+    }
+    expect(reloads).toBe(0);
+    const ok = await post("/api/v1/reload", `Bearer ${TOKEN}`);
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toEqual({ ok: true });
+    expect(reloads).toBe(1);
+  });
+
+  it("drain: 401 without the token (still serving); with it: 202, new requests refused, the running session finishes, /healthz 503", async () => {
+    const transfer = curlTftp(port, "slow.bin", "127.0.0.12");
+    await waitFor("the slow session", () => (tftp.liveSessions().length === 1 ? true : undefined));
+    const refused = await post("/api/v1/drain");
+    expect(refused.status).toBe(401);
+    expect((await curlTftp(port, "pxelinux.0", "127.0.0.13")).code).toBe(0);
+    expect((await getJson(`${admin.url}/healthz`)).body.status).toBe("ok");
+
+    const r = await post("/api/v1/drain", `Bearer ${TOKEN}`);
+    expect(r.status).toBe(202);
+    const body = await r.json();
+    expectResponse("/api/v1/drain", body, "202", "post");
+    expect(body).toEqual({ status: "draining", activeSessions: 1 });
+    const health = await getJson(`${admin.url}/healthz`);
+    expect(health.status).toBe(503);
+    expect(health.body.status).toBe("draining");
+    expect(await curlRefused(port, "127.0.0.13")).toBe(true);
+    // The session that was running when the drain began completes.
+    const done = await transfer;
+    expect(done.code).toBe(0);
+    expect(done.data.length).toBe(8 * 16384);
+    const drained = await waitFor("drained", async () => {
+      const h = await getJson(`${admin.url}/healthz`);
+      return h.body.status === "drained" ? h : undefined;
+    });
+    expect(drained.status).toBe(503);
+    // A second drain changes nothing.
+    expect((await (await post("/api/v1/drain", `Bearer ${TOKEN}`)).json()).status).toBe("drained");
+  });
+});
