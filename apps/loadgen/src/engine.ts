@@ -70,6 +70,8 @@ export interface EngineConfig {
   /** Epoch ms at which the run starts, shared by all threads. */
   startEpochMs: number;
   keepSessions: boolean;
+  /** --verify: the local copies (loadCopies), shared by every thread. */
+  copies: Record<string, SharedArrayBuffer | null> | null;
 }
 
 /** Shared counters: [0] next session number (closed model), [1] sessions/flows in flight (open model). */
@@ -81,20 +83,37 @@ const TICK_MS = 100;
 
 class VerifyError extends Error {}
 
-/** Local copies for --verify, read once per file. */
-class Copies {
-  private readonly cache = new Map<string, Buffer | null>();
-  constructor(private readonly dir: string | null) {}
-  get(name: string): Buffer | null | undefined {
-    if (!this.dir) return undefined;
-    if (!this.cache.has(name)) {
-      try {
-        this.cache.set(name, readFileSync(join(this.dir, name)));
-      } catch {
-        this.cache.set(name, null); // no local copy: the session fails verification
-      }
+/**
+ * The local copies for --verify, read once before the run starts (not in the
+ * middle of it, where a read would hold a thread's sessions back) into shared
+ * memory that every worker thread reads without a copy. null: no local copy
+ * (a session of that file fails verification).
+ */
+export function loadCopies(s: Scenario): Record<string, SharedArrayBuffer | null> | null {
+  if (!s.verifyDir) return null;
+  const out: Record<string, SharedArrayBuffer | null> = {};
+  for (const name of s.flow ?? s.files.map((f) => f.name)) {
+    if (name in out) continue;
+    try {
+      const b = readFileSync(join(s.verifyDir, name));
+      const shared = new SharedArrayBuffer(b.length);
+      new Uint8Array(shared).set(b);
+      out[name] = shared;
+    } catch {
+      out[name] = null;
     }
-    return this.cache.get(name);
+  }
+  return out;
+}
+
+class Copies {
+  private readonly views = new Map<string, Buffer | null>();
+  constructor(copies: Record<string, SharedArrayBuffer | null> | null) {
+    if (copies) for (const [name, sab] of Object.entries(copies)) this.views.set(name, sab ? Buffer.from(sab) : null);
+  }
+  /** undefined: not verifying by copy. */
+  get(name: string): Buffer | null | undefined {
+    return this.views.size === 0 ? undefined : (this.views.get(name) ?? null);
   }
 }
 
@@ -202,7 +221,7 @@ export class Engine {
       mode: s.mode,
       dallyMs: s.dallyMs,
     });
-    this.copies = new Copies(s.verifyDir);
+    this.copies = new Copies(cfg.copies);
     this.sources = s.source ? parseSource(s.source) : null;
     this.part = emptyPart(s.flow ?? []);
     this.bucket = this.bucketAt(Date.now());

@@ -6,7 +6,7 @@
 import { availableParallelism } from "node:os";
 import { performance } from "node:perf_hooks";
 import { Worker } from "node:worker_threads";
-import { Engine, SHARED_SLOTS, type EngineConfig, type EngineResult, type SessionRecord } from "./engine.js";
+import { Engine, loadCopies, SHARED_SLOTS, type EngineConfig, type EngineResult, type SessionRecord } from "./engine.js";
 import { addTotals, emptyTotals, mergeParts, type LivePart, type Totals } from "./part.js";
 import type { Scenario } from "./scenario.js";
 
@@ -43,6 +43,7 @@ function workerUrl(): URL {
 
 export async function runLoad(scenario: Scenario, opts: RunOptions = {}): Promise<RawRun> {
   const shared = new SharedArrayBuffer(4 * SHARED_SLOTS);
+  const copies = loadCopies(scenario);
   const startEpochMs = Date.now() + 50;
   const startedAt = new Date(startEpochMs).toISOString();
   const open = scenario.rate !== null;
@@ -57,7 +58,7 @@ export async function runLoad(scenario: Scenario, opts: RunOptions = {}): Promis
   const config = (k: number): EngineConfig => {
     const clients: number[] = [];
     if (!open) for (let id = k; id < scenario.clients; id += threads) clients.push(id);
-    return { scenario, thread: k, threads, clients, startEpochMs, keepSessions };
+    return { scenario, thread: k, threads, clients, startEpochMs, keepSessions, copies };
   };
   if (threads <= 1) {
     const engine = new Engine(config(0), new Int32Array(shared));

@@ -12,30 +12,13 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServer, type TftpServer } from "@tftpkit/server";
 import { buildReport, resolveScenario, runLoad, type ScenarioInput } from "../src/index.js";
+import { bytes, closeTo, percentile } from "./helpers.js";
 
 const run = promisify(execFile);
 
-/** Nearest-rank percentile of sorted values. */
-function percentile(sorted: ArrayLike<number>, p: number): number {
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
-}
 
-/** Within HdrHistogram's resolution (3 significant digits). */
-function closeTo(actual: number, exact: number): void {
-  expect(Math.abs(actual - exact)).toBeLessThanOrEqual(Math.max(exact * 1e-3, 0.001) + 1e-9);
-}
 const BIN = fileURLToPath(new URL("../bin/tftpkit-load.js", import.meta.url));
 
-function bytes(n: number, seed: number): Buffer {
-  const b = Buffer.allocUnsafe(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    b[i] = x >>> 24;
-  }
-  return b;
-}
 
 const files: Record<string, Buffer> = { cfg: bytes(1024, 1), kernel: bytes(40_000, 2), initrd: bytes(100_000, 3), small: bytes(700, 4) };
 let dir: string;

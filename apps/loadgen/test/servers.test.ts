@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServer, type SessionInfo } from "@tftpkit/server";
 import { buildReport, resolveScenario, runLoad, type Report } from "../src/index.js";
 import { hasHpa, startHpa } from "../../../packages/client/test/helpers.js";
+import { bytes } from "./helpers.js";
 
 const exec = promisify(execFile);
 const BIN = fileURLToPath(new URL("../bin/tftpkit-load.js", import.meta.url));
@@ -30,15 +31,6 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
   }
 }
 
-function bytes(n: number, seed: number): Buffer {
-  const b = Buffer.allocUnsafe(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    b[i] = x >>> 24;
-  }
-  return b;
-}
 
 // The source pool of the --source tests: 127.0.3.1 .. 127.0.3.6 (a /29 without its network and broadcast).
 const POOL = "127.0.3.0/29";

@@ -9,17 +9,9 @@ import {
   newHist, niceStep, parseChecksums, parseDurationS, parseFileWeight, parseSource, parseStages, parseTarget, parseThreshold, pickFile, RatePlan,
   recordMs, renderText, resolveScenario, ScenarioError, summarize, type RawRun,
 } from "../src/index.js";
+import { closeTo, percentile } from "./helpers.js";
 
-/** Nearest-rank percentile of sorted values (the exact figure HDR approximates to 3 digits). */
-function nearestRank(sorted: number[], p: number): number {
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
-}
 
-/** Within HdrHistogram's resolution: 3 significant digits (and the 1 us floor). */
-function closeTo(actual: number, exact: number): void {
-  expect(Math.abs(actual - exact)).toBeLessThanOrEqual(Math.max(exact * 1e-3, 0.001) + 1e-9);
-}
 
 describe("scenario", () => {
   it("parses targets", () => {
@@ -118,7 +110,7 @@ describe("HDR percentiles", () => {
         expect(s["p99.9"]).toBeLessThanOrEqual(s["p99.99"]);
         expect(s["p99.99"]).toBeLessThanOrEqual(s.max);
         const sorted = [...xs].sort((a, b) => a - b);
-        for (const p of [50, 90, 99] as const) closeTo(s[`p${p}`], nearestRank(sorted, p));
+        for (const p of [50, 90, 99] as const) closeTo(s[`p${p}`], percentile(sorted, p));
         closeTo(s.max, sorted[sorted.length - 1]);
         const b = histogramBuckets(h);
         expect(b.reduce((a, x) => a + x.count, 0)).toBe(xs.length);
