@@ -16,7 +16,7 @@
  *   tftpbench --port P --root DIR --file NAME[:COUNT] [--file ...]
  *             [--host 127.0.0.1] [--concurrency C] [--blksize N]
  *             [--windowsize N] [--tsize] [--timeout-option S] [--drop P]
- *             [--seed S] [--rto-ms MS] [--retries N] [--time-limit S]
+ *             [--seed S] [--rto-ms MS] [--rto-max-ms MS] [--retries N] [--time-limit S]
  *             [--burst K --burst-ms MS --answer-ms MS]
  */
 #define _GNU_SOURCE
@@ -78,7 +78,7 @@ static int concurrency = 1;
 static int blksize = 0, windowsize = 0, want_tsize = 0, timeout_option = 0;
 static double drop = 0;
 static uint64_t seed = 42;
-static int rto_ms = 2000, max_retries = 8;
+static int rto_ms = 1000, rto_max_ms = 8000, max_retries = 8;
 static double time_limit = 600;
 static int burst = 0, burst_ms = 100, answer_ms = 3000;
 
@@ -105,6 +105,7 @@ static void die(const char *m) {
 static struct sockaddr_in server;
 static int epfd;
 static struct session *ss;
+static double now(void);
 static int nsessions;
 static uint8_t pkt[MAX_PKT];
 
@@ -150,7 +151,11 @@ static void send_rrq(struct session *s) {
   sendto(s->fd, b, n, 0, (struct sockaddr *)&server, sizeof server);
 }
 
+static int trace = 0; /* TFTPBENCH_TRACE=1: every packet of every session on stderr */
+#define TRACE(s, ...) do { if (trace) { fprintf(stderr, "%9.3f s%ld ", now(), (long)((s) - ss)); fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } } while (0)
+
 static void send_ack(struct session *s, uint16_t block) {
+  TRACE(s, "ACK %u", block);
   uint8_t b[4] = {0, 4, (uint8_t)(block >> 8), (uint8_t)block};
   struct sockaddr_in to = server;
   to.sin_port = htons(s->tid);
@@ -250,7 +255,9 @@ static void parse_oack(struct session *s, const uint8_t *p, size_t n) {
 
 static void on_data(struct session *s, uint16_t block, const uint8_t *d, size_t n) {
   const struct file *f = &files[s->file];
+  TRACE(s, "DATA %u (%zu bytes) expecting %u", block, n, (uint16_t)s->next);
   if (drop > 0 && rnd() < drop) {
+    TRACE(s, "  dropped");
     dropped++;
     return; /* lost on the way: leaves no trace */
   }
@@ -273,8 +280,13 @@ static void on_data(struct session *s, uint16_t block, const uint8_t *d, size_t 
     }
     if (s->in_window >= s->windowsize) send_ack(s, block);
   } else if (ahead >= 32768) {
-    /* A block we already have, sent again. Lock-step: the server missed our ACK; ACK it again. */
-    if (s->windowsize == 1 && block == (uint16_t)(s->next - 1)) send_ack(s, block);
+    /* A block we already have, sent again: the server missed our ACK or timed out. Lock-step:
+       ACK it again. Windows: say once where we are, so the next window starts there. */
+    if (s->windowsize == 1) {
+      if (block == (uint16_t)(s->next - 1)) send_ack(s, block);
+    } else if (s->last_ack != (uint16_t)(s->next - 1)) {
+      send_ack(s, (uint16_t)(s->next - 1));
+    }
   } else {
     /* Ahead of what we expect: a block before it was lost. Say once where we are (RFC 7440). */
     out_of_order++;
@@ -307,6 +319,7 @@ static void on_readable(struct session *s) {
       answered_count++;
     }
     uint16_t op = (uint16_t)(pkt[0] << 8 | pkt[1]);
+    if (op != 3) TRACE(s, "op %u from %u", op, sport);
     if (op == 6 && s->st == WAIT_FIRST) {
       parse_oack(s, pkt, (size_t)n);
       s->st = RUNNING;
@@ -348,17 +361,20 @@ static void on_timer(struct session *s, double t) {
     rrq_resent++;
     send_rrq(s);
   } else {
+    /* The last block we have in order (not the last ACK sent: a window may be part-received). */
     acks_resent++;
-    send_ack(s, s->last_ack);
+    send_ack(s, (uint16_t)(s->next - 1));
   }
-  s->deadline = t + rto_ms / 1000.0;
+  /* Exponential backoff: 1, 2, 4, 8, 8, ... s (a client that re-sent at a fixed pace could keep resetting a server's own timer). */
+  double wait = (double)rto_ms * (1 << (s->retries < 10 ? s->retries : 10));
+  s->deadline = t + (wait < rto_max_ms ? wait : rto_max_ms) / 1000.0;
 }
 
 static void usage(void) {
   fprintf(stderr,
           "usage: tftpbench --port P --root DIR --file NAME[:COUNT] [--file ...] [--host A] [--concurrency C]\n"
           "       [--blksize N] [--windowsize N] [--tsize] [--timeout-option S] [--drop P] [--seed S]\n"
-          "       [--rto-ms MS] [--retries N] [--time-limit S] [--burst K --burst-ms MS --answer-ms MS]\n");
+          "       [--rto-ms MS] [--rto-max-ms MS] [--retries N] [--time-limit S] [--burst K --burst-ms MS --answer-ms MS]\n");
   exit(2);
 }
 
@@ -398,6 +414,7 @@ int main(int argc, char **argv) {
     else if (ARG("--drop")) drop = atof(v);
     else if (ARG("--seed")) seed = strtoull(v, NULL, 10);
     else if (ARG("--rto-ms")) rto_ms = atoi(v);
+    else if (ARG("--rto-max-ms")) rto_max_ms = atoi(v);
     else if (ARG("--retries")) max_retries = atoi(v);
     else if (ARG("--time-limit")) time_limit = atof(v);
     else if (ARG("--burst")) burst = atoi(v);
@@ -408,6 +425,7 @@ int main(int argc, char **argv) {
   }
   if (nfiles == 0 || port <= 0 || concurrency < 1) usage();
   rng = seed * 0x9E3779B97F4A7C15ULL + 1;
+  trace = getenv("TFTPBENCH_TRACE") != NULL;
   memset(&server, 0, sizeof server);
   server.sin_family = AF_INET;
   server.sin_port = htons((uint16_t)port);
