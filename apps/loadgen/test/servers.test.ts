@@ -243,48 +243,38 @@ for (const srv of SERVERS) {
         expect(seen.sort()).toEqual(sessions.map((s) => s.traceparent).sort());
       }
     }, 60_000);
+
+    it("compare prints what changed between two runs, as text and HTML", async () => {
+      const a = join(out, `${srv.name}-cmp-a.json`);
+      const b = join(out, `${srv.name}-cmp-b.json`);
+      writeFileSync(a, (await cli(["--target", t.target, "--sessions", "10", "--file", "cfg", "--json"])).stdout);
+      writeFileSync(b, (await cli(["--target", t.target, "--sessions", "10", "--file", "cfg", "--file", "missing", "--json"])).stdout);
+      const r = await cli(["compare", a, b]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/throughput MB\/s/);
+      expect(r.stdout).toMatch(/latency p99 ms/);
+      expect(r.stdout).toMatch(/sessions failed +0 +[1-9]\d* +new +worse/);
+      const html = join(out, `${srv.name}-cmp.html`);
+      const j = await cli(["compare", a, b, "--json", "--html", html]);
+      const rows = JSON.parse(j.stdout).rows as Array<{ metric: string; verdict: string }>;
+      expect(rows.find((x) => x.metric === "errors %")?.verdict).toBe("worse");
+      expect(readFileSync(html, "utf8")).toMatch(/<td class="worse">worse<\/td>/);
+    }, 60_000);
+
+    it("the HTML report: charts at the page's width with ticks, latency and errors over time, per-step flow latency", async () => {
+      const html = join(out, `${srv.name}-flow.html`);
+      const r = await cli(["--target", t.target, "--rate", "10", "--duration", "2.5", "--flow", "cfg,kernel,missing", "--html", html]);
+      expect(r.code).toBe(1); // the third step fails
+      const page = readFileSync(html, "utf8");
+      for (const title of ["Throughput over time", "Latency over time (sessions ending in each second)", "Errors over time", "Latency histogram", "Latency per flow step"]) {
+        expect(page).toContain(`aria-label="${title}"`);
+      }
+      expect(page.match(/<svg [^>]*width="100%"/g)!.length).toBe(6);
+      expect(page).toMatch(/svg\{display:block;width:100%;height:auto/);
+      expect(page).toMatch(/>1 s<\/text>/); // time ticks in seconds
+      expect(page).toMatch(/>step 3: missing<\/td><td>0<\/td><td>\d+<\/td>/);
+      expect(page).toContain("<polyline");
+      expect(page).not.toMatch(/<script|<link|<img|src=|href=/i);
+    }, 60_000);
   });
 }
-
-describe("compare and the HTML report (tftpkit)", () => {
-  let t: Target;
-  beforeAll(async () => {
-    t = await startTftpkit();
-  });
-  afterAll(async () => {
-    await t.stop();
-  });
-
-  it("compare prints what changed between two runs, as text and HTML", async () => {
-    const a = join(out, "cmp-a.json");
-    const b = join(out, "cmp-b.json");
-    writeFileSync(a, (await cli(["--target", t.target, "--sessions", "10", "--file", "cfg", "--json"])).stdout);
-    writeFileSync(b, (await cli(["--target", t.target, "--sessions", "10", "--file", "cfg", "--file", "missing", "--json"])).stdout);
-    const r = await cli(["compare", a, b]);
-    expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/throughput MB\/s/);
-    expect(r.stdout).toMatch(/latency p99 ms/);
-    expect(r.stdout).toMatch(/sessions failed +0 +[1-9]\d* +new +worse/);
-    const html = join(out, "cmp.html");
-    const j = await cli(["compare", a, b, "--json", "--html", html]);
-    const rows = JSON.parse(j.stdout).rows as Array<{ metric: string; verdict: string }>;
-    expect(rows.find((x) => x.metric === "errors %")?.verdict).toBe("worse");
-    expect(readFileSync(html, "utf8")).toMatch(/<td class="worse">worse<\/td>/);
-  }, 60_000);
-
-  it("the HTML report: charts at the page's width with ticks, latency and errors over time, per-step flow latency", async () => {
-    const html = join(out, "flow.html");
-    const r = await cli(["--target", t.target, "--rate", "10", "--duration", "2.5", "--flow", "cfg,kernel,missing", "--html", html]);
-    expect(r.code).toBe(1); // the third step fails
-    const page = readFileSync(html, "utf8");
-    for (const title of ["Throughput over time", "Latency over time (sessions ending in each second)", "Errors over time", "Latency histogram", "Latency per flow step"]) {
-      expect(page).toContain(`aria-label="${title}"`);
-    }
-    expect(page.match(/<svg [^>]*width="100%"/g)!.length).toBe(6);
-    expect(page).toMatch(/svg\{display:block;width:100%;height:auto/);
-    expect(page).toMatch(/>1 s<\/text>/); // time ticks in seconds
-    expect(page).toMatch(/>step 3: missing<\/td><td>0<\/td><td>\d+<\/td>/);
-    expect(page).toContain("<polyline");
-    expect(page).not.toMatch(/<script|<link|<img|src=|href=/i);
-  }, 60_000);
-});
