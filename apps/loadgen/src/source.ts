@@ -2,6 +2,7 @@
 // (a machine), so the server sees distinct machines. On Linux the whole of
 // 127.0.0.0/8 is local, so 127.0.3.0/24 works on loopback without set-up.
 
+import { createSocket } from "node:dgram";
 import { isIP } from "node:net";
 
 export class SourceError extends Error {}
@@ -67,4 +68,21 @@ export function parseSource(cidr: string): SourcePool {
     size,
     at: (i: number) => fmt(base + skipFirst + BigInt(i % size)),
   };
+}
+
+/** Fails with one clear line when the pool's first address cannot be bound here (not an address of this machine). */
+export async function checkBindable(pool: SourcePool): Promise<void> {
+  const address = pool.at(0);
+  const s = createSocket(pool.family === 6 ? "udp6" : "udp4");
+  try {
+    await new Promise<void>((resolve, reject) => {
+      s.once("error", reject);
+      s.bind({ port: 0, address }, () => resolve());
+    });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new SourceError(`--source ${pool.cidr}: cannot bind ${address} (${code}): the addresses must be on this machine (all of 127.0.0.0/8 is, on Linux)`);
+  } finally {
+    s.close();
+  }
 }

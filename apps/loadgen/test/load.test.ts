@@ -191,6 +191,10 @@ describe("the tftpkit-load command", () => {
     const bad = await run(process.execPath, [BIN, "--target", target, "--file", "x", "--loss", "7"]).catch((e) => e);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/loss must be from 0 to 1/);
+    // A source range that is not on this machine (TEST-NET-1): one clear line before any traffic.
+    const foreign = await run(process.execPath, [BIN, "--target", target, "--file", "cfg", "--source", "192.0.2.0/24"]).catch((e) => e);
+    expect(foreign.code).toBe(2);
+    expect(foreign.stderr).toMatch(/--source 192\.0\.2\.0\/24: cannot bind 192\.0\.2\.1 \(EADDRNOTAVAIL\)/);
   });
 
   it("--progress draws a live line on stderr", async () => {
