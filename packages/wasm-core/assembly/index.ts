@@ -9,4 +9,6 @@ export {
   rxOpen, rxStart, rxSetWindow, rxOnData, rxAckBlock, rxReceived, rxAcked, rxOnTimeout,
 } from "./scheduler";
 export { nextDeadline, expire, timersQueued } from "./timers";
-export { IN, OUT, RES, RESF, OPTS, PACKET_MAX, MAX_OPTIONS } from "./layout";
+export { IN, OUT, RES, OPTS, KNOWN, KNOWN_STRIDE, LIMITS, PACKET_MAX, MAX_OPTIONS } from "./layout";
+export { KNOWN_OPTIONS } from "./options";
+export { BLKSIZE_MAX } from "./wire";

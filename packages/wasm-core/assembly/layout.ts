@@ -4,7 +4,7 @@
 // the glue keeps one Uint8Array/Int32Array/Float64Array view of memory and
 // rebuilds it only when memory.buffer changes.
 
-/** Largest packet the core reads or writes: 4-byte header + 65464 data, rounded up. */
+/** Largest packet the core reads or writes: 4-byte header + BLKSIZE_MAX data, rounded up. */
 export const PACKET_MAX: i32 = 65536 + 64;
 
 /** Most options one request may carry before it is refused as malformed. */
@@ -16,10 +16,22 @@ export const IN: usize = memory.data(PACKET_MAX * 2, 16);
 export const OUT: usize = memory.data(PACKET_MAX * 2, 16);
 /** Integer results of the last call (see RES_* indexes). */
 export const RES: usize = memory.data(64 * 4, 16);
-/** Float results of the last call (see RESF_* indexes). */
-export const RESF: usize = memory.data(16 * 8, 16);
 /** Option table of the last decoded request: 4 x i32 per option. */
 export const OPTS: usize = memory.data(MAX_OPTIONS * 16, 16);
+
+/** Room for this many known options (options.ts KNOWN_OPTIONS <= it). */
+export const KNOWN_MAX: i32 = 8;
+/**
+ * Known-option table, one KNOWN_STRIDE-byte row per known option k (in the
+ * order of options.ts): `asked` f64 at +0 (what the client asked: a number,
+ * -1 absent, -2 not a decimal number, +Infinity above 2^53), `value` f64 at
+ * +8 (granted by negotiate, or to send in a request; < 0: left out), `rank`
+ * i32 at +16 (position in the request, -1 absent).
+ */
+export const KNOWN: usize = memory.data(KNOWN_MAX * 32, 16);
+export const KNOWN_STRIDE: i32 = 32;
+/** Input of negotiate: one options.ts Limits structure. */
+export const LIMITS: usize = memory.data(32, 16);
 
 // RES indexes (i32)
 export const RES_OPCODE: i32 = 0;
@@ -30,15 +42,9 @@ export const RES_MODE: i32 = 4; // MODE_* of a request
 export const RES_NOPTS: i32 = 5; // options in the OPTS table (request or OACK)
 export const RES_MODE_OFF: i32 = 6;
 export const RES_MODE_LEN: i32 = 7;
-export const RES_RANK: i32 = 8; // 8..11: position of blksize, tsize, timeout, windowsize (-1 absent)
 export const RES_PENDING_CR: i32 = 12; // netascii decoder carry
 export const RES_EXPIRED: i32 = 16; // start of the expired-slot list written by expire()
 export const RES_EXPIRED_MAX: i32 = 48;
-
-// RESF indexes (f64): asked values of known options, then accepted ones.
-// Asked: -1 absent, -2 present but not a valid value.
-export const RESF_ASKED: i32 = 0; // 0..3 blksize, tsize, timeout, windowsize
-export const RESF_ACCEPTED: i32 = 4; // 4..7 (0 when not accepted)
 
 @inline export function resSet(i: i32, v: i32): void {
   store<i32>(RES + (<usize>i << 2), v);
@@ -46,9 +52,21 @@ export const RESF_ACCEPTED: i32 = 4; // 4..7 (0 when not accepted)
 @inline export function resGet(i: i32): i32 {
   return load<i32>(RES + (<usize>i << 2));
 }
-@inline export function resfSet(i: i32, v: f64): void {
-  store<f64>(RESF + (<usize>i << 3), v);
+@inline export function askedGet(k: i32): f64 {
+  return load<f64>(KNOWN + <usize>(k * KNOWN_STRIDE));
 }
-@inline export function resfGet(i: i32): f64 {
-  return load<f64>(RESF + (<usize>i << 3));
+@inline export function askedSet(k: i32, v: f64): void {
+  store<f64>(KNOWN + <usize>(k * KNOWN_STRIDE), v);
+}
+@inline export function valueGet(k: i32): f64 {
+  return load<f64>(KNOWN + <usize>(k * KNOWN_STRIDE + 8));
+}
+@inline export function valueSet(k: i32, v: f64): void {
+  store<f64>(KNOWN + <usize>(k * KNOWN_STRIDE + 8), v);
+}
+@inline export function rankGet(k: i32): i32 {
+  return load<i32>(KNOWN + <usize>(k * KNOWN_STRIDE + 16));
+}
+@inline export function rankSet(k: i32, v: i32): void {
+  store<i32>(KNOWN + <usize>(k * KNOWN_STRIDE + 16), v);
 }

@@ -1,25 +1,38 @@
 // The WebAssembly implementation of the Codec surface. Packets are copied into
-// the core's IN region, results read back from RES/RESF/OPTS as numbers and
-// (offset, length) pairs.
+// the core's IN region, results read back from RES, OPTS and the known-option
+// table as numbers and (offset, length) pairs.
 
 import { core, type Core } from "./core.js";
 import { Status } from "./status.js";
 import {
   type AskedOptions, type Codec, type Decoded, type Mode, type Negotiated, type NegotiationLimits,
-  type RequestFields, Opcode, refuseBits,
+  type RequestFields, BLKSIZE_MAX, KNOWN_OPTIONS, Opcode, refuseBits,
 } from "./types.js";
 
-// RES / RESF indexes (assembly/layout.ts)
+// RES indexes (assembly/layout.ts)
 const RES_OPCODE = 0;
 const RES_BLOCK = 1;
 const RES_OFF = 2;
 const RES_LEN = 3;
 const RES_MODE = 4;
 const RES_NOPTS = 5;
-const RES_RANK = 8;
 const RES_PENDING_CR = 12;
-const RESF_ASKED = 0;
-const RESF_ACCEPTED = 4;
+
+// Known-option table rows (assembly/layout.ts KNOWN): asked f64 at +0, value f64 at +8, rank i32 at +16.
+const K_ASKED = 0; // f64 index in a row
+const K_VALUE = 1; // f64 index
+const K_RANK = 4; // i32 index
+
+// Limits structure (assembly/options.ts Limits): tsize f64, then i32 fields.
+const L_TSIZE = 0; // f64 index
+const L_MAX_BLKSIZE = 2; // i32 indexes
+const L_MAX_WINDOWSIZE = 3;
+const L_MAX_TIMEOUT = 4;
+const L_WRITE = 5;
+const L_REFUSE = 6;
+
+/** Default NegotiationLimits.maxTimeout: the RFC 2349 maximum. */
+const TIMEOUT_MAX = 255;
 
 const MODES: Record<number, Mode> = { 1: "octet", 2: "netascii", 3: "mail" };
 const MODE_CODE: Record<Mode, number> = { octet: 1, netascii: 2, mail: 3 };
@@ -34,16 +47,34 @@ function outCopy(c: Core, len: number): Uint8Array {
   return Uint8Array.prototype.slice.call(c.u8, c.OUT, c.OUT + len);
 }
 
+/** f64 index of row k's field `f` in the known-option table. */
+function kf(c: Core, k: number, f: number): number {
+  return ((c.KNOWN + k * c.KNOWN_STRIDE) >> 3) + f;
+}
+/** i32 index of row k's field `f`. */
+function ki(c: Core, k: number, f: number): number {
+  return ((c.KNOWN + k * c.KNOWN_STRIDE) >> 2) + f;
+}
+
 function readAsked(c: Core): AskedOptions {
-  const r = c.RES >> 2;
-  const f = c.RESF >> 3;
+  const v = KNOWN_OPTIONS.map((_, k) => c.f64[kf(c, k, K_ASKED)]);
+  const r = KNOWN_OPTIONS.map((_, k) => c.i32[ki(c, k, K_RANK)]);
   return {
-    blksize: c.f64[f + RESF_ASKED],
-    tsize: c.f64[f + RESF_ASKED + 1],
-    timeout: c.f64[f + RESF_ASKED + 2],
-    windowsize: c.f64[f + RESF_ASKED + 3],
-    ranks: [c.i32[r + RES_RANK], c.i32[r + RES_RANK + 1], c.i32[r + RES_RANK + 2], c.i32[r + RES_RANK + 3]],
+    blksize: v[0],
+    tsize: v[1],
+    timeout: v[2],
+    windowsize: v[3],
+    ranks: [r[0], r[1], r[2], r[3]],
   };
+}
+
+/** Puts values (and ranks, when given) of the known options into the table. */
+function writeKnown(c: Core, values: readonly (number | undefined)[], ranks?: readonly number[]): void {
+  for (let k = 0; k < KNOWN_OPTIONS.length; k++) {
+    c.f64[kf(c, k, K_ASKED)] = values[k] ?? -1;
+    c.f64[kf(c, k, K_VALUE)] = values[k] ?? -1;
+    c.i32[ki(c, k, K_RANK)] = ranks ? ranks[k] : -1;
+  }
 }
 
 function readOptions(c: Core): Array<[string, string]> {
@@ -103,7 +134,7 @@ function decodeAck(packet: Uint8Array): number {
 
 function encodeData(block: number, payload: Uint8Array): Uint8Array {
   const c = core();
-  if (payload.length > 65464) throw new RangeError("DATA payload larger than 65464 bytes");
+  if (payload.length > BLKSIZE_MAX) throw new RangeError(`DATA payload larger than ${BLKSIZE_MAX} bytes`);
   c.u8.set(payload, c.OUT + 4);
   return outCopy(c, c.x.encodeData(block, payload.length));
 }
@@ -130,10 +161,8 @@ function encodeRequest(f: RequestFields): Uint8Array {
   const name = Buffer.from(f.filename, "utf8");
   if (name.length === 0 || name.length > 1024) throw new RangeError("file name must be 1..1024 bytes");
   c.u8.set(name, c.IN);
-  const n = c.x.encodeRequest(
-    f.opcode, name.length, MODE_CODE[f.mode],
-    f.blksize ?? -1, f.tsize ?? -1, f.timeout ?? -1, f.windowsize ?? -1,
-  );
+  writeKnown(c, KNOWN_OPTIONS.map((k) => f[k]));
+  const n = c.x.encodeRequest(f.opcode, name.length, MODE_CODE[f.mode]);
   if (n < 0) throw new RangeError("bad request fields (NUL in file name?)");
   return outCopy(c, n);
 }
@@ -146,17 +175,22 @@ export function refuseMask(refuse: NegotiationLimits["refuse"]): number {
 
 function negotiate(a: AskedOptions, l: NegotiationLimits): Negotiated {
   const c = core();
-  const n = c.x.negotiate(
-    a.blksize, a.tsize, a.timeout, a.windowsize,
-    a.ranks[0], a.ranks[1], a.ranks[2], a.ranks[3],
-    l.maxBlksize, l.maxWindowsize, l.tsize, l.write ? 1 : 0, refuseMask(l.refuse),
-  );
-  const f = c.RESF >> 3;
+  writeKnown(c, KNOWN_OPTIONS.map((k) => a[k]), a.ranks);
+  const f = c.LIMITS >> 3;
+  const i = c.LIMITS >> 2;
+  c.f64[f + L_TSIZE] = l.tsize;
+  c.i32[i + L_MAX_BLKSIZE] = l.maxBlksize;
+  c.i32[i + L_MAX_WINDOWSIZE] = l.maxWindowsize;
+  c.i32[i + L_MAX_TIMEOUT] = l.maxTimeout ?? TIMEOUT_MAX;
+  c.i32[i + L_WRITE] = l.write ? 1 : 0;
+  c.i32[i + L_REFUSE] = refuseMask(l.refuse);
+  const n = c.x.negotiate(c.LIMITS);
+  const v = KNOWN_OPTIONS.map((_, k) => c.f64[kf(c, k, K_VALUE)]);
   return {
-    blksize: c.f64[f + RESF_ACCEPTED],
-    tsize: c.f64[f + RESF_ACCEPTED + 1],
-    timeout: c.f64[f + RESF_ACCEPTED + 2],
-    windowsize: c.f64[f + RESF_ACCEPTED + 3],
+    blksize: v[0],
+    tsize: v[1],
+    timeout: v[2],
+    windowsize: v[3],
     oack: n > 0 ? outCopy(c, n) : null,
   };
 }

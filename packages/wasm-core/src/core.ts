@@ -9,8 +9,12 @@ export interface CoreExports {
   IN: WebAssembly.Global;
   OUT: WebAssembly.Global;
   RES: WebAssembly.Global;
-  RESF: WebAssembly.Global;
   OPTS: WebAssembly.Global;
+  KNOWN: WebAssembly.Global;
+  KNOWN_STRIDE: WebAssembly.Global;
+  KNOWN_OPTIONS: WebAssembly.Global;
+  LIMITS: WebAssembly.Global;
+  BLKSIZE_MAX: WebAssembly.Global;
   PACKET_MAX: WebAssembly.Global;
   MAX_OPTIONS: WebAssembly.Global;
   decode(len: number): number;
@@ -18,12 +22,10 @@ export interface CoreExports {
   encodeData(block: number, payloadLen: number): number;
   encodeAck(block: number): number;
   encodeError(code: number, msgLen: number): number;
-  encodeRequest(op: number, nameLen: number, mode: number, blksize: number, tsize: number, timeout: number, windowsize: number): number;
-  negotiate(
-    aBlk: number, aTsize: number, aTimeout: number, aWin: number,
-    rBlk: number, rTsize: number, rTimeout: number, rWin: number,
-    maxBlksize: number, maxWindowsize: number, tsizeValue: number, isWrite: number, refuseMask: number,
-  ): number;
+  /** Option values are read from the known-option table. */
+  encodeRequest(op: number, nameLen: number, mode: number): number;
+  /** Asked values and ranks from the known-option table, limits from the Limits structure at `limits`. */
+  negotiate(limits: number): number;
   netasciiEncode(len: number): number;
   netasciiDecode(len: number, pendingCR: number): number;
   schedInit(slots: number): number;
@@ -64,8 +66,11 @@ export interface Core {
   IN: number;
   OUT: number;
   RES: number; // byte offset
-  RESF: number;
   OPTS: number;
+  KNOWN: number; // byte offset of the known-option table
+  KNOWN_STRIDE: number; // bytes per row
+  KNOWN_OPTIONS: number; // rows
+  LIMITS: number; // byte offset of negotiate's Limits structure
   PACKET_MAX: number;
   MAX_OPTIONS: number;
   u8: Buffer;
@@ -105,8 +110,11 @@ export function core(): Core {
     IN: x.IN.value as number,
     OUT: x.OUT.value as number,
     RES: x.RES.value as number,
-    RESF: x.RESF.value as number,
     OPTS: x.OPTS.value as number,
+    KNOWN: x.KNOWN.value as number,
+    KNOWN_STRIDE: x.KNOWN_STRIDE.value as number,
+    KNOWN_OPTIONS: x.KNOWN_OPTIONS.value as number,
+    LIMITS: x.LIMITS.value as number,
     PACKET_MAX: x.PACKET_MAX.value as number,
     MAX_OPTIONS: x.MAX_OPTIONS.value as number,
     u8: Buffer.from(buffer),

@@ -12,25 +12,24 @@
 import { Status } from "./status.js";
 import {
   type AskedOptions, type Codec, type Decoded, type Mode, type Negotiated, type NegotiationLimits,
-  type RequestFields, Opcode, refuseBits,
+  type RequestFields, BLKSIZE_MAX, KNOWN_OPTIONS as KNOWN, Opcode, refuseBits,
 } from "./types.js";
 
 /** Largest packet decoded (assembly/layout.ts PACKET_MAX). */
 const PACKET_MAX = 65536 + 64;
 /** Most options one request may carry (assembly/layout.ts MAX_OPTIONS). */
 const MAX_OPTIONS = 32;
-const DATA_MAX = 65464;
 const ERROR_MESSAGE_MAX = 500;
 const FILENAME_MAX = 1024;
 
 const BLKSIZE_MIN = 8;
-const BLKSIZE_MAX = 65464;
 const TIMEOUT_MIN = 1;
 const TIMEOUT_MAX = 255;
 const WINDOW_MIN = 1;
 const WINDOW_MAX = 65535;
 
-const KNOWN = ["blksize", "tsize", "timeout", "windowsize"] as const;
+/** Decimal values above 2^53 are too large (assembly/wire.ts DECIMAL_MAX). */
+const DECIMAL_MAX = 9007199254740992;
 
 const CR = 13;
 const LF = 10;
@@ -68,20 +67,23 @@ function knownIndex(b: Bytes, from: number, len: number): number {
   return -1;
 }
 
-/** 1..15 ASCII digits, else -1 (so the asked value becomes -2). */
+/** Any number of ASCII digits; -1 if empty or not all digits (the asked value becomes -2); Infinity above 2^53. */
 function parseDecimal(b: Bytes, from: number, len: number): number {
-  if (len <= 0 || len > 15) return -1;
+  if (len <= 0) return -1;
   let v = 0;
+  let tooLarge = false;
   for (let i = 0; i < len; i++) {
     const c = b[from + i];
     if (c < 48 || c > 57) return -1;
-    v = v * 10 + (c - 48);
+    const d = c - 48;
+    if (tooLarge || v > (DECIMAL_MAX - d) / 10) tooLarge = true;
+    else v = v * 10 + d;
   }
-  return v;
+  return tooLarge ? Infinity : v;
 }
 
 function emptyAsked(): { values: number[]; ranks: [number, number, number, number] } {
-  return { values: [-1, -1, -1, -1], ranks: [-1, -1, -1, -1] };
+  return { values: KNOWN.map(() => -1), ranks: [-1, -1, -1, -1] };
 }
 
 /**
@@ -175,7 +177,7 @@ function decodeAck(packet: Uint8Array): number {
 }
 
 function encodeData(block: number, payload: Uint8Array): Uint8Array {
-  if (payload.length > DATA_MAX) throw new RangeError("DATA payload larger than 65464 bytes");
+  if (payload.length > BLKSIZE_MAX) throw new RangeError(`DATA payload larger than ${BLKSIZE_MAX} bytes`);
   const out = Buffer.allocUnsafe(payload.length + 4);
   const blk = block & 0xffff;
   out[0] = 0;
@@ -265,9 +267,9 @@ function encodeRequest(f: RequestFields): Uint8Array {
     throw new RangeError("bad request fields (NUL in file name?)");
   }
   const modeName = f.mode === "netascii" ? "netascii" : f.mode === "mail" ? "mail" : "octet";
-  const values = [+(f.blksize ?? -1), +(f.tsize ?? -1), +(f.timeout ?? -1), +(f.windowsize ?? -1)];
+  const values = KNOWN.map((k) => +(f[k] ?? -1));
   // 2 + name + NUL + mode + NUL + per option: name (<= 10) + NUL + <= 20 digits + NUL
-  const out = Buffer.allocUnsafe(2 + name.length + 1 + modeName.length + 1 + 4 * 32);
+  const out = Buffer.allocUnsafe(2 + name.length + 1 + modeName.length + 1 + KNOWN.length * 32);
   out[0] = 0;
   out[1] = op;
   name.copy(out, 2);
@@ -275,7 +277,7 @@ function encodeRequest(f: RequestFields): Uint8Array {
   out[p++] = 0;
   p += out.write(modeName, p, "latin1");
   out[p++] = 0;
-  for (let k = 0; k < 4; k++) if (values[k] >= 0) p = putOption(out, p, k, values[k]);
+  for (let k = 0; k < KNOWN.length; k++) if (values[k] >= 0) p = putOption(out, p, k, values[k]);
   return Uint8Array.prototype.slice.call(out, 0, p) as Uint8Array;
 }
 
@@ -285,50 +287,52 @@ function refuseMaskOf(refuse: NegotiationLimits["refuse"]): number {
   return m;
 }
 
+/** Largest tsize echoed on a write (assembly/options.ts TSIZE_MAX). */
+const TSIZE_MAX = 2 ** 53;
+
+/** One rule per known option (assembly/options.ts grant*): what is granted for the value asked, -1 nothing. */
+const rules: Record<(typeof KNOWN)[number], (asked: number, l: NegotiationLimits) => number> = {
+  blksize(asked, l) {
+    const max = l.maxBlksize | 0;
+    if (!(asked >= BLKSIZE_MIN) || max < BLKSIZE_MIN) return -1;
+    return Math.min(asked, max, BLKSIZE_MAX);
+  },
+  tsize(asked, l) {
+    if (!(asked >= 0)) return -1;
+    // A write echoes the size announced (if it can be written exactly); a read announces its own.
+    if (l.write) return asked <= TSIZE_MAX ? asked : -1;
+    const size = +l.tsize;
+    return size >= 0 ? size : -1;
+  },
+  timeout(asked, l) {
+    const cap = Math.min((l.maxTimeout ?? TIMEOUT_MAX) | 0, TIMEOUT_MAX);
+    return asked >= TIMEOUT_MIN && asked <= cap ? asked : -1;
+  },
+  windowsize(asked, l) {
+    const max = l.maxWindowsize | 0;
+    if (!(asked >= WINDOW_MIN && asked <= WINDOW_MAX) || max < 1) return -1;
+    return Math.min(asked, max, WINDOW_MAX);
+  },
+};
+
 /**
  * Decides the OACK (assembly/options.ts): only options asked and accepted,
- * never larger than asked, in the order asked; unknown options never appear.
+ * never larger than asked, in the order asked; unknown options never appear;
+ * a timeout above maxTimeout is declined.
  */
 function negotiate(a: AskedOptions, l: NegotiationLimits): Negotiated {
-  const aBlk = +a.blksize;
-  const aTsize = +a.tsize;
-  const aTimeout = +a.timeout;
-  const aWin = +a.windowsize;
-  const maxBlksize = l.maxBlksize | 0;
-  const maxWindowsize = l.maxWindowsize | 0;
-  const tsizeValue = +l.tsize;
   const refuse = refuseMaskOf(l.refuse);
-
-  let blk = -1;
-  if ((refuse & 1) === 0 && aBlk >= BLKSIZE_MIN && maxBlksize >= BLKSIZE_MIN) {
-    blk = aBlk;
-    const cap = Math.min(maxBlksize, BLKSIZE_MAX);
-    if (blk > cap) blk = cap;
-  }
-  let ts = -1;
-  if ((refuse & 2) === 0 && aTsize >= 0) {
-    if (l.write) ts = aTsize;
-    else if (tsizeValue >= 0) ts = tsizeValue;
-  }
-  let to = -1;
-  if ((refuse & 4) === 0 && aTimeout >= TIMEOUT_MIN && aTimeout <= TIMEOUT_MAX) to = aTimeout;
-  let win = -1;
-  if ((refuse & 8) === 0 && aWin >= WINDOW_MIN && aWin <= WINDOW_MAX && maxWindowsize >= 1) {
-    win = aWin;
-    const cap = Math.min(maxWindowsize, WINDOW_MAX);
-    if (win > cap) win = cap;
-  }
-  const accepted = [blk, ts, to, win];
-  if (blk < 0 && ts < 0 && to < 0 && win < 0) {
+  const accepted = KNOWN.map((name, k) => ((refuse & (1 << k)) !== 0 ? -1 : rules[name](+a[name], l)));
+  const [blk, ts, to, win] = accepted;
+  if (!accepted.some((v) => v >= 0)) {
     return { blksize: blk, tsize: ts, timeout: to, windowsize: win, oack: null };
   }
   // Ascending rank; an accepted option without a rank (< 0) follows the
-  // ranked ones in canonical order. Equal keys keep the canonical order.
-  const keys = [0, 0, 0, 0];
-  for (let k = 0; k < 4; k++) {
+  // ranked ones in table order. Equal keys keep table order.
+  const keys = KNOWN.map((_, k) => {
     const r = a.ranks[k] | 0;
-    keys[k] = r < 0 ? 1000 + k : r;
-  }
+    return r < 0 ? 2 ** 32 + k : r;
+  });
   const out = oackScratch;
   out[0] = 0;
   out[1] = Opcode.OACK;
@@ -336,8 +340,8 @@ function negotiate(a: AskedOptions, l: NegotiationLimits): Negotiated {
   let emitted = 0;
   for (;;) {
     let best = -1;
-    for (let k = 0; k < 4; k++) {
-      if (accepted[k] < 0 || (emitted & (1 << k)) !== 0) continue;
+    for (let k = 0; k < KNOWN.length; k++) {
+      if (!(accepted[k] >= 0) || (emitted & (1 << k)) !== 0) continue;
       if (best < 0 || keys[k] < keys[best]) best = k;
     }
     if (best < 0) break;
@@ -350,8 +354,8 @@ function negotiate(a: AskedOptions, l: NegotiationLimits): Negotiated {
   };
 }
 
-/** OACK scratch: 2 + 4 x (10-byte name + NUL + <= 20 digits + NUL). */
-const oackScratch = Buffer.alloc(2 + 4 * 32);
+/** OACK scratch: 2 + per known option (name + NUL + <= 20 digits + NUL). */
+const oackScratch = Buffer.alloc(2 + KNOWN.length * 32);
 
 function netasciiEncode(chunk: Uint8Array): Uint8Array {
   let extra = 0;

@@ -1,13 +1,22 @@
 export const Opcode = { RRQ: 1, WRQ: 2, DATA: 3, ACK: 4, ERROR: 5, OACK: 6 } as const;
 export type Opcode = (typeof Opcode)[keyof typeof Opcode];
 
+/** Largest blksize RFC 2348 allows (the DATA payload of the largest TFTP packet). */
+export const BLKSIZE_MAX = 65464;
+
 export type Mode = "octet" | "netascii" | "mail";
+
+/** The options the core knows, in the order of its known-option table (and of `AskedOptions.ranks`). */
+export const KNOWN_OPTIONS = ["blksize", "tsize", "timeout", "windowsize"] as const;
+export type KnownOption = (typeof KNOWN_OPTIONS)[number];
 
 /**
  * Known options as the client asked them: a number, -1 when absent, -2 when
- * present with a value that is not a decimal number. `ranks` holds the
- * position of each (blksize, tsize, timeout, windowsize) in the request, -1
- * when absent, so the OACK can answer in the order asked.
+ * present with a value that is not a decimal number, +Infinity for a decimal
+ * number above 2^53 (any number of digits parses: such a value is simply too
+ * large). `ranks` holds the position of each (blksize, tsize, timeout,
+ * windowsize) in the request, -1 when absent, so the OACK can answer in the
+ * order asked.
  */
 export interface AskedOptions {
   blksize: number;
@@ -65,6 +74,12 @@ export interface NegotiationLimits {
   write: boolean;
   /** Options never granted: for clients that break on them. */
   refuse?: ReadonlyArray<"blksize" | "tsize" | "timeout" | "windowsize">;
+  /**
+   * Largest timeout (RFC 2349, seconds) acknowledged; a client asking more
+   * gets no timeout in the OACK (RFC 2347 lets a server decline an option)
+   * and the server's own retransmission timing. Default 255 (RFC maximum).
+   */
+  maxTimeout?: number;
 }
 
 /** What was granted: -1 for an option not in the OACK. `oack` is null when nothing was granted. */

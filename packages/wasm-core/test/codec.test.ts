@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from "vitest";
 import { Status, type Decoded } from "../src/index.js";
-import { codecs, hex, norm, toHex } from "./util.js";
+import { ascii, codecs, hex, norm, toHex } from "./util.js";
 
 const none = [-1, -1, -1, -1] as const;
 
@@ -56,14 +56,27 @@ const decodeCases: DecodeCase[] = [
     },
   },
   {
-    name: "RRQ with invalid values: letters, empty, 16 digits are -2; 15 digits with leading zeros parse",
+    name: "RRQ with invalid values: letters, empty are -2; numbers with leading zeros parse at any length (16 and 15 digits)",
     bytes:
       "0001 | 66 00 | 6f63746574 00 | 626c6b73697a65 00 616263 00 | 7473697a65 00 00 |" +
       "74696d656f7574 00 30303030303030303030303030303031 00 | 77696e646f7773697a65 00 303030303030303030303030303034 00",
     expected: {
       opcode: 1, filename: "f", mode: "octet",
       options: [["blksize", "abc"], ["tsize", ""], ["timeout", "0000000000000001"], ["windowsize", "000000000000004"]],
-      asked: { blksize: -2, tsize: -2, timeout: -2, windowsize: 4, ranks: [0, 1, 2, 3] },
+      asked: { blksize: -2, tsize: -2, timeout: 1, windowsize: 4, ranks: [0, 1, 2, 3] },
+    },
+  },
+  {
+    // Issue 9: a tsize of 16 or more digits was "absent", so a WRQ skipped the early ERROR 3.
+    name: "WRQ tsize of any length: exact up to 2^53, +Infinity (too large) past it, however many digits",
+    bytes:
+      "0002 | 66 00 | 6f63746574 00 | 7473697a65 00 " + ascii("9007199254740993") + " 00 |" +
+      "626c6b73697a65 00 " + ascii("0".repeat(300) + "1468") + " 00 | 74696d656f7574 00 " + ascii("9".repeat(400)) + " 00 |" +
+      "77696e646f7773697a65 00 " + ascii("9007199254740992") + " 00",
+    expected: {
+      opcode: 2, filename: "f", mode: "octet",
+      options: [["tsize", "9007199254740993"], ["blksize", "0".repeat(300) + "1468"], ["timeout", "9".repeat(400)], ["windowsize", "9007199254740992"]],
+      asked: { blksize: 1468, tsize: Infinity, timeout: Infinity, windowsize: 2 ** 53, ranks: [1, 0, 2, 3] },
     },
   },
   {
@@ -320,5 +333,16 @@ describe.each(codecs)("%s", (_name, codec) => {
       );
       expect(toHex(n.oack)).toBe("0006" + "7473697a65" + "00" + "393939393939393939393939393939" + "00");
     });
+  });
+});
+
+describe("the core and the glue agree on the known-option table and the protocol limit", () => {
+  it("same options, same BLKSIZE_MAX", async () => {
+    const { core } = await import("../src/core.js");
+    const { KNOWN_OPTIONS, BLKSIZE_MAX } = await import("../src/types.js");
+    const c = core();
+    expect(c.KNOWN_OPTIONS).toBe(KNOWN_OPTIONS.length);
+    expect(c.KNOWN_OPTIONS * c.KNOWN_STRIDE).toBeLessThanOrEqual(8 * 32); // layout.ts KNOWN_MAX rows
+    expect(c.x.BLKSIZE_MAX.value).toBe(BLKSIZE_MAX);
   });
 });

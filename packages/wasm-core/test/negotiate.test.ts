@@ -79,6 +79,19 @@ describe.each(codecs)("%s", (_name, codec) => {
     it("leading zeros are accepted and the OACK holds the plain number", () => {
       expect(toHex(neg(1, [["timeout", "007"]]).oack)).toBe(oack([["timeout", "7"]]));
     });
+    it("above maxTimeout it is declined (not in the OACK); at maxTimeout it is echoed", () => {
+      const capped = { ...read, maxTimeout: 10 };
+      const declined = neg(1, [["timeout", "11"], ["blksize", "1024"]], capped);
+      expect(declined).toMatchObject({ timeout: -1, blksize: 1024 });
+      expect(toHex(declined.oack)).toBe(oack([["blksize", "1024"]]));
+      expect(neg(1, [["timeout", "255"]], capped).oack).toBeNull();
+      expect(toHex(neg(1, [["timeout", "10"]], capped).oack)).toBe(oack([["timeout", "10"]]));
+      expect(neg(1, [["timeout", "1"]], { ...read, maxTimeout: 0 }).oack).toBeNull();
+      expect(neg(1, [["timeout", "255"]], { ...read, maxTimeout: 1000 }).timeout).toBe(255); // never above the RFC's 255
+    });
+    it("a timeout of hundreds of digits is too large: declined", () => {
+      expect(neg(1, [["timeout", "9".repeat(300)]]).oack).toBeNull();
+    });
   });
 
   describe("windowsize", () => {
@@ -115,6 +128,19 @@ describe.each(codecs)("%s", (_name, codec) => {
       expect(n.tsize).toBe(5000);
       expect(toHex(n.oack)).toBe(oack([["tsize", "5000"]]));
       expect(toHex(neg(2, [["tsize", "5000"]], { ...read, write: true, tsize: 99 }).oack)).toBe(oack([["tsize", "5000"]]));
+    });
+    it("on a write a size of any length parses; one past 2^53 is too large and not echoed", () => {
+      const w = { ...read, write: true };
+      const long = asked(codec, 2, [["tsize", "0".repeat(20) + "5000"]]);
+      expect(long.tsize).toBe(5000);
+      expect(toHex(codec.negotiate(long, w).oack)).toBe(oack([["tsize", "5000"]]));
+      const huge = asked(codec, 2, [["tsize", "123456789012345678901234567890"], ["blksize", "512"]]);
+      expect(huge.tsize).toBe(Infinity); // still "larger than maxUploadBytes" for the session
+      const n = codec.negotiate(huge, w);
+      expect(n).toMatchObject({ tsize: -1, blksize: 512 });
+      expect(toHex(n.oack)).toBe(oack([["blksize", "512"]]));
+      expect(toHex(neg(2, [["tsize", "9007199254740992"]], w).oack)).toBe(oack([["tsize", "9007199254740992"]]));
+      expect(asked(codec, 2, [["tsize", "9007199254740993"]]).tsize).toBe(Infinity);
     });
     it("not asked: not announced even when known", () => {
       expect(neg(1, [["blksize", "512"]], { ...read, tsize: 777 }).tsize).toBe(-1);

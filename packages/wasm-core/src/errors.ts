@@ -1,0 +1,80 @@
+// The library's public error classes and the TFTP wire error codes.
+
+import { statusMessage } from "./status.js";
+
+/** Stable string codes of library errors (like undici's UND_ERR_*). */
+export type TftpErrorCode =
+  | "TFTP_ERR_MALFORMED"
+  | "TFTP_ERR_NOT_FOUND"
+  | "TFTP_ERR_ACCESS"
+  | "TFTP_ERR_DISK_FULL"
+  | "TFTP_ERR_ILLEGAL_OPERATION"
+  | "TFTP_ERR_UNKNOWN_TID"
+  | "TFTP_ERR_FILE_EXISTS"
+  | "TFTP_ERR_NO_SUCH_USER"
+  | "TFTP_ERR_OPTION_REFUSED"
+  | "TFTP_ERR_UNDEFINED"
+  | "TFTP_ERR_TIMEOUT"
+  | "TFTP_ERR_ABORTED"
+  | "TFTP_ERR_REMOTE"
+  | "TFTP_ERR_CORE";
+
+/** TFTP error codes on the wire (RFC 1350, RFC 2347 for 8). */
+export const WireError = {
+  UNDEFINED: 0,
+  NOT_FOUND: 1,
+  ACCESS_VIOLATION: 2,
+  DISK_FULL: 3,
+  ILLEGAL_OPERATION: 4,
+  UNKNOWN_TID: 5,
+  FILE_EXISTS: 6,
+  NO_SUCH_USER: 7,
+  OPTION_REFUSED: 8,
+} as const;
+export type WireError = (typeof WireError)[keyof typeof WireError];
+
+const codeForWire: Record<number, TftpErrorCode> = {
+  0: "TFTP_ERR_UNDEFINED",
+  1: "TFTP_ERR_NOT_FOUND",
+  2: "TFTP_ERR_ACCESS",
+  3: "TFTP_ERR_DISK_FULL",
+  4: "TFTP_ERR_ILLEGAL_OPERATION",
+  5: "TFTP_ERR_UNKNOWN_TID",
+  6: "TFTP_ERR_FILE_EXISTS",
+  7: "TFTP_ERR_NO_SUCH_USER",
+  8: "TFTP_ERR_OPTION_REFUSED",
+};
+
+/**
+ * An error with a TFTP wire code (0-8) and a stable library code. Handlers
+ * throw it to answer a request with that ERROR packet.
+ */
+export class TftpError extends Error {
+  readonly code: TftpErrorCode;
+  readonly wireCode: number;
+  constructor(wireCode: number, message: string, code?: TftpErrorCode, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "TftpError";
+    this.wireCode = wireCode;
+    this.code = code ?? codeForWire[wireCode] ?? "TFTP_ERR_UNDEFINED";
+  }
+  static notFound(message = "File not found"): TftpError {
+    return new TftpError(WireError.NOT_FOUND, message);
+  }
+  static accessViolation(message = "Access violation"): TftpError {
+    return new TftpError(WireError.ACCESS_VIOLATION, message);
+  }
+  static illegalOperation(message = "Illegal TFTP operation"): TftpError {
+    return new TftpError(WireError.ILLEGAL_OPERATION, message);
+  }
+}
+
+/** A packet the core refused, with the precise status. Wire code 4 (illegal operation). */
+export class TftpMalformedError extends TftpError {
+  readonly status: number;
+  constructor(status: number) {
+    super(WireError.ILLEGAL_OPERATION, `Malformed packet: ${statusMessage(status)}`, "TFTP_ERR_MALFORMED");
+    this.name = "TftpMalformedError";
+    this.status = status;
+  }
+}
