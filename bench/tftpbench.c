@@ -14,7 +14,7 @@
  * content. Prints one JSON object on stdout.
  *
  *   tftpbench --port P --root DIR --file NAME[:COUNT] [--file ...]
- *             [--host 127.0.0.1] [--concurrency C] [--blksize N]
+ *             [--host 127.0.0.1] [--source CIDR] [--concurrency C] [--blksize N]
  *             [--windowsize N] [--tsize] [--timeout-option S] [--drop P]
  *             [--seed S] [--rto-ms MS] [--rto-max-ms MS] [--retries N] [--time-limit S]
  *             [--burst K --burst-ms MS --answer-ms MS]
@@ -81,6 +81,31 @@ static uint64_t seed = 42;
 static int rto_ms = 1000, rto_max_ms = 8000, max_retries = 8;
 static double time_limit = 600;
 static int burst = 0, burst_ms = 100, answer_ms = 3000;
+static uint32_t src_first = 0, src_hosts = 0; /* --source CIDR: one source address per session, round robin */
+
+static int parse_cidr(const char *v) {
+  char buf[64];
+  snprintf(buf, sizeof buf, "%s", v);
+  char *slash = strchr(buf, '/');
+  int len = 32;
+  if (slash) {
+    *slash = 0;
+    len = atoi(slash + 1);
+  }
+  struct in_addr a;
+  if (inet_pton(AF_INET, buf, &a) != 1 || len < 8 || len > 32) return -1;
+  uint32_t mask = len == 32 ? 0xffffffffu : ~(0xffffffffu >> len);
+  uint32_t net = ntohl(a.s_addr) & mask;
+  uint32_t size = len == 32 ? 1 : (uint32_t)1 << (32 - len);
+  if (size > 2) {
+    src_first = net + 1; /* skip the network and broadcast addresses */
+    src_hosts = size - 2;
+  } else {
+    src_first = net;
+    src_hosts = size;
+  }
+  return 0;
+}
 
 /* ---------------------------------------------------------------- helpers */
 static double now(void) {
@@ -197,7 +222,12 @@ static void open_socket(struct session *s) {
   int rb = 1 << 20;
   setsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &rb, sizeof rb);
   struct sockaddr_in me = {.sin_family = AF_INET};
-  inet_pton(AF_INET, host, &me.sin_addr);
+  if (src_hosts > 0) {
+    /* --source CIDR: session i binds to the i-th host address of the range (round robin). */
+    me.sin_addr.s_addr = htonl(src_first + (uint32_t)((s - ss) % src_hosts));
+  } else {
+    inet_pton(AF_INET, host, &me.sin_addr);
+  }
   if (bind(s->fd, (struct sockaddr *)&me, sizeof me) < 0) die("bind");
   struct epoll_event ev = {.events = EPOLLIN, .data.ptr = s};
   if (epoll_ctl(epfd, EPOLL_CTL_ADD, s->fd, &ev) < 0) die("epoll_ctl");
@@ -372,7 +402,7 @@ static void on_timer(struct session *s, double t) {
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: tftpbench --port P --root DIR --file NAME[:COUNT] [--file ...] [--host A] [--concurrency C]\n"
+          "usage: tftpbench --port P --root DIR --file NAME[:COUNT] [--file ...] [--host A] [--source CIDR] [--concurrency C]\n"
           "       [--blksize N] [--windowsize N] [--tsize] [--timeout-option S] [--drop P] [--seed S]\n"
           "       [--rto-ms MS] [--rto-max-ms MS] [--retries N] [--time-limit S] [--burst K --burst-ms MS --answer-ms MS]\n");
   exit(2);
@@ -395,6 +425,9 @@ int main(int argc, char **argv) {
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 #define ARG(name) (!strcmp(a, name) && v && (i++, 1))
     if (ARG("--host")) host = v;
+    else if (ARG("--source")) {
+      if (parse_cidr(v) < 0) usage();
+    }
     else if (ARG("--port")) port = atoi(v);
     else if (ARG("--root")) root = v;
     else if (ARG("--file")) {
