@@ -14,8 +14,12 @@
 //          per-session span and metric updates weigh the most
 // Server CPU (user+system) per session is measured in the server process.
 //   hooks  the observer calls alone, in-process, N times (session, negotiated,
-//          end; no network): CPU microseconds per session. Steadier than the
-//          end-to-end figures on a busy machine.
+//          end; no network), through what a server really calls: its monitor
+//          (live sessions, boot flows, tallies) in front of the instrumentation:
+//          CPU microseconds per session. Steadier than the end-to-end figures
+//          on a busy machine.
+// A mode ending in "+noflows" runs the server with flowsMax 0 (no boot flows),
+// e.g. --modes none,none+noflows to see what flows cost.
 //
 // The client is @tftpkit/client, resolved from the workspace root (it is not
 // a dependency of @tftpkit/server: the client's tests depend on the server).
@@ -33,7 +37,10 @@ let MODES = ["none", "api-noop", "sdk"];
 
 // ------------------------------------------------------------- server side
 
+const flowsMaxOf = (mode) => (mode.endsWith("+noflows") ? 0 : undefined);
+
 async function instrumentationFor(mode) {
+  mode = mode.replace(/\+noflows$/, "");
   const { createOtelInstrumentation } = await import("@tftpkit/server");
   let instrumentation;
   let flush = async () => {};
@@ -78,7 +85,7 @@ async function instrumentationFor(mode) {
 async function runServer(mode, root) {
   const { createServer } = await import("@tftpkit/server");
   const { instrumentation, flush } = await instrumentationFor(mode);
-  const server = createServer({ root, instrumentation, onSessionEnd: undefined });
+  const server = createServer({ root, instrumentation, onSessionEnd: undefined, flowsMax: flowsMaxOf(mode) });
   const addr = await server.listen({ host: "127.0.0.1", port: 0 });
   process.on("message", async (m) => {
     if (m === "cpu") process.send({ cpu: process.cpuUsage(), stats: server.stats() });
@@ -158,7 +165,10 @@ async function measure(mode, root, o, createClient) {
 
 /** The hooks one read session calls, N times, in this process: CPU us per session. */
 async function hooks(mode, n) {
-  const { instrumentation, flush } = await instrumentationFor(mode);
+  const { createServer } = await import("@tftpkit/server");
+  const { instrumentation: inner, flush } = await instrumentationFor(mode);
+  // What a session of a server calls: the server's monitor in front of `inner`.
+  const instrumentation = createServer({ root: tmpdir(), instrumentation: inner, flowsMax: flowsMaxOf(mode) }).options.instrumentation;
   const info = {
     id: 1, kind: "read", path: "boot/vmlinuz", mode: "octet",
     peer: { address: "192.0.2.10", port: 40000 }, local: { address: "192.0.2.1", port: 69 },
@@ -172,6 +182,7 @@ async function hooks(mode, n) {
   const handler = () => 1;
   const once = (i) => {
     info.id = i;
+    info.peer.address = `192.0.${(i >> 8) & 255}.${i & 255}`; // machines of a few sessions each
     const obs = instrumentation?.session(info);
     if (obs) {
       obs.runHandler(handler);
