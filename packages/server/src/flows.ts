@@ -122,8 +122,15 @@ class StepRecord {
     readonly path: string,
     readonly kind: "read" | "write",
     readonly startedAt: number,
-    private readonly progress: (() => SessionProgress) | undefined,
+    /** Reads the running session; let go of at its end (it holds the session and its buffers). */
+    private progress: (() => SessionProgress) | undefined,
   ) {}
+
+  /** The session ended: keep its figures, let go of the session. */
+  settle(final: FlowStep): void {
+    this.final = final;
+    this.progress = undefined;
+  }
 
   snapshot(now: number): FlowStep {
     if (this.final) return this.final;
@@ -254,7 +261,8 @@ export class FlowTracker {
       flow = undefined;
     }
     if (!flow) {
-      if (this.openJunk.size >= this.o.junkMax) this.end(this.openJunk.values().next().value!);
+      const oldest = this.openJunk.size >= this.o.junkMax ? this.openJunk.values().next().value : undefined;
+      if (oldest) this.end(oldest);
       flow = new FlowRecord(String(this.nextId++), client, now);
       this.openJunk.set(client, flow);
       this.armSweep();
@@ -276,7 +284,7 @@ export class FlowTracker {
 
   /** The session of `step` ended. */
   finish(flow: FlowRecord, step: StepRecord, st: SessionStats, now: number): void {
-    step.final = {
+    const final: FlowStep = {
       sessionId: step.sessionId,
       path: step.path,
       kind: step.kind,
@@ -290,7 +298,8 @@ export class FlowTracker {
       handlerMs: Math.round(st.handlerMs * 1000) / 1000,
       retransmits: st.retransmits,
     };
-    if (st.error) step.final.error = `${st.error.code}: ${st.error.message}`;
+    if (st.error) final.error = `${st.error.code}: ${st.error.message}`;
+    step.settle(final);
     flow.active--;
     if (flow.endedAt !== null) return; // evicted while the session ran
     if (flow.junk && !step.failed()) this.promote(flow);
@@ -324,7 +333,8 @@ export class FlowTracker {
   private promote(flow: FlowRecord): void {
     this.openJunk.delete(flow.client);
     flow.junk = false;
-    if (this.open.size >= this.o.flowsMax) this.end(this.open.values().next().value!);
+    const oldest = this.open.size >= this.o.flowsMax ? this.open.values().next().value : undefined;
+    if (oldest) this.end(oldest);
     this.open.set(flow.client, flow);
   }
 

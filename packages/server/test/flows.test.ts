@@ -5,6 +5,8 @@
 // margin, and only their order matters).
 
 import { Readable } from "node:stream";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import {
   TftpError, createOtelInstrumentation,
@@ -385,4 +387,35 @@ describe("one trace per boot flow", () => {
     expect(second.links.map((l) => l.context.traceId)).toEqual([T2]);
     expect(first.links).toEqual([]);
   }, 30_000);
+});
+
+describe("a finished session is let go of", () => {
+  it("the flow keeps a step's figures, not the session behind its progress accessor (a session holds its packet ring)", async () => {
+    setFlagsFromString("--expose_gc");
+    const gc = runInNewContext("gc") as () => void;
+    const srv = await startServer({ handler });
+    const monitor = srv.server.options.instrumentation!;
+    let ref: WeakRef<object> | undefined;
+    (() => {
+      const sessionLike = { ring: Buffer.alloc(1 << 20) };
+      ref = new WeakRef(sessionLike);
+      const info = {
+        id: 999_001, kind: "read" as const, path: "boot/vmlinuz", mode: "octet",
+        peer: { address: "198.51.100.7", port: 4000 }, local: { address: "127.0.0.1", port: 69 }, optionsAsked: {},
+        progress: () => ({ bytes: sessionLike.ring.length, blksize: 512, windowsize: 1, tsize: -1, retransmits: 0 }),
+      };
+      const obs = monitor.session(info)!;
+      expect(srv.server.flows({ client: "198.51.100.7" })[0].steps[0]).toMatchObject({ outcome: "running", bytes: 1 << 20 });
+      obs.end({
+        ...info, optionsAcked: {}, blksize: 512, windowsize: 1, tsize: 10, bytesSent: 10, packetsSent: 1, blocksAcked: 1,
+        retransmits: 0, duplicateAcks: 0, startedAt: Date.now(), durationMs: 1, handlerMs: 0, outcome: "ok",
+      });
+    })();
+    for (let i = 0; i < 10 && ref!.deref(); i++) {
+      await new Promise((r) => setImmediate(r));
+      gc();
+    }
+    expect(ref!.deref()).toBeUndefined();
+    expect(srv.server.flows({ client: "198.51.100.7" })[0].steps[0]).toMatchObject({ outcome: "ok", bytes: 10 });
+  });
 });
