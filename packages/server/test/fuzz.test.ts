@@ -91,6 +91,12 @@ class FuzzPool {
         else p.remember(i, s, rinfo.port);
       });
       await new Promise<void>((r) => s.bind(0, "127.0.0.1", () => r()));
+      // Room for the sessions' packets: a first DATA lost here would hide a session from stopSilent().
+      try {
+        s.setRecvBufferSize(4 * MiB);
+      } catch {
+        // the kernel's limit stays
+      }
       p.sockets.push(s);
     }
     return p;
