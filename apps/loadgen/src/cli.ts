@@ -259,7 +259,7 @@ function usageError(err: unknown): number {
   return 2;
 }
 
-/** Runs the command; resolves the exit code (0 all ok, 1 sessions failed or a threshold failed, 2 usage or set-up error). */
+/** Runs the command; resolves the exit code (0 all ok, 1 sessions failed, a threshold failed or the run was interrupted, 2 usage or set-up error). */
 export async function main(argv: string[]): Promise<number> {
   if (argv[0] === "merge" || argv[0] === "compare") {
     try {
@@ -291,13 +291,25 @@ export async function main(argv: string[]): Promise<number> {
         process.stderr.write(`\r\x1b[2K${progressLine(p, scenario.sessions)}`);
       }
     : undefined;
+  // Ctrl-C (or SIGTERM from a job runner) ends the run early with a report; a second one quits at once.
+  const interrupt = new AbortController();
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (interrupt.signal.aborted) process.exit(130);
+    process.stderr.write(`\ntftpkit-load: ${sig}: stopping, the report follows (again to quit at once)\n`);
+    interrupt.abort();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   let raw;
   try {
-    raw = await runLoad(scenario, { onProgress });
+    raw = await runLoad(scenario, { onProgress, signal: interrupt.signal });
   } catch (err) {
     if (live) process.stderr.write("\n");
     process.stderr.write(`tftpkit-load: ${(err as Error).message}\n`);
     return 2;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
   }
   if (live) process.stderr.write("\r\x1b[2K");
   const report = buildReport(raw);
@@ -305,5 +317,5 @@ export async function main(argv: string[]): Promise<number> {
   if (parsed.html) writeFileSync(parsed.html, renderHtml(report));
   if (parsed.json) process.stdout.write(JSON.stringify(report, null, 2) + "\n");
   else process.stdout.write(renderText(report));
-  return report.sessions.failed > 0 || !held ? 1 : 0;
+  return report.sessions.failed > 0 || !held || raw.interrupted ? 1 : 0;
 }

@@ -21,6 +21,7 @@ import { readFileSync } from "node:fs";
 import { setMaxListeners } from "node:events";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { setTimeout as delay } from "node:timers/promises";
 import { createClient, LossInjector, mixSeed, prng, TftpTransferError, type TftpClient, type TransferStats } from "@tftpkit/client";
 import { newHist, recordMs } from "./hist.js";
 import { addMessage, emptyPart, encodePart, type LivePart, type TimeBucket, type Totals, type WirePart } from "./part.js";
@@ -197,7 +198,9 @@ export class Engine {
   private readonly client: TftpClient;
   private readonly copies: Copies;
   private readonly checks: Check[] = [];
-  private readonly stopAtEpoch: number;
+  private stopAtEpoch: number;
+  /** Open model: wakes the scheduler (after stop()). */
+  private wake: (() => void) | undefined;
   private readonly sources: SourcePool | null;
   /** Aborts the sessions still running at the time limit. */
   private readonly cut = new AbortController();
@@ -229,6 +232,13 @@ export class Engine {
     this.stopAtEpoch = cfg.startEpochMs + Math.min(s.duration, s.timeLimit) * 1000;
   }
 
+  /** Stops the run now (an interrupt): no new session starts, running ones are cut short. */
+  stop(): void {
+    this.stopAtEpoch = 0;
+    this.cut.abort();
+    this.wake?.();
+  }
+
   get totals(): Totals {
     return this.part.totals;
   }
@@ -248,12 +258,17 @@ export class Engine {
     try {
       const wait = this.cfg.startEpochMs - Date.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      if (this.cut.signal.aborted) return this.result(elu0);
       if (s.rate === null) await this.closed();
       else await this.open();
     } finally {
       clearTimeout(cutTimer);
       clearInterval(tick);
     }
+    return this.result(elu0);
+  }
+
+  private result(elu0: ReturnType<typeof performance.eventLoopUtilization>): EngineResult {
     this.part.timeline = [...this.buckets.values()].filter((b) => b.started + b.ok + b.failed + b.dropped + b.bytes > 0).sort((a, b) => a.t - b.t);
     const elu = performance.eventLoopUtilization(elu0).utilization;
     return { part: encodePart(this.part), sessions: this.cfg.keepSessions ? this.records : undefined, elu };
@@ -265,8 +280,8 @@ export class Engine {
     const s = this.s;
     await Promise.all(
       this.cfg.clients.map(async (id) => {
-        const delay = s.clients > 1 ? (id * s.rampUp * 1000) / s.clients : 0;
-        if (delay > 0) await sleep(delay);
+        const wait = s.clients > 1 ? (id * s.rampUp * 1000) / s.clients : 0;
+        if (wait > 0) await sleep(wait, this.cut.signal);
         await (s.flow ? this.closedFlows(id) : this.closedSessions(id));
       }),
     );
@@ -296,7 +311,7 @@ export class Engine {
       for (let i = 0; i < steps.length; i++) {
         const index = this.ticket();
         if (index < 0) return; // the sessions ran out mid-flow: that flow is not counted
-        if (i > 0 && this.s.thinkMs > 0) await sleep(this.s.thinkMs);
+        if (i > 0 && this.s.thinkMs > 0) await sleep(this.s.thinkMs, this.cut.signal);
         if (!(await this.session(id, index, steps[i], i, performance.now(), trace))) {
           ok = false;
           break;
@@ -319,6 +334,7 @@ export class Engine {
     let scheduleDone = false;
     let nextAt = -1; // ms (performance clock) of this thread's next arrival; -1 = to compute
     let nextIndex = -1;
+    let timer: NodeJS.Timeout | undefined;
     return new Promise<void>((resolve) => {
       const settle = (): void => {
         running--;
@@ -358,7 +374,11 @@ export class Engine {
             settle();
           });
         }
-        setTimeout(pump, Math.max(0, nextAt - performance.now()));
+        timer = setTimeout(pump, Math.max(0, nextAt - performance.now()));
+      };
+      this.wake = () => {
+        clearTimeout(timer);
+        if (!scheduleDone) pump();
       };
       pump();
     });
@@ -374,7 +394,7 @@ export class Engine {
     const trace = this.s.traceparent ? hex(16) : undefined;
     let ok = true;
     for (let i = 0; i < steps.length; i++) {
-      if (i > 0 && this.s.thinkMs > 0) await sleep(this.s.thinkMs);
+      if (i > 0 && this.s.thinkMs > 0) await sleep(this.s.thinkMs, this.cut.signal);
       if (this.cut.signal.aborted) return;
       if (!(await this.session(k, k * steps.length + i, steps[i], i, i === 0 ? scheduledAt : performance.now(), trace))) {
         ok = false;
@@ -489,6 +509,7 @@ export class Engine {
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+/** Waits `ms`, or less when the run is stopped. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return delay(ms, undefined, { signal }).catch(() => {});
 }

@@ -175,6 +175,7 @@ export interface RunMeta {
   runs: number;
   cpu: CpuFigures;
   timeLimitS: number | null;
+  interrupted?: boolean;
 }
 
 /** The report of one run. */
@@ -189,6 +190,7 @@ export function buildReport(r: RawRun): Report {
       runs: 1,
       cpu: cpuFigures(r),
       timeLimitS: s.timeLimit,
+      interrupted: r.interrupted,
     },
     r.part,
   );
@@ -207,6 +209,7 @@ export function reportOf(meta: RunMeta, part: LivePart): Report {
         "the figures may measure it rather than the server; spread sessions with --workers or run it on more machines and merge",
     );
   }
+  if (meta.interrupted) warnings.push("the run was interrupted: the figures cover the time until then; sessions running then are counted as cut");
   if (total === 0) warnings.push("no session ran");
   if (t.cut > 0) warnings.push(`the time limit${meta.timeLimitS ? ` (${meta.timeLimitS} s)` : ""} cut ${t.cut} session(s) short; rates count their bytes, latencies only finished sessions`);
   if (t.dropped > 0) warnings.push(`${t.dropped} scheduled start(s) were dropped: --max-in-flight was reached (the server could not keep up with the rate)`);

@@ -27,6 +27,8 @@ export interface RawRun {
   elapsedS: number;
   part: LivePart;
   sessions?: SessionRecord[];
+  /** The run was stopped early by RunOptions.signal. */
+  interrupted: boolean;
   cpu: { userS: number; systemS: number; threads: number; cores: number; elu: number[] };
 }
 
@@ -34,6 +36,8 @@ export interface RunOptions {
   onProgress?: (p: Progress) => void;
   /** Keep a record per session (tests, small runs). */
   keepSessions?: boolean;
+  /** Stops the run early (Ctrl-C): no new session, running ones cut short; the figures so far are returned. */
+  signal?: AbortSignal;
 }
 
 function workerUrl(): URL {
@@ -56,6 +60,7 @@ export async function runLoad(scenario: Scenario, opts: RunOptions = {}): Promis
   const t0 = performance.now() + (startEpochMs - Date.now());
 
   const live: Array<() => Totals> = [];
+  const stops: Array<() => void> = [];
   const results: Array<Promise<EngineResult>> = [];
   const config = (k: number): EngineConfig => {
     const clients: number[] = [];
@@ -65,12 +70,14 @@ export async function runLoad(scenario: Scenario, opts: RunOptions = {}): Promis
   if (threads <= 1) {
     const engine = new Engine(config(0), new Int32Array(shared));
     live.push(() => engine.totals);
+    stops.push(() => engine.stop());
     results.push(engine.run());
   } else {
     for (let k = 0; k < threads; k++) {
       const w = new Worker(workerUrl(), { workerData: { cfg: config(k), shared } });
       let latest = emptyTotals();
       live.push(() => latest);
+      stops.push(() => w.postMessage({ type: "stop" }));
       results.push(
         new Promise<EngineResult>((resolve, reject) => {
           w.on("message", (m: { type: string; totals?: Totals; result?: EngineResult; message?: string }) => {
@@ -97,11 +104,15 @@ export async function runLoad(scenario: Scenario, opts: RunOptions = {}): Promis
     prev = { t: elapsedS, bytes: t.bytes };
   };
   const timer = opts.onProgress ? setInterval(sample, SAMPLE_MS) : undefined;
+  const stopAll = (): void => stops.forEach((f) => f());
+  if (opts.signal?.aborted) stopAll();
+  opts.signal?.addEventListener("abort", stopAll, { once: true });
   let done: EngineResult[];
   try {
     done = await Promise.all(results);
   } finally {
     clearInterval(timer);
+    opts.signal?.removeEventListener("abort", stopAll);
   }
   if (opts.onProgress) sample(); // a last progress line with the final counts
   const elapsedS = (performance.now() - t0) / 1000;
@@ -116,6 +127,7 @@ export async function runLoad(scenario: Scenario, opts: RunOptions = {}): Promis
     elapsedS,
     part,
     sessions,
+    interrupted: opts.signal?.aborted ?? false,
     cpu: {
       userS: cpu.user / 1e6,
       systemS: cpu.system / 1e6,

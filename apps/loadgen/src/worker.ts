@@ -15,6 +15,10 @@ if (parentPort) {
   const port = parentPort;
   const { cfg, shared } = workerData as WorkerInput;
   const engine = new Engine(cfg, new Int32Array(shared));
+  port.on("message", (m: { type?: string }) => {
+    if (m?.type === "stop") engine.stop();
+  });
+  port.unref(); // listening for "stop" does not keep the thread alive
   const timer = setInterval(() => port.postMessage({ type: "progress", totals: engine.totals }), PROGRESS_MS);
   engine.run().then(
     (result) => {

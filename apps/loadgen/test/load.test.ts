@@ -2,7 +2,7 @@
 // counting, errors by code, percentiles, verification, flows, worker threads,
 // reproducible loss, and the command's JSON and HTML output.
 
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -202,6 +202,30 @@ describe("the tftpkit-load command", () => {
     expect(r.stderr).toMatch(/\r\x1b\[2K\[[#-]{24}\] \d+\/400 sessions, 0 errors, [\d.]+ MB\/s, [\d.]+ s/);
     expect(r.stdout).toMatch(/400 ok, 0 failed/);
   });
+
+  it("Ctrl-C (SIGINT) or SIGTERM ends the run early with its report, exit 1", async () => {
+    for (const [sig, workers] of [["SIGINT", "2"], ["SIGTERM", "1"]] as const) {
+      const child = spawn(process.execPath, [BIN, "--target", target, "--clients", "2", "--workers", workers, "--duration", "120", "--file", "cfg", "--progress", "--json"]);
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d) => (stdout += d));
+      const code = new Promise<number | null>((r) => child.once("exit", (c) => r(c)));
+      // Once sessions have ended, interrupt.
+      await new Promise<void>((resolve) =>
+        child.stderr.on("data", (d) => {
+          stderr += d;
+          if (/[1-9]\d* sessions, 0 errors/.test(stderr)) resolve();
+        }),
+      );
+      child.kill(sig);
+      expect(await code).toBe(1);
+      expect(stderr).toContain(`tftpkit-load: ${sig}: stopping, the report follows`);
+      const doc = JSON.parse(stdout);
+      expect(doc.sessions.ok).toBeGreaterThan(0);
+      expect(doc.sessions.failed).toBe(0);
+      expect(doc.warnings.join(" ")).toMatch(/the run was interrupted/);
+    }
+  }, 60_000);
 
   it("reads a scenario file", async () => {
     const out = mkdtempSync(join(tmpdir(), "tftpkit-load-scn-"));

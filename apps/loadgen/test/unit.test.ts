@@ -268,6 +268,7 @@ function fakeRun(over: Partial<RawRun["cpu"]> = {}): RawRun {
     startEpochMs: start,
     elapsedS: 2,
     part,
+    interrupted: false,
     cpu: { userS: 0.5, systemS: 0.1, threads: 1, cores: 2, elu: [0.3], ...over },
   };
 }
