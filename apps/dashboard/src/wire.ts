@@ -1,76 +1,33 @@
-// The JSON the dashboard reads from a tftpkit admin API (CONTRACTS §3-4).
-// The page and the fleet aggregator read only these fields and tolerate
-// extra ones; in a fleet, every row carries the `server` it came from.
+// The JSON the dashboard reads from a tftpkit admin API (CONTRACTS §3-4): the
+// server's own types, plus the `server` tag every row carries in a fleet.
 
-import type { Endpoint, Outcome, ServerStats } from "@tftpkit/server";
+import type {
+  BootFlow as ServerBootFlow,
+  Endpoint,
+  FailingClient,
+  FlowStep,
+  LiveSession as ServerLiveSession,
+  Outcome,
+  ServerStats,
+  TopFile as ServerTopFile,
+} from "@tftpkit/server";
 
-export type { Endpoint, Outcome };
+export type { Endpoint, FlowStep, Outcome };
 
 export interface Tagged {
   /** The fleet member this row came from (fleet view only). */
   server?: string;
 }
 
-export interface LiveSession extends Tagged {
-  id: string;
-  kind: "read" | "write";
-  peer: Endpoint;
-  local: Endpoint;
-  path: string;
-  bytes: number;
-  tsize: number | null;
-  rateBps: number;
-  blksize: number;
-  windowsize: number;
-  retransmits: number;
-  ageMs: number;
-  startedAt: number;
-  worker: number | null;
-}
-
-export interface FlowStep {
-  sessionId: string;
-  path: string;
-  kind: "read" | "write";
-  /** "running" while the session runs. */
-  outcome: Outcome | "running";
-  bytes: number;
-  tsize: number | null;
-  blksize: number;
-  windowsize: number;
-  startedAt: number;
-  durationMs: number;
-  handlerMs: number | null;
-  retransmits: number;
-  error?: string;
-}
-
-export interface BootFlow extends Tagged {
-  id: string;
-  client: string;
-  identity?: { kind: string; value: string };
-  startedAt: number;
-  endedAt: number | null;
-  traceId?: string;
-  steps: FlowStep[];
-  /** Steps the server let go of to stay within its per-flow bound. */
-  stepsDropped?: number;
-}
+export type LiveSession = ServerLiveSession & Tagged;
+export type BootFlow = ServerBootFlow & Tagged;
+export type TopFile = ServerTopFile & Tagged;
+export type TopFailingClient = FailingClient & Tagged;
 
 /** The server-wide counters, as `TftpServer.stats()` gives them. */
 export type ServerCounters = ServerStats;
 
-export interface TopFile extends Tagged {
-  path: string;
-  sessions: number;
-  bytes: number;
-}
-
-export interface TopFailingClient extends Tagged {
-  client: string;
-  failures: number;
-}
-
+/** GET /api/v1/stats (and the `stats` event). */
 export interface StatsBody {
   stats: ServerCounters;
   uptimeSeconds: number;
@@ -82,6 +39,7 @@ export interface StatsBody {
   servers?: Array<{ server: string; ok: boolean; error?: string; uptimeSeconds?: number; sessionsActive?: number }>;
 }
 
+/** GET /api/v1/info. */
 export interface InfoBody {
   name: string;
   version: string;
@@ -92,12 +50,9 @@ export interface InfoBody {
   fleet?: Array<{ server: string; url: string; ok: boolean; error?: string; name?: string; version?: string; traceUrlTemplate?: string | null }>;
 }
 
+/** An event of /api/v1/events (data = the JSON of one of these; in a fleet with `server` on it). */
 export type ServerEvent =
   | { type: "session-start"; session: LiveSession; server?: string }
   | { type: "session-progress"; session: LiveSession; server?: string }
   | { type: "session-end"; session: LiveSession; outcome: Outcome; error?: string; server?: string }
   | { type: "flow"; flow: BootFlow; server?: string };
-
-/** The SSE event names of /api/v1/events. */
-export const EVENT_NAMES = ["session-start", "session-progress", "session-end", "flow", "stats"] as const;
-export type EventName = (typeof EVENT_NAMES)[number];

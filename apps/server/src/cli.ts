@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { createServer, type SessionStats } from "@tftpkit/server";
+import { dashboardHandler } from "@tftpkit/dashboard";
 import { ADMIN_DEFAULT, parseAdminAddress, startAdmin, type AdminServer } from "./admin.js";
 import { serverAdminSource, type ReloadResult } from "./admin-source.js";
 import { CONFIG_DEFAULTS, loadConfig, validateConfig, type Config } from "./config.js";
@@ -202,13 +203,13 @@ export async function serve(argv: string[]): Promise<number> {
       prometheus: telemetry.prometheus,
     });
     try {
-      admin = await startAdmin({ ...adminAt, source, version: VERSION });
+      admin = await startAdmin({ ...adminAt, source, version: VERSION, page: dashboardHandler() });
     } catch (err) {
       await server.close();
       await telemetry.shutdown();
       throw new Error(`--admin ${config.admin}: ${(err as Error).message} (choose another HOST:PORT or --admin off)`);
     }
-    process.stderr.write(`tftpkit admin on ${admin.url} (/api/v1, /metrics, /healthz)\n`);
+    process.stderr.write(`tftpkit admin on ${admin.url} (dashboard /, /api/v1, /metrics, /healthz)\n`);
   }
   process.stderr.write(`tftpkit ${telemetry.describe()}\n`);
   if (config.user) {

@@ -10,7 +10,7 @@ export interface SessionRow extends LiveSession {
   key: string;
   /** performance.now() when this state arrived (ages advance from there). */
   seenAt: number;
-  ended?: { outcome: Outcome; error?: string; at: number };
+  ended?: { outcome: Outcome | "ended"; error?: string; at: number };
 }
 
 export interface Sample {
@@ -86,10 +86,13 @@ export class Store {
           // A malformed event is skipped; the next snapshot repairs the state.
         }
       });
-    on("session-start", (d) => this.onSession(d as ServerEvent & { session: LiveSession }));
-    on("session-progress", (d) => this.onSession(d as ServerEvent & { session: LiveSession }));
-    on("session-end", (d) => this.onSession(d as ServerEvent & { session: LiveSession }));
-    on("flow", (d) => this.putFlow((d as { flow: BootFlow }).flow));
+    // data is the ServerEvent ({type, session} / {type, flow}); a bare session or flow is taken too.
+    for (const type of ["session-start", "session-progress", "session-end"] as const)
+      on(type, (d) => {
+        const e = d as { session?: LiveSession; server?: string; outcome?: Outcome; error?: string };
+        this.onSession(type, e.session ?? (d as LiveSession), e.server, e.outcome, e.error);
+      });
+    on("flow", (d) => this.putFlow((d as { flow?: BootFlow }).flow ?? (d as BootFlow)));
     on("stats", (d) => {
       this.lastStatsEvent = performance.now();
       this.addSample(d as StatsBody);
@@ -172,11 +175,10 @@ export class Store {
     this.changed();
   }
 
-  private onSession(e: ServerEvent & { session: LiveSession }): void {
-    const s = e.session;
-    const key = keyOf(s.server ?? e.server, s.id);
-    const row: SessionRow = { ...s, server: s.server ?? e.server, key, seenAt: performance.now() };
-    if (e.type === "session-end") row.ended = { outcome: e.outcome, error: e.error, at: performance.now() };
+  private onSession(type: ServerEvent["type"], s: LiveSession, server: string | undefined, outcome?: Outcome, error?: string): void {
+    const key = keyOf(s.server ?? server, s.id);
+    const row: SessionRow = { ...s, server: s.server ?? server, key, seenAt: performance.now() };
+    if (type === "session-end") row.ended = { outcome: outcome ?? "ended", error, at: performance.now() };
     else if (this.sessions.get(key)?.ended) return; // a late progress after the end
     this.sessions.set(key, row);
     this.changed();
