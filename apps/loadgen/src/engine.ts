@@ -341,8 +341,8 @@ export class Engine {
         if (scheduleDone && running === 0) resolve();
       };
       const pump = (): void => {
-        const now = performance.now();
         for (;;) {
+          const now = performance.now();
           if (nextAt < 0) {
             let t: number;
             do t = arrivals.next();
