@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { performance } from "node:perf_hooks";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServer, type TftpServer } from "@tftpkit/server";
@@ -126,6 +127,25 @@ describe("counting", () => {
     expect(rep.errors).toEqual({});
     expect(rep.bytes).toBeGreaterThan(0);
     expect(rep.warnings.join()).toMatch(/cut 2 session/);
+  });
+
+  it("open model: a start held back by a busy load generator still counts its latency from the scheduled time", async () => {
+    // Block this thread (the load generator's and the server's) for 300 ms in the middle of a 100/s run.
+    const block = setTimeout(() => {
+      const until = performance.now() + 300;
+      while (performance.now() < until);
+    }, 400);
+    const raw = await runLoad(resolveScenario({ target, rate: 100, duration: 1.2, files: ["cfg"], workers: 1 }), { keepSessions: true });
+    clearTimeout(block);
+    const rep = buildReport(raw);
+    expect(rep.sessions).toMatchObject({ started: 120, failed: 0, dropped: 0 });
+    expect(rep.sessions.late).toBeGreaterThan(0);
+    // The starts scheduled during the block began up to ~300 ms late...
+    expect(rep.start_lag_ms!.max).toBeGreaterThanOrEqual(200);
+    // ...and their latency includes that wait (no coordinated omission).
+    expect(rep.latency_ms.max).toBeGreaterThanOrEqual(rep.start_lag_ms!.max);
+    const late = raw.sessions!.filter((s) => s.durationMs >= 200);
+    expect(late.length).toBeGreaterThan(0);
   });
 
   it("a duration run stops by itself", async () => {
