@@ -2,7 +2,8 @@
 // that worker threads receive as it is.
 
 import { readFileSync } from "node:fs";
-import type { TransferOptions } from "@tftpkit/client";
+import { DEFAULTS as TRANSFER_DEFAULTS, SHARED_TRANSFER_KEYS, transferOptionTable, type SharedTransferOptions } from "@tftpkit/client";
+import { TftpConfigError, resolveTable } from "@tftpkit/wasm-core";
 import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
 import { resolve as resolvePath, dirname } from "node:path";
@@ -16,8 +17,7 @@ export interface FileWeight {
 
 /** A scenario as written in a JSON file (every field optional but target). */
 /** blksize, windowsize, tsize, timeout, timeoutOption, retries and mode mean what they mean to @tftpkit/client. */
-export interface ScenarioInput
-  extends Pick<TransferOptions, "blksize" | "windowsize" | "tsize" | "timeout" | "timeoutOption" | "retries" | "mode"> {
+export interface ScenarioInput extends SharedTransferOptions {
   /** host:port of the server ("[::1]:69" for IPv6). */
   target: string;
   /** Concurrent virtual clients. */
@@ -96,8 +96,8 @@ export interface Scenario {
 
 export const DEFAULTS = Object.freeze({
   clients: 1,
-  timeout: 1, // seconds before a client retransmits
-  retries: 5,
+  timeout: TRANSFER_DEFAULTS.timeout, // seconds before a client retransmits
+  retries: TRANSFER_DEFAULTS.retries,
   rampUp: 0, // seconds
   seed: 1,
   workers: "auto" as const, // one thread per core when the run is large, else the main thread
@@ -105,13 +105,12 @@ export const DEFAULTS = Object.freeze({
   timeLimit: 3600, // seconds: no new session after this
 });
 
-export class ScenarioError extends Error {
-  readonly code = "TFTP_ERR_CONFIG";
-  constructor(message: string) {
-    super(message);
-    this.name = "ScenarioError";
-  }
-}
+/** A bad scenario: the one configuration error class of tftpkit (code TFTP_ERR_CONFIG). */
+export const ScenarioError = TftpConfigError;
+export type ScenarioError = TftpConfigError;
+
+/** The transfer options a scenario shares with @tftpkit/client: the client's declarations, validated the same way. */
+const SHARED_TRANSFER_OPTIONS = transferOptionTable(SHARED_TRANSFER_KEYS);
 
 function int(name: string, v: unknown, min: number, max: number): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
@@ -217,7 +216,10 @@ export function resolveScenario(input: ScenarioInput, baseDir = process.cwd()): 
     lossData = num("loss.data", input.loss.data ?? 0, 0, 1);
     lossAck = num("loss.ack", input.loss.ack ?? 0, 0, 1);
   }
-  const timeout = num("timeout", input.timeout ?? DEFAULTS.timeout, 0.001, 255);
+  const shared: Record<string, unknown> = {};
+  for (const k of SHARED_TRANSFER_KEYS) shared[k] = input[k];
+  const transfer = resolveTable(SHARED_TRANSFER_OPTIONS, shared);
+  const timeout = transfer.timeout;
   let sha256: Record<string, string> | null = input.verify?.sha256 ?? null;
   if (input.verify?.checksums) {
     const text = readFileSync(resolvePath(baseDir, input.verify.checksums), "utf8");
@@ -242,8 +244,6 @@ export function resolveScenario(input: ScenarioInput, baseDir = process.cwd()): 
     const large = om.rate === null ? clients >= AUTO_WORKERS.clients : peak >= AUTO_WORKERS.rate;
     workers = large ? Math.min(availableParallelism(), 64) : 1;
   } else workers = int("workers", input.workers, 1, 256);
-  const mode = input.mode ?? "octet";
-  if (mode !== "octet" && mode !== "netascii") throw new ScenarioError(`mode must be octet or netascii (got ${String(mode)})`);
   return {
     host,
     port,
@@ -252,13 +252,7 @@ export function resolveScenario(input: ScenarioInput, baseDir = process.cwd()): 
     duration,
     files,
     flow,
-    blksize: input.blksize === undefined ? undefined : int("blksize", input.blksize, 8, 65464),
-    windowsize: input.windowsize === undefined ? undefined : int("windowsize", input.windowsize, 1, 65535),
-    tsize: input.tsize ?? false,
-    timeout,
-    timeoutOption: input.timeoutOption === undefined ? undefined : int("timeoutOption", input.timeoutOption, 1, 255),
-    retries: int("retries", input.retries ?? DEFAULTS.retries, 0, 1000),
-    mode,
+    ...transfer,
     rampUp: num("rampUp", input.rampUp ?? DEFAULTS.rampUp, 0, 86_400),
     lossData,
     lossAck,

@@ -1,185 +1,162 @@
-// The configuration file of `tftpkit serve --config FILE`: one JSON object
-// whose keys mirror the command-line flags (camelCase). Validated once at
-// start-up (and on SIGHUP) against one table; every problem is reported with
-// its key, not just the first.
+// The configuration of `tftpkit serve`: one table of keys, CONFIG_OPTIONS =
+// every data option of the library (SERVER_OPTIONS in @tftpkit/server) plus
+// the command's own keys (APP_OPTIONS below). Config files (JSON or YAML),
+// flags (`--kebab-case` of each key), `--help`, `--print-config` and the
+// README's flag table are all derived from it. Validated once at start-up
+// (and on SIGHUP); every problem is reported with its key, not just the first.
+//
+// To add a key of the command only (not a library option): one entry in
+// APP_OPTIONS. A library option goes into SERVER_OPTIONS and shows up here by
+// itself. Then `npm run readme:options` regenerates the README table.
 
 import { readFile } from "node:fs/promises";
-import { dirname, isAbsolute, resolve } from "node:path";
+import { dirname, extname, isAbsolute, resolve } from "node:path";
+import { SERVER_OPTIONS } from "@tftpkit/server";
+import {
+  ConfigErrorCode, TftpConfigError, bool, checkOptions, custom, dataKeys, defaultsOf, int, num, oneOf, option, str,
+  type ConfigProblem, type OptionSpec, type OptionsResolved,
+} from "@tftpkit/wasm-core";
+import { LineCounter, parseDocument } from "yaml";
+import { ADMIN_DEFAULT, parseAdminAddress } from "./admin.js";
 
 export interface ClientRoot {
   match: string;
   root: string;
 }
 
-export interface Config {
-  root?: string;
-  handler?: string;
-  host: string;
-  port: number;
-  maxBlksize?: number;
-  maxWindowsize?: number;
-  timeout?: number;
-  retries?: number;
-  handlerTimeoutMs?: number;
-  allowWrite: boolean;
-  allowOverwrite: boolean;
-  maxUploadBytes?: number;
-  maxFileBytes?: number;
-  fileCacheBytes?: number;
-  fileCacheMaxFileBytes?: number;
-  mtu?: number;
-  refuseOptions?: Array<"blksize" | "tsize" | "timeout" | "windowsize">;
-  singlePort: boolean;
-  portRange?: [number, number];
-  maxSessions?: number;
-  maxSessionsPerClient?: number;
-  rateLimit?: number;
-  rateBurst?: number;
-  remap?: string;
-  caseInsensitive: boolean;
-  clientRoots?: ClientRoot[];
-  user?: string;
-  group?: string;
-  log: "json" | "text" | "off";
-  admin: string;
-  traceConsole: boolean;
-  drainSeconds: number;
-}
+const isClientRoots = (v: unknown): boolean =>
+  Array.isArray(v) && v.every((r) => r && typeof r === "object" && typeof r.match === "string" && typeof r.root === "string" && r.root !== "");
 
-export const CONFIG_DEFAULTS: Config = {
-  host: "::", // dual stack
-  port: 69,
-  allowWrite: false,
-  allowOverwrite: false,
-  singlePort: false,
-  caseInsensitive: false,
-  log: "json",
-  admin: "127.0.0.1:9069",
-  traceConsole: false,
-  drainSeconds: 10, // seconds running sessions get on SIGTERM
+/** Keys of the command that the library does not have. */
+export const APP_OPTIONS = {
+  handler: option({
+    ...str("FILE"), path: true,
+    description: "ES module whose default export decides each read (falls back to root)",
+  }),
+  host: option({ ...str("ADDR"), default: "::", description: "address to bind (:: is dual stack)" }),
+  port: option({ ...int(0, 65535), default: 69, description: "UDP port" }),
+  remap: option({ ...str("FILE"), path: true, description: "tftp-hpa style remap rules (reloaded on SIGHUP)" }),
+  caseInsensitive: option({ ...bool(), default: false, description: "match file names ignoring case when the exact name is missing" }),
+  clientRoots: option({
+    ...custom<ClientRoot[]>(isClientRoots, 'must be a list of { "match": "10.0.0.0/24", "root": "/srv/tftp/rack1" }'),
+    code: false, arg: "LIST",
+    fromText: (t: string): unknown =>
+      t.split(",").map((x) => x.trim()).filter(Boolean).map((pair) => {
+        const i = pair.lastIndexOf("=");
+        return i > 0 ? { match: pair.slice(0, i), root: pair.slice(i + 1) } : pair;
+      }),
+    description: "a root folder per client address: MATCH=DIR,... (MATCH: an address, a CIDR or a range)",
+  }),
+  user: option({ ...str("NAME"), description: "drop privileges to this user after binding" }),
+  group: option({ ...str("NAME"), description: "with user: drop to this group (default: the user's primary group)" }),
+  log: option({ ...oneOf("json", "text", "off"), default: "json" as "json" | "text" | "off", description: "one line per finished session on stdout, in this format" }),
+  admin: option({
+    ...custom<string>((v) => {
+      try {
+        return typeof v === "string" && (v === "off" || parseAdminAddress(v) !== undefined);
+      } catch {
+        return false;
+      }
+    }, 'must be "HOST:PORT" or "off"'),
+    code: false, arg: "HOST:PORT", default: ADMIN_DEFAULT,
+    description: 'admin HTTP server: JSON API /api/v1 (sessions, boot flows, stats, events), Prometheus /metrics, /healthz ("off" to disable)',
+  }),
+  traceConsole: option({ ...bool(), default: false, description: "print every session span to stdout (OpenTelemetry ConsoleSpanExporter)" }),
+  drainSeconds: option({ ...num(0, 3600, "seconds"), arg: "S", default: 10, unit: "s", description: "on SIGTERM/SIGINT, time running sessions get to finish" }),
 };
 
-type Check = (v: unknown) => string | undefined; // an error message, or undefined when fine
+type LibraryData = { [K in keyof typeof SERVER_OPTIONS as (typeof SERVER_OPTIONS)[K] extends { code: true } ? never : K]: (typeof SERVER_OPTIONS)[K] };
 
-const int = (min: number, max: number): Check => (v) =>
-  typeof v === "number" && Number.isInteger(v) && v >= min && v <= max ? undefined : `must be an integer from ${min} to ${max}`;
-const num = (min: number, max: number): Check => (v) =>
-  typeof v === "number" && Number.isFinite(v) && v >= min && v <= max ? undefined : `must be a number from ${min} to ${max}`;
-const str: Check = (v) => (typeof v === "string" && v.length > 0 ? undefined : "must be a non-empty string");
-const bool: Check = (v) => (typeof v === "boolean" ? undefined : "must be true or false");
-const oneOf = (...allowed: string[]): Check => (v) =>
-  typeof v === "string" && allowed.includes(v) ? undefined : `must be one of ${allowed.join(", ")}`;
-
-/** Every key, its check, and whether it names a path (resolved against the config file's folder). */
-const SCHEMA: Record<keyof Config, { check: Check; path?: boolean }> = {
-  root: { check: str, path: true },
-  handler: { check: str, path: true },
-  host: { check: str },
-  port: { check: int(0, 65535) },
-  maxBlksize: { check: int(8, 65464) },
-  maxWindowsize: { check: int(1, 65535) },
-  timeout: { check: num(0.01, 255) },
-  retries: { check: int(0, 100) },
-  handlerTimeoutMs: { check: int(1, 3_600_000) },
-  allowWrite: { check: bool },
-  allowOverwrite: { check: bool },
-  maxUploadBytes: { check: int(0, Number.MAX_SAFE_INTEGER) },
-  maxFileBytes: { check: int(0, Number.MAX_SAFE_INTEGER) },
-  fileCacheBytes: { check: int(0, Number.MAX_SAFE_INTEGER) },
-  fileCacheMaxFileBytes: { check: int(0, 64 * 1024 * 1024) },
-  mtu: { check: (v) => (v === 0 ? undefined : int(68, 65575)(v)) },
-  refuseOptions: {
-    check: (v) =>
-      Array.isArray(v) && v.every((x) => ["blksize", "tsize", "timeout", "windowsize"].includes(x as string))
-        ? undefined
-        : "must be a list of blksize, tsize, timeout, windowsize",
-  },
-  singlePort: { check: bool },
-  portRange: {
-    check: (v) =>
-      Array.isArray(v) && v.length === 2 && v.every((p) => Number.isInteger(p) && p >= 1 && p <= 65535) && v[0] <= v[1]
-        ? undefined
-        : "must be [low, high] with 1 <= low <= high <= 65535",
-  },
-  maxSessions: { check: int(0, 1_000_000) },
-  maxSessionsPerClient: { check: int(0, 1_000_000) },
-  rateLimit: { check: num(0, 1_000_000) },
-  rateBurst: { check: int(1, 10_000_000) },
-  remap: { check: str, path: true },
-  caseInsensitive: { check: bool },
-  clientRoots: {
-    check: (v) =>
-      Array.isArray(v) && v.every((r) => r && typeof r === "object" && typeof r.match === "string" && typeof r.root === "string")
-        ? undefined
-        : 'must be a list of { "match": "10.0.0.0/24", "root": "/srv/tftp/rack1" }',
-  },
-  user: { check: str },
-  group: { check: str },
-  log: { check: oneOf("json", "text", "off") },
-  admin: { check: (v) => (v === "off" || (typeof v === "string" && /^.+:\d+$/.test(v)) ? undefined : 'must be "HOST:PORT" or "off"') },
-  traceConsole: { check: bool },
-  drainSeconds: { check: num(0, 3600) },
-};
-
-export class ConfigError extends Error {
-  readonly code = "TFTP_ERR_CONFIG";
-  constructor(readonly problems: string[], source: string) {
-    super(`${source}: ${problems.length === 1 ? problems[0] : `\n  ${problems.join("\n  ")}`}`);
-    this.name = "ConfigError";
-  }
+function libraryData(): LibraryData {
+  const out: Record<string, OptionSpec> = {};
+  for (const k of dataKeys(SERVER_OPTIONS)) out[k] = SERVER_OPTIONS[k as keyof typeof SERVER_OPTIONS];
+  return out as LibraryData;
 }
 
-function closest(key: string): string | undefined {
-  const lower = key.toLowerCase().replace(/[-_]/g, "");
-  return Object.keys(SCHEMA).find((k) => k.toLowerCase() === lower);
-}
+/** Every key of the config file, in the order of `--help`: where to serve from, where to listen, then the rest. */
+export const CONFIG_OPTIONS = (() => {
+  const { handler, host, port, ...app } = APP_OPTIONS;
+  const { root, ...lib } = libraryData();
+  return { root, handler, host, port, ...lib, ...app };
+})();
+
+export type ConfigTable = typeof CONFIG_OPTIONS;
+export type Config = OptionsResolved<ConfigTable>;
+export const CONFIG_KEYS: readonly (keyof Config)[] = Object.freeze(Object.keys(CONFIG_OPTIONS) as (keyof Config)[]);
+export const CONFIG_DEFAULTS = defaultsOf(CONFIG_OPTIONS) as Config;
+
+/** Keys of the library options among the config keys: passed to createServer() as they are. */
+export const LIBRARY_KEYS = Object.freeze(Object.keys(libraryData()) as (keyof LibraryData)[]);
+
+/** The error of every configuration problem (one class for the library, files, flags, environment). */
+export { TftpConfigError as ConfigError };
 
 /**
- * Validates a parsed object (from a file or from flags) over the defaults.
- * Paths are resolved against `baseDir`.
+ * Validates a parsed object (from a file or from flags) over `base`.
+ * Paths are resolved against `baseDir`; null means "not set".
  */
 export function validateConfig(input: unknown, source: string, baseDir: string, base: Config = CONFIG_DEFAULTS): Config {
-  if (!input || typeof input !== "object" || Array.isArray(input)) throw new ConfigError(["must be a JSON object"], source);
-  const out: Record<string, unknown> = { ...base };
-  const problems: string[] = [];
-  for (const [key, value] of Object.entries(input as Record<string, unknown>)) {
-    if (value === undefined) continue;
-    const rule = SCHEMA[key as keyof Config];
-    if (!rule) {
-      const hint = closest(key);
-      problems.push(`unknown key "${key}"${hint ? ` (did you mean "${hint}"?)` : ""}`);
-      continue;
-    }
-    const err = rule.check(value);
-    if (err) {
-      problems.push(`"${key}" ${err} (got ${JSON.stringify(value)})`);
-      continue;
-    }
-    out[key] = rule.path && typeof value === "string" && !isAbsolute(value) ? resolve(baseDir, value) : value;
-    if (key === "clientRoots") {
-      out[key] = (value as ClientRoot[]).map((r) => ({ match: r.match, root: isAbsolute(r.root) ? r.root : resolve(baseDir, r.root) }));
-    }
+  if (!input || typeof input !== "object" || Array.isArray(input)) {
+    throw new TftpConfigError({ code: ConfigErrorCode.FILE, message: "must be an object of configuration keys" }, source);
   }
-  const c = out as unknown as Config;
-  if (!c.root && !c.handler) problems.push('needs "root" or "handler"');
-  if (c.allowOverwrite && !c.allowWrite) problems.push('"allowOverwrite" needs "allowWrite": true');
-  if (problems.length) throw new ConfigError(problems, source);
+  const { values, problems } = checkOptions(CONFIG_OPTIONS, input as Record<string, unknown>, {
+    label: (k) => `"${k}"`,
+    unknownKeys: "problem",
+    nullIsUnset: true,
+  });
+  const out: Record<string, unknown> = { ...base };
+  const inBase = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
+  for (const [key, value] of Object.entries(values)) {
+    const spec: OptionSpec = CONFIG_OPTIONS[key as keyof ConfigTable];
+    out[key] = spec.path && typeof value === "string" ? inBase(value) : value;
+  }
+  if (values.clientRoots) out.clientRoots = values.clientRoots.map((r) => ({ match: r.match, root: inBase(r.root) }));
+  const c = out as Config;
+  const problem = (code: ConfigProblem["code"], key: string, message: string): void => void problems.push({ code, key, message });
+  if (!c.root && !c.handler) problem(ConfigErrorCode.MISSING, "root", 'needs "root" or "handler"');
+  if (c.allowOverwrite && !c.allowWrite) problem(ConfigErrorCode.CONFLICT, "allowOverwrite", '"allowOverwrite" needs "allowWrite": true');
+  if (problems.length) throw new TftpConfigError(problems, source);
   return c;
 }
 
-/** Reads and validates a JSON configuration file. */
+/** Parses a config file's text: YAML for .yaml/.yml (every syntax error listed with its line), else JSON. */
+export function parseConfigText(text: string, path: string): unknown {
+  const ext = extname(path).toLowerCase();
+  if (ext === ".yaml" || ext === ".yml") {
+    const lines = new LineCounter();
+    const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter: lines });
+    if (doc.errors.length) {
+      throw new TftpConfigError(
+        doc.errors.map((e) => {
+          const at = lines.linePos(e.pos[0]);
+          return { code: ConfigErrorCode.FILE, key: path, message: `not valid YAML at line ${at.line}, column ${at.col}: ${e.message.split("\n")[0]}` };
+        }),
+        path,
+      );
+    }
+    return doc.toJS();
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new TftpConfigError({ code: ConfigErrorCode.FILE, key: path, message: `not valid JSON: ${(err as Error).message}` }, path);
+  }
+}
+
+/** Reads and validates a configuration file (JSON, or YAML when it ends in .yaml or .yml). */
 export async function loadConfig(path: string): Promise<Config> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
   } catch (err) {
-    throw new ConfigError([`cannot read: ${(err as Error).message}`], path);
+    throw new TftpConfigError({ code: ConfigErrorCode.FILE, key: path, message: `cannot read: ${(err as Error).message}` }, path);
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError([`not valid JSON: ${(err as Error).message}`], path);
-  }
-  return validateConfig(parsed, path, dirname(resolve(path)));
+  return validateConfig(parseConfigText(text, path), path, dirname(resolve(path)));
+}
+
+/** The configuration as `--print-config` shows it: every key, in table order; null for what is not set. */
+export function printableConfig(c: Config): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of CONFIG_KEYS) out[k] = c[k] ?? null;
+  return out;
 }

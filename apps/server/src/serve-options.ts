@@ -1,12 +1,12 @@
-// From a validated Config to the options of @tftpkit/server: the root handler
-// (case-insensitive lookup, per-client roots), the handler module, the remap
-// rules, writes and limits.
+// From a validated Config to the options of @tftpkit/server: every library key
+// as it is (LIBRARY_KEYS), plus the root handler (case-insensitive lookup,
+// per-client roots), the handler module and the remap rules.
 
 import {
   readRemapFile, rootHandler, rootSelector,
   type Instrumentation, type ReadHandler, type ServerOptions, type SessionStats,
 } from "@tftpkit/server";
-import type { Config } from "./config.js";
+import { LIBRARY_KEYS, type Config } from "./config.js";
 import { loadHandler } from "./handler-module.js";
 
 export interface Extras {
@@ -22,28 +22,11 @@ export async function buildServerOptions(c: Config, extras: Extras = {}): Promis
   } else if (c.root) {
     handler = rootHandler(c.root, rootOpts);
   }
+  const library: Record<string, unknown> = {};
+  for (const k of LIBRARY_KEYS) library[k] = c[k];
   return {
-    root: c.root,
+    ...(library as Omit<ServerOptions, "handler">),
     handler,
-    maxBlksize: c.maxBlksize,
-    maxWindowsize: c.maxWindowsize,
-    timeout: c.timeout,
-    retries: c.retries,
-    handlerTimeoutMs: c.handlerTimeoutMs,
-    allowWrite: c.allowWrite,
-    allowOverwrite: c.allowOverwrite,
-    maxUploadBytes: c.maxUploadBytes,
-    maxFileBytes: c.maxFileBytes,
-    fileCacheBytes: c.fileCacheBytes,
-    fileCacheMaxFileBytes: c.fileCacheMaxFileBytes,
-    mtu: c.mtu,
-    refuseOptions: c.refuseOptions,
-    singlePort: c.singlePort,
-    portRange: c.portRange,
-    maxSessions: c.maxSessions,
-    maxSessionsPerClient: c.maxSessionsPerClient,
-    rateLimit: c.rateLimit,
-    rateBurst: c.rateBurst,
     rewrite: c.remap ? await readRemapFile(c.remap) : undefined,
     onSessionEnd: extras.onSessionEnd,
     instrumentation: extras.instrumentation,

@@ -29,6 +29,7 @@ import { ConsoleMetricExporter, PeriodicExportingMetricReader, type IMetricReade
 import { NodeSDK } from "@opentelemetry/sdk-node";
 import { BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor, type SpanExporter, type SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { createOtelInstrumentation, type Instrumentation } from "@tftpkit/server";
+import { ConfigErrorCode, TftpConfigError } from "@tftpkit/wasm-core";
 
 export type OtlpProtocol = "http/protobuf" | "http/json";
 
@@ -47,13 +48,10 @@ export interface TelemetryFlags {
   prometheus?: boolean;
 }
 
-export class TelemetryConfigError extends Error {
-  readonly code = "TFTP_ERR_CONFIG";
-  constructor(message: string) {
-    super(message);
-    this.name = "TelemetryConfigError";
-  }
-}
+/** A bad OTEL_* variable: a TftpConfigError with reason TFTP_ERR_CONFIG_ENV (one error class for all configuration). */
+export { TftpConfigError as TelemetryConfigError };
+const envError = (variable: string, message: string): TftpConfigError =>
+  new TftpConfigError({ code: ConfigErrorCode.ENV, key: variable, message });
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -70,14 +68,14 @@ function list(env: Env, name: string): string[] | undefined {
 function protocol(env: Env, signal: "TRACES" | "METRICS"): OtlpProtocol {
   const p = (set(env, `OTEL_EXPORTER_OTLP_${signal}_PROTOCOL`) ?? set(env, "OTEL_EXPORTER_OTLP_PROTOCOL") ?? "http/protobuf").toLowerCase();
   if (p === "http/protobuf" || p === "http/json") return p;
-  throw new TelemetryConfigError(`OTEL_EXPORTER_OTLP_${signal}_PROTOCOL / OTEL_EXPORTER_OTLP_PROTOCOL: "${p}" is not supported (http/protobuf or http/json)`);
+  throw envError(`OTEL_EXPORTER_OTLP_${signal}_PROTOCOL`, `OTEL_EXPORTER_OTLP_${signal}_PROTOCOL / OTEL_EXPORTER_OTLP_PROTOCOL: "${p}" is not supported (http/protobuf or http/json)`);
 }
 
 function ms(env: Env, name: string, dflt: number): number {
   const v = set(env, name);
   if (v === undefined) return dflt;
   const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new TelemetryConfigError(`${name} must be a positive number of milliseconds (got "${v}")`);
+  if (!Number.isInteger(n) || n <= 0) throw envError(name, `${name} must be a positive number of milliseconds (got "${v}")`);
   return n;
 }
 

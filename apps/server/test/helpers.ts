@@ -5,6 +5,7 @@
 import { spawn, execFile, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { createServer as createHttpServer, type IncomingMessage, type Server } from "node:http";
+import { createSocket } from "node:dgram";
 import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -45,6 +46,19 @@ export function tempTree(files: Record<string, string | Buffer> = {}): { dir: st
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+const made: Array<() => void> = [];
+
+/** A temporary folder with files, removed by `removeTrees()` (afterAll). */
+export function tree(files: Record<string, string | Buffer> = {}): string {
+  const t = tempTree(files);
+  made.push(t.cleanup);
+  return t.dir;
+}
+
+export function removeTrees(): void {
+  for (const c of made.splice(0)) c();
+}
+
 /** A TCP port free on 127.0.0.1 right now. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -80,8 +94,13 @@ function cleanEnv(env: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 /** Starts `tftpkit serve --host 127.0.0.1 --port 0 ...args` and waits for its start-up lines. */
-export async function startCli(args: string[], env: Record<string, string> = {}): Promise<Cli> {
-  const proc = spawn(process.execPath, [BIN, "serve", "--host", "127.0.0.1", "--port", "0", ...args], {
+export function startCli(args: string[], env: Record<string, string> = {}): Promise<Cli> {
+  return startServe(["--host", "127.0.0.1", "--port", "0", ...args], env);
+}
+
+/** Starts `tftpkit serve ...args` exactly as given (the test chooses a loopback address) and waits for its start-up lines. */
+export async function startServe(args: string[], env: Record<string, string> = {}): Promise<Cli> {
+  const proc = spawn(process.execPath, [BIN, "serve", ...args], {
     env: cleanEnv(env),
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -110,7 +129,7 @@ export async function startCli(args: string[], env: Record<string, string> = {})
   running.add(cli);
   try {
     // The telemetry line comes last, or "running as" after it when privileges are dropped.
-    const ready = args.includes("--user") ? /running as / : /telemetry: /;
+    const ready = args.includes("--user") || args.includes("-u") ? /running as / : /telemetry: /;
     await Promise.race([
       waitFor("tftpkit to start", () => (ready.test(err) ? true : undefined), 20_000, 25),
       exit.then((code) => {
@@ -131,6 +150,37 @@ export async function stopAllClis(): Promise<void> {
   await Promise.all([...running].map((c) => c.stop()));
 }
 
+/** Runs `tftpkit ...args` to its end: exit code and output (bounded by a timeout). */
+export function runTftpkit(args: string[], timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { env: cleanEnv({}), timeout: timeoutMs }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === "number" ? error.code : null) : 0;
+      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+    });
+  });
+}
+
+/** A UDP port free on 127.0.0.1 right now. */
+export function freeUdpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createSocket("udp4");
+    s.once("error", reject);
+    s.bind(0, "127.0.0.1", () => {
+      const port = s.address().port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** curl uploads `file` as `name`; curl's exit code. */
+export function curlPut(port: number, file: string, name: string, extra: string[] = []): Promise<number> {
+  return new Promise((resolve) => {
+    execFile(CURL, ["-s", "--max-time", "20", ...extra, "-T", file, `tftp://127.0.0.1:${port}/${name}`], { timeout: 30_000 }, (error) =>
+      resolve(error ? (typeof error.code === "number" ? error.code : -1) : 0),
+    );
+  });
+}
+
 // ------------------------------------------------------------------- curl
 
 export interface CurlResult {
@@ -139,9 +189,13 @@ export interface CurlResult {
   data: Buffer;
 }
 
-/** A curl TFTP download from 127.0.0.1:port; `from`: the loopback source address (curl --interface), e.g. 127.0.0.5 for another machine. */
-export function curlTftp(port: number, name: string, from?: string): Promise<CurlResult> {
-  const args = ["-s", "--max-time", "20", ...(from ? ["--interface", from] : []), "-o", "-", `tftp://127.0.0.1:${port}/${name}`];
+/**
+ * A curl TFTP download from 127.0.0.1:port; `from`: the loopback source address (curl --interface),
+ * e.g. 127.0.0.5 for another machine, or more curl arguments (e.g. ["--tftp-blksize", "8192"]).
+ */
+export function curlTftp(port: number, name: string, from?: string | string[]): Promise<CurlResult> {
+  const extra = typeof from === "string" ? ["--interface", from] : from ?? [];
+  const args = ["-s", "--max-time", "20", ...extra, "-o", "-", `tftp://127.0.0.1:${port}/${name}`];
   return new Promise((resolve) => {
     execFile(CURL, args, { encoding: "buffer", timeout: 30_000 }, (error, stdout) => {
       const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;

@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { ConfigError, CONFIG_DEFAULTS, loadConfig, validateConfig } from "../src/config.js";
 import { flagsToInput } from "../src/cli.js";
-import { CURL, curlTftp, hasCurl, sleep, startCli, stopAllClis, tempTree, waitFor } from "./helpers.js";
+import { CURL, curlTftp, hasCurl, sleep, startCli, stopAllClis, removeTrees, tree, waitFor } from "./helpers.js";
 
 /** curl into a file (large downloads do not fit execFile's stdout buffer). */
 function curlToFile(port: number, name: string, out: string): Promise<{ code: number; data: Buffer }> {
@@ -27,14 +27,8 @@ function curlToFile(port: number, name: string, out: string): Promise<{ code: nu
   });
 }
 
-const trees: Array<() => void> = [];
-function tree(files: Record<string, string | Buffer> = {}): string {
-  const t = tempTree(files);
-  trees.push(t.cleanup);
-  return t.dir;
-}
 afterEach(() => stopAllClis());
-afterAll(() => trees.forEach((c) => c()));
+afterAll(() => removeTrees());
 
 describe("configuration file", () => {
   it("every problem is reported with its key, not just the first", async () => {

@@ -1,5 +1,8 @@
 export { createClient, TftpClient, type ClientOptions, type GetResult, type GetToOptions, type PutOptions, type TransferResult } from "./client.js";
-export { DEFAULTS, TftpClientConfigError, type TransferOptions } from "./options.js";
+export {
+  DEFAULTS, SHARED_TRANSFER_KEYS, TRANSFER_OPTIONS, TftpClientConfigError, transferOptionTable,
+  type SharedTransferOptions, type TransferOptions,
+} from "./options.js";
 export { LossInjector, prng, mixSeed, type LossOptions } from "./loss.js";
 export { randomTraceparent, withTraceparent } from "./traceparent.js";
 export { TftpTransferError } from "./errors.js";

@@ -1,39 +1,57 @@
-// Client options: one table of defaults, validated once per transfer, then
-// frozen. An out-of-range value is a clear error, never silently clamped.
+// Client options: each declared once in TRANSFER_OPTIONS (type and range,
+// unit, default, description), validated once per transfer, then frozen. The
+// load generator takes its transfer options from the same table. An
+// out-of-range value is a clear error, never silently clamped.
 
+import {
+  BLKSIZE_MAX, TftpConfigError, bool, custom, defaultsOf, int, num, oneOf, option, resolveTable, str,
+  type OptionsInput, type OptionTable,
+} from "@tftpkit/wasm-core";
 import type { LossInjector, LossOptions } from "./loss.js";
 
-export interface TransferOptions {
-  /** Ask for this block size (RFC 2348, 8..65464). Not asked when left out: 512-byte blocks. */
-  blksize?: number;
-  /** Ask for this window (RFC 7440, 1..65535 blocks). Not asked when left out: lock-step. */
-  windowsize?: number;
-  /** Ask for the transfer size (RFC 2349): a get learns the size, a put announces it when known. */
-  tsize?: boolean;
-  /** Seconds without an answer before this side retransmits (fractions allowed). */
-  timeout?: number;
-  /** Also ask the server to use this retransmission timeout (RFC 2349 `timeout`, whole seconds 1..255). */
-  timeoutOption?: number;
-  /** Retransmissions of one packet or window before the transfer fails. */
-  retries?: number;
-  /** "octet" (default) or "netascii" (LF <-> CR LF on the wire). */
-  mode?: "octet" | "netascii";
-  /** Aborts the transfer: the server is told with ERROR 0 and the promise rejects with TFTP_ERR_ABORTED. */
-  signal?: AbortSignal;
-  /**
-   * W3C traceparent appended to the file name (`name-00-<trace>-<span>-<flags>`, the
-   * Tinkerbell convention tftpkit strips). `true` makes a fresh random one. Off by default.
-   */
-  traceparent?: string | boolean;
-  /** Injected loss (load testing): a share of DATA and of ACK packets dropped, from a seeded PRNG. */
-  loss?: LossOptions | LossInjector;
-  /**
-   * After the last ACK of a get, keep listening this many ms and re-ACK a
-   * retransmitted last block (RFC 1350 "dallying"). Resolves before it.
-   */
-  dallyMs?: number;
-  /** Local address to bind (default: any address of the target's family). */
-  localAddress?: string;
+const TRACEPARENT = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+const isTraceparent = (v: unknown): boolean =>
+  v === true || v === false || (typeof v === "string" && TRACEPARENT.test(v) && !/^00-0{32}-|-0{16}-/.test(v));
+
+export const TRANSFER_OPTIONS = {
+  blksize: option({ ...int(8, BLKSIZE_MAX), unit: "bytes", description: "ask for this block size (RFC 2348); not asked when left out: 512-byte blocks" }),
+  windowsize: option({ ...int(1, 65535), unit: "blocks", description: "ask for this window (RFC 7440); not asked when left out: lock-step" }),
+  tsize: option({ ...bool(), default: false, description: "ask for the transfer size (RFC 2349): a get learns the size, a put announces it when known" }),
+  timeout: option({ ...num(0.001, 255, "seconds"), arg: "S", default: 1, unit: "s", description: "seconds without an answer before this side retransmits (fractions allowed)" }),
+  timeoutOption: option({ ...int(1, 255), unit: "s", description: "also ask the server to use this retransmission timeout (RFC 2349 timeout)" }),
+  retries: option({ ...int(0, 1000), default: 5, description: "retransmissions of one packet or window before the transfer fails" }),
+  mode: option({ ...oneOf("octet", "netascii"), default: "octet" as "octet" | "netascii", description: "octet, or netascii (LF <-> CR LF on the wire)" }),
+  signal: option({
+    ...custom<AbortSignal>((v) => v instanceof AbortSignal, "must be an AbortSignal"),
+    description: "aborts the transfer: the server is told with ERROR 0 and the promise rejects with TFTP_ERR_ABORTED",
+  }),
+  traceparent: option({
+    ...custom<string | boolean>(isTraceparent, "must be 00-<32 hex>-<16 hex>-<2 hex>, ids not all zero, or true for a fresh one"),
+    description: "W3C traceparent appended to the file name (name-00-<trace>-<span>-<flags>); true makes a fresh random one",
+  }),
+  loss: option({
+    ...custom<LossOptions | LossInjector>((v) => typeof v === "object" && v !== null, "must be { data, ack } rates or a LossInjector"),
+    description: "injected loss (load testing): a share of DATA and of ACK packets dropped, from a seeded PRNG",
+  }),
+  dallyMs: option({
+    ...int(0, 600_000), default: 0, unit: "ms",
+    description: "after the last ACK of a get, keep re-ACKing a retransmitted last block this long (RFC 1350 dallying)",
+  }),
+  localAddress: option({ ...str("ADDR"), description: "local address to bind (default: any address of the target's family)" }),
+};
+
+/** Options of a transfer (and client defaults): see TRANSFER_OPTIONS for each one's meaning, range and default. */
+export type TransferOptions = OptionsInput<typeof TRANSFER_OPTIONS>;
+
+/** The options the load generator shares with the client (same names, same meaning, same ranges). */
+export const SHARED_TRANSFER_KEYS = ["blksize", "windowsize", "tsize", "timeout", "timeoutOption", "retries", "mode"] as const;
+export type SharedTransferOptions = Pick<TransferOptions, (typeof SHARED_TRANSFER_KEYS)[number]>;
+
+/** The sub-table of TRANSFER_OPTIONS for `keys`. */
+export function transferOptionTable<K extends keyof typeof TRANSFER_OPTIONS>(keys: readonly K[]): Pick<typeof TRANSFER_OPTIONS, K> {
+  const out: OptionTable = {};
+  for (const k of keys) out[k] = TRANSFER_OPTIONS[k];
+  return out as Pick<typeof TRANSFER_OPTIONS, K>;
 }
 
 export interface ResolvedTransferOptions {
@@ -51,58 +69,25 @@ export interface ResolvedTransferOptions {
   localAddress: string | undefined;
 }
 
-export const DEFAULTS = Object.freeze({
-  timeout: 1, // seconds before this side retransmits
-  retries: 5, // retransmissions of one packet/window before giving up
-  mode: "octet" as const,
-  dallyMs: 0, // ms to re-ACK a retransmitted last block after a get
-});
+export const DEFAULTS = defaultsOf(TRANSFER_OPTIONS) as Readonly<{ tsize: boolean; timeout: number; retries: number; mode: "octet" | "netascii"; dallyMs: number }>;
 
-export class TftpClientConfigError extends Error {
-  readonly code = "TFTP_ERR_CONFIG";
-  constructor(message: string) {
-    super(message);
-    this.name = "TftpClientConfigError";
-  }
-}
-
-function intIn(name: string, v: number, min: number, max: number): number {
-  if (!Number.isInteger(v) || v < min || v > max) {
-    throw new TftpClientConfigError(`${name} must be an integer from ${min} to ${max} (got ${v})`);
-  }
-  return v;
-}
-
-const TRACEPARENT = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+/** The one configuration error class (code TFTP_ERR_CONFIG); the client's name for it. */
+export { TftpConfigError as TftpClientConfigError };
 
 export function resolveTransferOptions(o: TransferOptions): ResolvedTransferOptions {
-  const timeout = o.timeout ?? DEFAULTS.timeout;
-  if (typeof timeout !== "number" || !(timeout >= 0.001 && timeout <= 255)) {
-    throw new TftpClientConfigError(`timeout must be from 0.001 to 255 seconds (got ${timeout})`);
-  }
-  const mode = o.mode ?? DEFAULTS.mode;
-  if (mode !== "octet" && mode !== "netascii") throw new TftpClientConfigError(`mode must be octet or netascii (got ${String(mode)})`);
-  let traceparent: string | undefined;
-  if (typeof o.traceparent === "string") {
-    if (!TRACEPARENT.test(o.traceparent) || /^00-0{32}-|-0{16}-/.test(o.traceparent)) {
-      throw new TftpClientConfigError(`traceparent must be 00-<32 hex>-<16 hex>-<2 hex>, ids not all zero (got ${o.traceparent})`);
-    }
-    traceparent = o.traceparent;
-  } else if (o.traceparent === true) {
-    traceparent = "";
-  }
+  const v = resolveTable(TRANSFER_OPTIONS, o as Record<string, unknown>);
   return Object.freeze({
-    blksize: o.blksize === undefined ? -1 : intIn("blksize", o.blksize, 8, 65464),
-    windowsize: o.windowsize === undefined ? -1 : intIn("windowsize", o.windowsize, 1, 65535),
-    tsize: o.tsize ?? false,
-    timeoutMs: timeout * 1000,
-    timeoutOption: o.timeoutOption === undefined ? -1 : intIn("timeoutOption", o.timeoutOption, 1, 255),
-    retries: intIn("retries", o.retries ?? DEFAULTS.retries, 0, 1000),
-    mode,
-    signal: o.signal,
-    traceparent,
-    loss: o.loss,
-    dallyMs: intIn("dallyMs", o.dallyMs ?? DEFAULTS.dallyMs, 0, 600_000),
-    localAddress: o.localAddress,
+    blksize: v.blksize ?? -1,
+    windowsize: v.windowsize ?? -1,
+    tsize: v.tsize,
+    timeoutMs: v.timeout * 1000,
+    timeoutOption: v.timeoutOption ?? -1,
+    retries: v.retries,
+    mode: v.mode,
+    signal: v.signal,
+    traceparent: typeof v.traceparent === "string" ? v.traceparent : v.traceparent === true ? "" : undefined,
+    loss: v.loss,
+    dallyMs: v.dallyMs,
+    localAddress: v.localAddress,
   });
 }

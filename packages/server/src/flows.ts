@@ -14,7 +14,7 @@
 // the flows it ends (plus the busy ones it moves back).
 
 import { bootIdentity, type BootIdentity } from "./bootpath.js";
-import { TftpConfigError } from "./options.js";
+import { TftpConfigError } from "@tftpkit/wasm-core";
 import type { SessionProgress } from "./live.js";
 import type { Outcome, SessionStats } from "./stats.js";
 

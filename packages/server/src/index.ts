@@ -10,7 +10,8 @@ export {
 } from "./handler.js";
 export { rootHandler, RootResolver, safeSegments } from "./root.js";
 export { parseBootPath, bootIdentity, hexToIpv4, type BootPath, type BootPathKind, type BootIdentity } from "./bootpath.js";
-export { DEFAULTS, TftpConfigError, type PathRewrite, type ServerOptions } from "./options.js";
+export { DEFAULTS, SERVER_OPTIONS, TftpConfigError, type PathRewrite, type ServerOptions, type ServerOptionTable } from "./options.js";
+export { ConfigErrorCode, type ConfigProblem, type OptionSpec } from "@tftpkit/wasm-core";
 export type { Outcome, ServerStats, SessionStats, Endpoint } from "./stats.js";
 export { TftpError, WireError, toTftpError, type TftpErrorCode } from "@tftpkit/wasm-core";
 export {
@@ -23,9 +24,11 @@ export {
   type ClientRoot, type RootHandlerOptions, type RootOptions,
 } from "./root.js";
 export {
-  compileRemapRules, readRemapFile, compileAddressMatch, parseAddress, translateEre, RemapSyntaxError, REMAP_DEFAULTS,
+  compileRemapRules, readRemapFile, RemapSyntaxError, REMAP_DEFAULTS,
   type RewriteFn, type RewriteContext, type RewriteResult, type RemapOptions,
-} from "./rules.js";
+} from "./remap.js";
+export { translateEre } from "./ere.js";
+export { compileAddressMatch, parseAddress } from "./address-match.js";
 export { FLOW_DEFAULTS, type BootFlow, type FlowStep, type FlowContext, type FlowQuery } from "./flows.js";
 export type { LiveSession, SessionProgress } from "./live.js";
 export type { ServerEvent, ServerEventListener } from "./events.js";

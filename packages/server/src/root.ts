@@ -11,8 +11,8 @@ import { lstat, opendir, realpath, stat } from "node:fs/promises";
 import { resolve, sep } from "node:path";
 import { TftpError, toTftpError } from "@tftpkit/wasm-core";
 import { FileResponse, type ReadHandler } from "./handler.js";
-import { compileAddressMatch } from "./rules.js";
-import { TftpConfigError } from "./options.js";
+import { compileAddressMatch } from "./address-match.js";
+import { TftpConfigError } from "@tftpkit/wasm-core";
 
 /** Normalises a requested name to root-relative segments, or throws ERROR 2 for a hostile one. */
 export function safeSegments(requested: string): string[] {

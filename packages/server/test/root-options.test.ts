@@ -11,7 +11,7 @@ import {
   FileResponse, RootResolver, TftpConfigError, TftpError, rootHandler, type ReadRequest,
 } from "../src/index.js";
 import { rootSelector } from "../src/root.js";
-import { compileRemapRules } from "../src/rules.js";
+import { compileRemapRules } from "../src/remap.js";
 import { UdpClient, closeAllClients, get } from "./helpers/client.js";
 import { closeAllServers, makeRoot, startServer } from "./helpers/server.js";
 

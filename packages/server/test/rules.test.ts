@@ -3,10 +3,9 @@
 // translation, and client address matching.
 
 import { describe, expect, it } from "vitest";
-import {
-  compileAddressMatch, compileRemapRules, parseAddress, RemapSyntaxError, translateEre,
-  type RewriteContext, type RewriteResult,
-} from "../src/rules.js";
+import { compileAddressMatch, parseAddress } from "../src/address-match.js";
+import { translateEre } from "../src/ere.js";
+import { compileRemapRules, RemapSyntaxError, type RewriteContext, type RewriteResult } from "../src/remap.js";
 import { TftpConfigError } from "../src/options.js";
 
 const read = (address = "192.0.2.169"): RewriteContext => ({ address, op: "read" });

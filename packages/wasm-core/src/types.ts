@@ -64,7 +64,7 @@ export interface Malformed {
 export type Decoded = Packet | Malformed;
 
 export interface NegotiationLimits {
-  /** Largest blksize granted (8..65464); 0 refuses blksize. */
+  /** Largest blksize granted (8..BLKSIZE_MAX); 0 refuses blksize. */
   maxBlksize: number;
   /** Largest windowsize granted (1..65535); 0 refuses windowsize. */
   maxWindowsize: number;
