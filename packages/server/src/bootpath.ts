@@ -15,7 +15,7 @@
 // (Moved here from @tftpkit/sources, which re-exports it: boot flows name the
 // machine from the same parse.)
 
-import { safeSegments } from "./root.js";
+import { safeSegments } from "./segments.js";
 
 export type BootPathKind = "pxelinux-mac" | "pxelinux-ip" | "grub-mac" | "grub-ip" | "mac-folder" | "serial-folder" | "query-mac";
 

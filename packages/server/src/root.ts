@@ -9,23 +9,12 @@
 import { stat as statCb, type Stats } from "node:fs";
 import { lstat, opendir, realpath, stat } from "node:fs/promises";
 import { resolve, sep } from "node:path";
-import { TftpError, toTftpError } from "@tftpkit/wasm-core";
 import { FileResponse, type ReadHandler } from "./handler.js";
 import { compileAddressMatch } from "./address-match.js";
-import { TftpConfigError } from "@tftpkit/wasm-core";
+import { TftpConfigError, TftpError, toTftpError } from "@tftpkit/wasm-core";
+import { safeSegments } from "./segments.js";
 
-/** Normalises a requested name to root-relative segments, or throws ERROR 2 for a hostile one. */
-export function safeSegments(requested: string): string[] {
-  if (requested.includes("\0")) throw TftpError.accessViolation("Invalid file name");
-  const segments: string[] = [];
-  for (const s of requested.replace(/\\/g, "/").split("/")) {
-    if (s === "" || s === ".") continue;
-    if (s === "..") throw TftpError.accessViolation("Access violation: path leaves the root");
-    segments.push(s);
-  }
-  if (segments.length === 0) throw TftpError.notFound("File not found");
-  return segments;
-}
+export { safeSegments };
 
 export interface RootOptions {
   /**
