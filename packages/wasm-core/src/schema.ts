@@ -70,7 +70,7 @@ export interface OptionSpec<T = unknown> {
   default?: T;
   /** "bytes", "ms", "s", "blocks", ... */
   unit?: string;
-  /** The range as operators read it, e.g. "8..65464". */
+  /** The range as operators read it, e.g. "8..65535". */
   range?: string;
   /** One line: what the option does. */
   description: string;
@@ -106,7 +106,7 @@ export function option<S extends OptionSpec<any>>(spec: S & { default?: z.output
 
 // ------------------------------------------------------------ the builders
 // Each returns the type with clear messages ("must be an integer from 8 to
-// 65464"), its range for help, and how a flag's text becomes a value.
+// 65535"), its range for help, and how a flag's text becomes a value.
 
 const toNumber = (text: string): unknown => (text.trim() !== "" && Number.isFinite(Number(text)) ? Number(text) : text);
 
