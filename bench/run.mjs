@@ -399,6 +399,32 @@ lines.push(`total ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 const table = lines.join("\n");
 process.stdout.write(`\n${table}\n`);
 
+// The same medians as a Markdown table for the README (best of each row in bold).
+function markdown() {
+  const names = servers.map((s) => s.def.name);
+  const out = [`| scenario (${new Date(t0).toISOString().slice(0, 10)}, ${rounds > 1 ? `medians of ${rounds}` : "1 round"}${quick ? ", QUICK sizes" : ""}) | ${names.join(" | ")} |`, `|---|${names.map(() => "---|").join("")}`];
+  for (const sc of scenarios) {
+    if (sc.loadgenArgs) continue;
+    const mine = rows.filter((x) => x.scenario === sc.id);
+    const vals = mine.filter((x) => !x.skipped && Number.isFinite(x.value)).map((x) => x.value);
+    const best = sc.better === "high" ? Math.max(...vals) : Math.min(...vals);
+    const cells = names.map((n, i) => {
+      const r = mine.find((x) => x.server === n);
+      if (!r) return "";
+      if (r.skipped) return "n/a";
+      const v = sc.metric === "answered_pct" ? `${fmt(r.value, 0)}%` : fmt(r.value, digits(r.value));
+      const text = `${v}${i === 0 ? ` ${sc.unit === "%" ? "" : sc.unit}`.trimEnd() : ""}${r.failed ? ` (${r.failed} failed)` : ""}`;
+      return r.value === best ? `**${text}**` : text;
+    });
+    out.push(`| ${sc.title} | ${cells.join(" | ")} |`);
+  }
+  const lg = rows.find((x) => x.scenario === "loadgen" && Number.isFinite(x.loadgen_mbps));
+  if (lg) out.push("", `tftpkit-load against tftpd-hpa (${scenarios.find((s) => s.id === "loadgen").title.split(": ")[1]}): ${fmt(lg.loadgen_mbps, 1)} MB/s vs the C client's ${fmt(lg.value, 1)} MB/s = ${fmt(lg.loadgen_mbps / lg.value, 2)}`);
+  return out.join("\n");
+}
+const md = markdown();
+process.stdout.write(`\nMarkdown (also bench-results/latest.md):\n${md}\n`);
+
 mkdirSync(resultsDir, { recursive: true });
 const doc = {
   tool: "tftpkit-bench",
@@ -414,8 +440,10 @@ const doc = {
   runs,
   goals: goalLines.map((l) => l.trim()),
   table,
+  markdown: md,
 };
 const stamp = new Date(t0).toISOString().replace(/[:.]/g, "-");
 writeFileSync(join(resultsDir, `bench-${stamp}.json`), JSON.stringify(doc, null, 2));
 writeFileSync(join(resultsDir, "latest.json"), JSON.stringify(doc, null, 2));
+writeFileSync(join(resultsDir, "latest.md"), `${md}\n`);
 process.stderr.write(`results: bench-results/bench-${stamp}.json\n`);
