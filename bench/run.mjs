@@ -306,8 +306,8 @@ for (const sc of scenarios) {
       values: real.map((x) => x[sc.metric]),
       p50_ms: m("p50_ms"),
       p99_ms: m("p99_ms"),
-      // burst: unanswered requests are the figure, not failures
-      failed: sc.id === "burst" ? 0 : mine.reduce((a, x) => a + (Number.isFinite(x.failed) ? x.failed : 0), 0),
+      // burst: unanswered requests are the figure, not failures; answered ones must finish
+      failed: mine.reduce((a, x) => a + (sc.id === "burst" ? (x.client?.answered ?? 0) - (x.ok ?? 0) : Number.isFinite(x.failed) ? x.failed : 0), 0),
       errors: real.reduce((acc, x) => {
         for (const [k, v] of Object.entries(x.errors)) acc[k] = (acc[k] ?? 0) + v;
         return acc;
