@@ -344,11 +344,12 @@ static void on_readable(struct session *s) {
       send_error_to(s->fd, &from, 5, "Unknown transfer ID");
       continue;
     }
-    if (!s->answered) {
+    uint16_t op = (uint16_t)(pkt[0] << 8 | pkt[1]);
+    if (!s->answered && (op == 3 || op == 6)) {
+      /* Answered = served (an OACK or DATA); an ERROR such as "busy" is counted apart. */
       s->answered = 1;
       answered_count++;
     }
-    uint16_t op = (uint16_t)(pkt[0] << 8 | pkt[1]);
     if (op != 3) TRACE(s, "op %u from %u", op, sport);
     if (op == 6 && s->st == WAIT_FIRST) {
       parse_oack(s, pkt, (size_t)n);
