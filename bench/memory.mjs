@@ -286,7 +286,7 @@ const lines = [`tftpkit memory (${quick ? "QUICK" : "full"}), ${new Date(t0).toI
 if (only.includes("held")) {
   process.stderr.write(`held: ${HELD} lock-step sessions ...\n`);
   const r = (out.held = await held());
-  lines.push(`  held lock-step sessions: ${r.kb_per_session.toFixed(1)} kB each (${r.server_active_sessions} active on the server, ${r.held_client_side} seen alive by the client; RSS ${r.rss_before_mib.toFixed(1)} -> ${r.rss_held_mib.toFixed(1)} MiB)`);
+  lines.push(`  held lock-step sessions: ${r.kb_per_session.toFixed(1)} kB each [goal <= 48 kB: ${r.kb_per_session <= 48 ? "met" : "NOT met"}] (${r.server_active_sessions} active on the server, ${r.held_client_side} seen alive by the client; RSS ${r.rss_before_mib.toFixed(1)} -> ${r.rss_held_mib.toFixed(1)} MiB)`);
 }
 if (only.includes("unacked")) {
   process.stderr.write(`unacked: ${UNACKED} never-acknowledged RRQs (blksize 65464, windowsize 64, 4 MiB) ...\n`);
