@@ -156,6 +156,15 @@ describe.skipIf(!available)("the dashboard in Chromium", () => {
     await page.waitForFunction(() => Number(document.querySelector("#tile-ok .value")?.textContent) >= 1, undefined, { timeout: 20_000 });
     await page.waitForFunction(() => Number(document.querySelector("#tile-failed .value")?.textContent) >= 1, undefined, { timeout: 20_000 });
     for (const id of ["chart-outcomes", "chart-throughput", "chart-active", "chart-retransmits"]) expect(await page.locator(`#${id} canvas`).count(), id).toBe(1);
+    // The charts hold data: the cursor on the newest point shows a value in the legend.
+    await waitFor("a throughput point under the cursor", async () => {
+      const box = (await page.locator("#chart-throughput .u-over").boundingBox())!;
+      await page.mouse.move(box.x + box.width - 1, box.y + box.height / 2);
+      const v = await page.locator("#chart-throughput .u-legend .u-series").nth(1).locator(".u-value").textContent();
+      return v && /B\/s$/.test(v) ? v : undefined;
+    }, 20_000, 250);
+    await page.waitForFunction(() => document.querySelectorAll("#chart-outcomes .u-legend .u-series").length >= 3, undefined, { timeout: 20_000 });
+    expect(await page.locator("#chart-outcomes .u-legend .u-series .u-label").allTextContents()).toEqual(expect.arrayContaining(["ok", "not-found"]));
     await page.waitForSelector("#errors-by-code", { timeout: 20_000 });
     expect(await page.locator("#errors-by-code").textContent()).toContain("file not found");
     await shot(page, "overview");

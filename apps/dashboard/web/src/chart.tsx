@@ -4,10 +4,22 @@
 
 import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
+import { clock } from "./format.js";
+
+/** Seconds of history a chart shows. */
+export const WINDOW_S = 300;
 
 export interface Series {
   label: string;
   stroke: string;
+}
+
+/** From the data itself: uPlot pads a single point's range by a day before it asks. */
+function xRange(u: uPlot): uPlot.Range.MinMax {
+  const xs = u.data[0];
+  const last = xs.length ? xs[xs.length - 1] : Date.now() / 1000;
+  const span = xs.length ? last - xs[0] : 0;
+  return [last - Math.min(WINDOW_S, Math.max(60, span)), last];
 }
 
 export interface ChartProps {
@@ -31,9 +43,14 @@ export function Chart({ id, title, series, data, format }: ChartProps) {
       height: 180,
       legend: { live: true },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+      // A rolling window ending at the newest sample
+      // (at least a minute, at most WINDOW_S), so that a young series does not look empty.
+      scales: {
+        x: { time: true, range: xRange },
+        y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] },
+      },
       axes: [
-        { stroke: "#8a94a6", grid: { stroke: "#2a3140" }, ticks: { stroke: "#2a3140" } },
+        { stroke: "#8a94a6", grid: { stroke: "#2a3140" }, ticks: { stroke: "#2a3140" }, values: (_u, vals) => vals.map((v) => clock(v * 1000)) },
         { stroke: "#8a94a6", grid: { stroke: "#2a3140" }, ticks: { stroke: "#2a3140" }, size: 84, values: (_u, vals) => vals.map((v) => format(v)) },
       ],
       series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.stroke, width: 1.5, points: { show: false }, value: (_u: uPlot, v: number | null) => (v === null ? "–" : format(v)) }))],

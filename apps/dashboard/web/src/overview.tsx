@@ -50,7 +50,11 @@ export function Overview() {
 
   const charts = useMemo(() => {
     const xs = samples.slice(1).map((x) => x.t);
-    const outcomes = [...new Set(samples.flatMap((x) => Object.keys(x.body.outcomes ?? {})))].sort((a, b) => (a === "ok" ? -1 : b === "ok" ? 1 : a.localeCompare(b)));
+    // The outcomes seen so far (a server lists every outcome, most at zero).
+    const last = samples[samples.length - 1]?.body.outcomes ?? {};
+    const outcomes = Object.keys(last)
+      .filter((o) => last[o] > 0)
+      .sort((a, b) => (a === "ok" ? -1 : b === "ok" ? 1 : a.localeCompare(b)));
     const outcomeSeries: Series[] = outcomes.map((o, i) => ({ label: o, stroke: OUTCOME_COLORS[o] ?? OTHER_COLORS[i % OTHER_COLORS.length] }));
     const stat = (k: keyof ServerCounters) => (x: Sample) => num(x.body.stats?.[k]);
     return {
@@ -93,7 +97,7 @@ export function Overview() {
           data={charts.throughput}
           format={rate}
         />
-        <Chart id="chart-active" title="Active sessions" series={[{ label: "active", stroke: "#e3b341" }]} data={charts.active} format={(v) => String(Math.round(v))} />
+        <Chart id="chart-active" title="Active sessions" series={[{ label: "active", stroke: "#e3b341" }]} data={charts.active} format={(v) => (Number.isInteger(v) ? String(v) : "")} />
         <Chart id="chart-retransmits" title="Retransmits per second" series={[{ label: "retransmits", stroke: "#f85149" }]} data={charts.retransmits} format={(v) => v.toFixed(v < 10 ? 1 : 0)} />
       </div>
       <h2>Errors by code</h2>
