@@ -3,7 +3,7 @@ export { decode, decodeAck, encodeData, encodeAck, encodeError, encodeRequest } 
 export { negotiate } from "./options";
 export { netasciiEncode, netasciiDecode } from "./netascii";
 export {
-  schedInit, schedCapacity, reserve, close, slotsOpen, setTimeout, touch,
+  schedInit, schedCapacity, reserve, close, slotsOpen, setTimeout, adaptRto, rto, srttOf, touch,
   sessionDeadline, clearSessionDeadline, setProgressLimit,
   txOpen, txStart, txSetLast, txSetWindow, txOnAck, txSendable, txNext, txBase, txSent, txOnTimeout,
   rxOpen, rxStart, rxSetWindow, rxOnData, rxAckBlock, rxReceived, rxAcked, rxOnTimeout,

@@ -23,6 +23,18 @@
 // (while its handler runs): the slot is then IDLE and only its session
 // deadline runs; txStart/rxStart make it a sender or a receiver.
 //
+// Retransmission timeout: fixed (the slot's timeout, e.g. a client's RFC
+// 2349 timeout) or adaptive (adaptRto): RFC 6298 estimation, SRTT and
+// RTTVAR from one sample at a time (tx: a newly sent block until an ACK
+// covers it; rx: a fresh ACK until the next in-order block), never from a
+// packet sent twice (Karn); RTO = max(floor, SRTT + 4 RTTVAR), at most the
+// slot's timeout (the ceiling), which is also the RTO before any sample.
+// Each timeout doubles the RTO (up to the ceiling) until a new sample. In
+// adaptive mode the quick timeouts below the ceiling do not count against
+// the retries: a silent peer is given up on no sooner than with the fixed
+// timeout (at most about two ceilings later), while a lost packet costs
+// about one RTO instead of one timeout.
+//
 // Each slot has two deadlines in the timer heap: the retransmission deadline
 // (timer id = slot) and the session deadline (timer id = cap + slot), used for
 // the handler's deadline and for the no-progress limit: with a limit set, the
@@ -68,6 +80,14 @@ let flags: usize = 0; // i32
 let sinceAck: usize = 0; // i32
 let timeout: usize = 0; // f64
 let progressLimit: usize = 0; // f64, 0 = none
+// adaptive retransmission timeout
+let rtoFloor: usize = 0; // f64, 0 = fixed timeout
+let rtoNow: usize = 0; // f64: the current RTO (adaptive mode)
+let srtt: usize = 0; // f64, -1 before the first sample
+let rttvar: usize = 0; // f64
+let sampleAt: usize = 0; // f64: when the sampled packet left, -1 = no sample running
+let sampleMark: usize = 0; // u32: tx: the sampled block; rx: base when the last ACK left
+let highSent: usize = 0; // u32: tx: first block never sent
 let freeList: usize = 0; // i32 stack
 let freeTop: i32 = 0;
 let openCount: i32 = 0;
@@ -84,6 +104,12 @@ let openCount: i32 = 0;
 @inline function su(region: usize, slot: i32, v: u32): void {
   store<u32>(region + (<usize>slot << 2), v);
 }
+@inline function gf(region: usize, slot: i32): f64 {
+  return load<f64>(region + (<usize>slot << 3));
+}
+@inline function gfSet(region: usize, slot: i32, v: f64): void {
+  store<f64>(region + (<usize>slot << 3), v);
+}
 
 /**
  * Reserves the slot table for `slots` sessions at the end of memory (done
@@ -94,10 +120,10 @@ export function schedInit(slots: i32): i32 {
   if (slots <= 0 || slots > (1 << 20) || cap != 0) return -S.E_ARGUMENT;
   const bytes4 = <usize>slots << 2;
   const bytes8 = <usize>slots << 3;
-  // 10 i32 regions per slot, the timer heap's 2 i32 and 1 f64 regions per
-  // timer (two timers per slot), 2 f64 regions per slot, one spare i32 region
-  // to 8-align the f64 ones.
-  const need = bytes4 * 15 + bytes8 * 4;
+  // 12 i32 regions per slot, the timer heap's 2 i32 and 1 f64 regions per
+  // timer (two timers per slot), 7 f64 regions per slot, one spare i32
+  // region to 8-align the f64 ones.
+  const need = bytes4 * 17 + bytes8 * 9;
   let p = <usize>memory.size() << 16;
   const pages = <i32>((need + 0xffff) >> 16);
   if (memory.grow(pages) < 0) return -S.E_NO_SLOT;
@@ -111,11 +137,18 @@ export function schedInit(slots: i32): i32 {
   flags = p; p += bytes4;
   sinceAck = p; p += bytes4;
   freeList = p; p += bytes4;
+  sampleMark = p; p += bytes4;
+  highSent = p; p += bytes4;
   const heapRegion = p; p += bytes4 * 2;
   const posRegion = p; p += bytes4 * 2;
   p = (p + 7) & ~<usize>7; // 8-align the f64 regions (`need` counts one spare i32 region for this)
   timeout = p; p += bytes8;
   progressLimit = p; p += bytes8;
+  rtoFloor = p; p += bytes8;
+  rtoNow = p; p += bytes8;
+  srtt = p; p += bytes8;
+  rttvar = p; p += bytes8;
+  sampleAt = p; p += bytes8;
   const deadlineRegion = p; p += bytes8 * 2;
   timersInit(slots * 2, heapRegion, posRegion, deadlineRegion);
   cap = slots;
@@ -154,6 +187,13 @@ function start(slot: i32, k: i32, win: i32, timeoutMs: f64, maxTries: i32): void
   si(flags, slot, 0);
   si(sinceAck, slot, 0);
   store<f64>(timeout + (<usize>slot << 3), timeoutMs);
+  gfSet(rtoFloor, slot, 0);
+  gfSet(rtoNow, slot, timeoutMs);
+  gfSet(srtt, slot, -1);
+  gfSet(rttvar, slot, 0);
+  gfSet(sampleAt, slot, -1);
+  su(sampleMark, slot, UNKNOWN);
+  su(highSent, slot, 1);
 }
 
 function open(k: i32, win: i32, timeoutMs: f64, maxTries: i32): i32 {
@@ -188,15 +228,100 @@ export function slotsOpen(): i32 {
   return openCount;
 }
 
-@inline function arm(slot: i32, now: f64): void {
-  timerSet(slot, now + load<f64>(timeout + (<usize>slot << 3)));
+@inline function adaptive(slot: i32): bool {
+  return gf(rtoFloor, slot) > 0;
 }
 
-/** Changes the retransmission timeout of an open slot (e.g. for a dally period). */
+/** The retransmission timeout now: the fixed timeout, or the adaptive RTO. */
+@inline function rtoOf(slot: i32): f64 {
+  return adaptive(slot) ? gf(rtoNow, slot) : gf(timeout, slot);
+}
+
+@inline function arm(slot: i32, now: f64): void {
+  timerSet(slot, now + rtoOf(slot));
+}
+
+/** Changes the retransmission timeout of an open slot to a fixed one (e.g. for a dally period). */
 export function setTimeout(slot: i32, timeoutMs: f64): i32 {
   if (!isOpen(slot) || !(timeoutMs > 0)) return -S.E_BAD_SLOT;
-  store<f64>(timeout + (<usize>slot << 3), timeoutMs);
+  gfSet(timeout, slot, timeoutMs);
+  gfSet(rtoFloor, slot, 0);
   return S.OK;
+}
+
+/**
+ * Makes a sender or receiver retransmit adaptively between floorMs and its
+ * timeout (the ceiling, and the RTO until the first sample). A floor of 0,
+ * one at or above the timeout, or a slot without retries (nothing to resend,
+ * so it waits the whole timeout) keeps the fixed timeout.
+ */
+export function adaptRto(slot: i32, floorMs: f64): i32 {
+  const k = isOpen(slot) ? gi(kind, slot) : KIND_FREE;
+  if ((k != KIND_TX && k != KIND_RX) || !(floorMs >= 0)) return -S.E_BAD_SLOT;
+  const ceiling = gf(timeout, slot);
+  if (floorMs == 0 || floorMs >= ceiling || gi(maxRetries, slot) == 0) {
+    gfSet(rtoFloor, slot, 0);
+    return S.OK;
+  }
+  gfSet(rtoFloor, slot, floorMs);
+  gfSet(rtoNow, slot, ceiling);
+  gfSet(srtt, slot, -1);
+  gfSet(rttvar, slot, 0);
+  gfSet(sampleAt, slot, -1);
+  return S.OK;
+}
+
+/** RFC 6298 (2.2, 2.3): one round-trip sample r (ms) updates SRTT, RTTVAR and the RTO; the backoff ends. */
+function rttSample(slot: i32, r: f64): void {
+  if (!(r >= 0)) return; // a clock value missing (NaN) or going backwards
+  const s0 = gf(srtt, slot);
+  let s = r;
+  let v = r / 2;
+  if (s0 >= 0) {
+    const d = s0 - r;
+    v = 0.75 * gf(rttvar, slot) + 0.25 * (d < 0 ? -d : d);
+    s = 0.875 * s0 + 0.125 * r;
+  }
+  gfSet(srtt, slot, s);
+  gfSet(rttvar, slot, v);
+  let rto = s + 4 * v;
+  const floor = gf(rtoFloor, slot);
+  const ceiling = gf(timeout, slot);
+  if (rto < floor) rto = floor;
+  if (rto > ceiling) rto = ceiling;
+  gfSet(rtoNow, slot, rto);
+}
+
+/**
+ * A deadline passed: counts a retry, doubles an adaptive RTO (up to the
+ * ceiling) and drops the running sample (Karn: what answers next may answer
+ * either copy). Returns true when the retries are used up.
+ */
+function timedOut(slot: i32): bool {
+  gfSet(sampleAt, slot, -1);
+  if (adaptive(slot)) {
+    const rto = gf(rtoNow, slot);
+    const ceiling = gf(timeout, slot);
+    if (rto < ceiling) {
+      // Below the ceiling: a quick retry that the retries do not count.
+      gfSet(rtoNow, slot, rto * 2 < ceiling ? rto * 2 : ceiling);
+      return false;
+    }
+  }
+  const r = gi(retries, slot) + 1;
+  si(retries, slot, r);
+  return r > gi(maxRetries, slot);
+}
+
+/** The current retransmission timeout (ms), or -1 for a slot that is not sending or receiving. */
+export function rto(slot: i32): f64 {
+  const k = isOpen(slot) ? gi(kind, slot) : KIND_FREE;
+  return k == KIND_TX || k == KIND_RX ? rtoOf(slot) : -1;
+}
+
+/** The smoothed round-trip time (ms), -1 before the first sample or for a fixed timeout. */
+export function srttOf(slot: i32): f64 {
+  return isOpen(slot) && adaptive(slot) ? gf(srtt, slot) : -1;
 }
 
 // ------------------------------------------------------ session deadline
@@ -243,6 +368,7 @@ export function schedCapacity(): i32 {
   if (withOack != 0) {
     su(base, slot, 0);
     su(next, slot, 0);
+    su(highSent, slot, 0);
   }
 }
 
@@ -292,6 +418,11 @@ export function txOnAck(slot: i32, block: i32, now: f64): i32 {
   su(base, slot, k + 1);
   si(retries, slot, 0);
   progressed(slot, now);
+  const at = gf(sampleAt, slot);
+  if (at >= 0 && k >= gu(sampleMark, slot) && now == now) {
+    rttSample(slot, now - at);
+    gfSet(sampleAt, slot, -1);
+  }
   const l = gu(last, slot);
   if (l != UNKNOWN && k >= l) {
     timerCancel(slot);
@@ -327,7 +458,23 @@ export function txBase(slot: i32): f64 {
 /** Records `count` blocks sent from txNext and re-arms the deadline. */
 export function txSent(slot: i32, count: i32, now: f64): i32 {
   if (!isKind(slot, KIND_TX) || count < 0) return -S.E_BAD_SLOT;
-  su(next, slot, gu(next, slot) + <u32>count);
+  const from = gu(next, slot);
+  const to = from + <u32>count; // exclusive
+  su(next, slot, to);
+  if (adaptive(slot)) {
+    const high = gu(highSent, slot);
+    const at = gf(sampleAt, slot);
+    const mark = gu(sampleMark, slot);
+    if (at >= 0 && mark >= from && mark < to) {
+      // The sampled block went again: its ACK would not say which copy it answers (Karn).
+      gfSet(sampleAt, slot, -1);
+    } else if (at < 0 && to > high && now == now) {
+      // Time the newest block of this burst until an ACK covers it.
+      gfSet(sampleAt, slot, now);
+      su(sampleMark, slot, to - 1);
+    }
+  }
+  if (to > gu(highSent, slot)) su(highSent, slot, to);
   arm(slot, now);
   return S.OK;
 }
@@ -335,9 +482,7 @@ export function txSent(slot: i32, count: i32, now: f64): i32 {
 /** After a deadline passed: go back to base and resend, or give up. */
 export function txOnTimeout(slot: i32): i32 {
   if (!isKind(slot, KIND_TX)) return -S.E_BAD_SLOT;
-  const r = gi(retries, slot) + 1;
-  si(retries, slot, r);
-  if (r > gi(maxRetries, slot)) return TO_GIVE_UP;
+  if (timedOut(slot)) return TO_GIVE_UP;
   su(next, slot, gu(base, slot));
   return TO_RETRANSMIT;
 }
@@ -377,6 +522,12 @@ export function rxOnData(slot: i32, block: i32, len: i32, blksize: i32, now: f64
     su(base, slot, b + 1);
     si(retries, slot, 0);
     si(flags, slot, 0);
+    const at = gf(sampleAt, slot);
+    if (at >= 0 && now == now) {
+      // The first block after a fresh ACK: one round trip.
+      rttSample(slot, now - at);
+      gfSet(sampleAt, slot, -1);
+    }
     const since = gi(sinceAck, slot) + 1;
     si(sinceAck, slot, since);
     arm(slot, now);
@@ -385,6 +536,8 @@ export function rxOnData(slot: i32, block: i32, len: i32, blksize: i32, now: f64
     if (since >= gi(window, slot)) return RX_DELIVER | RX_ACK;
     return RX_DELIVER;
   }
+  // A duplicate or a block past a gap: the sender resent or lost something; what comes next is no clean sample.
+  gfSet(sampleAt, slot, -1);
   if (d >= 0x8000) {
     // Old block: the sender missed our ACK. Re-ACK once per run of duplicates.
     if ((f & FLAG_DUP_ACKED) != 0) return RX_DUPLICATE;
@@ -410,6 +563,12 @@ export function rxReceived(slot: i32): f64 {
 export function rxAcked(slot: i32, now: f64): i32 {
   if (!isKind(slot, KIND_RX)) return -S.E_BAD_SLOT;
   si(sinceAck, slot, 0);
+  if (adaptive(slot)) {
+    // Only an ACK of blocks not acknowledged before starts a sample (a repeated ACK is ambiguous: Karn).
+    const b = gu(base, slot);
+    gfSet(sampleAt, slot, b != gu(sampleMark, slot) && now == now ? now : -1);
+    su(sampleMark, slot, b);
+  }
   arm(slot, now);
   return S.OK;
 }
@@ -417,9 +576,7 @@ export function rxAcked(slot: i32, now: f64): i32 {
 /** After a deadline passed: resend the last ACK (or request), or give up. */
 export function rxOnTimeout(slot: i32): i32 {
   if (!isKind(slot, KIND_RX)) return -S.E_BAD_SLOT;
-  const r = gi(retries, slot) + 1;
-  si(retries, slot, r);
-  if (r > gi(maxRetries, slot)) return TO_GIVE_UP;
+  if (timedOut(slot)) return TO_GIVE_UP;
   si(flags, slot, 0);
   return TO_RETRANSMIT;
 }

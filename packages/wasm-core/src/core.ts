@@ -34,6 +34,9 @@ export interface CoreExports {
   close(slot: number): number;
   slotsOpen(): number;
   setTimeout(slot: number, ms: number): number;
+  adaptRto(slot: number, floorMs: number): number;
+  rto(slot: number): number;
+  srttOf(slot: number): number;
   touch(slot: number, now: number): number;
   sessionDeadline(slot: number, at: number): number;
   clearSessionDeadline(slot: number): number;

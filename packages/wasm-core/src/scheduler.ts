@@ -106,9 +106,31 @@ export class Scheduler {
     this.sync();
   }
 
-  /** Sets a fixed retransmission timeout (ms) for the following deadlines (e.g. a dally period). */
+  /** Sets a fixed retransmission timeout (ms) for the following deadlines (e.g. a dally period); ends adaptation. */
   setFixedTimeout(slot: number, timeoutMs: number): number {
     return this.#x.setTimeout(slot, timeoutMs);
+  }
+
+  /**
+   * Adaptive retransmission (RFC 6298, Karn's rule) for a sender or
+   * receiver whose peer set no timeout: RTO = max(floorMs, SRTT + 4 RTTVAR),
+   * doubled on each timeout, never above the slot's timeout (the ceiling,
+   * and the RTO until the first round trip is measured). Timeouts below the
+   * ceiling do not count against the retries. A floor of 0 or at/above the
+   * timeout, or retries 0, keeps the fixed timeout. Status.OK or a status.
+   */
+  adaptRto(slot: number, floorMs: number): number {
+    return this.#x.adaptRto(slot, floorMs);
+  }
+
+  /** The slot's current retransmission timeout (ms), -1 if it is not sending or receiving. */
+  rto(slot: number): number {
+    return this.#x.rto(slot);
+  }
+
+  /** The slot's smoothed round-trip time (ms), -1 before the first sample or with a fixed timeout. */
+  srtt(slot: number): number {
+    return this.#x.srttOf(slot);
   }
 
   /** Calls the owner's onSessionDeadline `ms` from now, once, unless cleared or re-armed first. */
@@ -230,8 +252,17 @@ export class Scheduler {
     this.timer.unref();
   }
 
+  // When the Node timer fires, deadlines are judged only after the I/O that
+  // is already waiting has been read (setImmediate runs after the poll
+  // phase): if this thread was busy, the answers that arrived meanwhile
+  // count before a retransmission, so a short RTO does not resend what was
+  // answered in time.
   private readonly fire = (): void => {
     this.timer = undefined;
+    setImmediate(this.expireDue);
+  };
+
+  private readonly expireDue = (): void => {
     this.armedAt = Infinity;
     const now = this.now();
     const cap = this.#cap;

@@ -497,6 +497,218 @@ describe("reserved slots and session deadlines", () => {
   });
 });
 
+describe("adaptive retransmission timeout (RFC 6298, Karn), fake clock", () => {
+  const FLOOR = 20;
+  const CEILING = 1000;
+
+  /** Lock-step sender: block after block, each ACKed `rtt` ms after it left. Returns the clock. */
+  function lockStep(slot: number, blocks: number, rtt: number, t = 0): number {
+    for (let i = 0; i < blocks; i++) {
+      const [b] = sendWindow(slot, t);
+      t += rtt;
+      expect(x.txOnAck(slot, b & 0xffff, t)).toBe(Ack.ADVANCED);
+    }
+    return t;
+  }
+
+  it("before the first sample the RTO is the ceiling; the estimator converges to a steady RTT", () => {
+    const slot = txOpen(1, CEILING, 5);
+    expect(x.adaptRto(slot, FLOOR)).toBe(Status.OK);
+    expect(x.rto(slot)).toBe(CEILING);
+    expect(x.srttOf(slot)).toBe(-1);
+    let t = lockStep(slot, 1, 100);
+    // First sample R: SRTT = R, RTTVAR = R/2, RTO = SRTT + 4 RTTVAR.
+    expect(x.srttOf(slot)).toBe(100);
+    expect(x.rto(slot)).toBe(300);
+    t = lockStep(slot, 60, 100, t);
+    expect(x.srttOf(slot)).toBeCloseTo(100, 6);
+    expect(x.rto(slot)).toBeGreaterThanOrEqual(100);
+    expect(x.rto(slot)).toBeLessThan(101); // RTTVAR has decayed
+    // The deadline of the next block is one RTO after it leaves.
+    sendWindow(slot, t);
+    expect(x.nextDeadline()).toBeCloseTo(t + x.rto(slot), 6);
+  });
+
+  it("follows a change of RTT (up and down)", () => {
+    const slot = txOpen(1, CEILING, 5);
+    x.adaptRto(slot, FLOOR);
+    let t = lockStep(slot, 40, 50);
+    expect(x.srttOf(slot)).toBeCloseTo(50, 3);
+    t = lockStep(slot, 60, 200, t);
+    expect(x.srttOf(slot)).toBeCloseTo(200, 1);
+    expect(x.rto(slot)).toBeGreaterThanOrEqual(200);
+    lockStep(slot, 60, 80, t);
+    expect(x.srttOf(slot)).toBeCloseTo(80, 1);
+    expect(x.rto(slot)).toBeLessThan(90);
+  });
+
+  it("never below the floor (loopback: RTT far below it)", () => {
+    const slot = txOpen(1, CEILING, 5);
+    x.adaptRto(slot, FLOOR);
+    lockStep(slot, 50, 0.05);
+    expect(x.srttOf(slot)).toBeCloseTo(0.05, 6);
+    expect(x.rto(slot)).toBe(FLOOR);
+  });
+
+  it("never above the ceiling (RTT longer than the configured timeout)", () => {
+    const slot = txOpen(1, CEILING, 5);
+    x.adaptRto(slot, FLOOR);
+    lockStep(slot, 3, 2500);
+    expect(x.srttOf(slot)).toBe(2500);
+    expect(x.rto(slot)).toBe(CEILING);
+  });
+
+  it("each timeout doubles the RTO up to the ceiling; only timeouts at the ceiling count against the retries", () => {
+    const slot = txOpen(1, CEILING, 3);
+    x.adaptRto(slot, FLOOR);
+    let t = lockStep(slot, 30, 1); // RTO = floor
+    expect(x.rto(slot)).toBe(FLOOR);
+    sendWindow(slot, t); // the block that is lost, again and again
+    const waits: number[] = [];
+    let verdict: number = Timeout.RETRANSMIT;
+    while (verdict === Timeout.RETRANSMIT) {
+      const due = x.nextDeadline();
+      waits.push(due - t);
+      t = due;
+      expect(expireAll(t)).toEqual([slot]);
+      verdict = x.txOnTimeout(slot);
+      if (verdict === Timeout.RETRANSMIT) expect(sendWindow(slot, t)).toHaveLength(1);
+    }
+    // 20, 40, ..., 640 below the ceiling (free), then 3 retries and the final wait at the ceiling.
+    expect(waits).toEqual([20, 40, 80, 160, 320, 640, 1000, 1000, 1000, 1000]);
+    expect(verdict).toBe(Timeout.GIVE_UP);
+  });
+
+  it("the backed-off RTO holds until a new sample from a block sent once (Karn), then follows the estimate", () => {
+    const slot = txOpen(1, CEILING, 5);
+    x.adaptRto(slot, FLOOR);
+    let t = lockStep(slot, 30, 1);
+    const [lost] = sendWindow(slot, t);
+    t += FLOOR;
+    expireAll(t);
+    expect(x.txOnTimeout(slot)).toBe(Timeout.RETRANSMIT);
+    sendWindow(slot, t); // the same block again
+    expect(x.rto(slot)).toBe(2 * FLOOR);
+    // Its ACK comes very late: it may answer the first copy, so no sample.
+    const srttBefore = x.srttOf(slot);
+    t += 35;
+    expect(x.txOnAck(slot, lost & 0xffff, t)).toBe(Ack.ADVANCED);
+    expect(x.srttOf(slot)).toBe(srttBefore);
+    expect(x.rto(slot)).toBe(2 * FLOOR); // still backed off
+    // The next block goes once: its ACK is a sample, and the backoff ends.
+    lockStep(slot, 1, 1, t);
+    expect(x.rto(slot)).toBe(FLOOR);
+  });
+
+  it("Karn with a window: a gap ACK makes the sampled block go again, so its ACK is no sample", () => {
+    const slot = txOpen(4, CEILING, 5);
+    x.adaptRto(slot, FLOOR);
+    expect(sendWindow(slot, 0)).toEqual([1, 2, 3, 4]); // samples block 4
+    expect(x.txOnAck(slot, 2, 10)).toBe(Ack.GAP); // 3 lost: next goes back to 3
+    expect(sendWindow(slot, 10)).toEqual([3, 4, 5, 6]); // 4 again
+    expect(x.txOnAck(slot, 6, 500)).toBe(Ack.ADVANCED);
+    expect(x.srttOf(slot)).toBe(-1); // 490 or 500 ms: it cannot be told, so no sample
+    expect(x.rto(slot)).toBe(CEILING);
+    sendWindow(slot, 500); // 7..10, all new: sampled
+    expect(x.txOnAck(slot, 10, 510)).toBe(Ack.ADVANCED);
+    expect(x.srttOf(slot)).toBe(10);
+  });
+
+  it("duplicate ACKs still cause no sends and no samples (Sorcerer's Apprentice)", () => {
+    const slot = txOpen(1, CEILING, 5);
+    x.adaptRto(slot, FLOOR);
+    let t = lockStep(slot, 5, 10);
+    const srtt = x.srttOf(slot);
+    sendWindow(slot, t);
+    for (let i = 0; i < 5; i++) {
+      expect(x.txOnAck(slot, 5, t + i)).toBe(Ack.DUPLICATE);
+      expect(x.txSendable(slot)).toBe(0);
+    }
+    expect(x.srttOf(slot)).toBe(srtt);
+    t += 10;
+    expect(x.txOnAck(slot, 6, t)).toBe(Ack.ADVANCED);
+  });
+
+  it("the OACK (block 0) and its ACK 0 give the first sample", () => {
+    const slot = txOpen(1, CEILING, 5, true);
+    x.adaptRto(slot, FLOOR);
+    expect(sendWindow(slot, 0)).toEqual([0]);
+    expect(x.txOnAck(slot, 0, 30)).toBe(Ack.ADVANCED);
+    expect(x.srttOf(slot)).toBe(30);
+    expect(x.rto(slot)).toBe(90);
+  });
+
+  it("receiver: a fresh ACK until the next in-order block is a sample; a resent ACK, a duplicate or a gap is not", () => {
+    const slot = rxOpen(1, CEILING, 5);
+    x.adaptRto(slot, FLOOR);
+    x.rxAcked(slot, 0); // e.g. the OACK or ACK 0
+    expect(x.rxOnData(slot, 1, 512, 512, 40)).toBe(Rx.DELIVER | Rx.ACK);
+    expect(x.srttOf(slot)).toBe(40);
+    expect(x.rto(slot)).toBe(120);
+    x.rxAcked(slot, 40);
+    // Timeout: the ACK goes again; the block that follows may answer either copy.
+    expireAll(40 + 120);
+    expect(x.rxOnTimeout(slot)).toBe(Timeout.RETRANSMIT);
+    expect(x.rto(slot)).toBe(240);
+    x.rxAcked(slot, 160);
+    expect(x.rxOnData(slot, 2, 512, 512, 170)).toBe(Rx.DELIVER | Rx.ACK);
+    expect(x.srttOf(slot)).toBe(40);
+    expect(x.rto(slot)).toBe(240); // backed off until a clean sample
+    x.rxAcked(slot, 170);
+    expect(x.rxOnData(slot, 2, 512, 512, 175) & Rx.DUPLICATE).toBeTruthy(); // the sender resent: no sample
+    expect(x.rxOnData(slot, 3, 512, 512, 180)).toBe(Rx.DELIVER | Rx.ACK);
+    expect(x.srttOf(slot)).toBe(40);
+    x.rxAcked(slot, 180);
+    expect(x.rxOnData(slot, 4, 512, 512, 200)).toBe(Rx.DELIVER | Rx.ACK);
+    expect(x.srttOf(slot)).toBe(37.5); // 7/8 * 40 + 1/8 * 20
+  });
+
+  it("receiver: timeouts back off and give up like the sender's", () => {
+    const slot = rxOpen(1, 100, 2);
+    x.adaptRto(slot, FLOOR);
+    x.rxAcked(slot, 0);
+    x.rxOnData(slot, 1, 512, 512, 1);
+    let t = 1;
+    x.rxAcked(slot, t);
+    const waits: number[] = [];
+    for (;;) {
+      const due = x.nextDeadline();
+      waits.push(due - t);
+      t = due;
+      expireAll(t);
+      if (x.rxOnTimeout(slot) === Timeout.GIVE_UP) break;
+      x.rxAcked(slot, t);
+    }
+    expect(waits).toEqual([20, 40, 80, 100, 100, 100]);
+  });
+
+  it("a fixed timeout stays fixed: no adaptRto, a floor at or above the timeout, retries 0, or setTimeout after", () => {
+    const plain = txOpen(1, 300, 5);
+    lockStep(plain, 10, 1);
+    expect(x.rto(plain)).toBe(300);
+    expect(x.srttOf(plain)).toBe(-1);
+    const pinned = txOpen(1, 300, 5);
+    expect(x.adaptRto(pinned, 300)).toBe(Status.OK);
+    lockStep(pinned, 10, 1);
+    expect(x.rto(pinned)).toBe(300);
+    const noRetries = txOpen(1, 300, 0);
+    x.adaptRto(noRetries, FLOOR);
+    lockStep(noRetries, 10, 1);
+    expect(x.rto(noRetries)).toBe(300);
+    const dally = rxOpen(1, 300, 5);
+    x.adaptRto(dally, FLOOR);
+    x.rxAcked(dally, 0);
+    x.rxOnData(dally, 1, 512, 512, 1);
+    expect(x.rto(dally)).toBe(FLOOR);
+    expect(x.setTimeout(dally, 700)).toBe(Status.OK);
+    expect(x.rto(dally)).toBe(700);
+    expect(x.adaptRto(x.schedCapacity() + 5, FLOOR)).toBe(-Status.BAD_SLOT);
+    const idle = track(x.reserve());
+    expect(x.adaptRto(idle, FLOOR)).toBe(-Status.BAD_SLOT);
+    expect(x.rto(idle)).toBe(-1);
+  });
+});
+
 describe("timer heap", () => {
   it("expire() returns slots in deadline order, only those due", () => {
     const timeouts = [50, 10, 40, 20, 30];
