@@ -8,15 +8,13 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
+import { parseArgsOrExit } from "./args.mjs";
 
-const { values: opt } = parseArgs({
-  options: {
-    count: { type: "string", default: "1000000" },
-    seed: { type: "string" },
-    "time-limit": { type: "string" },
-    help: { type: "boolean", short: "h" },
-  },
+const opt = parseArgsOrExit("fuzz", {
+  count: { type: "string", default: "1000000" },
+  seed: { type: "string" },
+  "time-limit": { type: "string" },
+  help: { type: "boolean", short: "h" },
 });
 if (opt.help) {
   process.stdout.write(

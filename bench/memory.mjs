@@ -13,7 +13,7 @@
 //             0), and when the server sent to it; bounded by --hostile-max.
 //
 //   node bench/memory.mjs [--quick] [--held N] [--unacked K] [--hostile-max S]
-//                         [--only held,unacked,hostile] [--tftpkit-args "..."]
+//                         [--only held,unacked,hostile] [--tftpkit-args="..."]
 
 import { createSocket } from "node:dgram";
 import { randomBytes } from "node:crypto";
@@ -21,22 +21,20 @@ import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { createServer as createTcpServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
+import { parseArgsOrExit } from "./args.mjs";
 import { freePort, launch, treeRss } from "./servers.mjs";
 
-const { values: opt } = parseArgs({
-  options: {
-    quick: { type: "boolean" },
-    held: { type: "string" },
-    unacked: { type: "string" },
-    "hostile-max": { type: "string" },
-    only: { type: "string" },
-    "tftpkit-args": { type: "string" },
-    help: { type: "boolean", short: "h" },
-  },
+const opt = parseArgsOrExit("bench:memory", {
+  quick: { type: "boolean" },
+  held: { type: "string" },
+  unacked: { type: "string" },
+  "hostile-max": { type: "string" },
+  only: { type: "string" },
+  "tftpkit-args": { type: "string" },
+  help: { type: "boolean", short: "h" },
 });
 if (opt.help) {
-  process.stdout.write("Usage: npm run bench:memory [-- --quick] [-- --held N] [-- --unacked K] [-- --hostile-max S] [-- --only held,unacked,hostile] [-- --tftpkit-args \"...\"]\n");
+  process.stdout.write("Usage: npm run bench:memory [-- --quick] [-- --held N] [-- --unacked K] [-- --hostile-max S] [-- --only held,unacked,hostile] [-- --tftpkit-args=\"...\"]\n");
   process.exit(0);
 }
 

@@ -9,7 +9,7 @@
 // issue's goals; JSON to bench-results/.
 //
 //   node bench/run.mjs [--quick] [--servers a,b] [--scenarios id,id] [--rounds N]
-//                      [--tftpkit-args "--workers 2"] [--no-build]
+//                      [--tftpkit-args="--workers 2"] [--no-build]
 
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -17,25 +17,23 @@ import { closeSync, existsSync, mkdirSync, openSync, statSync, writeFileSync, wr
 import { availableParallelism, cpus } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
+import { parseArgsOrExit } from "./args.mjs";
 import { buildClient, canPin, runClient, runJson } from "./client.mjs";
 import { cpuMeter, rssSampler, serverDefs } from "./servers.mjs";
 
-const { values: opt } = parseArgs({
-  options: {
-    quick: { type: "boolean" },
-    servers: { type: "string" },
-    scenarios: { type: "string" },
-    rounds: { type: "string" },
-    "tftpkit-args": { type: "string" },
-    "no-build": { type: "boolean" },
-    help: { type: "boolean", short: "h" },
-  },
+const opt = parseArgsOrExit("bench", {
+  quick: { type: "boolean" },
+  servers: { type: "string" },
+  scenarios: { type: "string" },
+  rounds: { type: "string" },
+  "tftpkit-args": { type: "string" },
+  "no-build": { type: "boolean" },
+  help: { type: "boolean", short: "h" },
 });
 if (opt.help) {
   process.stdout.write(
     "Usage: npm run bench [-- --quick] [-- --servers tftpkit,tftpd-hpa,atftpd,dnsmasq] [-- --scenarios id,...]\n" +
-      "                     [-- --rounds N] [-- --tftpkit-args \"--workers 2\"] [-- --no-build]\n" +
+      "                     [-- --rounds N] [-- --tftpkit-args=\"--workers 2\"] [-- --no-build]\n" +
       "  (default) the throughput issue's scenarios at full size, 3 rounds, medians (about 25 minutes on 2 cores)\n" +
       "  --quick   small files and counts, 1 round (about 2 minutes): for development, not for figures\n" +
       "  scenarios: " + "lockstep window16 storm small loss loss-w8 burst loadgen\n",
