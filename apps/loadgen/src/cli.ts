@@ -2,6 +2,8 @@
 
 import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { SHARED_TRANSFER_KEYS, transferOptionTable } from "@tftpkit/client";
+import type { OptionSpec } from "@tftpkit/wasm-core";
 import { compareReports, mergeReports, renderCompareHtml, renderCompareText } from "./merge.js";
 import { buildReport, renderHtml, renderText, type Report } from "./report.js";
 import { runLoad, type Progress } from "./run.js";
@@ -9,6 +11,17 @@ import { loadScenarioFile, resolveScenario, ScenarioError, type ScenarioInput } 
 import { parseDurationS, ScheduleError } from "./schedule.js";
 import { checkThresholds, parseThreshold, ThresholdError, type Threshold } from "./thresholds.js";
 import { VERSION } from "./version.js";
+
+// The transfer options shared with @tftpkit/client: flags, help and values from the client's one declaration.
+const SHARED = transferOptionTable(SHARED_TRANSFER_KEYS);
+const kebab = (key: string): string => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+const sharedHelp = SHARED_TRANSFER_KEYS.map((k) => {
+  const spec = SHARED[k] as OptionSpec;
+  const flag = `--${kebab(k)}${spec.switch ? "" : ` ${spec.arg ?? "X"}`}`;
+  const dflt = spec.default !== undefined && spec.default !== false ? ` (default ${String(spec.default)})` : "";
+  return `  ${flag.padEnd(23)} ${spec.description}${dflt}`;
+}).join("\n");
+const sharedFlags = Object.fromEntries(SHARED_TRANSFER_KEYS.map((k) => [kebab(k), { type: (SHARED[k] as OptionSpec).switch ? ("boolean" as const) : ("string" as const) }]));
 
 const USAGE = `Usage: tftpkit-load --target HOST:PORT [options]
        tftpkit-load merge A.json B.json ... [--json] [--html FILE] [--threshold EXPR ...]
@@ -33,11 +46,8 @@ Open model (sessions start on schedule, whatever the server does)
 Machines
   --source CIDR           one source address per virtual client, e.g. 127.0.3.0/24
   --traceparent           a W3C traceparent on each file name; one trace id per flow
-Protocol
-  --blksize N  --windowsize N  --tsize  --mode octet|netascii
-  --timeout S             client retransmission timeout (default 1)
-  --timeout-option N      ask the server for this RFC 2349 timeout
-  --retries N             retransmissions before a session fails (default 5)
+Protocol (as @tftpkit/client declares them)
+${sharedHelp}
 Loss and checks
   --loss RATE             drop this share of DATA (and OACKs) received and of ACKs to send (0..1)
   --seed N                PRNG seed of the loss, the file picks and Poisson starts (default 1)
@@ -99,13 +109,7 @@ export function scenarioFromArgs(argv: string[]): ParsedRun {
       stages: { type: "string" },
       "max-in-flight": { type: "string" },
       source: { type: "string" },
-      blksize: { type: "string" },
-      windowsize: { type: "string" },
-      tsize: { type: "boolean" },
-      mode: { type: "string" },
-      timeout: { type: "string" },
-      "timeout-option": { type: "string" },
-      retries: { type: "string" },
+      ...sharedFlags,
       traceparent: { type: "boolean" },
       loss: { type: "string" },
       seed: { type: "string" },
@@ -159,13 +163,13 @@ export function scenarioFromArgs(argv: string[]): ParsedRun {
   set("stages", values.stages);
   set("maxInFlight", toNum("max-in-flight", values["max-in-flight"]));
   set("source", values.source);
-  set("blksize", toNum("blksize", values.blksize));
-  set("windowsize", toNum("windowsize", values.windowsize));
-  set("tsize", values.tsize);
-  set("mode", values.mode as ScenarioInput["mode"]);
-  set("timeout", toNum("timeout", values.timeout));
-  set("timeoutOption", toNum("timeout-option", values["timeout-option"]));
-  set("retries", toNum("retries", values.retries));
+  const flagValues = values as Record<string, string | boolean | undefined>;
+  for (const k of SHARED_TRANSFER_KEYS) {
+    const v = flagValues[kebab(k)];
+    const spec = SHARED[k] as OptionSpec;
+    // The declaration turns the text into a value; resolveScenario validates it against the same declaration.
+    if (v !== undefined) (input as Record<string, unknown>)[k] = typeof v === "string" && spec.fromText ? spec.fromText(v) : v;
+  }
   set("traceparent", values.traceparent);
   set("loss", toNum("loss", values.loss));
   set("seed", toNum("seed", values.seed));
