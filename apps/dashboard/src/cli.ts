@@ -14,6 +14,8 @@ sessions, boot flows and counters, each row tagged with its server.
   --server URL | NAME=URL   admin address of a tftpkit server (its --admin), repeatable
   --listen HOST:PORT        where to serve the page and the merged API (default ${LISTEN_DEFAULT}, loopback)
   --timeout-ms N            time limit of each request to a server (default 3000)
+  --allow-host NAME         a host name the page may be reached by (reverse proxy), repeatable;
+                            IP addresses and localhost always are, other names are refused
   -h, --help                this text
 `;
 
@@ -34,6 +36,7 @@ export async function main(argv: string[]): Promise<number> {
         server: { type: "string", multiple: true },
         listen: { type: "string", default: LISTEN_DEFAULT },
         "timeout-ms": { type: "string" },
+        "allow-host": { type: "string", multiple: true },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -49,7 +52,7 @@ export async function main(argv: string[]): Promise<number> {
     if (!Number.isInteger(timeout) || timeout < 100 || timeout > 60_000) throw new Error(`--timeout-ms needs a whole number of ms from 100 to 60000 (got "${values["timeout-ms"]}")`);
     const at = parseListen(values.listen!);
     try {
-      fleet = await startFleet({ members, ...at, timeoutMs: timeout });
+      fleet = await startFleet({ members, ...at, timeoutMs: timeout, allowHosts: values["allow-host"] });
     } catch (err) {
       throw new Error(`--listen ${values.listen}: ${(err as Error).message}`);
     }

@@ -6,7 +6,7 @@
 
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { isIPv6 } from "node:net";
+import { isIP, isIPv6 } from "node:net";
 import { createParser } from "eventsource-parser";
 import { mergeFlows, mergeStats, tag, type MemberStats } from "./merge.js";
 import { dashboardHandler } from "./static.js";
@@ -25,6 +25,12 @@ export interface FleetOptions {
   port: number;
   /** Per-request time limit towards a member (default 3000 ms). */
   timeoutMs?: number;
+  /**
+   * Host names the page may be reached by besides IP addresses and
+   * `localhost` (e.g. a reverse proxy's name). Any other Host header is
+   * refused, so a web page cannot reach the fleet through DNS rebinding.
+   */
+  allowHosts?: string[];
   /** Folder of the built page (default: this package's build). */
   assetsDir?: string;
 }
@@ -213,6 +219,19 @@ class EventHub {
   }
 }
 
+/** The host name of a Host header (`name:port`, `[v6]:port`), lower case. */
+function hostName(header: string | undefined): string {
+  const h = (header ?? "").trim().toLowerCase();
+  const v6 = /^\[([^\]]+)\](?::\d+)?$/.exec(h);
+  return v6 ? v6[1] : h.replace(/:\d+$/, "");
+}
+
+/** Whether a Host header names this server: an IP address, localhost, or an allowed name. */
+export function hostAllowed(header: string | undefined, allow: ReadonlySet<string>): boolean {
+  const name = hostName(header);
+  return name !== "" && (isIP(name) !== 0 || name === "localhost" || allow.has(name));
+}
+
 export async function startFleet(o: FleetOptions): Promise<FleetServer> {
   if (o.members.length === 0) throw new Error("--server: name at least one tftpkit admin address");
   const names = new Set<string>();
@@ -296,7 +315,12 @@ export async function startFleet(o: FleetOptions): Promise<FleetServer> {
     }
   };
 
+  const allow = new Set((o.allowHosts ?? []).map((h) => h.toLowerCase()));
   const server: Server = createServer((req, res) => {
+    if (!hostAllowed(req.headers.host, allow)) {
+      res.writeHead(421, { "content-type": "text/plain" }).end("this Host is not served: reach the fleet view by IP address or localhost, or start it with --allow-host NAME\n");
+      return;
+    }
     if (page(req, res)) return;
     const url = new URL(req.url ?? "/", "http://fleet");
     if (req.method !== "GET" && req.method !== "HEAD") {

@@ -2,9 +2,9 @@
 // still come (here: none), each answer says which member failed and why,
 // the page is served with its CSP, and nothing but GET is accepted.
 
-import { createServer, type Server } from "node:http";
+import { createServer, request, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startFleet, type FleetServer } from "../src/fleet.js";
+import { hostAllowed, startFleet, type FleetServer } from "../src/fleet.js";
 import { DASHBOARD_CSP } from "../src/static.js";
 
 let fleet: FleetServer;
@@ -63,5 +63,30 @@ describe("tftpkit-dashboard with a member down", () => {
     expect(page.headers.get("content-security-policy")).toBe(DASHBOARD_CSP);
     expect((await fetch(`${fleet.url}/api/v1/drain`, { method: "POST" })).status).toBe(405);
     expect((await fetch(`${fleet.url}/api/v1/nothing`)).status).toBe(404);
+  });
+});
+
+describe("the Host check (DNS rebinding)", () => {
+  it("takes IP addresses, localhost and allowed names, with or without a port", () => {
+    const allow = new Set(["tftp-fleet.example"]);
+    for (const h of ["127.0.0.1:9070", "127.0.0.1", "[::1]:9070", "localhost:9070", "LOCALHOST", "tftp-fleet.example:443"]) expect(hostAllowed(h, allow), h).toBe(true);
+    for (const h of [undefined, "", "attacker.example:9070", "127.0.0.1.nip.io:9070", "localhost.attacker.example"]) expect(hostAllowed(h, allow), String(h)).toBe(false);
+  });
+
+  it("refuses a request whose Host names another site (421), page and API alike", async () => {
+    const { port } = new URL(fleet.url);
+    const status = (path: string, host: string) =>
+      new Promise<number>((resolve, reject) => {
+        request({ host: "127.0.0.1", port, path, headers: { host } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        })
+          .on("error", reject)
+          .end();
+      });
+    expect(await status("/", "rebound.attacker.example")).toBe(421);
+    expect(await status("/api/v1/flows", `rebound.attacker.example:${port}`)).toBe(421);
+    expect(await status("/", `127.0.0.1:${port}`)).toBe(200);
+    expect(await status("/", `localhost:${port}`)).toBe(200);
   });
 });
