@@ -356,8 +356,8 @@ const tickText = (v: number): string => String(Number(v.toPrecision(4)));
 
 // One coordinate system for every chart: a 1000-unit-wide viewBox shown at the page's width.
 const W = 1000;
-const H = 320;
-const PAD = { l: 70, r: 20, t: 34, b: 46 };
+const H = 340;
+const PAD = { l: 86, r: 20, t: 34, b: 58 };
 const COLORS = ["#1f6feb", "#d1242f", "#2da44e", "#bf8700", "#8250df"];
 
 interface Series {
@@ -383,8 +383,8 @@ function frame(title: string, xLabel: string, yLabel: string, yMax: number, xTic
     parts.push(`<text x="${x.toFixed(1)}" y="${PAD.t + ih + 21}" text-anchor="middle" font-size="14">${esc(label)}</text>`);
   }
   parts.push(`<text x="${PAD.l}" y="20" font-size="16" font-weight="bold">${esc(title)}</text>`);
-  parts.push(`<text x="${PAD.l + iw / 2}" y="${H - 6}" text-anchor="middle" font-size="14">${esc(xLabel)}</text>`);
-  parts.push(`<text x="18" y="${PAD.t + ih / 2}" text-anchor="middle" font-size="14" transform="rotate(-90 18 ${PAD.t + ih / 2})">${esc(yLabel)}</text>`);
+  parts.push(`<text x="${PAD.l + iw / 2}" y="${H - 8}" text-anchor="middle" font-size="14">${esc(xLabel)}</text>`);
+  parts.push(`<text x="16" y="${PAD.t + ih / 2}" text-anchor="middle" font-size="14" transform="rotate(-90 16 ${PAD.t + ih / 2})">${esc(yLabel)}</text>`);
   let lx = PAD.l + iw;
   for (let i = series.length - 1; i >= 0; i--) {
     const name = series[i].name;
