@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { createServer, type SessionStats } from "@tftpkit/server";
 import { dashboardHandler } from "@tftpkit/dashboard";
-import { parseAdminAddress, startAdmin, type AdminServer } from "./admin.js";
+import { parseAdminAddress, readTokenFile, startAdmin, type AdminServer } from "./admin.js";
 import { serverAdminSource, type ReloadResult } from "./admin-source.js";
 import { flagsToInput, parseServeArgs, usage, UsageError, type ParsedArgs } from "./args.js";
 import { CONFIG_DEFAULTS, loadConfig, printableConfig, validateConfig, type Config } from "./config.js";
@@ -96,6 +96,9 @@ export async function serve(argv: string[]): Promise<number> {
     if (log !== "off") process.stdout.write(formatSession(s, log) + "\n");
   };
   const adminAt = parseAdminAddress(config.admin);
+  // The bearer token of POST /api/v1/drain and /reload: read before privileges are dropped; a bad file stops the start.
+  const readToken = (c: Config): Promise<string | undefined> => (c.adminTokenFile ? readTokenFile(c.adminTokenFile) : Promise.resolve(undefined));
+  let token = await readToken(config);
   // Before the handler module loads, so that its HTTP requests are traced.
   const telemetry = startTelemetry(process.env, { traceConsole: config.traceConsole, prometheus: adminAt !== undefined });
   const extras = { onSessionEnd, instrumentation: telemetry.instrumentation };
@@ -115,13 +118,20 @@ export async function serve(argv: string[]): Promise<number> {
       prometheus: telemetry.prometheus,
     });
     try {
-      admin = await startAdmin({ ...adminAt, source, version: version(), page: dashboardHandler() });
+      admin = await startAdmin({
+        ...adminAt,
+        source,
+        version: version(),
+        page: dashboardHandler(),
+        token: () => token,
+        traceUrlTemplate: () => config.traceUrlTemplate,
+      });
     } catch (err) {
       await server.close();
       await telemetry.shutdown();
       throw new Error(`--admin ${config.admin}: ${(err as Error).message} (choose another HOST:PORT or --admin off)`);
     }
-    process.stderr.write(`tftpkit admin on ${admin.url} (dashboard /, /api/v1, /metrics, /healthz)\n`);
+    process.stderr.write(`tftpkit admin on ${admin.url} (dashboard /, /api/v1, /metrics, /healthz${token ? "; POST drain/reload with the token" : ""})\n`);
   }
   process.stderr.write(`tftpkit ${telemetry.describe()}\n`);
   if (config.user) {
@@ -132,11 +142,13 @@ export async function serve(argv: string[]): Promise<number> {
   const reload = async (): Promise<ReloadResult> => {
     try {
       const next = await resolveConfig(args);
+      const nextToken = await readToken(next);
       const fixed = (["host", "port", "singlePort", "admin", "user", "group", "traceConsole"] as const).filter(
         (k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]),
       );
       server.reconfigure(await buildServerOptions({ ...next, singlePort: config.singlePort }, extras));
       config = next;
+      token = nextToken;
       log = logOf(next);
       process.stderr.write(
         `tftpkit reloaded the configuration${fixed.length ? ` (${fixed.join(", ")}: need a restart, unchanged)` : ""}\n`,

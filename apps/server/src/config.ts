@@ -27,6 +27,17 @@ export interface ClientRoot {
 const isClientRoots = (v: unknown): boolean =>
   Array.isArray(v) && v.every((r) => r && typeof r === "object" && typeof r.match === "string" && typeof r.root === "string" && r.root !== "");
 
+/** An http(s) URL template naming {traceId}. */
+function isTraceUrlTemplate(v: unknown): boolean {
+  if (typeof v !== "string" || !v.includes("{traceId}")) return false;
+  try {
+    const u = new URL(v.replaceAll("{traceId}", "0"));
+    return u.protocol === "http:" || u.protocol === "https:";
+  } catch {
+    return false;
+  }
+}
+
 /** Keys of the command that the library does not have. */
 export const APP_OPTIONS = {
   handler: option({
@@ -60,6 +71,15 @@ export const APP_OPTIONS = {
     }, 'must be "HOST:PORT" or "off"'),
     code: false, arg: "HOST:PORT", default: ADMIN_DEFAULT,
     description: 'admin HTTP server: JSON API /api/v1 (sessions, boot flows, stats, events), Prometheus /metrics, /healthz ("off" to disable)',
+  }),
+  adminTokenFile: option({
+    ...str("FILE"), path: true,
+    description: "file holding the bearer token of POST /api/v1/drain and /api/v1/reload (one word of 16+ characters; read again on reload); without it they are off",
+  }),
+  traceUrlTemplate: option({
+    ...custom<string>(isTraceUrlTemplate, "must be an http:// or https:// URL with {traceId} in it"),
+    code: false, arg: "URL",
+    description: "a tracing UI's URL of a trace, e.g. http://jaeger:16686/trace/{traceId} (the dashboard links boot flows to it)",
   }),
   traceConsole: option({ ...bool(), default: false, description: "print every session span to stdout (OpenTelemetry ConsoleSpanExporter)" }),
   drainSeconds: option({ ...num(0, 3600, "seconds"), arg: "S", default: 10, unit: "s", description: "on SIGTERM/SIGINT, time running sessions get to finish" }),

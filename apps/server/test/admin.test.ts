@@ -318,6 +318,64 @@ describe.skipIf(!hasCurl)("admin API over tftpkit serve (curl from distinct loop
   });
 });
 
+// ------------------------------------------------ the token through tftpkit serve
+
+describe.skipIf(!hasCurl)("tftpkit serve --admin-token-file, --trace-url-template", () => {
+  const TOKEN = randomBytes(20).toString("hex");
+  const secrets = tempTree({ "token": `${TOKEN}\n`, "short": "abc\n", "two-words": "aaaaaaaaaaaa bbbbbbbbbbbbbb\n" });
+  afterAll(() => secrets.cleanup());
+
+  it("drain: 401 without the token, 202 with it (then nothing is served); /api/v1/config shows neither token nor file; info has the trace URL", async () => {
+    const cli = await startCli([
+      "--root", root, "--admin", "127.0.0.1:0", "--log", "off",
+      "--admin-token-file", join(secrets.dir, "token"),
+      "--trace-url-template", "http://jaeger.example:16686/trace/{traceId}",
+    ]);
+    const api = cli.adminUrl!;
+    expect(cli.stderr()).toContain("POST drain/reload with the token");
+    const config = await (await fetch(`${api}/api/v1/config`)).text();
+    expect(config).not.toContain(TOKEN);
+    expect(config).not.toContain(secrets.dir);
+    expect(JSON.parse(config).config.adminTokenFile).toBe("[redacted]");
+    expect((await getJson(`${api}/api/v1/info`)).body.traceUrlTemplate).toBe("http://jaeger.example:16686/trace/{traceId}");
+
+    for (const auth of [undefined, "Bearer not-the-token-at-all", `Bearer ${TOKEN.toUpperCase()}`]) {
+      const r = await fetch(`${api}/api/v1/drain`, { method: "POST", headers: auth ? { authorization: auth } : {} });
+      expect(r.status, String(auth)).toBe(401);
+    }
+    expect((await curlTftp(cli.udpPort, "pxelinux.0", "127.0.0.14")).code).toBe(0);
+    expect((await getJson(`${api}/healthz`)).status).toBe(200);
+
+    const reload = await fetch(`${api}/api/v1/reload`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(reload.status).toBe(200);
+    expect(await reload.json()).toEqual({ ok: true });
+    await waitFor("the reload line", () => (/reloaded the configuration/.test(cli.stderr()) ? true : undefined));
+
+    const r = await fetch(`${api}/api/v1/drain`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(r.status).toBe(202);
+    expect(((await r.json()) as { status: string }).status).toBe("draining");
+    await waitFor("drained", async () => ((await getJson(`${api}/healthz`)).body.status === "drained" ? true : undefined));
+    expect(await curlRefused(cli.udpPort, "127.0.0.14")).toBe(true);
+    // The flows stay readable after the drain, ended.
+    const flows = (await getJson<{ flows: Array<{ client: string; endedAt: number | null }> }>(`${api}/api/v1/flows?client=127.0.0.14`)).body.flows;
+    expect(flows).toHaveLength(1);
+    expect(flows[0].endedAt).not.toBeNull();
+    expect(await cli.stop()).toBe(0);
+  });
+
+  it("a token file that is missing, too short or two words, and a trace URL without {traceId}, stop the start with one line", async () => {
+    for (const [args, message] of [
+      [["--admin-token-file", join(secrets.dir, "nope")], /--admin-token-file .*nope: ENOENT/],
+      [["--admin-token-file", join(secrets.dir, "short")], /the token must be one word of at least 16 characters/],
+      [["--admin-token-file", join(secrets.dir, "two-words")], /the token must be one word of at least 16 characters/],
+      [["--trace-url-template", "http://jaeger/trace/"], /traceUrlTemplate|trace-url-template/],
+      [["--trace-url-template", "javascript:alert({traceId})"], /traceUrlTemplate|trace-url-template/],
+    ] as Array<[string[], RegExp]>) {
+      await expect(startCli(["--root", root, "--admin", "127.0.0.1:0", ...args])).rejects.toThrow(message);
+    }
+  });
+});
+
 // ----------------------------------------------- the token (a TftpServer in this process)
 
 describe.skipIf(!hasCurl)("mutating endpoints need the bearer token", () => {

@@ -14,7 +14,6 @@
 // the flows it ends (plus the busy ones it moves back).
 
 import { bootIdentity, type BootIdentity } from "./bootpath.js";
-import { TftpConfigError } from "@tftpkit/wasm-core";
 import type { SessionProgress } from "./live.js";
 import type { Outcome, SessionStats } from "./stats.js";
 
@@ -93,22 +92,13 @@ export const FLOW_DEFAULTS = Object.freeze({
   flowStepsMax: 64, // steps kept per flow (the last ones)
 });
 
-/** Validates the flow options of ServerOptions. */
-export function flowOptions(o: { flowIdleSeconds?: number; flowsMax?: number; flowStepsMax?: number }): FlowOptions {
-  const idle = o.flowIdleSeconds ?? FLOW_DEFAULTS.flowIdleSeconds;
-  if (typeof idle !== "number" || !(idle >= 0.01 && idle <= 86_400)) {
-    throw new TftpConfigError(`flowIdleSeconds must be from 0.01 to 86400 seconds (got ${idle})`);
-  }
-  const int = (name: string, v: number, min: number, max: number): number => {
-    if (!Number.isInteger(v) || v < min || v > max) throw new TftpConfigError(`${name} must be an integer from ${min} to ${max} (got ${v})`);
-    return v;
-  };
-  const flowsMax = int("flowsMax", o.flowsMax ?? FLOW_DEFAULTS.flowsMax, 0, 1_000_000);
+/** The tracker's limits from the server's resolved options (validated by SERVER_OPTIONS). */
+export function flowOptions(o: { flowIdleSeconds: number; flowsMax: number; flowStepsMax: number }): FlowOptions {
   return {
-    idleMs: Math.round(idle * 1000),
-    flowsMax,
-    stepsMax: int("flowStepsMax", o.flowStepsMax ?? FLOW_DEFAULTS.flowStepsMax, 1, 100_000),
-    junkMax: Math.ceil(flowsMax / 4),
+    idleMs: Math.round(o.flowIdleSeconds * 1000),
+    flowsMax: o.flowsMax,
+    stepsMax: o.flowStepsMax,
+    junkMax: Math.ceil(o.flowsMax / 4),
   };
 }
 
@@ -228,6 +218,8 @@ export class FlowTracker {
 
   constructor(
     private o: FlowOptions,
+    /** Put before flow and session ids (a worker's, e.g. "w2:", so ids stay unique across workers). */
+    private readonly idPrefix: string,
     /** Told of every flow that ends (idle, evicted, closed). */
     private readonly onEnd: (f: FlowRecord) => void,
   ) {
@@ -263,13 +255,13 @@ export class FlowTracker {
     if (!flow) {
       const oldest = this.openJunk.size >= this.o.junkMax ? this.openJunk.values().next().value : undefined;
       if (oldest) this.end(oldest);
-      flow = new FlowRecord(String(this.nextId++), client, now);
+      flow = new FlowRecord(`${this.idPrefix}${this.nextId++}`, client, now);
       this.openJunk.set(client, flow);
       this.armSweep();
     } else if (flow.junk) {
       this.promote(flow); // a second step: a boot, not a stray packet
     }
-    const step = new StepRecord(String(s.id), s.path, s.kind, now, s.progress);
+    const step = new StepRecord(`${this.idPrefix}${s.id}`, s.path, s.kind, now, s.progress);
     if (flow.steps.length >= this.o.stepsMax) {
       flow.steps.shift();
       flow.stepsDropped++;

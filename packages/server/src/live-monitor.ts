@@ -11,7 +11,7 @@ import { FlowTracker, flowOptions, type BootFlow, type FlowContext, type FlowQue
 import type { Instrumentation, SessionInfo, SessionObserver } from "./instrument.js";
 import { LiveEntry, LiveRegistry, type LiveSession } from "./live.js";
 import { SessionTally, type SessionSummary } from "./live-tally.js";
-import type { ResolvedOptions, ServerOptions } from "./options.js";
+import type { ResolvedOptions } from "./options.js";
 import type { Endpoint, SessionStats } from "./stats.js";
 
 type FlowStepRecord = ReturnType<FlowTracker["start"]>["step"];
@@ -63,8 +63,11 @@ export class Monitor implements Instrumentation {
   private readonly tracker: FlowTracker;
   private inner: Instrumentation | undefined;
 
-  constructor(options: ServerOptions) {
-    this.tracker = new FlowTracker(flowOptions(options), (f) => this.onFlowEnd(f));
+  private readonly idPrefix: string;
+
+  constructor(options: ResolvedOptions) {
+    this.idPrefix = options.idPrefix;
+    this.tracker = new FlowTracker(flowOptions(options), this.idPrefix, (f) => this.onFlowEnd(f));
   }
 
   /** The options with the monitor in front of their instrumentation (what the sessions get). */
@@ -73,8 +76,8 @@ export class Monitor implements Instrumentation {
     return Object.freeze({ ...o, instrumentation: this });
   }
 
-  /** New flow limits (reconfigure). */
-  configure(options: ServerOptions): void {
+  /** New flow limits (reconfigure; the id prefix stays). */
+  configure(options: ResolvedOptions): void {
     this.tracker.configure(flowOptions(options));
   }
 
@@ -87,7 +90,7 @@ export class Monitor implements Instrumentation {
       info.flow = flow.ctx;
     }
     const inner = this.inner?.session(info);
-    const entry = new LiveEntry(String(info.id), info.kind, info.peer, info.local, info.path, now, info.progress);
+    const entry = new LiveEntry(`${this.idPrefix}${info.id}`, info.kind, info.peer, info.local, info.path, now, info.progress);
     this.live.add(entry);
     if (this.hub.active) {
       this.hub.emit({ type: "session-start", session: entry.snapshot(now) });

@@ -111,6 +111,11 @@ export const SERVER_OPTIONS = {
   }),
   flowsMax: option({ ...int(0, 1_000_000), default: FLOW_DEFAULTS.flowsMax, description: "boot flows kept, open and as many ended (0: no flows)" }),
   flowStepsMax: option({ ...int(1, 100_000), default: FLOW_DEFAULTS.flowStepsMax, description: "steps kept per boot flow (the last ones)" }),
+  idPrefix: option({
+    ...custom<string>((v) => typeof v === "string" && /^[A-Za-z0-9:_.-]{0,16}$/.test(v), "must be up to 16 of A-Z a-z 0-9 : _ . -"),
+    default: "", code: true,
+    description: 'put before live session, flow step and boot flow ids (a worker\'s, e.g. "w2:", keeps them unique across workers)',
+  }),
 };
 
 export type ServerOptionTable = typeof SERVER_OPTIONS;

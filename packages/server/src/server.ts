@@ -111,8 +111,9 @@ export class TftpServer implements SessionHost {
   private readonly monitor: Monitor;
 
   constructor(options: ServerOptions) {
-    this.monitor = new Monitor(options);
-    this.options = this.monitor.wrap(resolveOptions(options));
+    const resolved = resolveOptions(options);
+    this.monitor = new Monitor(resolved);
+    this.options = this.monitor.wrap(resolved);
     this.handler = this.options.handler ?? rootHandler(this.options.root!);
     this.writeHandler = writeHandlerOf(this.options);
     this.fileCache = fileCacheOf(this.options);
@@ -128,7 +129,7 @@ export class TftpServer implements SessionHost {
   reconfigure(options: ServerOptions): void {
     const next = resolveOptions(options);
     if (next.singlePort !== this.options.singlePort) throw new Error("singlePort cannot change while listening");
-    this.monitor.configure(options);
+    this.monitor.configure(next);
     this.options = this.monitor.wrap(next);
     this.handler = next.handler ?? rootHandler(next.root!);
     this.writeHandler = writeHandlerOf(next);

@@ -231,9 +231,26 @@ describe("bounded memory", () => {
   });
 
   it("refuses bad flow options with one clear line", async () => {
-    await expect(startServer({ handler, flowIdleSeconds: 0 })).rejects.toThrow(/flowIdleSeconds must be from 0.01 to 86400/);
+    await expect(startServer({ handler, flowIdleSeconds: 0 })).rejects.toThrow(/flowIdleSeconds must be a number from 0.01 to 86400/);
     await expect(startServer({ handler, flowsMax: -1 })).rejects.toThrow(/flowsMax must be an integer/);
     await expect(startServer({ handler, flowStepsMax: 0 })).rejects.toThrow(/flowStepsMax must be an integer/);
+    await expect(startServer({ handler, idPrefix: "no spaces" })).rejects.toThrow(/idPrefix must be up to 16/);
+  });
+
+  it("idPrefix (a worker's) goes before live session, step and flow ids, and the handler sees the prefixed flow id", async () => {
+    const srv = await startServer({ handler, idPrefix: "w2:" });
+    const ids: string[] = [];
+    srv.server.subscribe((e) => {
+      if (e.type === "session-start") ids.push(e.session.id);
+    });
+    const c = await UdpClient.open("127.0.4.2");
+    await get(c, srv.port, "pxelinux.0");
+    await srv.session((s) => s.peer.address === "127.0.4.2");
+    const [f] = srv.server.flows({ client: "127.0.4.2" });
+    expect(f.id).toMatch(/^w2:\d+$/);
+    expect(f.steps[0].sessionId).toBe(`w2:${srv.ended[0].id}`);
+    expect(ids).toEqual([f.steps[0].sessionId]);
+    expect(seen[0].flow?.id).toBe(f.id);
   });
 });
 
