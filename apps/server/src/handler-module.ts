@@ -6,6 +6,7 @@
 // { body, size }), or undefined to fall through to the files under --root
 // (the client's own root when clientRoots are configured).
 
+import { register } from "node:module";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import {
@@ -25,7 +26,17 @@ export type UserHandler = (
   helpers: HandlerHelpers,
 ) => ReadResponse | undefined | null | Promise<ReadResponse | undefined | null>;
 
+let hooksRegistered = false;
+
+/** Lets handler modules outside tftpkit's installation import the packages it ships (see handler-hooks.ts). */
+function registerHandlerHooks(): void {
+  if (hooksRegistered) return;
+  hooksRegistered = true;
+  register(new URL("./handler-hooks.js", import.meta.url));
+}
+
 export async function loadHandler(path: string, selectRoot: ((address: string) => RootResolver) | undefined): Promise<ReadHandler> {
+  registerHandlerHooks();
   // A query string defeats the module cache, so that SIGHUP reloads an edited handler.
   const url = `${pathToFileURL(resolve(path)).href}?v=${Date.now()}`;
   const mod = (await import(url)) as { default?: unknown; handler?: unknown };
