@@ -11,7 +11,7 @@ import { REPO, hasCurl, ok, run, serve, tftpGet } from "./helpers.js";
 
 const PUBLISHED = [
   "@tftpkit/wasm-core", "@tftpkit/server", "@tftpkit/client", "@tftpkit/sources",
-  "@tftpkit/app-server", "@tftpkit/loadgen",
+  "@tftpkit/app-server", "@tftpkit/loadgen", "@tftpkit/dashboard",
 ];
 
 let work: string;
