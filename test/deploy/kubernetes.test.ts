@@ -33,7 +33,7 @@ const files = readdirSync(DIR).filter((f) => f.endsWith(".yaml") && f !== "kusto
 const manifests: Manifest[] = files.flatMap((file) =>
   parseAllDocuments(readFileSync(join(DIR, file), "utf8")).map((d) => {
     if (d.errors.length) throw new Error(`${file}: ${d.errors[0].message}`);
-    return { ...(d.toJS() as Omit<Manifest, "file">), file };
+    return { ...(d.toJS() as Omit<Manifest, "file">), file } as Manifest;
   }));
 const find = (kind: string, name: string): Manifest => {
   const m = manifests.find((x) => x.kind === kind && x.metadata.name === name);
