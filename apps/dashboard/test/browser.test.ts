@@ -239,8 +239,10 @@ describe.skipIf(!available)("the dashboard in Chromium", () => {
     expect(await page.locator(".gantt-label .path").first().textContent()).toBe(XSS_NAME);
     await page.goto(`${a.adminUrl}/#/top`);
     await page.locator("#top-files td.path", { hasText: XSS_NAME }).waitFor({ timeout: 20_000 });
+    await shot(page, "top");
     await page.goto(`${a.adminUrl}/#/flows`);
     await page.locator(`#flows-table tr[data-client="${from}"]`).waitFor({ timeout: 20_000 });
+    await shot(page, "flows");
     expect(await page.locator("img").count()).toBe(0);
     expect(await page.evaluate(() => document.querySelectorAll("img, [onerror]").length)).toBe(0);
     expect(watch.dialogs).toEqual([]);

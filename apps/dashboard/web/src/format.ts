@@ -52,13 +52,13 @@ export function outcomeClass(outcome: string): OutcomeClass {
 
 /**
  * The trace link of a flow: the configured template with {traceId} filled
- * in, only for a well-formed trace id and an http(s) result.
+ * in, only for a well-formed trace id and an absolute http(s) result.
  */
 export function traceLink(template: string | null, traceId: string | undefined): string | null {
   if (!template || !traceId || !/^[0-9a-f]{32}$/.test(traceId)) return null;
   const href = template.split("{traceId}").join(traceId);
   try {
-    const u = new URL(href, location.href);
+    const u = new URL(href);
     return u.protocol === "http:" || u.protocol === "https:" ? u.toString() : null;
   } catch {
     return null;
