@@ -22,6 +22,7 @@ const FLEET_BIN = join(here, "..", "bin", "tftpkit-dashboard.js");
 const available = existsSync(CHROMIUM) && existsSync(CURL);
 
 const XSS_NAME = "<img src=x onerror=alert(1)>.txt";
+const TRACE_TEMPLATE = "http://tracing.invalid/trace/{traceId}";
 const MAC_CONFIG = "pxelinux.cfg/01-aa-bb-cc-dd-ee-ff";
 const BOOT_SEQUENCE = ["pxelinux.0", "pxelinux.0", MAC_CONFIG, "pxelinux.cfg/default", "vmlinuz"];
 
@@ -118,7 +119,7 @@ beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   otlp = await startOtlpReceiver();
   const env = { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${otlp.url}/v1/traces`, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json", OTEL_BSP_SCHEDULE_DELAY: "200" };
-  const common = ["--root", tree.dir, "--admin", "127.0.0.1:0", "--log", "off"];
+  const common = ["--root", tree.dir, "--admin", "127.0.0.1:0", "--log", "off", "--trace-url-template", TRACE_TEMPLATE];
   [a, b] = await Promise.all([startCli(common, env), startCli(common, env)]);
   userDataDir = mkdtempSync(join(tmpdir(), "tftpkit-chromium-"));
   context = await chromium.launchPersistentContext(userDataDir, {
@@ -202,7 +203,7 @@ describe.skipIf(!available)("the dashboard in Chromium", () => {
     await page.close();
   });
 
-  it("a machine's boot flow: a Gantt of its steps in order, the miss in red, the probe marked", async () => {
+  it("a machine's boot flow: a Gantt of its steps in order, the miss in red, the probe marked, a link to its trace", async () => {
     const from = "127.0.0.7";
     expect(await sizeProbe(a, from, "pxelinux.0")).toBe(30_000);
     for (const name of BOOT_SEQUENCE.slice(1)) await curlFrom(a, from, name).done;
@@ -225,6 +226,10 @@ describe.skipIf(!available)("the dashboard in Chromium", () => {
     // The machine is named by the MAC its config request carried.
     expect(await page.locator("article.flow").first().locator(".identity").textContent()).toBe("mac aa:bb:cc:dd:ee:ff");
     expect(await colour(0)).not.toBe(await colour(1));
+    // The trace link: the configured template with this flow's trace id, a trace the exporter received.
+    expect(flows[0].traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(await page.locator("article.flow").first().locator("a.trace").getAttribute("href")).toBe(TRACE_TEMPLATE.replace("{traceId}", flows[0].traceId!));
+    await waitFor("a span of the flow's trace at the exporter", () => (otlp.spans.some((s) => s.traceId === flows[0].traceId) ? true : undefined), 20_000);
     await shot(page, "machine");
     expect(await violations(page)).toEqual([]);
     expect(watch.errors).toEqual([]);
