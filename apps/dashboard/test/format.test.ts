@@ -42,6 +42,8 @@ describe("outcomeClass, machineHref and units", () => {
 
   it("prints bytes and durations", () => {
     expect(bytes(512)).toBe("512 B");
+    expect(bytes(0.5)).toBe("0.5 B");
+    expect(bytes(42.4)).toBe("42 B");
     expect(bytes(8 << 20)).toBe("8.00 MiB");
     expect(bytes(null)).toBe("–");
     expect(duration(0.5)).toBe("0.50 ms");

@@ -10,7 +10,8 @@ export function bytes(n: number | null | undefined): string {
     v /= 1024;
     i++;
   }
-  return `${i === 0 ? Math.round(v) : v.toFixed(v < 10 ? 2 : 1)} ${UNITS[i]}`;
+  const shown = i > 0 ? v.toFixed(v < 10 ? 2 : 1) : Number.isInteger(v) || v >= 10 ? String(Math.round(v)) : v.toFixed(1);
+  return `${shown} ${UNITS[i]}`;
 }
 
 export const rate = (bps: number | null | undefined): string => `${bytes(bps)}/s`;
