@@ -169,7 +169,7 @@ const bearer = [{ bearer: [] }];
 
 /** The OpenAPI 3.1 document. */
 export function openApiDocument(version: string): Record<string, unknown> {
-  return {
+  const doc = {
     openapi: "3.1.0",
     info: {
       title: "tftpkit admin API",
@@ -286,4 +286,12 @@ export function openApiDocument(version: string): Record<string, unknown> {
       securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "the token in --admin-token-file" } },
     },
   };
+  // The DNS rebinding guard answers every /api/v1 path.
+  for (const [path, ops] of Object.entries(doc.paths)) {
+    if (!path.startsWith("/api/v1/")) continue;
+    for (const op of Object.values(ops) as Array<{ responses: Record<string, unknown> }>) {
+      op.responses["421"] = error("the Host is neither an IP address, localhost nor an --admin-allow-hosts name");
+    }
+  }
+  return doc;
 }

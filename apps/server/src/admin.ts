@@ -14,7 +14,10 @@
 //   POST /api/v1/reload           Authorization: Bearer <token>
 //
 // No GET changes anything; the two POSTs answer 401 without the token and
-// 404 when no token is configured. Loopback by default: the admin address is
+// 404 when no token is configured. Against DNS rebinding, the page and
+// /api/v1 answer only a Host that is an IP address, localhost or a name of
+// --admin-allow-hosts (else 421); /metrics and /healthz answer any Host
+// (scrapers and probes use names; they carry no client strings). Loopback by default: the admin address is
 // not meant to face the network the TFTP clients are on. Client-chosen
 // strings (file names, addresses) only ever leave as JSON string values.
 //
@@ -25,6 +28,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { isIPv6 } from "node:net";
+import { hostAllowed } from "@tftpkit/dashboard";
 import type { FlowQuery, ServerEvent } from "@tftpkit/server";
 import { openApiDocument } from "./admin-openapi.js";
 import type { AdminSource } from "./admin-source.js";
@@ -90,6 +94,8 @@ export interface AdminOptions extends AdminAddress {
   page?: (req: IncomingMessage, res: ServerResponse) => boolean;
   /** ms between `stats` events on /api/v1/events (default 1000). */
   statsIntervalMs?: number;
+  /** Host names (besides IP addresses and localhost) the page and /api/v1 answer to. */
+  allowHosts?: () => readonly string[];
 }
 
 export interface AdminServer {
@@ -302,6 +308,12 @@ export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
       url = new URL(req.url ?? "/", "http://admin.invalid");
     } catch {
       return json(res, 400, { error: "bad request target" });
+    }
+    if (url.pathname !== "/metrics" && url.pathname !== "/healthz") {
+      const allow = new Set((o.allowHosts?.() ?? []).map((h) => h.toLowerCase()));
+      if (!hostAllowed(req.headers.host, allow)) {
+        return json(res, 421, { error: "this Host is not served: use an IP address or localhost, or start tftpkit with --admin-allow-hosts NAME" });
+      }
     }
     const route = Object.prototype.hasOwnProperty.call(routes, url.pathname) ? routes[url.pathname] : undefined;
     if (!route) {

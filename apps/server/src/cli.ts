@@ -125,6 +125,7 @@ export async function serve(argv: string[]): Promise<number> {
         page: dashboardHandler(),
         token: () => token,
         traceUrlTemplate: () => config.traceUrlTemplate,
+        allowHosts: () => config.adminAllowHosts ?? [],
       });
     } catch (err) {
       await server.close();

@@ -72,6 +72,15 @@ export const APP_OPTIONS = {
     code: false, arg: "HOST:PORT", default: ADMIN_DEFAULT,
     description: 'admin HTTP server: JSON API /api/v1 (sessions, boot flows, stats, events), Prometheus /metrics, /healthz ("off" to disable)',
   }),
+  adminAllowHosts: option({
+    ...custom<string[]>(
+      (v) => Array.isArray(v) && v.every((h) => typeof h === "string" && /^[A-Za-z0-9.-]{1,253}$/.test(h)),
+      "must be a list of host names, e.g. tftpkit.example.com,admin.local",
+    ),
+    code: false, arg: "NAMES",
+    fromText: (t: string): unknown => t.split(",").map((x) => x.trim()).filter(Boolean),
+    description: "host names the admin page and /api/v1 answer to besides IP addresses and localhost (against DNS rebinding)",
+  }),
   adminTokenFile: option({
     ...str("FILE"), path: true,
     description: "file holding the bearer token of POST /api/v1/drain and /api/v1/reload (one word of 16+ characters; read again on reload); without it they are off",

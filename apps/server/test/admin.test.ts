@@ -7,6 +7,7 @@
 
 import { execFile } from "node:child_process";
 import { createSocket } from "node:dgram";
+import { request as httpRequest } from "node:http";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { randomBytes } from "node:crypto";
@@ -361,6 +362,29 @@ describe.skipIf(!hasCurl)("tftpkit serve --admin-token-file, --trace-url-templat
     expect(flows).toHaveLength(1);
     expect(flows[0].endedAt).not.toBeNull();
     expect(await cli.stop()).toBe(0);
+  });
+
+  it("DNS rebinding: the page and /api/v1 answer only an IP address, localhost or an --admin-allow-hosts name (421); /metrics and /healthz any Host", async () => {
+    const cli = await startCli(["--root", root, "--admin", "127.0.0.1:0", "--log", "off", "--admin-allow-hosts", "tftpkit.example"]);
+    const port = Number(new URL(cli.adminUrl!).port);
+    const status = (path: string, host: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = httpRequest({ host: "127.0.0.1", port, path, headers: { host } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on("error", reject);
+        req.end();
+      });
+    expect(await status("/api/v1/flows", "attacker.example")).toBe(421);
+    expect(await status("/api/v1/flows", `attacker.example:${port}`)).toBe(421);
+    expect(await status("/", "attacker.example")).toBe(421);
+    expect(await status("/api/v1/flows", `127.0.0.1:${port}`)).toBe(200);
+    expect(await status("/api/v1/flows", `localhost:${port}`)).toBe(200);
+    expect(await status("/api/v1/flows", `[::1]:${port}`)).toBe(200);
+    expect(await status("/api/v1/flows", `TFTPKIT.example:${port}`)).toBe(200);
+    expect(await status("/healthz", "attacker.example")).toBe(200);
+    expect(await status("/metrics", "prometheus-target.internal:9069")).toBe(200);
   });
 
   it("a token file that is missing, too short or two words, and a trace URL without {traceId}, stop the start with one line", async () => {
