@@ -42,6 +42,14 @@ export const SERVER_OPTIONS = {
     description: "retransmission timeout when the client asks none (RFC 2349 allows 1..255; fractions allowed here)",
   }),
   retries: option({ ...int(0, 100), default: 5, description: "retransmissions of one window before the session gives up" }),
+  rtoFloorMs: option({
+    ...int(1, 60_000), default: 20, unit: "ms",
+    description: "lowest adaptive retransmission timeout: when the client asks no timeout, each session resends after max(this, SRTT + 4 RTTVAR), timeout as the ceiling (at or above timeout: fixed)",
+  }),
+  maxClientTimeout: option({
+    ...int(1, 255), default: 10, unit: "s",
+    description: "largest RFC 2349 timeout a client may ask; a larger one is declined (left out of the OACK) and the server's own timing applies",
+  }),
   handlerTimeoutMs: option({ ...int(1, 3_600_000), default: 30_000, unit: "ms", description: "a handler that has not answered by then is aborted (ERROR 0)" }),
   refuseOptions: option({
     ...listOf("blksize", "tsize", "timeout", "windowsize"),

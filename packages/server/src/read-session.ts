@@ -79,6 +79,7 @@ export class ReadSession extends Session {
       tsize: size,
       write: false,
       refuse: o.refuseOptions,
+      maxTimeout: o.maxClientTimeout,
     });
     this.applyNegotiated(neg);
     this.tsize = size;
@@ -104,6 +105,7 @@ export class ReadSession extends Session {
     if (s.txStart(this.slot, this.windowsize, this.retransmitTimeoutMs(neg.timeout), o.retries, this.oack !== null) < 0) {
       return this.fail(new TftpError(WireError.UNDEFINED, "Server busy"));
     }
+    if (neg.timeout <= 0) s.adaptRto(this.slot, o.rtoFloorMs); // the client set none: adapt to the round trip
     if (this.last > 0) s.txSetLast(this.slot, this.last);
     this.phase = "transfer";
     this.fill();

@@ -55,6 +55,7 @@ export class WriteSession extends Session {
       tsize: -1,
       write: true,
       refuse: o.refuseOptions,
+      maxTimeout: o.maxClientTimeout,
     });
     this.applyNegotiated(neg);
     this.tsize = neg.tsize;
@@ -63,6 +64,7 @@ export class WriteSession extends Session {
     if (s.rxStart(this.slot, this.windowsize, this.retransmitTimeoutMs(neg.timeout), o.retries) < 0) {
       return this.fail(new TftpError(WireError.UNDEFINED, "Server busy"));
     }
+    if (neg.timeout <= 0) s.adaptRto(this.slot, o.rtoFloorMs); // the client set none: adapt to the round trip
     this.phase = "transfer";
     this.reply = neg.oack ?? codec.encodeAck(0);
     this.sendReply();

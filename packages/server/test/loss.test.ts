@@ -9,12 +9,15 @@ const data = bytes(20 * 512 + 100); // 21 blocks at 512
 const wdata = bytes(40 * 1024 + 10); // 41 blocks at 1024
 const roll = bytes(16 * 65540); // 65541 blocks at blksize 16
 const { root, cleanup } = makeRoot({ "f.bin": data, "w.bin": wdata, "roll.bin": roll });
-let fast: TestServer; // timeout 0.1 s: retransmissions come quickly
+let fast: TestServer; // timeout 0.1 s as the ceiling of the adaptive RTO (floor 20 ms): retransmissions come quickly
 let slow: TestServer; // timeout 2 s: a retransmission here means something went wrong
+let fixed: TestServer; // timeout 0.1 s, fixed (no adaptive RTO): one resend per timeout
 
 beforeAll(async () => {
   fast = await startServer({ root, timeout: 0.1, retries: 5 });
-  slow = await startServer({ root, timeout: 2, retries: 2 });
+  // A fixed 2 s timeout (rtoFloorMs = timeout): no adaptive resend can blur these counts.
+  slow = await startServer({ root, timeout: 2, retries: 2, rtoFloorMs: 2000 });
+  fixed = await startServer({ root, timeout: 0.1, retries: 5, rtoFloorMs: 100 });
 });
 afterEach(() => closeAllClients());
 afterAll(async () => {
@@ -190,8 +193,8 @@ describe("lost ACKs", () => {
   });
 
   it("the last ACK never sent: the session ends ok with finalAckMissing after its retries", async () => {
-    const before = fast.server.stats();
-    const { r, s } = await run(fast, "f.bin", {
+    const before = fixed.server.stats();
+    const { r, s } = await run(fixed, "f.bin", {
       ack: (b, send, i) => {
         if (i.last) return; // never
         send(b);
@@ -203,16 +206,16 @@ describe("lost ACKs", () => {
     expect(s.blocksAcked).toBe(20);
     expect(count(dataBlocks(r), 21)).toBe(6); // the last block, then once per retry (retries 5)
     expect(s.retransmits).toBeGreaterThanOrEqual(5);
-    const after = fast.server.stats();
+    const after = fixed.server.stats();
     expect(after.sessionsOk - before.sessionsOk).toBe(1);
     expect(after.sessionsFailed - before.sessionsFailed).toBe(0);
   });
 
   it("a client that stops ACKing mid-transfer: timeout after the retries, counted as failed", async () => {
-    const before = fast.server.stats();
+    const before = fixed.server.stats();
     const c = await UdpClient.open();
-    const ended = fast.sessionOf(c.port);
-    c.send(rrq("f.bin"), fast.port);
+    const ended = fixed.sessionOf(c.port);
+    c.send(rrq("f.bin"), fixed.port);
     for (let b = 1; b <= 4; b++) {
       const r = await c.recv(2000);
       expect(r.pkt).toMatchObject({ op: "DATA", block: b });
@@ -227,9 +230,46 @@ describe("lost ACKs", () => {
     const rest: string[] = [];
     for (let r = await c.recvOrNull(50); r; r = await c.recvOrNull(50)) rest.push(r.pkt.op === "DATA" ? `d${r.pkt.block}` : r.pkt.op);
     expect(rest).toEqual(Array(6).fill("d5"));
-    const after = fast.server.stats();
+    const after = fixed.server.stats();
     expect(after.sessionsFailed - before.sessionsFailed).toBe(1);
     expect(after.outcomes.timeout - before.outcomes.timeout).toBe(1);
+  });
+
+  // The same two with the adaptive RTO (fast: floor 20 ms, ceiling 100 ms, retries 5): the
+  // resends start at the measured RTO (>= 20 ms) and double; those below the ceiling are not
+  // counted as retries, so the session gives up no sooner than with the fixed timeout: the
+  // last block once, at most three quick resends (20 -> 40 -> 80 -> 100), then one per retry.
+  it("adaptive RTO: the last ACK never sent still ends ok after all its retries at the ceiling", async () => {
+    const { r, s } = await run(fast, "f.bin", {
+      ack: (b, send, i) => {
+        if (i.last) return; // never
+        send(b);
+      },
+    });
+    expect(r.data.equals(data)).toBe(true);
+    expect(s.outcome).toBe("ok");
+    expect(s.finalAckMissing).toBe(true);
+    const sends = count(dataBlocks(r), 21);
+    expect(sends).toBeGreaterThanOrEqual(1 + 5);
+    expect(sends).toBeLessThanOrEqual(1 + 3 + 5);
+  });
+
+  it("adaptive RTO: a client that stops ACKing is given up on after its retries, never sooner", async () => {
+    const c = await UdpClient.open();
+    const ended = fast.sessionOf(c.port);
+    c.send(rrq("f.bin"), fast.port);
+    for (let b = 1; b <= 4; b++) {
+      const r = await c.recv(2000);
+      expect(r.pkt).toMatchObject({ op: "DATA", block: b });
+      c.send(ackPacket(b), r.port);
+    }
+    const s = await ended;
+    expect(s.outcome).toBe("timeout");
+    const rest: string[] = [];
+    for (let r = await c.recvOrNull(50); r; r = await c.recvOrNull(50)) rest.push(r.pkt.op === "DATA" ? `d${r.pkt.block}` : r.pkt.op);
+    expect(rest.every((p) => p === "d5")).toBe(true);
+    expect(rest.length).toBeGreaterThanOrEqual(1 + 5);
+    expect(rest.length).toBeLessThanOrEqual(1 + 3 + 5);
   });
 });
 

@@ -11,8 +11,9 @@ let srv: TestServer; // maxBlksize 1432, maxWindowsize 8
 let open: TestServer; // default caps
 
 beforeAll(async () => {
-  srv = await startServer({ root, maxBlksize: 1432, maxWindowsize: 8, timeout: 1 });
-  open = await startServer({ root, timeout: 1 });
+  // rtoFloorMs = timeout: a fixed retransmission timeout, as these exact packet counts assume
+  srv = await startServer({ root, maxBlksize: 1432, maxWindowsize: 8, timeout: 1, rtoFloorMs: 1000 });
+  open = await startServer({ root, timeout: 1, rtoFloorMs: 1000 });
 });
 afterEach(() => closeAllClients());
 afterAll(async () => {
@@ -95,6 +96,27 @@ describe("blksize caps and the OACK", () => {
     const { r, s } = await fetch(open, "small.bin", [["timeout", "3"], ["blksize", "512"]]);
     expect(r.oack).toEqual([["timeout", "3"], ["blksize", "512"]]);
     expect(s.optionsAcked).toEqual({ timeout: "3", blksize: "512" });
+  });
+
+  it("a timeout above maxClientTimeout (default 10 s) is declined: left out of the OACK (RFC 2347)", async () => {
+    const { r, s } = await fetch(open, "small.bin", [["timeout", "11"], ["blksize", "512"]]);
+    expect(r.oack).toEqual([["blksize", "512"]]);
+    expect(s.optionsAcked).toEqual({ blksize: "512" });
+    const { r: r10 } = await fetch(open, "small.bin", [["timeout", "10"]]);
+    expect(r10.oack).toEqual([["timeout", "10"]]);
+    // The hostile one of issue 9: timeout 255 alone gets no OACK at all, plain DATA at the server's pace.
+    const { r: r255, s: s255 } = await fetch(open, "small.bin", [["timeout", "255"]]);
+    expect(r255.oack).toBeUndefined();
+    expect(dataBlocks(r255)).toEqual([1, 2]);
+    expect(s255.optionsAcked).toEqual({});
+  });
+
+  it("maxClientTimeout is a server option", async () => {
+    const strict = await startServer({ root, timeout: 1, maxClientTimeout: 3 });
+    const { r } = await fetch(strict, "small.bin", [["timeout", "3"]]);
+    expect(r.oack).toEqual([["timeout", "3"]]);
+    const { r: r4 } = await fetch(strict, "small.bin", [["timeout", "4"], ["blksize", "600"]]);
+    expect(r4.oack).toEqual([["blksize", "600"]]);
   });
 
   it("unknown options are never echoed; names are case-insensitive", async () => {

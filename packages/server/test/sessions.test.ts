@@ -11,7 +11,8 @@ const { root, cleanup } = makeRoot({ "boot.efi": data });
 let srv: TestServer;
 
 beforeAll(async () => {
-  srv = await startServer({ root, timeout: 0.1, retries: 3 });
+  // rtoFloorMs = timeout: a fixed retransmission timeout, as these exact packet counts assume
+  srv = await startServer({ root, timeout: 0.1, retries: 3, rtoFloorMs: 100 });
 });
 afterEach(() => closeAllClients());
 afterAll(async () => {

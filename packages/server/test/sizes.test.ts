@@ -20,7 +20,8 @@ const { root, cleanup } = makeRoot(files);
 let srv: TestServer;
 
 beforeAll(async () => {
-  srv = await startServer({ root, timeout: 1 });
+  // rtoFloorMs = timeout: a fixed retransmission timeout, as these exact packet counts assume
+  srv = await startServer({ root, timeout: 1, rtoFloorMs: 1000 });
 });
 afterEach(() => closeAllClients());
 afterAll(async () => {

@@ -16,7 +16,8 @@ afterAll(() => cleanup());
 
 describe("per-session stats", () => {
   it("every field of a clean windowed transfer", async () => {
-    const srv = await startServer({ root, timeout: 1 });
+    // rtoFloorMs = timeout: a fixed retransmission timeout, as these exact packet counts assume
+    const srv = await startServer({ root, timeout: 1, rtoFloorMs: 1000 });
     const c = await UdpClient.open();
     const t0 = Date.now();
     const r = await get(c, srv.port, "/f.bin", { options: [["blksize", "1024"], ["tsize", "0"], ["windowsize", "4"], ["x-foo", "bar"]] });

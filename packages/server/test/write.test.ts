@@ -190,6 +190,19 @@ describe("upload size limit", () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
+  it("a tsize of 16 or more digits is parsed, not ignored: ERROR 3 before any data (issue 9)", async () => {
+    const dir = root();
+    // The default limit (256 MiB); 25 digits (leading zeros, 2e9), 2^53 + 1, 30 digits.
+    const s = await startServer({ root: dir, allowWrite: true });
+    for (const tsize of ["0000000000000002000000000", "9007199254740993", "123456789012345678901234567890"]) {
+      const c = await UdpClient.open();
+      const r = await put(c, s.port, "big.bin", bytes(2000), { options: [["tsize", tsize]] });
+      expect(r.error?.code, tsize).toBe(3);
+      expect(r.acks).toEqual([]);
+    }
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
   it("without tsize the limit stops the upload while it runs (ERROR 3, nothing left)", async () => {
     const dir = root();
     const s = await startServer({ root: dir, allowWrite: true, maxUploadBytes: 1000 });
