@@ -155,6 +155,76 @@ function flowQuery(params: URLSearchParams): FlowQuery {
   return q;
 }
 
+/**
+ * The open /api/v1/events streams: one subscription to the source and one
+ * stats tick for all of them (while there is at least one), each event
+ * serialised once; a stream that stops reading is closed.
+ */
+class EventStreams {
+  private readonly open = new Set<ServerResponse>();
+  private unsubscribe: (() => void) | undefined;
+  private timers: NodeJS.Timeout[] = [];
+
+  constructor(
+    private readonly source: AdminSource,
+    private readonly statsBody: () => Promise<unknown>,
+    private readonly statsIntervalMs: number,
+  ) {}
+
+  get size(): number {
+    return this.open.size;
+  }
+
+  add(req: IncomingMessage, res: ServerResponse): void {
+    this.open.add(res);
+    const stop = (): void => this.remove(res);
+    req.on("close", stop);
+    res.on("error", stop);
+    if (this.open.size > 1) return;
+    this.unsubscribe = this.source.subscribe((e: ServerEvent) => this.broadcast(e.type, e));
+    const tick = (): void => {
+      this.statsBody().then((b) => this.broadcast("stats", b), () => {
+        // A worker that did not answer: the next tick tries again.
+      });
+    };
+    this.timers = [
+      setInterval(tick, this.statsIntervalMs),
+      setInterval(() => this.write(": keep-alive\n\n"), HEARTBEAT_MS),
+    ];
+  }
+
+  sendTo(res: ServerResponse, event: string, data: unknown): void {
+    if (this.open.has(res)) this.writeTo(res, `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  }
+
+  private broadcast(event: string, data: unknown): void {
+    if (this.open.size) this.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  }
+
+  private write(text: string): void {
+    for (const res of [...this.open]) this.writeTo(res, text);
+  }
+
+  private writeTo(res: ServerResponse, text: string): void {
+    if (res.writableLength > MAX_STREAM_BACKLOG) return this.remove(res);
+    res.write(text);
+  }
+
+  private remove(res: ServerResponse): void {
+    if (!this.open.delete(res)) return;
+    res.end();
+    if (this.open.size > 0) return;
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+  }
+
+  closeAll(): void {
+    for (const res of [...this.open]) this.remove(res);
+  }
+}
+
 type Route = { method: "GET" | "POST"; run: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void };
 
 export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
@@ -162,7 +232,6 @@ export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
   const source = o.source;
   const uptimeSeconds = (): number => Math.round((performance.now() - started) / 10) / 100;
   let drained: "no" | "draining" | "drained" = "no";
-  const streams = new Set<ServerResponse>();
 
   const statsBody = async () => {
     const [stats, summary] = await Promise.all([source.stats(), source.summary()]);
@@ -175,6 +244,8 @@ export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
       topFailingClients: summary.topFailingClients,
     };
   };
+
+  const streams = new EventStreams(source, statsBody, o.statsIntervalMs ?? 1000);
 
   const mutating = (run: (res: ServerResponse) => Promise<void>): Route["run"] => async (req, res) => {
     req.resume(); // no body is read
@@ -200,36 +271,10 @@ export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
     });
     res.flushHeaders();
     res.socket?.setNoDelay(true);
-    streams.add(res);
-    let closed = false;
-    const send = (event: string, data: unknown): void => {
-      if (closed) return;
-      if (res.writableLength > MAX_STREAM_BACKLOG) return stop();
-      res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-    };
-    const unsubscribe = source.subscribe((e: ServerEvent) => send(e.type, e));
-    const tick = async (): Promise<void> => {
-      try {
-        send("stats", await statsBody());
-      } catch {
-        // A worker that did not answer: the next tick tries again.
-      }
-    };
-    const statsTimer = setInterval(() => void tick(), o.statsIntervalMs ?? 1000);
-    const heartbeat = setInterval(() => !closed && res.write(": keep-alive\n\n"), HEARTBEAT_MS);
-    function stop(): void {
-      if (closed) return;
-      closed = true;
-      unsubscribe();
-      clearInterval(statsTimer);
-      clearInterval(heartbeat);
-      streams.delete(res);
-      res.end();
-    }
-    req.on("close", stop);
-    res.on("error", stop);
     res.write("retry: 2000\n\n");
-    void tick();
+    streams.add(req, res);
+    // The newcomer's first stats at once; the others get theirs with the next tick.
+    statsBody().then((b) => streams.sendTo(res, "stats", b), () => {});
   };
 
   const routes: Record<string, Route> = {
@@ -348,7 +393,7 @@ export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
     url: `http://${isIPv6(address.host) ? `[${address.host}]` : address.host}:${address.port}`,
     close: () =>
       new Promise<void>((resolve) => {
-        for (const s of streams) s.end();
+        streams.closeAll();
         server.closeAllConnections();
         server.close(() => resolve());
       }),

@@ -18,7 +18,7 @@ import { createServer as createTftpServer, type TftpServer } from "@tftpkit/serv
 import { redactConfig, startAdmin, type AdminServer } from "../src/admin.js";
 import { openApiDocument } from "../src/admin-openapi.js";
 import { serverAdminSource } from "../src/admin-source.js";
-import { CURL, curlTftp, hasCurl, sleep, startCli, stopAllClis, tempTree, waitFor } from "./helpers.js";
+import { CURL, curlTftp, hasCurl, startCli, stopAllClis, tempTree, waitFor } from "./helpers.js";
 
 const MAC = "52-54-00-12-34-05";
 const kernel = randomBytes(200_000);
@@ -115,7 +115,7 @@ interface SseEvent {
 }
 
 /** Reads /api/v1/events until `until` says enough (or the bound passes). */
-async function readEvents(url: string, until: (events: SseEvent[]) => boolean, ms = 30_000): Promise<SseEvent[]> {
+async function readEvents(url: string, until: (events: SseEvent[]) => boolean, ms = 30_000, onFirst?: () => void): Promise<SseEvent[]> {
   const ac = new AbortController();
   const timer = setTimeout(() => ac.abort(), ms);
   const events: SseEvent[] = [];
@@ -136,7 +136,10 @@ async function readEvents(url: string, until: (events: SseEvent[]) => boolean, m
         buf = buf.slice(i + 2);
         const event = /^event: (.*)$/m.exec(block)?.[1];
         const data = /^data: (.*)$/m.exec(block)?.[1];
-        if (event && data) events.push({ event, data: JSON.parse(data) });
+        if (event && data) {
+          events.push({ event, data: JSON.parse(data) });
+          if (events.length === 1) onFirst?.();
+        }
       }
       if (until(events)) break;
     }
@@ -242,8 +245,10 @@ describe.skipIf(!hasCurl)("admin API over tftpkit serve (curl from distinct loop
   it("a running transfer is a live session with its progress; SSE delivers session-start, -progress, -end, flow and stats", async () => {
     const cli = await startCli(["--root", root, "--handler", join(root, "slow.mjs"), "--admin", "127.0.0.1:0", "--log", "off"]);
     const api = cli.adminUrl!;
-    const streamed = readEvents(api, (es) => es.some((e) => e.event === "session-end") && es.filter((e) => e.event === "stats").length >= 2);
-    await sleep(300); // the stream is open before the transfer starts (checked below: session-start is seen)
+    let opened!: () => void;
+    const open = new Promise<void>((r) => (opened = r));
+    const streamed = readEvents(api, (es) => es.some((e) => e.event === "session-end") && es.filter((e) => e.event === "stats").length >= 2, 30_000, () => opened());
+    await open; // the stream is open (its first stats event came) before the transfer starts
     const transfer = curlTftp(cli.udpPort, "slow.bin", "127.0.0.10");
     const live = await waitFor("the slow session with bytes", async () => {
       const b = (await getJson<{ sessions: Array<Record<string, any>> }>(`${api}/api/v1/sessions`)).body;
@@ -484,5 +489,44 @@ describe.skipIf(!hasCurl)("mutating endpoints need the bearer token", () => {
     expect(drained.status).toBe(503);
     // A second drain changes nothing.
     expect((await (await post("/api/v1/drain", `Bearer ${TOKEN}`)).json()).status).toBe("drained");
+  });
+});
+
+describe.skipIf(!hasCurl)("event streams share one subscription", () => {
+  it("two streams get the same events from one subscription to the source, dropped when the last stream closes", async () => {
+    const tftp = createTftpServer({ root });
+    const port = (await tftp.listen({ host: "127.0.0.1", port: 0 })).port;
+    const inner = serverAdminSource(tftp, { config: () => ({}), reload: async () => ({ ok: true }), drainMs: () => 0 });
+    let subscribed = 0;
+    const source = {
+      ...inner,
+      subscribe: (fn: Parameters<typeof inner.subscribe>[0]) => {
+        subscribed++;
+        const off = inner.subscribe(fn);
+        return () => {
+          subscribed--;
+          off();
+        };
+      },
+    };
+    const admin = await startAdmin({ host: "127.0.0.1", port: 0, version: "test", source, statsIntervalMs: 200 });
+    try {
+      const ended = (es: SseEvent[]) => es.some((e) => e.event === "session-end");
+      let opened = 0;
+      const a = readEvents(admin.url, ended, 30_000, () => opened++);
+      const b = readEvents(admin.url, ended, 30_000, () => opened++);
+      await waitFor("both streams open (their first stats event)", () => (opened === 2 ? true : undefined), 10_000, 20);
+      expect(subscribed).toBe(1);
+      expect((await curlTftp(port, "pxelinux.0", "127.0.0.15")).code).toBe(0);
+      const [ea, eb] = await Promise.all([a, b]);
+      for (const es of [ea, eb]) {
+        expect(es.map((e) => e.event)).toEqual(expect.arrayContaining(["stats", "session-start", "session-end", "flow"]));
+        expect(es.find((e) => e.event === "session-end")!.data).toMatchObject({ session: { path: "pxelinux.0", peer: { address: "127.0.0.15" } } });
+      }
+      await waitFor("no subscription left", () => (subscribed === 0 ? true : undefined), 5000, 20);
+    } finally {
+      await admin.close();
+      await tftp.close();
+    }
   });
 });
