@@ -49,6 +49,7 @@ export class GetTransfer extends Transfer {
       this.fail(new TftpTransferError(WireError.UNDEFINED, "client session table full", false, "TFTP_ERR_CORE"));
       return this.done;
     }
+    this.adaptRto();
     this.sendRaw(this.request, 0, this.request.length);
     this.s.touch(this.slot);
     return this.done;
@@ -174,6 +175,7 @@ export class GetTransfer extends Transfer {
       this.s.close(this.slot);
       this.slot = this.s.rxOpen(this, g.windowsize, this.o.timeoutMs, this.o.retries);
       if (this.slot < 0) return this.failWithError(WireError.UNDEFINED, "client session table full", "TFTP_ERR_CORE");
+      this.adaptRto();
     }
     this.phase = "transfer";
     this.ackNow(); // ACK 0

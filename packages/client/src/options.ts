@@ -17,7 +17,14 @@ export const TRANSFER_OPTIONS = {
   blksize: option({ ...int(8, BLKSIZE_MAX), unit: "bytes", description: "ask for this block size (RFC 2348); not asked when left out: 512-byte blocks" }),
   windowsize: option({ ...int(1, 65535), unit: "blocks", description: "ask for this window (RFC 7440); not asked when left out: lock-step" }),
   tsize: option({ ...bool(), default: false, description: "ask for the transfer size (RFC 2349): a get learns the size, a put announces it when known" }),
-  timeout: option({ ...num(0.001, 255, "seconds"), arg: "S", default: 1, unit: "s", description: "seconds without an answer before this side retransmits (fractions allowed)" }),
+  timeout: option({
+    ...num(0.001, 255, "seconds"), arg: "S", default: 1, unit: "s",
+    description: "seconds without an answer before this side retransmits (fractions allowed); left out: an adaptive timeout with this as its ceiling",
+  }),
+  rtoFloorMs: option({
+    ...int(1, 60_000), default: 20, unit: "ms",
+    description: "lowest adaptive retransmission timeout (when timeout is left out: max(this, SRTT + 4 RTTVAR), doubled per timeout)",
+  }),
   timeoutOption: option({ ...int(1, 255), unit: "s", description: "also ask the server to use this retransmission timeout (RFC 2349 timeout)" }),
   retries: option({ ...int(0, 1000), default: 5, description: "retransmissions of one packet or window before the transfer fails" }),
   mode: option({ ...oneOf("octet", "netascii"), default: "octet" as "octet" | "netascii", description: "octet, or netascii (LF <-> CR LF on the wire)" }),
@@ -58,7 +65,8 @@ export interface ResolvedTransferOptions {
   blksize: number; // bytes asked, -1 = not asked
   windowsize: number; // blocks asked, -1 = not asked
   tsize: boolean;
-  timeoutMs: number; // ms before this side retransmits
+  timeoutMs: number; // ms before this side retransmits (the ceiling of an adaptive timeout)
+  rtoFloorMs: number; // ms: lowest adaptive timeout; 0 = fixed (the user set timeout)
   timeoutOption: number; // seconds asked of the server, -1 = not asked
   retries: number; // count
   mode: "octet" | "netascii";
@@ -81,6 +89,7 @@ export function resolveTransferOptions(o: TransferOptions): ResolvedTransferOpti
     windowsize: v.windowsize ?? -1,
     tsize: v.tsize,
     timeoutMs: v.timeout * 1000,
+    rtoFloorMs: o.timeout === undefined ? v.rtoFloorMs : 0,
     timeoutOption: v.timeoutOption ?? -1,
     retries: v.retries,
     mode: v.mode,

@@ -55,6 +55,7 @@ export class PutTransfer extends Transfer {
       this.failWithError(WireError.UNDEFINED, "client session table full", "TFTP_ERR_CORE");
       return this.done;
     }
+    this.adaptRto();
     this.pump();
     return this.done;
   }

@@ -138,6 +138,11 @@ export abstract class Transfer implements DeadlineOwner {
     }
   }
 
+  /** Unless the user set a timeout, the slot's retransmission timeout adapts to the round trip (the timeout is its ceiling). */
+  protected adaptRto(): void {
+    if (this.o.rtoFloorMs > 0 && this.slot >= 0) this.s.adaptRto(this.slot, this.o.rtoFloorMs);
+  }
+
   /** Called for each packet from the server's transfer port. */
   protected abstract onPacket(msg: Buffer): void;
   abstract onDeadline(): void;

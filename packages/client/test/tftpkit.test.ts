@@ -20,12 +20,14 @@ files["text.txt"] = Buffer.from("line one\nline two\r\nbare\rcr\n\nlast".repeat(
 let root: ReturnType<typeof tempRoot>;
 let server: TftpServer;
 let client: TftpClient;
+let serverPort = 0;
 
 beforeAll(async () => {
   root = tempRoot(files);
   // A short server timeout so that injected loss recovers fast.
   server = createServer({ root: root.dir, timeout: 0.03, retries: 10 });
   const a = await server.listen({ host: "127.0.0.1", port: 0 });
+  serverPort = a.port;
   client = createClient({ host: "127.0.0.1", port: a.port, timeout: 0.5, retries: 10 });
 });
 afterAll(async () => {
@@ -86,6 +88,13 @@ describe("get from tftpkit", () => {
     const r = await client.get("text.txt", { mode: "netascii", blksize: 100 });
     expect(r.data.equals(files["text.txt"])).toBe(true);
     expect(r.stats.wireBytes).toBeGreaterThan(files["text.txt"].length);
+  });
+
+  it("a client with no timeout set (adaptive RTO) recovers from injected loss", async () => {
+    const adaptive = createClient({ host: "127.0.0.1", port: serverPort, retries: 10 });
+    const r = await adaptive.get("f70000", { windowsize: 4, loss: { data: 0.1, ack: 0.1, seed: 11 }, dallyMs: 300 });
+    expect(r.data.equals(files.f70000)).toBe(true);
+    expect(r.stats.retransmits + r.stats.dataDropped).toBeGreaterThan(0);
   });
 
   it.each([1, 4, 16])("recovers from 10 percent injected loss at windowsize %i", async (windowsize) => {

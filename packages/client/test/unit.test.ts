@@ -93,6 +93,14 @@ describe("options", () => {
     expect(r).toMatchObject({ blksize: -1, windowsize: -1, tsize: false, timeoutMs: 1000, retries: 5, mode: "octet" });
     expect(Object.isFrozen(r)).toBe(true);
   });
+
+  it("no timeout set: an adaptive RTO (floor rtoFloorMs, ceiling the default timeout); a timeout set: fixed", () => {
+    expect(resolveTransferOptions({})).toMatchObject({ timeoutMs: 1000, rtoFloorMs: 20 });
+    expect(resolveTransferOptions({ rtoFloorMs: 5 })).toMatchObject({ timeoutMs: 1000, rtoFloorMs: 5 });
+    expect(resolveTransferOptions({ timeout: 2 })).toMatchObject({ timeoutMs: 2000, rtoFloorMs: 0 });
+    expect(resolveTransferOptions({ timeout: 1, rtoFloorMs: 5 }).rtoFloorMs).toBe(0);
+    expect(() => resolveTransferOptions({ rtoFloorMs: 0 })).toThrow(/rtoFloorMs/);
+  });
 });
 
 describe("OACK check", () => {
