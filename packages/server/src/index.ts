@@ -13,6 +13,7 @@ export { parseBootPath, bootIdentity, hexToIpv4, type BootPath, type BootPathKin
 export { DEFAULTS, SERVER_OPTIONS, TftpConfigError, type PathRewrite, type ServerOptions, type ServerOptionTable } from "./options.js";
 export { ConfigErrorCode, type ConfigProblem, type OptionSpec } from "@tftpkit/wasm-core";
 export type { Outcome, ServerStats, SessionStats, Endpoint } from "./stats.js";
+export { emptyServerStats } from "./stats.js";
 export { TftpError, WireError, toTftpError, type TftpErrorCode } from "@tftpkit/wasm-core";
 export {
   splitTraceparent,

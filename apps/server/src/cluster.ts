@@ -1,0 +1,443 @@
+// Every core: a primary process and N worker processes (node:cluster).
+//
+// The primary owns the listening sockets (UdpListeners: a receive buffer as
+// large as the kernel allows, one socket per interface address) and routes
+// every datagram by the client's IP address to one worker, so that one
+// machine's sessions always run in the same worker: its boot flow and its
+// tftp.boot trace stay in one TftpServer. A worker runs sessions with its own
+// WebAssembly scheduler, on session sockets of its own; in single-port mode
+// its answers leave through the primary's listening socket.
+//
+// A worker that dies is started again (within ~0.1 s, backing off to 5 s if
+// it keeps dying at once); while its slot is empty its clients go to the next
+// live worker. Only the dead worker's sessions are lost. reload() and close()
+// reach every worker. stats() sums the workers' counters (those of dead
+// workers are kept), metrics() merges their Prometheus text.
+
+import cluster, { type Worker } from "node:cluster";
+import type { RemoteInfo } from "node:dgram";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  UdpListeners, emptyServerStats, type BoundAddress, type Listener, type ListenOptions, type ReceiveBuffer, type ServerStats,
+} from "@tftpkit/server";
+import {
+  ENV_SLOT, ENV_VALUES, IN_STRIDE, OUT_STRIDE,
+  type ListenerInfo, type Question, type ReloadAnswer, type ToPrimary, type ToWorker,
+} from "./cluster-protocol.js";
+
+export interface ClusterOptions {
+  /** Worker processes (>= 1). */
+  workers: number;
+  /** The parsed command-line flags: each worker reads its configuration from them (and the --config file), as `tftpkit serve` does. */
+  values: Record<string, string | boolean | undefined>;
+  /** Receive buffer of each listening socket (0: as large as the kernel allows). */
+  recvBufferBytes?: number;
+  /** On a wildcard host, one listening socket per interface address (default true, as TftpServer). */
+  bindInterfaces?: boolean;
+  rescanIntervalMs?: number;
+  /** Lines for the operator (worker exits and restarts); default stderr. */
+  log?: (line: string) => void;
+}
+
+export interface WorkerInfo {
+  /** Slot number, 1..N: stable across restarts (LiveSession.worker). */
+  id: number;
+  pid: number | undefined;
+  ready: boolean;
+  /** Times this slot's worker was started again after it died. */
+  restarts: number;
+}
+
+interface Slot {
+  id: number;
+  worker: Worker | undefined;
+  pid: number | undefined;
+  ready: boolean;
+  startedAt: number;
+  restarts: number;
+  /** Quick deaths in a row (a worker that dies within 5 s of its start). */
+  quickDeaths: number;
+  /** Listeners this worker process knows. */
+  known: Set<number>;
+  batch: unknown[];
+  newListeners: ListenerInfo[];
+  /** IPC messages handed to send() and not yet written. */
+  unsent: number;
+  lastStats: ServerStats | undefined;
+  restartTimer: NodeJS.Timeout | undefined;
+}
+
+/** Datagrams held for one worker beyond this many unsent IPC messages are dropped (the worker is not keeping up). */
+const MAX_UNSENT = 2048;
+const QUESTION_TIMEOUT_MS = 3000;
+
+/** FNV-1a over the address: the same client always lands on the same slot. */
+export function addressHash(address: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < address.length; i++) {
+    h ^= address.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+function workerEntry(): string {
+  return join(dirname(fileURLToPath(import.meta.url)), "cluster-worker.js");
+}
+
+/** Adds b's counters into a (sessionsActive too; outcomes by key). */
+export function addStats(a: ServerStats, b: ServerStats): ServerStats {
+  const out = { ...a, outcomes: { ...a.outcomes } } as ServerStats;
+  const o = out as unknown as Record<string, unknown>;
+  for (const [k, v] of Object.entries(b)) {
+    if (typeof v === "number") o[k] = ((o[k] as number | undefined) ?? 0) + v;
+  }
+  for (const [k, v] of Object.entries(b.outcomes)) {
+    const key = k as keyof ServerStats["outcomes"];
+    out.outcomes[key] = (out.outcomes[key] ?? 0) + v;
+  }
+  return out;
+}
+
+/**
+ * Sums Prometheus text expositions sample by sample (same name and labels:
+ * counters, histogram buckets, sums and counts, and up-down counters all
+ * add up). `*_info` gauges (target_info, otel_scope_info) are kept once.
+ */
+export function mergePrometheus(texts: string[]): string {
+  const families = new Map<string, { meta: string[]; samples: Map<string, number>; info: boolean }>();
+  const familyOf = (sample: string): string => {
+    const name = /^[A-Za-z_:][A-Za-z0-9_:]*/.exec(sample)?.[0] ?? sample;
+    for (const suffix of ["_bucket", "_sum", "_count"]) {
+      if (name.endsWith(suffix) && families.has(name.slice(0, -suffix.length))) return name.slice(0, -suffix.length);
+    }
+    return name;
+  };
+  const get = (name: string): { meta: string[]; samples: Map<string, number>; info: boolean } => {
+    let f = families.get(name);
+    if (!f) {
+      f = { meta: [], samples: new Map(), info: name.endsWith("_info") };
+      families.set(name, f);
+    }
+    return f;
+  };
+  for (const text of texts) {
+    const seenMeta = new Set<string>();
+    for (const line of text.split("\n")) {
+      if (line === "") continue;
+      if (line.startsWith("#")) {
+        const m = /^# (HELP|TYPE|UNIT) (\S+)/.exec(line);
+        if (!m) continue;
+        const f = get(m[2]);
+        if (!seenMeta.has(line) && !f.meta.includes(line)) f.meta.push(line);
+        seenMeta.add(line);
+        continue;
+      }
+      // name{labels} value [timestamp]: labels may hold spaces inside quotes.
+      const close = line.lastIndexOf("}");
+      const cut = close >= 0 ? close + 1 : line.indexOf(" ");
+      const key = line.slice(0, cut);
+      const value = Number(line.slice(cut).trim().split(/\s+/)[0]);
+      const f = get(familyOf(key));
+      const had = f.samples.get(key);
+      if (had === undefined) f.samples.set(key, value);
+      else if (!f.info) f.samples.set(key, had + value);
+    }
+  }
+  const out: string[] = [];
+  for (const f of families.values()) {
+    out.push(...f.meta);
+    for (const [key, v] of f.samples) out.push(`${key} ${Number.isInteger(v) ? v : String(v)}`);
+    out.push("");
+  }
+  return out.join("\n");
+}
+
+export class TftpCluster {
+  private readonly slots: Slot[] = [];
+  private readonly listeners: UdpListeners;
+  private readonly byId = new Map<number, Listener>();
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; timer: NodeJS.Timeout }>();
+  private nextQuestion = 1;
+  private retired: ServerStats | undefined;
+  private stopping = false;
+  private exited: (() => void) | undefined;
+  private readonly log: (line: string) => void;
+  /** Datagrams dropped in the primary: no live worker, or one too far behind. */
+  dropped = 0;
+
+  constructor(private readonly o: ClusterOptions) {
+    if (!Number.isInteger(o.workers) || o.workers < 1) throw new Error(`workers must be an integer >= 1 (got ${o.workers})`);
+    if (!cluster.isPrimary) throw new Error("a TftpCluster is started in the primary process");
+    this.log = o.log ?? ((line) => process.stderr.write(line + "\n"));
+    this.listeners = new UdpListeners({
+      bindInterfaces: o.bindInterfaces ?? true,
+      rescanIntervalMs: o.rescanIntervalMs ?? 5000,
+      recvBufferBytes: o.recvBufferBytes ?? 0,
+      onMessage: (msg, rinfo, l) => this.route(msg, rinfo, l),
+    });
+    for (let i = 1; i <= o.workers; i++) {
+      this.slots.push({
+        id: i, worker: undefined, pid: undefined, ready: false, startedAt: 0, restarts: 0, quickDeaths: 0,
+        known: new Set(), batch: [], newListeners: [], unsent: 0, lastStats: undefined, restartTimer: undefined,
+      });
+    }
+  }
+
+  /** Binds the listening sockets (as TftpServer.listen does). Workers start with start(). */
+  listen(opts: ListenOptions): Promise<BoundAddress> {
+    return this.listeners.listen(opts);
+  }
+
+  /**
+   * Forks the workers and resolves once every one is ready; rejects with the
+   * first worker's error if one cannot start (a bad handler module, ...).
+   */
+  start(): Promise<void> {
+    cluster.setupPrimary({ exec: workerEntry(), serialization: "advanced" });
+    return new Promise<void>((resolve, reject) => {
+      let waiting = this.slots.length;
+      let failed = false;
+      for (const slot of this.slots) {
+        this.fork(slot, {
+          ready: () => {
+            if (--waiting === 0 && !failed) resolve();
+          },
+          failed: (error) => {
+            if (failed) return;
+            failed = true;
+            this.stopping = true;
+            for (const s of this.slots) s.worker?.kill("SIGKILL");
+            reject(new Error(error));
+          },
+        });
+      }
+    });
+  }
+
+  private fork(slot: Slot, first?: { ready: () => void; failed: (error: string) => void }): void {
+    const w = cluster.fork({ [ENV_VALUES]: JSON.stringify(this.o.values), [ENV_SLOT]: String(slot.id) });
+    slot.worker = w;
+    slot.pid = w.process.pid;
+    slot.ready = false;
+    slot.startedAt = Date.now();
+    slot.known = new Set();
+    slot.batch = [];
+    slot.newListeners = [];
+    slot.unsent = 0;
+    let failure: string | undefined;
+    let wasReady = false;
+    w.on("message", (m: ToPrimary) => {
+      switch (m.t) {
+        case "ready":
+          if (slot.worker !== w) return;
+          slot.ready = true;
+          wasReady = true;
+          if (first) first.ready();
+          else this.log(`tftpkit worker ${slot.id} (pid ${m.pid}) ready`);
+          break;
+        case "out":
+          this.sendOut(m.d);
+          break;
+        case "answer": {
+          const p = this.pending.get(m.id);
+          if (p) {
+            this.pending.delete(m.id);
+            clearTimeout(p.timer);
+            p.resolve(m.v);
+          }
+          break;
+        }
+        case "failed":
+          failure = m.error;
+          break;
+        default:
+          break;
+      }
+    });
+    w.on("error", () => {});
+    w.on("exit", (code, signal) => {
+      if (slot.worker !== w) return;
+      slot.worker = undefined;
+      slot.ready = false;
+      if (slot.lastStats) {
+        const s = { ...slot.lastStats, sessionsActive: 0 };
+        this.retired = this.retired ? addStats(this.retired, s) : s;
+        slot.lastStats = undefined;
+      }
+      if (this.stopping) {
+        if (this.slots.every((s) => !s.worker)) this.exited?.();
+        return;
+      }
+      if (first && !wasReady) {
+        // A worker that cannot start at all: the start fails with its reason.
+        first.failed(failure ?? `worker ${slot.id} exited before it was ready (${signal ? `signal ${signal}` : `code ${code}`})`);
+        return;
+      }
+      const how = signal ? `signal ${signal}` : `code ${code}`;
+      const quick = Date.now() - slot.startedAt < 5000;
+      slot.quickDeaths = quick ? slot.quickDeaths + 1 : 0;
+      const delay = Math.min(5000, 100 * 2 ** Math.max(0, slot.quickDeaths - 1));
+      this.log(`tftpkit worker ${slot.id} (pid ${slot.pid}) exited (${how})${failure ? `: ${failure}` : ""}; starting it again in ${delay} ms`);
+      slot.restartTimer = setTimeout(() => {
+        slot.restartTimer = undefined;
+        if (this.stopping) return;
+        slot.restarts++;
+        this.fork(slot);
+      }, delay);
+    });
+  }
+
+  /** The slot serving this client: its own, or while that one is down the next live one. */
+  private slotFor(address: string): Slot | undefined {
+    const n = this.slots.length;
+    const start = n === 1 ? 0 : addressHash(address) % n;
+    for (let k = 0; k < n; k++) {
+      const s = this.slots[(start + k) % n];
+      if (s.ready) return s;
+    }
+    return undefined;
+  }
+
+  private route(msg: Buffer, rinfo: RemoteInfo, l: Listener): void {
+    const slot = this.slotFor(rinfo.address);
+    if (!slot || slot.unsent > MAX_UNSENT) {
+      this.dropped++;
+      return;
+    }
+    if (!this.byId.has(l.id)) this.byId.set(l.id, l);
+    if (!slot.known.has(l.id)) {
+      slot.known.add(l.id);
+      slot.newListeners.push({ id: l.id, local: l.local ?? null, port: l.port });
+    }
+    if (slot.batch.length === 0) setImmediate(() => this.flush(slot));
+    slot.batch.push(msg, rinfo.address, rinfo.port, rinfo.family === "IPv6" ? 6 : 4, l.id);
+  }
+
+  private flush(slot: Slot): void {
+    const w = slot.worker;
+    if (slot.batch.length === 0) return;
+    const m: ToWorker = { t: "in", d: slot.batch };
+    if (slot.newListeners.length) m.ln = slot.newListeners;
+    slot.batch = [];
+    slot.newListeners = [];
+    if (!w || !slot.ready) return;
+    this.post(slot, m);
+  }
+
+  private post(slot: Slot, m: ToWorker): void {
+    const w = slot.worker;
+    if (!w) return;
+    slot.unsent++;
+    try {
+      w.send(m, undefined, {}, () => {
+        slot.unsent--;
+      });
+    } catch {
+      slot.unsent--;
+    }
+  }
+
+  /** Sends what a worker answered through a listening socket. */
+  private sendOut(d: unknown[]): void {
+    for (let i = 0; i + OUT_STRIDE <= d.length; i += OUT_STRIDE) {
+      const l = this.byId.get(d[i] as number);
+      if (!l) continue;
+      try {
+        l.socket.send(d[i + 1] as Buffer, d[i + 2] as number, d[i + 3] as string);
+      } catch {
+        // The listener closed (address gone, shutting down).
+      }
+    }
+  }
+
+  /** Asks every live worker; a worker that does not answer in time gives undefined. */
+  private ask<T>(q: Question, arg?: unknown, timeoutMs = QUESTION_TIMEOUT_MS): Promise<Array<{ slot: Slot; v: T | undefined }>> {
+    return Promise.all(
+      this.slots
+        .filter((s) => s.ready && s.worker)
+        .map(
+          (slot) =>
+            new Promise<{ slot: Slot; v: T | undefined }>((resolve) => {
+              const id = this.nextQuestion++;
+              const timer = setTimeout(() => {
+                this.pending.delete(id);
+                resolve({ slot, v: undefined });
+              }, timeoutMs);
+              timer.unref();
+              this.pending.set(id, { resolve: (v) => resolve({ slot, v: v as T }), timer });
+              this.post(slot, { t: "ask", id, q, arg });
+            }),
+        ),
+    );
+  }
+
+  /** Server-wide counters: every live worker's, plus those of workers that have died. */
+  async stats(): Promise<ServerStats> {
+    const answers = await this.ask<ServerStats>("stats");
+    let total = this.retired ? { ...this.retired, outcomes: { ...this.retired.outcomes } } : undefined;
+    for (const slot of this.slots) {
+      const a = answers.find((x) => x.slot === slot);
+      if (a?.v) slot.lastStats = a.v;
+      if (slot.worker && slot.lastStats) total = total ? addStats(total, slot.lastStats) : slot.lastStats;
+    }
+    return total ?? emptyServerStats();
+  }
+
+  /** The workers' Prometheus metrics as one exposition (undefined when metrics are off). */
+  async metrics(): Promise<string | undefined> {
+    const texts = (await this.ask<string>("metrics")).map((a) => a.v).filter((t): t is string => typeof t === "string");
+    return texts.length ? mergePrometheus(texts) : undefined;
+  }
+
+  /** Every worker reads its configuration again; ok when all did. */
+  async reload(): Promise<ReloadAnswer & { workers: number }> {
+    const answers = await this.ask<ReloadAnswer>("reload", undefined, 30_000);
+    const failed = answers.find((a) => !a.v?.ok);
+    const fixed = answers.find((a) => a.v?.fixed?.length)?.v?.fixed;
+    if (failed) return { ok: false, error: failed.v?.error ?? `worker ${failed.slot.id} did not answer`, workers: answers.length };
+    return { ok: true, fixed, workers: answers.length };
+  }
+
+  workers(): WorkerInfo[] {
+    return this.slots.map((s) => ({ id: s.id, pid: s.worker ? s.pid : undefined, ready: s.ready, restarts: s.restarts }));
+  }
+
+  address(): BoundAddress {
+    return this.listeners.address();
+  }
+
+  addresses(): BoundAddress[] {
+    return this.listeners.addresses();
+  }
+
+  receiveBuffer(): ReceiveBuffer | undefined {
+    return this.listeners.receiveBuffer();
+  }
+
+  /**
+   * Drains: every worker stops accepting and gives running sessions
+   * `graceMs` (their packets are still routed meanwhile), then exits; a
+   * worker still there 5 s after that is killed. Then the listeners close.
+   */
+  async close(opts: { graceMs?: number } = {}): Promise<void> {
+    const graceMs = opts.graceMs ?? 0;
+    this.stopping = true;
+    for (const s of this.slots) {
+      if (s.restartTimer) clearTimeout(s.restartTimer);
+      s.restartTimer = undefined;
+    }
+    const gone = new Promise<void>((resolve) => {
+      if (this.slots.every((s) => !s.worker)) resolve();
+      else this.exited = resolve;
+    });
+    for (const s of this.slots) this.post(s, { t: "drain", graceMs });
+    const kill = setTimeout(() => {
+      for (const s of this.slots) s.worker?.kill("SIGKILL");
+    }, graceMs + 5000);
+    await gone;
+    clearTimeout(kill);
+    await this.listeners.close();
+  }
+}
