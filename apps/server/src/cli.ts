@@ -1,18 +1,21 @@
 // The `tftpkit` command.
 
 import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { createServer, type SessionStats } from "@tftpkit/server";
 import { dashboardHandler } from "@tftpkit/dashboard";
 import { parseAdminAddress, readTokenFile, startAdmin, type AdminServer } from "./admin.js";
 import { serverAdminSource, type ReloadResult } from "./admin-source.js";
 import { flagsToInput, parseServeArgs, usage, UsageError, type ParsedArgs } from "./args.js";
 import { CONFIG_DEFAULTS, loadConfig, printableConfig, validateConfig, type Config } from "./config.js";
+import { describeReceiveBuffer, serveCluster } from "./cluster-serve.js";
 import { buildServerOptions } from "./serve-options.js";
 import { startTelemetry } from "./telemetry.js";
 
 export { flagsToInput };
 
-export function formatSession(s: SessionStats, format: "json" | "text"): string {
+/** One log line per finished session; `worker`: the worker process that ran it (with --workers). */
+export function formatSession(s: SessionStats, format: "json" | "text", worker?: number): string {
   if (format === "json") {
     return JSON.stringify({
       time: new Date(s.startedAt + s.durationMs).toISOString(),
@@ -32,11 +35,12 @@ export function formatSession(s: SessionStats, format: "json" | "text"): string 
       ms: Math.round(s.durationMs * 10) / 10,
       ...(s.error ? { error: s.error } : {}),
       ...(s.finalAckMissing ? { finalAckMissing: true } : {}),
+      ...(worker !== undefined ? { worker } : {}),
     });
   }
   const err = s.error ? ` error=${s.error.code}:${JSON.stringify(s.error.message)}` : "";
   const bytes = s.kind === "write" ? s.bytesReceived ?? 0 : s.bytesSent;
-  return `${s.kind} ${s.outcome} ${s.peer.address}:${s.peer.port} ${JSON.stringify(s.path)} ${bytes}B ${s.durationMs.toFixed(1)}ms blksize=${s.blksize} window=${s.windowsize} retransmits=${s.retransmits}${err}`;
+  return `${s.kind} ${s.outcome} ${s.peer.address}:${s.peer.port} ${JSON.stringify(s.path)} ${bytes}B ${s.durationMs.toFixed(1)}ms blksize=${s.blksize} window=${s.windowsize} retransmits=${s.retransmits}${err}${worker !== undefined ? ` worker=${worker}` : ""}`;
 }
 
 /** The configuration in force: the file (if any), then the flags over it. */
@@ -90,6 +94,9 @@ export async function serve(argv: string[]): Promise<number> {
     return 0;
   }
   for (const n of args.notices) process.stderr.write(`tftpkit: ${n}\n`);
+  // Every core (issue 13): a primary and N worker processes, see cluster-serve.ts.
+  const workers = config.workers ?? availableParallelism();
+  if (workers > 1) return serveCluster(args, config, workers);
   const logOf = (c: Config): Config["log"] => (c.log === "off" && args.verbose > 0 ? "text" : c.log);
   let log = logOf(config);
   const onSessionEnd = (s: SessionStats): void => {
@@ -107,6 +114,8 @@ export async function serve(argv: string[]): Promise<number> {
   const shown = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
   const what = [config.handler && `handler ${config.handler}`, config.root && `root ${config.root}`].filter(Boolean).join(" + ");
   process.stderr.write(`tftpkit serving ${what} on ${shown}:${addr.port} (udp${config.singlePort ? ", single-port" : ""}${config.allowWrite ? ", writes on" : ""})\n`);
+  const rb = server.receiveBuffer();
+  if (rb) process.stderr.write(describeReceiveBuffer(rb) + "\n");
   let admin: AdminServer | undefined;
   // Set below: what SIGHUP and POST /api/v1/reload do.
   let reloadConfig: () => Promise<ReloadResult> = async () => ({ ok: false, error: "not started" });

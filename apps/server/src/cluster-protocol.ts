@@ -3,8 +3,13 @@
 // batched: one IPC message carries every datagram for a worker that arrived
 // in one turn of the event loop, as a flat array (no object per datagram).
 
-/** The env var that carries the parsed command-line flags to a worker. */
-export const ENV_VALUES = "TFTPKIT_CLUSTER_VALUES";
+import type { ParsedArgs } from "./args.js";
+
+/** The env var that carries the parsed command line to a worker (JSON). */
+export const ENV_ARGS = "TFTPKIT_CLUSTER_ARGS";
+
+/** What a worker needs of the command line to read its configuration. */
+export type WorkerArgs = Pick<ParsedArgs, "config" | "values" | "verbose">;
 /** The env var that carries a worker's slot number (1..N, stable across restarts). */
 export const ENV_SLOT = "TFTPKIT_WORKER_SLOT";
 
@@ -13,7 +18,7 @@ export const IN_STRIDE = 5;
 /** Fields per datagram in an "out" batch: listener id, buffer, port, address. */
 export const OUT_STRIDE = 4;
 
-export type Question = "stats" | "metrics" | "reload" | "sessions" | "flows" | "config";
+export type Question = "stats" | "summary" | "metrics" | "reload" | "sessions" | "flows";
 
 export interface ListenerInfo {
   id: number;
@@ -33,7 +38,8 @@ export type ToWorker =
 
 /** Worker -> primary. */
 export type ToPrimary =
-  | { t: "ready"; pid: number }
+  /** `telemetry`: what the worker's SDK exports (the start-up line). */
+  | { t: "ready"; pid: number; telemetry: string }
   /** Datagrams to send from the primary's listening sockets (single-port sessions, errors to bad requests). */
   | { t: "out"; d: unknown[] }
   | { t: "answer"; id: number; v: unknown }

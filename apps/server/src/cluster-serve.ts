@@ -3,75 +3,76 @@
 // then forks the workers (which run as the dropped user), reloads every
 // worker on SIGHUP and drains every worker on SIGTERM/SIGINT.
 
-import type { IncomingMessage, ServerResponse } from "node:http";
-import type { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
-import { emptyServerStats, type ServerStats } from "@tftpkit/server";
+import type { ReceiveBuffer } from "@tftpkit/server";
 import { parseAdminAddress, startAdmin, type AdminServer } from "./admin.js";
-import { dropPrivileges, resolveConfig } from "./cli.js";
+import type { AdminSource, ReloadResult } from "./admin-source.js";
+import type { ParsedArgs } from "./args.js";
+import { dropPrivileges, resolveConfig, version } from "./cli.js";
 import { TftpCluster } from "./cluster.js";
 import type { Config } from "./config.js";
 
-const write = (line: string): void => void process.stderr.write(line + "\n");
-
-/** /metrics of the admin server, answered with the workers' merged text. */
-function mergedMetrics(c: TftpCluster): PrometheusExporter {
-  const handler = {
-    getMetricsRequestHandler(_req: IncomingMessage, res: ServerResponse): void {
-      c.metrics().then(
-        (text) => {
-          res.statusCode = 200;
-          res.setHeader("content-type", "text/plain");
-          res.end(text ?? "");
-        },
-        (err: unknown) => {
-          res.statusCode = 500;
-          res.end(`# failed to collect the workers' metrics: ${String(err)}\n`);
-        },
-      );
-    },
-  };
-  // The admin server calls only getMetricsRequestHandler on it.
-  return handler as unknown as PrometheusExporter;
+/** The start-up line about the listening sockets' receive buffer. */
+export function describeReceiveBuffer(rb: ReceiveBuffer): string {
+  return `tftpkit receive buffer: asked ${rb.asked} bytes, granted ${rb.granted}${rb.kernelMax ? ` (net.core.rmem_max ${rb.kernelMax})` : ""}`;
 }
 
-export async function serveCluster(values: Record<string, string | boolean | undefined>, config: Config, workers: number): Promise<number> {
+const write = (line: string): void => void process.stderr.write(line + "\n");
+
+/** The admin API's view of a cluster: the primary's answers aggregate the workers'. */
+export function clusterAdminSource(
+  c: TftpCluster,
+  o: { config: () => Record<string, unknown>; reload: () => Promise<ReloadResult>; drainMs: () => number; metrics: boolean },
+): AdminSource {
+  let draining: Promise<void> | undefined;
+  return {
+    workers: c.workers().length,
+    stats: () => c.stats(),
+    summary: () => c.summary(),
+    sessions: () => c.sessions(),
+    flows: (q) => c.flows(q),
+    config: () => o.config(),
+    subscribe: (fn) => c.subscribe(fn),
+    drain: () => (draining ??= c.close({ graceMs: o.drainMs() })),
+    reload: () => o.reload(),
+    metrics: o.metrics ? () => c.metrics() : undefined,
+  };
+}
+
+export async function serveCluster(args: ParsedArgs, config: Config, workers: number): Promise<number> {
   let current = config;
   const cluster = new TftpCluster({
     workers,
-    values,
-    recvBufferBytes: (config as { recvBufferBytes?: number }).recvBufferBytes,
+    args: { config: args.config, values: args.values, verbose: args.verbose },
+    recvBufferBytes: config.recvBufferBytes,
   });
   const addr = await cluster.listen({ host: config.host, port: config.port });
   const adminAt = parseAdminAddress(config.admin);
-  // The admin server's /healthz is synchronous: it shows the counters of the last second.
-  let stats: ServerStats = emptyServerStats();
-  let statsTimer: NodeJS.Timeout | undefined;
   let admin: AdminServer | undefined;
-  const telemetryOff = process.env.OTEL_SDK_DISABLED?.trim().toLowerCase() === "true";
+  const metricsOff = process.env.OTEL_SDK_DISABLED?.trim().toLowerCase() === "true";
+  // Set below: what SIGHUP and POST /api/v1/reload do.
+  let reloadAll: () => Promise<ReloadResult> = async () => ({ ok: false, error: "not started" });
   if (adminAt) {
+    const source = clusterAdminSource(cluster, {
+      config: () => ({ ...current, workers }),
+      reload: () => reloadAll(),
+      drainMs: () => current.drainSeconds * 1000,
+      metrics: !metricsOff,
+    });
     try {
-      admin = await startAdmin({ ...adminAt, prometheus: telemetryOff ? undefined : mergedMetrics(cluster), stats: () => stats });
+      admin = await startAdmin({ ...adminAt, source, version: version() });
     } catch (err) {
       await cluster.close();
       throw new Error(`--admin ${config.admin}: ${(err as Error).message} (choose another HOST:PORT or --admin off)`);
     }
   }
-  if (config.user) {
-    dropPrivileges(config.user, config.group);
-    write(`tftpkit running as ${config.user} (uid ${process.getuid?.()})`);
-  }
+  // Before the fork: the workers (and the handler module they load) run as the user too.
+  if (config.user) dropPrivileges(config.user, config.group);
   try {
     await cluster.start();
   } catch (err) {
     await admin?.close();
     await cluster.close();
     throw err;
-  }
-  if (admin) {
-    const refresh = (): void => void cluster.stats().then((s) => (stats = s), () => {});
-    refresh();
-    statsTimer = setInterval(refresh, 1000);
-    statsTimer.unref();
   }
   const shown = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
   const what = [config.handler && `handler ${config.handler}`, config.root && `root ${config.root}`].filter(Boolean).join(" + ");
@@ -82,20 +83,25 @@ export async function serveCluster(values: Record<string, string | boolean | und
       .map((w) => `pid ${w.pid}`)
       .join(", ")})`,
   );
-  if (rb) write(`tftpkit receive buffer: asked ${rb.asked} bytes, granted ${rb.granted}${rb.kernelMax ? ` (net.core.rmem_max ${rb.kernelMax})` : ""}`);
-  if (admin) write(`tftpkit admin on ${admin.url} (/metrics, /healthz)`);
+  if (rb) write(describeReceiveBuffer(rb));
+  if (admin) write(`tftpkit admin on ${admin.url} (/api/v1, /metrics, /healthz)`);
+  write(`tftpkit ${cluster.telemetry} (in each worker)`);
+  if (config.user) write(`tftpkit running as ${config.user} (uid ${process.getuid?.()})`);
 
-  const reload = async (): Promise<void> => {
+  const reload = async (): Promise<ReloadResult> => {
     try {
-      const next = await resolveConfig(values); // fails here already when the file is bad
+      const next = await resolveConfig(args); // fails here already when the file is bad
       const r = await cluster.reload();
       if (!r.ok) throw new Error(r.error);
       current = next;
       write(`tftpkit reloaded the configuration in ${r.workers} workers${r.fixed?.length ? ` (${r.fixed.join(", ")}: need a restart, unchanged)` : ""}`);
+      return { ok: true };
     } catch (err) {
       write(`tftpkit reload failed, the previous configuration stays: ${(err as Error).message}`);
+      return { ok: false, error: (err as Error).message };
     }
   };
+  reloadAll = reload;
   const onHup = (): void => void reload();
   process.on("SIGHUP", onHup);
   await new Promise<void>((resolve) => {
@@ -103,7 +109,6 @@ export async function serveCluster(values: Record<string, string | boolean | und
       process.off("SIGINT", stop);
       process.off("SIGTERM", stop);
       process.off("SIGHUP", onHup);
-      if (statsTimer) clearInterval(statsTimer);
       void cluster
         .stats()
         .then((s) =>

@@ -10,13 +10,16 @@
 import cluster from "node:cluster";
 import type { RemoteInfo } from "node:dgram";
 import { PrometheusSerializer } from "@opentelemetry/exporter-prometheus";
-import { createServer, type RelayListener, type SessionStats, type TftpServer } from "@tftpkit/server";
+import {
+  createServer,
+  type FlowQuery, type RelayListener, type ServerEvent, type SessionStats, type TftpServer,
+} from "@tftpkit/server";
 import { parseAdminAddress } from "./admin.js";
 import { formatSession, resolveConfig } from "./cli.js";
 import type { Config } from "./config.js";
 import {
-  ENV_VALUES, IN_STRIDE,
-  type ReloadAnswer, type ToPrimary, type ToWorker,
+  ENV_ARGS, ENV_SLOT, IN_STRIDE,
+  type ReloadAnswer, type ToPrimary, type ToWorker, type WorkerArgs,
 } from "./cluster-protocol.js";
 import { buildServerOptions } from "./serve-options.js";
 import { startTelemetry, type Telemetry } from "./telemetry.js";
@@ -58,6 +61,32 @@ class Outbox {
     const d = this.batch;
     this.batch = [];
     post({ t: "out", d });
+  };
+}
+
+/** The server's events to the primary, while it has subscribers, in one IPC message per event-loop turn. */
+class EventRelay {
+  private unsubscribe: (() => void) | undefined;
+  private batch: ServerEvent[] = [];
+
+  constructor(private readonly server: TftpServer) {}
+
+  subscribe(on: boolean): void {
+    if (on && !this.unsubscribe) {
+      this.unsubscribe = this.server.subscribe((e) => {
+        if (this.batch.length === 0) setImmediate(this.flush);
+        this.batch.push(e);
+      });
+    } else if (!on && this.unsubscribe) {
+      this.unsubscribe();
+      this.unsubscribe = undefined;
+    }
+  }
+
+  private readonly flush = (): void => {
+    const d = this.batch;
+    this.batch = [];
+    if (d.length) post({ t: "events", d });
   };
 }
 
@@ -120,18 +149,20 @@ class Intake {
 }
 
 export async function runWorker(): Promise<void> {
-  const values = JSON.parse(process.env[ENV_VALUES] ?? "{}") as Record<string, string | boolean | undefined>;
+  const args = JSON.parse(process.env[ENV_ARGS] ?? "{}") as WorkerArgs;
+  const logOf = (c: Config): Config["log"] => (c.log === "off" && args.verbose > 0 ? "text" : c.log);
+  const slot = Number(process.env[ENV_SLOT] ?? "0");
   let config: Config;
   let telemetry: Telemetry;
   let server: TftpServer;
   let log: Config["log"];
   try {
-    config = await resolveConfig(values);
-    log = config.log;
+    config = await resolveConfig(args);
+    log = logOf(config);
     const adminAt = parseAdminAddress(config.admin);
     telemetry = startTelemetry(process.env, { traceConsole: config.traceConsole, prometheus: adminAt !== undefined });
     const onSessionEnd = (s: SessionStats): void => {
-      if (log !== "off") process.stdout.write(formatSession(s, log) + "\n");
+      if (log !== "off") process.stdout.write(formatSession(s, log, slot) + "\n");
     };
     const extras = { onSessionEnd, instrumentation: telemetry.instrumentation };
     server = createServer(await buildServerOptions(config, extras));
@@ -160,20 +191,26 @@ export async function runWorker(): Promise<void> {
     };
     const reload = async (): Promise<ReloadAnswer> => {
       try {
-        const next = await resolveConfig(values);
+        const next = await resolveConfig(args);
         server.reconfigure(await buildServerOptions({ ...next, singlePort: config.singlePort }, extras));
         const fixed = changedFixedKeys(config, next);
         config = next;
-        log = next.log;
+        log = logOf(next);
         return { ok: true, fixed };
       } catch (err) {
         return { ok: false, error: (err as Error).message };
       }
     };
-    const answer = async (q: string): Promise<unknown> => {
+    const answer = async (q: string, arg: unknown): Promise<unknown> => {
       switch (q) {
         case "stats":
           return server.stats();
+        case "summary":
+          return server.summary();
+        case "sessions":
+          return server.liveSessions();
+        case "flows":
+          return server.flows((arg ?? {}) as FlowQuery);
         case "metrics": {
           const p = telemetry.prometheus;
           if (!p) return undefined;
@@ -187,6 +224,7 @@ export async function runWorker(): Promise<void> {
       }
     };
 
+    const events = new EventRelay(server);
     const intake = new Intake((msg, address, port, family, listener) => {
       const relay = relays.get(listener);
       if (!relay) return;
@@ -200,13 +238,16 @@ export async function runWorker(): Promise<void> {
           intake.push(m.d);
           break;
         case "ask":
-          void answer(m.q).then(
+          void answer(m.q, m.arg).then(
             (v) => post({ t: "answer", id: m.id, v }),
             (err: unknown) => post({ t: "answer", id: m.id, v: { error: String(err) } }),
           );
           break;
         case "drain":
           void drain(m.graceMs);
+          break;
+        case "subscribe":
+          events.subscribe(m.on);
           break;
         default:
           break;
@@ -226,7 +267,7 @@ export async function runWorker(): Promise<void> {
     setTimeout(() => process.exit(1), 100).unref();
     return;
   }
-  post({ t: "ready", pid: process.pid });
+  post({ t: "ready", pid: process.pid, telemetry: telemetry.describe() });
 }
 
 if (cluster.isWorker) {

@@ -19,18 +19,20 @@ import type { RemoteInfo } from "node:dgram";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
-  UdpListeners, emptyServerStats, type BoundAddress, type Listener, type ListenOptions, type ReceiveBuffer, type ServerStats,
+  UdpListeners, emptyServerStats,
+  type BootFlow, type BoundAddress, type FlowQuery, type Listener, type ListenOptions, type LiveSession, type ReceiveBuffer,
+  type ServerEvent, type ServerEventListener, type ServerStats, type SessionSummary,
 } from "@tftpkit/server";
 import {
-  ENV_SLOT, ENV_VALUES, IN_STRIDE, OUT_STRIDE,
-  type ListenerInfo, type Question, type ReloadAnswer, type ToPrimary, type ToWorker,
+  ENV_ARGS, ENV_SLOT, IN_STRIDE, OUT_STRIDE,
+  type ListenerInfo, type WorkerArgs, type Question, type ReloadAnswer, type ToPrimary, type ToWorker,
 } from "./cluster-protocol.js";
 
 export interface ClusterOptions {
   /** Worker processes (>= 1). */
   workers: number;
-  /** The parsed command-line flags: each worker reads its configuration from them (and the --config file), as `tftpkit serve` does. */
-  values: Record<string, string | boolean | undefined>;
+  /** The parsed command line: each worker reads its configuration from it (and the --config file), as `tftpkit serve` does. */
+  args: WorkerArgs;
   /** Receive buffer of each listening socket (0: as large as the kernel allows). */
   recvBufferBytes?: number;
   /** On a wildcard host, one listening socket per interface address (default true, as TftpServer). */
@@ -65,6 +67,7 @@ interface Slot {
   /** IPC messages handed to send() and not yet written. */
   unsent: number;
   lastStats: ServerStats | undefined;
+  lastMetrics: string | undefined;
   restartTimer: NodeJS.Timeout | undefined;
 }
 
@@ -154,6 +157,53 @@ export function mergePrometheus(texts: string[]): string {
   return out.join("\n");
 }
 
+/** The exposition without its gauge families: what of a dead worker still counts (its counters and histograms). */
+export function withoutGauges(text: string): string {
+  const gauges = new Set<string>();
+  for (const m of text.matchAll(/^# TYPE (\S+) gauge$/gm)) gauges.add(m[1]);
+  return text
+    .split("\n")
+    .filter((line) => {
+      const name = line.startsWith("#") ? /^# \S+ (\S+)/.exec(line)?.[1] : /^[A-Za-z_:][A-Za-z0-9_:]*/.exec(line)?.[0];
+      return name === undefined || !gauges.has(name);
+    })
+    .join("\n");
+}
+
+/** Adds the worker's slot number to a session row (ids stay the worker's own: the handler saw them). */
+function tagSession(s: LiveSession, worker: number): LiveSession {
+  return { ...s, worker };
+}
+
+function tagEvent(e: ServerEvent, worker: number): ServerEvent {
+  return e.type === "flow" ? e : { ...e, session: tagSession(e.session, worker) };
+}
+
+/** Summaries of several workers as one: counts by key added, the top lists merged and cut again. */
+export function mergeSummaries(list: SessionSummary[], k = 10): SessionSummary {
+  const errorsByCode: Record<string, number> = {};
+  const files = new Map<string, { sessions: number; bytes: number }>();
+  const clients = new Map<string, number>();
+  for (const s of list) {
+    for (const [code, n] of Object.entries(s.errorsByCode)) errorsByCode[code] = (errorsByCode[code] ?? 0) + n;
+    for (const f of s.topFiles) {
+      const r = files.get(f.path) ?? { sessions: 0, bytes: 0 };
+      r.sessions += f.sessions;
+      r.bytes += f.bytes;
+      files.set(f.path, r);
+    }
+    for (const c of s.topFailingClients) clients.set(c.client, (clients.get(c.client) ?? 0) + c.failures);
+  }
+  return {
+    errorsByCode,
+    topFiles: [...files]
+      .sort((a, b) => b[1].sessions - a[1].sessions || b[1].bytes - a[1].bytes)
+      .slice(0, k)
+      .map(([path, r]) => ({ path, sessions: r.sessions, bytes: r.bytes })),
+    topFailingClients: [...clients].sort((a, b) => b[1] - a[1]).slice(0, k).map(([client, failures]) => ({ client, failures })),
+  };
+}
+
 export class TftpCluster {
   private readonly slots: Slot[] = [];
   private readonly listeners: UdpListeners;
@@ -161,9 +211,13 @@ export class TftpCluster {
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; timer: NodeJS.Timeout }>();
   private nextQuestion = 1;
   private retired: ServerStats | undefined;
+  private retiredMetrics: string | undefined;
+  private readonly subscribers = new Set<ServerEventListener>();
   private stopping = false;
   private exited: (() => void) | undefined;
   private readonly log: (line: string) => void;
+  /** What the workers' telemetry exports (the first ready worker's start-up line). */
+  telemetry = "";
   /** Datagrams dropped in the primary: no live worker, or one too far behind. */
   dropped = 0;
 
@@ -180,7 +234,7 @@ export class TftpCluster {
     for (let i = 1; i <= o.workers; i++) {
       this.slots.push({
         id: i, worker: undefined, pid: undefined, ready: false, startedAt: 0, restarts: 0, quickDeaths: 0,
-        known: new Set(), batch: [], newListeners: [], unsent: 0, lastStats: undefined, restartTimer: undefined,
+        known: new Set(), batch: [], newListeners: [], unsent: 0, lastStats: undefined, lastMetrics: undefined, restartTimer: undefined,
       });
     }
   }
@@ -217,7 +271,7 @@ export class TftpCluster {
   }
 
   private fork(slot: Slot, first?: { ready: () => void; failed: (error: string) => void }): void {
-    const w = cluster.fork({ [ENV_VALUES]: JSON.stringify(this.o.values), [ENV_SLOT]: String(slot.id) });
+    const w = cluster.fork({ [ENV_ARGS]: JSON.stringify(this.o.args), [ENV_SLOT]: String(slot.id) });
     slot.worker = w;
     slot.pid = w.process.pid;
     slot.ready = false;
@@ -234,6 +288,8 @@ export class TftpCluster {
           if (slot.worker !== w) return;
           slot.ready = true;
           wasReady = true;
+          this.telemetry ||= m.telemetry;
+          if (this.subscribers.size) this.post(slot, { t: "subscribe", on: true });
           if (first) first.ready();
           else this.log(`tftpkit worker ${slot.id} (pid ${m.pid}) ready`);
           break;
@@ -252,6 +308,18 @@ export class TftpCluster {
         case "failed":
           failure = m.error;
           break;
+        case "events":
+          for (const e of m.d as ServerEvent[]) {
+            const tagged = tagEvent(e, slot.id);
+            for (const fn of this.subscribers) {
+              try {
+                fn(tagged);
+              } catch {
+                // A throwing listener must not take the primary down.
+              }
+            }
+          }
+          break;
         default:
           break;
       }
@@ -265,6 +333,11 @@ export class TftpCluster {
         const s = { ...slot.lastStats, sessionsActive: 0 };
         this.retired = this.retired ? addStats(this.retired, s) : s;
         slot.lastStats = undefined;
+      }
+      if (slot.lastMetrics) {
+        const kept = withoutGauges(slot.lastMetrics);
+        this.retiredMetrics = this.retiredMetrics ? mergePrometheus([this.retiredMetrics, kept]) : kept;
+        slot.lastMetrics = undefined;
       }
       if (this.stopping) {
         if (this.slots.every((s) => !s.worker)) this.exited?.();
@@ -385,10 +458,50 @@ export class TftpCluster {
     return total ?? emptyServerStats();
   }
 
-  /** The workers' Prometheus metrics as one exposition (undefined when metrics are off). */
+  /**
+   * The workers' Prometheus metrics as one exposition (undefined when
+   * metrics are off). Counters of workers that died are kept as of their
+   * last scrape.
+   */
   async metrics(): Promise<string | undefined> {
-    const texts = (await this.ask<string>("metrics")).map((a) => a.v).filter((t): t is string => typeof t === "string");
-    return texts.length ? mergePrometheus(texts) : undefined;
+    const texts: string[] = this.retiredMetrics ? [this.retiredMetrics] : [];
+    let any = false;
+    for (const a of await this.ask<string>("metrics")) {
+      if (typeof a.v !== "string") continue;
+      a.slot.lastMetrics = a.v;
+      texts.push(a.v);
+      any = true;
+    }
+    return any ? mergePrometheus(texts) : undefined;
+  }
+
+  /** Sessions running now in every worker (`worker` = its slot). */
+  async sessions(): Promise<LiveSession[]> {
+    const out: LiveSession[] = [];
+    for (const a of await this.ask<LiveSession[]>("sessions")) for (const s of a.v ?? []) out.push(tagSession(s, a.slot.id));
+    return out.sort((a, b) => a.startedAt - b.startedAt);
+  }
+
+  /** Boot flows of every worker, newest first (a client's flows are all in one worker). */
+  async flows(q: FlowQuery = {}): Promise<BootFlow[]> {
+    const out: BootFlow[] = [];
+    for (const a of await this.ask<BootFlow[]>("flows", q)) out.push(...(a.v ?? []));
+    out.sort((a, b) => b.startedAt - a.startedAt);
+    return out.slice(0, q.limit ?? 100);
+  }
+
+  async summary(): Promise<SessionSummary> {
+    return mergeSummaries((await this.ask<SessionSummary>("summary")).map((a) => a.v).filter((v): v is SessionSummary => !!v));
+  }
+
+  /** Every worker's session and flow events; workers send them only while someone listens here. */
+  subscribe(fn: ServerEventListener): () => void {
+    this.subscribers.add(fn);
+    if (this.subscribers.size === 1) for (const s of this.slots) if (s.ready) this.post(s, { t: "subscribe", on: true });
+    return () => {
+      if (!this.subscribers.delete(fn) || this.subscribers.size > 0) return;
+      for (const s of this.slots) if (s.ready) this.post(s, { t: "subscribe", on: false });
+    };
   }
 
   /** Every worker reads its configuration again; ok when all did. */

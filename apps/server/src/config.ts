@@ -92,6 +92,10 @@ export const APP_OPTIONS = {
   }),
   traceConsole: option({ ...bool(), default: false, description: "print every session span to stdout (OpenTelemetry ConsoleSpanExporter)" }),
   drainSeconds: option({ ...num(0, 3600, "seconds"), arg: "S", default: 10, unit: "s", description: "on SIGTERM/SIGINT, time running sessions get to finish" }),
+  workers: option({
+    ...int(1, 1024),
+    description: "worker processes, each with its own sessions (default: one per core; 1 = one process); a primary routes each client address to one of them",
+  }),
 };
 
 type LibraryData = { [K in keyof typeof SERVER_OPTIONS as (typeof SERVER_OPTIONS)[K] extends { code: true } ? never : K]: (typeof SERVER_OPTIONS)[K] };

@@ -208,7 +208,7 @@ describe.skipIf(!hasCurl)("admin API over tftpkit serve (curl from distinct loop
   });
 
   it("stats: counters, outcomes, errors by code, top files, top failing clients; info; config", async () => {
-    const cli = await startCli(["--root", root, "--admin", "127.0.0.1:0", "--log", "off"]);
+    const cli = await startCli(["--workers", "1", "--root", root, "--admin", "127.0.0.1:0", "--log", "off"]);
     const api = cli.adminUrl!;
     for (const [name, from] of [["pxelinux.0", "127.0.0.8"], ["pxelinux.0", "127.0.0.9"], ["nope", "127.0.0.8"], ["nope", "127.0.0.8"], ["nope2", "127.0.0.9"]]) {
       await curlTftp(cli.udpPort, name, from);
@@ -243,7 +243,7 @@ describe.skipIf(!hasCurl)("admin API over tftpkit serve (curl from distinct loop
   });
 
   it("a running transfer is a live session with its progress; SSE delivers session-start, -progress, -end, flow and stats", async () => {
-    const cli = await startCli(["--root", root, "--handler", join(root, "slow.mjs"), "--admin", "127.0.0.1:0", "--log", "off"]);
+    const cli = await startCli(["--workers", "1", "--root", root, "--handler", join(root, "slow.mjs"), "--admin", "127.0.0.1:0", "--log", "off"]);
     const api = cli.adminUrl!;
     let opened!: () => void;
     const open = new Promise<void>((r) => (opened = r));
