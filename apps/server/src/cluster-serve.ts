@@ -3,6 +3,7 @@
 // then forks the workers (which run as the dropped user), reloads every
 // worker on SIGHUP and drains every worker on SIGTERM/SIGINT.
 
+import { dashboardHandler } from "@tftpkit/dashboard";
 import type { ReceiveBuffer } from "@tftpkit/server";
 import { parseAdminAddress, startAdmin, type AdminServer } from "./admin.js";
 import type { AdminSource, ReloadResult } from "./admin-source.js";
@@ -59,7 +60,7 @@ export async function serveCluster(args: ParsedArgs, config: Config, workers: nu
       metrics: !metricsOff,
     });
     try {
-      admin = await startAdmin({ ...adminAt, source, version: version() });
+      admin = await startAdmin({ ...adminAt, source, version: version(), page: dashboardHandler() });
     } catch (err) {
       await cluster.close();
       throw new Error(`--admin ${config.admin}: ${(err as Error).message} (choose another HOST:PORT or --admin off)`);
@@ -84,7 +85,7 @@ export async function serveCluster(args: ParsedArgs, config: Config, workers: nu
       .join(", ")})`,
   );
   if (rb) write(describeReceiveBuffer(rb));
-  if (admin) write(`tftpkit admin on ${admin.url} (/api/v1, /metrics, /healthz)`);
+  if (admin) write(`tftpkit admin on ${admin.url} (dashboard /, /api/v1, /metrics, /healthz)`);
   write(`tftpkit ${cluster.telemetry} (in each worker)`);
   if (config.user) write(`tftpkit running as ${config.user} (uid ${process.getuid?.()})`);
 

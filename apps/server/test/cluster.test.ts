@@ -106,8 +106,12 @@ describe.skipIf(!hasCurl)("tftpkit serve --workers", () => {
     expect([...a].filter((x) => b.has(x))).toEqual([]);
 
     const api = cli.adminUrl!;
-    const info = await getJson<{ workers: number }>(`${api}/api/v1/info`);
+    const info = await getJson<{ workers: number; pid: number }>(`${api}/api/v1/info`);
     expect(info.workers).toBe(2);
+    expect(info.pid).toBe(cli.proc.pid); // the primary serves the admin API
+    const page = await fetch(`${api}/`);
+    expect(page.status).toBe(200); // and the dashboard
+    expect(page.headers.get("content-type")).toMatch(/text\/html/);
     const stats = await waitFor("stats of every session", async () => {
       const s = await getJson<{ stats: { sessionsOk: number; sessionsStarted: number; bytesSent: number } }>(`${api}/api/v1/stats`);
       return s.stats.sessionsOk === n ? s : undefined;
