@@ -18,7 +18,8 @@ export const IN_STRIDE = 5;
 /** Fields per datagram in an "out" batch: listener id, buffer, port, address. */
 export const OUT_STRIDE = 4;
 
-export type Question = "stats" | "summary" | "metrics" | "reload" | "sessions" | "flows";
+/** "drain": stop accepting, let running sessions finish (arg: grace ms), stay up for reads. */
+export type Question = "stats" | "summary" | "metrics" | "reload" | "sessions" | "flows" | "drain";
 
 export interface ListenerInfo {
   id: number;

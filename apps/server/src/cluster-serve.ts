@@ -5,7 +5,7 @@
 
 import { dashboardHandler } from "@tftpkit/dashboard";
 import type { ReceiveBuffer } from "@tftpkit/server";
-import { parseAdminAddress, startAdmin, type AdminServer } from "./admin.js";
+import { parseAdminAddress, readTokenFile, startAdmin, type AdminServer } from "./admin.js";
 import type { AdminSource, ReloadResult } from "./admin-source.js";
 import type { ParsedArgs } from "./args.js";
 import { dropPrivileges, resolveConfig, version } from "./cli.js";
@@ -33,7 +33,7 @@ export function clusterAdminSource(
     flows: (q) => c.flows(q),
     config: () => o.config(),
     subscribe: (fn) => c.subscribe(fn),
-    drain: () => (draining ??= c.close({ graceMs: o.drainMs() })),
+    drain: () => (draining ??= c.drain({ graceMs: o.drainMs() })),
     reload: () => o.reload(),
     metrics: o.metrics ? () => c.metrics() : undefined,
   };
@@ -48,6 +48,15 @@ export async function serveCluster(args: ParsedArgs, config: Config, workers: nu
   });
   const addr = await cluster.listen({ host: config.host, port: config.port });
   const adminAt = parseAdminAddress(config.admin);
+  // The bearer token of POST /api/v1/drain and /reload: read before privileges are dropped; a bad file stops the start.
+  const readToken = (c: Config): Promise<string | undefined> => (c.adminTokenFile ? readTokenFile(c.adminTokenFile) : Promise.resolve(undefined));
+  let token: string | undefined;
+  try {
+    token = await readToken(config);
+  } catch (err) {
+    await cluster.close();
+    throw err;
+  }
   let admin: AdminServer | undefined;
   const metricsOff = process.env.OTEL_SDK_DISABLED?.trim().toLowerCase() === "true";
   // Set below: what SIGHUP and POST /api/v1/reload do.
@@ -60,7 +69,14 @@ export async function serveCluster(args: ParsedArgs, config: Config, workers: nu
       metrics: !metricsOff,
     });
     try {
-      admin = await startAdmin({ ...adminAt, source, version: version(), page: dashboardHandler() });
+      admin = await startAdmin({
+        ...adminAt,
+        source,
+        version: version(),
+        page: dashboardHandler(),
+        token: () => token,
+        traceUrlTemplate: () => current.traceUrlTemplate,
+      });
     } catch (err) {
       await cluster.close();
       throw new Error(`--admin ${config.admin}: ${(err as Error).message} (choose another HOST:PORT or --admin off)`);
@@ -85,16 +101,18 @@ export async function serveCluster(args: ParsedArgs, config: Config, workers: nu
       .join(", ")})`,
   );
   if (rb) write(describeReceiveBuffer(rb));
-  if (admin) write(`tftpkit admin on ${admin.url} (dashboard /, /api/v1, /metrics, /healthz)`);
+  if (admin) write(`tftpkit admin on ${admin.url} (dashboard /, /api/v1, /metrics, /healthz${token ? "; POST drain/reload with the token" : ""})`);
   write(`tftpkit ${cluster.telemetry} (in each worker)`);
   if (config.user) write(`tftpkit running as ${config.user} (uid ${process.getuid?.()})`);
 
   const reload = async (): Promise<ReloadResult> => {
     try {
       const next = await resolveConfig(args); // fails here already when the file is bad
+      const nextToken = await readToken(next);
       const r = await cluster.reload();
       if (!r.ok) throw new Error(r.error);
       current = next;
+      token = nextToken;
       write(`tftpkit reloaded the configuration in ${r.workers} workers${r.fixed?.length ? ` (${r.fixed.join(", ")}: need a restart, unchanged)` : ""}`);
       return { ok: true };
     } catch (err) {

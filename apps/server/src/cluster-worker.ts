@@ -165,7 +165,9 @@ export async function runWorker(): Promise<void> {
       if (log !== "off") process.stdout.write(formatSession(s, log, slot) + "\n");
     };
     const extras = { onSessionEnd, instrumentation: telemetry.instrumentation };
-    server = createServer(await buildServerOptions(config, extras));
+    // Ids of live sessions, flow steps and flows are unique across workers: "w2:17".
+    const idPrefix = `w${slot}:`;
+    server = createServer({ ...(await buildServerOptions(config, extras)), idPrefix });
     server.serveRelayed();
 
     const outbox = new Outbox();
@@ -192,7 +194,7 @@ export async function runWorker(): Promise<void> {
     const reload = async (): Promise<ReloadAnswer> => {
       try {
         const next = await resolveConfig(args);
-        server.reconfigure(await buildServerOptions({ ...next, singlePort: config.singlePort }, extras));
+        server.reconfigure({ ...(await buildServerOptions({ ...next, singlePort: config.singlePort }, extras)), idPrefix });
         const fixed = changedFixedKeys(config, next);
         config = next;
         log = logOf(next);
@@ -219,6 +221,9 @@ export async function runWorker(): Promise<void> {
         }
         case "reload":
           return reload();
+        case "drain":
+          await server.close({ graceMs: Number(arg) || 0 });
+          return true;
         default:
           return undefined;
       }

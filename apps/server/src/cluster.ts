@@ -529,6 +529,27 @@ export class TftpCluster {
     return this.listeners.receiveBuffer();
   }
 
+  private cancelRestarts(): void {
+    for (const s of this.slots) {
+      if (s.restartTimer) clearTimeout(s.restartTimer);
+      s.restartTimer = undefined;
+    }
+  }
+
+  /**
+   * Drains without stopping: every worker stops accepting and gives running
+   * sessions `graceMs`; the workers stay up (their flows and counters can
+   * still be read) and are not replaced if they die. Then the listeners
+   * close. close() ends the workers.
+   */
+  async drain(opts: { graceMs?: number } = {}): Promise<void> {
+    const graceMs = opts.graceMs ?? 0;
+    this.stopping = true;
+    this.cancelRestarts();
+    await this.ask("drain", graceMs, graceMs + 10_000);
+    await this.listeners.close();
+  }
+
   /**
    * Drains: every worker stops accepting and gives running sessions
    * `graceMs` (their packets are still routed meanwhile), then exits; a
@@ -537,10 +558,7 @@ export class TftpCluster {
   async close(opts: { graceMs?: number } = {}): Promise<void> {
     const graceMs = opts.graceMs ?? 0;
     this.stopping = true;
-    for (const s of this.slots) {
-      if (s.restartTimer) clearTimeout(s.restartTimer);
-      s.restartTimer = undefined;
-    }
+    this.cancelRestarts();
     const gone = new Promise<void>((resolve) => {
       if (this.slots.every((s) => !s.worker)) resolve();
       else this.exited = resolve;

@@ -135,9 +135,12 @@ describe.skipIf(!hasCurl)("tftpkit serve --workers", () => {
     const transfers = Array.from({ length: n }, (_, i) => curlTftp(cli.udpPort, "slow.bin", machine(i)));
     // Every transfer running, and each machine's worker known.
     const live = await waitFor("40 live sessions", async () => {
-      const s = await getJson<{ sessions: Array<{ worker: number; peer: { address: string } }> }>(`${api}/api/v1/sessions`);
+      const s = await getJson<{ sessions: Array<{ id: string; worker: number; peer: { address: string } }> }>(`${api}/api/v1/sessions`);
       return s.sessions.length === n ? s.sessions : undefined;
     }, 30_000, 50);
+    // Ids stay unique across workers: each worker puts its own prefix before them.
+    expect(live.every((s) => s.id.startsWith(`w${s.worker}:`))).toBe(true);
+    expect(new Set(live.map((s) => s.id)).size).toBe(n);
     const workerOf = new Map(live.map((s) => [s.peer.address, s.worker]));
     const victim = 1;
     const victims = [...workerOf].filter(([, w]) => w === victim).map(([a]) => a);
