@@ -76,6 +76,7 @@ export async function serveCluster(args: ParsedArgs, config: Config, workers: nu
         page: dashboardHandler(),
         token: () => token,
         traceUrlTemplate: () => current.traceUrlTemplate,
+        allowHosts: () => current.adminAllowHosts ?? [],
       });
     } catch (err) {
       await cluster.close();
