@@ -70,7 +70,7 @@ export const APP_OPTIONS = {
       }
     }, 'must be "HOST:PORT" or "off"'),
     code: false, arg: "HOST:PORT", default: ADMIN_DEFAULT,
-    description: 'admin HTTP server: JSON API /api/v1 (sessions, boot flows, stats, events), Prometheus /metrics, /healthz ("off" to disable)',
+    description: 'admin HTTP server: the dashboard at /, JSON API /api/v1 (sessions, boot flows, stats, events), Prometheus /metrics, /healthz ("off" to disable)',
   }),
   adminAllowHosts: option({
     ...custom<string[]>(
