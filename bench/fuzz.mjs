@@ -55,7 +55,7 @@ if (existsSync(report)) {
       `  RSS before / after      ${mib(f.rss_before_mib)} / ${mib(f.rss_after_mib)}`,
       `  heap before / after     ${mib(f.heap_before_mib)} / ${mib(f.heap_after_mib)} (V8 heap + external + array buffers)`,
       `  counted                 ${f.malformed} malformed, ${f.unknown_tid} unknown TID, ${f.sessions_started} sessions started`,
-      `  sessions pinned         ${f.sessions_pinned} still waiting 15 s after the fuzz (a client-chosen timeout), ended by an ERROR from their client`,
+      `  sessions pinned         ${f.sessions_pinned} still waiting 25 s after the fuzz (must be 0: a client-chosen timeout above 10 s is declined)`,
       `  verified transfers      ${f.verified_transfers}, all byte for byte` + (r.status === 0 ? "" : " (unless the test failed above)"),
       `  kernel drops            ${f.kernel_rcvbuf_drops} (UDP RcvbufErrors, machine-wide)`,
       `  outcomes                ${Object.entries(f.outcomes).map(([k, v]) => `${k} ${v}`).join(", ")}`,
