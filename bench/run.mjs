@@ -34,7 +34,7 @@ if (opt.help) {
   process.stdout.write(
     "Usage: npm run bench [-- --quick] [-- --servers tftpkit,tftpd-hpa,atftpd,dnsmasq] [-- --scenarios id,...]\n" +
       "                     [-- --rounds N] [-- --tftpkit-args=\"--workers 2\"] [-- --no-build]\n" +
-      "  (default) the throughput issue's scenarios at full size, 3 rounds, medians (about 25 minutes on 2 cores)\n" +
+      "  (default) the throughput issue's scenarios at full size, 3 rounds, medians (about 15-20 minutes on 2 cores; most of it the peers waiting out lost blocks)\n" +
       "  --quick   small files and counts, 1 round (about 2 minutes): for development, not for figures\n" +
       "  scenarios: " + "lockstep window16 storm small loss loss-w8 burst loadgen\n",
   );
