@@ -1,8 +1,10 @@
-// A get (RRQ): this side receives. The core's rx slot decides, for each DATA
-// block, whether it is the next one in order, a duplicate or past a gap, and
-// when to ACK: at the end of each window, at the last (short) block, once
-// per gap with the last in-order block (RFC 7440), once per run of
-// duplicates. Its deadline resends the request or the last ACK.
+// A get (RRQ): this side receives, through the one windowed receiver
+// (BlockReceiver, shared with the server's write sessions). It decides, for
+// each DATA block, whether it is the next one in order, a duplicate or past
+// a gap, and when to ACK: at the end of each window, at the last (short)
+// block, once per gap with the last in-order block (RFC 7440), once per
+// window's worth of duplicates. Its deadline resends the request or the last
+// ACK. A sink that asks to wait holds the next ACK back.
 //
 //   RRQ   | 01 | filename | 0 | mode | 0 | opt | 0 | value | 0 | ...
 //   DATA  | 03 | block (2) | 0..blksize bytes      (short block = the last)
@@ -10,7 +12,7 @@
 //   OACK  | 06 | opt | 0 | value | 0 | ...          (answered with ACK 0)
 //   ERROR | 05 | code (2) | message | 0 |
 
-import { NetasciiDecoder, Opcode, Rx, Timeout, WireError } from "@tftpkit/wasm-core";
+import { BlockReceiver, Opcode, WireError } from "@tftpkit/wasm-core";
 import { TftpTransferError } from "./errors.js";
 import type { ResolvedTransferOptions } from "./options.js";
 import type { Sink } from "./sink.js";
@@ -18,14 +20,7 @@ import { askedOptions, checkOack, codec, Transfer, type Target } from "./transfe
 
 export class GetTransfer extends Transfer {
   private readonly request: Uint8Array;
-  /** One ACK packet, its block number rewritten for each send. */
-  private readonly ackBuf = Buffer.from([0, Opcode.ACK, 0, 0]);
-  private gotData = false;
-  private paused = false;
-  private pendingAck = false;
-  private lastBlock = -1;
-  private dupsSinceAck = 0;
-  private readonly decoder: NetasciiDecoder | undefined;
+  protected readonly flow: BlockReceiver;
 
   constructor(target: Target, remote: string, o: ResolvedTransferOptions, private readonly sink: Sink) {
     super("get", target, remote, o);
@@ -39,19 +34,28 @@ export class GetTransfer extends Transfer {
       timeout: o.timeoutOption > 0 ? o.timeoutOption : undefined,
       windowsize: o.windowsize > 0 ? o.windowsize : undefined,
     });
-    if (o.mode === "netascii") this.decoder = new NetasciiDecoder(codec);
+    const consumer = {
+      write: (chunk: Uint8Array): void | Promise<void> => {
+        try {
+          if (!sink.write(chunk)) return new Promise<void>((resolve) => sink.onDrain(resolve));
+        } catch (err) {
+          throw new TftpTransferError(WireError.DISK_FULL, `cannot write: ${(err as Error).message}`, false, "TFTP_ERR_DISK_FULL");
+        }
+      },
+    };
+    // Until the server answers options: blksize 512, lock-step (RFC 1350).
+    // Unless the user set a timeout, the retransmission timeout adapts to the round trip (rtoFloorMs > 0).
+    this.flow = new BlockReceiver(this.s, this, {
+      send: this.send,
+      failed: this.flowFailed,
+      received: () => this.complete(),
+    }, consumer, { blksize: 512, windowsize: 1, timeoutMs: o.timeoutMs, retries: o.retries, netascii: o.mode === "netascii", rtoFloorMs: o.rtoFloorMs });
   }
 
   start(): Promise<unknown> {
-    // Until the server answers options, the window is 1 (RFC 1350 lock-step).
-    this.slot = this.s.rxOpen(this, 1, this.o.timeoutMs, this.o.retries);
-    if (this.slot < 0) {
+    if (!this.flow.start(this.request)) {
       this.fail(new TftpTransferError(WireError.UNDEFINED, "client session table full", false, "TFTP_ERR_CORE"));
-      return this.done;
     }
-    this.adaptRto();
-    this.sendRaw(this.request, 0, this.request.length);
-    this.s.touch(this.slot);
     return this.done;
   }
 
@@ -67,6 +71,11 @@ export class GetTransfer extends Transfer {
     if (this.phase !== "request" && this.phase !== "transfer") return false;
     if (msg.length < 2 || msg[0] !== 0 || (msg[1] !== Opcode.DATA && msg[1] !== Opcode.OACK)) return false;
     return this.loss!.dropData();
+  }
+
+  /** ... and the ACKs this side sends. */
+  protected dropsOutgoing(opcode: number): boolean {
+    return opcode === Opcode.ACK && this.loss!.dropAck();
   }
 
   protected onPacket(msg: Buffer): void {
@@ -85,80 +94,15 @@ export class GetTransfer extends Transfer {
   }
 
   private onData(msg: Buffer): void {
-    const block = (msg[2] << 8) | msg[3];
-    if (this.phase === "dally") {
-      // The server did not get the last ACK: ACK its last block again.
-      if (block === this.lastBlock) {
-        this.retransmits++;
-        this.sendAck(block);
-      }
-      return;
-    }
-    if (this.phase === "request") {
-      // DATA without an OACK: the server took none of the options.
-      this.phase = "transfer";
-    }
-    const len = msg.length - 4;
-    if (len > this.blksize) {
-      return this.failWithError(WireError.ILLEGAL_OPERATION, `DATA of ${len} bytes exceeds blksize ${this.blksize}`, "TFTP_ERR_ILLEGAL_OPERATION");
-    }
-    const r = this.s.rxOnData(this.slot, block, len, this.blksize);
-    if (r < 0) return;
-    if (r & Rx.DELIVER) {
-      this.gotData = true;
-      this.blocks++;
-      this.wireBytes += len;
-      if (len > 0) {
-        const payload = msg.subarray(4);
-        const chunk = this.decoder ? this.decoder.push(payload) : payload;
-        this.bytes += chunk.length;
-        try {
-          if (!this.sink.write(chunk) && !this.paused) {
-            this.paused = true;
-            this.sink.onDrain(this.resume);
-          }
-        } catch (err) {
-          return this.failWithError(WireError.DISK_FULL, `cannot write: ${(err as Error).message}`, "TFTP_ERR_DISK_FULL");
-        }
-      }
-    }
-    let ackNow = (r & Rx.ACK) !== 0;
-    if (r & Rx.DUPLICATE) {
-      this.duplicates++;
-      // The core re-ACKs the first duplicate of a run. If that ACK is lost too,
-      // the sender resends its window again: re-ACK once per window's worth of
-      // duplicates (every duplicate in lock-step, as RFC 1350 receivers do), so
-      // recovery does not wait for this side's own deadline.
-      if (++this.dupsSinceAck >= this.windowsize) ackNow = true;
-    }
-    if (r & Rx.GAP) this.gaps++;
-    if (r & Rx.DONE) {
-      this.ackNow();
-      this.lastBlock = block;
-      return this.complete();
-    }
-    if (ackNow) {
-      if (r & Rx.DUPLICATE) this.retransmits++;
-      if (this.paused) this.pendingAck = true;
-      else this.ackNow();
-    }
+    // DATA without an OACK: the server took none of the options.
+    if (this.phase === "request") this.phase = "transfer";
+    this.flow.onData((msg[2] << 8) | msg[3], msg.subarray(4));
   }
-
-  private readonly resume = (): void => {
-    this.paused = false;
-    if (this.pendingAck && this.phase === "transfer") {
-      this.pendingAck = false;
-      this.ackNow();
-    }
-  };
 
   private onOack(msg: Buffer): void {
     if (this.phase !== "request") {
       // The server resent its OACK: our ACK 0 was lost.
-      if (this.phase === "transfer" && !this.gotData) {
-        this.retransmits++;
-        this.ackNow();
-      }
+      if (this.phase === "transfer" && !this.flow.started) this.flow.reack();
       return;
     }
     const p = codec.decode(msg);
@@ -171,60 +115,23 @@ export class GetTransfer extends Transfer {
     this.blksize = g.blksize;
     this.windowsize = g.windowsize;
     this.tsize = g.tsize;
-    if (g.windowsize !== 1) {
-      this.s.close(this.slot);
-      this.slot = this.s.rxOpen(this, g.windowsize, this.o.timeoutMs, this.o.retries);
-      if (this.slot < 0) return this.failWithError(WireError.UNDEFINED, "client session table full", "TFTP_ERR_CORE");
-      this.adaptRto();
+    if (!this.flow.reshape(g.blksize, g.windowsize)) {
+      return this.failWithError(WireError.UNDEFINED, "client session table full", "TFTP_ERR_CORE");
     }
     this.phase = "transfer";
-    this.ackNow(); // ACK 0
+    this.flow.ack(); // ACK 0
   }
 
-  /** ACKs the last in-order block and restarts the window and deadline. */
-  private ackNow(): void {
-    this.dupsSinceAck = 0;
-    this.sendAck(this.s.rxAckBlock(this.slot));
-    this.s.rxAcked(this.slot);
-  }
-
-  private sendAck(block: number): void {
-    if (this.loss?.dropAck()) return;
-    this.ackBuf[2] = block >>> 8;
-    this.ackBuf[3] = block & 0xff;
-    this.sendRaw(this.ackBuf, 0, 4);
-  }
-
-  onDeadline(): void {
-    if (this.phase === "dally") return this.close(this.requestResent ? this.lingerMs() : 0);
-    if (this.phase !== "request" && this.phase !== "transfer") return;
-    if (this.paused) {
-      // The consumer holds the transfer back: wait without counting a retry.
-      this.s.touch(this.slot);
-      return;
-    }
+  protected deadlinePassed(): void {
+    const verdict = this.flow.onTimeout();
+    if (verdict === "waiting") return; // the consumer holds the transfer back: no retry counted
     this.timeouts++;
-    if (this.s.rxOnTimeout(this.slot) === Timeout.GIVE_UP) {
-      return this.failWithError(WireError.UNDEFINED, "Transfer timed out", "TFTP_ERR_TIMEOUT");
-    }
-    this.retransmits++;
-    if (this.phase === "request") {
-      this.requestResent = true;
-      this.sendRaw(this.request, 0, this.request.length);
-      this.s.touch(this.slot);
-    } else {
-      this.ackNow();
-    }
+    if (verdict === "give-up") return this.failWithError(WireError.UNDEFINED, "Transfer timed out", "TFTP_ERR_TIMEOUT");
+    if (this.phase === "request") this.requestResent = true;
   }
 
+  /** The final ACK went out: resolve once the sink has everything. */
   private complete(): void {
-    if (this.decoder) {
-      const tail = this.decoder.end();
-      if (tail.length > 0) {
-        this.bytes += tail.length;
-        this.sink.write(tail);
-      }
-    }
     this.succeed();
     this.sink.end().then(
       () => this.resolveWith(),
@@ -236,5 +143,16 @@ export class GetTransfer extends Transfer {
     if (this.settled) return;
     this.sink.destroy(err);
     super.fail(err);
+  }
+
+  override stats(...args: Parameters<Transfer["stats"]>): ReturnType<Transfer["stats"]> {
+    const f = this.flow;
+    this.retransmits = f.retransmits;
+    this.bytes = f.bytes;
+    this.wireBytes = f.wireBytes;
+    this.blocks = f.blocks;
+    this.gaps = f.gaps;
+    this.duplicates = f.duplicates;
+    return super.stats(...args);
   }
 }

@@ -1,44 +1,28 @@
-// A put (WRQ): this side sends. The core's tx slot treats the request as
-// block 0, acknowledged by ACK 0 or by an OACK; then it says how many blocks
-// of the window may go now (txSendable from txNext), moves the base on each
-// cumulative ACK, goes back to the block after the one ACKed on a gap, and
-// back to the base on a timeout. Duplicate ACKs change nothing (no Sorcerer's
-// Apprentice resends).
-//
-// Ring: `slots` packet buffers of 4 + blksize bytes. Block b (absolute, from
-// 1) lives in slot b % slots; blocks [base, filledTo) hold data, so a resend
-// never reads the source again.
+// A put (WRQ): this side sends, through the one windowed sender (BlockSender,
+// shared with the server's read sessions). The request is its block 0,
+// acknowledged by ACK 0 or by an OACK; then it sends each window, moves on
+// with each cumulative ACK, goes back to the block after the one ACKed on a
+// gap, and back to the base on a timeout. Duplicate ACKs change nothing (no
+// Sorcerer's Apprentice resends).
 //
 //   WRQ  | 02 | filename | 0 | mode | 0 | opt | 0 | value | 0 | ...
 //   DATA | 03 | block (2) | 0..blksize bytes
 //   ACK  | 04 | block (2) |      (ACK 0 or an OACK answers the WRQ)
 
-import { Ack, Opcode, Timeout, WireError } from "@tftpkit/wasm-core";
+import { BlockSender, Opcode, WireError } from "@tftpkit/wasm-core";
 import type { ResolvedTransferOptions } from "./options.js";
 import type { Chunker } from "./source.js";
 import { askedOptions, checkOack, codec, Transfer, type Target } from "./transfer.js";
 
-const RING_MIN_SLOTS = 8;
-
 export class PutTransfer extends Transfer {
-  private readonly request: Uint8Array;
-  private requestSent = false;
-  private ring: Buffer = Buffer.alloc(0);
-  private lens: Int32Array = new Int32Array(0);
-  private slots = 0;
-  private stride = 0;
-  private filledTo = 1;
-  private partial = 0;
-  private filling = false;
-  private last = -1;
-  private highestSent = 0;
+  protected readonly flow: BlockSender;
 
   constructor(target: Target, remote: string, o: ResolvedTransferOptions, private readonly chunker: Chunker, size: number) {
     super("put", target, remote, o);
     const tsize = o.tsize && size >= 0 ? size : -1;
     this.tsize = tsize;
     this.optionsAsked = askedOptions(o, tsize);
-    this.request = codec.encodeRequest({
+    const request = codec.encodeRequest({
       opcode: Opcode.WRQ,
       filename: remote,
       mode: o.mode,
@@ -47,106 +31,17 @@ export class PutTransfer extends Transfer {
       timeout: o.timeoutOption > 0 ? o.timeoutOption : undefined,
       windowsize: o.windowsize > 0 ? o.windowsize : undefined,
     });
+    // Until the server answers options: blksize 512, lock-step (RFC 1350).
+    // Unless the user set a timeout, the retransmission timeout adapts to the round trip (rtoFloorMs > 0).
+    this.flow = new BlockSender(this.s, this, {
+      send: this.send,
+      failed: (err) => this.failWithError(WireError.UNDEFINED, `cannot read the source: ${(err as Error).message}`, "TFTP_ERR_UNDEFINED"),
+    }, chunker, { blksize: 512, windowsize: 1, timeoutMs: o.timeoutMs, retries: o.retries, first: request, rtoFloorMs: o.rtoFloorMs });
   }
 
   start(): Promise<unknown> {
-    this.slot = this.s.txOpen(this, 1, this.o.timeoutMs, this.o.retries, true);
-    if (this.slot < 0) {
-      this.failWithError(WireError.UNDEFINED, "client session table full", "TFTP_ERR_CORE");
-      return this.done;
-    }
-    this.adaptRto();
-    this.pump();
+    if (!this.flow.start()) this.failWithError(WireError.UNDEFINED, "client session table full", "TFTP_ERR_CORE");
     return this.done;
-  }
-
-  /** Sends whatever the scheduler allows and the ring holds. */
-  private pump(): void {
-    if (this.phase === "done") return;
-    const s = this.s;
-    const slot = this.slot;
-    let can = s.txSendable(slot);
-    if (can === 0) return;
-    let n = s.txNext(slot);
-    if (n === 0) {
-      if (this.requestSent) {
-        this.retransmits++;
-        this.requestResent = true;
-      }
-      this.requestSent = true;
-      this.sendRaw(this.request, 0, this.request.length);
-      s.txSent(slot, 1);
-      return;
-    }
-    let sent = 0;
-    const ring = this.ring;
-    while (can > 0 && n < this.filledTo) {
-      const i = n % this.slots;
-      const off = i * this.stride;
-      ring[off + 2] = (n >>> 8) & 0xff;
-      ring[off + 3] = n & 0xff;
-      const len = this.lens[i];
-      if (!this.loss?.dropData()) this.sendRaw(ring, off, len + 4);
-      if (n <= this.highestSent) this.retransmits++;
-      else {
-        this.highestSent = n;
-        this.wireBytes += len;
-        this.blocks++;
-      }
-      n++;
-      can--;
-      sent++;
-    }
-    if (sent > 0) s.txSent(slot, sent);
-    if (!this.filling) this.fill();
-  }
-
-  /** Copies source bytes into free ring slots; waits for the source only when its chunk is used up. */
-  private fill(): void {
-    if (this.phase !== "transfer" || this.filling) return;
-    const base = Math.max(this.s.txBase(this.slot), 1);
-    let end = base + this.slots;
-    if (this.last > 0) end = Math.min(end, this.last + 1);
-    const c = this.chunker;
-    let grew = false;
-    while (this.filledTo < end) {
-      const b = this.filledTo;
-      const i = b % this.slots;
-      const at = i * this.stride + 4;
-      while (this.partial < this.blksize) {
-        if (c.available() > 0) {
-          this.partial += c.take(this.ring, at + this.partial, this.blksize - this.partial);
-        } else if (c.ended) {
-          break;
-        } else {
-          this.filling = true;
-          c.pull().then(
-            () => {
-              this.filling = false;
-              this.fill();
-              this.pump();
-            },
-            (err: Error) => {
-              this.filling = false;
-              this.failWithError(WireError.UNDEFINED, `cannot read the source: ${err.message}`, "TFTP_ERR_UNDEFINED");
-            },
-          );
-          if (grew) this.pump();
-          return;
-        }
-      }
-      this.lens[i] = this.partial;
-      this.filledTo = b + 1;
-      grew = true;
-      if (this.partial < this.blksize) {
-        // A short (maybe empty) block: the end of the data.
-        this.last = b;
-        this.s.txSetLast(this.slot, b);
-        this.partial = 0;
-        break;
-      }
-      this.partial = 0;
-    }
   }
 
   /** A WRQ is answered by ACK 0, an OACK or an ERROR. */
@@ -160,6 +55,11 @@ export class PutTransfer extends Transfer {
   protected dropsIncoming(msg: Buffer): boolean {
     if (msg.length < 2 || msg[0] !== 0 || (msg[1] !== Opcode.ACK && msg[1] !== Opcode.OACK)) return false;
     return this.loss!.dropAck();
+  }
+
+  /** ... and the DATA this side sends. */
+  protected dropsOutgoing(opcode: number): boolean {
+    return opcode === Opcode.DATA && this.loss!.dropData();
   }
 
   protected onPacket(msg: Buffer): void {
@@ -177,23 +77,12 @@ export class PutTransfer extends Transfer {
   }
 
   private onAck(block: number): void {
-    const s = this.s;
     if (this.phase === "request") {
       if (block !== 0) return;
       // ACK 0 without an OACK: the server took none of the options.
-      s.txOnAck(this.slot, 0);
-      return this.begin();
-    }
-    if (this.phase !== "transfer") return;
-    const r = s.txOnAck(this.slot, block);
-    if (r === Ack.DONE) return this.complete();
-    if (r === Ack.ADVANCED || r === Ack.GAP) {
-      if (r === Ack.GAP) this.gaps++;
-      this.fill();
-      this.pump();
-    } else if (r === Ack.DUPLICATE) {
-      this.duplicates++;
-    }
+      this.phase = "transfer";
+    } else if (this.phase !== "transfer") return;
+    if (this.flow.onAck(block) === "done") this.complete();
   }
 
   private onOack(msg: Buffer): void {
@@ -205,33 +94,16 @@ export class PutTransfer extends Transfer {
     this.optionsAcked = Object.fromEntries(p.options);
     this.blksize = g.blksize;
     this.windowsize = g.windowsize;
-    this.s.txOnAck(this.slot, 0);
-    if (g.windowsize !== 1) this.s.txSetWindow(this.slot, g.windowsize);
-    this.begin();
-  }
-
-  /** Options settled: size the ring and send the first window. */
-  private begin(): void {
+    this.flow.reshape(g.blksize, g.windowsize);
     this.phase = "transfer";
-    this.slots = Math.max(2 * this.windowsize, RING_MIN_SLOTS);
-    this.stride = this.blksize + 4;
-    this.ring = Buffer.allocUnsafe(this.slots * this.stride);
-    this.lens = new Int32Array(this.slots);
-    for (let i = 0; i < this.slots; i++) {
-      this.ring[i * this.stride] = 0;
-      this.ring[i * this.stride + 1] = Opcode.DATA;
-    }
-    this.fill();
-    this.pump();
+    this.flow.onAck(0);
   }
 
-  onDeadline(): void {
-    if (this.phase !== "request" && this.phase !== "transfer") return;
+  protected deadlinePassed(): void {
     this.timeouts++;
-    if (this.s.txOnTimeout(this.slot) === Timeout.GIVE_UP) {
-      return this.failWithError(WireError.UNDEFINED, "Transfer timed out", "TFTP_ERR_TIMEOUT");
-    }
-    this.pump();
+    const verdict = this.flow.onTimeout();
+    if (verdict !== "retransmit") return this.failWithError(WireError.UNDEFINED, "Transfer timed out", "TFTP_ERR_TIMEOUT");
+    if (this.phase === "request") this.requestResent = true;
   }
 
   private complete(): void {
@@ -246,5 +118,15 @@ export class PutTransfer extends Transfer {
     this.bytes = this.chunker.bytesIn;
     this.chunker.close();
     super.fail(err);
+  }
+
+  override stats(...args: Parameters<Transfer["stats"]>): ReturnType<Transfer["stats"]> {
+    const f = this.flow;
+    this.retransmits = f.retransmits;
+    this.wireBytes = f.bytes;
+    this.blocks = f.blocks;
+    this.gaps = f.gaps;
+    this.duplicates = f.duplicates;
+    return super.stats(...args);
   }
 }

@@ -1,15 +1,16 @@
 // What a put reads from: bytes, a file or a stream, cut into blocks. The
-// chunker copies straight from the source's chunks into the put's packet
-// ring; it only waits (pull) when its current chunk is used up.
+// chunker is the sender's block source: it copies straight from the source's
+// chunks into the sender's packet ring; it only waits (pull) when its
+// current chunk is used up.
 
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { Readable } from "node:stream";
-import { NetasciiEncoder, type Codec } from "@tftpkit/wasm-core";
+import { NetasciiEncoder, type BlockSource, type Codec } from "@tftpkit/wasm-core";
 
 export type PutBody = Uint8Array | Readable | AsyncIterable<Uint8Array>;
 
-export class Chunker {
+export class Chunker implements BlockSource {
   private chunk: Uint8Array | null;
   private off = 0;
   /** True once the source has nothing more. */
@@ -66,6 +67,26 @@ export class Chunker {
       this.off = 0;
       return;
     }
+  }
+
+  /**
+   * Fills targets in order, each whole but a short last one at the end.
+   * Waits for the stream only with no whole target filled yet; else hands
+   * over what is ready.
+   */
+  async read(targets: Buffer[]): Promise<number> {
+    let total = 0;
+    for (const t of targets) {
+      let filled = 0;
+      while (filled < t.length) {
+        if (this.available() > 0) filled += this.take(t, filled, t.length - filled);
+        else if (this.ended) return total + filled;
+        else if (total > 0 && filled === 0) return total;
+        else await this.pull();
+      }
+      total += filled;
+    }
+    return total;
   }
 
   /** Stops reading (a stream source is destroyed). */

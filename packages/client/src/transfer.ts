@@ -1,10 +1,12 @@
-// What a get and a put share: the socket, the server's transfer ID, the slot
-// in the core's scheduler, the abort signal, option checks, stats and the end.
+// What a get and a put share: the socket, the server's transfer ID, the
+// flow (the one windowed sender or receiver, shared with the server, which
+// holds the slot in the core's scheduler), the abort signal, option checks,
+// stats and the end.
 
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import { performance } from "node:perf_hooks";
 import {
-  Opcode, WireError, scheduler, wasmCodec, type DeadlineOwner, type Scheduler, type TftpErrorCode,
+  Opcode, TftpError, WireError, scheduler, wasmCodec, type DeadlineOwner, type Scheduler, type TftpErrorCode,
 } from "@tftpkit/wasm-core";
 import { TftpTransferError } from "./errors.js";
 import { toLossInjector, type LossInjector } from "./loss.js";
@@ -81,10 +83,17 @@ function closeSocket(s: Socket): void {
 
 type Phase = "request" | "transfer" | "dally" | "done";
 
+/** What a transfer needs of its sender or receiver at the end. */
+interface Flow {
+  readonly slot: number;
+  dally(ms: number): void;
+  close(): void;
+}
+
 export abstract class Transfer implements DeadlineOwner {
   protected readonly s: Scheduler = scheduler();
   protected readonly socket: Socket;
-  protected slot = -1;
+  protected abstract readonly flow: Flow;
   protected phase: Phase = "request";
   protected readonly loss: LossInjector | undefined;
   protected peerPort = 0;
@@ -138,14 +147,15 @@ export abstract class Transfer implements DeadlineOwner {
     }
   }
 
-  /** Unless the user set a timeout, the slot's retransmission timeout adapts to the round trip (the timeout is its ceiling). */
-  protected adaptRto(): void {
-    if (this.o.rtoFloorMs > 0 && this.slot >= 0) this.s.adaptRto(this.slot, this.o.rtoFloorMs);
-  }
-
   /** Called for each packet from the server's transfer port. */
   protected abstract onPacket(msg: Buffer): void;
-  abstract onDeadline(): void;
+  /** The flow's deadline passed while the transfer runs. */
+  protected abstract deadlinePassed(): void;
+
+  onDeadline(): void {
+    if (this.phase === "dally") return this.close(this.requestResent ? this.lingerMs() : 0);
+    if (this.phase === "request" || this.phase === "transfer") this.deadlinePassed();
+  }
 
   /**
    * Whether a packet can be the server's first answer (its port becomes the
@@ -188,6 +198,21 @@ export abstract class Transfer implements DeadlineOwner {
     this.socket.send(buf, offset, length, this.peerPort || this.target.port, this.target.address);
     this.packetsSent++;
   }
+
+  /** The flow's link: sends, unless injected loss drops this kind of packet. */
+  protected readonly send = (buf: Uint8Array, offset: number, length: number): void => {
+    if (this.loss && this.dropsOutgoing(buf[offset + 1])) return;
+    this.sendRaw(buf, offset, length);
+  };
+
+  /** Whether injected loss drops an outgoing packet of this opcode. */
+  protected abstract dropsOutgoing(opcode: number): boolean;
+
+  /** The flow stopped on an error of this side (the source, the sink, a bad packet, the buffers). */
+  protected readonly flowFailed = (err: unknown): void => {
+    if (err instanceof TftpError) return this.failWithError(err.wireCode, err.message, err.code);
+    this.failWithError(WireError.UNDEFINED, (err as Error).message ?? String(err), "TFTP_ERR_UNDEFINED");
+  };
 
   /** Sends an ERROR to the server (when it has answered) and fails with `err`. */
   protected failWithError(wireCode: number, message: string, code?: TftpErrorCode): void {
@@ -233,11 +258,10 @@ export abstract class Transfer implements DeadlineOwner {
   /** The transfer is complete: resolve now; keep the socket `dallyMs` longer if asked (or longer if the request was resent). */
   protected succeed(): void {
     this.durationMs = performance.now() - this.t0;
-    if (this.o.dallyMs > 0 && this.slot >= 0) {
+    if (this.o.dallyMs > 0 && this.flow.slot >= 0) {
       this.phase = "dally";
       this.socket.unref(); // the transfer is complete: the dally does not hold the process
-      this.s.setFixedTimeout(this.slot, this.o.dallyMs);
-      this.s.touch(this.slot);
+      this.flow.dally(this.o.dallyMs);
     } else {
       this.close(this.requestResent ? this.lingerMs() : 0);
     }
@@ -253,8 +277,7 @@ export abstract class Transfer implements DeadlineOwner {
   protected close(lingerMs = 0): void {
     if (this.phase === "done") return;
     this.phase = "done";
-    if (this.slot >= 0) this.s.close(this.slot);
-    this.slot = -1;
+    this.flow.close();
     if (lingerMs > 0) {
       this.socket.unref();
       setTimeout(closeSocket, lingerMs, this.socket).unref();

@@ -1,14 +1,16 @@
-// What read and write sessions share: the transport (a socket of the
+// What read and write sessions share: the connection (a socket of the
 // session's own on an ephemeral port, or the listening socket in single-port
-// mode), the TID check, error replies, the telemetry observer and the stats
-// record written when the session ends.
+// mode: see connection.ts), the TID check, error replies, the no-progress
+// bound, the telemetry observer and the stats record written when the
+// session ends.
 
-import { createSocket, type Socket, type RemoteInfo } from "node:dgram";
+import type { Socket, RemoteInfo } from "node:dgram";
 import { performance } from "node:perf_hooks";
 import {
   Opcode, TftpError, WireError, toTftpError, wasmCodec,
-  type DeadlineOwner, type RequestPacket, type Scheduler,
+  type BufferBudget, type DeadlineOwner, type RequestPacket, type Scheduler,
 } from "@tftpkit/wasm-core";
+import { connect, type Connection } from "./connection.js";
 import type { FileCache } from "./file-cache.js";
 import type { ReadHandler, ReadRequest } from "./handler.js";
 import { splitTraceparent, type SessionObserver } from "./instrument.js";
@@ -27,6 +29,8 @@ export interface SessionHost {
   readonly scheduler: Scheduler;
   /** Small files' contents, shared by every session (undefined: off). */
   readonly fileCache: FileCache | undefined;
+  /** The budget every session's buffers are reserved from. */
+  readonly buffers: BufferBudget;
   sessionEnded(session: Session, stats: SessionStats): void;
   countUnknownTid(): void;
   countMalformed(): void;
@@ -45,43 +49,6 @@ function firstValues(options: Array<[string, string]>): Record<string, string> {
   return out;
 }
 
-function bindEphemeral(socket: Socket, address: string | undefined, range: readonly [number, number] | undefined): Promise<void> {
-  if (!range) return new Promise((resolve) => socket.bind({ port: 0, address, exclusive: true }, resolve));
-  const [lo, hi] = range;
-  const span = hi - lo + 1;
-  const start = Math.floor(Math.random() * span);
-  return new Promise((resolve, reject) => {
-    let tries = 0;
-    const attempt = (): void => {
-      if (tries >= Math.min(span, 64)) return reject(new TftpError(WireError.UNDEFINED, "No free port in the session port range"));
-      const port = lo + ((start + tries) % span);
-      tries++;
-      const onError = (err: NodeJS.ErrnoException): void => {
-        if (err.code === "EADDRINUSE") attempt();
-        else reject(err);
-      };
-      socket.once("error", onError);
-      socket.bind({ port, address, exclusive: true }, () => {
-        socket.off("error", onError);
-        resolve();
-      });
-    };
-    attempt();
-  });
-}
-
-/**
- * Peers are always IP literals: answer the address lookup dgram makes before
- * every send at once, instead of through dns.lookup and a nextTick.
- */
-function literalLookup(
-  address: string,
-  family: unknown,
-  callback: (err: Error | null, address: string, family: number) => void,
-): void {
-  callback(null, address, address.includes(":") ? 6 : 4);
-}
-
 export abstract class Session implements DeadlineOwner {
   readonly id: number;
   readonly key: string;
@@ -97,7 +64,7 @@ export abstract class Session implements DeadlineOwner {
     return this.abortController.signal;
   }
   protected readonly opts: ResolvedOptions;
-  private socket: Socket | undefined;
+  private conn: Connection | undefined;
   protected ready: Promise<void> = Promise.resolve();
   // negotiated
   protected blksize = 512;
@@ -152,16 +119,11 @@ export abstract class Session implements DeadlineOwner {
    * or a rewrite rule refused the name): the caller stops there.
    */
   protected open(): boolean {
-    if (this.shared) {
-      this.socket = this.shared;
-    } else {
-      const socket = createSocket({ type: this.peer.family === "IPv6" ? "udp6" : "udp4", lookup: literalLookup });
-      this.socket = socket;
-      socket.on("message", this.onPacket);
-      socket.on("error", () => this.finish("error", new TftpError(WireError.UNDEFINED, "socket error")));
-      this.ready = bindEphemeral(socket, this.local.address, this.opts.portRange);
-      this.ready.catch(() => {});
-    }
+    this.conn = connect(this.shared, this.peer, this.local.address, this.opts.portRange, {
+      onPacket: this.onPacket,
+      onError: () => this.finish("error", new TftpError(WireError.UNDEFINED, "socket error")),
+    });
+    this.ready = this.conn.ready;
     this.obs = this.opts.instrumentation?.session({
       id: this.id,
       kind: this.kind,
@@ -224,7 +186,7 @@ export abstract class Session implements DeadlineOwner {
       blksize: this.blksize,
       windowsize: this.windowsize,
       tsize: this.tsize,
-      retransmits: this.retransmits,
+      retransmits: k.retransmits ?? this.retransmits,
     };
   };
 
@@ -260,13 +222,10 @@ export abstract class Session implements DeadlineOwner {
     return this.obs ? this.obs.runHandler(fn) : fn();
   }
 
-  protected send(buf: Uint8Array, offset: number, length: number): void {
-    try {
-      this.socket?.send(buf, offset, length, this.peer.port, this.peer.address);
-    } catch {
-      // The socket closed under us (server shutting down): the session ends on its own.
-    }
-  }
+  /** Sends to the peer (the sender's and receiver's link). */
+  readonly send = (buf: Uint8Array, offset: number, length: number): void => {
+    this.conn?.sendTo(buf, offset, length, this.peer.port, this.peer.address);
+  };
 
   protected done(): boolean {
     return this.phase === "done";
@@ -281,11 +240,8 @@ export abstract class Session implements DeadlineOwner {
       // Never answer an ERROR: two sessions would bounce ERROR 5 at each other forever.
       const isError = msg.length >= 2 && msg[0] === 0 && msg[1] === 5;
       if (!isError) {
-        try {
-          this.socket?.send(codec.encodeError(WireError.UNKNOWN_TID, "Unknown transfer ID"), rinfo.port, rinfo.address);
-        } catch {
-          // closed under us
-        }
+        const e = codec.encodeError(WireError.UNKNOWN_TID, "Unknown transfer ID");
+        this.conn?.sendTo(e, 0, e.length, rinfo.port, rinfo.address);
       }
       return;
     }
@@ -296,9 +252,22 @@ export abstract class Session implements DeadlineOwner {
   /** The retransmission deadline passed. */
   abstract onDeadline(): void;
 
-  /** The session deadline passed: while the handler runs, the handler's deadline. */
+  /**
+   * The transfer runs (call once the sender or receiver started): from now
+   * the session deadline is the no-progress bound, moved on whenever an ACK
+   * moves the window or an in-order block arrives.
+   */
+  protected watchProgress(): void {
+    const stall = this.opts.stallTimeoutMs;
+    if (stall > 0 && !this.done()) this.host.scheduler.setProgressLimit(this.slot, stall);
+  }
+
+  /** The session deadline passed: while the handler runs, the handler's deadline; then the no-progress bound. */
   onSessionDeadline(): void {
-    if (this.phase === "handler") this.handlerTimedOut();
+    if (this.phase === "handler") return this.handlerTimedOut();
+    if (this.phase === "transfer" || this.phase === "commit") {
+      this.fail(new TftpError(WireError.UNDEFINED, "Transfer timed out: no progress", "TFTP_ERR_TIMEOUT"), "timeout");
+    }
   }
   abstract start(): void;
   /** Fields of the stats record that only one kind has. */
@@ -311,17 +280,11 @@ export abstract class Session implements DeadlineOwner {
     this.fail(new TftpError(WireError.UNDEFINED, "Handler timed out", "TFTP_ERR_TIMEOUT"));
   }
 
-  /** Sends a last packet (an ERROR), then lets go of the socket. */
+  /** Sends a last packet (an ERROR), then lets go of the connection. */
   private sendLast(packet: Uint8Array): void {
-    const socket = this.socket;
-    this.socket = undefined;
-    if (!socket) return;
-    try {
-      if (socket === this.shared) socket.send(packet, this.peer.port, this.peer.address);
-      else socket.send(packet, this.peer.port, this.peer.address, () => socket.close());
-    } catch {
-      // Already closed.
-    }
+    const conn = this.conn;
+    this.conn = undefined;
+    conn?.closeAfter(packet, this.peer.port, this.peer.address);
   }
 
   /** Answers an error to the client and ends the session. */
@@ -349,8 +312,8 @@ export abstract class Session implements DeadlineOwner {
     this.phase = "done";
     if (this.slot >= 0) this.host.scheduler.close(this.slot);
     this.slot = -1;
-    if (this.socket && this.socket !== this.shared) this.socket.close();
-    this.socket = undefined;
+    this.conn?.close();
+    this.conn = undefined;
     this.release();
     this.abortController?.abort();
     const stats: SessionStats = {

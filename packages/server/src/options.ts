@@ -124,6 +124,14 @@ export const SERVER_OPTIONS = {
     default: "", code: true,
     description: 'put before live session, flow step and boot flow ids (a worker\'s, e.g. "w2:", keeps them unique across workers)',
   }),
+  sessionBufferBudgetBytes: option({
+    ...int(0, MAX_BYTES), default: 256 * 1024 * 1024, unit: "bytes",
+    description: 'session buffers (read-ahead rings, upload windows) all sessions may hold together; a session finding no room gets ERROR 0 "Server busy" (0: no limit)',
+  }),
+  stallTimeoutMs: option({
+    ...int(0, 86_400_000), default: 30_000, unit: "ms",
+    description: "a session that makes no progress (no block newly acknowledged or received) for this long ends with ERROR 0 (0: no bound)",
+  }),
 };
 
 export type ServerOptionTable = typeof SERVER_OPTIONS;

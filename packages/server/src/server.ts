@@ -3,6 +3,7 @@
 import type { RemoteInfo, Socket } from "node:dgram";
 import { Opcode, WireError, scheduler, statusMessage, wasmCodec, type Scheduler } from "@tftpkit/wasm-core";
 import type { Session, SessionHost } from "./base-session.js";
+import { SessionBuffers } from "./budget.js";
 import type { ServerEventListener } from "./events.js";
 import { FileCache } from "./file-cache.js";
 import type { BootFlow, FlowQuery } from "./flows.js";
@@ -97,6 +98,7 @@ export class TftpServer implements SessionHost {
   writeHandler: WriteHandler | undefined;
   readonly scheduler: Scheduler;
   fileCache: FileCache | undefined;
+  readonly buffers: SessionBuffers;
   private listeners: UdpListeners | undefined;
   /** Relayed requests: one way in per relay listener (kept while that listener is). */
   private readonly relays = new WeakMap<RelayListener, Via>();
@@ -119,6 +121,7 @@ export class TftpServer implements SessionHost {
     this.fileCache = fileCacheOf(this.options);
     this.limiter = this.options.rateLimit > 0 ? new RateLimiter(this.options.rateLimit, this.options.rateBurst) : undefined;
     this.scheduler = scheduler();
+    this.buffers = new SessionBuffers(this.options.sessionBufferBudgetBytes);
   }
 
   /**
@@ -135,6 +138,7 @@ export class TftpServer implements SessionHost {
     this.writeHandler = writeHandlerOf(next);
     this.fileCache = fileCacheOf(next);
     this.limiter = next.rateLimit > 0 ? new RateLimiter(next.rateLimit, next.rateBurst) : undefined;
+    this.buffers.limit = next.sessionBufferBudgetBytes;
   }
 
   /**
@@ -227,6 +231,9 @@ export class TftpServer implements SessionHost {
       ...this.counters,
       fileCacheHits: cache?.hits ?? 0,
       fileCacheMisses: cache?.misses ?? 0,
+      sessionBufferBytes: this.buffers.used,
+      sessionBufferPeakBytes: this.buffers.peak,
+      sessionBufferRefused: this.buffers.refused,
       sessionsActive: this.sessions.size,
       outcomes: { ...this.counters.outcomes },
     };

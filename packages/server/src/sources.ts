@@ -8,16 +8,13 @@
 
 import { open, fstat, readv, close as closeFd, constants } from "node:fs";
 import { Readable } from "node:stream";
-import { NetasciiEncoder, TftpError, toTftpError } from "@tftpkit/wasm-core";
+import { NetasciiEncoder, TftpError, toTftpError, type BlockSource } from "@tftpkit/wasm-core";
 import type { FileCache } from "./file-cache.js";
 import { type Body, FileResponse } from "./handler.js";
 
-export interface DataSource {
+export interface DataSource extends BlockSource {
   /** Bytes the client will receive, when known. */
   readonly size: number | undefined;
-  /** True once the source knows it has no more data. */
-  readonly ended: boolean;
-  read(targets: Buffer[]): Promise<number>;
   close(): void;
 }
 

@@ -79,6 +79,13 @@ export interface ServerStats {
   /** Small-file cache: requests served from memory, and reads that filled it. */
   fileCacheHits: number;
   fileCacheMisses: number;
+  /** Session buffers (read-ahead rings, upload windows) reserved now, and at most at once, in bytes. */
+  sessionBufferBytes: number;
+  sessionBufferPeakBytes: number;
+  /** Sessions answered "Server busy" because the session buffer budget had no room. */
+  sessionBufferRefused: number;
+  /** Stale upload temp files (a killed server's) removed. */
+  staleUploadsSwept: number;
   outcomes: Record<Outcome, number>;
 }
 
@@ -102,6 +109,10 @@ export function emptyServerStats(): ServerStats {
     bytesReceived: 0,
     fileCacheHits: 0,
     fileCacheMisses: 0,
+    sessionBufferBytes: 0,
+    sessionBufferPeakBytes: 0,
+    sessionBufferRefused: 0,
+    staleUploadsSwept: 0,
     outcomes: {
       ok: 0, probe: 0, "not-found": 0, "access-denied": 0, timeout: 0,
       "client-error": 0, "handler-error": 0, error: 0, aborted: 0,

@@ -1,8 +1,9 @@
-// One write session (WRQ): the receiver side of the scheduler (ACK at the end
-// of each window, once per gap, the last ACK only after the upload is in
-// place), then a dally period that re-ACKs a repeated last block.
+// One write session (WRQ): the one windowed receiver (BlockReceiver, shared
+// with the client's get) takes the blocks (ACK at the end of each window,
+// once per gap, the last ACK only after the upload is in place), then a dally
+// period re-ACKs a repeated last block.
 
-import { NetasciiDecoder, Opcode, Rx, Timeout, TftpError, WireError } from "@tftpkit/wasm-core";
+import { BlockReceiver, Opcode, TftpError, WireError } from "@tftpkit/wasm-core";
 import { Session, codec } from "./base-session.js";
 import type { SessionStats } from "./stats.js";
 import type { WriteRequest, WriteTarget } from "./write.js";
@@ -10,13 +11,7 @@ import type { WriteRequest, WriteTarget } from "./write.js";
 export class WriteSession extends Session {
   private target: WriteTarget | undefined;
   private committed = false;
-  private reply: Uint8Array = codec.encodeAck(0); // OACK or the last ACK, resent on timeout
-  private writing: Promise<void> = Promise.resolve();
-  private writeError: unknown;
-  private readonly decoder = this.req.mode === "netascii" ? new NetasciiDecoder() : undefined;
-  private bytesReceived = 0;
-  private blocksReceived = 0;
-  private duplicateBlocks = 0;
+  private receiver: BlockReceiver | undefined;
 
   private maxBytes(): number {
     return this.opts.maxUploadBytes;
@@ -60,31 +55,44 @@ export class WriteSession extends Session {
     this.applyNegotiated(neg);
     this.tsize = neg.tsize;
     this.obs?.negotiated(this.optionsAcked, this.blksize, this.windowsize, this.tsize);
-    const s = this.host.scheduler;
-    if (s.rxStart(this.slot, this.windowsize, this.retransmitTimeoutMs(neg.timeout), o.retries) < 0) {
-      return this.fail(new TftpError(WireError.UNDEFINED, "Server busy"));
-    }
-    if (neg.timeout <= 0) s.adaptRto(this.slot, o.rtoFloorMs); // the client set none: adapt to the round trip
+    const target = this.target!;
+    const receiver = new BlockReceiver(this.host.scheduler, this, {
+      send: this.send,
+      failed: (err) => this.fail(err),
+      commit: async () => {
+        this.phase = "commit";
+        await target.commit();
+        this.committed = true;
+      },
+      received: () => {
+        if (this.done()) return;
+        // Dally: stay a while to re-ACK a repeated last block (the final ACK may be lost).
+        this.phase = "dally";
+        receiver.dally(this.retransmitTimeoutMs(0) * 2);
+      },
+    }, target, {
+      blksize: this.blksize,
+      windowsize: this.windowsize,
+      timeoutMs: this.retransmitTimeoutMs(neg.timeout),
+      retries: o.retries,
+      rtoFloorMs: neg.timeout > 0 ? 0 : o.rtoFloorMs, // the client set none: adapt to the round trip
+      netascii: this.req.mode === "netascii",
+      limitBytes: this.maxBytes(),
+      budget: this.host.buffers,
+    });
+    this.receiver = receiver;
     this.phase = "transfer";
-    this.reply = neg.oack ?? codec.encodeAck(0);
-    this.sendReply();
-  }
-
-  private sendReply(): void {
-    this.send(this.reply, 0, this.reply.length);
-    this.packetsSent++;
-    this.host.scheduler.rxAcked(this.slot);
-  }
-
-  private ack(): void {
-    this.reply = codec.encodeAck(this.host.scheduler.rxAckBlock(this.slot));
-    this.sendReply();
+    if (!receiver.start(neg.oack, this.slot)) return this.fail(new TftpError(WireError.UNDEFINED, "Server busy"));
+    this.watchProgress();
   }
 
   protected handlePacket(msg: Buffer): void {
     if (this.phase !== "transfer" && this.phase !== "dally") return;
     const p = codec.decode(msg);
-    if (p.opcode === Opcode.DATA) return this.onData(p.block, p.data);
+    if (p.opcode === Opcode.DATA) {
+      this.receiver!.onData(p.block, p.data);
+      return;
+    }
     if (p.opcode === Opcode.ERROR) {
       if (this.phase === "dally") return this.finish("ok");
       return this.finish("client-error", undefined, { code: p.code, message: p.message });
@@ -93,101 +101,34 @@ export class WriteSession extends Session {
     this.fail(TftpError.illegalOperation("Illegal TFTP operation: expected DATA"));
   }
 
-  private onData(block: number, data: Uint8Array): void {
-    if (this.phase === "dally") {
-      // The client did not get the final ACK and repeats its last block.
-      this.duplicateBlocks++;
-      this.retransmits++;
-      this.send(this.reply, 0, this.reply.length);
-      return;
-    }
-    if (data.length > this.blksize) {
-      return this.fail(TftpError.illegalOperation("DATA larger than the negotiated blksize"));
-    }
-    const s = this.host.scheduler;
-    const r = s.rxOnData(this.slot, block, data.length, this.blksize);
-    if (r & Rx.DUPLICATE) this.duplicateBlocks++;
-    if (r & Rx.DELIVER) {
-      this.blocksReceived++;
-      this.bytesReceived += data.length;
-      if (this.bytesReceived > this.maxBytes()) {
-        return this.fail(new TftpError(WireError.DISK_FULL, "File too large for this server"));
-      }
-      const target = this.target!;
-      const chunk = this.decoder ? this.decoder.push(data) : data;
-      if (chunk.length > 0) {
-        this.writing = this.writing.then(() => target.write(chunk)).catch((err: unknown) => {
-          this.writeError ??= err;
-        });
-      }
-    }
-    if (r & Rx.DONE) return this.complete();
-    if (r & Rx.ACK) {
-      if (r & Rx.DELIVER) {
-        // ACK a window once its data is written: a slow disk slows the client down.
-        const block16 = s.rxAckBlock(this.slot);
-        void this.writing.then(() => {
-          if (this.phase !== "transfer") return;
-          if (this.writeError) return this.fail(this.writeError);
-          this.reply = codec.encodeAck(block16);
-          this.sendReply();
-        });
-      } else {
-        this.retransmits++;
-        this.ack();
-      }
-    }
-  }
-
-  /** The last block arrived: write, move into place, then the final ACK. */
-  private complete(): void {
-    this.phase = "commit";
-    const target = this.target!;
-    const tail = this.decoder?.end();
-    this.writing
-      .then(async () => {
-        if (this.writeError) throw this.writeError;
-        if (tail && tail.length) await target.write(tail);
-        await target.commit();
-        this.committed = true;
-        if (this.done()) return;
-        this.phase = "dally";
-        this.reply = codec.encodeAck(this.host.scheduler.rxAckBlock(this.slot));
-        this.sendReply();
-        // Dally: stay a while to re-ACK a repeated last block (the final ACK may be lost).
-        this.host.scheduler.setFixedTimeout(this.slot, this.retransmitTimeoutMs(0) * 2);
-        this.host.scheduler.touch(this.slot);
-      })
-      .catch((err: unknown) => {
-        this.phase = "transfer";
-        this.fail(err);
-      });
-  }
-
   onDeadline(): void {
     if (this.phase === "dally") return this.finish("ok");
-    if (this.phase === "commit") return this.host.scheduler.touch(this.slot); // still moving the file into place
-    if (this.phase !== "transfer") return;
-    const verdict = this.host.scheduler.rxOnTimeout(this.slot);
+    if (this.phase !== "transfer" && this.phase !== "commit") return;
+    const receiver = this.receiver!;
+    const verdict = receiver.onTimeout();
+    if (verdict === "waiting") return; // still writing, or moving the file into place
     this.timeouts++;
     this.obs?.timeout(this.timeouts);
-    if (verdict === Timeout.RETRANSMIT) {
-      this.retransmits++;
-      this.obs?.retransmit(this.blocksReceived, 1, "timeout");
-      return this.sendReply();
+    if (verdict === "retransmit") {
+      this.obs?.retransmit(receiver.blocks, 1, "timeout");
+      return;
     }
     this.finish("timeout", new TftpError(WireError.UNDEFINED, "Transfer timed out", "TFTP_ERR_TIMEOUT"));
   }
 
   protected kindStats(): Partial<SessionStats> {
+    const r = this.receiver;
     return {
-      bytesReceived: this.bytesReceived,
-      blocksReceived: this.blocksReceived,
-      duplicateBlocks: this.duplicateBlocks,
+      bytesReceived: r?.wireBytes ?? 0,
+      blocksReceived: r?.blocks ?? 0,
+      duplicateBlocks: r?.duplicates ?? 0,
+      packetsSent: r?.packets ?? 0,
+      retransmits: r?.retransmits ?? 0,
     };
   }
 
   protected release(): void {
+    this.receiver?.close();
     if (this.target && !this.committed) void this.target.abort().catch(() => {});
   }
 }

@@ -18,3 +18,12 @@ export {
   type ConfigProblem, type OptionSpec, type OptionTable, type OptionsInput, type OptionsResolved,
   type ValidateOptions, type ValueOf,
 } from "./schema.js";
+export { busyError, type BufferBudget, type FlowConfig, type PacketLink } from "./flow.js";
+export {
+  BlockSender, ringSlots,
+  type BlockSource, type RetransmitReason, type SendProgress, type SendTimeout, type SenderConfig, type SenderHooks,
+} from "./sender.js";
+export {
+  BlockReceiver,
+  type BlockConsumer, type ReceiveResult, type ReceiveTimeout, type ReceiverConfig, type ReceiverHooks,
+} from "./receiver.js";

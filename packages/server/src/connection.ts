@@ -1,0 +1,134 @@
+// A session's way to its peer, one face with two implementations: a socket
+// of the session's own on an ephemeral port (the default: the port is the
+// transfer ID), or the listening socket itself (single-port mode, for NAT and
+// Kubernetes), which the server feeds with the session's packets. Either way
+// the session's packets arrive at `Session.onPacket` and leave by `sendTo`.
+
+import { createSocket, type Socket } from "node:dgram";
+import { TftpError, WireError } from "@tftpkit/wasm-core";
+
+export interface Connection {
+  /** Settles once packets can leave (the session's socket is bound). */
+  readonly ready: Promise<void>;
+  sendTo(buf: Uint8Array, offset: number, length: number, port: number, address: string): void;
+  /** Sends a last packet (an ERROR), then lets go. */
+  closeAfter(packet: Uint8Array, port: number, address: string): void;
+  close(): void;
+}
+
+export interface Inbound {
+  onPacket(msg: Buffer, rinfo: { address: string; port: number }): void;
+  onError(err: Error): void;
+}
+
+/**
+ * Peers are always IP literals: answer the address lookup dgram makes before
+ * every send at once, instead of through dns.lookup and a nextTick.
+ */
+function literalLookup(
+  address: string,
+  family: unknown,
+  callback: (err: Error | null, address: string, family: number) => void,
+): void {
+  callback(null, address, address.includes(":") ? 6 : 4);
+}
+
+function bindEphemeral(socket: Socket, address: string | undefined, range: readonly [number, number] | undefined): Promise<void> {
+  if (!range) return new Promise((resolve) => socket.bind({ port: 0, address, exclusive: true }, resolve));
+  const [lo, hi] = range;
+  const span = hi - lo + 1;
+  const start = Math.floor(Math.random() * span);
+  return new Promise((resolve, reject) => {
+    let tries = 0;
+    const attempt = (): void => {
+      if (tries >= Math.min(span, 64)) return reject(new TftpError(WireError.UNDEFINED, "No free port in the session port range"));
+      const port = lo + ((start + tries) % span);
+      tries++;
+      const onError = (err: NodeJS.ErrnoException): void => {
+        if (err.code === "EADDRINUSE") attempt();
+        else reject(err);
+      };
+      socket.once("error", onError);
+      socket.bind({ port, address, exclusive: true }, () => {
+        socket.off("error", onError);
+        resolve();
+      });
+    };
+    attempt();
+  });
+}
+
+function trySend(socket: Socket, buf: Uint8Array, offset: number, length: number, port: number, address: string): void {
+  try {
+    socket.send(buf, offset, length, port, address);
+  } catch {
+    // The socket closed under us (server shutting down): the session ends on its own.
+  }
+}
+
+/** A socket of the session's own, bound to the address the request arrived on. */
+class OwnSocket implements Connection {
+  readonly ready: Promise<void>;
+  private socket: Socket | undefined;
+
+  constructor(ipv6: boolean, address: string | undefined, range: readonly [number, number] | undefined, inbound: Inbound) {
+    const socket = createSocket({ type: ipv6 ? "udp6" : "udp4", lookup: literalLookup });
+    this.socket = socket;
+    socket.on("message", (msg, rinfo) => inbound.onPacket(msg, rinfo));
+    socket.on("error", (err) => inbound.onError(err));
+    this.ready = bindEphemeral(socket, address, range);
+    this.ready.catch(() => {});
+  }
+
+  sendTo(buf: Uint8Array, offset: number, length: number, port: number, address: string): void {
+    if (this.socket) trySend(this.socket, buf, offset, length, port, address);
+  }
+
+  closeAfter(packet: Uint8Array, port: number, address: string): void {
+    const socket = this.socket;
+    this.socket = undefined;
+    if (!socket) return;
+    try {
+      socket.send(packet, port, address, () => socket.close());
+    } catch {
+      // Already closed.
+    }
+  }
+
+  close(): void {
+    const socket = this.socket;
+    this.socket = undefined;
+    socket?.close();
+  }
+}
+
+/** The listening socket, shared by every session (single-port mode); the server routes packets by peer. */
+class SharedSocket implements Connection {
+  readonly ready = Promise.resolve();
+  private open = true;
+  constructor(private readonly socket: Socket) {}
+
+  sendTo(buf: Uint8Array, offset: number, length: number, port: number, address: string): void {
+    if (this.open) trySend(this.socket, buf, offset, length, port, address);
+  }
+
+  closeAfter(packet: Uint8Array, port: number, address: string): void {
+    if (this.open) trySend(this.socket, packet, 0, packet.length, port, address);
+    this.open = false;
+  }
+
+  close(): void {
+    this.open = false; // the listener stays: it is not the session's
+  }
+}
+
+/** The listening socket in single-port mode, else a socket of the session's own. */
+export function connect(
+  shared: Socket | undefined,
+  peer: { family: string },
+  local: string | undefined,
+  range: readonly [number, number] | undefined,
+  inbound: Inbound,
+): Connection {
+  return shared ? new SharedSocket(shared) : new OwnSocket(peer.family === "IPv6", local, range, inbound);
+}
