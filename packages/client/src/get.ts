@@ -145,14 +145,7 @@ export class GetTransfer extends Transfer {
     super.fail(err);
   }
 
-  override stats(...args: Parameters<Transfer["stats"]>): ReturnType<Transfer["stats"]> {
-    const f = this.flow;
-    this.retransmits = f.retransmits;
-    this.bytes = f.bytes;
-    this.wireBytes = f.wireBytes;
-    this.blocks = f.blocks;
-    this.gaps = f.gaps;
-    this.duplicates = f.duplicates;
-    return super.stats(...args);
+  protected localBytes(): number {
+    return this.flow.bytes;
   }
 }

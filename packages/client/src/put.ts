@@ -107,7 +107,6 @@ export class PutTransfer extends Transfer {
   }
 
   private complete(): void {
-    this.bytes = this.chunker.bytesIn;
     this.chunker.close();
     this.succeed();
     this.resolveWith();
@@ -115,18 +114,11 @@ export class PutTransfer extends Transfer {
 
   protected override fail(err: Parameters<Transfer["fail"]>[0]): void {
     if (this.settled) return;
-    this.bytes = this.chunker.bytesIn;
     this.chunker.close();
     super.fail(err);
   }
 
-  override stats(...args: Parameters<Transfer["stats"]>): ReturnType<Transfer["stats"]> {
-    const f = this.flow;
-    this.retransmits = f.retransmits;
-    this.wireBytes = f.bytes;
-    this.blocks = f.blocks;
-    this.gaps = f.gaps;
-    this.duplicates = f.duplicates;
-    return super.stats(...args);
+  protected localBytes(): number {
+    return this.chunker.bytesIn;
   }
 }

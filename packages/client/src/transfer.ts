@@ -83,9 +83,14 @@ function closeSocket(s: Socket): void {
 
 type Phase = "request" | "transfer" | "dally" | "done";
 
-/** What a transfer needs of its sender or receiver at the end. */
+/** What a transfer needs of its sender or receiver: its counters, the dally and the end. */
 interface Flow {
   readonly slot: number;
+  readonly wireBytes: number;
+  readonly blocks: number;
+  readonly retransmits: number;
+  readonly duplicates: number;
+  readonly gaps: number;
   dally(ms: number): void;
   close(): void;
 }
@@ -106,15 +111,9 @@ export abstract class Transfer implements DeadlineOwner {
   private rejectRun!: (err: TftpTransferError) => void;
   readonly done: Promise<TransferStats>;
   // stats
-  protected bytes = 0;
-  protected wireBytes = 0;
-  protected blocks = 0;
   protected packetsSent = 0;
   protected packetsReceived = 0;
-  protected retransmits = 0;
   protected timeouts = 0;
-  protected duplicates = 0;
-  protected gaps = 0;
   protected optionsAsked: Record<string, string> = {};
   protected optionsAcked: Record<string, string> = {};
   protected blksize = 512;
@@ -146,6 +145,9 @@ export abstract class Transfer implements DeadlineOwner {
       else o.signal.addEventListener("abort", this.abort, { once: true });
     }
   }
+
+  /** Local bytes moved: read from the put's source, or handed to the get's sink. */
+  protected abstract localBytes(): number;
 
   /** Called for each packet from the server's transfer port. */
   protected abstract onPacket(msg: Buffer): void;
@@ -311,15 +313,15 @@ export abstract class Transfer implements DeadlineOwner {
       port: this.target.port,
       peerPort: this.peerPort,
       localPort: this.localPort,
-      bytes: this.bytes,
-      wireBytes: this.wireBytes,
-      blocks: this.blocks,
+      bytes: this.localBytes(),
+      wireBytes: this.flow.wireBytes,
+      blocks: this.flow.blocks,
       packetsSent: this.packetsSent,
       packetsReceived: this.packetsReceived,
-      retransmits: this.retransmits,
+      retransmits: this.flow.retransmits,
       timeouts: this.timeouts,
-      duplicates: this.duplicates,
-      gaps: this.gaps,
+      duplicates: this.flow.duplicates,
+      gaps: this.flow.gaps,
       dataDropped: this.loss?.dataDropped ?? 0,
       acksDropped: this.loss?.acksDropped ?? 0,
       optionsAsked: this.optionsAsked,

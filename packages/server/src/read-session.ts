@@ -114,7 +114,7 @@ export class ReadSession extends Session {
   protected kindStats(): Partial<SessionStats> {
     const x = this.sender;
     const k: Partial<SessionStats> = {
-      bytesSent: x?.bytes ?? 0,
+      bytesSent: x?.wireBytes ?? 0,
       blocksAcked: x?.blocksAcked ?? 0,
       duplicateAcks: x?.duplicates ?? 0,
       packetsSent: x?.packets ?? 0,

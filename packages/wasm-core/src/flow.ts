@@ -44,8 +44,8 @@ export abstract class Flow {
   /** Packets sent, resends included. */
   packets = 0;
   retransmits = 0;
-  /** Payload bytes and blocks moved once (resends not counted again). */
-  bytes = 0;
+  /** Payload bytes on the wire and blocks, moved once (resends not counted again). */
+  wireBytes = 0;
   blocks = 0;
   gaps = 0;
   /** Duplicates seen: ACKs for a sender, DATA blocks for a receiver. */

@@ -57,8 +57,8 @@ export class BlockReceiver extends Flow {
   private ackHeld = false;
   private dupsSinceAck = 0;
   private lastBlock = -1;
-  /** Wire bytes of the in-order blocks (`bytes`: after netascii translation). */
-  wireBytes = 0;
+  /** Bytes handed to the consumer (after netascii translation). */
+  bytes = 0;
 
   constructor(
     s: Scheduler,

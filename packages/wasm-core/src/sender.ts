@@ -201,7 +201,7 @@ export class BlockSender extends Flow {
       if (n <= this.highestSent) this.retransmits++;
       else {
         this.highestSent = n;
-        this.bytes += len;
+        this.wireBytes += len;
         this.blocks++;
       }
       n++;
