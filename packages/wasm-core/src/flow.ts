@@ -3,7 +3,7 @@
 // buffers reserved from a shared budget, the dally and the end.
 
 import type { DeadlineOwner, Scheduler } from "./scheduler.js";
-import { TftpError, WireError } from "./status.js";
+import { TftpError, WireError } from "./errors.js";
 
 /** Where a sender's or receiver's packets go: the peer, behind some socket. */
 export interface PacketLink {

@@ -16,7 +16,7 @@
 
 import { Flow, busyError, type FlowConfig, type PacketLink } from "./flow.js";
 import { Ack, Timeout, type DeadlineOwner, type Scheduler } from "./scheduler.js";
-import { TftpError, WireError } from "./status.js";
+import { TftpError, WireError } from "./errors.js";
 import { Opcode } from "./types.js";
 
 /**
