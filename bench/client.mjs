@@ -54,3 +54,16 @@ export function runClient(bin, { port, root, args, cpu = null, limitS = 300 }) {
   const [cmd, argv] = pinned(cpu, bin, ["--port", String(port), "--root", root, "--time-limit", String(limitS), ...args]);
   return runJson(cmd, argv, limitS);
 }
+
+/**
+ * Bound is not serving: a server with worker processes (tftpkit --workers)
+ * binds first and answers once its workers are up. Resolves once 14 transfers
+ * of `file` from 14 other loopback addresses (127.0.2.1-14, so every worker of
+ * a server that routes by client address gets some) went through: the
+ * milliseconds that took, or null if they never did (bounded, about 20 s).
+ */
+export async function untilServing(bin, { port, root, file }) {
+  const t = Date.now();
+  const r = await runClient(bin, { port, root, limitS: 30, args: ["--source", "127.0.2.0/28", "--file", `${file}:14`, "--concurrency", "14", "--rto-ms", "200", "--rto-max-ms", "500", "--retries", "40"] });
+  return r.ok === 14 ? Date.now() - t : null;
+}

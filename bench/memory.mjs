@@ -22,6 +22,7 @@ import { createServer as createTcpServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgsOrExit } from "./args.mjs";
+import { buildClient, untilServing } from "./client.mjs";
 import { freePort, launch, treeRss } from "./servers.mjs";
 
 const opt = parseArgsOrExit("bench:memory", {
@@ -75,6 +76,8 @@ async function startTftpkit() {
   const args = [join(repo, "apps/server/bin/tftpkit.js"), "serve", "--root", dataDir, "--host", "127.0.0.1", "--port", String(port), "--log", "off", "--admin", `127.0.0.1:${admin}`, ...tftpkitArgs];
   const s = await launch(process.execPath, args, port);
   if (!s.ok) throw new Error(`tftpkit did not start: ${s.stderr}`);
+  // Serving, not only bound (workers start after the bind).
+  if ((await untilServing(client, { port, root: dataDir, file: FILE })) === null) throw new Error("tftpkit bound its port but did not serve within 20 s");
   return { ...s, admin };
 }
 
@@ -278,6 +281,7 @@ if (!existsSync(join(repo, "apps/server/dist/cli.js"))) {
   process.exit(2);
 }
 ensureData();
+const client = buildClient({ repo, cacheDir: join(resultsDir, "cache") });
 const t0 = Date.now();
 const out = { tool: "tftpkit-bench-memory", started_at: new Date(t0).toISOString(), quick, tftpkit_args: tftpkitArgs };
 const lines = [`tftpkit memory (${quick ? "QUICK" : "full"}), ${new Date(t0).toISOString().slice(0, 16).replace("T", " ")} UTC; RSS of the server's process tree`];

@@ -18,7 +18,7 @@ import { availableParallelism, cpus } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgsOrExit } from "./args.mjs";
-import { buildClient, canPin, runClient, runJson } from "./client.mjs";
+import { buildClient, canPin, runClient, runJson, untilServing } from "./client.mjs";
 import { cpuMeter, rssSampler, serverDefs } from "./servers.mjs";
 
 const opt = parseArgsOrExit("bench", {
@@ -242,6 +242,7 @@ for (let r = 0; r < rounds; r++) {
       process.stderr.write(`  [${r + 1}/${rounds}] ${sc.id} / ${name} ... `);
       const cpu = sc.pin ? pinCpu : null;
       const srv = await s.def.start(dataDir, { cpu });
+      const readyMs = await untilServing(client, { port: srv.port, root: dataDir, file: "boot.cfg" });
       const meter = cpuMeter(srv.pid);
       const rss = rssSampler(srv.pid, 200);
       const c = await runClient(client, { port: srv.port, root: dataDir, args: sc.args, cpu, limitS: LIMIT_S });
@@ -270,6 +271,7 @@ for (let r = 0; r < rounds; r++) {
         burst_span_ms: c.burst_span_ms,
         server_peak_rss_mib: peak / MiB,
         server_cpu_s: cpuS,
+        ready_ms: readyMs,
         error: c.error ?? lg?.error,
         client: c,
         loadgen: lg,
