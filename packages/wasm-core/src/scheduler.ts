@@ -22,6 +22,9 @@ export interface DeadlineOwner {
 }
 
 const RES_EXPIRED = 16;
+
+/** Owner of each slot of this thread's core. */
+const threadOwners: Array<DeadlineOwner | undefined> = [];
 const RES_EXPIRED_MAX = 48;
 
 /**
@@ -33,7 +36,9 @@ const RES_EXPIRED_MAX = 48;
 export class Scheduler {
   readonly #x: CoreExports;
   readonly #cap: number;
-  private readonly owners: Array<DeadlineOwner | undefined> = [];
+  // The slot table is the thread's (one core per thread), so its owners are too:
+  // any Scheduler of this thread that expires a deadline tells the right owner.
+  private readonly owners = threadOwners;
   private timer: NodeJS.Timeout | undefined;
   private armedAt = Infinity;
   private readonly resExpired: number;

@@ -862,6 +862,52 @@ describe("Scheduler (Node timer)", () => {
     expect(sched.slotsOpen()).toBe(x.slotsOpen());
   });
 
+  it("a deadline is judged after the packets already waiting are read (a busy thread does not resend what was answered)", async () => {
+    const { createSocket } = await import("node:dgram");
+    const sched = new Scheduler();
+    const events: string[] = [];
+    const sock = createSocket("udp4");
+    await new Promise<void>((r) => sock.bind(0, "127.0.0.1", () => r()));
+    const slot = track(sched.rxOpen({ onDeadline: () => events.push("deadline") }, 1, 5, 3));
+    const answered = new Promise<void>((resolve) => {
+      sock.on("message", () => {
+        events.push("answer");
+        sched.rxAcked(slot); // the answer moves the deadline on
+        resolve();
+      });
+    });
+    sched.rxAcked(slot); // deadline in 5 ms
+    sock.send(Buffer.from([0, 4, 0, 1]), sock.address().port, "127.0.0.1");
+    // The thread is busy past the deadline while the answer waits in the socket.
+    const until = performance.now() + 40;
+    while (performance.now() < until) { /* busy */ }
+    await within(answered, 2000);
+    await new Promise((r) => setImmediate(r));
+    expect(events[0]).toBe("answer");
+    sched.close(slot);
+    opened.splice(opened.indexOf(slot), 1);
+    sock.close();
+  });
+
+  it("Scheduler: adaptRto, rto and srtt on a real clock", () => {
+    const sched = new Scheduler();
+    const slot = track(sched.txOpen({ onDeadline() {} }, 1, 1000, 5, false));
+    expect(sched.rto(slot)).toBe(1000);
+    expect(sched.srtt(slot)).toBe(-1);
+    expect(sched.adaptRto(slot, 20)).toBe(Status.OK);
+    sched.txSetLast(slot, 3);
+    for (let b = 1; b <= 2; b++) {
+      sched.txSent(slot, 1);
+      expect(sched.txOnAck(slot, b)).toBe(Ack.ADVANCED);
+    }
+    expect(sched.srtt(slot)).toBeGreaterThanOrEqual(0);
+    expect(sched.rto(slot)).toBeGreaterThanOrEqual(20);
+    expect(sched.rto(slot)).toBeLessThanOrEqual(1000);
+    expect(sched.setFixedTimeout(slot, 300)).toBe(Status.OK);
+    expect(sched.rto(slot)).toBe(300);
+    expect(sched.srtt(slot)).toBe(-1);
+  });
+
   it("an owner re-arming from onDeadline is called again (retransmission loop)", async () => {
     const sched = new Scheduler();
     let count = 0;
