@@ -4,12 +4,14 @@ import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { createServer, type SessionStats } from "@tftpkit/server";
 import { dashboardHandler } from "@tftpkit/dashboard";
-import { parseAdminAddress, readTokenFile, startAdmin, type AdminServer } from "./admin.js";
+import { ConfigErrorCode, TftpConfigError } from "@tftpkit/wasm-core";
+import { ADMIN_DEFAULT, parseAdminAddress, readTokenFile, startAdmin, type AdminAddress, type AdminServer } from "./admin.js";
 import { serverAdminSource, type ReloadResult } from "./admin-source.js";
 import { flagsToInput, parseServeArgs, usage, UsageError, type ParsedArgs } from "./args.js";
 import { CONFIG_DEFAULTS, loadConfig, printableConfig, validateConfig, type Config } from "./config.js";
 import { describeReceiveBuffer, serveCluster } from "./cluster-serve.js";
 import { buildServerOptions } from "./serve-options.js";
+import { checkRoots, dropPrivileges, lookupAccount } from "./startup.js";
 import { startTelemetry } from "./telemetry.js";
 
 export { flagsToInput };
@@ -34,11 +36,14 @@ export function formatSession(s: SessionStats, format: "json" | "text", worker?:
       retransmits: s.retransmits,
       ms: Math.round(s.durationMs * 10) / 10,
       ...(s.error ? { error: s.error } : {}),
+      ...(s.handlerError ? { handlerError: s.handlerError } : {}),
       ...(s.finalAckMissing ? { finalAckMissing: true } : {}),
       ...(worker !== undefined ? { worker } : {}),
     });
   }
-  const err = s.error ? ` error=${s.error.code}:${JSON.stringify(s.error.message)}` : "";
+  const he = s.handlerError;
+  const err = (s.error ? ` error=${s.error.code}:${JSON.stringify(s.error.message)}` : "") +
+    (he ? ` handlerError=${JSON.stringify(`${he.name}: ${he.message}`)}${he.stack ? ` stack=${JSON.stringify(he.stack)}` : ""}` : "");
   const bytes = s.kind === "write" ? s.bytesReceived ?? 0 : s.bytesSent;
   return `${s.kind} ${s.outcome} ${s.peer.address}:${s.peer.port} ${JSON.stringify(s.path)} ${bytes}B ${s.durationMs.toFixed(1)}ms blksize=${s.blksize} window=${s.windowsize} retransmits=${s.retransmits}${err}${worker !== undefined ? ` worker=${worker}` : ""}`;
 }
@@ -55,20 +60,20 @@ export function version(): string {
   return pkg.version;
 }
 
-/** Drops root privileges to `user` (and `group`, else the user's primary group). */
-export function dropPrivileges(user: string, group: string | undefined): void {
-  if (typeof process.setuid !== "function" || typeof process.setgid !== "function") {
-    throw new Error("--user is not supported on this platform");
-  }
-  let gid: string | number | undefined = group;
-  if (gid === undefined) {
-    const line = readFileSync("/etc/passwd", "utf8").split("\n").find((l) => l.split(":")[0] === user);
-    if (!line) throw new Error(`--user ${user}: no such user`);
-    gid = Number(line.split(":")[3]);
-  }
-  process.setgroups?.([gid]);
-  process.setgid(gid);
-  process.setuid(user);
+/**
+ * What happens to an error nothing caught (a bug in tftpkit, or a handler
+ * module's stray timer, never a handler's own exception: sessions answer
+ * those with ERROR 0): its stack on stderr, then exit 70 (EX_SOFTWARE) so that
+ * the supervisor restarts a clean process.
+ */
+export function exitOnInternalError(): void {
+  const die = (kind: string) => (err: unknown): void => {
+    const text = err instanceof Error ? err.stack ?? `${err.name}: ${err.message}` : String(err);
+    process.stderr.write(`tftpkit: internal error (${kind}), exiting: ${text}\n`);
+    process.exit(70);
+  };
+  process.on("uncaughtException", die("uncaught exception"));
+  process.on("unhandledRejection", die("unhandled rejection"));
 }
 
 export async function serve(argv: string[]): Promise<number> {
@@ -94,9 +99,13 @@ export async function serve(argv: string[]): Promise<number> {
     return 0;
   }
   for (const n of args.notices) process.stderr.write(`tftpkit: ${n}\n`);
+  exitOnInternalError();
+  // Everything that can be checked is checked before any socket is bound.
+  const account = config.user ? lookupAccount(config.user, config.group) : undefined;
+  checkRoots(config);
   // Every core (issue 13): a primary and N worker processes, see cluster-serve.ts.
   const workers = config.workers ?? availableParallelism();
-  if (workers > 1) return serveCluster(args, config, workers);
+  if (workers > 1) return serveCluster(args, config, workers, account);
   const logOf = (c: Config): Config["log"] => (c.log === "off" && args.verbose > 0 ? "text" : c.log);
   let log = logOf(config);
   const onSessionEnd = (s: SessionStats): void => {
@@ -109,26 +118,28 @@ export async function serve(argv: string[]): Promise<number> {
   // Before the handler module loads, so that its HTTP requests are traced.
   const telemetry = startTelemetry(process.env, { traceConsole: config.traceConsole, prometheus: adminAt !== undefined });
   const extras = { onSessionEnd, instrumentation: telemetry.instrumentation };
-  const server = createServer(await buildServerOptions(config, extras));
-  const addr = await server.listen({ host: config.host, port: config.port });
-  const shown = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
-  const what = [config.handler && `handler ${config.handler}`, config.root && `root ${config.root}`].filter(Boolean).join(" + ");
-  process.stderr.write(`tftpkit serving ${what} on ${shown}:${addr.port} (udp${config.singlePort ? ", single-port" : ""}${config.allowWrite ? ", writes on" : ""})\n`);
-  const rb = server.receiveBuffer();
-  if (rb) process.stderr.write(describeReceiveBuffer(rb) + "\n");
+  let server: ReturnType<typeof createServer>;
+  try {
+    server = createServer(await buildServerOptions(config, extras));
+  } catch (err) {
+    await telemetry.shutdown();
+    throw err;
+  }
   let admin: AdminServer | undefined;
   // Set below: what SIGHUP and POST /api/v1/reload do.
   let reloadConfig: () => Promise<ReloadResult> = async () => ({ ok: false, error: "not started" });
+  const notices: string[] = [];
   if (adminAt) {
+    // The admin address is bound before the TFTP ports: a taken one stops the start before anything is served.
     const source = serverAdminSource(server, {
       config: () => ({ ...config }),
       reload: () => reloadConfig(),
       drainMs: () => config.drainSeconds * 1000,
       prometheus: telemetry.prometheus,
     });
-    try {
-      admin = await startAdmin({
-        ...adminAt,
+    const start = (at: AdminAddress): Promise<AdminServer> =>
+      startAdmin({
+        ...at,
         source,
         version: version(),
         page: dashboardHandler(),
@@ -136,19 +147,41 @@ export async function serve(argv: string[]): Promise<number> {
         traceUrlTemplate: () => config.traceUrlTemplate,
         allowHosts: () => config.adminAllowHosts ?? [],
       });
+    try {
+      admin = await start(adminAt);
     } catch (err) {
-      await server.close();
-      await telemetry.shutdown();
-      throw new Error(`--admin ${config.admin}: ${(err as Error).message} (choose another HOST:PORT or --admin off)`);
+      const taken = (err as NodeJS.ErrnoException).code === "EADDRINUSE";
+      if (taken && config.admin === ADMIN_DEFAULT) {
+        // The default port is taken (a second tftpkit, as with a second `npm start`): any free port of the same host.
+        admin = await start({ host: adminAt.host, port: 0 }).catch(() => undefined);
+        if (admin) notices.push(`admin port ${adminAt.port} is taken; admin on a free port instead (choose one with --admin HOST:PORT, or --admin off)`);
+      }
+      if (!admin) {
+        await telemetry.shutdown();
+        throw new TftpConfigError({ code: ConfigErrorCode.START, key: "admin", message: `--admin ${config.admin}: ${(err as Error).message} (choose another HOST:PORT or --admin off)` });
+      }
     }
-    process.stderr.write(`tftpkit admin on ${admin.url} (dashboard /, /api/v1, /metrics, /healthz${token ? "; POST drain/reload with the token" : ""})\n`);
   }
-  process.stderr.write(`tftpkit ${telemetry.describe()}\n`);
-  if (config.user) {
-    dropPrivileges(config.user, config.group);
-    process.stderr.write(`tftpkit running as ${config.user} (uid ${process.getuid?.()})\n`);
+  let addr: Awaited<ReturnType<typeof server.listen>>;
+  try {
+    addr = await server.listen({ host: config.host, port: config.port });
+    // At once, in the same turn as the bind completes: no request is answered before the drop.
+    if (account) {
+      dropPrivileges(account);
+      checkRoots(config, account.user);
+    }
+  } catch (err) {
+    await server.close().catch(() => {});
+    await admin?.close().catch(() => {});
+    await telemetry.shutdown();
+    if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
+      throw new TftpConfigError({
+        code: ConfigErrorCode.START, key: "port",
+        message: `--host ${config.host} --port ${config.port}: the UDP port is taken (another TFTP server?); choose another --port`,
+      });
+    }
+    throw err;
   }
-
   const reload = async (): Promise<ReloadResult> => {
     try {
       const next = await resolveConfig(args);
@@ -156,6 +189,7 @@ export async function serve(argv: string[]): Promise<number> {
       const fixed = (["host", "port", "singlePort", "admin", "user", "group", "traceConsole"] as const).filter(
         (k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]),
       );
+      checkRoots(next, account?.user);
       server.reconfigure(await buildServerOptions({ ...next, singlePort: config.singlePort }, extras));
       config = next;
       token = nextToken;
@@ -172,6 +206,17 @@ export async function serve(argv: string[]): Promise<number> {
   reloadConfig = reload;
   const onHup = (): void => void reload();
   process.on("SIGHUP", onHup);
+
+  // Announced once SIGHUP is handled: a supervisor that reloads at once does not kill the process.
+  const shown = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+  const what = [config.handler && `handler ${config.handler}`, config.root && `root ${config.root}`].filter(Boolean).join(" + ");
+  for (const n of notices) process.stderr.write(`tftpkit: ${n}\n`);
+  process.stderr.write(`tftpkit serving ${what} on ${shown}:${addr.port} (udp${config.singlePort ? ", single-port" : ""}${config.allowWrite ? ", writes on" : ""})\n`);
+  const rb = server.receiveBuffer();
+  if (rb) process.stderr.write(describeReceiveBuffer(rb) + "\n");
+  if (admin) process.stderr.write(`tftpkit admin on ${admin.url} (dashboard /, /api/v1, /metrics, /healthz${token ? "; POST drain/reload with the token" : ""})\n`);
+  process.stderr.write(`tftpkit ${telemetry.describe()}\n`);
+  if (account) process.stderr.write(`tftpkit running as ${account.user} (uid ${account.uid}, gid ${account.gid})\n`);
 
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {

@@ -8,9 +8,10 @@ import type { ReceiveBuffer } from "@tftpkit/server";
 import { parseAdminAddress, readTokenFile, startAdmin, type AdminServer } from "./admin.js";
 import type { AdminSource, ReloadResult } from "./admin-source.js";
 import type { ParsedArgs } from "./args.js";
-import { dropPrivileges, resolveConfig, version } from "./cli.js";
+import { resolveConfig, version } from "./cli.js";
 import { TftpCluster } from "./cluster.js";
 import type { Config } from "./config.js";
+import { checkRoots, dropPrivileges, type Account } from "./startup.js";
 
 /** The start-up line about the listening sockets' receive buffer. */
 export function describeReceiveBuffer(rb: ReceiveBuffer): string {
@@ -39,7 +40,7 @@ export function clusterAdminSource(
   };
 }
 
-export async function serveCluster(args: ParsedArgs, config: Config, workers: number): Promise<number> {
+export async function serveCluster(args: ParsedArgs, config: Config, workers: number, account?: Account): Promise<number> {
   let current = config;
   const cluster = new TftpCluster({
     workers,
@@ -84,8 +85,11 @@ export async function serveCluster(args: ParsedArgs, config: Config, workers: nu
     }
   }
   // Before the fork: the workers (and the handler module they load) run as the user too.
-  if (config.user) dropPrivileges(config.user, config.group);
   try {
+    if (account) {
+      dropPrivileges(account); // checked: every uid and gid is the account's, no root group left
+      checkRoots(config, account.user);
+    }
     await cluster.start();
   } catch (err) {
     await admin?.close();
@@ -104,11 +108,12 @@ export async function serveCluster(args: ParsedArgs, config: Config, workers: nu
   if (rb) write(describeReceiveBuffer(rb));
   if (admin) write(`tftpkit admin on ${admin.url} (dashboard /, /api/v1, /metrics, /healthz${token ? "; POST drain/reload with the token" : ""})`);
   write(`tftpkit ${cluster.telemetry} (in each worker)`);
-  if (config.user) write(`tftpkit running as ${config.user} (uid ${process.getuid?.()})`);
+  if (account) write(`tftpkit running as ${account.user} (uid ${account.uid}, gid ${account.gid})`);
 
   const reload = async (): Promise<ReloadResult> => {
     try {
       const next = await resolveConfig(args); // fails here already when the file is bad
+      checkRoots(next, account?.user); // a root that went missing or unreadable: refused here, the workers keep theirs
       const nextToken = await readToken(next);
       const r = await cluster.reload();
       if (!r.ok) throw new Error(r.error);

@@ -148,6 +148,7 @@ export function validateConfig(input: unknown, source: string, baseDir: string, 
   const problem = (code: ConfigProblem["code"], key: string, message: string): void => void problems.push({ code, key, message });
   if (!c.root && !c.handler) problem(ConfigErrorCode.MISSING, "root", 'needs "root" or "handler"');
   if (c.allowOverwrite && !c.allowWrite) problem(ConfigErrorCode.CONFLICT, "allowOverwrite", '"allowOverwrite" needs "allowWrite": true');
+  if (c.group && !c.user) problem(ConfigErrorCode.CONFLICT, "group", '"group" needs "user" (the group is taken when dropping to the user)');
   if (problems.length) throw new TftpConfigError(problems, source);
   return c;
 }

@@ -16,7 +16,7 @@ import type { ReadHandler, ReadRequest } from "./handler.js";
 import { splitTraceparent, type SessionObserver } from "./instrument.js";
 import type { SessionProgress } from "./live.js";
 import type { ResolvedOptions } from "./options.js";
-import type { Outcome, SessionStats } from "./stats.js";
+import { describeError, type Outcome, type SessionStats } from "./stats.js";
 import type { WriteHandler } from "./write.js";
 
 export const codec = wasmCodec;
@@ -297,7 +297,7 @@ export abstract class Session implements DeadlineOwner {
       : e.wireCode === WireError.ACCESS_VIOLATION ? "access-denied"
       : "error");
     this.sendLast(codec.encodeError(e.wireCode, e.message));
-    this.finish(outcome, e);
+    this.finish(outcome, e, undefined, outcome === "handler-error" ? { handlerError: describeError(err) } : undefined);
   }
 
   /** Ends the session from the server (shutdown). */

@@ -12,7 +12,7 @@ export { rootHandler, RootResolver, safeSegments } from "./root.js";
 export { parseBootPath, bootIdentity, hexToIpv4, type BootPath, type BootPathKind, type BootIdentity } from "./bootpath.js";
 export { DEFAULTS, SERVER_OPTIONS, TftpConfigError, type PathRewrite, type ServerOptions, type ServerOptionTable } from "./options.js";
 export { ConfigErrorCode, type ConfigProblem, type OptionSpec } from "@tftpkit/wasm-core";
-export type { Outcome, ServerStats, SessionStats, Endpoint } from "./stats.js";
+export { describeError, type HandlerError, type Outcome, type ServerStats, type SessionStats, type Endpoint } from "./stats.js";
 export { emptyServerStats } from "./stats.js";
 export { TftpError, WireError, toTftpError, type TftpErrorCode } from "@tftpkit/wasm-core";
 export {

@@ -46,6 +46,11 @@ export interface SessionStats {
   handlerMs: number;
   outcome: Outcome;
   error?: { code: number; message: string };
+  /**
+   * With outcome "handler-error": the exception behind the ERROR 0 "Internal
+   * server error" the client got (the wire never shows it; logs and spans do).
+   */
+  handlerError?: HandlerError;
   /** The client went silent after the last block instead of acknowledging it. */
   finalAckMissing?: boolean;
   /** The W3C traceparent the file name carried, if any. */
@@ -118,4 +123,23 @@ export function emptyServerStats(): ServerStats {
       "client-error": 0, "handler-error": 0, error: 0, aborted: 0,
     },
   };
+}
+
+/** An exception as logs show it: its name, message and stack (when it has one). */
+export interface HandlerError {
+  name: string;
+  message: string;
+  stack?: string;
+}
+
+/** Any thrown value as a HandlerError (a non-Error thrown value becomes its string). */
+export function describeError(err: unknown): HandlerError {
+  if (err instanceof Error) return { name: err.name, message: err.message, ...(err.stack ? { stack: err.stack } : {}) };
+  let message: string;
+  try {
+    message = typeof err === "string" ? err : JSON.stringify(err) ?? String(err);
+  } catch {
+    message = String(err);
+  }
+  return { name: typeof err, message };
 }

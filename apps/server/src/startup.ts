@@ -1,0 +1,126 @@
+// What `tftpkit serve` checks before it answers anything: the account it
+// drops to (looked up before any socket is bound), the root folders (they
+// exist, are folders, can be read, also by that account), and, after the
+// drop, that the process really runs as that user and group with none of
+// root's supplementary groups. A failure is one TftpConfigError naming the
+// flag (reason TFTP_ERR_CONFIG_START); the command exits non-zero.
+
+import { accessSync, constants, readFileSync, statSync } from "node:fs";
+import { ConfigErrorCode, TftpConfigError } from "@tftpkit/wasm-core";
+import type { Config } from "./config.js";
+
+const startError = (key: string, message: string): TftpConfigError => new TftpConfigError({ code: ConfigErrorCode.START, key, message });
+
+export interface Account {
+  user: string;
+  uid: number;
+  group: string;
+  gid: number;
+}
+
+/** Entries of /etc/passwd or /etc/group: name and numeric id (third field), and the fourth field. */
+function entries(file: string): Array<{ name: string; id: number; fourth: string }> {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return [];
+  }
+  return text
+    .split("\n")
+    .filter((l) => l && !l.startsWith("#"))
+    .map((l) => l.split(":"))
+    .filter((f) => f.length >= 4 && /^\d+$/.test(f[2]))
+    .map((f) => ({ name: f[0], id: Number(f[2]), fourth: f[3] }));
+}
+
+/**
+ * The account of `--user` (and `--group`): a name or a numeric id each. Throws
+ * before anything is bound when the user or group does not exist, or when this
+ * process cannot switch to them (not root).
+ */
+export function lookupAccount(user: string, group: string | undefined, files = { passwd: "/etc/passwd", group: "/etc/group" }): Account {
+  if (typeof process.setuid !== "function" || typeof process.setgid !== "function") {
+    throw startError("user", "--user is not supported on this platform");
+  }
+  const users = entries(files.passwd);
+  const u = users.find((e) => e.name === user) ?? (/^\d+$/.test(user) ? { name: user, id: Number(user), fourth: "" } : undefined);
+  if (!u) throw startError("user", `--user ${user}: no such user`);
+  const groups = entries(files.group);
+  let g: { name: string; id: number } | undefined;
+  if (group !== undefined) {
+    g = groups.find((e) => e.name === group) ?? (/^\d+$/.test(group) ? { name: group, id: Number(group) } : undefined);
+    if (!g) throw startError("group", `--group ${group}: no such group`);
+  } else {
+    if (!/^\d+$/.test(u.fourth)) throw startError("user", `--user ${user}: no primary group in ${files.passwd} (give --group)`);
+    const gid = Number(u.fourth);
+    g = { name: groups.find((e) => e.id === gid)?.name ?? String(gid), id: gid };
+  }
+  const me = process.getuid?.();
+  if (me !== 0 && me !== u.id) throw startError("user", `--user ${user}: switching users needs root (tftpkit runs as uid ${me})`);
+  return { user: u.name, uid: u.id, group: g.name, gid: g.id };
+}
+
+/** The Uid, Gid and Groups lines of /proc/self/status (Linux), or undefined elsewhere. */
+export function procIds(pid: number | "self" = "self"): { uid: number[]; gid: number[]; groups: number[] } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/status`, "utf8");
+  } catch {
+    return undefined;
+  }
+  const line = (name: string): number[] =>
+    (new RegExp(`^${name}:\\s*(.*)$`, "m").exec(text)?.[1] ?? "").split(/\s+/).filter(Boolean).map(Number);
+  return { uid: line("Uid"), gid: line("Gid"), groups: line("Groups") };
+}
+
+/**
+ * Drops to the account (supplementary groups first, then the group, then the
+ * user), then checks that every id of the process (real, effective, saved,
+ * filesystem) is the account's and that no other group is left.
+ */
+export function dropPrivileges(a: Account): void {
+  try {
+    process.setgroups?.([a.gid]);
+    process.setgid!(a.gid);
+    process.setuid!(a.uid);
+  } catch (err) {
+    throw startError("user", `--user ${a.user}: cannot switch to uid ${a.uid} gid ${a.gid}: ${(err as Error).message}`);
+  }
+  const ids = procIds();
+  const ok = ids
+    ? ids.uid.every((x) => x === a.uid) && ids.gid.every((x) => x === a.gid) && ids.groups.every((x) => x === a.gid)
+    : process.getuid?.() === a.uid && process.getgid?.() === a.gid && (process.getgroups?.() ?? []).every((x) => x === a.gid);
+  if (!ok) {
+    throw startError("user", `--user ${a.user}: after the switch the process still has other ids (${JSON.stringify(ids ?? { uid: process.getuid?.(), gid: process.getgid?.() })})`);
+  }
+}
+
+/** Every root folder of the configuration (--root and those of --client-roots), with the key naming it. */
+function roots(c: Config): Array<{ key: string; dir: string }> {
+  return [
+    ...(c.root ? [{ key: "root", dir: c.root }] : []),
+    ...(c.clientRoots ?? []).map((r) => ({ key: `clientRoots ${r.match}`, dir: r.root })),
+  ];
+}
+
+/**
+ * Checks that every root exists, is a folder and can be listed and read (by
+ * this process: call it again after dropping privileges). Every problem is
+ * listed.
+ */
+export function checkRoots(c: Config, who?: string): void {
+  const problems = [];
+  for (const { key, dir } of roots(c)) {
+    let why: string | undefined;
+    try {
+      if (!statSync(dir).isDirectory()) why = "is not a directory";
+      else accessSync(dir, constants.R_OK | constants.X_OK);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      why = code === "ENOENT" ? "does not exist" : code === "EACCES" ? `cannot be read${who ? ` by ${who}` : ""}` : `cannot be used (${code ?? (err as Error).message})`;
+    }
+    if (why) problems.push({ code: ConfigErrorCode.START, key, message: `--${key === "root" ? "root" : "client-roots"} ${dir}: ${why}` });
+  }
+  if (problems.length) throw new TftpConfigError(problems);
+}
