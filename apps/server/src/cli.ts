@@ -4,14 +4,13 @@ import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { createServer, type SessionStats } from "@tftpkit/server";
 import { dashboardHandler } from "@tftpkit/dashboard";
-import { ConfigErrorCode, TftpConfigError } from "@tftpkit/wasm-core";
 import { ADMIN_DEFAULT, parseAdminAddress, readTokenFile, startAdmin, type AdminAddress, type AdminServer } from "./admin.js";
 import { serverAdminSource, type ReloadResult } from "./admin-source.js";
 import { flagsToInput, parseServeArgs, usage, UsageError, type ParsedArgs } from "./args.js";
 import { CONFIG_DEFAULTS, loadConfig, printableConfig, validateConfig, type Config } from "./config.js";
 import { describeReceiveBuffer, serveCluster } from "./cluster-serve.js";
 import { buildServerOptions } from "./serve-options.js";
-import { checkRoots, dropPrivileges, lookupAccount } from "./startup.js";
+import { checkRoots, dropPrivileges, listenError, lookupAccount, startAdminAt } from "./startup.js";
 import { startTelemetry } from "./telemetry.js";
 
 export { flagsToInput };
@@ -148,18 +147,10 @@ export async function serve(argv: string[]): Promise<number> {
         allowHosts: () => config.adminAllowHosts ?? [],
       });
     try {
-      admin = await start(adminAt);
+      admin = await startAdminAt(config.admin, config.admin === ADMIN_DEFAULT, adminAt, start, notices);
     } catch (err) {
-      const taken = (err as NodeJS.ErrnoException).code === "EADDRINUSE";
-      if (taken && config.admin === ADMIN_DEFAULT) {
-        // The default port is taken (a second tftpkit, as with a second `npm start`): any free port of the same host.
-        admin = await start({ host: adminAt.host, port: 0 }).catch(() => undefined);
-        if (admin) notices.push(`admin port ${adminAt.port} is taken; admin on a free port instead (choose one with --admin HOST:PORT, or --admin off)`);
-      }
-      if (!admin) {
-        await telemetry.shutdown();
-        throw new TftpConfigError({ code: ConfigErrorCode.START, key: "admin", message: `--admin ${config.admin}: ${(err as Error).message} (choose another HOST:PORT or --admin off)` });
-      }
+      await telemetry.shutdown();
+      throw err;
     }
   }
   let addr: Awaited<ReturnType<typeof server.listen>>;
@@ -174,13 +165,7 @@ export async function serve(argv: string[]): Promise<number> {
     await server.close().catch(() => {});
     await admin?.close().catch(() => {});
     await telemetry.shutdown();
-    if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
-      throw new TftpConfigError({
-        code: ConfigErrorCode.START, key: "port",
-        message: `--host ${config.host} --port ${config.port}: the UDP port is taken (another TFTP server?); choose another --port`,
-      });
-    }
-    throw err;
+    throw listenError(err, config);
   }
   const reload = async (): Promise<ReloadResult> => {
     try {

@@ -5,13 +5,13 @@
 
 import { dashboardHandler } from "@tftpkit/dashboard";
 import type { ReceiveBuffer } from "@tftpkit/server";
-import { parseAdminAddress, readTokenFile, startAdmin, type AdminServer } from "./admin.js";
+import { ADMIN_DEFAULT, parseAdminAddress, readTokenFile, startAdmin, type AdminServer } from "./admin.js";
 import type { AdminSource, ReloadResult } from "./admin-source.js";
 import type { ParsedArgs } from "./args.js";
 import { resolveConfig, version } from "./cli.js";
 import { TftpCluster } from "./cluster.js";
 import type { Config } from "./config.js";
-import { checkRoots, dropPrivileges, type Account } from "./startup.js";
+import { checkRoots, dropPrivileges, listenError, startAdminAt, type Account } from "./startup.js";
 
 /** The start-up line about the listening sockets' receive buffer. */
 export function describeReceiveBuffer(rb: ReceiveBuffer): string {
@@ -47,7 +47,9 @@ export async function serveCluster(args: ParsedArgs, config: Config, workers: nu
     args: { config: args.config, values: args.values, verbose: args.verbose },
     recvBufferBytes: config.recvBufferBytes,
   });
-  const addr = await cluster.listen({ host: config.host, port: config.port });
+  const addr = await cluster.listen({ host: config.host, port: config.port }).catch((err: unknown) => {
+    throw listenError(err, config);
+  });
   const adminAt = parseAdminAddress(config.admin);
   // The bearer token of POST /api/v1/drain and /reload: read before privileges are dropped; a bad file stops the start.
   const readToken = (c: Config): Promise<string | undefined> => (c.adminTokenFile ? readTokenFile(c.adminTokenFile) : Promise.resolve(undefined));
@@ -59,6 +61,7 @@ export async function serveCluster(args: ParsedArgs, config: Config, workers: nu
     throw err;
   }
   let admin: AdminServer | undefined;
+  const notices: string[] = [];
   const metricsOff = process.env.OTEL_SDK_DISABLED?.trim().toLowerCase() === "true";
   // Set below: what SIGHUP and POST /api/v1/reload do.
   let reloadAll: () => Promise<ReloadResult> = async () => ({ ok: false, error: "not started" });
@@ -70,18 +73,25 @@ export async function serveCluster(args: ParsedArgs, config: Config, workers: nu
       metrics: !metricsOff,
     });
     try {
-      admin = await startAdmin({
-        ...adminAt,
-        source,
-        version: version(),
-        page: dashboardHandler(),
-        token: () => token,
-        traceUrlTemplate: () => current.traceUrlTemplate,
-        allowHosts: () => current.adminAllowHosts ?? [],
-      });
+      admin = await startAdminAt(
+        config.admin,
+        config.admin === ADMIN_DEFAULT,
+        adminAt,
+        (at) =>
+          startAdmin({
+            ...at,
+            source,
+            version: version(),
+            page: dashboardHandler(),
+            token: () => token,
+            traceUrlTemplate: () => current.traceUrlTemplate,
+            allowHosts: () => current.adminAllowHosts ?? [],
+          }),
+        notices,
+      );
     } catch (err) {
       await cluster.close();
-      throw new Error(`--admin ${config.admin}: ${(err as Error).message} (choose another HOST:PORT or --admin off)`);
+      throw err;
     }
   }
   // Before the fork: the workers (and the handler module they load) run as the user too.
@@ -99,6 +109,7 @@ export async function serveCluster(args: ParsedArgs, config: Config, workers: nu
   const shown = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
   const what = [config.handler && `handler ${config.handler}`, config.root && `root ${config.root}`].filter(Boolean).join(" + ");
   const rb = cluster.receiveBuffer();
+  for (const n of notices) write(`tftpkit: ${n}`);
   write(
     `tftpkit serving ${what} on ${shown}:${addr.port} (udp${config.singlePort ? ", single-port" : ""}${config.allowWrite ? ", writes on" : ""}, ${workers} workers: ${cluster
       .workers()

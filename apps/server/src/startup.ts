@@ -124,3 +124,36 @@ export function checkRoots(c: Config, who?: string): void {
   }
   if (problems.length) throw new TftpConfigError(problems);
 }
+
+/**
+ * Starts the admin server at `at`. When the address is the default one
+ * (127.0.0.1:9069) and taken (a second instance), a free port of the same
+ * host instead, with the line that says so in `notices`. Any other failure is
+ * a start-up error naming --admin.
+ */
+export async function startAdminAt<T>(
+  admin: string,
+  isDefault: boolean,
+  at: { host: string; port: number },
+  start: (at: { host: string; port: number }) => Promise<T>,
+  notices: string[],
+): Promise<T> {
+  try {
+    return await start(at);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EADDRINUSE" && isDefault) {
+      const fallback = await start({ host: at.host, port: 0 }).catch(() => undefined);
+      if (fallback !== undefined) {
+        notices.push(`admin port ${at.port} is taken; admin on a free port instead (choose one with --admin HOST:PORT, or --admin off)`);
+        return fallback;
+      }
+    }
+    throw startError("admin", `--admin ${admin}: ${(err as Error).message} (choose another HOST:PORT or --admin off)`);
+  }
+}
+
+/** A bind failure of the TFTP port as one line naming --port (others as they are). */
+export function listenError(err: unknown, c: { host: string; port: number }): unknown {
+  if ((err as NodeJS.ErrnoException | undefined)?.code !== "EADDRINUSE") return err;
+  return startError("port", `--host ${c.host} --port ${c.port}: the UDP port is taken (another TFTP server?); choose another --port`);
+}

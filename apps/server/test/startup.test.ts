@@ -216,13 +216,13 @@ describe("faults", () => {
     await waitFor("the log line", () => (/^read handler-error .* handlerError="TypeError: bad mac" stack="TypeError: bad mac\\n\s+at /m.test(cli.stdout()) ? true : undefined), 10_000, 20);
   });
 
-  it("an error nothing catches (not a handler's) is logged with its stack and the process exits 70", async () => {
+  it("an error nothing catches (not a handler's) is logged with its stack and the process exits 70 (one process; with workers the primary restarts the worker)", async () => {
     const port = await freeUdpPort();
     const dir = tree({
       "h.js": "export default () => 'x';\nsetTimeout(() => { throw new Error('stray timer of the module'); }, 500);\n",
       "package.json": '{ "type": "module" }',
     });
-    const r = await runTftpkit(["serve", "--host", "127.0.0.1", "--port", String(port), "--admin", "off", "--handler", join(dir, "h.js")], 30_000);
+    const r = await runTftpkit(["serve", "--workers", "1", "--host", "127.0.0.1", "--port", String(port), "--admin", "off", "--handler", join(dir, "h.js")], 30_000);
     expect(r.code).toBe(70);
     expect(r.stderr).toMatch(/serving/);
     expect(r.stderr).toMatch(/tftpkit: internal error \(uncaught exception\), exiting: Error: stray timer of the module\n\s+at Timeout\._onTimeout \(file:\/\/\S+h\.js\?v=\d+:2:/);
