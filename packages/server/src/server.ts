@@ -4,6 +4,7 @@ import type { RemoteInfo, Socket } from "node:dgram";
 import { Opcode, WireError, scheduler, statusMessage, wasmCodec, type Scheduler } from "@tftpkit/wasm-core";
 import type { Session, SessionHost } from "./base-session.js";
 import { SessionBuffers } from "./budget.js";
+import { sweepStaleUploads } from "./upload-sweep.js";
 import type { ServerEventListener } from "./events.js";
 import { FileCache } from "./file-cache.js";
 import type { BootFlow, FlowQuery } from "./flows.js";
@@ -108,6 +109,9 @@ export class TftpServer implements SessionHost {
   private counters: ServerStats = emptyServerStats();
   private nextId = 1;
   private statsTimer: NodeJS.Timeout | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  /** listen() or serveRelayed() was called. */
+  private running = false;
   private closing = false;
   /** Live sessions, boot flows, events (in front of options.instrumentation). */
   private readonly monitor: Monitor;
@@ -139,6 +143,29 @@ export class TftpServer implements SessionHost {
     this.fileCache = fileCacheOf(next);
     this.limiter = next.rateLimit > 0 ? new RateLimiter(next.rateLimit, next.rateBurst) : undefined;
     this.buffers.limit = next.sessionBufferBudgetBytes;
+    if (!this.closing && this.running) this.sweepUploads();
+  }
+
+  /**
+   * Removes upload temp files a killed server left in the write root: now
+   * those untouched for twice the stall timeout (1 h without one), and once
+   * more when that much time has passed, so those of a server killed just
+   * before this start go too. Counted in staleUploadsSwept.
+   */
+  private sweepUploads(): void {
+    const o = this.options;
+    if (!o.allowWrite || !o.root || o.writeHandler) return;
+    const root = o.root;
+    const age = o.stallTimeoutMs > 0 ? 2 * o.stallTimeoutMs : 3_600_000;
+    const sweep = (): void => {
+      void sweepStaleUploads(root, age).then((n) => {
+        this.counters.staleUploadsSwept += n;
+      });
+    };
+    sweep();
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
+    this.sweepTimer = setTimeout(sweep, age + 100);
+    this.sweepTimer.unref();
   }
 
   /**
@@ -182,6 +209,8 @@ export class TftpServer implements SessionHost {
 
   private run(): void {
     this.closing = false;
+    this.running = true;
+    this.sweepUploads();
     if (this.options.onStats && !this.statsTimer) {
       this.statsTimer = setInterval(() => this.options.onStats?.(this.stats()), this.options.statsIntervalMs);
       this.statsTimer.unref();
@@ -375,6 +404,8 @@ export class TftpServer implements SessionHost {
     this.closing = true; // no new sessions from here on
     if (this.statsTimer) clearInterval(this.statsTimer);
     this.statsTimer = undefined;
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
+    this.sweepTimer = undefined;
     this.listeners?.stopRescan();
     const deadline = Date.now() + (opts.graceMs ?? 0);
     while (this.sessions.size > 0 && Date.now() < deadline) {

@@ -1,23 +1,17 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync, symlinkSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { TftpError, type WriteTarget } from "../src/index.js";
 import { UdpClient, closeAllClients, wrq } from "./helpers/client.js";
 import { put } from "./helpers/put.js";
-import { bytes, closeAllServers, makeRoot, startServer } from "./helpers/server.js";
+import { bytes, closeAllServers, rootMaker, startServer } from "./helpers/server.js";
 
-const roots: Array<() => void> = [];
-function root(files: Record<string, Buffer | string> = {}): string {
-  const r = makeRoot(files);
-  roots.push(r.cleanup);
-  return r.root;
-}
+const root = rootMaker();
 
 afterEach(async () => {
   closeAllClients();
   await closeAllServers();
 });
-afterAll(() => roots.forEach((c) => c()));
 
 /** No upload temp files left in a folder. */
 function leftovers(dir: string): string[] {

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { randomBytes } from "node:crypto";
+import { afterAll } from "vitest";
 import { createServer, type ServerOptions, type SessionStats, type TftpServer } from "../../src/index.js";
 import { TimeoutError } from "./client.js";
 
@@ -79,6 +80,17 @@ export async function closeAllServers(): Promise<void> {
 }
 
 /** A temporary root folder with the given files (name -> content); removed by `cleanup`. */
+/** A maker of temporary roots for one test file; every root is removed after all its tests. */
+export function rootMaker(): (files?: Record<string, Buffer | string>) => string {
+  const made: Array<() => void> = [];
+  afterAll(() => made.forEach((c) => c()));
+  return (files = {}) => {
+    const r = makeRoot(files);
+    made.push(r.cleanup);
+    return r.root;
+  };
+}
+
 export function makeRoot(files: Record<string, Buffer | string> = {}): { root: string; cleanup: () => void } {
   const root = mkdtempSync(join(tmpdir(), "tftpkit-test-"));
   for (const [name, content] of Object.entries(files)) {
