@@ -22,7 +22,7 @@ export const TRANSFER_OPTIONS = {
     description: "seconds without an answer before this side retransmits (fractions allowed); left out: an adaptive timeout with this as its ceiling",
   }),
   rtoFloorMs: option({
-    ...int(1, 60_000), default: 20, unit: "ms",
+    ...int(1, 60_000), default: 50, unit: "ms",
     description: "lowest adaptive retransmission timeout (when timeout is left out: max(this, SRTT + 4 RTTVAR), doubled per timeout)",
   }),
   timeoutOption: option({ ...int(1, 255), unit: "s", description: "also ask the server to use this retransmission timeout (RFC 2349 timeout)" }),

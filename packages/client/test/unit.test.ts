@@ -95,7 +95,7 @@ describe("options", () => {
   });
 
   it("no timeout set: an adaptive RTO (floor rtoFloorMs, ceiling the default timeout); a timeout set: fixed", () => {
-    expect(resolveTransferOptions({})).toMatchObject({ timeoutMs: 1000, rtoFloorMs: 20 });
+    expect(resolveTransferOptions({})).toMatchObject({ timeoutMs: 1000, rtoFloorMs: 50 });
     expect(resolveTransferOptions({ rtoFloorMs: 5 })).toMatchObject({ timeoutMs: 1000, rtoFloorMs: 5 });
     expect(resolveTransferOptions({ timeout: 2 })).toMatchObject({ timeoutMs: 2000, rtoFloorMs: 0 });
     expect(resolveTransferOptions({ timeout: 1, rtoFloorMs: 5 }).rtoFloorMs).toBe(0);

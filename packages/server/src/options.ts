@@ -43,7 +43,7 @@ export const SERVER_OPTIONS = {
   }),
   retries: option({ ...int(0, 100), default: 5, description: "retransmissions of one window before the session gives up" }),
   rtoFloorMs: option({
-    ...int(1, 60_000), default: 20, unit: "ms",
+    ...int(1, 60_000), default: 50, unit: "ms",
     description: "lowest adaptive retransmission timeout: when the client asks no timeout, each session resends after max(this, SRTT + 4 RTTVAR), timeout as the ceiling (at or above timeout: fixed)",
   }),
   maxClientTimeout: option({
