@@ -12,6 +12,7 @@ import {
 } from "@tftpkit/wasm-core";
 import { connect, type Connection } from "./connection.js";
 import type { FileCache } from "./file-cache.js";
+import type { SocketPool } from "./socket-pool.js";
 import type { ReadHandler, ReadRequest } from "./handler.js";
 import { splitTraceparent, type SessionObserver } from "./instrument.js";
 import type { SessionProgress } from "./live.js";
@@ -31,6 +32,8 @@ export interface SessionHost {
   readonly fileCache: FileCache | undefined;
   /** The budget every session's buffers are reserved from. */
   readonly buffers: BufferBudget;
+  /** Bound session sockets, used again by the next sessions (undefined: one bound and closed per session). */
+  readonly socketPool?: SocketPool;
   sessionEnded(session: Session, stats: SessionStats): void;
   countUnknownTid(): void;
   countMalformed(): void;
@@ -122,7 +125,7 @@ export abstract class Session implements DeadlineOwner {
     this.conn = connect(this.shared, this.peer, this.local.address, this.opts.portRange, {
       onPacket: this.onPacket,
       onError: () => this.finish("error", new TftpError(WireError.UNDEFINED, "socket error")),
-    });
+    }, this.host.socketPool);
     this.ready = this.conn.ready;
     this.obs = this.opts.instrumentation?.session({
       id: this.id,

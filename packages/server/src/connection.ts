@@ -6,6 +6,7 @@
 
 import { createSocket, type Socket } from "node:dgram";
 import { TftpError, WireError } from "@tftpkit/wasm-core";
+import type { SocketPool } from "./socket-pool.js";
 
 export interface Connection {
   /** Settles once packets can leave (the session's socket is bound). */
@@ -25,7 +26,7 @@ export interface Inbound {
  * Peers are always IP literals: answer the address lookup dgram makes before
  * every send at once, instead of through dns.lookup and a nextTick.
  */
-function literalLookup(
+export function literalLookup(
   address: string,
   family: unknown,
   callback: (err: Error | null, address: string, family: number) => void,
@@ -33,7 +34,7 @@ function literalLookup(
   callback(null, address, address.includes(":") ? 6 : 4);
 }
 
-function bindEphemeral(socket: Socket, address: string | undefined, range: readonly [number, number] | undefined): Promise<void> {
+export function bindEphemeral(socket: Socket, address: string | undefined, range: readonly [number, number] | undefined): Promise<void> {
   if (!range) return new Promise((resolve) => socket.bind({ port: 0, address, exclusive: true }, resolve));
   const [lo, hi] = range;
   const span = hi - lo + 1;
@@ -125,10 +126,14 @@ class SharedSocket implements Connection {
 /** The listening socket in single-port mode, else a socket of the session's own. */
 export function connect(
   shared: Socket | undefined,
-  peer: { family: string },
+  peer: { family: string; address: string; port: number },
   local: string | undefined,
   range: readonly [number, number] | undefined,
   inbound: Inbound,
+  /** Bound session sockets used again (socket-pool.ts); without one, a socket is bound and closed per session. */
+  pool?: SocketPool,
 ): Connection {
-  return shared ? new SharedSocket(shared) : new OwnSocket(peer.family === "IPv6", local, range, inbound);
+  if (shared) return new SharedSocket(shared);
+  if (pool) return pool.take(peer.family === "IPv6", local, range, peer, inbound);
+  return new OwnSocket(peer.family === "IPv6", local, range, inbound);
 }

@@ -109,6 +109,10 @@ export const SERVER_OPTIONS = {
     description: "telemetry hooks (e.g. OpenTelemetry spans and metrics); none by default",
   }),
   traceparentInFilename: option({ ...bool(), default: true, description: "strip a W3C traceparent suffix from requested file names" }),
+  sessionSocketPool: option({
+    ...int(0, 65_535), default: 256,
+    description: "session sockets kept bound for the next sessions (no bind and close per session; 0: each session binds and closes its own)",
+  }),
   recvBufferBytes: option({
     ...int(0, 2 ** 31 - 1), default: 0, unit: "bytes",
     description: "receive buffer asked for each listening socket (a burst of requests waits there); 0: as large as the kernel allows",

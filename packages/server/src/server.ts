@@ -7,6 +7,7 @@ import { SessionBuffers } from "./budget.js";
 import { sweepStaleUploads } from "./upload-sweep.js";
 import type { ServerEventListener } from "./events.js";
 import { FileCache } from "./file-cache.js";
+import { SocketPool } from "./socket-pool.js";
 import type { BootFlow, FlowQuery } from "./flows.js";
 import type { LiveSession } from "./live.js";
 import { Monitor } from "./live-monitor.js";
@@ -99,6 +100,7 @@ export class TftpServer implements SessionHost {
   writeHandler: WriteHandler | undefined;
   readonly scheduler: Scheduler;
   fileCache: FileCache | undefined;
+  readonly socketPool: SocketPool;
   readonly buffers: SessionBuffers;
   private listeners: UdpListeners | undefined;
   /** Relayed requests: one way in per relay listener (kept while that listener is). */
@@ -125,6 +127,7 @@ export class TftpServer implements SessionHost {
     this.fileCache = fileCacheOf(this.options);
     this.limiter = this.options.rateLimit > 0 ? new RateLimiter(this.options.rateLimit, this.options.rateBurst) : undefined;
     this.scheduler = scheduler();
+    this.socketPool = new SocketPool(this.options.sessionSocketPool);
     this.buffers = new SessionBuffers(this.options.sessionBufferBudgetBytes);
   }
 
@@ -142,6 +145,7 @@ export class TftpServer implements SessionHost {
     this.writeHandler = writeHandlerOf(next);
     this.fileCache = fileCacheOf(next);
     this.limiter = next.rateLimit > 0 ? new RateLimiter(next.rateLimit, next.rateBurst) : undefined;
+    this.socketPool.setMax(next.sessionSocketPool);
     this.buffers.limit = next.sessionBufferBudgetBytes;
     if (!this.closing && this.running) this.sweepUploads();
   }
@@ -414,6 +418,7 @@ export class TftpServer implements SessionHost {
     for (const s of [...this.sessions.values()]) s.shutdown();
     this.monitor.close(); // open boot flows end (and their spans)
     // Listeners last: in single-port mode they carry the sessions' last packets.
+    this.socketPool.close();
     await this.listeners?.close();
     this.listeners = undefined;
   }

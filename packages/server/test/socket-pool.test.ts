@@ -1,0 +1,106 @@
+// The session socket pool: a socket bound once serves one session after
+// another; the previous user's packets never reach the next session as its
+// own (TID check), and no socket goes back to the peer that used it last.
+
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { UdpClient, ackPacket, closeAllClients, get, sleep } from "./helpers/client.js";
+import { bytes, closeAllServers, makeRoot, startServer } from "./helpers/server.js";
+
+const data = bytes(20_000);
+const { root, cleanup } = makeRoot({ "f.bin": data, "small.txt": "hello\n" });
+afterEach(() => closeAllClients());
+afterAll(async () => {
+  await closeAllServers();
+  cleanup();
+});
+
+describe("session socket pool", () => {
+  it("the next session (another client) gets the socket of the one that ended", async () => {
+    const srv = await startServer({ root });
+    const a = await UdpClient.open();
+    const ra = await get(a, srv.port, "f.bin");
+    expect(ra.data.equals(data)).toBe(true);
+    await srv.sessionOf(a.port);
+    const b = await UdpClient.open();
+    const rb = await get(b, srv.port, "f.bin");
+    expect(rb.data.equals(data)).toBe(true);
+    expect(rb.sessionPort).toBe(ra.sessionPort);
+    const st = srv.server.socketPool.stats();
+    expect(st.created).toBe(1);
+    expect(st.reused).toBe(1);
+  });
+
+  it("a stale packet of the previous user is rejected by the TID check (ERROR 5 to it); the new session completes byte for byte", async () => {
+    const srv = await startServer({ root });
+    const a = await UdpClient.open();
+    const ra = await get(a, srv.port, "f.bin");
+    await srv.sessionOf(a.port);
+    const stalePort = ra.sessionPort;
+    const before = srv.server.stats().unknownTidPackets;
+    const b = await UdpClient.open();
+    let sentStale = false;
+    const rb = await get(b, srv.port, "f.bin", {
+      ack: (block, send, info) => {
+        if (block === 2 && !sentStale) {
+          expect(info.sessionPort).toBe(stalePort); // b holds a's old socket
+          sentStale = true;
+          // a's late duplicates: an ACK of the block b is at, and one past it.
+          a.send(ackPacket(2), stalePort);
+          a.send(ackPacket(30), stalePort);
+        }
+        send(block);
+      },
+    });
+    expect(sentStale).toBe(true);
+    expect(rb.error).toBeUndefined();
+    expect(rb.data.equals(data)).toBe(true);
+    const answers = [await a.recv(2000), await a.recv(2000)];
+    for (const r of answers) {
+      expect(r.pkt).toMatchObject({ op: "ERROR", code: 5 });
+      expect(r.port).toBe(stalePort);
+    }
+    const sb = await srv.sessionOf(b.port);
+    expect(sb.outcome).toBe("ok");
+    expect(sb.bytesSent).toBe(data.length);
+    expect(srv.server.stats().unknownTidPackets - before).toBe(2);
+  });
+
+  it("never hands a socket back to the peer (address and port) that used it last", async () => {
+    const srv = await startServer({ root });
+    const a = await UdpClient.open();
+    const r1 = await get(a, srv.port, "small.txt");
+    await srv.sessionOf(a.port);
+    // The same client port asks again: the idle socket is its own last one, so it gets a new one.
+    const r2 = await get(a, srv.port, "small.txt");
+    expect(r2.data.toString()).toBe("hello\n");
+    expect(r2.sessionPort).not.toBe(r1.sessionPort);
+    expect(srv.server.socketPool.stats().created).toBe(2);
+  });
+
+  it("a packet to an idle pooled socket reaches nobody (counted, unanswered); the socket then serves the next session normally", async () => {
+    const srv = await startServer({ root });
+    const a = await UdpClient.open();
+    const ra = await get(a, srv.port, "small.txt");
+    await srv.sessionOf(a.port);
+    const x = await UdpClient.open();
+    x.send(ackPacket(1), ra.sessionPort);
+    expect(await x.recvOrNull(300)).toBeNull();
+    await sleep(50);
+    expect(srv.server.socketPool.stats().strayWhileIdle).toBe(1);
+    const b = await UdpClient.open();
+    const rb = await get(b, srv.port, "f.bin");
+    expect(rb.sessionPort).toBe(ra.sessionPort);
+    expect(rb.data.equals(data)).toBe(true);
+  });
+
+  it("sessionSocketPool 0: every session binds and closes a socket of its own", async () => {
+    const srv = await startServer({ root, sessionSocketPool: 0 });
+    for (let i = 0; i < 3; i++) {
+      const c = await UdpClient.open();
+      const r = await get(c, srv.port, "small.txt");
+      expect(r.data.toString()).toBe("hello\n");
+      await srv.sessionOf(c.port);
+    }
+    expect(srv.server.socketPool.stats()).toMatchObject({ created: 3, reused: 0, idle: 0 });
+  });
+});
