@@ -74,6 +74,8 @@ interface Slot {
 /** Datagrams held for one worker beyond this many unsent IPC messages are dropped (the worker is not keeping up). */
 const MAX_UNSENT = 2048;
 const QUESTION_TIMEOUT_MS = 3000;
+/** Datagrams held while no worker is ready. */
+const EARLY_MAX = 16_384;
 
 /** FNV-1a over the address: the same client always lands on the same slot. */
 export function addressHash(address: string): number {
@@ -218,6 +220,7 @@ export class TftpCluster {
   private readonly log: (line: string) => void;
   /** What the workers' telemetry exports (the first ready worker's start-up line). */
   telemetry = "";
+  private early: Array<[Buffer, RemoteInfo, Listener]> = [];
   /** Datagrams dropped in the primary: no live worker, or one too far behind. */
   dropped = 0;
 
@@ -289,6 +292,11 @@ export class TftpCluster {
           slot.ready = true;
           wasReady = true;
           this.telemetry ||= m.telemetry;
+          if (this.early.length) {
+            const held = this.early;
+            this.early = [];
+            for (const [msg, rinfo, l] of held) this.route(msg, rinfo, l);
+          }
           if (this.subscribers.size) this.post(slot, { t: "subscribe", on: true });
           if (first) first.ready();
           else this.log(`tftpkit worker ${slot.id} (pid ${m.pid}) ready`);
@@ -375,7 +383,13 @@ export class TftpCluster {
 
   private route(msg: Buffer, rinfo: RemoteInfo, l: Listener): void {
     const slot = this.slotFor(rinfo.address);
-    if (!slot || slot.unsent > MAX_UNSENT) {
+    if (!slot) {
+      // No worker is up yet (the start, or every one died at once): held until one is.
+      if (this.early.length < EARLY_MAX && !this.stopping) this.early.push([msg, rinfo, l]);
+      else this.dropped++;
+      return;
+    }
+    if (slot.unsent > MAX_UNSENT) {
       this.dropped++;
       return;
     }
