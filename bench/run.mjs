@@ -212,8 +212,8 @@ for (const d of allDefs) {
     notes.push(`${d.name}: ${e.message.split("\n")[0]}, skipped`);
   }
 }
-if (!servers.some((s) => s.def.name === "tftpkit")) {
-  process.stderr.write(`bench: tftpkit could not start (${notes.join("; ")})\n`);
+if (wanted.includes("tftpkit") ? !servers.some((s) => s.def.name === "tftpkit") : servers.length === 0) {
+  process.stderr.write(`bench: ${wanted.includes("tftpkit") ? "tftpkit could not start" : "no server could start"} (${notes.join("; ")})\n`);
   process.exit(2);
 }
 process.stderr.write(
