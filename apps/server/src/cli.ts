@@ -1,63 +1,21 @@
 // The `tftpkit` command.
 
-import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { createServer, type SessionStats } from "@tftpkit/server";
-import { dashboardHandler } from "@tftpkit/dashboard";
-import { ADMIN_DEFAULT, parseAdminAddress, readTokenFile, startAdmin, type AdminAddress, type AdminServer } from "./admin.js";
+import { parseAdminAddress, readTokenFile, type AdminServer } from "./admin.js";
 import { serverAdminSource, type ReloadResult } from "./admin-source.js";
 import { flagsToInput, parseServeArgs, usage, UsageError, type ParsedArgs } from "./args.js";
-import { CONFIG_DEFAULTS, loadConfig, printableConfig, validateConfig, type Config } from "./config.js";
+import { printableConfig, type Config } from "./config.js";
 import { describeReceiveBuffer, serveCluster } from "./cluster-serve.js";
 import { buildServerOptions } from "./serve-options.js";
-import { checkRoots, dropPrivileges, listenError, lookupAccount, startAdminAt } from "./startup.js";
+import { checkRoots, dropPrivileges, listenError, lookupAccount, startAdminServer } from "./startup.js";
+import { formatSession } from "./session-log.js";
+import { resolveConfig, version } from "./settings.js";
 import { startTelemetry } from "./telemetry.js";
 
 export { flagsToInput };
 
-/** One log line per finished session; `worker`: the worker process that ran it (with --workers). */
-export function formatSession(s: SessionStats, format: "json" | "text", worker?: number): string {
-  if (format === "json") {
-    return JSON.stringify({
-      time: new Date(s.startedAt + s.durationMs).toISOString(),
-      event: "session",
-      id: s.id,
-      kind: s.kind,
-      outcome: s.outcome,
-      peer: `${s.peer.address}:${s.peer.port}`,
-      local: s.local.address,
-      path: s.path,
-      mode: s.mode,
-      asked: s.optionsAsked,
-      acked: s.optionsAcked,
-      bytes: s.kind === "write" ? s.bytesReceived ?? 0 : s.bytesSent,
-      packets: s.packetsSent,
-      retransmits: s.retransmits,
-      ms: Math.round(s.durationMs * 10) / 10,
-      ...(s.error ? { error: s.error } : {}),
-      ...(s.handlerError ? { handlerError: s.handlerError } : {}),
-      ...(s.finalAckMissing ? { finalAckMissing: true } : {}),
-      ...(worker !== undefined ? { worker } : {}),
-    });
-  }
-  const he = s.handlerError;
-  const err = (s.error ? ` error=${s.error.code}:${JSON.stringify(s.error.message)}` : "") +
-    (he ? ` handlerError=${JSON.stringify(`${he.name}: ${he.message}`)}${he.stack ? ` stack=${JSON.stringify(he.stack)}` : ""}` : "");
-  const bytes = s.kind === "write" ? s.bytesReceived ?? 0 : s.bytesSent;
-  return `${s.kind} ${s.outcome} ${s.peer.address}:${s.peer.port} ${JSON.stringify(s.path)} ${bytes}B ${s.durationMs.toFixed(1)}ms blksize=${s.blksize} window=${s.windowsize} retransmits=${s.retransmits}${err}${worker !== undefined ? ` worker=${worker}` : ""}`;
-}
-
-/** The configuration in force: the file (if any), then the flags over it. */
-export async function resolveConfig(args: Pick<ParsedArgs, "config" | "values">): Promise<Config> {
-  const file = args.config !== undefined ? await loadConfig(args.config) : CONFIG_DEFAULTS;
-  return validateConfig(flagsToInput(args.values), "command line", process.cwd(), file);
-}
-
-/** The version of tftpkit (this package's). */
-export function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
-  return pkg.version;
-}
+export { formatSession, resolveConfig, version };
 
 /**
  * What happens to an error nothing caught (a bug in tftpkit, or a handler
@@ -136,18 +94,8 @@ export async function serve(argv: string[]): Promise<number> {
       drainMs: () => config.drainSeconds * 1000,
       prometheus: telemetry.prometheus,
     });
-    const start = (at: AdminAddress): Promise<AdminServer> =>
-      startAdmin({
-        ...at,
-        source,
-        version: version(),
-        page: dashboardHandler(),
-        token: () => token,
-        traceUrlTemplate: () => config.traceUrlTemplate,
-        allowHosts: () => config.adminAllowHosts ?? [],
-      });
     try {
-      admin = await startAdminAt(config.admin, config.admin === ADMIN_DEFAULT, adminAt, start, notices);
+      admin = await startAdminServer({ at: adminAt, source, current: () => config, token: () => token, version: version() }, notices);
     } catch (err) {
       await telemetry.shutdown();
       throw err;

@@ -3,15 +3,14 @@
 // then forks the workers (which run as the dropped user), reloads every
 // worker on SIGHUP and drains every worker on SIGTERM/SIGINT.
 
-import { dashboardHandler } from "@tftpkit/dashboard";
 import type { ReceiveBuffer } from "@tftpkit/server";
-import { ADMIN_DEFAULT, parseAdminAddress, readTokenFile, startAdmin, type AdminServer } from "./admin.js";
+import { parseAdminAddress, readTokenFile, type AdminServer } from "./admin.js";
 import type { AdminSource, ReloadResult } from "./admin-source.js";
 import type { ParsedArgs } from "./args.js";
-import { resolveConfig, version } from "./cli.js";
+import { resolveConfig, version } from "./settings.js";
 import { TftpCluster } from "./cluster.js";
 import type { Config } from "./config.js";
-import { checkRoots, dropPrivileges, listenError, startAdminAt, type Account } from "./startup.js";
+import { checkRoots, dropPrivileges, listenError, startAdminServer, type Account } from "./startup.js";
 
 /** The start-up line about the listening sockets' receive buffer. */
 export function describeReceiveBuffer(rb: ReceiveBuffer): string {
@@ -73,22 +72,7 @@ export async function serveCluster(args: ParsedArgs, config: Config, workers: nu
       metrics: !metricsOff,
     });
     try {
-      admin = await startAdminAt(
-        config.admin,
-        config.admin === ADMIN_DEFAULT,
-        adminAt,
-        (at) =>
-          startAdmin({
-            ...at,
-            source,
-            version: version(),
-            page: dashboardHandler(),
-            token: () => token,
-            traceUrlTemplate: () => current.traceUrlTemplate,
-            allowHosts: () => current.adminAllowHosts ?? [],
-          }),
-        notices,
-      );
+      admin = await startAdminServer({ at: adminAt, source, current: () => current, token: () => token, version: version() }, notices);
     } catch (err) {
       await cluster.close();
       throw err;

@@ -15,7 +15,8 @@ import {
   type FlowQuery, type RelayListener, type ServerEvent, type SessionStats, type TftpServer,
 } from "@tftpkit/server";
 import { parseAdminAddress } from "./admin.js";
-import { formatSession, resolveConfig } from "./cli.js";
+import { resolveConfig } from "./settings.js";
+import { formatSession } from "./session-log.js";
 import type { Config } from "./config.js";
 import {
   ENV_ARGS, ENV_SLOT, IN_STRIDE,

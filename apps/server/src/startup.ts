@@ -7,6 +7,9 @@
 
 import { accessSync, constants, readFileSync, statSync } from "node:fs";
 import { ConfigErrorCode, TftpConfigError } from "@tftpkit/wasm-core";
+import { dashboardHandler } from "@tftpkit/dashboard";
+import { ADMIN_DEFAULT, startAdmin, type AdminAddress, type AdminServer } from "./admin.js";
+import type { AdminSource } from "./admin-source.js";
 import type { Config } from "./config.js";
 
 const startError = (key: string, message: string): TftpConfigError => new TftpConfigError({ code: ConfigErrorCode.START, key, message });
@@ -123,6 +126,31 @@ export function checkRoots(c: Config, who?: string): void {
     if (why) problems.push({ code: ConfigErrorCode.START, key, message: `--${key === "root" ? "root" : "client-roots"} ${dir}: ${why}` });
   }
   if (problems.length) throw new TftpConfigError(problems);
+}
+
+/** What the admin server of `tftpkit serve` shows, single process or workers' primary. */
+export interface AdminSetup {
+  at: AdminAddress;
+  source: AdminSource;
+  /** The configuration in force (it changes on reload). */
+  current: () => Config;
+  token: () => string | undefined;
+  version: string;
+}
+
+/** The admin server with the dashboard, the token, trace links and allowed hosts; the default port's fallback as below. */
+export function startAdminServer(o: AdminSetup, notices: string[]): Promise<AdminServer> {
+  const admin = o.current().admin;
+  return startAdminAt(admin, admin === ADMIN_DEFAULT, o.at, (at) =>
+    startAdmin({
+      ...at,
+      source: o.source,
+      version: o.version,
+      page: dashboardHandler(),
+      token: o.token,
+      traceUrlTemplate: () => o.current().traceUrlTemplate,
+      allowHosts: () => o.current().adminAllowHosts ?? [],
+    }), notices);
 }
 
 /**

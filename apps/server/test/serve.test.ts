@@ -108,6 +108,8 @@ describe.skipIf(!hasCurl)("tftpkit serve", () => {
     const r = await transfer;
     expect(r.code).toBe(0);
     expect(r.data.equals(big)).toBe(true);
+    // The log line follows the last ACK (from a worker, through its pipe): wait for it rather than race curl's exit.
+    await waitFor("the big.bin log line", () => (/^read ok 127\.0\.0\.1:\d+ "big\.bin" 25165824B/m.test(cli.stdout()) ? true : undefined), 10_000, 20);
     expect(cli.stdout()).toMatch(/^read ok 127\.0\.0\.1:\d+ "big\.bin" 25165824B/m);
   });
 
