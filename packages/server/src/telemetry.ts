@@ -118,7 +118,6 @@ class Instruments {
 class OtelSession implements SessionObserver {
   private readonly ctx: Context;
   private readonly kindAttrs: Attributes;
-  private handlerError: unknown;
   private ended = false;
 
   constructor(
@@ -133,19 +132,7 @@ class OtelSession implements SessionObserver {
   }
 
   runHandler<T>(fn: () => T): T {
-    let result: T;
-    try {
-      result = context.with(this.ctx, fn);
-    } catch (err) {
-      this.handlerError = err;
-      throw err;
-    }
-    if (this.span.isRecording() && result !== null && typeof (result as { then?: unknown }).then === "function") {
-      (result as PromiseLike<unknown>).then(undefined, (err: unknown) => {
-        this.handlerError = err;
-      });
-    }
-    return result;
+    return context.with(this.ctx, fn);
   }
 
   negotiated(acked: Readonly<Record<string, string>>, blksize: number, windowsize: number, tsize: number): void {
@@ -217,7 +204,11 @@ class OtelSession implements SessionObserver {
     // A size probe ends with ERROR 8 from the client by design: not a failure.
     if (!NOT_FAILED.has(s.outcome)) {
       span.setAttribute(A.ATTR_ERROR_TYPE, s.outcome);
-      if (s.outcome === "handler-error" && this.handlerError instanceof Error) span.recordException(this.handlerError);
+      // The handler's exception (the client only got ERROR 0 "Internal server error"): the span's exception event.
+      if (s.outcome === "handler-error" && s.handlerError) {
+        const { name, message, stack } = s.handlerError;
+        span.recordException(stack ? { name, message, stack } : { name, message });
+      }
       span.setStatus({ code: SpanStatusCode.ERROR, message: s.error?.message ?? s.outcome });
     }
     span.end();

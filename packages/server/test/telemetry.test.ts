@@ -5,7 +5,7 @@
 import { ROOT_CONTEXT, SpanStatusCode, context, trace, type SpanContext } from "@opentelemetry/api";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
-  TftpError, createOtelInstrumentation, parentContext, splitTraceparent,
+  TftpError, createOtelInstrumentation, describeError, parentContext, splitTraceparent,
   type Instrumentation, type ReadHandler, type ReadRequest, type SessionStats,
 } from "../src/index.js";
 import * as A from "../src/attributes.js";
@@ -36,6 +36,8 @@ const handler: ReadHandler = async (req) => {
       });
     case "boom":
       throw new Error("boom");
+    case "boom-string":
+      throw "plain string"; // eslint-disable-line no-throw-literal
     default:
       throw TftpError.notFound();
   }
@@ -182,6 +184,20 @@ describe("session spans", () => {
     });
     const ex = span.events.find((e) => e.name === "exception")!;
     expect(ex.attributes?.["exception.message"]).toBe("boom");
+    // From SessionStats.handlerError: the exception's type and stack too (the client saw only ERROR 0).
+    expect(ex.attributes?.["exception.type"]).toBe("Error");
+    expect(String(ex.attributes?.["exception.stacktrace"])).toMatch(/^Error: boom\n\s+at /);
+    expect(srv.ended[0].handlerError).toMatchObject({ name: "Error", message: "boom" });
+  });
+
+  it("a handler that throws something other than an Error: the exception event still names it", async () => {
+    const c = await UdpClient.open();
+    expect((await get(c, srv.port, "boom-string")).error?.code).toBe(0);
+    await srv.sessionOf(c.port);
+    const span = await onlySessionSpan();
+    const ex = span.events.find((e) => e.name === "exception")!;
+    expect(ex.attributes).toMatchObject({ "exception.type": "string", "exception.message": "plain string" });
+    expect(ex.attributes?.["exception.stacktrace"]).toBeUndefined();
   });
 
   it("a traceparent in the file name: in the remote parent's trace (under the flow's tftp.boot span, the remote parent's child), the handler sees the stripped path, its spans are children", async () => {
@@ -373,8 +389,15 @@ describe("the observer on its own", () => {
       peer: { address: "192.0.2.9", port: 2001 }, local: { address: "192.0.2.1", port: 69 }, optionsAsked: {},
     })!;
     const seen = obs.runHandler(() => trace.getSpan(context.active())?.spanContext().spanId);
+    let thrown: unknown;
     expect(() => obs.runHandler(() => { throw new Error("sync boom"); })).toThrow("sync boom");
-    obs.end(stats({ outcome: "handler-error", error: { code: 0, message: "sync boom" } }));
+    try {
+      obs.runHandler(() => { throw new Error("sync boom"); });
+    } catch (err) {
+      thrown = err;
+    }
+    // As a session reports it: the exception in SessionStats.handlerError.
+    obs.end(stats({ outcome: "handler-error", error: { code: 0, message: "sync boom" }, handlerError: describeError(thrown) }));
     const [span] = sessionSpans();
     expect(seen).toBe(span.spanContext().spanId);
     expect(span.events.map((e) => e.name)).toContain("exception");
