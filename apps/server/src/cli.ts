@@ -7,6 +7,7 @@ import { serverAdminSource, type ReloadResult } from "./admin-source.js";
 import { flagsToInput, parseServeArgs, usage, UsageError, type ParsedArgs } from "./args.js";
 import { printableConfig, type Config } from "./config.js";
 import { describeReceiveBuffer, serveCluster } from "./cluster-serve.js";
+import { LineWriter } from "./log-writer.js";
 import { buildServerOptions } from "./serve-options.js";
 import { checkRoots, dropPrivileges, listenError, lookupAccount, startAdminServer } from "./startup.js";
 import { formatSession } from "./session-log.js";
@@ -65,8 +66,10 @@ export async function serve(argv: string[]): Promise<number> {
   if (workers > 1) return serveCluster(args, config, workers, account);
   const logOf = (c: Config): Config["log"] => (c.log === "off" && args.verbose > 0 ? "text" : c.log);
   let log = logOf(config);
+  const logLines = new LineWriter();
+  process.once("exit", logLines.flush);
   const onSessionEnd = (s: SessionStats): void => {
-    if (log !== "off") process.stdout.write(formatSession(s, log) + "\n");
+    if (log !== "off") logLines.write(formatSession(s, log));
   };
   const adminAt = parseAdminAddress(config.admin);
   // The bearer token of POST /api/v1/drain and /reload: read before privileges are dropped; a bad file stops the start.

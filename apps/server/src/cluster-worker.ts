@@ -22,6 +22,7 @@ import {
   ENV_ARGS, ENV_SLOT, IN_STRIDE,
   type ReloadAnswer, type ToPrimary, type ToWorker, type WorkerArgs,
 } from "./cluster-protocol.js";
+import { LineWriter } from "./log-writer.js";
 import { buildServerOptions } from "./serve-options.js";
 import { startTelemetry, type Telemetry } from "./telemetry.js";
 
@@ -162,8 +163,10 @@ export async function runWorker(): Promise<void> {
     log = logOf(config);
     const adminAt = parseAdminAddress(config.admin);
     telemetry = startTelemetry(process.env, { traceConsole: config.traceConsole, prometheus: adminAt !== undefined });
+    const logLines = new LineWriter();
+    process.once("exit", logLines.flush);
     const onSessionEnd = (s: SessionStats): void => {
-      if (log !== "off") process.stdout.write(formatSession(s, log, slot) + "\n");
+      if (log !== "off") logLines.write(formatSession(s, log, slot));
     };
     const extras = { onSessionEnd, instrumentation: telemetry.instrumentation };
     // Ids of live sessions, flow steps and flows are unique across workers: "w2:17".
