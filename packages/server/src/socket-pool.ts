@@ -11,7 +11,7 @@
 // in the pool reach nobody and are counted.
 
 import { createSocket, type Socket } from "node:dgram";
-import { bindEphemeral, literalLookup } from "./connection.js";
+import { bindEphemeral, literalLookup } from "./udp.js";
 
 /** Where a leased socket delivers: the session holding it. */
 export interface PoolInbound {
