@@ -6,10 +6,11 @@
 
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { isIP, isIPv6 } from "node:net";
+import { isIP } from "node:net";
 import { createParser } from "eventsource-parser";
 import { mergeFlows, mergeStats, tag, type MemberStats } from "./merge.js";
 import { dashboardHandler } from "./static.js";
+import { listenHttp } from "./listen.js";
 import type { BootFlow, InfoBody, LiveSession, StatsBody } from "./wire.js";
 
 export interface FleetMember {
@@ -332,23 +333,5 @@ export async function startFleet(o: FleetOptions): Promise<FleetServer> {
       else res.destroy();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen({ host: o.host, port: o.port }, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const a = server.address();
-  const address = typeof a === "object" && a ? { host: a.address, port: a.port } : { host: o.host, port: o.port };
-  return {
-    address,
-    url: `http://${isIPv6(address.host) ? `[${address.host}]` : address.host}:${address.port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        hub.close();
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return listenHttp(server, o.host, o.port, () => hub.close());
 }

@@ -4,4 +4,5 @@
 export { DASHBOARD_CSP, DASHBOARD_HEADERS, dashboardAssetsDir, dashboardHandler, type DashboardHandler } from "./static.js";
 export { startFleet, parseMember, hostAllowed, type FleetMember, type FleetOptions, type FleetServer } from "./fleet.js";
 export { mergeStats, mergeFlows, tag } from "./merge.js";
+export { listenHttp, type HttpAddress, type ListeningHttp } from "./listen.js";
 export type * from "./wire.js";

@@ -27,8 +27,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { isIPv6 } from "node:net";
-import { hostAllowed } from "@tftpkit/dashboard";
+import { hostAllowed, listenHttp } from "@tftpkit/dashboard";
 import type { FlowQuery, ServerEvent } from "@tftpkit/server";
 import { openApiDocument } from "./admin-openapi.js";
 import type { AdminSource } from "./admin-source.js";
@@ -379,23 +378,5 @@ export async function startAdmin(o: AdminOptions): Promise<AdminServer> {
   };
 
   const server: Server = createServer(handle);
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen({ host: o.host, port: o.port }, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const a = server.address();
-  const address = typeof a === "object" && a ? { host: a.address, port: a.port } : { host: o.host, port: o.port };
-  return {
-    address,
-    url: `http://${isIPv6(address.host) ? `[${address.host}]` : address.host}:${address.port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        streams.closeAll();
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return listenHttp(server, o.host, o.port, () => streams.closeAll());
 }

@@ -111,6 +111,16 @@ let openCount: i32 = 0;
   store<f64>(region + (<usize>slot << 3), v);
 }
 
+/** The next free byte of the slot table while init() lays it out. */
+let cursor: usize = 0;
+
+/** Takes `size` bytes of the slot table for one per-slot field. */
+function carve(size: usize): usize {
+  const r = cursor;
+  cursor += size;
+  return r;
+}
+
 /**
  * Reserves the slot table for `slots` sessions at the end of memory (done
  * once, so the glue's memory views never detach afterwards). Returns the
@@ -124,32 +134,19 @@ export function schedInit(slots: i32): i32 {
   // timer (two timers per slot), 7 f64 regions per slot, one spare i32
   // region to 8-align the f64 ones.
   const need = bytes4 * 17 + bytes8 * 9;
-  let p = <usize>memory.size() << 16;
+  cursor = <usize>memory.size() << 16;
   const pages = <i32>((need + 0xffff) >> 16);
   if (memory.grow(pages) < 0) return -S.E_NO_SLOT;
-  kind = p; p += bytes4;
-  window = p; p += bytes4;
-  base = p; p += bytes4;
-  next = p; p += bytes4;
-  last = p; p += bytes4;
-  retries = p; p += bytes4;
-  maxRetries = p; p += bytes4;
-  flags = p; p += bytes4;
-  sinceAck = p; p += bytes4;
-  freeList = p; p += bytes4;
-  sampleMark = p; p += bytes4;
-  highSent = p; p += bytes4;
-  const heapRegion = p; p += bytes4 * 2;
-  const posRegion = p; p += bytes4 * 2;
-  p = (p + 7) & ~<usize>7; // 8-align the f64 regions (`need` counts one spare i32 region for this)
-  timeout = p; p += bytes8;
-  progressLimit = p; p += bytes8;
-  rtoFloor = p; p += bytes8;
-  rtoNow = p; p += bytes8;
-  srtt = p; p += bytes8;
-  rttvar = p; p += bytes8;
-  sampleAt = p; p += bytes8;
-  const deadlineRegion = p; p += bytes8 * 2;
+  // One region per per-slot field, in this order (i32 fields, then f64 ones).
+  kind = carve(bytes4); window = carve(bytes4); base = carve(bytes4); next = carve(bytes4);
+  last = carve(bytes4); retries = carve(bytes4); maxRetries = carve(bytes4); flags = carve(bytes4);
+  sinceAck = carve(bytes4); freeList = carve(bytes4); sampleMark = carve(bytes4); highSent = carve(bytes4);
+  const heapRegion = carve(bytes4 * 2);
+  const posRegion = carve(bytes4 * 2);
+  cursor = (cursor + 7) & ~<usize>7; // 8-align the f64 regions (`need` counts one spare i32 region for this)
+  timeout = carve(bytes8); progressLimit = carve(bytes8); rtoFloor = carve(bytes8); rtoNow = carve(bytes8);
+  srtt = carve(bytes8); rttvar = carve(bytes8); sampleAt = carve(bytes8);
+  const deadlineRegion = carve(bytes8 * 2);
   timersInit(slots * 2, heapRegion, posRegion, deadlineRegion);
   cap = slots;
   // Free list: pop gives slot 0 first.

@@ -7,7 +7,7 @@
 import { useEffect, useState } from "preact/hooks";
 import type { BootFlow, FlowStep } from "../../src/wire.js";
 import { bytes, clock, count, duration, machineHref, outcomeClass, traceLink, type OutcomeClass } from "./format.js";
-import { Progress, useNow } from "./sessions.js";
+import { Progress, Toolbar, useNow } from "./sessions.js";
 import { store, useStore, type SessionRow } from "./store.js";
 
 const failures = (f: BootFlow) => f.steps.filter((x) => outcomeClass(x.outcome) === "fail").length;
@@ -22,12 +22,7 @@ export function Flows() {
     .sort((a, b) => b.startedAt - a.startedAt);
   return (
     <section>
-      <div class="toolbar">
-        <h2>Boot flows</h2>
-        <label>
-          client <input id="filter-flow-client" type="search" value={filter} onInput={(e) => setFilter(e.currentTarget.value)} placeholder="address or MAC" />
-        </label>
-      </div>
+      <Toolbar title="Boot flows" filters={[{ id: "filter-flow-client", label: "client", value: filter, set: setFilter, placeholder: "address or MAC" }]} />
       <table class="grid" id="flows-table">
         <thead>
           <tr>

@@ -5,6 +5,8 @@
 import { useEffect, useState } from "preact/hooks";
 import { bytes, duration, machineHref, outcomeClass, rate } from "./format.js";
 import { useStore, type SessionRow } from "./store.js";
+import type { ComponentChildren } from "preact";
+
 
 type SortKey = "server" | "client" | "kind" | "path" | "progress" | "bytes" | "rate" | "retransmits" | "age";
 
@@ -88,17 +90,13 @@ export function Sessions() {
 
   return (
     <section>
-      <div class="toolbar">
-        <h2>
-          Live sessions <span class="muted" id="sessions-count">{`${active} active`}</span>
-        </h2>
-        <label>
-          client <input id="filter-client" type="search" value={fClient} onInput={(e) => setFClient(e.currentTarget.value)} placeholder="address" />
-        </label>
-        <label>
-          path <input id="filter-path" type="search" value={fPath} onInput={(e) => setFPath(e.currentTarget.value)} placeholder="file name" />
-        </label>
-      </div>
+      <Toolbar
+        title={<>Live sessions <span class="muted" id="sessions-count">{`${active} active`}</span></>}
+        filters={[
+          { id: "filter-client", label: "client", value: fClient, set: setFClient, placeholder: "address" },
+          { id: "filter-path", label: "path", value: fPath, set: setFPath, placeholder: "file name" },
+        ]}
+      />
       <table class="grid" id="sessions-table">
         <thead>
           <tr>
@@ -139,5 +137,27 @@ export function Sessions() {
       {rows.length === 0 && <p class="muted">No session right now.</p>}
       {rows.length > ROWS && <p class="muted">{`${rows.length - ROWS} more not shown: narrow the filter.`}</p>}
     </section>
+  );
+}
+
+export interface Filter {
+  id: string;
+  label: string;
+  value: string;
+  set: (v: string) => void;
+  placeholder: string;
+}
+
+/** A view's heading with its search fields (what is typed is only ever compared as text). */
+export function Toolbar({ title, filters }: { title: ComponentChildren; filters: Filter[] }) {
+  return (
+    <div class="toolbar">
+      <h2>{title}</h2>
+      {filters.map((f) => (
+        <label key={f.id}>
+          {f.label} <input id={f.id} type="search" value={f.value} onInput={(e) => f.set(e.currentTarget.value)} placeholder={f.placeholder} />
+        </label>
+      ))}
+    </div>
   );
 }
