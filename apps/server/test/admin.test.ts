@@ -18,33 +18,19 @@ import { createServer as createTftpServer, type TftpServer } from "@tftpkit/serv
 import { redactConfig, startAdmin, type AdminServer } from "../src/admin.js";
 import { openApiDocument } from "../src/admin-openapi.js";
 import { serverAdminSource } from "../src/admin-source.js";
-import { CURL, curlTftp, hasCurl, startCli, stopAllClis, tempTree, waitFor } from "./helpers.js";
+import { CURL, curlTftp, hasCurl, startCli, stopAllClis, tempTree, waitFor, slowHandler } from "./helpers.js";
 
 const MAC = "52-54-00-12-34-05";
 const kernel = randomBytes(200_000);
 const initrd = randomBytes(90_000);
-const SLOW_HANDLER = `
-import { Readable } from "node:stream";
 // slow.bin: 8 chunks of 16 KiB, one every 400 ms (a transfer of about 3 s).
-export default function handler(request) {
-  if (request.path !== "slow.bin") return undefined;
-  let n = 0;
-  const body = new Readable({
-    read() {
-      if (n === 8) return void this.push(null);
-      n++;
-      setTimeout(() => this.push(Buffer.alloc(16384, n)), 400);
-    },
-  });
-  return { body, size: 8 * 16384 };
-}
-`;
+const SLOW = slowHandler(8, 400);
 const tree = tempTree({
   "pxelinux.0": randomBytes(26_000),
   "pxelinux.cfg/default": "DEFAULT linux\nLABEL linux\n  KERNEL boot/vmlinuz\n  INITRD boot/initrd.img\n",
   "boot/vmlinuz": kernel,
   "boot/initrd.img": initrd,
-  "slow.mjs": SLOW_HANDLER,
+  "slow.mjs": SLOW.source,
 });
 const root = tree.dir;
 const PXE_SEQUENCE = ["pxelinux.0", `pxelinux.cfg/01-${MAC}`, "pxelinux.cfg/default", "boot/vmlinuz", "boot/initrd.img"];

@@ -6,27 +6,13 @@ import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { curlTftp, hasCurl, startCli, stopAllClis, tempTree, waitFor, type Cli } from "./helpers.js";
+import { curlTftp, hasCurl, startCli, stopAllClis, tempTree, waitFor, type Cli, slowHandler } from "./helpers.js";
 
 const big = randomBytes(300_000);
-const SLOW_HANDLER = `
-import { Readable } from "node:stream";
 // slow.bin: 10 chunks of 16 KiB, one every 200 ms (a transfer of about 2 s).
-export default function handler(request) {
-  if (request.path !== "slow.bin") return undefined;
-  let n = 0;
-  const body = new Readable({
-    read() {
-      if (n === 10) return void this.push(null);
-      n++;
-      setTimeout(() => this.push(Buffer.alloc(16384, n)), 200);
-    },
-  });
-  return { body, size: 10 * 16384 };
-}
-`;
-const slowBytes = Buffer.concat(Array.from({ length: 10 }, (_, i) => Buffer.alloc(16384, i + 1)));
-const tree = tempTree({ "big.bin": big, "hello.txt": "hello from A\n", "slow.mjs": SLOW_HANDLER });
+const SLOW = slowHandler(10, 200);
+const slowBytes = SLOW.bytes;
+const tree = tempTree({ "big.bin": big, "hello.txt": "hello from A\n", "slow.mjs": SLOW.source });
 const treeB = tempTree({ "hello.txt": "hello from B\n" });
 const root = tree.dir;
 

@@ -434,3 +434,26 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   });
   return r;
 }
+
+/**
+ * A handler module whose `slow.bin` streams `chunks` chunks of 16 KiB, one
+ * every `everyMs` ms (chunk i filled with the byte i), and those bytes.
+ */
+export function slowHandler(chunks: number, everyMs: number): { source: string; bytes: Buffer } {
+  const source = `
+import { Readable } from "node:stream";
+export default function handler(request) {
+  if (request.path !== "slow.bin") return undefined;
+  let n = 0;
+  const body = new Readable({
+    read() {
+      if (n === ${chunks}) return void this.push(null);
+      n++;
+      setTimeout(() => this.push(Buffer.alloc(16384, n)), ${everyMs});
+    },
+  });
+  return { body, size: ${chunks} * 16384 };
+}
+`;
+  return { source, bytes: Buffer.concat(Array.from({ length: chunks }, (_, i) => Buffer.alloc(16384, i + 1))) };
+}
