@@ -59,6 +59,8 @@ export interface EngineResult {
   sessions?: SessionRecord[];
   /** Event-loop utilization of this thread over the run (0..1). */
   elu: number;
+  /** Epoch ms (fractional) when this thread's last session ended (the run's end: its figures are encoded after). */
+  endEpochMs: number;
 }
 
 export interface EngineConfig {
@@ -223,6 +225,7 @@ export class Engine {
       retries: s.retries,
       mode: s.mode,
       dallyMs: s.dallyMs,
+      connect: true, // cheaper sends once the server answered (no ERROR 5 to strangers: not needed under load)
     });
     this.copies = new Copies(cfg.copies);
     this.sources = s.source ? parseSource(s.source) : null;
@@ -269,9 +272,10 @@ export class Engine {
   }
 
   private result(elu0: ReturnType<typeof performance.eventLoopUtilization>): EngineResult {
+    const endEpochMs = performance.timeOrigin + performance.now();
     this.part.timeline = [...this.buckets.values()].filter((b) => b.started + b.ok + b.failed + b.dropped + b.bytes > 0).sort((a, b) => a.t - b.t);
     const elu = performance.eventLoopUtilization(elu0).utilization;
-    return { part: encodePart(this.part), sessions: this.cfg.keepSessions ? this.records : undefined, elu };
+    return { part: encodePart(this.part), sessions: this.cfg.keepSessions ? this.records : undefined, elu, endEpochMs };
   }
 
   // ---- closed model ----

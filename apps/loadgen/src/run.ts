@@ -50,39 +50,38 @@ export async function runLoad(scenario: Scenario, opts: RunOptions = {}): Promis
   if (scenario.source) await checkBindable(parseSource(scenario.source));
   const shared = new SharedArrayBuffer(4 * SHARED_SLOTS);
   const copies = loadCopies(scenario);
-  const startEpochMs = Date.now() + 50;
-  const startedAt = new Date(startEpochMs).toISOString();
   const open = scenario.rate !== null;
   const threads = Math.max(1, open ? scenario.workers : Math.min(scenario.workers, scenario.clients));
   const keepSessions = opts.keepSessions ?? false;
-  const cpu0 = process.cpuUsage();
-  const mainElu0 = performance.eventLoopUtilization();
-  const t0 = performance.now() + (startEpochMs - Date.now());
-
-  const live: Array<() => Totals> = [];
-  const stops: Array<() => void> = [];
-  const results: Array<Promise<EngineResult>> = [];
-  const config = (k: number): EngineConfig => {
+  const config = (k: number, startEpochMs: number): EngineConfig => {
     const clients: number[] = [];
     if (!open) for (let id = k; id < scenario.clients; id += threads) clients.push(id);
     return { scenario, thread: k, threads, clients, startEpochMs, keepSessions, copies };
   };
-  if (threads <= 1) {
-    const engine = new Engine(config(0), new Int32Array(shared));
-    live.push(() => engine.totals);
-    stops.push(() => engine.stop());
-    results.push(engine.run());
-  } else {
+
+  const live: Array<() => Totals> = [];
+  const stops: Array<() => void> = [];
+  const results: Array<Promise<EngineResult>> = [];
+  // Worker threads first load their modules (~0.2 s each here): the run's
+  // clock starts once every thread is ready, so that load is no part of the
+  // figures, and all threads start together.
+  const workers: Worker[] = [];
+  if (threads > 1) {
+    const ready: Array<Promise<void>> = [];
     for (let k = 0; k < threads; k++) {
-      const w = new Worker(workerUrl(), { workerData: { cfg: config(k), shared } });
+      const w = new Worker(workerUrl(), { workerData: { cfg: config(k, 0), shared } });
+      workers.push(w);
       let latest = emptyTotals();
       live.push(() => latest);
       stops.push(() => w.postMessage({ type: "stop" }));
+      let isReady!: () => void;
+      ready.push(new Promise<void>((resolve) => (isReady = resolve)));
       results.push(
         new Promise<EngineResult>((resolve, reject) => {
           w.on("message", (m: { type: string; totals?: Totals; result?: EngineResult; message?: string }) => {
             if (m.totals) latest = m.totals;
-            if (m.type === "done") resolve(m.result!);
+            if (m.type === "ready") isReady();
+            else if (m.type === "done") resolve(m.result!);
             else if (m.type === "error") reject(new Error(`worker ${k}: ${m.message}`));
           });
           w.on("error", reject);
@@ -92,6 +91,21 @@ export async function runLoad(scenario: Scenario, opts: RunOptions = {}): Promis
         }),
       );
     }
+    // A worker that fails before it is ready ends the wait too (its error comes from `results`).
+    await Promise.race([Promise.all(ready), Promise.all(results)]).catch(() => {});
+  }
+  const startEpochMs = Date.now() + (threads > 1 ? 5 : 0);
+  const startedAt = new Date(startEpochMs).toISOString();
+  const cpu0 = process.cpuUsage();
+  const mainElu0 = performance.eventLoopUtilization();
+  const t0 = performance.now() + (startEpochMs - Date.now());
+  if (threads <= 1) {
+    const engine = new Engine(config(0, startEpochMs), new Int32Array(shared));
+    live.push(() => engine.totals);
+    stops.push(() => engine.stop());
+    results.push(engine.run());
+  } else {
+    for (const w of workers) w.postMessage({ type: "start", startEpochMs });
   }
 
   let prev = { t: 0, bytes: 0 };
@@ -115,7 +129,9 @@ export async function runLoad(scenario: Scenario, opts: RunOptions = {}): Promis
     opts.signal?.removeEventListener("abort", stopAll);
   }
   if (opts.onProgress) sample(); // a last progress line with the final counts
-  const elapsedS = (performance.now() - t0) / 1000;
+  // Until the last session ended (not until the threads' figures arrived).
+  const endEpochMs = Math.max(...done.map((r) => r.endEpochMs));
+  const elapsedS = Math.max(0, Math.min(performance.now() - t0, endEpochMs - startEpochMs) / 1000);
   const cpu = process.cpuUsage(cpu0);
   const mainElu = performance.eventLoopUtilization(mainElu0).utilization;
   const part = mergeParts(done.map((r) => r.part));

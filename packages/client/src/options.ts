@@ -45,6 +45,12 @@ export const TRANSFER_OPTIONS = {
     description: "after the last ACK of a get, keep re-ACKing a retransmitted last block this long (RFC 1350 dallying)",
   }),
   localAddress: option({ ...str("ADDR"), description: "local address to bind (default: any address of the target's family)" }),
+  connect: option({
+    ...bool(), default: false,
+    description:
+      "connect the socket to the server's transfer port once it answered: cheaper sends (the load generator's default); " +
+      "the kernel then drops packets from other ports instead of this side answering them with ERROR 5",
+  }),
 };
 
 /** Options of a transfer (and client defaults): see TRANSFER_OPTIONS for each one's meaning, range and default. */
@@ -75,9 +81,10 @@ export interface ResolvedTransferOptions {
   loss: LossOptions | LossInjector | undefined;
   dallyMs: number; // ms
   localAddress: string | undefined;
+  connect: boolean;
 }
 
-export const DEFAULTS = defaultsOf(TRANSFER_OPTIONS) as Readonly<{ tsize: boolean; timeout: number; retries: number; mode: "octet" | "netascii"; dallyMs: number }>;
+export const DEFAULTS = defaultsOf(TRANSFER_OPTIONS) as Readonly<{ tsize: boolean; timeout: number; retries: number; mode: "octet" | "netascii"; dallyMs: number; connect: boolean }>;
 
 /** The one configuration error class (code TFTP_ERR_CONFIG); the client's name for it. */
 export { TftpConfigError as TftpClientConfigError };
@@ -98,5 +105,6 @@ export function resolveTransferOptions(o: TransferOptions): ResolvedTransferOpti
     loss: v.loss,
     dallyMs: v.dallyMs,
     localAddress: v.localAddress,
+    connect: v.connect,
   });
 }

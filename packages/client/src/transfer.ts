@@ -102,6 +102,10 @@ export abstract class Transfer implements DeadlineOwner {
   protected phase: Phase = "request";
   protected readonly loss: LossInjector | undefined;
   protected peerPort = 0;
+  /** The socket is connected to the server's transfer port (opts.connect). */
+  private connected = false;
+  /** While connecting: the packets to send once connected. */
+  private pending: Buffer[] | undefined;
   /** The request went out more than once: a slow server may answer each copy. */
   protected requestResent = false;
   private localPort = 0;
@@ -138,7 +142,7 @@ export abstract class Transfer implements DeadlineOwner {
     this.socket.once("listening", () => {
       this.localPort = this.socket.address().port;
     });
-    this.socket.on("error", (err) => this.fail(new TftpTransferError(WireError.UNDEFINED, `socket error: ${err.message}`, false, undefined, { cause: err })));
+    this.socket.on("error", this.onSocketError);
     if (o.localAddress) this.socket.bind({ port: 0, address: o.localAddress });
     if (o.signal) {
       if (o.signal.aborted) queueMicrotask(() => this.abort());
@@ -177,17 +181,17 @@ export abstract class Transfer implements DeadlineOwner {
     if (rinfo.address !== this.target.address) return; // not the server we asked
     if (this.phase === "done") {
       // Lingering after a failure: whoever still sends here is told the transfer is gone.
-      this.socket.send(codec.encodeError(WireError.UNKNOWN_TID, "Unknown transfer ID"), rinfo.port, rinfo.address);
+      this.reply(codec.encodeError(WireError.UNKNOWN_TID, "Unknown transfer ID"), rinfo.port);
       return;
     }
     if (this.loss !== undefined && this.dropsIncoming(msg)) return;
     if (this.peerPort !== rinfo.port) {
       if (this.peerPort === 0 && this.phase === "request" && this.opensTransfer(msg)) {
         this.peerPort = rinfo.port; // the server's transfer ID
+        if (this.o.connect) this.connectPeer();
       } else {
         // RFC 1350: a packet from another port gets ERROR 5; the transfer carries on.
-        const e = codec.encodeError(WireError.UNKNOWN_TID, "Unknown transfer ID");
-        this.socket.send(e, rinfo.port, rinfo.address);
+        this.reply(codec.encodeError(WireError.UNKNOWN_TID, "Unknown transfer ID"), rinfo.port);
         return;
       }
     }
@@ -195,10 +199,56 @@ export abstract class Transfer implements DeadlineOwner {
     this.onPacket(msg);
   };
 
+  /**
+   * Connects the socket to the server's transfer port (opts.connect): a send
+   * then skips Node's per-send address lookup and the kernel's route lookup,
+   * and the kernel delivers nothing from other ports. Node connects a tick
+   * later; an addressed send still waiting for its lookup when the connect
+   * lands would be refused (EISCONN) and lost, so until then this side's
+   * packets wait here (copied: the ACK buffer is reused) and go out once
+   * connected. Sends made before this call are already ahead in Node's queue.
+   */
+  private connectPeer(): void {
+    this.pending = [];
+    this.socket.connect(this.peerPort, this.target.address, (err?: Error) => {
+      const queued = this.pending ?? [];
+      this.pending = undefined;
+      if (!err) this.connected = true;
+      for (const b of queued) this.transmit(b, 0, b.length);
+    });
+  }
+
+  private readonly onSocketError = (err: NodeJS.ErrnoException): void => {
+    if (this.connected && err.code === "ECONNREFUSED") {
+      // ICMP port unreachable on the connected socket: the server's transfer port is gone.
+      // After the transfer (a late resend of ours met a closed port) that is no failure.
+      if (this.phase !== "request" && this.phase !== "transfer") return;
+      return this.fail(new TftpTransferError(WireError.UNDEFINED, "the server's transfer port is closed (ICMP port unreachable)", false, undefined, { cause: err }));
+    }
+    this.fail(new TftpTransferError(WireError.UNDEFINED, `socket error: ${err.message}`, false, undefined, { cause: err }));
+  };
+
+  /** Sends a packet to the server's address at `port` (an ERROR to a stale or lingering peer). */
+  private reply(buf: Uint8Array, port: number): void {
+    if (this.connected || this.pending) {
+      if (port === this.peerPort) this.sendRaw(buf, 0, buf.length);
+      return; // connected: the kernel took no packet from another port; connecting: dropped
+    }
+    this.socket.send(buf, port, this.target.address);
+  }
+
   /** Sends bytes to the server's transfer port (or the request port before it answered). */
   protected sendRaw(buf: Uint8Array, offset: number, length: number): void {
-    this.socket.send(buf, offset, length, this.peerPort || this.target.port, this.target.address);
     this.packetsSent++;
+    if (this.pending) this.pending.push(Buffer.from(buf.subarray(offset, offset + length)));
+    else this.transmit(buf, offset, length);
+  }
+
+  private transmit(buf: Uint8Array, offset: number, length: number): void {
+    if (!this.connected) this.socket.send(buf, offset, length, this.peerPort || this.target.port, this.target.address);
+    // The whole buffer as it is: no slice, no lookup.
+    else if (offset === 0 && length === buf.length) this.socket.send(buf);
+    else this.socket.send(buf, offset, length);
   }
 
   /** The flow's link: sends, unless injected loss drops this kind of packet. */

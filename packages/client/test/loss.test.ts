@@ -13,14 +13,16 @@ import { Peer, ScriptedLoss, ack, bytes, data, hasHpa, oack, startHpa, tempRoot 
 
 const opcode = (m: Buffer): number => m.readUInt16BE(0);
 
-describe("a dropped first answer leaves no trace (scripted peer)", () => {
+// Each in both socket modes: unconnected, and connected to the server's
+// transfer port once it answered (connect: true, the load generator's mode).
+for (const connect of [false, true]) describe(`a dropped first answer leaves no trace (scripted peer${connect ? ", connected socket" : ""})`, () => {
   let listener: Peer;
   let tid: Peer;
   let client: TftpClient;
   beforeEach(async () => {
     listener = await Peer.open();
     tid = await Peer.open();
-    client = createClient({ host: "127.0.0.1", port: listener.port, timeout: 0.2, retries: 3 });
+    client = createClient({ host: "127.0.0.1", port: listener.port, timeout: 0.2, retries: 3, connect });
   });
   afterEach(() => {
     listener.close();
@@ -97,19 +99,19 @@ const CASES: Case[] = [
 ];
 
 function lossCases(server: () => { client: TftpClient; dir: string }): void {
-  for (const c of CASES) {
-    it(c.name, async () => {
+  for (const c of CASES) for (const connect of [false, true]) {
+    it(`${c.name}${connect ? " (connected socket)" : ""}`, async () => {
       const { client, dir } = server();
       const loss = new ScriptedLoss(c.dataAt ?? [], c.ackAt ?? []);
       const dropped = (c.dataAt?.length ?? 0) + (c.ackAt?.length ?? 0);
       if (c.kind === "get") {
-        const r = await client.get("file", { blksize: c.blksize, loss, dallyMs: 1500 });
+        const r = await client.get("file", { blksize: c.blksize, loss, dallyMs: 1500, connect });
         expect(r.data.equals(file)).toBe(true);
         expect(r.stats.outcome).toBe("ok");
         expect(r.stats.dataDropped + r.stats.acksDropped).toBe(dropped);
       } else {
-        const name = `up-${c.name.replace(/[^a-z0-9]+/gi, "-")}`;
-        const r = await client.put(name, file, { blksize: c.blksize, loss });
+        const name = `up-${c.name.replace(/[^a-z0-9]+/gi, "-")}${connect ? "-c" : ""}`;
+        const r = await client.put(name, file, { blksize: c.blksize, loss, connect });
         expect(r.stats.outcome).toBe("ok");
         expect(r.stats.dataDropped + r.stats.acksDropped).toBe(dropped);
         expect(readFileSync(join(dir, name)).equals(file)).toBe(true);

@@ -153,6 +153,54 @@ describe("get", () => {
     }
   });
 
+  it("connected socket: ACK 0 and every ACK reach the server's port; a stranger's packet is not delivered and the transfer carries on", async () => {
+    const stranger = await Peer.open();
+    try {
+      const p = client.get("f", { blksize: 1024, connect: true });
+      const { rinfo } = await listener.next();
+      tid.send(oack({ blksize: "1024" }), rinfo);
+      // The ACK answering the first packet goes out while the socket connects: it must not be lost.
+      expect((await tid.next()).msg).toEqual(ack(0));
+      tid.send(data(1, Buffer.alloc(1024, 7)), rinfo);
+      expect((await tid.next()).msg).toEqual(ack(1));
+      stranger.send(data(2, Buffer.alloc(3)), rinfo);
+      expect(await stranger.drain(100)).toEqual([]); // the kernel does not deliver it: no ERROR 5
+      tid.send(data(2, Buffer.from("ok")), rinfo);
+      expect((await tid.next()).msg).toEqual(ack(2));
+      const r = await p;
+      expect(r.data).toEqual(Buffer.concat([Buffer.alloc(1024, 7), Buffer.from("ok")]));
+      expect(r.stats).toMatchObject({ outcome: "ok", peerPort: tid.port, packetsSent: 4, packetsReceived: 3 });
+    } finally {
+      stranger.close();
+    }
+  });
+
+  it("connected socket: the server's transfer port closing mid-transfer fails the get at once (ICMP port unreachable)", async () => {
+    const c = createClient({ host: "127.0.0.1", port: listener.port, timeout: 0.2, retries: 50 });
+    const session = await Peer.open();
+    const p = c.get("f", { connect: true }).catch((e) => e);
+    const { rinfo } = await listener.next();
+    session.send(data(1, Buffer.alloc(512)), rinfo);
+    expect((await session.next()).msg).toEqual(ack(1));
+    session.close(); // the session is gone: the client's resent ACK 1 meets a closed port
+    const err = await p;
+    expect(err).toBeInstanceOf(TftpTransferError);
+    expect(err.message).toMatch(/transfer port is closed/);
+    expect(err.stats.timeouts).toBeLessThan(50); // not after every retry
+  });
+
+  it("connected socket: a put's DATA and the request resend behave as unconnected", async () => {
+    const p = client.put("up", Buffer.from("abc"), { connect: true });
+    const first = await listener.next();
+    expect(opcode(first.msg)).toBe(2);
+    const again = await listener.next(); // no answer within 0.2 s: the WRQ again, to the request port
+    expect(again.msg).toEqual(first.msg);
+    tid.send(ack(0), again.rinfo);
+    expect((await tid.next()).msg).toEqual(data(1, Buffer.from("abc")));
+    tid.send(ack(1), again.rinfo);
+    expect((await p).stats).toMatchObject({ outcome: "ok", peerPort: tid.port });
+  });
+
   it("a stale packet before the answer (a reused port) is refused with ERROR 5, not taken as the server", async () => {
     const stale = await Peer.open();
     try {
