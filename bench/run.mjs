@@ -9,7 +9,7 @@
 // issue's goals; JSON to bench-results/.
 //
 //   node bench/run.mjs [--quick] [--servers a,b] [--scenarios id,id] [--rounds N]
-//                      [--tftpkit-args="--workers 2"] [--no-build]
+//                      [--tftpkit-args="--workers 2"] [--no-build] [--no-warmup]
 
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -18,7 +18,7 @@ import { availableParallelism, cpus } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgsOrExit } from "./args.mjs";
-import { buildClient, canPin, runClient, runJson, untilServing } from "./client.mjs";
+import { buildClient, canPin, runClient, runJson, untilServing, warmUp } from "./client.mjs";
 import { cpuMeter, rssSampler, serverDefs } from "./servers.mjs";
 
 const opt = parseArgsOrExit("bench", {
@@ -28,14 +28,16 @@ const opt = parseArgsOrExit("bench", {
   rounds: { type: "string" },
   "tftpkit-args": { type: "string" },
   "no-build": { type: "boolean" },
+  "no-warmup": { type: "boolean" },
   help: { type: "boolean", short: "h" },
 });
 if (opt.help) {
   process.stdout.write(
     "Usage: npm run bench [-- --quick] [-- --servers tftpkit,tftpd-hpa,atftpd,dnsmasq] [-- --scenarios id,...]\n" +
-      "                     [-- --rounds N] [-- --tftpkit-args=\"--workers 2\"] [-- --no-build]\n" +
+      "                     [-- --rounds N] [-- --tftpkit-args=\"--workers 2\"] [-- --no-build] [-- --no-warmup]\n" +
       "  (default) the throughput issue's scenarios at full size, 3 rounds, medians (about 15-20 minutes on 2 cores; most of it the peers waiting out lost blocks)\n" +
       "  --quick   small files and counts, 1 round (about 2 minutes): for development, not for figures\n" +
+      "  --no-warmup  measure each server cold (by default every server gets the same unmeasured warm-up first)\n" +
       "  scenarios: " + "lockstep window16 storm small loss loss-w8 burst loadgen\n",
   );
   process.exit(0);
@@ -47,6 +49,7 @@ const dataDir = join(resultsDir, "data");
 const cacheDir = join(resultsDir, "cache");
 const loadgen = join(repo, "apps/loadgen/bin/tftpkit-load.js");
 const quick = opt.quick ?? false;
+const warmup = !opt["no-warmup"];
 const rounds = Math.max(1, Math.min(10, Number(opt.rounds ?? (quick ? 1 : 3)) || 1));
 const MiB = 1024 * 1024;
 
@@ -243,6 +246,7 @@ for (let r = 0; r < rounds; r++) {
       const cpu = sc.pin ? pinCpu : null;
       const srv = await s.def.start(dataDir, { cpu });
       const readyMs = await untilServing(client, { port: srv.port, root: dataDir, file: "boot.cfg" });
+      const warm = warmup ? await warmUp(client, { port: srv.port, root: dataDir, smallFile: "boot.cfg", bigFile: "f4m.bin", cpu }) : null;
       const meter = cpuMeter(srv.pid);
       const rss = rssSampler(srv.pid, 200);
       const c = await runClient(client, { port: srv.port, root: dataDir, args: sc.args, cpu, limitS: LIMIT_S });
@@ -272,6 +276,7 @@ for (let r = 0; r < rounds; r++) {
         server_peak_rss_mib: peak / MiB,
         server_cpu_s: cpuS,
         ready_ms: readyMs,
+        warmup: warm,
         error: c.error ?? lg?.error,
         client: c,
         loadgen: lg,
@@ -332,6 +337,11 @@ const lines = [];
 lines.push(
   `tftpkit bench, ${new Date(t0).toISOString().slice(0, 16).replace("T", " ")} UTC (${quick ? "QUICK: small sizes, not for figures" : "full"}, ${rounds} round(s)${rounds > 1 ? ", medians" : ""}), ` +
     `${availableParallelism()} cores, loopback, client: bench/tftpbench.c`,
+);
+lines.push(
+  warmup
+    ? "every server, every run: the same unmeasured warm-up first (3,000 x 1 KiB, 4 x 4 MiB; bench/client.mjs warmUp), then the measured run"
+    : "no warm-up (--no-warmup): each server measured from its first request",
 );
 lines.push(`"tftpkit x" = tftpkit's advantage over that server (its figure / theirs; for times theirs / its): above 1.00 tftpkit is better`);
 for (const sc of scenarios) {

@@ -190,7 +190,16 @@ export function cpuMeter(pid) {
     if (existsSync(join(CPUACCT, "cgroup.procs"))) {
       const d = join(CPUACCT, `tftpkit-bench-${process.pid}-${++cgroupSeq}`);
       mkdirSync(d);
+      // The process and every descendant alive now (tftpkit's workers were
+      // forked before the meter starts; later forks inherit the group).
       writeFileSync(join(d, "cgroup.procs"), String(pid));
+      for (const c of descendants(pid)) {
+        try {
+          writeFileSync(join(d, "cgroup.procs"), String(c));
+        } catch {
+          // exited meanwhile
+        }
+      }
       dir = d;
     }
   } catch {

@@ -9,6 +9,7 @@
 
 import cluster from "node:cluster";
 import type { RemoteInfo } from "node:dgram";
+import { Socket } from "node:net";
 import { PrometheusSerializer } from "@opentelemetry/exporter-prometheus";
 import {
   createServer,
@@ -19,9 +20,10 @@ import { resolveConfig } from "./settings.js";
 import { formatSession } from "./session-log.js";
 import type { Config } from "./config.js";
 import {
-  ENV_ARGS, ENV_SLOT, IN_STRIDE,
+  ENV_ARGS, ENV_SLOT,
   type ReloadAnswer, type ToPrimary, type ToWorker, type WorkerArgs,
 } from "./cluster-protocol.js";
+import { CHANNEL_FD, FrameKind, FrameReader, FrameWriter, type Frame } from "./cluster-channel.js";
 import { LineWriter } from "./log-writer.js";
 import { buildServerOptions } from "./serve-options.js";
 import { startTelemetry, type Telemetry } from "./telemetry.js";
@@ -43,26 +45,21 @@ function post(m: ToPrimary): void {
   }
 }
 
-/** Datagrams for the primary's listening sockets, sent in one IPC message per event-loop turn. */
+/** Datagrams for the primary's listening sockets, written to the datagram channel once per event-loop turn. */
 class Outbox {
-  private batch: unknown[] = [];
-  private scheduled = false;
+  private readonly frames = new FrameWriter();
+
+  constructor(private readonly chan: Socket) {}
 
   push(listener: number, packet: Uint8Array, port: number, address: string): void {
-    // A copy: the session reuses its packet buffers.
-    this.batch.push(listener, Buffer.from(packet), port, address);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.flush);
-    }
+    // Copied into the frame slab: the session reuses its packet buffers.
+    if (this.frames.empty) setImmediate(this.flush);
+    this.frames.push(FrameKind.DATAGRAM, listener, port, 0, address, packet);
   }
 
   readonly flush = (): void => {
-    this.scheduled = false;
-    if (this.batch.length === 0) return;
-    const d = this.batch;
-    this.batch = [];
-    post({ t: "out", d });
+    const bytes = this.frames.take();
+    if (bytes && !this.chan.destroyed) this.chan.write(bytes);
   };
 }
 
@@ -99,51 +96,55 @@ const INTAKE_SLICE = 64;
 
 /**
  * The datagrams the primary sent, handed to the server a slice per turn of
- * the event loop: one IPC read can carry thousands of requests, and starting
- * all their sessions at once would hold back every running session's
- * packets (binds, handler answers, DATA) until the last one had started.
+ * the event loop: one channel read can carry thousands of requests, and
+ * starting all their sessions at once would hold back every running
+ * session's packets (binds, handler answers, DATA) until the last one had
+ * started. The first slice is handed over at once, the rest in the turns
+ * after.
  */
 class Intake {
-  private queue: unknown[][] = [];
-  private head = 0; // index into queue[0]
-  private held = 0;
+  private queue: Frame[] = [];
+  private head = 0; // index into queue
   private scheduled = false;
+  private inPump = false;
   dropped = 0;
 
-  constructor(private readonly deliver: (msg: Buffer, address: string, port: number, family: number, listener: number) => void) {}
+  constructor(private readonly deliver: (f: Frame) => void) {}
 
-  push(d: unknown[]): void {
-    const n = d.length / IN_STRIDE;
-    if (this.held + n > INTAKE_MAX) {
-      this.dropped += n;
+  push(f: Frame): void {
+    if (this.queue.length - this.head >= INTAKE_MAX) {
+      this.dropped++;
       return;
     }
-    this.queue.push(d);
-    this.held += n;
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.pump);
-    }
+    this.queue.push(f);
+  }
+
+  /** After a channel read: start its first slice now, the rest later. */
+  run(): void {
+    if (!this.scheduled && !this.inPump) this.pump();
   }
 
   private readonly pump = (): void => {
     this.scheduled = false;
+    this.inPump = true;
     let budget = INTAKE_SLICE;
-    while (budget > 0 && this.queue.length > 0) {
-      const d = this.queue[0];
-      while (budget > 0 && this.head < d.length) {
-        const i = this.head;
-        this.head += IN_STRIDE;
-        this.held--;
-        budget--;
-        this.deliver(d[i] as Buffer, d[i + 1] as string, d[i + 2] as number, d[i + 3] as number, d[i + 4] as number);
+    try {
+      while (budget-- > 0 && this.head < this.queue.length) {
+        const f = this.queue[this.head];
+        this.queue[this.head++] = undefined as unknown as Frame;
+        this.deliver(f);
       }
-      if (this.head >= d.length) {
-        this.queue.shift();
+    } finally {
+      this.inPump = false;
+    }
+    if (this.head >= this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    } else {
+      if (this.head > 4096) {
+        this.queue = this.queue.slice(this.head);
         this.head = 0;
       }
-    }
-    if (this.queue.length > 0) {
       this.scheduled = true;
       setImmediate(this.pump);
     }
@@ -174,7 +175,10 @@ export async function runWorker(): Promise<void> {
     server = createServer({ ...(await buildServerOptions(config, extras)), idPrefix });
     server.serveRelayed();
 
-    const outbox = new Outbox();
+    // The datagram channel the primary opened (fd 4): requests in, listening-socket answers out.
+    const chan = new Socket({ fd: CHANNEL_FD, readable: true, writable: true });
+    chan.on("error", () => {}); // the primary went away: 'disconnect' drains us
+    const outbox = new Outbox(chan);
     const relays = new Map<number, RelayListener>();
     const relayOf = (id: number, local: string | null, port: number): RelayListener => {
       const r: RelayListener = { local: local ?? undefined, port, send: (packet, p, address) => outbox.push(id, packet, p, address) };
@@ -234,18 +238,22 @@ export async function runWorker(): Promise<void> {
     };
 
     const events = new EventRelay(server);
-    const intake = new Intake((msg, address, port, family, listener) => {
-      const relay = relays.get(listener);
+    const intake = new Intake((f) => {
+      const relay = relays.get(f.listener);
       if (!relay) return;
-      const rinfo: RemoteInfo = { address, port, family: family === 6 ? "IPv6" : "IPv4", size: msg.length };
-      server.receive(msg, rinfo, relay);
+      const rinfo: RemoteInfo = { address: f.address, port: f.port, family: f.family === 6 ? "IPv6" : "IPv4", size: f.payload.length };
+      server.receive(f.payload, rinfo, relay);
+    });
+    const reader = new FrameReader();
+    chan.on("data", (chunk: Buffer) => {
+      reader.feed(chunk, (f) => {
+        if (f.kind === FrameKind.LISTENER) relayOf(f.listener, f.address === "" ? null : f.address, f.port);
+        else intake.push(f);
+      });
+      intake.run();
     });
     process.on("message", (m: ToWorker) => {
       switch (m.t) {
-        case "in":
-          if (m.ln) for (const l of m.ln) relayOf(l.id, l.local, l.port);
-          intake.push(m.d);
-          break;
         case "ask":
           void answer(m.q, m.arg).then(
             (v) => post({ t: "answer", id: m.id, v }),

@@ -16,6 +16,7 @@
 
 import cluster, { type Worker } from "node:cluster";
 import type { RemoteInfo } from "node:dgram";
+import type { Socket } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -24,9 +25,10 @@ import {
   type ServerEvent, type ServerEventListener, type ServerStats, type SessionSummary,
 } from "@tftpkit/server";
 import {
-  ENV_ARGS, ENV_SLOT, IN_STRIDE, OUT_STRIDE,
-  type ListenerInfo, type WorkerArgs, type Question, type ReloadAnswer, type ToPrimary, type ToWorker,
+  ENV_ARGS, ENV_SLOT,
+  type WorkerArgs, type Question, type ReloadAnswer, type ToPrimary, type ToWorker,
 } from "./cluster-protocol.js";
+import { CHANNEL_FD, FrameKind, FrameReader, FrameWriter, WORKER_STDIO } from "./cluster-channel.js";
 
 export interface ClusterOptions {
   /** Worker processes (>= 1). */
@@ -62,20 +64,21 @@ interface Slot {
   quickDeaths: number;
   /** Listeners this worker process knows. */
   known: Set<number>;
-  batch: unknown[];
-  newListeners: ListenerInfo[];
-  /** IPC messages handed to send() and not yet written. */
-  unsent: number;
+  /** The worker's datagram channel (cluster-channel.ts) and the frames for it written this turn. */
+  chan: Socket | undefined;
+  frames: FrameWriter;
   lastStats: ServerStats | undefined;
   lastMetrics: string | undefined;
   restartTimer: NodeJS.Timeout | undefined;
 }
 
-/** Datagrams held for one worker beyond this many unsent IPC messages are dropped (the worker is not keeping up). */
-const MAX_UNSENT = 2048;
+/** Datagrams for one worker are dropped while this many bytes wait unwritten in its channel (the worker is not keeping up). */
+const MAX_UNSENT_BYTES = 8 * 1024 * 1024;
 const QUESTION_TIMEOUT_MS = 3000;
 /** Datagrams held while no worker is ready. */
 const EARLY_MAX = 16_384;
+
+const EMPTY = new Uint8Array(0);
 
 /** FNV-1a over the address: the same client always lands on the same slot. */
 export function addressHash(address: string): number {
@@ -237,7 +240,7 @@ export class TftpCluster {
     for (let i = 1; i <= o.workers; i++) {
       this.slots.push({
         id: i, worker: undefined, pid: undefined, ready: false, startedAt: 0, restarts: 0, quickDeaths: 0,
-        known: new Set(), batch: [], newListeners: [], unsent: 0, lastStats: undefined, lastMetrics: undefined, restartTimer: undefined,
+        known: new Set(), chan: undefined, frames: new FrameWriter(), lastStats: undefined, lastMetrics: undefined, restartTimer: undefined,
       });
     }
   }
@@ -252,7 +255,7 @@ export class TftpCluster {
    * first worker's error if one cannot start (a bad handler module, ...).
    */
   start(): Promise<void> {
-    cluster.setupPrimary({ exec: workerEntry(), serialization: "advanced" });
+    cluster.setupPrimary({ exec: workerEntry(), serialization: "advanced", stdio: [...WORKER_STDIO] });
     return new Promise<void>((resolve, reject) => {
       let waiting = this.slots.length;
       let failed = false;
@@ -280,9 +283,18 @@ export class TftpCluster {
     slot.ready = false;
     slot.startedAt = Date.now();
     slot.known = new Set();
-    slot.batch = [];
-    slot.newListeners = [];
-    slot.unsent = 0;
+    slot.frames = new FrameWriter();
+    const chan = w.process.stdio[CHANNEL_FD] as Socket | null;
+    slot.chan = chan ?? undefined;
+    if (chan) {
+      const reader = new FrameReader();
+      chan.on("data", (chunk: Buffer) =>
+        reader.feed(chunk, (f) => {
+          if (f.kind === FrameKind.DATAGRAM) this.sendOut(f.listener, f.payload, f.port, f.address);
+        }),
+      );
+      chan.on("error", () => {}); // the worker died: its 'exit' follows
+    }
     let failure: string | undefined;
     let wasReady = false;
     w.on("message", (m: ToPrimary) => {
@@ -300,9 +312,6 @@ export class TftpCluster {
           if (this.subscribers.size) this.post(slot, { t: "subscribe", on: true });
           if (first) first.ready();
           else this.log(`tftpkit worker ${slot.id} (pid ${m.pid}) ready`);
-          break;
-        case "out":
-          this.sendOut(m.d);
           break;
         case "answer": {
           const p = this.pending.get(m.id);
@@ -389,53 +398,44 @@ export class TftpCluster {
       else this.dropped++;
       return;
     }
-    if (slot.unsent > MAX_UNSENT) {
+    const chan = slot.chan;
+    if (!chan || chan.writableLength > MAX_UNSENT_BYTES) {
       this.dropped++;
       return;
     }
+    const f = slot.frames;
+    if (f.empty) setImmediate(() => this.flush(slot, chan));
     if (!this.byId.has(l.id)) this.byId.set(l.id, l);
     if (!slot.known.has(l.id)) {
       slot.known.add(l.id);
-      slot.newListeners.push({ id: l.id, local: l.local ?? null, port: l.port });
+      f.push(FrameKind.LISTENER, l.id, l.port, 0, l.local ?? "", EMPTY);
     }
-    if (slot.batch.length === 0) setImmediate(() => this.flush(slot));
-    slot.batch.push(msg, rinfo.address, rinfo.port, rinfo.family === "IPv6" ? 6 : 4, l.id);
+    f.push(FrameKind.DATAGRAM, l.id, rinfo.port, rinfo.family === "IPv6" ? 6 : 4, rinfo.address, msg);
   }
 
-  private flush(slot: Slot): void {
-    const w = slot.worker;
-    if (slot.batch.length === 0) return;
-    const m: ToWorker = { t: "in", d: slot.batch };
-    if (slot.newListeners.length) m.ln = slot.newListeners;
-    slot.batch = [];
-    slot.newListeners = [];
-    if (!w || !slot.ready) return;
-    this.post(slot, m);
+  /** Writes this turn's frames to the worker's channel (one write). */
+  private flush(slot: Slot, chan: Socket): void {
+    const bytes = slot.frames.take();
+    if (!bytes || slot.chan !== chan || chan.destroyed) return;
+    chan.write(bytes);
   }
 
   private post(slot: Slot, m: ToWorker): void {
-    const w = slot.worker;
-    if (!w) return;
-    slot.unsent++;
     try {
-      w.send(m, undefined, {}, () => {
-        slot.unsent--;
-      });
+      slot.worker?.send(m);
     } catch {
-      slot.unsent--;
+      // The worker is gone: its 'exit' follows.
     }
   }
 
   /** Sends what a worker answered through a listening socket. */
-  private sendOut(d: unknown[]): void {
-    for (let i = 0; i + OUT_STRIDE <= d.length; i += OUT_STRIDE) {
-      const l = this.byId.get(d[i] as number);
-      if (!l) continue;
-      try {
-        l.socket.send(d[i + 1] as Buffer, d[i + 2] as number, d[i + 3] as string);
-      } catch {
-        // The listener closed (address gone, shutting down).
-      }
+  private sendOut(listener: number, packet: Buffer, port: number, address: string): void {
+    const l = this.byId.get(listener);
+    if (!l) return;
+    try {
+      l.socket.send(packet, port, address);
+    } catch {
+      // The listener closed (address gone, shutting down).
     }
   }
 

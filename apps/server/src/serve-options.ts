@@ -15,7 +15,7 @@ export interface Extras {
 }
 
 export async function buildServerOptions(c: Config, extras: Extras = {}): Promise<ServerOptions> {
-  const rootOpts = { caseInsensitive: c.caseInsensitive, clientRoots: c.clientRoots };
+  const rootOpts = { caseInsensitive: c.caseInsensitive, clientRoots: c.clientRoots, statCacheMs: c.statCacheMs };
   let handler: ReadHandler | undefined;
   if (c.handler) {
     handler = await loadHandler(c.handler, c.root ? rootSelector(c.root, rootOpts) : undefined);

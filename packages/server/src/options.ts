@@ -76,6 +76,10 @@ export const SERVER_OPTIONS = {
     ...int(0, MAX_BYTES), default: 64 * 1024 * 1024, unit: "bytes",
     description: "memory for small files' contents, checked by a stat per request (0: off)",
   }),
+  statCacheMs: option({
+    ...int(0, 60_000), default: 1_000, unit: "ms",
+    description: "how long a file's stat is trusted by the root handler: repeated requests for it within this cost no system call (a replaced or changed file is served from then on; 0: a stat per request)",
+  }),
   fileCacheMaxFileBytes: option({ ...int(0, 64 * 1024 * 1024), default: 256 * 1024, unit: "bytes", description: "files up to this size are cached" }),
   mtu: option({
     type: int(0, 65575).type.refine((v) => v === 0 || v >= 68, { error: "must be 0 or an integer from 68 to 65575" }),

@@ -27,11 +27,19 @@ export interface RootOptions {
   caseInsensitive?: boolean;
   /** Work allowed per case-insensitive lookup (directory entries read plus names tried); past it the name is not found. */
   maxScanEntries?: number;
+  /**
+   * How long (ms) a stat of a name resolved before is trusted: within it a
+   * request for the same name costs no system call; after it the name is
+   * stat()ed again (a replaced or changed file is seen then). 0: a stat per
+   * request.
+   */
+  statCacheMs?: number;
 }
 
 export const ROOT_DEFAULTS = Object.freeze({
   caseInsensitive: false,
   maxScanEntries: 10_000, // directory entries per case-insensitive lookup
+  statCacheMs: 0, // ms a stat is trusted (the server passes its statCacheMs option)
 });
 
 const fold = (s: string): string => s.toLowerCase();
@@ -44,12 +52,17 @@ export class RootResolver {
   private rootReal: Promise<string>;
   private readonly caseInsensitive: boolean;
   private readonly maxScanEntries: number;
+  private readonly statCacheMs: number;
 
   constructor(readonly root: string, opts: RootOptions = {}) {
     this.caseInsensitive = opts.caseInsensitive ?? ROOT_DEFAULTS.caseInsensitive;
     this.maxScanEntries = opts.maxScanEntries ?? ROOT_DEFAULTS.maxScanEntries;
+    this.statCacheMs = opts.statCacheMs ?? ROOT_DEFAULTS.statCacheMs;
     if (!Number.isInteger(this.maxScanEntries) || this.maxScanEntries < 1) {
       throw new TftpConfigError(`maxScanEntries must be a positive integer (got ${opts.maxScanEntries})`);
+    }
+    if (!Number.isFinite(this.statCacheMs) || this.statCacheMs < 0) {
+      throw new TftpConfigError(`statCacheMs must be a number >= 0 (got ${opts.statCacheMs})`);
     }
     this.rootReal = realpath(resolve(root));
     this.rootReal.catch(() => {});
@@ -186,7 +199,8 @@ export class RootResolver {
    * with one stat of the name as asked: while it still leads to the same
    * inode as the real path vetted then, the vetted path is used without a
    * new realpath (a symlink swapped to lead elsewhere leads to another inode
-   * and gets the full check again).
+   * and gets the full check again). Within statCacheMs of that stat the
+   * name is answered from it, with no system call at all.
    */
   async file(requested: string): Promise<FileResponse> {
     const segments = safeSegments(requested);
@@ -194,8 +208,14 @@ export class RootResolver {
     const joined = rootReal + sep + segments.join(sep);
     const known = this.vetted.get(joined);
     if (known) {
+      const now = performance.now(); // monotonic: a clock step neither extends nor ends the trust
+      if (now - known.statAt < this.statCacheMs) return new FileResponse(known.real, known.st);
       const st = await statOrUndefined(joined);
-      if (st && st.ino === known.ino && st.dev === known.dev) return new FileResponse(known.real, st);
+      if (st && st.ino === known.ino && st.dev === known.dev) {
+        known.st = st;
+        known.statAt = now;
+        return new FileResponse(known.real, st);
+      }
       this.vetted.delete(joined);
     }
     const real = await this.realUnder(rootReal, segments);
@@ -205,15 +225,23 @@ export class RootResolver {
     const st = await statOrUndefined(real);
     if (!st) throw TftpError.notFound();
     if (this.vetted.size >= VETTED_MAX) this.vetted.clear();
-    this.vetted.set(joined, { real, dev: st.dev, ino: st.ino });
+    this.vetted.set(joined, { real, dev: st.dev, ino: st.ino, st, statAt: performance.now() });
     return new FileResponse(real, st);
   }
 
-  /** Names resolved before (joined path -> vetted real path and its inode). */
-  private readonly vetted = new Map<string, { real: string; dev: number; ino: number }>();
+  /** Names resolved before (joined path -> vetted real path, its inode and its last stat). */
+  private readonly vetted = new Map<string, Vetted>();
 }
 
 const VETTED_MAX = 10_000; // resolved names remembered per root
+
+interface Vetted {
+  real: string;
+  dev: number;
+  ino: number;
+  st: Stats; // the last stat of the name as asked
+  statAt: number; // when it was made (performance.now(), ms)
+}
 
 function statOrUndefined(p: string): Promise<Stats | undefined> {
   return new Promise((resolve, reject) => {

@@ -122,7 +122,7 @@ export class TftpServer implements SessionHost {
     const resolved = resolveOptions(options);
     this.monitor = new Monitor(resolved);
     this.options = this.monitor.wrap(resolved);
-    this.handler = this.options.handler ?? rootHandler(this.options.root!);
+    this.handler = this.options.handler ?? rootHandler(this.options.root!, { statCacheMs: this.options.statCacheMs });
     this.writeHandler = writeHandlerOf(this.options);
     this.fileCache = fileCacheOf(this.options);
     this.limiter = this.options.rateLimit > 0 ? new RateLimiter(this.options.rateLimit, this.options.rateBurst) : undefined;
@@ -141,7 +141,7 @@ export class TftpServer implements SessionHost {
     if (next.singlePort !== this.options.singlePort) throw new Error("singlePort cannot change while listening");
     this.monitor.configure(next);
     this.options = this.monitor.wrap(next);
-    this.handler = next.handler ?? rootHandler(next.root!);
+    this.handler = next.handler ?? rootHandler(next.root!, { statCacheMs: next.statCacheMs });
     this.writeHandler = writeHandlerOf(next);
     this.fileCache = fileCacheOf(next);
     this.limiter = next.rateLimit > 0 ? new RateLimiter(next.rateLimit, next.rateBurst) : undefined;

@@ -1,5 +1,6 @@
-// The small-file cache: a stat per request while a file is unchanged, fresh
-// contents as soon as it changes, large files streamed as before.
+// The small-file cache: a stat per request while a file is unchanged (none
+// at all within statCacheMs of the last one), fresh contents once it
+// changes, large files streamed as before.
 
 import { writeFileSync, utimesSync } from "node:fs";
 import { join } from "node:path";
@@ -30,15 +31,32 @@ describe("small-file cache", () => {
     expect(s.server.stats()).toMatchObject({ fileCacheMisses: 1, fileCacheHits: 3 });
   });
 
-  it("a changed file is read again at once", async () => {
+  it("with statCacheMs 0 a changed file is read again at once", async () => {
     const dir = makeRoot({ "cfg.txt": "version 1\n" });
     try {
-      const s = await startServer({ root: dir.root });
+      const s = await startServer({ root: dir.root, statCacheMs: 0 });
       expect((await fetch(s.port, "cfg.txt")).toString()).toBe("version 1\n");
       expect((await fetch(s.port, "cfg.txt")).toString()).toBe("version 1\n");
       writeFileSync(join(dir.root, "cfg.txt"), "version 2\n"); // same size: mtime/ctime tell
       const later = new Date(Date.now() + 5000);
       utimesSync(join(dir.root, "cfg.txt"), later, later);
+      expect((await fetch(s.port, "cfg.txt")).toString()).toBe("version 2\n");
+      expect(s.server.stats()).toMatchObject({ fileCacheMisses: 2, fileCacheHits: 1 });
+    } finally {
+      dir.cleanup();
+    }
+  });
+
+  it("within statCacheMs the last stat is trusted (the old contents are served); after it the change is seen", async () => {
+    const dir = makeRoot({ "cfg.txt": "version 1\n" });
+    try {
+      const s = await startServer({ root: dir.root, statCacheMs: 1500 });
+      expect((await fetch(s.port, "cfg.txt")).toString()).toBe("version 1\n");
+      writeFileSync(join(dir.root, "cfg.txt"), "version 2\n");
+      const later = new Date(Date.now() + 5000);
+      utimesSync(join(dir.root, "cfg.txt"), later, later);
+      expect((await fetch(s.port, "cfg.txt")).toString()).toBe("version 1\n");
+      await new Promise((r) => setTimeout(r, 1600));
       expect((await fetch(s.port, "cfg.txt")).toString()).toBe("version 2\n");
       expect(s.server.stats()).toMatchObject({ fileCacheMisses: 2, fileCacheHits: 1 });
     } finally {
@@ -80,7 +98,7 @@ describe("names resolved before", () => {
     const dir = makeRoot({ "a.txt": "inside a\n", "b.txt": "inside b\n" });
     try {
       symlinkSync(join(dir.root, "a.txt"), join(dir.root, "current"));
-      const s = await startServer({ root: dir.root });
+      const s = await startServer({ root: dir.root, statCacheMs: 0 });
       expect((await fetch(s.port, "current")).toString()).toBe("inside a\n");
       expect((await fetch(s.port, "current")).toString()).toBe("inside a\n");
       unlinkSync(join(dir.root, "current"));
@@ -88,6 +106,27 @@ describe("names resolved before", () => {
       expect((await fetch(s.port, "current")).toString()).toBe("inside b\n");
       unlinkSync(join(dir.root, "current"));
       symlinkSync(join(outside.root, "secret.txt"), join(dir.root, "current"));
+      const r = await get(await UdpClient.open(), s.port, "current");
+      expect(r.error?.code).toBe(2);
+      expect(r.data.length).toBe(0);
+    } finally {
+      dir.cleanup();
+      outside.cleanup();
+    }
+  });
+
+  it("within statCacheMs a swapped symlink is not followed: the vetted file is served, never the new target outside", async () => {
+    const { symlinkSync, unlinkSync } = await import("node:fs");
+    const outside = makeRoot({ "secret.txt": "secret\n" });
+    const dir = makeRoot({ "a.txt": "inside a\n" });
+    try {
+      symlinkSync(join(dir.root, "a.txt"), join(dir.root, "current"));
+      const s = await startServer({ root: dir.root, statCacheMs: 1500 });
+      expect((await fetch(s.port, "current")).toString()).toBe("inside a\n");
+      unlinkSync(join(dir.root, "current"));
+      symlinkSync(join(outside.root, "secret.txt"), join(dir.root, "current"));
+      expect((await fetch(s.port, "current")).toString()).toBe("inside a\n");
+      await new Promise((r) => setTimeout(r, 1600));
       const r = await get(await UdpClient.open(), s.port, "current");
       expect(r.error?.code).toBe(2);
       expect(r.data.length).toBe(0);

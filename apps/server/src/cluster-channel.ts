@@ -1,0 +1,110 @@
+// The datagram channel between the cluster primary and one worker: a stream
+// socket pair of its own (the worker's fd 4, beside node:cluster's IPC
+// channel, which stays for control messages), carrying length-prefixed
+// binary frames. Requests go primary -> worker, answers a worker sends from
+// a listening socket (single-port sessions, errors to bad requests) go
+// worker -> primary. Per datagram that is a copy into a slab and no object
+// serialization; per turn of the event loop one write.
+//
+// Frame: u32 length of the rest (big-endian), u8 kind, u8 family (4 or 6),
+// u8 address length, u8 0, u32 listener id, u16 port, the address (ASCII),
+// the payload.
+
+/** The fd of the datagram channel in a worker (stdio entry 4; 3 is node:cluster's IPC). */
+export const CHANNEL_FD = 4;
+/** node:cluster stdio for workers: inherited 0-2, IPC, the datagram channel. */
+export const WORKER_STDIO = ["inherit", "inherit", "inherit", "ipc", "pipe"] as const;
+
+export const FrameKind = {
+  /** A datagram: in from a client (primary -> worker) or out to one (worker -> primary). */
+  DATAGRAM: 0,
+  /** A listening socket the worker has not been told of: `address` is its local address (empty for a wildcard). */
+  LISTENER: 1,
+} as const;
+export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
+
+const HEADER = 14;
+const SLAB = 64 * 1024;
+
+export interface Frame {
+  kind: FrameKind;
+  family: number;
+  listener: number;
+  port: number;
+  address: string;
+  payload: Buffer;
+}
+
+/** Frames written into one slab per turn; take() hands the bytes over. */
+export class FrameWriter {
+  private buf = Buffer.allocUnsafe(SLAB);
+  private used = 0;
+
+  get empty(): boolean {
+    return this.used === 0;
+  }
+
+  push(kind: FrameKind, listener: number, port: number, family: number, address: string, payload: Uint8Array): void {
+    const alen = address.length;
+    const size = HEADER + alen + payload.length;
+    if (this.used + size > this.buf.length) {
+      const next = Buffer.allocUnsafe(Math.max(SLAB, this.used + size));
+      this.buf.copy(next, 0, 0, this.used);
+      this.buf = next;
+    }
+    const b = this.buf;
+    let o = this.used;
+    b.writeUInt32BE(size - 4, o);
+    b[o + 4] = kind;
+    b[o + 5] = family;
+    b[o + 6] = alen;
+    b[o + 7] = 0;
+    b.writeUInt32BE(listener, o + 8);
+    b.writeUInt16BE(port, o + 12);
+    o += HEADER;
+    b.write(address, o, alen, "latin1");
+    o += alen;
+    b.set(payload, o);
+    this.used = o + payload.length;
+  }
+
+  /** The frames written since the last take (undefined when none); the writer starts a new slab. */
+  take(): Buffer | undefined {
+    if (this.used === 0) return undefined;
+    const out = this.buf.subarray(0, this.used);
+    this.buf = Buffer.allocUnsafe(SLAB);
+    this.used = 0;
+    return out;
+  }
+}
+
+/** Reassembles frames from stream chunks (a frame may span chunks). */
+export class FrameReader {
+  private rest: Buffer | undefined;
+
+  /** Calls onFrame for every complete frame; payloads are views of the chunk (valid after the call). */
+  feed(chunk: Buffer, onFrame: (f: Frame) => void): void {
+    let b = chunk;
+    if (this.rest) {
+      b = Buffer.concat([this.rest, chunk]);
+      this.rest = undefined;
+    }
+    let o = 0;
+    while (b.length - o >= 4) {
+      const len = b.readUInt32BE(o);
+      if (b.length - o - 4 < len) break;
+      const alen = b[o + 6];
+      const start = o + HEADER;
+      onFrame({
+        kind: b[o + 4] as FrameKind,
+        family: b[o + 5],
+        listener: b.readUInt32BE(o + 8),
+        port: b.readUInt16BE(o + 12),
+        address: b.toString("latin1", start, start + alen),
+        payload: b.subarray(start + alen, o + 4 + len),
+      });
+      o += 4 + len;
+    }
+    if (o < b.length) this.rest = b.subarray(o);
+  }
+}

@@ -1,0 +1,66 @@
+// The primary <-> worker datagram channel's framing: what goes in comes out,
+// whatever the chunking of the stream.
+
+import { describe, expect, it } from "vitest";
+import { randomBytes } from "node:crypto";
+import { FrameKind, FrameReader, FrameWriter, type Frame } from "../src/cluster-channel.js";
+
+const sample = [
+  { kind: FrameKind.DATAGRAM, listener: 1, port: 69, family: 4, address: "127.0.1.7", payload: Buffer.from("\x00\x01boot.cfg\x00octet\x00", "latin1") },
+  { kind: FrameKind.LISTENER, listener: 2, port: 6969, family: 0, address: "", payload: Buffer.alloc(0) },
+  { kind: FrameKind.DATAGRAM, listener: 4_000_000_000, port: 65535, family: 6, address: "fe80::1234:5678:9abc:def0%eth0", payload: randomBytes(65_507) },
+  { kind: FrameKind.DATAGRAM, listener: 3, port: 1, family: 6, address: "::1", payload: Buffer.alloc(0) },
+];
+
+function written(): Buffer {
+  const w = new FrameWriter();
+  expect(w.empty).toBe(true);
+  for (const f of sample) w.push(f.kind, f.listener, f.port, f.family, f.address, f.payload);
+  expect(w.empty).toBe(false);
+  const bytes = w.take()!;
+  expect(w.empty).toBe(true);
+  expect(w.take()).toBeUndefined();
+  return bytes;
+}
+
+function readAll(chunks: Buffer[]): Frame[] {
+  const r = new FrameReader();
+  const out: Frame[] = [];
+  for (const c of chunks) r.feed(c, (f) => out.push({ ...f, payload: Buffer.from(f.payload) }));
+  return out;
+}
+
+describe("cluster datagram channel frames", () => {
+  it("round-trips datagrams and listener notices (IPv4, IPv6 with a scope, empty and 65,507-byte payloads) in one chunk", () => {
+    const got = readAll([written()]);
+    expect(got).toEqual(sample);
+  });
+
+  it("reassembles frames split at every kind of boundary (1-byte chunks through the header, random cuts)", () => {
+    const bytes = written();
+    const oneByOne: Buffer[] = [];
+    for (let i = 0; i < 200; i++) oneByOne.push(bytes.subarray(i, i + 1));
+    oneByOne.push(bytes.subarray(200));
+    expect(readAll(oneByOne)).toEqual(sample);
+    for (let round = 0; round < 20; round++) {
+      const cuts: Buffer[] = [];
+      let o = 0;
+      while (o < bytes.length) {
+        const n = 1 + Math.floor(Math.random() * 9000);
+        cuts.push(bytes.subarray(o, o + n));
+        o += n;
+      }
+      expect(readAll(cuts)).toEqual(sample);
+    }
+  });
+
+  it("delivers nothing for an incomplete frame until the rest arrives", () => {
+    const bytes = written();
+    const r = new FrameReader();
+    const seen: number[] = [];
+    r.feed(bytes.subarray(0, 10), (f) => seen.push(f.port));
+    expect(seen).toEqual([]);
+    r.feed(bytes.subarray(10), (f) => seen.push(f.port));
+    expect(seen).toEqual(sample.map((f) => f.port));
+  });
+});
