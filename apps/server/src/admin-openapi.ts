@@ -34,6 +34,7 @@ const schemas = {
       bytesSent: int, packetsSent: int, retransmits: int, malformedPackets: int, unknownTidPackets: int,
       duplicateRequests: int, writeRequestsRefused: int, refusedBusy: int, rateLimited: int,
       writesStarted: int, bytesReceived: int, fileCacheHits: int, fileCacheMisses: int,
+      fileReadsOnLoop: int, fileReadsInPool: int, fileReadsSlowOnLoop: int,
       outcomes: { type: "object", additionalProperties: int, propertyNames: { enum: OUTCOMES } },
     },
   },

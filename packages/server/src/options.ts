@@ -80,6 +80,10 @@ export const SERVER_OPTIONS = {
     ...int(0, 60_000), default: 1_000, unit: "ms",
     description: "how long a file's stat is trusted by the root handler: repeated requests for it within this cost no system call (a replaced or changed file is served from then on; 0: a stat per request)",
   }),
+  syncFileReads: option({
+    ...bool(), default: true,
+    description: "read large files on the event loop while the data comes from memory (a read slower than 1 ms sends every session to the thread pool for a second); off: always the thread pool",
+  }),
   fileCacheMaxFileBytes: option({ ...int(0, 64 * 1024 * 1024), default: 256 * 1024, unit: "bytes", description: "files up to this size are cached" }),
   mtu: option({
     type: int(0, 65575).type.refine((v) => v === 0 || v >= 68, { error: "must be 0 or an integer from 68 to 65575" }),

@@ -7,6 +7,7 @@ import { SessionBuffers } from "./budget.js";
 import { sweepStaleUploads } from "./upload-sweep.js";
 import type { ServerEventListener } from "./events.js";
 import { FileCache } from "./file-cache.js";
+import { fileReadCounters } from "./sources.js";
 import { SocketPool } from "./socket-pool.js";
 import type { BootFlow, FlowQuery } from "./flows.js";
 import type { LiveSession } from "./live.js";
@@ -264,6 +265,9 @@ export class TftpServer implements SessionHost {
       ...this.counters,
       fileCacheHits: cache?.hits ?? 0,
       fileCacheMisses: cache?.misses ?? 0,
+      fileReadsOnLoop: fileReadCounters.onLoop,
+      fileReadsInPool: fileReadCounters.inPool,
+      fileReadsSlowOnLoop: fileReadCounters.slowOnLoop,
       sessionBufferBytes: this.buffers.used,
       sessionBufferPeakBytes: this.buffers.peak,
       sessionBufferRefused: this.buffers.refused,

@@ -5,8 +5,19 @@
 // early after one or more whole targets, so that blocks already produced go
 // out without waiting for the rest. File data is read straight into the
 // packet buffers with one readv per batch.
+//
+// File reads from the page cache take microseconds; through the thread pool
+// each one also costs two thread hand-overs and an event-loop wake-up, which
+// on a lock-step transfer is a large part of the time per block. So a file
+// session reads on the event loop (readvSync) while reads stay fast, and
+// through the thread pool when they are not: its first read always goes to
+// the pool (it may touch the disk), and SYNC_SLOW_STRIKES reads on the loop
+// within SYNC_BACKOFF_MS that each took over SYNC_SLOW_MS (the data was not
+// cached; a single one may just be the thread losing its CPU) send every
+// session of the process back to the pool for SYNC_BACKOFF_MS. Storage that
+// is slow holds the loop for a few slow reads per second at most.
 
-import { open, fstat, readv, close as closeFd, constants } from "node:fs";
+import { open, fstat, readv, readvSync, close as closeFd, constants } from "node:fs";
 import { Readable } from "node:stream";
 import { NetasciiEncoder, TftpError, toTftpError, type BlockSource } from "@tftpkit/wasm-core";
 import type { FileCache } from "./file-cache.js";
@@ -46,12 +57,51 @@ export class BytesSource implements DataSource {
 // changes nothing for regular files, the only kind served.
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY;
 
+const SYNC_SLOW_MS = 1; // a read on the event loop slower than this was probably not served from memory
+const SYNC_SLOW_STRIKES = 3; // this many within SYNC_BACKOFF_MS: the storage is slow
+const SYNC_BACKOFF_MS = 1000; // then every file session reads through the pool this long
+
+/** Whether reads may run on the event loop now, judged by how long the recent ones took. */
+export class LoopReadGuard {
+  private until = 0;
+  private readonly slowAt: number[] = []; // times of the recent slow reads
+
+  constructor(
+    readonly slowMs = SYNC_SLOW_MS,
+    readonly strikes = SYNC_SLOW_STRIKES,
+    readonly backoffMs = SYNC_BACKOFF_MS,
+  ) {}
+
+  allowed(now: number): boolean {
+    return now >= this.until;
+  }
+
+  /** A read on the loop took `ms`, ending at `now`; true if it counted as slow. */
+  took(ms: number, now: number): boolean {
+    if (ms <= this.slowMs) return false;
+    const a = this.slowAt;
+    a.push(now);
+    while (a.length > 0 && now - a[0] > this.backoffMs) a.shift();
+    if (a.length >= this.strikes) {
+      this.until = now + this.backoffMs;
+      a.length = 0;
+    }
+    return true;
+  }
+}
+
+const loopReads = new LoopReadGuard();
+
+/** Reads on the event loop: how many, and how many turned out slow (each then sent reads to the pool for a while). */
+export const fileReadCounters = { onLoop: 0, inPool: 0, slowOnLoop: 0 };
+
 export class FileSource implements DataSource {
   private pos = 0;
   ended = false;
-  private constructor(private fd: number, readonly size: number) {}
+  private reads = 0;
+  private constructor(private fd: number, readonly size: number, private readonly syncReads: boolean) {}
 
-  static open(path: string): Promise<FileSource> {
+  static open(path: string, syncReads = true): Promise<FileSource> {
     return new Promise((resolve, reject) => {
       open(path, OPEN_FLAGS, (err, fd) => {
         if (err) return reject(toTftpError(err));
@@ -60,13 +110,15 @@ export class FileSource implements DataSource {
             closeFd(fd, () => {});
             return reject(err2 ? toTftpError(err2) : TftpError.notFound("Not a regular file"));
           }
-          resolve(new FileSource(fd, st.size));
+          resolve(new FileSource(fd, st.size, syncReads));
         });
       });
     });
   }
 
   read(targets: Buffer[]): Promise<number> {
+    if (this.syncReads && this.reads++ > 0 && loopReads.allowed(performance.now())) return this.readOnLoop(targets);
+    fileReadCounters.inPool++;
     const want = targets.reduce((s, t) => s + t.length, 0);
     return new Promise((resolve, reject) => {
       const step = (bufs: Buffer[], got: number): void => {
@@ -77,18 +129,37 @@ export class FileSource implements DataSource {
           if (n === 0) this.ended = true;
           if (n === 0 || got >= want) return resolve(got);
           // Short read before the end: continue where it stopped.
-          let skip = n;
-          const rest: Buffer[] = [];
-          for (const b of bufs) {
-            if (skip >= b.length) { skip -= b.length; continue; }
-            rest.push(skip > 0 ? b.subarray(skip) : b);
-            skip = 0;
-          }
-          step(rest, got);
+          step(after(bufs, n), got);
         });
       };
       step(targets, 0);
     });
+  }
+
+  /** readvSync until the targets are full or the file ends; a slow read backs every session off to the pool. */
+  private readOnLoop(targets: Buffer[]): Promise<number> {
+    fileReadCounters.onLoop++;
+    const t0 = performance.now();
+    let got = 0;
+    let bufs = targets;
+    try {
+      for (;;) {
+        const n = readvSync(this.fd, bufs, this.pos);
+        this.pos += n;
+        got += n;
+        if (n === 0) {
+          this.ended = true;
+          break;
+        }
+        bufs = after(bufs, n);
+        if (bufs.length === 0) break;
+      }
+    } catch (err) {
+      return Promise.reject(toTftpError(err));
+    }
+    const t1 = performance.now();
+    if (loopReads.took(t1 - t0, t1)) fileReadCounters.slowOnLoop++;
+    return Promise.resolve(got);
   }
 
   close(): void {
@@ -97,6 +168,21 @@ export class FileSource implements DataSource {
       this.fd = -1;
     }
   }
+}
+
+/** What is left of `bufs` after `n` bytes were written into them. */
+function after(bufs: Buffer[], n: number): Buffer[] {
+  let skip = n;
+  const rest: Buffer[] = [];
+  for (const b of bufs) {
+    if (skip >= b.length) {
+      skip -= b.length;
+      continue;
+    }
+    rest.push(skip > 0 ? b.subarray(skip) : b);
+    skip = 0;
+  }
+  return rest;
 }
 
 /**
@@ -217,7 +303,7 @@ function isAsyncIterable(v: unknown): v is AsyncIterable<Uint8Array> {
 }
 
 /** Turns what a handler answered into a source. */
-export async function toSource(body: Body, size: number | undefined, netascii: boolean, cache?: FileCache): Promise<DataSource> {
+export async function toSource(body: Body, size: number | undefined, netascii: boolean, cache?: FileCache, syncReads = true): Promise<DataSource> {
   if (typeof body === "string") body = Buffer.from(body, "utf8");
   if (body instanceof FileResponse && cache) {
     // Small files come from the cache (a stat per request while unchanged).
@@ -228,7 +314,7 @@ export async function toSource(body: Body, size: number | undefined, netascii: b
     return new BytesSource(netascii ? new NetasciiEncoder().push(body) : body);
   }
   let src: DataSource;
-  if (body instanceof FileResponse) src = await FileSource.open(body.path);
+  if (body instanceof FileResponse) src = await FileSource.open(body.path, syncReads);
   else if (body instanceof Readable || isAsyncIterable(body)) src = new StreamSource(body, size);
   else throw new TypeError("handler answered something that is not bytes, a string, a stream or a file");
   return netascii ? new NetasciiSource(src) : src;

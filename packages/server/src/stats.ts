@@ -84,6 +84,15 @@ export interface ServerStats {
   /** Small-file cache: requests served from memory, and reads that filled it. */
   fileCacheHits: number;
   fileCacheMisses: number;
+  /**
+   * File reads (of files too large for the cache) made on the event loop
+   * and through the thread pool, and reads on the loop that were slow (not
+   * from memory: each sent reads back to the pool for a second). Counted
+   * for the whole process.
+   */
+  fileReadsOnLoop: number;
+  fileReadsInPool: number;
+  fileReadsSlowOnLoop: number;
   /** Session buffers (read-ahead rings, upload windows) reserved now, and at most at once, in bytes. */
   sessionBufferBytes: number;
   sessionBufferPeakBytes: number;
@@ -114,6 +123,9 @@ export function emptyServerStats(): ServerStats {
     bytesReceived: 0,
     fileCacheHits: 0,
     fileCacheMisses: 0,
+    fileReadsOnLoop: 0,
+    fileReadsInPool: 0,
+    fileReadsSlowOnLoop: 0,
     sessionBufferBytes: 0,
     sessionBufferPeakBytes: 0,
     sessionBufferRefused: 0,
