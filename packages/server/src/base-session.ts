@@ -11,6 +11,7 @@ import {
   type BufferBudget, type DeadlineOwner, type RequestPacket, type Scheduler,
 } from "@tftpkit/wasm-core";
 import { connect, type Connection } from "./connection.js";
+import { isUnreachable } from "./udp.js";
 import type { FileCache } from "./file-cache.js";
 import type { SocketPool } from "./socket-pool.js";
 import type { ReadHandler, ReadRequest } from "./handler.js";
@@ -124,8 +125,15 @@ export abstract class Session implements DeadlineOwner {
   protected open(): boolean {
     this.conn = connect(this.shared, this.peer, this.local.address, this.opts.portRange, {
       onPacket: this.onPacket,
-      onError: () => this.finish("error", new TftpError(WireError.UNDEFINED, "socket error")),
-    }, this.host.socketPool);
+      onError: (err) => {
+        // A connected session socket hears of an ICMP port unreachable for
+        // a packet it sent (the client closed its port): treated like a
+        // lost packet, so timeouts and a missing final ACK end the session
+        // as they would without the connect.
+        if (isUnreachable(err)) return;
+        this.finish("error", new TftpError(WireError.UNDEFINED, "socket error"));
+      },
+    }, this.host.socketPool, this.opts.connectSessionSockets);
     this.ready = this.conn.ready;
     this.obs = this.opts.instrumentation?.session({
       id: this.id,

@@ -6,7 +6,7 @@
 
 import { createSocket, type Socket } from "node:dgram";
 import type { SocketPool } from "./socket-pool.js";
-import { bindEphemeral, literalLookup } from "./udp.js";
+import { bindEphemeral, literalLookup, sessionSend, type SessionLink } from "./udp.js";
 
 export interface Connection {
   /** Settles once packets can leave (the session's socket is bound). */
@@ -34,8 +34,13 @@ function trySend(socket: Socket, buf: Uint8Array, offset: number, length: number
 class OwnSocket implements Connection {
   readonly ready: Promise<void>;
   private socket: Socket | undefined;
+  private readonly link: SessionLink;
 
-  constructor(ipv6: boolean, address: string | undefined, range: readonly [number, number] | undefined, inbound: Inbound) {
+  constructor(
+    ipv6: boolean, address: string | undefined, range: readonly [number, number] | undefined, inbound: Inbound,
+    peer: { address: string; port: number }, connectPeer: boolean,
+  ) {
+    this.link = { port: peer.port, address: peer.address, connect: connectPeer, connected: false };
     const socket = createSocket({ type: ipv6 ? "udp6" : "udp4", lookup: literalLookup });
     this.socket = socket;
     socket.on("message", (msg, rinfo) => inbound.onPacket(msg, rinfo));
@@ -45,18 +50,13 @@ class OwnSocket implements Connection {
   }
 
   sendTo(buf: Uint8Array, offset: number, length: number, port: number, address: string): void {
-    if (this.socket) trySend(this.socket, buf, offset, length, port, address);
+    if (this.socket) sessionSend(this.socket, this.link, buf, offset, length, port, address);
   }
 
   closeAfter(packet: Uint8Array, port: number, address: string): void {
     const socket = this.socket;
     this.socket = undefined;
-    if (!socket) return;
-    try {
-      socket.send(packet, port, address, () => socket.close());
-    } catch {
-      // Already closed.
-    }
+    if (socket) sessionSend(socket, this.link, packet, 0, packet.length, port, address, () => socket.close());
   }
 
   close(): void {
@@ -95,8 +95,10 @@ export function connect(
   inbound: Inbound,
   /** Bound session sockets used again (socket-pool.ts); without one, a socket is bound and closed per session. */
   pool?: SocketPool,
+  /** A session socket of its own is connected to the peer at the first send (udp.ts sessionSend). */
+  connectPeer = false,
 ): Connection {
   if (shared) return new SharedSocket(shared);
-  if (pool) return pool.take(peer.family === "IPv6", local, range, peer, inbound);
-  return new OwnSocket(peer.family === "IPv6", local, range, inbound);
+  if (pool) return pool.take(peer.family === "IPv6", local, range, peer, inbound, connectPeer);
+  return new OwnSocket(peer.family === "IPv6", local, range, inbound, peer, connectPeer);
 }

@@ -117,6 +117,10 @@ export const SERVER_OPTIONS = {
     description: "telemetry hooks (e.g. OpenTelemetry spans and metrics); none by default",
   }),
   traceparentInFilename: option({ ...bool(), default: true, description: "strip a W3C traceparent suffix from requested file names" }),
+  connectSessionSockets: option({
+    ...bool(), default: true,
+    description: "connect each session socket to its client (cheaper sends; a stranger's packet to a session port then gets ICMP port unreachable from the kernel, as with tftpd-hpa, instead of ERROR 5; off: ERROR 5, RFC 1350's way)",
+  }),
   sessionSocketPool: option({
     ...int(0, 65_535), default: 256,
     description: "session sockets kept bound for the next sessions (no bind and close per session; 0: each session binds and closes its own)",

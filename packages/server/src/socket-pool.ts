@@ -8,10 +8,14 @@
 // one case the TID check cannot tell apart, the same client address and
 // port as the previous user, never gets that socket: a socket is not handed
 // to the peer that used it last. Packets that arrive while a socket is idle
-// in the pool reach nobody and are counted.
+// in the pool reach nobody and are counted. With connectSessionSockets (the
+// default) a lease connects its socket to its peer at the first send, so the
+// kernel itself keeps others' packets away; giving the socket back
+// disconnects it, which also releases its ephemeral port (the next session
+// gets a fresh one; a port from a port range is kept).
 
 import { createSocket, type Socket } from "node:dgram";
-import { bindEphemeral, literalLookup } from "./udp.js";
+import { bindEphemeral, disconnectSession, isUnreachable, literalLookup, sessionSend, type SessionLink } from "./udp.js";
 
 /** Where a leased socket delivers: the session holding it. */
 export interface PoolInbound {
@@ -49,6 +53,8 @@ class PooledSocket {
   /** "address|port" of the last peer that held it. */
   lastPeer = "";
   broken = false;
+  /** The holder's peer; whether the socket is connected to it at the first send, and whether it is. */
+  readonly link: SessionLink = { port: 0, address: "", connect: false, connected: false };
 
   constructor(readonly key: string, ipv6: boolean, address: string | undefined, range: readonly [number, number] | undefined, pool: SocketPool) {
     const socket = createSocket({ type: ipv6 ? "udp6" : "udp4", lookup: literalLookup });
@@ -59,7 +65,7 @@ class PooledSocket {
       else pool.strayWhileIdle++;
     });
     socket.on("error", (err) => {
-      this.broken = true;
+      if (!isUnreachable(err)) this.broken = true;
       this.holder?.onError(err);
     });
     this.ready = bindEphemeral(socket, address, range).then(() => {
@@ -88,11 +94,7 @@ class Lease implements PooledConnection {
   sendTo(buf: Uint8Array, offset: number, length: number, port: number, address: string): void {
     const s = this.held;
     if (!s) return;
-    try {
-      s.socket.send(buf, offset, length, port, address);
-    } catch {
-      s.broken = true; // closed under us (shutting down)
-    }
+    if (!sessionSend(s.socket, s.link, buf, offset, length, port, address)) s.broken = true; // closed under us (shutting down)
   }
 
   closeAfter(packet: Uint8Array, port: number, address: string): void {
@@ -100,9 +102,7 @@ class Lease implements PooledConnection {
     this.held = undefined;
     if (!s) return;
     s.holder = undefined;
-    try {
-      s.socket.send(packet, port, address, () => this.pool.giveBack(s));
-    } catch {
+    if (!sessionSend(s.socket, s.link, packet, 0, packet.length, port, address, () => this.pool.giveBack(s))) {
       s.broken = true;
       this.pool.giveBack(s);
     }
@@ -144,6 +144,8 @@ export class SocketPool {
     range: readonly [number, number] | undefined,
     peer: { address: string; port: number },
     holder: PoolInbound,
+    /** Connect the socket to the peer at the first send (see udp.ts sessionSend). */
+    connectPeer = false,
   ): PooledConnection {
     const key = `${ipv6 ? 6 : 4}|${local ?? ""}|${range ? `${range[0]}-${range[1]}` : ""}`;
     const peerKey = `${peer.address}|${peer.port}`;
@@ -167,12 +169,16 @@ export class SocketPool {
     }
     s.holder = holder;
     s.lastPeer = peerKey;
+    s.link.port = peer.port;
+    s.link.address = peer.address;
+    s.link.connect = connectPeer;
     return new Lease(this, s);
   }
 
   /** A socket back from its session: kept idle while there is room, else closed. */
   giveBack(s: PooledSocket): void {
     s.holder = undefined;
+    disconnectSession(s.socket, s.link);
     if (this.closed || s.broken || !s.bound || this.idleCount >= this.max) {
       try {
         s.socket.close();

@@ -17,6 +17,64 @@ export function literalLookup(
   callback(null, address, address.includes(":") ? 6 : 4);
 }
 
+/** The error a connected UDP socket reports after an ICMP port unreachable (not a broken socket). */
+export function isUnreachable(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === "ECONNREFUSED" || code === "EHOSTUNREACH" || code === "ENETUNREACH";
+}
+
+/** A session socket's peer, and whether the socket is (to be) connected to it. */
+export interface SessionLink {
+  port: number;
+  address: string;
+  /** Connect at the first send to the peer. */
+  connect: boolean;
+  connected: boolean;
+}
+
+/**
+ * Sends on a session socket. With `link.connect`, the first send to the peer
+ * connects the socket to it: a connected socket's sends skip the address
+ * lookup and the kernel's route lookup, and the kernel no longer delivers
+ * strangers' packets to it (they get ICMP port unreachable, as with
+ * tftpd-hpa, instead of ERROR 5). A packet for another address (ERROR 5 to
+ * a stranger whose packet was queued before the connect) cannot leave a
+ * connected socket and is not sent. Returns false when the socket is closed
+ * (shutting down).
+ */
+export function sessionSend(
+  socket: Socket,
+  link: SessionLink,
+  buf: Uint8Array, offset: number, length: number, port: number, address: string,
+  callback?: () => void,
+): boolean {
+  try {
+    if (link.connect && port === link.port && address === link.address) {
+      if (!link.connected) {
+        socket.connect(port, address); // literalLookup: connected before this returns
+        link.connected = true;
+      }
+      socket.send(buf, offset, length, callback);
+    } else if (!link.connected) {
+      socket.send(buf, offset, length, port, address, callback);
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Undoes sessionSend's connect (a pooled socket going back to the pool). */
+export function disconnectSession(socket: Socket, state: { connected: boolean }): void {
+  if (!state.connected) return;
+  state.connected = false;
+  try {
+    socket.disconnect();
+  } catch {
+    // closed meanwhile
+  }
+}
+
 export function bindEphemeral(socket: Socket, address: string | undefined, range: readonly [number, number] | undefined): Promise<void> {
   if (!range) return new Promise((resolve) => socket.bind({ port: 0, address, exclusive: true }, resolve));
   const [lo, hi] = range;

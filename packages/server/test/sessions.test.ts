@@ -12,7 +12,7 @@ let srv: TestServer;
 
 beforeAll(async () => {
   // rtoFloorMs = timeout: a fixed retransmission timeout, as these exact packet counts assume
-  srv = await startServer({ root, timeout: 0.1, retries: 3, rtoFloorMs: 100 });
+  srv = await startServer({ root, timeout: 0.1, retries: 3, rtoFloorMs: 100, connectSessionSockets: false });
 });
 afterEach(() => closeAllClients());
 afterAll(async () => {

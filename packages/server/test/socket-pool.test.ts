@@ -3,7 +3,7 @@
 // own (TID check), and no socket goes back to the peer that used it last.
 
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { UdpClient, ackPacket, closeAllClients, get, sleep } from "./helpers/client.js";
+import { UdpClient, ackPacket, closeAllClients, get, rrq, sleep } from "./helpers/client.js";
 import { bytes, closeAllServers, makeRoot, startServer } from "./helpers/server.js";
 
 const data = bytes(20_000);
@@ -15,8 +15,11 @@ afterAll(async () => {
 });
 
 describe("session socket pool", () => {
+  // Unconnected session sockets (RFC 1350's ERROR 5 for strangers) keep their port in the pool.
+  const unconnected = { root, connectSessionSockets: false };
+
   it("the next session (another client) gets the socket of the one that ended", async () => {
-    const srv = await startServer({ root });
+    const srv = await startServer(unconnected);
     const a = await UdpClient.open();
     const ra = await get(a, srv.port, "f.bin");
     expect(ra.data.equals(data)).toBe(true);
@@ -31,7 +34,7 @@ describe("session socket pool", () => {
   });
 
   it("a stale packet of the previous user is rejected by the TID check (ERROR 5 to it); the new session completes byte for byte", async () => {
-    const srv = await startServer({ root });
+    const srv = await startServer(unconnected);
     const a = await UdpClient.open();
     const ra = await get(a, srv.port, "f.bin");
     await srv.sessionOf(a.port);
@@ -78,7 +81,7 @@ describe("session socket pool", () => {
   });
 
   it("a packet to an idle pooled socket reaches nobody (counted, unanswered); the socket then serves the next session normally", async () => {
-    const srv = await startServer({ root });
+    const srv = await startServer(unconnected);
     const a = await UdpClient.open();
     const ra = await get(a, srv.port, "small.txt");
     await srv.sessionOf(a.port);
@@ -91,6 +94,53 @@ describe("session socket pool", () => {
     const rb = await get(b, srv.port, "f.bin");
     expect(rb.sessionPort).toBe(ra.sessionPort);
     expect(rb.data.equals(data)).toBe(true);
+  });
+
+  it("connected (the default): the socket is used again with a fresh port per session; the previous user's late packets reach nobody; byte for byte", async () => {
+    const srv = await startServer({ root });
+    const a = await UdpClient.open();
+    const ra = await get(a, srv.port, "f.bin");
+    expect(ra.data.equals(data)).toBe(true);
+    await srv.sessionOf(a.port);
+    const before = srv.server.stats().unknownTidPackets;
+    const b = await UdpClient.open();
+    let sentStale = false;
+    const rb = await get(b, srv.port, "f.bin", {
+      ack: (block, send, info) => {
+        if (block === 2 && !sentStale) {
+          sentStale = true;
+          // a's late duplicates, to the port a knew and to the port b is served from.
+          a.send(ackPacket(2), ra.sessionPort);
+          a.send(ackPacket(30), info.sessionPort);
+        }
+        send(block);
+      },
+    });
+    expect(sentStale).toBe(true);
+    expect(rb.error).toBeUndefined();
+    expect(rb.data.equals(data)).toBe(true);
+    // The kernel drops a's packets (the socket is connected to b): no ERROR 5, nothing counted, nothing resent.
+    expect(await a.recvOrNull(300)).toBeNull();
+    const sb = await srv.sessionOf(b.port);
+    expect(sb.outcome).toBe("ok");
+    expect(sb.retransmits).toBe(0);
+    expect(srv.server.stats().unknownTidPackets - before).toBe(0);
+    expect(srv.server.socketPool.stats()).toMatchObject({ created: 1, reused: 1 });
+  });
+
+  it("connected: a client that closes its port before the last ACK (ICMP port unreachable) still ends as a missing final ACK, and the socket goes back to the pool", async () => {
+    const srv = await startServer({ root, timeout: 0.2, retries: 2, rtoFloorMs: 200 });
+    const a = await UdpClient.open();
+    const ended = srv.sessionOf(a.port);
+    const first = await a.request(rrq("small.txt"), srv.port);
+    expect(first.pkt).toMatchObject({ op: "DATA", block: 1 });
+    a.close(); // the one block arrived; no ACK, and the port is gone: the resends meet ICMP port unreachable
+    const s = await ended;
+    expect(s.outcome).toBe("ok");
+    expect(s.bytesSent).toBe(6);
+    const b = await UdpClient.open();
+    expect((await get(b, srv.port, "small.txt")).data.toString()).toBe("hello\n");
+    expect(srv.server.socketPool.stats()).toMatchObject({ created: 1, reused: 1 });
   });
 
   it("sessionSocketPool 0: every session binds and closes a socket of its own", async () => {

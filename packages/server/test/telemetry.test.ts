@@ -49,7 +49,7 @@ beforeEach(async () => {
   otel.exporter.reset();
   requests.length = 0;
   handlerSpans.length = 0;
-  srv = await startServer({ handler, instrumentation, timeout: 0.05, retries: 2 });
+  srv = await startServer({ handler, instrumentation, timeout: 0.05, retries: 2, connectSessionSockets: false });
 });
 
 afterEach(async () => {
