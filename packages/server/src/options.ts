@@ -82,7 +82,7 @@ export const SERVER_OPTIONS = {
   }),
   syncFileReads: option({
     ...bool(), default: true,
-    description: "read large files on the event loop while the data comes from memory (a read slower than 1 ms sends every session to the thread pool for a second); off: always the thread pool",
+    description: "read large files on the event loop while the data comes from memory (each session's first read, and every read for a second after three reads slower than 1 ms within a second, go to the thread pool); off: always the thread pool",
   }),
   fileCacheMaxFileBytes: option({ ...int(0, 64 * 1024 * 1024), default: 256 * 1024, unit: "bytes", description: "files up to this size are cached" }),
   mtu: option({

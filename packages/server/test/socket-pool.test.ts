@@ -14,6 +14,29 @@ afterAll(async () => {
   cleanup();
 });
 
+/**
+ * A second client fetches f.bin; when it is about to ACK block 2, `stale`
+ * sends the previous user's late packets (given the port b is served from).
+ * Its transfer must still be whole; returns its client.
+ */
+async function getWhileStale(port: number, stale: (sessionPort: number) => void): Promise<UdpClient> {
+  const b = await UdpClient.open();
+  let sentStale = false;
+  const rb = await get(b, port, "f.bin", {
+    ack: (block, send, info) => {
+      if (block === 2 && !sentStale) {
+        sentStale = true;
+        stale(info.sessionPort);
+      }
+      send(block);
+    },
+  });
+  expect(sentStale).toBe(true);
+  expect(rb.error).toBeUndefined();
+  expect(rb.data.equals(data)).toBe(true);
+  return b;
+}
+
 describe("session socket pool", () => {
   // Unconnected session sockets (RFC 1350's ERROR 5 for strangers) keep their port in the pool.
   const unconnected = { root, connectSessionSockets: false };
@@ -40,23 +63,12 @@ describe("session socket pool", () => {
     await srv.sessionOf(a.port);
     const stalePort = ra.sessionPort;
     const before = srv.server.stats().unknownTidPackets;
-    const b = await UdpClient.open();
-    let sentStale = false;
-    const rb = await get(b, srv.port, "f.bin", {
-      ack: (block, send, info) => {
-        if (block === 2 && !sentStale) {
-          expect(info.sessionPort).toBe(stalePort); // b holds a's old socket
-          sentStale = true;
-          // a's late duplicates: an ACK of the block b is at, and one past it.
-          a.send(ackPacket(2), stalePort);
-          a.send(ackPacket(30), stalePort);
-        }
-        send(block);
-      },
+    const b = await getWhileStale(srv.port, (sessionPort) => {
+      expect(sessionPort).toBe(stalePort); // b holds a's old socket
+      // a's late duplicates: an ACK of the block b is at, and one past it.
+      a.send(ackPacket(2), stalePort);
+      a.send(ackPacket(30), stalePort);
     });
-    expect(sentStale).toBe(true);
-    expect(rb.error).toBeUndefined();
-    expect(rb.data.equals(data)).toBe(true);
     const answers = [await a.recv(2000), await a.recv(2000)];
     for (const r of answers) {
       expect(r.pkt).toMatchObject({ op: "ERROR", code: 5 });
@@ -103,22 +115,11 @@ describe("session socket pool", () => {
     expect(ra.data.equals(data)).toBe(true);
     await srv.sessionOf(a.port);
     const before = srv.server.stats().unknownTidPackets;
-    const b = await UdpClient.open();
-    let sentStale = false;
-    const rb = await get(b, srv.port, "f.bin", {
-      ack: (block, send, info) => {
-        if (block === 2 && !sentStale) {
-          sentStale = true;
-          // a's late duplicates, to the port a knew and to the port b is served from.
-          a.send(ackPacket(2), ra.sessionPort);
-          a.send(ackPacket(30), info.sessionPort);
-        }
-        send(block);
-      },
+    const b = await getWhileStale(srv.port, (sessionPort) => {
+      // a's late duplicates, to the port a knew and to the port b is served from.
+      a.send(ackPacket(2), ra.sessionPort);
+      a.send(ackPacket(30), sessionPort);
     });
-    expect(sentStale).toBe(true);
-    expect(rb.error).toBeUndefined();
-    expect(rb.data.equals(data)).toBe(true);
     // The kernel drops a's packets (the socket is connected to b): no ERROR 5, nothing counted, nothing resent.
     expect(await a.recvOrNull(300)).toBeNull();
     const sb = await srv.sessionOf(b.port);
