@@ -6,7 +6,7 @@
 
 import { createSocket, type Socket } from "node:dgram";
 import type { SocketPool } from "./socket-pool.js";
-import { bindEphemeral, literalLookup, sessionSend, type SessionLink } from "./udp.js";
+import { UNCONNECTED, bindEphemeral, literalLookup, sessionSend, type SessionLink } from "./udp.js";
 
 export interface Connection {
   /** Settles once packets can leave (the session's socket is bound). */
@@ -20,14 +20,6 @@ export interface Connection {
 export interface Inbound {
   onPacket(msg: Buffer, rinfo: { address: string; port: number }): void;
   onError(err: Error): void;
-}
-
-function trySend(socket: Socket, buf: Uint8Array, offset: number, length: number, port: number, address: string): void {
-  try {
-    socket.send(buf, offset, length, port, address);
-  } catch {
-    // The socket closed under us (server shutting down): the session ends on its own.
-  }
 }
 
 /** A socket of the session's own, bound to the address the request arrived on. */
@@ -73,11 +65,11 @@ class SharedSocket implements Connection {
   constructor(private readonly socket: Socket) {}
 
   sendTo(buf: Uint8Array, offset: number, length: number, port: number, address: string): void {
-    if (this.open) trySend(this.socket, buf, offset, length, port, address);
+    if (this.open) sessionSend(this.socket, UNCONNECTED, buf, offset, length, port, address);
   }
 
   closeAfter(packet: Uint8Array, port: number, address: string): void {
-    if (this.open) trySend(this.socket, packet, 0, packet.length, port, address);
+    if (this.open) sessionSend(this.socket, UNCONNECTED, packet, 0, packet.length, port, address);
     this.open = false;
   }
 

@@ -32,6 +32,9 @@ export interface SessionLink {
   connected: boolean;
 }
 
+/** A link that never connects (frozen: with connect false sessionSend never writes it): every packet goes to its address, as from the shared listening socket. */
+export const UNCONNECTED: SessionLink = Object.freeze({ port: 0, address: "", connect: false, connected: false });
+
 /**
  * Sends on a session socket. With `link.connect`, the first send to the peer
  * connects the socket to it: a connected socket's sends skip the address
