@@ -4,6 +4,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { UdpClient, ackPacket, closeAllClients, dataBlocks, get, rrq, sleep, type GetOptions } from "./helpers/client.js";
 import { bytes, closeAllServers, makeRoot, startServer, type TestServer } from "./helpers/server.js";
+import type { SessionStats } from "../src/index.js";
 
 const data = bytes(20 * 512 + 100); // 21 blocks at 512
 const wdata = bytes(40 * 1024 + 10); // 41 blocks at 1024
@@ -35,6 +36,25 @@ async function run(s: TestServer, name: string, o: GetOptions) {
 }
 
 const count = (xs: number[], v: number): number => xs.filter((x) => x === v).length;
+
+/**
+ * A client that ACKs blocks 1-4 of f.bin, then falls silent: its session's
+ * stats, and what it received after the session ended ("d5" per DATA 5).
+ */
+async function silentAfterFour(srv: TestServer): Promise<{ s: SessionStats; rest: string[] }> {
+  const c = await UdpClient.open();
+  const ended = srv.sessionOf(c.port);
+  c.send(rrq("f.bin"), srv.port);
+  for (let b = 1; b <= 4; b++) {
+    const r = await c.recv(2000);
+    expect(r.pkt).toMatchObject({ op: "DATA", block: b });
+    c.send(ackPacket(b), r.port);
+  }
+  const s = await ended;
+  const rest: string[] = [];
+  for (let r = await c.recvOrNull(50); r; r = await c.recvOrNull(50)) rest.push(r.pkt.op === "DATA" ? `d${r.pkt.block}` : r.pkt.op);
+  return { s, rest };
+}
 
 describe("lost DATA", () => {
   it("lock-step: a lost block is resent after the timeout", async () => {
@@ -213,22 +233,12 @@ describe("lost ACKs", () => {
 
   it("a client that stops ACKing mid-transfer: timeout after the retries, counted as failed", async () => {
     const before = fixed.server.stats();
-    const c = await UdpClient.open();
-    const ended = fixed.sessionOf(c.port);
-    c.send(rrq("f.bin"), fixed.port);
-    for (let b = 1; b <= 4; b++) {
-      const r = await c.recv(2000);
-      expect(r.pkt).toMatchObject({ op: "DATA", block: b });
-      c.send(ackPacket(b), r.port);
-    }
-    const s = await ended;
+    const { s, rest } = await silentAfterFour(fixed);
     expect(s.outcome).toBe("timeout");
     expect(s.error?.code).toBe(0);
     expect(s.blocksAcked).toBe(4);
     expect(s.retransmits).toBeGreaterThanOrEqual(5);
     // Block 5 once and then once per retry; no ERROR is sent to a silent client.
-    const rest: string[] = [];
-    for (let r = await c.recvOrNull(50); r; r = await c.recvOrNull(50)) rest.push(r.pkt.op === "DATA" ? `d${r.pkt.block}` : r.pkt.op);
     expect(rest).toEqual(Array(6).fill("d5"));
     const after = fixed.server.stats();
     expect(after.sessionsFailed - before.sessionsFailed).toBe(1);
@@ -255,18 +265,8 @@ describe("lost ACKs", () => {
   });
 
   it("adaptive RTO: a client that stops ACKing is given up on after its retries, never sooner", async () => {
-    const c = await UdpClient.open();
-    const ended = fast.sessionOf(c.port);
-    c.send(rrq("f.bin"), fast.port);
-    for (let b = 1; b <= 4; b++) {
-      const r = await c.recv(2000);
-      expect(r.pkt).toMatchObject({ op: "DATA", block: b });
-      c.send(ackPacket(b), r.port);
-    }
-    const s = await ended;
+    const { s, rest } = await silentAfterFour(fast);
     expect(s.outcome).toBe("timeout");
-    const rest: string[] = [];
-    for (let r = await c.recvOrNull(50); r; r = await c.recvOrNull(50)) rest.push(r.pkt.op === "DATA" ? `d${r.pkt.block}` : r.pkt.op);
     expect(rest.every((p) => p === "d5")).toBe(true);
     expect(rest.length).toBeGreaterThanOrEqual(1 + 5);
     expect(rest.length).toBeLessThanOrEqual(1 + 3 + 5);
