@@ -15,11 +15,19 @@ import { VERSION } from "./version.js";
 // The transfer options shared with @tftpkit/client: flags, help and values from the client's one declaration.
 const SHARED = transferOptionTable(SHARED_TRANSFER_KEYS);
 const kebab = (key: string): string => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+/**
+ * Where a virtual client differs from @tftpkit/client's default: it always
+ * passes its timeout, so it retransmits after a fixed wait, as boot firmware
+ * does (the library's adaptive timeout applies only when timeout is left out).
+ */
+export const LOADGEN_DESCRIPTIONS: Partial<Record<(typeof SHARED_TRANSFER_KEYS)[number], string>> = {
+  timeout: "seconds without an answer before a virtual client retransmits: a fixed wait, as boot firmware's (fractions allowed)",
+};
 const sharedHelp = SHARED_TRANSFER_KEYS.map((k) => {
   const spec = SHARED[k] as OptionSpec;
   const flag = `--${kebab(k)}${spec.switch ? "" : ` ${spec.arg ?? "X"}`}`;
   const dflt = spec.default !== undefined && spec.default !== false ? ` (default ${String(spec.default)})` : "";
-  return `  ${flag.padEnd(23)} ${spec.description}${dflt}`;
+  return `  ${flag.padEnd(23)} ${LOADGEN_DESCRIPTIONS[k] ?? spec.description}${dflt}`;
 }).join("\n");
 const sharedFlags = Object.fromEntries(SHARED_TRANSFER_KEYS.map((k) => [kebab(k), { type: (SHARED[k] as OptionSpec).switch ? ("boolean" as const) : ("string" as const) }]));
 

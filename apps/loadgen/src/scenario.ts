@@ -16,7 +16,7 @@ export interface FileWeight {
 }
 
 /** A scenario as written in a JSON file (every field optional but target). */
-/** blksize, windowsize, tsize, timeout, timeoutOption, retries and mode mean what they mean to @tftpkit/client. */
+/** blksize, windowsize, tsize, timeout, timeoutOption, retries and mode mean what they mean to @tftpkit/client (timeout is always passed: a fixed wait, never the adaptive one). */
 export interface ScenarioInput extends SharedTransferOptions {
   /** host:port of the server ("[::1]:69" for IPv6). */
   target: string;

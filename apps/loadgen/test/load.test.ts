@@ -217,6 +217,15 @@ describe("the tftpkit-load command", () => {
     expect(foreign.stderr).toMatch(/--source 192\.0\.2\.0\/24: cannot bind 192\.0\.2\.1 \(EADDRNOTAVAIL\)/);
   });
 
+  it("--help names every shared transfer flag; its timeout is the fixed wait a virtual client uses", async () => {
+    const r = await run(process.execPath, [BIN, "--help"]);
+    for (const flag of ["--blksize", "--windowsize", "--tsize", "--timeout", "--timeout-option", "--retries", "--mode"]) expect(r.stdout).toContain(`  ${flag}`);
+    const line = r.stdout.split("\n").find((l) => l.startsWith("  --timeout "))!;
+    expect(line).toMatch(/fixed wait/);
+    expect(line).not.toMatch(/adaptive/);
+    expect(resolveScenario({ target: "h:69", files: ["a"] }).timeout).toBe(1);
+  });
+
   it("--progress draws a live line on stderr", async () => {
     const r = await run(process.execPath, [BIN, "--target", target, "--clients", "2", "--sessions", "400", "--file", "cfg", "--progress"]);
     expect(r.stderr).toMatch(/\r\x1b\[2K\[[#-]{24}\] \d+\/400 sessions, 0 errors, [\d.]+ MB\/s, [\d.]+ s/);
