@@ -46,6 +46,7 @@ Scenario (closed model: --clients loop)
   --think T               a flow's machine waits T between its steps
   --ramp-up T             start the clients evenly over T
   --time-limit T          stop at T: no new session, running ones cut short (default 3600 s)
+  --warmup N              first run N sessions per thread, in no figure (the JIT's first second is slower)
 Open model (sessions start on schedule, whatever the server does)
   --rate R                start R sessions (flows, with --flow) per second
   --arrival constant|poisson   spacing of the starts (default constant)
@@ -112,6 +113,7 @@ export function scenarioFromArgs(argv: string[]): ParsedRun {
       think: { type: "string" },
       "ramp-up": { type: "string" },
       "time-limit": { type: "string" },
+      warmup: { type: "string" },
       rate: { type: "string" },
       arrival: { type: "string" },
       stages: { type: "string" },
@@ -166,6 +168,7 @@ export function scenarioFromArgs(argv: string[]): ParsedRun {
   set("think", toSeconds("think", values.think));
   set("rampUp", toSeconds("ramp-up", values["ramp-up"]));
   set("timeLimit", toSeconds("time-limit", values["time-limit"]));
+  set("warmup", toNum("warmup", values.warmup));
   set("rate", toNum("rate", values.rate));
   set("arrival", values.arrival as ScenarioInput["arrival"]);
   set("stages", values.stages);

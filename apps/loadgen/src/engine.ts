@@ -517,3 +517,24 @@ export class Engine {
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return delay(ms, undefined, { signal }).catch(() => {});
 }
+
+/**
+ * Runs `scenario.warmup` sessions of this thread's share against the target
+ * before the measured run, closed model, on a counter of their own, and
+ * throws their figures away: a JIT compiles the hot paths during its first
+ * thousands of packets, which would otherwise count against the server. The
+ * server sees (and counts) these sessions.
+ */
+export async function warmUp(cfg: EngineConfig): Promise<void> {
+  const s = cfg.scenario;
+  if (s.warmup <= 0) return;
+  const clients = cfg.clients.length
+    ? cfg.clients
+    : Array.from({ length: Math.min(s.warmup, Math.max(1, Math.ceil(s.maxInFlight / cfg.threads)), 32) }, (_, i) => cfg.thread + i * cfg.threads);
+  const scenario: Scenario = {
+    ...s, sessions: s.warmup, duration: Infinity, rate: null, stages: [], rampUp: 0, thinkMs: 0, warmup: 0,
+    clients: Math.max(s.clients, clients.length),
+  };
+  const engine = new Engine({ ...cfg, scenario, clients, startEpochMs: Date.now(), keepSessions: false }, new Int32Array(new SharedArrayBuffer(4 * SHARED_SLOTS)));
+  await engine.run();
+}

@@ -44,6 +44,8 @@ export interface ScenarioSummary {
   loss: { data: number; ack: number };
   seed: number;
   workers: number;
+  /** Unmeasured sessions each thread ran before the clock started (--warmup); in no figure. */
+  warmup: number;
   verify: "dir" | "sha256" | null;
   traceparent: boolean;
 }
@@ -144,6 +146,7 @@ export function summarizeScenario(s: Scenario): ScenarioSummary {
     loss: { data: s.lossData, ack: s.lossAck },
     seed: s.seed,
     workers: s.workers,
+    warmup: s.warmup,
     verify: s.verifyDir ? "dir" : s.sha256 ? "sha256" : null,
     traceparent: s.traceparent,
   };

@@ -6,7 +6,7 @@
 import { availableParallelism } from "node:os";
 import { performance } from "node:perf_hooks";
 import { Worker } from "node:worker_threads";
-import { Engine, loadCopies, SHARED_SLOTS, type EngineConfig, type EngineResult, type SessionRecord } from "./engine.js";
+import { Engine, loadCopies, SHARED_SLOTS, warmUp, type EngineConfig, type EngineResult, type SessionRecord } from "./engine.js";
 import { addTotals, emptyTotals, mergeParts, type LivePart, type Totals } from "./part.js";
 import type { Scenario } from "./scenario.js";
 import { checkBindable, parseSource } from "./source.js";
@@ -62,9 +62,9 @@ export async function runLoad(scenario: Scenario, opts: RunOptions = {}): Promis
   const live: Array<() => Totals> = [];
   const stops: Array<() => void> = [];
   const results: Array<Promise<EngineResult>> = [];
-  // Worker threads first load their modules (~0.2 s each here): the run's
-  // clock starts once every thread is ready, so that load is no part of the
-  // figures, and all threads start together.
+  // Worker threads first load their modules (~0.2 s each here) and run their
+  // --warmup sessions: the run's clock starts once every thread is ready, so
+  // that neither is part of the figures, and all threads start together.
   const workers: Worker[] = [];
   if (threads > 1) {
     const ready: Array<Promise<void>> = [];
@@ -94,6 +94,8 @@ export async function runLoad(scenario: Scenario, opts: RunOptions = {}): Promis
     // A worker that fails before it is ready ends the wait too (its error comes from `results`).
     await Promise.race([Promise.all(ready), Promise.all(results)]).catch(() => {});
   }
+  // --warmup: each worker ran its warm-up before it said ready; the main thread runs its own now.
+  if (threads <= 1) await warmUp(config(0, 0));
   const startEpochMs = Date.now() + (threads > 1 ? 5 : 0);
   const startedAt = new Date(startEpochMs).toISOString();
   const cpu0 = process.cpuUsage();

@@ -57,6 +57,8 @@ export interface ScenarioInput extends SharedTransferOptions {
   dallyMs?: number;
   /** Seconds after which no new session starts and running ones are cut short (a safety bound). */
   timeLimit?: number;
+  /** Sessions each thread runs against the target before the clock starts, in no figure (a JIT's first seconds are slower). */
+  warmup?: number;
 }
 
 export interface Scenario {
@@ -92,6 +94,8 @@ export interface Scenario {
   traceparent: boolean;
   dallyMs: number;
   timeLimit: number;
+  /** Unmeasured sessions per thread before the run (0: none). */
+  warmup: number;
 }
 
 export const DEFAULTS = Object.freeze({
@@ -266,6 +270,7 @@ export function resolveScenario(input: ScenarioInput, baseDir = process.cwd()): 
     traceparent: input.traceparent ?? false,
     dallyMs: int("dallyMs", input.dallyMs ?? (lossData > 0 || lossAck > 0 ? Math.round(timeout * 1000) : 0), 0, 600_000),
     timeLimit: num("timeLimit", input.timeLimit ?? DEFAULTS.timeLimit, 0.001, 86_400 * 7),
+    warmup: int("warmup", input.warmup ?? 0, 0, 1_000_000),
   };
 }
 

@@ -1,9 +1,9 @@
 // A worker thread of the load generator: runs its share of the sessions and
 // posts its totals every PROGRESS_MS, then its result (histograms encoded).
-// It says "ready" once loaded and starts on the primary's "start".
+// It says "ready" once loaded (and its --warmup sessions ran) and starts on the primary's "start".
 
 import { parentPort, workerData } from "node:worker_threads";
-import { Engine, type EngineConfig } from "./engine.js";
+import { Engine, warmUp, type EngineConfig } from "./engine.js";
 
 export const PROGRESS_MS = 250;
 
@@ -23,8 +23,11 @@ if (parentPort) {
       engine?.stop();
     } else if (m?.type === "start" && !engine) start(m.startEpochMs!);
   });
-  // Loaded: the run starts when every thread is (the primary's "start" gives the common start time).
-  port.postMessage({ type: "ready" });
+  // Loaded (and warmed up, with --warmup): the run starts when every thread is (the primary's "start" gives the common start time).
+  warmUp(cfg).then(
+    () => port.postMessage({ type: "ready" }),
+    (err: Error) => port.postMessage({ type: "error", message: `warm-up: ${err.stack ?? err.message}` }),
+  );
 
   function start(startEpochMs: number): void {
     port.unref(); // listening for "stop" does not keep the thread alive once it runs

@@ -73,6 +73,20 @@ describe("counting", () => {
     expect(rep.histogram.reduce((s, b) => s + b.count, 0)).toBe(40 - missing);
   });
 
+  it("--warmup runs unmeasured sessions per thread first: the server sees them, no figure counts them", async () => {
+    for (const workers of [1, 2]) {
+      const before = server.stats().sessionsStarted;
+      const raw = await runLoad(scenario({ files: ["cfg"], sessions: 6, warmup: 5, workers }), { keepSessions: true });
+      const rep = buildReport(raw);
+      expect(rep.sessions).toMatchObject({ ok: 6, total: 6, started: 6 });
+      expect(raw.sessions!.map((r) => r.index)).toEqual([0, 1, 2, 3, 4, 5]);
+      expect(rep.latency_ms.count).toBe(6);
+      expect(rep.bytes).toBe(6 * files.cfg.length);
+      expect(rep.scenario.warmup).toBe(5);
+      expect(server.stats().sessionsStarted - before).toBe(6 + 5 * workers);
+    }
+  });
+
   it("the same seed picks the same files", async () => {
     const a = await runLoad(scenario({ seed: 11 }), { keepSessions: true });
     const b = await runLoad(scenario({ seed: 11 }), { keepSessions: true });
