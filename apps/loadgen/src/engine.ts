@@ -528,13 +528,11 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 export async function warmUp(cfg: EngineConfig): Promise<void> {
   const s = cfg.scenario;
   if (s.warmup <= 0) return;
+  // Closed model: this thread's clients; open model: up to 32 of its own (within its share of --max-in-flight).
   const clients = cfg.clients.length
     ? cfg.clients
-    : Array.from({ length: Math.min(s.warmup, Math.max(1, Math.ceil(s.maxInFlight / cfg.threads)), 32) }, (_, i) => cfg.thread + i * cfg.threads);
-  const scenario: Scenario = {
-    ...s, sessions: s.warmup, duration: Infinity, rate: null, stages: [], rampUp: 0, thinkMs: 0, warmup: 0,
-    clients: Math.max(s.clients, clients.length),
-  };
+    : Array.from({ length: Math.min(s.warmup, 32, Math.ceil(s.maxInFlight / cfg.threads)) }, (_, i) => cfg.thread + i * cfg.threads);
+  const scenario: Scenario = { ...s, sessions: s.warmup, duration: Infinity, rate: null, stages: [], rampUp: 0, thinkMs: 0, warmup: 0 };
   const engine = new Engine({ ...cfg, scenario, clients, startEpochMs: Date.now(), keepSessions: false }, new Int32Array(new SharedArrayBuffer(4 * SHARED_SLOTS)));
   await engine.run();
 }
