@@ -86,7 +86,10 @@ function session(req, peer, listener) {
     for (let n = acked + 1; n <= last; n++) sendBlock(n);
     timer.refresh();
   };
+  let ended = false;
   const end = () => {
+    if (ended) return; // an 'error' after the last ACK or the last retry: closed once
+    ended = true;
     clearTimeout(timer);
     sock.close();
   };
