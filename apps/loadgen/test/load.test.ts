@@ -21,7 +21,7 @@ const run = promisify(execFile);
 const BIN = fileURLToPath(new URL("../bin/tftpkit-load.js", import.meta.url));
 
 
-const files: Record<string, Buffer> = { cfg: bytes(1024, 1), kernel: bytes(40_000, 2), initrd: bytes(100_000, 3), small: bytes(700, 4) };
+const files: Record<string, Buffer> = { cfg: bytes(1024, 1), kernel: bytes(40_000, 2), initrd: bytes(100_000, 3), small: bytes(700, 4), huge: bytes(4_000_000, 5) };
 let dir: string;
 let verifyDir: string;
 let server: TftpServer;
@@ -136,7 +136,8 @@ describe("counting", () => {
   });
 
   it("the time limit cuts running sessions short, counted apart from failures", async () => {
-    const rep = buildReport(await runLoad(resolveScenario({ target, clients: 2, sessions: 10, files: ["initrd"], blksize: 8, timeLimit: 0.3 })));
+    // 500,000 lock-step blocks of 8 bytes: seconds even on a fast machine (100 KB finished within 0.3 s on one).
+    const rep = buildReport(await runLoad(resolveScenario({ target, clients: 2, sessions: 10, files: ["huge"], blksize: 8, timeLimit: 0.3 })));
     expect(rep.sessions).toMatchObject({ ok: 0, failed: 0, total: 0, cut: 2 });
     expect(rep.errors).toEqual({});
     expect(rep.bytes).toBeGreaterThan(0);
