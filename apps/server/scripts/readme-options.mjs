@@ -2,7 +2,7 @@
 // Regenerates the flag table of the README from the option schema
 // (run through `npm run readme:options`, which builds first).
 import { readFileSync, writeFileSync } from "node:fs";
-import { withOptionsTable } from "../dist/options-doc.js";
+import { withOptionsTable } from "../dist/config/options-doc.js";
 
 const path = new URL("../../../README.md", import.meta.url);
 const before = readFileSync(path, "utf8");

@@ -2,17 +2,17 @@
 
 import { availableParallelism } from "node:os";
 import { createServer, type SessionStats } from "@tftpkit/server";
-import { parseAdminAddress, readTokenFile, type AdminServer } from "./admin.js";
-import { serverAdminSource, type ReloadResult } from "./admin-source.js";
-import { flagsToInput, parseServeArgs, usage, UsageError, type ParsedArgs } from "./args.js";
-import { printableConfig, type Config } from "./config.js";
-import { describeReceiveBuffer, serveCluster } from "./cluster-serve.js";
-import { LineWriter } from "./log-writer.js";
-import { buildServerOptions } from "./serve-options.js";
+import { parseAdminAddress, readTokenFile, type AdminServer } from "./admin/admin.js";
+import { serverAdminSource, type ReloadResult } from "./admin/source.js";
+import { flagsToInput, parseServeArgs, usage, UsageError, type ParsedArgs } from "./config/args.js";
+import { printableConfig, type Config } from "./config/config.js";
+import { describeReceiveBuffer, serveCluster } from "./cluster/serve.js";
+import { LineWriter } from "./observe/log-writer.js";
+import { buildServerOptions } from "./config/serve-options.js";
 import { checkRoots, dropPrivileges, listenError, lookupAccount, startAdminServer } from "./startup.js";
-import { formatSession } from "./session-log.js";
-import { resolveConfig, version } from "./settings.js";
-import { startTelemetry } from "./telemetry.js";
+import { formatSession } from "./observe/session-log.js";
+import { resolveConfig, version } from "./config/settings.js";
+import { startTelemetry } from "./observe/telemetry.js";
 
 export { flagsToInput };
 

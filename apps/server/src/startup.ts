@@ -8,9 +8,9 @@
 import { accessSync, constants, readFileSync, statSync } from "node:fs";
 import { ConfigErrorCode, TftpConfigError } from "@tftpkit/wasm-core";
 import { dashboardHandler } from "@tftpkit/dashboard";
-import { ADMIN_DEFAULT, startAdmin, type AdminAddress, type AdminServer } from "./admin.js";
-import type { AdminSource } from "./admin-source.js";
-import type { Config } from "./config.js";
+import { ADMIN_DEFAULT, startAdmin, type AdminAddress, type AdminServer } from "./admin/admin.js";
+import type { AdminSource } from "./admin/source.js";
+import type { Config } from "./config/config.js";
 
 const startError = (key: string, message: string): TftpConfigError => new TftpConfigError({ code: ConfigErrorCode.START, key, message });
 

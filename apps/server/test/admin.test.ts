@@ -15,9 +15,9 @@ import { Validator } from "@seriousme/openapi-schema-validator";
 import Ajv2020 from "ajv/dist/2020.js";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createServer as createTftpServer, type TftpServer } from "@tftpkit/server";
-import { redactConfig, startAdmin, type AdminServer } from "../src/admin.js";
-import { openApiDocument } from "../src/admin-openapi.js";
-import { serverAdminSource } from "../src/admin-source.js";
+import { redactConfig, startAdmin, type AdminServer } from "../src/admin/admin.js";
+import { openApiDocument } from "../src/admin/openapi.js";
+import { serverAdminSource } from "../src/admin/source.js";
 import { CURL, curlTftp, hasCurl, startCli, stopAllClis, tempTree, waitFor, slowHandler } from "./helpers.js";
 
 const MAC = "52-54-00-12-34-05";

@@ -2,8 +2,8 @@
 
 import { randomBytes } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
-// The built module: its workers are forked from dist/cluster-worker.js.
-import { TftpCluster } from "../dist/cluster.js";
+// The built module: its workers are forked from dist/cluster/cluster-worker.js.
+import { TftpCluster } from "../dist/cluster/cluster.js";
 import { curlTftp, hasCurl, tempTree } from "./helpers.js";
 
 const body = randomBytes(5000);

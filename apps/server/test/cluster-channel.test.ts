@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
-import { FrameKind, FrameReader, FrameWriter, type Frame } from "../src/cluster-channel.js";
+import { FrameKind, FrameReader, FrameWriter, type Frame } from "../src/cluster/channel.js";
 
 const sample = [
   { kind: FrameKind.DATAGRAM, listener: 1, port: 69, family: 4, address: "127.0.1.7", payload: Buffer.from("\x00\x01boot.cfg\x00octet\x00", "latin1") },

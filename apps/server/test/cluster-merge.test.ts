@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from "vitest";
 import { emptyServerStats } from "@tftpkit/server";
-import { addStats, addressHash, mergePrometheus, mergeSummaries, withoutGauges } from "../src/cluster.js";
+import { addStats, addressHash, mergePrometheus, mergeSummaries, withoutGauges } from "../src/cluster/cluster.js";
 
 const W1 = `# HELP target_info Target metadata
 # TYPE target_info gauge

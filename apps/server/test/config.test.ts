@@ -1,8 +1,8 @@
 // What the OTEL_* environment and the flags turn on, and --admin parsing.
 
 import { describe, expect, it } from "vitest";
-import { parseAdminAddress } from "../src/admin.js";
-import { TelemetryConfigError, telemetryPlan } from "../src/telemetry.js";
+import { parseAdminAddress } from "../src/admin/admin.js";
+import { TelemetryConfigError, telemetryPlan } from "../src/observe/telemetry.js";
 
 describe("telemetryPlan", () => {
   it("nothing exported without an endpoint; Prometheus only with the admin server", () => {

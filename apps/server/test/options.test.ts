@@ -9,9 +9,9 @@ import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { SERVER_OPTIONS } from "@tftpkit/server";
 import { ConfigErrorCode, TftpConfigError } from "@tftpkit/wasm-core";
-import { flagsToInput, parseServeArgs, UsageError } from "../src/args.js";
-import { CONFIG_KEYS, loadConfig, validateConfig } from "../src/config.js";
-import { optionsTable, withOptionsTable } from "../src/options-doc.js";
+import { flagsToInput, parseServeArgs, UsageError } from "../src/config/args.js";
+import { CONFIG_KEYS, loadConfig, validateConfig } from "../src/config/config.js";
+import { optionsTable, withOptionsTable } from "../src/config/options-doc.js";
 import { curlPut, curlTftp, freeUdpPort, hasCurl, runTftpkit, startCli, startServe, stopAllClis, removeTrees, tree, waitFor } from "./helpers.js";
 
 afterEach(() => stopAllClis());

@@ -10,7 +10,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 // The one file of metric names (not part of the package's public surface).
-import * as names from "../../../packages/server/src/attributes.js";
+import * as names from "../../../packages/server/src/observe/attributes.js";
 import { curlTftp, freePort, hasCurl, startCli, stopAllClis, tempTree, waitFor } from "./helpers.js";
 
 const PROMETHEUS = "/usr/bin/prometheus";

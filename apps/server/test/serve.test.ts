@@ -7,7 +7,7 @@ import { chmodSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { ConfigError, CONFIG_DEFAULTS, loadConfig, validateConfig } from "../src/config.js";
+import { ConfigError, CONFIG_DEFAULTS, loadConfig, validateConfig } from "../src/config/config.js";
 import { flagsToInput } from "../src/cli.js";
 import { CURL, curlTftp, hasCurl, sleep, startCli, stopAllClis, removeTrees, tree, waitFor } from "./helpers.js";
 

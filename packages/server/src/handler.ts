@@ -2,7 +2,7 @@
 
 import type { Stats } from "node:fs";
 import { Readable } from "node:stream";
-import type { FlowContext } from "./flows.js";
+import type { FlowContext } from "./observe/flows.js";
 
 export interface ReadRequest {
   /** The file name as the client sent it. */

@@ -14,11 +14,11 @@ import {
   BLKSIZE_MAX, ConfigErrorCode, TftpConfigError, custom, defaultsOf, fn, int, listOf, num, option, bool, str, checkOptions,
   type ConfigProblem, type OptionsInput, type OptionsResolved,
 } from "@tftpkit/wasm-core";
-import { FLOW_DEFAULTS } from "./flows.js";
+import { FLOW_DEFAULTS } from "./observe/flows.js";
 import type { ReadHandler } from "./handler.js";
-import type { WriteHandler } from "./write.js";
-import type { Instrumentation } from "./instrument.js";
-import type { ServerStats, SessionStats } from "./stats.js";
+import type { WriteHandler } from "./files/write.js";
+import type { Instrumentation } from "./observe/instrument.js";
+import type { ServerStats, SessionStats } from "./observe/stats.js";
 
 export type PathRewrite = (
   path: string,

@@ -2,29 +2,29 @@
 
 import type { RemoteInfo, Socket } from "node:dgram";
 import { Opcode, WireError, scheduler, statusMessage, wasmCodec, type Scheduler } from "@tftpkit/wasm-core";
-import type { Session, SessionHost } from "./base-session.js";
-import { SessionBuffers } from "./budget.js";
-import { sweepStaleUploads } from "./upload-sweep.js";
-import type { ServerEventListener } from "./events.js";
-import { FileCache } from "./file-cache.js";
-import { fileReadCounters } from "./sources.js";
-import { SocketPool } from "./socket-pool.js";
-import type { BootFlow, FlowQuery } from "./flows.js";
-import type { LiveSession } from "./live.js";
-import { Monitor } from "./live-monitor.js";
-import type { SessionSummary } from "./live-tally.js";
+import type { Session, SessionHost } from "./session/base-session.js";
+import { SessionBuffers } from "./session/budget.js";
+import { sweepStaleUploads } from "./files/upload-sweep.js";
+import type { ServerEventListener } from "./observe/events.js";
+import { FileCache } from "./files/file-cache.js";
+import { fileReadCounters } from "./session/data-source.js";
+import { SocketPool } from "./net/socket-pool.js";
+import type { BootFlow, FlowQuery } from "./observe/flows.js";
+import type { LiveSession } from "./observe/live.js";
+import { Monitor } from "./observe/live-monitor.js";
+import type { SessionSummary } from "./observe/live-tally.js";
 import type { ReadHandler } from "./handler.js";
-import { UdpListeners, type BoundAddress, type ListenOptions, type Listener, type ReceiveBuffer } from "./listeners.js";
+import { UdpListeners, type BoundAddress, type ListenOptions, type Listener, type ReceiveBuffer } from "./net/listeners.js";
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from "./options.js";
-import { ReadSession } from "./read-session.js";
-import { rootHandler } from "./root.js";
-import { emptyServerStats, type ServerStats, type SessionStats } from "./stats.js";
-import { rootWriteHandler, type WriteHandler } from "./write.js";
-import { WriteSession } from "./write-session.js";
+import { ReadSession } from "./session/read-session.js";
+import { rootHandler } from "./files/root.js";
+import { emptyServerStats, type ServerStats, type SessionStats } from "./observe/stats.js";
+import { rootWriteHandler, type WriteHandler } from "./files/write.js";
+import { WriteSession } from "./session/write-session.js";
 
 const codec = wasmCodec;
 
-export type { ListenOptions, BoundAddress, ReceiveBuffer } from "./listeners.js";
+export type { ListenOptions, BoundAddress, ReceiveBuffer } from "./net/listeners.js";
 
 /**
  * Where a request arrived when it was received by another process (a

@@ -12,7 +12,7 @@ import {
   TftpError, createOtelInstrumentation,
   type ReadHandler, type ReadRequest, type ServerEvent,
 } from "../src/index.js";
-import * as A from "../src/attributes.js";
+import * as A from "../src/observe/attributes.js";
 import { UdpClient, closeAllClients, errorPacket, get as rawGet, rrq, sleep, within, type GetOptions } from "./helpers/client.js";
 import { bytes, closeAllServers, startServer } from "./helpers/server.js";
 import { otelHarness } from "./helpers/otel.js";

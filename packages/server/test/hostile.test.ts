@@ -1,5 +1,5 @@
 // Malformed and hostile requests, each answered with the right ERROR (or
-// handled as src/root.ts documents), counters moving, while a big transfer
+// handled as src/files/root.ts documents), counters moving, while a big transfer
 // runs at the same time and completes byte for byte.
 
 import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";

@@ -10,8 +10,8 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import {
   FileResponse, RootResolver, TftpConfigError, TftpError, rootHandler, type ReadRequest,
 } from "../src/index.js";
-import { rootSelector } from "../src/root.js";
-import { compileRemapRules } from "../src/remap.js";
+import { rootSelector } from "../src/files/root.js";
+import { compileRemapRules } from "../src/files/remap.js";
 import { UdpClient, closeAllClients, get } from "./helpers/client.js";
 import { closeAllServers, makeRoot, startServer } from "./helpers/server.js";
 

@@ -3,9 +3,9 @@
 // translation, and client address matching.
 
 import { describe, expect, it } from "vitest";
-import { compileAddressMatch, parseAddress } from "../src/address-match.js";
-import { translateEre } from "../src/ere.js";
-import { compileRemapRules, RemapSyntaxError, type RewriteContext, type RewriteResult } from "../src/remap.js";
+import { compileAddressMatch, parseAddress } from "../src/files/address-match.js";
+import { translateEre } from "../src/files/ere.js";
+import { compileRemapRules, RemapSyntaxError, type RewriteContext, type RewriteResult } from "../src/files/remap.js";
 import { TftpConfigError } from "../src/options.js";
 
 const read = (address = "192.0.2.169"): RewriteContext => ({ address, op: "read" });

@@ -8,7 +8,7 @@ import {
   TftpError, createOtelInstrumentation, describeError, parentContext, splitTraceparent,
   type Instrumentation, type ReadHandler, type ReadRequest, type SessionStats,
 } from "../src/index.js";
-import * as A from "../src/attributes.js";
+import * as A from "../src/observe/attributes.js";
 import { UdpClient, ackPacket, closeAllClients, errorPacket, get, rrq } from "./helpers/client.js";
 import { bytes, closeAllServers, startServer, type TestServer } from "./helpers/server.js";
 import { assertSpan, metricAttributeKeys, otelHarness, sumOf } from "./helpers/otel.js";

@@ -9,7 +9,7 @@
 import { stat as statCb, type Stats } from "node:fs";
 import { lstat, opendir, realpath, stat } from "node:fs/promises";
 import { resolve, sep } from "node:path";
-import { FileResponse, type ReadHandler } from "./handler.js";
+import { FileResponse, type ReadHandler } from "../handler.js";
 import { compileAddressMatch } from "./address-match.js";
 import { TftpConfigError, TftpError, toTftpError } from "@tftpkit/wasm-core";
 import { safeSegments } from "./segments.js";

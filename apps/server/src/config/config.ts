@@ -17,7 +17,7 @@ import {
   type ConfigProblem, type OptionSpec, type OptionsResolved,
 } from "@tftpkit/wasm-core";
 import { LineCounter, parseDocument } from "yaml";
-import { ADMIN_DEFAULT, parseAdminAddress } from "./admin.js";
+import { ADMIN_DEFAULT, parseAdminAddress } from "../admin/admin.js";
 
 export interface ClientRoot {
   match: string;

@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import { open, link, rename, unlink, stat, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { TftpError, WireError, toTftpError } from "@tftpkit/wasm-core";
-import type { ReadRequest } from "./handler.js";
+import type { ReadRequest } from "../handler.js";
 import { RootResolver } from "./root.js";
 
 /** A read request's fields, plus the size the client announced (tsize), or undefined. */

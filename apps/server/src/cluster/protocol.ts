@@ -2,7 +2,7 @@
 // (node:cluster IPC with "advanced" serialization). Datagrams do not travel
 // here but on each worker's own datagram channel (cluster-channel.ts).
 
-import type { ParsedArgs } from "./args.js";
+import type { ParsedArgs } from "../config/args.js";
 
 /** The env var that carries the parsed command line to a worker (JSON). */
 export const ENV_ARGS = "TFTPKIT_CLUSTER_ARGS";

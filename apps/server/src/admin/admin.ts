@@ -29,8 +29,8 @@ import { readFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { hostAllowed, listenHttp } from "@tftpkit/dashboard";
 import type { FlowQuery, ServerEvent } from "@tftpkit/server";
-import { openApiDocument } from "./admin-openapi.js";
-import type { AdminSource } from "./admin-source.js";
+import { openApiDocument } from "./openapi.js";
+import type { AdminSource } from "./source.js";
 
 export const ADMIN_DEFAULT = "127.0.0.1:9069";
 

@@ -10,16 +10,16 @@ import {
   Opcode, TftpError, WireError, toTftpError, wasmCodec,
   type BufferBudget, type DeadlineOwner, type RequestPacket, type Scheduler,
 } from "@tftpkit/wasm-core";
-import { connect, type Connection } from "./connection.js";
-import { isUnreachable } from "./udp.js";
-import type { FileCache } from "./file-cache.js";
-import type { SocketPool } from "./socket-pool.js";
-import type { ReadHandler, ReadRequest } from "./handler.js";
-import { splitTraceparent, type SessionObserver } from "./instrument.js";
-import type { SessionProgress } from "./live.js";
-import type { ResolvedOptions } from "./options.js";
-import { describeError, type Outcome, type SessionStats } from "./stats.js";
-import type { WriteHandler } from "./write.js";
+import { connect, type Connection } from "../net/connection.js";
+import { isUnreachable } from "../net/udp.js";
+import type { FileCache } from "../files/file-cache.js";
+import type { SocketPool } from "../net/socket-pool.js";
+import type { ReadHandler, ReadRequest } from "../handler.js";
+import { splitTraceparent, type SessionObserver } from "../observe/instrument.js";
+import type { SessionProgress } from "../observe/live.js";
+import type { ResolvedOptions } from "../options.js";
+import { describeError, type Outcome, type SessionStats } from "../observe/stats.js";
+import type { WriteHandler } from "../files/write.js";
 
 export const codec = wasmCodec;
 

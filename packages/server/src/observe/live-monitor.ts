@@ -11,7 +11,7 @@ import { FlowTracker, flowOptions, type BootFlow, type FlowContext, type FlowQue
 import type { Instrumentation, SessionInfo, SessionObserver } from "./instrument.js";
 import { LiveEntry, LiveRegistry, type LiveSession } from "./live.js";
 import { SessionTally, type SessionSummary } from "./live-tally.js";
-import type { ResolvedOptions } from "./options.js";
+import type { ResolvedOptions } from "../options.js";
 import type { Endpoint, SessionStats } from "./stats.js";
 
 type FlowStepRecord = ReturnType<FlowTracker["start"]>["step"];

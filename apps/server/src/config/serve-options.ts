@@ -7,7 +7,7 @@ import {
   type Instrumentation, type ReadHandler, type ServerOptions, type SessionStats,
 } from "@tftpkit/server";
 import { LIBRARY_KEYS, type Config } from "./config.js";
-import { loadHandler } from "./handler-module.js";
+import { loadHandler } from "../handler/handler-module.js";
 
 export interface Extras {
   onSessionEnd?: (s: SessionStats) => void;

@@ -14,6 +14,6 @@ export async function resolveConfig(args: Pick<ParsedArgs, "config" | "values">)
 
 /** The version of tftpkit (this package's). */
 export function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
   return pkg.version;
 }

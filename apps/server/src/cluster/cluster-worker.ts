@@ -15,18 +15,18 @@ import {
   createServer,
   type FlowQuery, type RelayListener, type ServerEvent, type SessionStats, type TftpServer,
 } from "@tftpkit/server";
-import { parseAdminAddress } from "./admin.js";
-import { resolveConfig } from "./settings.js";
-import { formatSession } from "./session-log.js";
-import type { Config } from "./config.js";
+import { parseAdminAddress } from "../admin/admin.js";
+import { resolveConfig } from "../config/settings.js";
+import { formatSession } from "../observe/session-log.js";
+import type { Config } from "../config/config.js";
 import {
   ENV_ARGS, ENV_SLOT,
   type ReloadAnswer, type ToPrimary, type ToWorker, type WorkerArgs,
-} from "./cluster-protocol.js";
-import { CHANNEL_FD, FrameKind, FrameReader, FrameWriter, type Frame } from "./cluster-channel.js";
-import { LineWriter } from "./log-writer.js";
-import { buildServerOptions } from "./serve-options.js";
-import { startTelemetry, type Telemetry } from "./telemetry.js";
+} from "./protocol.js";
+import { CHANNEL_FD, FrameKind, FrameReader, FrameWriter, type Frame } from "./channel.js";
+import { LineWriter } from "../observe/log-writer.js";
+import { buildServerOptions } from "../config/serve-options.js";
+import { startTelemetry, type Telemetry } from "../observe/telemetry.js";
 
 /** Keys a reload cannot change in a running server. */
 export const FIXED_KEYS = ["host", "port", "singlePort", "admin", "user", "group", "traceConsole", "workers", "recvBufferBytes"] as const;

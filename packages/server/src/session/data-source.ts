@@ -20,8 +20,8 @@
 import { open, fstat, readv, readvSync, close as closeFd, constants } from "node:fs";
 import { Readable } from "node:stream";
 import { NetasciiEncoder, TftpError, toTftpError, type BlockSource } from "@tftpkit/wasm-core";
-import type { FileCache } from "./file-cache.js";
-import { type Body, FileResponse } from "./handler.js";
+import type { FileCache } from "../files/file-cache.js";
+import { type Body, FileResponse } from "../handler.js";
 
 export interface DataSource extends BlockSource {
   /** Bytes the client will receive, when known. */

@@ -5,8 +5,8 @@
 
 import { BlockReceiver, Opcode, TftpError, WireError } from "@tftpkit/wasm-core";
 import { Session, codec } from "./base-session.js";
-import type { SessionStats } from "./stats.js";
-import type { WriteRequest, WriteTarget } from "./write.js";
+import type { SessionStats } from "../observe/stats.js";
+import type { WriteRequest, WriteTarget } from "../files/write.js";
 
 export class WriteSession extends Session {
   private target: WriteTarget | undefined;

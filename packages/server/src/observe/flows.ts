@@ -13,7 +13,7 @@
 // a move to the back of an insertion-ordered map; an idle sweep visits only
 // the flows it ends (plus the busy ones it moves back).
 
-import { bootIdentity, type BootIdentity } from "./bootpath.js";
+import { bootIdentity, type BootIdentity } from "../files/bootpath.js";
 import type { SessionProgress } from "./live.js";
 import type { Outcome, SessionStats } from "./stats.js";
 

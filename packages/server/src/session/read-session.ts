@@ -6,9 +6,9 @@
 
 import { BlockSender, Opcode, TftpError, WireError } from "@tftpkit/wasm-core";
 import { Session, codec } from "./base-session.js";
-import { isSized, type ReadRequest } from "./handler.js";
-import { toSource, type DataSource } from "./sources.js";
-import type { SessionStats } from "./stats.js";
+import { isSized, type ReadRequest } from "../handler.js";
+import { toSource, type DataSource } from "./data-source.js";
+import type { SessionStats } from "../observe/stats.js";
 
 export class ReadSession extends Session {
   private source: DataSource | undefined;

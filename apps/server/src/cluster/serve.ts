@@ -4,13 +4,13 @@
 // worker on SIGHUP and drains every worker on SIGTERM/SIGINT.
 
 import type { ReceiveBuffer } from "@tftpkit/server";
-import { parseAdminAddress, readTokenFile, type AdminServer } from "./admin.js";
-import type { AdminSource, ReloadResult } from "./admin-source.js";
-import type { ParsedArgs } from "./args.js";
-import { resolveConfig, version } from "./settings.js";
+import { parseAdminAddress, readTokenFile, type AdminServer } from "../admin/admin.js";
+import type { AdminSource, ReloadResult } from "../admin/source.js";
+import type { ParsedArgs } from "../config/args.js";
+import { resolveConfig, version } from "../config/settings.js";
 import { TftpCluster } from "./cluster.js";
-import type { Config } from "./config.js";
-import { checkRoots, dropPrivileges, listenError, startAdminServer, type Account } from "./startup.js";
+import type { Config } from "../config/config.js";
+import { checkRoots, dropPrivileges, listenError, startAdminServer, type Account } from "../startup.js";
 
 /** The start-up line about the listening sockets' receive buffer. */
 export function describeReceiveBuffer(rb: ReceiveBuffer): string {

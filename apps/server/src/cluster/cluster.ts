@@ -27,8 +27,8 @@ import {
 import {
   ENV_ARGS, ENV_SLOT,
   type WorkerArgs, type Question, type ReloadAnswer, type ToPrimary, type ToWorker,
-} from "./cluster-protocol.js";
-import { CHANNEL_FD, FrameKind, FrameReader, FrameWriter, WORKER_STDIO } from "./cluster-channel.js";
+} from "./protocol.js";
+import { CHANNEL_FD, FrameKind, FrameReader, FrameWriter, WORKER_STDIO } from "./channel.js";
 
 export interface ClusterOptions {
   /** Worker processes (>= 1). */
