@@ -3,10 +3,11 @@ import { defineConfig } from "vitest/config";
 // Real client processes talk UDP over loopback: give transfers room, run one test
 // file at a time (each starts its own servers), and bound in-file concurrency.
 // deploy/ packs and installs the npm packages, checks the systemd unit, the
-// Kubernetes manifests and (with podman) the container image.
+// Kubernetes manifests and (with podman) the container image. docs/ checks
+// the documentation: generated pages current, relative links resolving.
 export default defineConfig({
   test: {
-    include: ["interop/**/*.test.ts", "deploy/**/*.test.ts"],
+    include: ["interop/**/*.test.ts", "deploy/**/*.test.ts", "docs/**/*.test.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     teardownTimeout: 30_000,

@@ -4,19 +4,33 @@ import { statusMessage } from "./status.js";
 
 /** Stable string codes of library errors (like undici's UND_ERR_*). */
 export type TftpErrorCode =
+  /** A packet the core refused (`TftpMalformedError`, with the precise status); answered with ERROR 4. */
   | "TFTP_ERR_MALFORMED"
+  /** ERROR 1: no such file (a handler's `TftpError.notFound()`, ENOENT). */
   | "TFTP_ERR_NOT_FOUND"
+  /** ERROR 2: access violation (outside the root, a refused rule, EACCES, EPERM). */
   | "TFTP_ERR_ACCESS"
+  /** ERROR 3: disk full or allocation exceeded (ENOSPC, an upload above maxUploadBytes). */
   | "TFTP_ERR_DISK_FULL"
+  /** ERROR 4: illegal TFTP operation. */
   | "TFTP_ERR_ILLEGAL_OPERATION"
+  /** ERROR 5: a packet from an unknown transfer ID. */
   | "TFTP_ERR_UNKNOWN_TID"
+  /** ERROR 6: the file already exists (an upload without allowOverwrite, EEXIST). */
   | "TFTP_ERR_FILE_EXISTS"
+  /** ERROR 7: no such user. */
   | "TFTP_ERR_NO_SUCH_USER"
+  /** ERROR 8: option negotiation refused (RFC 2347), e.g. an OACK the client did not ask for. */
   | "TFTP_ERR_OPTION_REFUSED"
+  /** ERROR 0 or an unknown wire code: not defined, see the message. */
   | "TFTP_ERR_UNDEFINED"
+  /** Too long: the peer went silent (every retransmission unanswered), no progress within stallTimeoutMs, or the handler or its data source did not answer in time. */
   | "TFTP_ERR_TIMEOUT"
+  /** The transfer was cut short on this side (an AbortSignal, a drain, a closed server). */
   | "TFTP_ERR_ABORTED"
+  /** The peer sent ERROR 0 (client side: `TftpTransferError` with `remote: true`). */
   | "TFTP_ERR_REMOTE"
+  /** The WebAssembly core could not take the transfer (its session table is full). */
   | "TFTP_ERR_CORE";
 
 /** TFTP error codes on the wire (RFC 1350, RFC 2347 for 8). */

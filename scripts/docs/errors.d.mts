@@ -1,0 +1,8 @@
+export interface ErrorCodeEntry {
+  catalog: string;
+  kind: "union" | "object" | "class" | "used";
+  doc: string;
+  file: string;
+}
+export function readErrorCatalogs(repo: string): { codes: Map<string, ErrorCodeEntry>; wire: Map<string, number> };
+export function errorsPage(repo: string): string;
