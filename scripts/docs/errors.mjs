@@ -77,7 +77,13 @@ export function readErrorCatalogs(repo) {
         const code = node.text;
                 const p = node.parent;
         if (ts.isLiteralTypeNode(p) && ts.isUnionTypeNode(p.parent) && ts.isTypeAliasDeclaration(p.parent.parent)) {
-          put(code, { catalog: p.parent.parent.name.text, kind: "union", doc: docOf(p, text) });
+          // The comment of a member stands before its `|`: look between the member before and this one.
+          const types = p.parent.types;
+          const i = types.indexOf(p);
+          const gap = text.slice(i === 0 ? p.parent.pos : types[i - 1].end, p.getStart(sf));
+          const comment = [...gap.matchAll(/\/\*\*([\s\S]*?)\*\//g)].at(-1);
+          const doc = comment ? comment[1].split("\n").map((l) => l.replace(/^\s*\*?\s?/, "").trim()).filter(Boolean).join(" ") : "";
+          put(code, { catalog: p.parent.parent.name.text, kind: "union", doc });
         } else if (ts.isPropertyAssignment(p) && p.initializer === node) {
           if (ts.isNumericLiteral(p.name)) wire.set(code, Number(p.name.text));
           else {
