@@ -123,11 +123,11 @@ export function metricsPage(repo) {
     "exporter the unit is appended as well (`tftp_server_bytes_sent_bytes_total`,",
     "`tftp_server_session_duration_seconds_bucket`). A metric appears once it has a value.",
     "",
-    "| metric | Prometheus (`/metrics`) | instrument | unit | meaning |",
-    "|---|---|---|---|---|",
+    "| metric | Prometheus (`/metrics`) | instrument | unit | meaning | constant |",
+    "|---|---|---|---|---|---|",
     ...metrics.map((e) => {
       const m = parseMetricDoc(e.doc);
-      return `| ${code(e.value)} | ${code(prometheusName(e.value, m.instrument))} | ${m.instrument} | ${code(m.unit)} | ${cell(m.meaning)} |`;
+      return `| ${code(e.value)} | ${code(prometheusName(e.value, m.instrument))} | ${m.instrument} | ${code(m.unit)} | ${cell(m.meaning)} | ${code(e.name)} |`;
     }),
     "",
     "Histogram bucket boundaries (seconds):",

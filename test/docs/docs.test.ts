@@ -1,12 +1,13 @@
 // The documentation: generated pages are current (`npm run docs` writes them)
 // and every relative link of README.md and docs/*.md reaches a file.
 
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CONFIG_KEYS } from "@tftpkit/app-server/dist/config/config.js";
 import { openApiDocument } from "@tftpkit/app-server/dist/admin/openapi.js";
-import { brokenLinks, linkTargets } from "../../scripts/docs/links.mjs";
+import { anchors, brokenLinks, linkTargets, slug } from "../../scripts/docs/links.mjs";
 import { countDeclarations, readAttributes } from "../../scripts/docs/metrics.mjs";
 import { readErrorCatalogs } from "../../scripts/docs/errors.mjs";
 import { REPO, generatedPages } from "../../scripts/docs/pages.mjs";
@@ -77,7 +78,22 @@ describe("links", () => {
     expect(linkTargets("a [b](c.md) ![d](e.png) `[x](y.md)`\n```\n[z](w.md)\n```\n[f](g.md#h)")).toEqual(["c.md", "e.png", "g.md#h"]);
   });
 
-  it("every relative link of README.md and docs/*.md reaches a file", () => {
+  it("anchors are GitHub's heading slugs, and a link to a missing file or heading is reported", () => {
+    expect(slug("The `tftpkit` command")).toBe("the-tftpkit-command");
+    expect(slug("GET /api/v1/flows")).toBe("get-apiv1flows");
+    expect([...anchors("# A\n## A\n```\n# not a heading\n```\n")]).toEqual(["a", "a-1"]);
+    const dir = mkdtempSync(join(tmpdir(), "tftpkit-links-"));
+    try {
+      writeFileSync(join(dir, "a.md"), "# Top\n[ok](b.md#there) [bad](b.md#nowhere) [gone](c.md) [self](#top) [bad self](#bottom) [web](https://x.example/y.md)\n");
+      writeFileSync(join(dir, "b.md"), "## There\n");
+      expect(brokenLinks(dir, ["a.md"])).toEqual(["a.md: b.md#nowhere (no such heading)", "a.md: c.md", "a.md: #bottom (no such heading)"]);
+      expect(brokenLinks(dir, ["a.md"], ["c.md"])).toHaveLength(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("every relative link of README.md and docs/*.md reaches a file (and its heading)", () => {
     expect(brokenLinks(REPO, files, ARRIVING_WITH_THEIR_FEATURES)).toEqual([]);
   });
 
