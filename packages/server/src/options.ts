@@ -1,14 +1,14 @@
 // Server options: each declared once in SERVER_OPTIONS (type and range,
 // unit, default, one line of description); the library's validation, its
-// frozen DEFAULTS and the `tftpkit serve` config keys, flags, help and README
-// table are all derived from this table. An out-of-range value is a clear
+// frozen DEFAULTS and the `tftpkit serve` config keys, flags, help and the
+// table of docs/cli.md are all derived from this table. An out-of-range value is a clear
 // error at start-up, never silently clamped.
 //
 // To add an option: add one entry below (an `option({...})` with a builder
 // from @tftpkit/wasm-core: int, num, bool, str, oneOf, listOf, fn, custom),
 // then read it from ResolvedOptions. It is then a config key and a flag of
-// `tftpkit serve` too (unless `code: true`); regenerate the README table with
-// `npm run readme:options`.
+// `tftpkit serve` too (unless `code: true`); `npm run docs` regenerates the
+// table of docs/cli.md.
 
 import {
   BLKSIZE_MAX, ConfigErrorCode, TftpConfigError, custom, defaultsOf, fn, int, listOf, num, option, bool, str, checkOptions,

@@ -4,7 +4,7 @@
 //
 // The packages declare their tables (server options, client transfer options)
 // with `option()` and the builders below; the apps derive config keys, flags,
-// help text and the README table from the same tables.
+// help text and the table of docs/cli.md from the same tables.
 
 import { z } from "zod";
 

@@ -1,5 +1,5 @@
 // The admin HTTP server (`--admin HOST:PORT`, default 127.0.0.1:9069), JSON
-// over the AdminSource (admin-source.ts):
+// over the AdminSource (source.ts):
 //
 //   GET  /healthz                 {"status":"ok"|"draining",...} (503 once drained)
 //   GET  /metrics                 Prometheus text exposition of the OpenTelemetry metrics

@@ -64,7 +64,7 @@ interface Slot {
   quickDeaths: number;
   /** Listeners this worker process knows. */
   known: Set<number>;
-  /** The worker's datagram channel (cluster-channel.ts) and the frames for it written this turn. */
+  /** The worker's datagram channel (channel.ts) and the frames for it written this turn. */
   chan: Socket | undefined;
   frames: FrameWriter;
   lastStats: ServerStats | undefined;

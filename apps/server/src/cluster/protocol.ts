@@ -1,6 +1,6 @@
 // The control messages between a cluster primary and its workers
 // (node:cluster IPC with "advanced" serialization). Datagrams do not travel
-// here but on each worker's own datagram channel (cluster-channel.ts).
+// here but on each worker's own datagram channel (channel.ts).
 
 import type { ParsedArgs } from "../config/args.js";
 

@@ -44,7 +44,7 @@ interface TftpdFlag {
   long?: string;
   takes?: string;
   meaning: string;
-  /** The config keys it sets (for the README table). */
+  /** The config keys it sets (for the table of docs/cli.md). */
   sets?: readonly string[];
   apply?: (v: FlagValues, arg: string, state: TftpdState) => void;
   notice?: string;

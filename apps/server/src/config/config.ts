@@ -2,12 +2,12 @@
 // every data option of the library (SERVER_OPTIONS in @tftpkit/server) plus
 // the command's own keys (APP_OPTIONS below). Config files (JSON or YAML),
 // flags (`--kebab-case` of each key), `--help`, `--print-config` and the
-// README's flag table are all derived from it. Validated once at start-up
+// flag table of docs/cli.md are all derived from it. Validated once at start-up
 // (and on SIGHUP); every problem is reported with its key, not just the first.
 //
 // To add a key of the command only (not a library option): one entry in
 // APP_OPTIONS. A library option goes into SERVER_OPTIONS and shows up here by
-// itself. Then `npm run readme:options` regenerates the README table.
+// itself. Then `npm run docs` regenerates the table of docs/cli.md.
 
 import { readFile } from "node:fs/promises";
 import { dirname, extname, isAbsolute, resolve } from "node:path";
