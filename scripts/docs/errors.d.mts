@@ -6,3 +6,4 @@ export interface ErrorCodeEntry {
 }
 export function readErrorCatalogs(repo: string): { codes: Map<string, ErrorCodeEntry>; wire: Map<string, number> };
 export function errorsPage(repo: string): string;
+export function readErrnoMapping(repo: string): Map<number, string[]>;

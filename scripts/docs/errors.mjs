@@ -110,11 +110,36 @@ export function readErrorCatalogs(repo) {
   return { codes, wire };
 }
 
+/**
+ * System errors by the wire code they become: the `case "E...":` labels before each
+ * `return new TftpError(WireError.NAME` of the errno mapping, with WireError's numbers.
+ * @returns {Map<number, string[]>}
+ */
+export function readErrnoMapping(repo) {
+  const errors = readFileSync(join(repo, "packages/wasm-core/src/errors.ts"), "utf8");
+  const block = /export const WireError = \{([\s\S]*?)\}/.exec(errors)?.[1] ?? "";
+  const numbers = new Map([...block.matchAll(/(\w+):\s*(\d+)/g)].map((m) => [m[1], Number(m[2])]));
+  const out = new Map();
+  let cases = [];
+  for (const line of readFileSync(join(repo, "packages/wasm-core/src/errno.ts"), "utf8").split("\n")) {
+    const c = /case "(E[A-Z]+)":/.exec(line);
+    if (c) cases.push(c[1]);
+    const r = /return new TftpError\(WireError\.(\w+)/.exec(line);
+    if (r && cases.length) {
+      const n = numbers.get(r[1]);
+      if (n !== undefined) out.set(n, [...(out.get(n) ?? []), ...cases]);
+      cases = [];
+    }
+  }
+  return out;
+}
+
 const WIRE_NAMES = ["Not defined", "File not found", "Access violation", "Disk full or allocation exceeded", "Illegal TFTP operation", "Unknown transfer ID", "File already exists", "No such user", "Option negotiation refused"];
 
 /** The page. */
 export function errorsPage(repo) {
   const { codes, wire } = readErrorCatalogs(repo);
+  const errno = readErrnoMapping(repo);
   const byCatalog = new Map();
   for (const [code, e] of codes) {
     const key = e.kind === "union" || e.kind === "object" ? e.catalog : "";
@@ -135,15 +160,16 @@ export function errorsPage(repo) {
     "",
     "A TFTP ERROR packet carries a number from 0 to 8 (RFC 1350; 8 from RFC 2347). A handler answers",
     "with one by throwing a `TftpError` (`TftpError.notFound()`, `TftpError.accessViolation()`,",
-    "`new TftpError(3, \"Disk full\")`); a system error maps by errno (ENOENT 1, EACCES and EPERM 2,",
-    "ENOSPC 3, EEXIST 6); any other exception is ERROR 0 \"Internal server error\", and its text",
-    "never leaves the server (it goes to the session's log line as `handlerError`).",
+    "`new TftpError(3, \"Disk full\")`); a system error becomes the wire code of its errno (below);",
+    "any other exception is ERROR 0 \"Internal server error\", and its text never leaves the server",
+    "(it goes to the session's log line as `handlerError`).",
     "",
-    "| wire code | meaning (RFC 1350) | `code` |",
-    "|---|---|---|",
+    "| wire code | meaning (RFC 1350) | `code` | system errors answered with it |",
+    "|---|---|---|---|",
     ...WIRE_NAMES.map((name, n) => {
       const c = [...wire].filter(([, w]) => w === n).map(([c]) => `\`${c}\``);
-      return `| ${n} | ${name} | ${c.join(" ")} |`;
+      const errnos = (errno.get(n) ?? []).map((e) => `\`${e}\``).join(" ");
+      return `| ${n} | ${name} | ${c.join(" ")} | ${n === 0 ? "any other (message \"Internal server error\")" : errnos} |`;
     }),
     "",
   ];
