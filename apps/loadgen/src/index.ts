@@ -1,5 +1,9 @@
-// @tftpkit/loadgen: run a load against a TFTP server from code, and read,
-// render, merge, compare and check the reports `tftpkit-load` writes.
+/**
+ * `@tftpkit/loadgen`: run a load against a TFTP server from code, and read,
+ * render, merge, compare and check the reports `tftpkit-load` writes.
+ *
+ * @packageDocumentation
+ */
 
 export { runLoad, type Progress, type RawRun, type RunOptions } from "./run.js";
 export {

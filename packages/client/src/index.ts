@@ -1,8 +1,12 @@
-// @tftpkit/client: a TFTP client (get and put) on the WebAssembly core.
-//
-// `@tftpkit/client/internal` holds what the load generator needs beyond this
-// surface (the transfer option table and the seeded random helpers); it
-// carries no compatibility promise.
+/**
+ * `@tftpkit/client`: a TFTP client (get and put) on the WebAssembly core.
+ *
+ * `@tftpkit/client/internal` holds what the load generator needs beyond this
+ * surface (the transfer option table and the seeded random helpers); it
+ * carries no compatibility promise.
+ *
+ * @packageDocumentation
+ */
 
 export { createClient, TftpClient, type ClientOptions, type GetResult, type GetToOptions, type PutOptions, type TransferResult } from "./client.js";
 export { DEFAULTS, TftpClientConfigError, type TransferOptions } from "./options.js";

@@ -1,9 +1,13 @@
-// @tftpkit/server: a programmable TFTP server. Handlers decide what each
-// read request gets and where each write goes.
-//
-// `@tftpkit/server/internal` holds what the tftpkit apps (the command, its
-// cluster and its admin API) need beyond this surface; it carries no
-// compatibility promise.
+/**
+ * `@tftpkit/server`: a programmable TFTP server. Handlers decide what each
+ * read request gets and where each write goes.
+ *
+ * `@tftpkit/server/internal` holds what the tftpkit apps (the command, its
+ * cluster and its admin API) need beyond this surface; it carries no
+ * compatibility promise.
+ *
+ * @packageDocumentation
+ */
 
 export {
   fileWriteTarget, rootWriteHandler,

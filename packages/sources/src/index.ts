@@ -1,4 +1,8 @@
-// @tftpkit/sources: data sources for tftpkit handlers.
+/**
+ * `@tftpkit/sources`: data sources for tftpkit handlers.
+ *
+ * @packageDocumentation
+ */
 
 export { rootSource, type RootSource } from "./root.js";
 export { httpSource, HTTP_DEFAULTS, type HttpSource, type HttpSourceOptions } from "./http.js";

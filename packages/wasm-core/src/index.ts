@@ -1,11 +1,15 @@
-// @tftpkit/wasm-core: the TFTP protocol core (codec, option negotiation,
-// netascii, block scheduler) compiled to WebAssembly, with the TypeScript
-// senders and receivers that drive it.
-//
-// Subpaths: `@tftpkit/wasm-core/schema` holds the option-schema builders the
-// server, the client and the apps declare their options with;
-// `@tftpkit/wasm-core/testing` holds the pure TypeScript reference codec for
-// differential tests.
+/**
+ * `@tftpkit/wasm-core`: the TFTP protocol core (codec, option negotiation,
+ * netascii, block scheduler) compiled to WebAssembly, with the TypeScript
+ * senders and receivers that drive it.
+ *
+ * Subpaths: `@tftpkit/wasm-core/schema` holds the option-schema builders the
+ * server, the client and the apps declare their options with;
+ * `@tftpkit/wasm-core/testing` holds the pure TypeScript reference codec for
+ * differential tests.
+ *
+ * @packageDocumentation
+ */
 
 export { wasmCodec } from "./codec.js";
 export { Scheduler, scheduler, Ack, Timeout, Rx, type DeadlineOwner } from "./scheduler.js";
