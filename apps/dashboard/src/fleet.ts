@@ -6,11 +6,10 @@
 
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { isIP } from "node:net";
 import { createParser } from "eventsource-parser";
 import { mergeFlows, mergeStats, tag, type MemberStats } from "./merge.js";
 import { dashboardHandler } from "./static.js";
-import { listenHttp } from "./listen.js";
+import { hostAllowed, listenHttp } from "@tftpkit/http-kit";
 import type { BootFlow, InfoBody, LiveSession, StatsBody } from "./wire.js";
 
 export interface FleetMember {
@@ -218,19 +217,6 @@ class EventHub {
       }
     }
   }
-}
-
-/** The host name of a Host header (`name:port`, `[v6]:port`), lower case. */
-function hostName(header: string | undefined): string {
-  const h = (header ?? "").trim().toLowerCase();
-  const v6 = /^\[([^\]]+)\](?::\d+)?$/.exec(h);
-  return v6 ? v6[1] : h.replace(/:\d+$/, "");
-}
-
-/** Whether a Host header names this server: an IP address, localhost, or an allowed name. */
-export function hostAllowed(header: string | undefined, allow: ReadonlySet<string>): boolean {
-  const name = hostName(header);
-  return name !== "" && (isIP(name) !== 0 || name === "localhost" || allow.has(name));
 }
 
 export async function startFleet(o: FleetOptions): Promise<FleetServer> {

@@ -2,10 +2,11 @@
 
 import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { SHARED_TRANSFER_KEYS, transferOptionTable } from "@tftpkit/client";
+import { SHARED_TRANSFER_KEYS, transferOptionTable } from "@tftpkit/client/internal";
 import type { OptionSpec } from "@tftpkit/wasm-core";
 import { compareReports, mergeReports, renderCompareHtml, renderCompareText } from "./merge.js";
-import { buildReport, renderHtml, renderText, type Report } from "./report.js";
+import { buildReport, type Report } from "./report.js";
+import { renderHtml, renderText } from "./render.js";
 import { runLoad, type Progress } from "./run.js";
 import { loadScenarioFile, resolveScenario, ScenarioError, type ScenarioInput } from "./scenario.js";
 import { parseDurationS, ScheduleError } from "./schedule.js";
@@ -20,7 +21,7 @@ const kebab = (key: string): string => key.replace(/[A-Z]/g, (c) => `-${c.toLowe
  * passes its timeout, so it retransmits after a fixed wait, as boot firmware
  * does (the library's adaptive timeout applies only when timeout is left out).
  */
-export const LOADGEN_DESCRIPTIONS: Partial<Record<(typeof SHARED_TRANSFER_KEYS)[number], string>> = {
+const LOADGEN_DESCRIPTIONS: Partial<Record<(typeof SHARED_TRANSFER_KEYS)[number], string>> = {
   timeout: "seconds without an answer before a virtual client retransmits: a fixed wait, as boot firmware's (fractions allowed)",
 };
 const sharedHelp = SHARED_TRANSFER_KEYS.map((k) => {

@@ -1,18 +1,23 @@
+/**
+ * `@tftpkit/loadgen`: run a load against a TFTP server from code, and read,
+ * render, merge, compare and check the reports `tftpkit-load` writes.
+ *
+ * @packageDocumentation
+ */
+
 export { runLoad, type Progress, type RawRun, type RunOptions } from "./run.js";
 export {
-  buildReport, reportOf, renderHtml, renderText, lineChart, barChart, niceStep, SATURATION_ELU,
-  type Report, type TimelinePoint, type ThresholdResult,
+  buildReport, SATURATION_ELU,
+  type CpuFigures, type Report, type ScenarioSummary, type TimelinePoint, type ThresholdResult,
 } from "./report.js";
+export { renderHtml, renderText } from "./render.js";
 export {
-  resolveScenario, loadScenarioFile, parseTarget, parseFileWeight, parseChecksums, pickFile, ScenarioError, DEFAULTS, AUTO_WORKERS,
+  resolveScenario, loadScenarioFile, ScenarioError, DEFAULTS, AUTO_WORKERS,
   type Scenario, type ScenarioInput, type FileWeight,
 } from "./scenario.js";
-export { newHist, recordMs, summarize, encodeHist, decodeHist, addHist, histogramBuckets, PERCENTILES, type Bucket, type LatencySummary, type Histogram } from "./hist.js";
-export { RatePlan, Arrivals, parseStages, parseDurationS, type Stage } from "./schedule.js";
-export { parseSource, type SourcePool } from "./source.js";
+export type { Bucket, LatencySummary } from "./hist.js";
+export type { Stage } from "./schedule.js";
 export { parseThreshold, checkThresholds, ThresholdError, type Threshold } from "./thresholds.js";
 export { mergeReports, compareReports, renderCompareText, renderCompareHtml, type CompareRow } from "./merge.js";
-export { mergeParts, encodePart, emptyPart, type Part, type Totals } from "./part.js";
-export { LATE_MS, type SessionRecord, type EngineResult } from "./engine.js";
 export { VERSION } from "./version.js";
 export { main } from "./cli.js";

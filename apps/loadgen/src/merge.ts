@@ -4,7 +4,8 @@
 // last end); two reports side by side show what changed.
 
 import { mergeParts } from "./part.js";
-import { esc, fmt, page, rawOf, reportOf, type CpuFigures, type Report } from "./report.js";
+import { rawOf, reportOf, type CpuFigures, type Report } from "./report.js";
+import { esc, fmt, page } from "./render.js";
 
 export function mergeReports(reports: Report[], names: string[] = reports.map((_, i) => `report ${i + 1}`)): Report {
   if (reports.length === 0) throw new Error("merge needs at least one report");

@@ -2,8 +2,10 @@
 // that worker threads receive as it is.
 
 import { readFileSync } from "node:fs";
-import { DEFAULTS as TRANSFER_DEFAULTS, SHARED_TRANSFER_KEYS, transferOptionTable, type SharedTransferOptions } from "@tftpkit/client";
-import { TftpConfigError, resolveTable } from "@tftpkit/wasm-core";
+import { DEFAULTS as TRANSFER_DEFAULTS } from "@tftpkit/client";
+import { SHARED_TRANSFER_KEYS, transferOptionTable, type SharedTransferOptions } from "@tftpkit/client/internal";
+import { TftpConfigError } from "@tftpkit/wasm-core";
+import { resolveTable } from "@tftpkit/wasm-core/schema";
 import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
 import { resolve as resolvePath, dirname } from "node:path";

@@ -10,7 +10,7 @@
 // exponential(1) draws for `--arrival poisson` (a Poisson process of that
 // rate, by the time-rescaling theorem), seeded so that a run repeats.
 
-import { mixSeed, prng } from "@tftpkit/client";
+import { mixSeed, prng } from "@tftpkit/client/internal";
 
 export interface Stage {
   /** Seconds the stage lasts. */

@@ -5,10 +5,14 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import {
-  Arrivals, buildReport, checkThresholds, compareReports, decodeHist, emptyPart, encodeHist, histogramBuckets, lineChart, mergeParts, mergeReports,
-  newHist, niceStep, parseChecksums, parseDurationS, parseFileWeight, parseSource, parseStages, parseTarget, parseThreshold, pickFile, RatePlan,
-  recordMs, renderText, resolveScenario, ScenarioError, summarize, type RawRun,
+  buildReport, checkThresholds, compareReports, mergeReports, parseThreshold, renderText, resolveScenario, ScenarioError, type RawRun,
 } from "../src/index.js";
+import { decodeHist, encodeHist, histogramBuckets, newHist, recordMs, summarize } from "../src/hist.js";
+import { emptyPart, mergeParts } from "../src/part.js";
+import { lineChart, niceStep } from "../src/render.js";
+import { parseChecksums, parseFileWeight, parseTarget, pickFile } from "../src/scenario.js";
+import { Arrivals, parseDurationS, parseStages, RatePlan } from "../src/schedule.js";
+import { parseSource } from "../src/source.js";
 import { closeTo, percentile } from "./helpers.js";
 
 

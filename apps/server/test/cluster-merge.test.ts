@@ -2,7 +2,7 @@
 // counters, one Prometheus exposition, merged summaries, stable routing.
 
 import { describe, expect, it } from "vitest";
-import { emptyServerStats } from "@tftpkit/server";
+import { emptyServerStats } from "@tftpkit/server/internal";
 import { addStats, addressHash, mergePrometheus, mergeSummaries, withoutGauges } from "../src/cluster/cluster.js";
 
 const W1 = `# HELP target_info Target metadata

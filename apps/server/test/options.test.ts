@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { SERVER_OPTIONS } from "@tftpkit/server";
+import { SERVER_OPTIONS } from "@tftpkit/server/internal";
 import { ConfigErrorCode, TftpConfigError } from "@tftpkit/wasm-core";
 import { flagsToInput, parseServeArgs, UsageError } from "../src/config/args.js";
 import { CONFIG_KEYS, loadConfig, validateConfig } from "../src/config/config.js";

@@ -1,9 +1,16 @@
+/**
+ * `@tftpkit/client`: a TFTP client (get and put) on the WebAssembly core.
+ *
+ * `@tftpkit/client/internal` holds what the load generator needs beyond this
+ * surface (the transfer option table and the seeded random helpers); it
+ * carries no compatibility promise.
+ *
+ * @packageDocumentation
+ */
+
 export { createClient, TftpClient, type ClientOptions, type GetResult, type GetToOptions, type PutOptions, type TransferResult } from "./client.js";
-export {
-  DEFAULTS, SHARED_TRANSFER_KEYS, TRANSFER_OPTIONS, TftpClientConfigError, transferOptionTable,
-  type SharedTransferOptions, type TransferOptions,
-} from "./options.js";
-export { LossInjector, prng, mixSeed, type LossOptions } from "./loss.js";
+export { DEFAULTS, TftpClientConfigError, type TransferOptions } from "./options.js";
+export { LossInjector, type LossOptions } from "./loss.js";
 export { randomTraceparent, withTraceparent } from "./traceparent.js";
 export { TftpTransferError } from "./errors.js";
 export type { ChunkSink } from "./sink.js";

@@ -10,10 +10,8 @@
 // `tftpkit serve` too (unless `code: true`); `npm run docs` regenerates the
 // table of docs/cli.md.
 
-import {
-  BLKSIZE_MAX, ConfigErrorCode, TftpConfigError, custom, defaultsOf, fn, int, listOf, num, option, bool, str, checkOptions,
-  type ConfigProblem, type OptionsInput, type OptionsResolved,
-} from "@tftpkit/wasm-core";
+import { BLKSIZE_MAX, ConfigErrorCode, TftpConfigError, type ConfigProblem } from "@tftpkit/wasm-core";
+import { custom, defaultsOf, fn, int, listOf, num, option, bool, str, checkOptions, type OptionsInput, type OptionsResolved } from "@tftpkit/wasm-core/schema";
 import { FLOW_DEFAULTS } from "./observe/flows.js";
 import type { ReadHandler } from "./handler.js";
 import type { WriteHandler } from "./files/write.js";

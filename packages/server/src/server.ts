@@ -7,7 +7,7 @@ import { SessionBuffers } from "./session/budget.js";
 import { sweepStaleUploads } from "./files/upload-sweep.js";
 import type { ServerEventListener } from "./observe/events.js";
 import { FileCache } from "./files/file-cache.js";
-import { fileReadCounters } from "./session/data-source.js";
+import type { FileReadCounters } from "./session/data-source.js";
 import { SocketPool } from "./net/socket-pool.js";
 import type { BootFlow, FlowQuery } from "./observe/flows.js";
 import type { LiveSession } from "./observe/live.js";
@@ -95,20 +95,40 @@ function writeHandlerOf(o: ResolvedOptions): WriteHandler | undefined {
   return undefined;
 }
 
-export class TftpServer implements SessionHost {
-  options: ResolvedOptions;
-  handler: ReadHandler;
-  writeHandler: WriteHandler | undefined;
-  readonly scheduler: Scheduler;
-  fileCache: FileCache | undefined;
+/** What a server derives from its options; built anew by reconfigure(). */
+interface Setup {
+  readonly options: ResolvedOptions;
+  readonly handler: ReadHandler;
+  readonly writeHandler: WriteHandler | undefined;
+  readonly fileCache: FileCache | undefined;
+  readonly limiter: RateLimiter | undefined;
+}
+
+function setupOf(options: ResolvedOptions): Setup {
+  return {
+    options,
+    handler: options.handler ?? rootHandler(options.root!, { statCacheMs: options.statCacheMs }),
+    writeHandler: writeHandlerOf(options),
+    fileCache: fileCacheOf(options),
+    limiter: options.rateLimit > 0 ? new RateLimiter(options.rateLimit, options.rateBurst) : undefined,
+  };
+}
+
+export class TftpServer {
+  private setup: Setup;
+  private readonly scheduler: Scheduler;
+  /** Bound session sockets kept for the next sessions. */
   readonly socketPool: SocketPool;
-  readonly buffers: SessionBuffers;
+  private readonly buffers: SessionBuffers;
+  /** This server's file reads: on the event loop, in the pool, slow ones on the loop. */
+  private readonly fileReads: FileReadCounters = { onLoop: 0, inPool: 0, slowOnLoop: 0 };
+  /** What the sessions see of their server. */
+  private readonly host: SessionHost;
   private listeners: UdpListeners | undefined;
   /** Relayed requests: one way in per relay listener (kept while that listener is). */
   private readonly relays = new WeakMap<RelayListener, Via>();
   private readonly sessions = new Map<string, Session>();
   private readonly perClient = new Map<string, number>();
-  private limiter: RateLimiter | undefined;
   private counters: ServerStats = emptyServerStats();
   private nextId = 1;
   private statsTimer: NodeJS.Timeout | undefined;
@@ -122,14 +142,36 @@ export class TftpServer implements SessionHost {
   constructor(options: ServerOptions) {
     const resolved = resolveOptions(options);
     this.monitor = new Monitor(resolved);
-    this.options = this.monitor.wrap(resolved);
-    this.handler = this.options.handler ?? rootHandler(this.options.root!, { statCacheMs: this.options.statCacheMs });
-    this.writeHandler = writeHandlerOf(this.options);
-    this.fileCache = fileCacheOf(this.options);
-    this.limiter = this.options.rateLimit > 0 ? new RateLimiter(this.options.rateLimit, this.options.rateBurst) : undefined;
     this.scheduler = scheduler();
-    this.socketPool = new SocketPool(this.options.sessionSocketPool);
-    this.buffers = new SessionBuffers(this.options.sessionBufferBudgetBytes);
+    this.socketPool = new SocketPool(resolved.sessionSocketPool);
+    this.buffers = new SessionBuffers(resolved.sessionBufferBudgetBytes);
+    this.setup = this.apply(resolved);
+    const server = this;
+    this.host = {
+      get options() { return server.setup.options; },
+      get handler() { return server.setup.handler; },
+      get writeHandler() { return server.setup.writeHandler; },
+      get fileCache() { return server.setup.fileCache; },
+      scheduler: this.scheduler,
+      buffers: this.buffers,
+      socketPool: this.socketPool,
+      fileReads: this.fileReads,
+      sessionEnded: (session, stats) => this.sessionEnded(session, stats),
+      countUnknownTid: () => void this.counters.unknownTidPackets++,
+      countMalformed: () => void this.counters.malformedPackets++,
+    };
+  }
+
+  /** The options in force (resolved, with defaults), as new sessions get them. */
+  get options(): ResolvedOptions {
+    return this.setup.options;
+  }
+
+  /** The one derivation of the constructor and reconfigure(): limits applied, the rest built. */
+  private apply(resolved: ResolvedOptions): Setup {
+    this.socketPool.setMax(resolved.sessionSocketPool);
+    this.buffers.limit = resolved.sessionBufferBudgetBytes;
+    return setupOf(this.monitor.wrap(resolved));
   }
 
   /**
@@ -141,13 +183,7 @@ export class TftpServer implements SessionHost {
     const next = resolveOptions(options);
     if (next.singlePort !== this.options.singlePort) throw new Error("singlePort cannot change while listening");
     this.monitor.configure(next);
-    this.options = this.monitor.wrap(next);
-    this.handler = next.handler ?? rootHandler(next.root!, { statCacheMs: next.statCacheMs });
-    this.writeHandler = writeHandlerOf(next);
-    this.fileCache = fileCacheOf(next);
-    this.limiter = next.rateLimit > 0 ? new RateLimiter(next.rateLimit, next.rateBurst) : undefined;
-    this.socketPool.setMax(next.sessionSocketPool);
-    this.buffers.limit = next.sessionBufferBudgetBytes;
+    this.setup = this.apply(next);
     if (!this.closing && this.running) this.sweepUploads();
   }
 
@@ -260,14 +296,14 @@ export class TftpServer implements SessionHost {
   }
 
   stats(): ServerStats {
-    const cache = this.fileCache?.stats();
+    const cache = this.setup.fileCache?.stats();
     return {
       ...this.counters,
       fileCacheHits: cache?.hits ?? 0,
       fileCacheMisses: cache?.misses ?? 0,
-      fileReadsOnLoop: fileReadCounters.onLoop,
-      fileReadsInPool: fileReadCounters.inPool,
-      fileReadsSlowOnLoop: fileReadCounters.slowOnLoop,
+      fileReadsOnLoop: this.fileReads.onLoop,
+      fileReadsInPool: this.fileReads.inPool,
+      fileReadsSlowOnLoop: this.fileReads.slowOnLoop,
       sessionBufferBytes: this.buffers.used,
       sessionBufferPeakBytes: this.buffers.peak,
       sessionBufferRefused: this.buffers.refused,
@@ -334,7 +370,8 @@ export class TftpServer implements SessionHost {
       return;
     }
     const o = this.options;
-    if (this.limiter && !this.limiter.allow(rinfo.address, Date.now())) {
+    const limiter = this.setup.limiter;
+    if (limiter && !limiter.allow(rinfo.address, Date.now())) {
       // Dropped unanswered: a spoofed flood gets nothing back to amplify.
       this.counters.rateLimited++;
       return;
@@ -344,7 +381,7 @@ export class TftpServer implements SessionHost {
       this.reply(socket, WireError.ILLEGAL_OPERATION, "Mail mode is not supported", rinfo);
       return;
     }
-    if (p.opcode === Opcode.WRQ && !this.writeHandler) {
+    if (p.opcode === Opcode.WRQ && !this.setup.writeHandler) {
       this.counters.writeRequestsRefused++;
       this.reply(socket, WireError.ACCESS_VIOLATION, "Writes are disabled on this server", rinfo);
       return;
@@ -363,8 +400,8 @@ export class TftpServer implements SessionHost {
     const shared = o.singlePort ? socket : undefined;
     const where = { address: via.local, port: via.port };
     const session: Session = p.opcode === Opcode.RRQ
-      ? new ReadSession(this, this.nextId++, p, rinfo, where, shared)
-      : new WriteSession(this, this.nextId++, p, rinfo, where, shared);
+      ? new ReadSession(this.host, this.nextId++, p, rinfo, where, shared)
+      : new WriteSession(this.host, this.nextId++, p, rinfo, where, shared);
     this.sessions.set(session.key, session);
     this.perClient.set(rinfo.address, fromClient + 1);
     this.counters.sessionsStarted++;
@@ -372,7 +409,7 @@ export class TftpServer implements SessionHost {
     session.start();
   }
 
-  sessionEnded(session: Session, s: SessionStats): void {
+  private sessionEnded(session: Session, s: SessionStats): void {
     if (this.sessions.get(session.key) === session) {
       this.sessions.delete(session.key);
       const address = s.peer.address;
@@ -394,14 +431,6 @@ export class TftpServer implements SessionHost {
     } catch {
       // A throwing hook must not take the server down.
     }
-  }
-
-  countUnknownTid(): void {
-    this.counters.unknownTidPackets++;
-  }
-
-  countMalformed(): void {
-    this.counters.malformedPackets++;
   }
 
   /**

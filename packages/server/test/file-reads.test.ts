@@ -45,6 +45,20 @@ describe("file reads on the event loop", () => {
     expect(after.fileReadsOnLoop - before.fileReadsOnLoop).toBe(0);
     expect(after.fileReadsInPool - before.fileReadsInPool).toBeGreaterThan(10);
   });
+
+  it("each server counts its own reads: a second server's transfers leave the first's counters as they were", async () => {
+    const a = await startServer({ root });
+    const b = await startServer({ root });
+    expect((await fetch(a.port, "big.bin", [["blksize", "1468"]])).equals(big)).toBe(true);
+    const first = a.server.stats();
+    expect(first.fileReadsOnLoop + first.fileReadsInPool).toBeGreaterThan(10);
+    const fresh = b.server.stats();
+    expect([fresh.fileReadsOnLoop, fresh.fileReadsInPool, fresh.fileReadsSlowOnLoop]).toEqual([0, 0, 0]);
+    expect((await fetch(b.port, "big.bin", [["blksize", "1468"]])).equals(big)).toBe(true);
+    const again = a.server.stats();
+    expect([again.fileReadsOnLoop, again.fileReadsInPool]).toEqual([first.fileReadsOnLoop, first.fileReadsInPool]);
+    expect(b.server.stats().fileReadsOnLoop + b.server.stats().fileReadsInPool).toBeGreaterThan(10);
+  });
 });
 
 describe("LoopReadGuard", () => {

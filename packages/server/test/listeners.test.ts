@@ -4,7 +4,8 @@
 
 import { readFileSync } from "node:fs";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { createServer, UdpListeners, type RelayListener, type TftpServer } from "../src/index.js";
+import { createServer, type RelayListener, type TftpServer } from "../src/index.js";
+import { UdpListeners } from "../src/internal.js";
 import { UdpClient, closeAllClients, get, rrq } from "./helpers/client.js";
 import { bytes, closeAllServers, makeRoot, startServer } from "./helpers/server.js";
 

@@ -5,9 +5,12 @@
 import { ROOT_CONTEXT, SpanStatusCode, context, trace, type SpanContext } from "@opentelemetry/api";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
-  TftpError, createOtelInstrumentation, describeError, parentContext, splitTraceparent,
+  TftpError, createOtelInstrumentation,
   type Instrumentation, type ReadHandler, type ReadRequest, type SessionStats,
 } from "../src/index.js";
+import { splitTraceparent } from "../src/observe/instrument.js";
+import { describeError } from "../src/observe/stats.js";
+import { parentContext } from "../src/observe/telemetry.js";
 import * as A from "../src/observe/attributes.js";
 import { UdpClient, ackPacket, closeAllClients, errorPacket, get, rrq } from "./helpers/client.js";
 import { bytes, closeAllServers, startServer, type TestServer } from "./helpers/server.js";

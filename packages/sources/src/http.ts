@@ -2,7 +2,8 @@
 // URL, streamed with backpressure, through a cache when one is given.
 
 import type { Agent } from "node:http";
-import { TftpConfigError, safeSegments, type ReadRequest, type SizedBody } from "@tftpkit/server";
+import { TftpConfigError, type ReadRequest, type SizedBody } from "@tftpkit/server";
+import { safeSegments } from "@tftpkit/server/internal";
 import type { UpstreamCache } from "./cache/cache.js";
 import { otelInjector, type HeaderInjector } from "./trace.js";
 import { fetchUpstream, type FetchOptions, type UpstreamResponse, type Validators } from "./upstream.js";

@@ -1,8 +1,19 @@
+/**
+ * `@tftpkit/wasm-core`: the TFTP protocol core (codec, option negotiation,
+ * netascii, block scheduler) compiled to WebAssembly, with the TypeScript
+ * senders and receivers that drive it.
+ *
+ * Subpaths: `@tftpkit/wasm-core/schema` holds the option-schema builders the
+ * server, the client and the apps declare their options with;
+ * `@tftpkit/wasm-core/testing` holds the pure TypeScript reference codec for
+ * differential tests.
+ *
+ * @packageDocumentation
+ */
+
 export { wasmCodec } from "./codec.js";
-export { referenceCodec } from "./reference.js";
 export { Scheduler, scheduler, Ack, Timeout, Rx, type DeadlineOwner } from "./scheduler.js";
 export { NetasciiEncoder, NetasciiDecoder } from "./netascii.js";
-export { coreModule, DEFAULT_SLOTS } from "./core.js";
 export { KNOWN_OPTIONS, type KnownOption } from "./types.js";
 export { Status, statusMessage } from "./status.js";
 export { TftpError, TftpMalformedError, WireError, type TftpErrorCode } from "./errors.js";
@@ -12,13 +23,8 @@ export {
   type AskedOptions, type AckPacket, type Codec, type DataPacket, type Decoded, type ErrorPacket, type Malformed,
   type Mode, type Negotiated, type NegotiationLimits, type OackPacket, type Packet, type RequestFields, type RequestPacket,
 } from "./types.js";
-export {
-  ConfigErrorCode, TftpConfigError, option, int, num, bool, str, oneOf, listOf, fn, custom,
-  checkOptions, closestKey, dataKeys, defaultsOf, resolveTable,
-  type ConfigProblem, type OptionSpec, type OptionTable, type OptionsInput, type OptionsResolved,
-  type ValidateOptions, type ValueOf,
-} from "./schema.js";
-export { busyError, type BufferBudget, type FlowConfig, type PacketLink } from "./flow.js";
+export { ConfigErrorCode, TftpConfigError, type ConfigProblem, type OptionSpec } from "./schema.js";
+export type { BufferBudget, FlowConfig, PacketLink } from "./flow.js";
 export {
   BlockSender, ringSlots,
   type BlockSource, type RetransmitReason, type SendProgress, type SendTimeout, type SenderConfig, type SenderHooks,

@@ -2,9 +2,8 @@
 // error catalog, defaults and "did you mean".
 
 import { describe, expect, it } from "vitest";
-import {
-  BLKSIZE_MAX, ConfigErrorCode, TftpConfigError, bool, checkOptions, closestKey, defaultsOf, int, listOf, num, oneOf, option, resolveTable, str,
-} from "../src/index.js";
+import { BLKSIZE_MAX, ConfigErrorCode, TftpConfigError } from "../src/index.js";
+import { bool, checkOptions, closestKey, defaultsOf, int, listOf, num, oneOf, option, resolveTable, str } from "../src/schema.js";
 
 const table = {
   blksize: option({ ...int(8, BLKSIZE_MAX), default: 512, description: "block size" }),

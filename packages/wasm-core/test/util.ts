@@ -1,6 +1,7 @@
 // Shared helpers of the wasm-core tests.
 
-import { referenceCodec, wasmCodec, type Codec, type Decoded } from "../src/index.js";
+import { wasmCodec, type Codec, type Decoded } from "../src/index.js";
+import { referenceCodec } from "../src/testing.js";
 
 /** Both implementations of the Codec surface: every table runs against each. */
 export const codecs: Array<[string, Codec]> = [

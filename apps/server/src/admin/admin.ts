@@ -27,7 +27,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { hostAllowed, listenHttp } from "@tftpkit/dashboard";
+import { hostAllowed, listenHttp } from "@tftpkit/http-kit";
 import type { FlowQuery, ServerEvent } from "@tftpkit/server";
 import { openApiDocument } from "./openapi.js";
 import type { AdminSource } from "./source.js";

@@ -19,11 +19,11 @@ import type { RemoteInfo } from "node:dgram";
 import type { Socket } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import {
-  UdpListeners, emptyServerStats,
-  type BootFlow, type BoundAddress, type FlowQuery, type Listener, type ListenOptions, type LiveSession, type ReceiveBuffer,
-  type ServerEvent, type ServerEventListener, type ServerStats, type SessionSummary,
+import type {
+  BootFlow, BoundAddress, FlowQuery, ListenOptions, LiveSession, ReceiveBuffer,
+  ServerEvent, ServerEventListener, ServerStats, SessionSummary,
 } from "@tftpkit/server";
+import { UdpListeners, emptyServerStats, type Listener } from "@tftpkit/server/internal";
 import {
   ENV_ARGS, ENV_SLOT,
   type WorkerArgs, type Question, type ReloadAnswer, type ToPrimary, type ToWorker,

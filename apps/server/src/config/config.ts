@@ -11,11 +11,9 @@
 
 import { readFile } from "node:fs/promises";
 import { dirname, extname, isAbsolute, resolve } from "node:path";
-import { SERVER_OPTIONS } from "@tftpkit/server";
-import {
-  ConfigErrorCode, TftpConfigError, bool, checkOptions, custom, dataKeys, defaultsOf, int, num, oneOf, option, str,
-  type ConfigProblem, type OptionSpec, type OptionsResolved,
-} from "@tftpkit/wasm-core";
+import { SERVER_OPTIONS } from "@tftpkit/server/internal";
+import { ConfigErrorCode, TftpConfigError, type ConfigProblem, type OptionSpec } from "@tftpkit/wasm-core";
+import { bool, checkOptions, custom, dataKeys, defaultsOf, int, num, oneOf, option, str, type OptionsResolved } from "@tftpkit/wasm-core/schema";
 import { LineCounter, parseDocument } from "yaml";
 import { ADMIN_DEFAULT, parseAdminAddress } from "../admin/admin.js";
 

@@ -14,6 +14,7 @@ import { connect, type Connection } from "../net/connection.js";
 import { isUnreachable } from "../net/udp.js";
 import type { FileCache } from "../files/file-cache.js";
 import type { SocketPool } from "../net/socket-pool.js";
+import type { FileReadCounters } from "./data-source.js";
 import type { ReadHandler, ReadRequest } from "../handler.js";
 import { splitTraceparent, type SessionObserver } from "../observe/instrument.js";
 import type { SessionProgress } from "../observe/live.js";
@@ -35,6 +36,8 @@ export interface SessionHost {
   readonly buffers: BufferBudget;
   /** Bound session sockets, used again by the next sessions (undefined: one bound and closed per session). */
   readonly socketPool?: SocketPool;
+  /** The server's file read counters. */
+  readonly fileReads: FileReadCounters;
   sessionEnded(session: Session, stats: SessionStats): void;
   countUnknownTid(): void;
   countMalformed(): void;

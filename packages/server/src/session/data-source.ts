@@ -92,16 +92,24 @@ export class LoopReadGuard {
 
 const loopReads = new LoopReadGuard();
 
-/** Reads on the event loop: how many, and how many turned out slow (each then sent reads to the pool for a while). */
-export const fileReadCounters = { onLoop: 0, inPool: 0, slowOnLoop: 0 };
+/**
+ * A server's file reads: on the event loop, in the thread pool, and the
+ * reads on the loop that turned out slow (each then sent reads to the pool
+ * for a while).
+ */
+export interface FileReadCounters {
+  onLoop: number;
+  inPool: number;
+  slowOnLoop: number;
+}
 
 export class FileSource implements DataSource {
   private pos = 0;
   ended = false;
   private reads = 0;
-  private constructor(private fd: number, readonly size: number, private readonly syncReads: boolean) {}
+  private constructor(private fd: number, readonly size: number, private readonly syncReads: boolean, private readonly counters: FileReadCounters) {}
 
-  static open(path: string, syncReads = true): Promise<FileSource> {
+  static open(path: string, syncReads: boolean, counters: FileReadCounters): Promise<FileSource> {
     return new Promise((resolve, reject) => {
       open(path, OPEN_FLAGS, (err, fd) => {
         if (err) return reject(toTftpError(err));
@@ -110,7 +118,7 @@ export class FileSource implements DataSource {
             closeFd(fd, () => {});
             return reject(err2 ? toTftpError(err2) : TftpError.notFound("Not a regular file"));
           }
-          resolve(new FileSource(fd, st.size, syncReads));
+          resolve(new FileSource(fd, st.size, syncReads, counters));
         });
       });
     });
@@ -118,7 +126,7 @@ export class FileSource implements DataSource {
 
   read(targets: Buffer[]): Promise<number> {
     if (this.syncReads && this.reads++ > 0 && loopReads.allowed(performance.now())) return this.readOnLoop(targets);
-    fileReadCounters.inPool++;
+    this.counters.inPool++;
     const want = targets.reduce((s, t) => s + t.length, 0);
     return new Promise((resolve, reject) => {
       const step = (bufs: Buffer[], got: number): void => {
@@ -138,7 +146,7 @@ export class FileSource implements DataSource {
 
   /** readvSync until the targets are full or the file ends; a slow read backs every session off to the pool. */
   private readOnLoop(targets: Buffer[]): Promise<number> {
-    fileReadCounters.onLoop++;
+    this.counters.onLoop++;
     const t0 = performance.now();
     let got = 0;
     let bufs = targets;
@@ -158,7 +166,7 @@ export class FileSource implements DataSource {
       return Promise.reject(toTftpError(err));
     }
     const t1 = performance.now();
-    if (loopReads.took(t1 - t0, t1)) fileReadCounters.slowOnLoop++;
+    if (loopReads.took(t1 - t0, t1)) this.counters.slowOnLoop++;
     return Promise.resolve(got);
   }
 
@@ -303,7 +311,9 @@ function isAsyncIterable(v: unknown): v is AsyncIterable<Uint8Array> {
 }
 
 /** Turns what a handler answered into a source. */
-export async function toSource(body: Body, size: number | undefined, netascii: boolean, cache?: FileCache, syncReads = true): Promise<DataSource> {
+export async function toSource(
+  body: Body, size: number | undefined, netascii: boolean, cache: FileCache | undefined, syncReads: boolean, counters: FileReadCounters,
+): Promise<DataSource> {
   if (typeof body === "string") body = Buffer.from(body, "utf8");
   if (body instanceof FileResponse && cache) {
     // Small files come from the cache (a stat per request while unchanged).
@@ -314,7 +324,7 @@ export async function toSource(body: Body, size: number | undefined, netascii: b
     return new BytesSource(netascii ? new NetasciiEncoder().push(body) : body);
   }
   let src: DataSource;
-  if (body instanceof FileResponse) src = await FileSource.open(body.path, syncReads);
+  if (body instanceof FileResponse) src = await FileSource.open(body.path, syncReads, counters);
   else if (body instanceof Readable || isAsyncIterable(body)) src = new StreamSource(body, size);
   else throw new TypeError("handler answered something that is not bytes, a string, a stream or a file");
   return netascii ? new NetasciiSource(src) : src;
