@@ -30,7 +30,11 @@ export {
 } from "./files/remap.js";
 export { translateEre } from "./files/ere.js";
 export { compileAddressMatch, parseAddress } from "./files/address-match.js";
-export { FLOW_DEFAULTS, type BootFlow, type FlowStep, type FlowContext, type FlowQuery } from "./observe/flows.js";
+export {
+  FLOW_DEFAULTS, BOOT_CALLBACK_WINDOW_MS,
+  type BootFlow, type FlowStep, type FlowStepKind, type FlowStage, type StepOutcome, type FlowContext, type FlowQuery,
+} from "./observe/flows.js";
+export { BOOT_SEQUENCES, type BootSequence } from "./observe/boot-loaders.js";
 export type { LiveSession, SessionProgress } from "./observe/live.js";
 export type { ServerEvent, ServerEventListener } from "./observe/events.js";
 export type { SessionSummary, TopFile, FailingClient } from "./observe/live-tally.js";
