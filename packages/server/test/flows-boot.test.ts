@@ -1,0 +1,148 @@
+// Time to boot: a flow ends as "booted" when the handler marks a step as the
+// last one (`last: true` on the read answer) or when the machine calls back
+// (TftpServer.markBooted). Its time from first packet to booted is in the
+// flow, on the tftp.boot span (which ends there) and in the tftp.boot.duration
+// histogram by loader chain. A flow that never boots ends after the idle gap
+// as before. Loopback, port 0, every wait bounded; no assertion on how long
+// anything took beyond its order.
+
+import { Readable } from "node:stream";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import type { Histogram } from "@opentelemetry/sdk-metrics";
+import { TftpError, createOtelInstrumentation, type ReadHandler } from "../src/index.js";
+import * as A from "../src/observe/attributes.js";
+import { UdpClient, closeAllClients, get as rawGet, sleep, type OptionList } from "./helpers/client.js";
+import { bytes, closeAllServers, startServer, type TestServer } from "./helpers/server.js";
+import { otelHarness } from "./helpers/otel.js";
+
+const files: Record<string, Buffer> = {
+  "pxelinux.0": bytes(3000),
+  "pxelinux.cfg/default": Buffer.from("DEFAULT linux\n"),
+  "vmlinuz": bytes(8000),
+  "initrd.img": bytes(4000),
+};
+const handler: ReadHandler = (req) => {
+  const f = files[req.path];
+  if (!f) throw TftpError.notFound();
+  return req.path === "initrd.img" && req.options["x-last"] !== "no" ? { body: f, last: true } : f;
+};
+const PXELINUX: OptionList = [["tsize", "0"], ["blksize", "1408"]];
+
+afterEach(async () => {
+  closeAllClients();
+  await closeAllServers();
+});
+
+async function fetch(srv: TestServer, address: string, name: string, options: OptionList = PXELINUX): Promise<void> {
+  const c = await UdpClient.open(address);
+  await rawGet(c, srv.port, name, { host: "127.0.0.1", options });
+  c.close();
+  await srv.session((s) => s.peer.address === address && s.peer.port === c.port);
+}
+
+describe("time to boot", () => {
+  const otel = otelHarness();
+  afterAll(() => otel.shutdown());
+
+  it("the handler's last step boots the flow: bootedAt, timeToBootMs, the span ends there, the histogram by loader chain; the next request starts a new flow", async () => {
+    otel.exporter.reset();
+    const instrumentation = createOtelInstrumentation({ tracerProvider: otel.tracerProvider, meterProvider: otel.meterProvider });
+    const srv = await startServer({ handler, instrumentation });
+    const before = srv.server.flows();
+    expect(before).toEqual([]);
+    for (const n of ["pxelinux.0", "pxelinux.cfg/01-52-54-00-00-00-01", "pxelinux.cfg/default", "vmlinuz", "initrd.img"]) await fetch(srv, "127.0.40.1", n);
+    const [f] = srv.server.flows({ client: "127.0.40.1" });
+    expect(f.bootedBy).toBe("last-step");
+    expect(f.bootedAt).toBeGreaterThanOrEqual(f.steps[4].startedAt);
+    expect(f.endedAt).toBe(f.bootedAt);
+    expect(f.timeToBootMs).toBe(f.bootedAt! - f.startedAt);
+    expect(f.steps[4].last).toBe(true);
+    expect(f.steps.filter((s) => s.last)).toHaveLength(1);
+    expect(f).toMatchObject({ failed: false, loaderChain: ["PXELINUX", "Linux"] });
+
+    // The boot span ended when the flow booted (before the server closed), with the time to boot.
+    const boot = otel.exporter.getFinishedSpans().find((s) => s.name === A.SPAN_BOOT);
+    expect(boot).toBeDefined();
+    expect(boot!.attributes).toMatchObject({
+      [A.ATTR_BOOT_BOOTED_BY]: "last-step",
+      [A.ATTR_BOOT_TIME_TO_BOOT]: f.timeToBootMs,
+      [A.ATTR_BOOT_LOADER_CHAIN]: "PXELINUX, Linux",
+    });
+    const endMs = boot!.endTime[0] * 1e3 + boot!.endTime[1] / 1e6;
+    expect(Math.abs(endMs - f.bootedAt!)).toBeLessThan(50); // Date.now() against the SDK's clock: a few ms apart
+
+    const m = (await otel.metrics()).get(A.METRIC_BOOT_DURATION);
+    expect(m?.descriptor.unit).toBe("s");
+    const point = m!.dataPoints.find((p) => p.attributes[A.ATTR_BOOT_LOADER_CHAIN] === "PXELINUX, Linux")!;
+    expect((point.value as Histogram).count).toBe(1);
+    expect((point.value as Histogram).sum).toBeCloseTo(f.timeToBootMs! / 1000, 6);
+
+    // The machine comes back (a reboot): another flow.
+    await fetch(srv, "127.0.40.1", "pxelinux.0");
+    const flows = srv.server.flows({ client: "127.0.40.1" });
+    expect(flows).toHaveLength(2);
+    expect(flows[0].endedAt).toBeNull();
+    expect(flows[0].bootedAt).toBeUndefined();
+  }, 30_000);
+
+  it("a last step that fails does not boot the flow", async () => {
+    const body = () => new Readable({ read() { this.destroy(new Error("disk gone")); } });
+    const srv = await startServer({ handler: () => ({ body: body(), last: true }) }); // the read fails mid-way
+    await fetch(srv, "127.0.40.2", "anything");
+    const [f] = srv.server.flows({ client: "127.0.40.2" });
+    expect(f.steps[0].outcome).not.toBe("ok");
+    expect(f.bootedAt).toBeUndefined();
+    expect(f.endedAt).toBeNull();
+  }, 30_000);
+
+  it("markBooted: the machine calls back; the open flow boots once; unknown clients and booted flows answer false", async () => {
+    otel.exporter.reset();
+    const instrumentation = createOtelInstrumentation({ tracerProvider: otel.tracerProvider, meterProvider: otel.meterProvider });
+    const srv = await startServer({ handler, instrumentation });
+    for (const n of ["pxelinux.0", "pxelinux.cfg/default", "vmlinuz"]) await fetch(srv, "127.0.40.3", n);
+    expect(srv.server.markBooted("127.0.40.99")).toBe(false);
+    expect(srv.server.markBooted("127.0.40.3")).toBe(true);
+    expect(srv.server.markBooted("127.0.40.3")).toBe(false); // booted already
+    const [f] = srv.server.flows({ client: "127.0.40.3" });
+    expect(f).toMatchObject({ bootedBy: "callback" });
+    expect(f.endedAt).toBe(f.bootedAt);
+    expect(f.bootedAt).toBeGreaterThanOrEqual(f.steps[2].startedAt + f.steps[2].durationMs - 1);
+    const boot = otel.exporter.getFinishedSpans().find((s) => s.name === A.SPAN_BOOT);
+    expect(boot?.attributes[A.ATTR_BOOT_BOOTED_BY]).toBe("callback");
+    const m = (await otel.metrics()).get(A.METRIC_BOOT_DURATION)!;
+    expect(m.dataPoints.some((p) => p.attributes[A.ATTR_BOOT_LOADER_CHAIN] === "PXELINUX, Linux")).toBe(true);
+  }, 30_000);
+
+  it("a flow that never boots ends after the idle gap as before; a callback after that still records the time (not on the ended span)", async () => {
+    otel.exporter.reset();
+    const instrumentation = createOtelInstrumentation({ tracerProvider: otel.tracerProvider, meterProvider: otel.meterProvider });
+    const srv = await startServer({ handler, instrumentation, flowIdleSeconds: 0.2 });
+    await fetch(srv, "127.0.40.4", "pxelinux.0");
+    await fetch(srv, "127.0.40.4", "initrd.img", [...PXELINUX, ["x-last", "no"]]);
+    await sleep(900);
+    const [ended] = srv.server.flows({ client: "127.0.40.4" });
+    expect(ended.endedAt).not.toBeNull();
+    expect(ended.bootedAt).toBeUndefined();
+    const span = otel.exporter.getFinishedSpans().find((s) => s.name === A.SPAN_BOOT)!;
+    expect(span.attributes[A.ATTR_BOOT_BOOTED_BY]).toBeUndefined();
+
+    const events: string[] = [];
+    srv.server.subscribe((e) => e.type === "flow" && e.flow.bootedAt !== undefined && events.push(e.flow.id));
+    expect(srv.server.markBooted("127.0.40.4")).toBe(true);
+    const [late] = srv.server.flows({ client: "127.0.40.4" });
+    expect(late.bootedBy).toBe("callback");
+    expect(late.endedAt).toBe(ended.endedAt); // its last step, as before
+    expect(late.timeToBootMs).toBe(late.bootedAt! - late.startedAt);
+    expect(late.bootedAt!).toBeGreaterThan(late.endedAt!);
+    expect(events).toEqual([late.id]);
+    const m = (await otel.metrics()).get(A.METRIC_BOOT_DURATION)!;
+    expect(m.dataPoints.length).toBeGreaterThan(0);
+    expect(srv.server.markBooted("127.0.40.4")).toBe(false);
+  }, 30_000);
+
+  it("with flowsMax 0 there is nothing to boot", async () => {
+    const srv = await startServer({ handler, flowsMax: 0 });
+    await fetch(srv, "127.0.40.5", "initrd.img");
+    expect(srv.server.markBooted("127.0.40.5")).toBe(false);
+  });
+});
