@@ -203,11 +203,11 @@ describe.skipIf(!available)("the dashboard in Chromium", () => {
     await page.close();
   });
 
-  it("a machine's boot flow: a Gantt of its steps in order, the miss in red, the probe marked, a link to its trace", async () => {
+  it("a machine's boot flow: a Gantt of its steps in order, the config search miss apart from failures, the probe marked, stages, the loader chain, a link to its trace", async () => {
     const from = "127.0.0.7";
     expect(await sizeProbe(a, from, "pxelinux.0")).toBe(30_000);
     for (const name of BOOT_SEQUENCE.slice(1)) await curlFrom(a, from, name).done;
-    const { flows } = await getJson<{ flows: Array<{ id: string; traceId?: string; steps: Array<{ path: string; outcome: string }> }> }>(
+    const { flows } = await getJson<{ flows: Array<{ id: string; traceId?: string; loaderChain: string[]; steps: Array<{ path: string; outcome: string }> }> }>(
       `${a.adminUrl}/api/v1/flows?client=${from}`,
     );
     expect(flows[0].steps.map((s) => s.path)).toEqual(BOOT_SEQUENCE);
@@ -217,15 +217,23 @@ describe.skipIf(!available)("the dashboard in Chromium", () => {
     const rows = page.locator("article.flow").first().locator(".gantt-row");
     await waitFor("five steps in the timeline", async () => ((await rows.count()) === 5 ? true : undefined), 20_000);
     expect(await rows.locator(".gantt-label .path").allTextContents()).toEqual(BOOT_SEQUENCE);
-    expect(await rows.evaluateAll((els) => els.map((e) => e.getAttribute("data-outcome")))).toEqual(["probe", "ok", "not-found", "ok", "ok"]);
-    // The miss is drawn red, the probe is labelled a probe and drawn apart from successes.
-    const colour = (i: number) => rows.nth(i).locator(".bar").evaluate((e) => getComputedStyle(e).backgroundColor);
-    expect(await colour(2)).toBe("rgb(248, 81, 73)");
-    expect(await colour(1)).toBe("rgb(63, 185, 80)");
+    expect(await rows.evaluateAll((els) => els.map((e) => e.getAttribute("data-outcome")))).toEqual(["probe", "ok", "search-miss", "ok", "ok"]);
+    expect(await rows.evaluateAll((els) => els.map((e) => e.getAttribute("data-stage")))).toEqual(["boot-program", "boot-program", "config", "config", "kernel"]);
+    // The MAC config missing is PXELINUX's search, not a failure: labelled and drawn apart from
+    // failures (red) and successes; the probe is labelled a probe and drawn apart from successes.
+    const colour = (i: number) => rows.nth(i).locator(".bar").evaluate((e) => getComputedStyle(e).borderTopColor);
+    const fill = (i: number) => rows.nth(i).locator(".bar").evaluate((e) => getComputedStyle(e).backgroundColor);
+    expect(await fill(1)).toBe("rgb(63, 185, 80)");
+    expect(await colour(2)).toBe("rgb(210, 153, 34)");
+    expect(await rows.nth(2).locator(".badge").textContent()).toBe("search miss");
     expect(await rows.nth(0).locator(".badge").textContent()).toBe("probe");
+    const header = page.locator("article.flow").first().locator("h3");
+    expect(await header.textContent()).toContain("0 failed · 1 search misses");
+    expect(await header.locator(".chain").textContent()).toBe(flows[0].loaderChain.join(" → "));
+    expect(flows[0].loaderChain).toEqual(expect.arrayContaining(["PXELINUX", "Linux"]));
     // The machine is named by the MAC its config request carried.
     expect(await page.locator("article.flow").first().locator(".identity").textContent()).toBe("mac aa:bb:cc:dd:ee:ff");
-    expect(await colour(0)).not.toBe(await colour(1));
+    expect(await fill(0)).not.toBe(await fill(1));
     // The trace link: the configured template with this flow's trace id, a trace the exporter received.
     expect(flows[0].traceId).toMatch(/^[0-9a-f]{32}$/);
     expect(await page.locator("article.flow").first().locator("a.trace").getAttribute("href")).toBe(TRACE_TEMPLATE.replace("{traceId}", flows[0].traceId!));
