@@ -161,6 +161,13 @@ describe("each loader's exact request order", () => {
   }, 30_000);
 });
 
+it("curl's options (tsize, blksize 512, timeout 5 last) are no loader's: the chain comes from the names", async () => {
+  const srv = await startServer({ handler });
+  const CURL = opts({ tsize: "0", blksize: "512", timeout: "5" });
+  const f = await boot(srv, "127.0.30.5", ask(CURL, "pxelinux.0", "pxelinux.cfg/default", "vmlinuz"));
+  expect(f.loaderChain).toEqual(["BIOS PXE", "PXELINUX", "Linux"]);
+}, 30_000);
+
 describe("a search that finds nothing", () => {
   it("PXELINUX with no config at all: the misses are search misses, default missing too is a failure, and the flow fails", async () => {
     const srv = await startServer({ handler });

@@ -108,8 +108,8 @@ const PROGRAM = /\.(?:efi|0|kk?pxe|pxe|lkrn|com|n12|c32|mod|lst)$|^(?:ldlinux\.[
  * A file's stage by its name alone (undefined: the name says nothing; the
  * flow's order decides). Searched names are configs.
  */
-export function stageOfName(path: string, base = baseName(path)): FlowStage | undefined {
-  if (path.includes("pxelinux.cfg/") || searchOf(path)) return "config";
+export function stageOfName(path: string, base = baseName(path), place = searchOf(path)): FlowStage | undefined {
+  if (place || path.includes("pxelinux.cfg/")) return "config";
   if (KERNEL.test(base)) return "kernel";
   if (INITRD.test(base)) return "initrd";
   if (CONFIG.test(base)) return "config";
@@ -133,8 +133,8 @@ export function stageByOrder(first: boolean, sawConfig: boolean, sawKernel: bool
 
 /**
  * Who sent a request, from its options and name: firmware and loaders each
- * send their own (EDK2 asks windowsize 4, U-Boot timeout 5, iPXE blksize
- * 1432, PXELINUX blksize 1408); names only one loader asks for (GRUB's
+ * send their own (EDK2 asks windowsize 4, U-Boot timeout 5 before any
+ * other option, iPXE blksize 1432, PXELINUX blksize 1408); names only one loader asks for (GRUB's
  * modules and configs, iPXE scripts, PXELINUX's modules and configs). The
  * first request of a flow names the firmware by its file when nothing else
  * does: a .efi file is UEFI's, a .0/.kpxe/.pxe/.com the BIOS PXE ROM's.
@@ -142,7 +142,8 @@ export function stageByOrder(first: boolean, sawConfig: boolean, sawKernel: bool
 export function askerOf(path: string, base: string, options: Readonly<Record<string, string>> | undefined, first: boolean): string | undefined {
   if (options) {
     if (options.windowsize === "4") return "UEFI PXE";
-    if (options.timeout === "5") return "U-Boot";
+    // U-Boot puts timeout first (curl sends timeout too, last).
+    if (options.timeout === "5" && firstKey(options) === "timeout") return "U-Boot";
     if (options.blksize === "1432") return "iPXE";
   }
   if (base.startsWith("grub.cfg") || base.endsWith(".mod") || base.endsWith(".lst") || base === "grubenv") return "GRUB";
@@ -152,6 +153,11 @@ export function askerOf(path: string, base: string, options: Readonly<Record<str
     if (base.endsWith(".efi")) return "UEFI PXE";
     if (/\.(?:0|kk?pxe|pxe|com|n12)$/.test(base)) return "BIOS PXE";
   }
+  return undefined;
+}
+
+function firstKey(o: Readonly<Record<string, string>>): string | undefined {
+  for (const k in o) return k;
   return undefined;
 }
 

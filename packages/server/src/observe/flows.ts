@@ -395,7 +395,7 @@ export class FlowTracker {
     flow.started++;
     const place = searchOf(s.path);
     const prev = flow.steps[flow.steps.length - 1];
-    let stage = stageOfName(s.path, base);
+    let stage = stageOfName(s.path, base, place);
     // The same name again (a size probe, then the fetch): the same stage.
     if (!stage && prev?.path === s.path) stage = prev.stage;
     stage ??= stageByOrder(first, flow.sawConfig, flow.sawKernel, flow.sawInitrd);
