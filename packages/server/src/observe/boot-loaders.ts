@@ -176,5 +176,28 @@ export function nextOf(base: string, stage: FlowStage): string | undefined {
   return undefined;
 }
 
+/** What a name says on its own: its base name, its place in a known search, its stage (undefined: the order decides). */
+export interface NameInfo {
+  base: string;
+  place: SearchPlace | undefined;
+  stage: FlowStage | undefined;
+}
+
+/** Names seen lately (boot fleets ask the same few names over and over); cleared when full. */
+const NAME_CACHE = new Map<string, NameInfo>();
+const NAME_CACHE_MAX = 512;
+
+/** nameInfo() of a path, from a small cache: the string tests run once per name, not once per request. */
+export function nameInfo(path: string): NameInfo {
+  let n = NAME_CACHE.get(path);
+  if (n) return n;
+  const base = baseName(path);
+  const place = searchOf(path);
+  n = { base, place, stage: stageOfName(path, base, place) };
+  if (NAME_CACHE.size >= NAME_CACHE_MAX) NAME_CACHE.clear();
+  NAME_CACHE.set(path, n);
+  return n;
+}
+
 /** Links a chain keeps at most. */
 export const CHAIN_MAX = 6;

@@ -23,7 +23,7 @@
 
 import { bootIdentity, type BootIdentity } from "../files/bootpath.js";
 import {
-  CHAIN_MAX, askerOf, baseName, nextOf, searchOf, stageByOrder, stageOfName,
+  CHAIN_MAX, askerOf, baseName, nameInfo, nextOf, stageByOrder,
   type BootSequence, type FlowStage,
 } from "./boot-loaders.js";
 import type { SessionProgress } from "./live.js";
@@ -390,12 +390,11 @@ export class FlowTracker {
 
   /** A new step: its stage, its search, what it says of the loader chain. */
   private step(flow: FlowRecord, s: SessionStart, now: number): StepRecord {
-    const base = baseName(s.path);
+    const { base, place, stage: named } = nameInfo(s.path);
     const first = flow.started === 0;
     flow.started++;
-    const place = searchOf(s.path);
     const prev = flow.steps[flow.steps.length - 1];
-    let stage = stageOfName(s.path, base, place);
+    let stage = named;
     // The same name again (a size probe, then the fetch): the same stage.
     if (!stage && prev?.path === s.path) stage = prev.stage;
     stage ??= stageByOrder(first, flow.sawConfig, flow.sawKernel, flow.sawInitrd);
