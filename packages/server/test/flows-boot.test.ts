@@ -146,3 +146,27 @@ describe("time to boot", () => {
     expect(srv.server.markBooted("127.0.40.5")).toBe(false);
   });
 });
+
+describe("the tracker on its own", () => {
+  it("an http step joins the client's flow with its stage and does not tell who asked; a callback then boots the flow", async () => {
+    const { FlowTracker } = await import("../src/observe/flows.js");
+    const ended: string[] = [];
+    const booted: Array<[string, boolean]> = [];
+    const t = new FlowTracker({ idleMs: 60_000, flowsMax: 10, stepsMax: 8, junkMax: 3 }, "", (f) => ended.push(f.ctx.id), (f, late) => booted.push([f.ctx.id, late]));
+    const end = { kind: "read" as const, outcome: "ok" as const, bytesSent: 10, tsize: 10, blksize: 1432, windowsize: 1, durationMs: 1, handlerMs: 0, retransmits: 0 };
+    const a = t.start({ id: 1, kind: "read", path: "undionly.kpxe", peer: { address: "192.0.2.1" }, optionsAsked: { tsize: "0", blksize: "1456" } }, 1000);
+    t.finish(a.flow, a.step, end, 1010);
+    const b = t.start({ id: 2, kind: "http", path: "boot/vmlinuz", peer: { address: "192.0.2.1" } }, 1100);
+    expect(b.flow).toBe(a.flow);
+    t.finish(b.flow, b.step, { ...end, kind: "http" }, 1200);
+    const [f] = t.query({ client: "192.0.2.1" }, 1300);
+    expect(f.steps.map((s) => [s.kind, s.stage, s.outcome])).toEqual([["read", "boot-program", "ok"], ["http", "kernel", "ok"]]);
+    expect(f.loaderChain).toEqual(["BIOS PXE", "iPXE", "Linux"]);
+    expect(t.markBooted("192.0.2.1", 5000)).toBe(true);
+    expect(booted).toEqual([[f.id, false]]);
+    expect(ended).toEqual([f.id]);
+    const [g] = t.query({ client: "192.0.2.1" }, 6000);
+    expect(g).toMatchObject({ bootedAt: 5000, timeToBootMs: 4000, endedAt: 5000, bootedBy: "callback" });
+    t.endAll();
+  });
+});
