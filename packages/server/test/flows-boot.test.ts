@@ -140,6 +140,26 @@ describe("time to boot", () => {
     expect(srv.server.markBooted("127.0.40.4")).toBe(false);
   }, 30_000);
 
+  it("the histogram tells at most 100 loader chains apart; made-up chains past that are \"other\"", async () => {
+    const { MeterProvider } = await import("@opentelemetry/sdk-metrics");
+    const { TestMetricReader } = await import("./helpers/otel.js");
+    const reader = new TestMetricReader();
+    const meterProvider = new MeterProvider({ readers: [reader] });
+    const inst = createOtelInstrumentation({ tracerProvider: otel.tracerProvider, meterProvider });
+    for (let i = 0; i < 150; i++) {
+      inst.flowBooted!({
+        id: String(i), client: "192.0.2.9", startedAt: 0, endedAt: 1000, steps: [], loaderChain: [`X${i}`, "Linux"],
+        failedSteps: 0, searchMisses: 0, failed: false, bootedAt: 1000, timeToBootMs: 1000, bootedBy: "callback",
+      });
+    }
+    const { resourceMetrics } = await reader.collect();
+    const m = resourceMetrics.scopeMetrics.flatMap((sm) => sm.metrics).find((x) => x.descriptor.name === A.METRIC_BOOT_DURATION)!;
+    expect(m.dataPoints).toHaveLength(101);
+    const other = m.dataPoints.find((p) => p.attributes[A.ATTR_BOOT_LOADER_CHAIN] === "other")!;
+    expect((other.value as Histogram).count).toBe(50);
+    await meterProvider.shutdown();
+  });
+
   it("with flowsMax 0 there is nothing to boot", async () => {
     const srv = await startServer({ handler, flowsMax: 0 });
     await fetch(srv, "127.0.40.5", "initrd.img");

@@ -41,6 +41,9 @@ export interface OtelInstrumentationOptions {
 /** Outcomes that are not failures: no span error status, no error.type. */
 const NOT_FAILED: ReadonlySet<Outcome> = new Set<Outcome>(["ok", "probe"]);
 
+/** Loader chains the time-to-boot histogram tells apart; later ones are "other". */
+const CHAINS_MAX = 100;
+
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
 /**
@@ -111,16 +114,24 @@ class Instruments {
     });
   }
 
-  /** One frozen attribute set per loader chain. */
+  private chains = 0;
+
+  /**
+   * One frozen attribute set per loader chain. Real chains are few, but a
+   * client can make one up from the names it asks: past CHAINS_MAX chains,
+   * new ones are recorded as "other" (the metric's cardinality stays bounded).
+   */
   chainAttrs(chain: string): Attributes {
     const id = `chain\0${chain}`;
     let a = this.attrCache.get(id);
-    if (!a) {
-      a = Object.freeze({ [A.ATTR_BOOT_LOADER_CHAIN]: chain });
-      // Chains are few (a handful of loaders, at most six links), but a
-      // client can make one up: past 1000 sets, the rest share one.
-      if (this.attrCache.size < 1000) this.attrCache.set(id, a);
-    }
+    if (a) return a;
+    const name = this.chains < CHAINS_MAX ? chain : "other";
+    const key = `chain\0${name}`;
+    a = this.attrCache.get(key);
+    if (a) return a;
+    this.chains++;
+    a = Object.freeze({ [A.ATTR_BOOT_LOADER_CHAIN]: name });
+    this.attrCache.set(key, a);
     return a;
   }
 
