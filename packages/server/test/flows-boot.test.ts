@@ -187,6 +187,14 @@ describe("the tracker on its own", () => {
     expect(ended).toEqual([f.id]);
     const [g] = t.query({ client: "192.0.2.1" }, 6000);
     expect(g).toMatchObject({ bootedAt: 5000, timeToBootMs: 4000, endedAt: 5000, bootedBy: "callback" });
+
+    // Idle past the gap but not swept yet: the flow ended at its last step; the callback is late.
+    const c = t.start({ id: 3, kind: "read", path: "pxelinux.0", peer: { address: "192.0.2.2" } }, 10_000);
+    t.finish(c.flow, c.step, end, 10_050);
+    expect(t.markBooted("192.0.2.2", 200_000)).toBe(true);
+    const [h] = t.query({ client: "192.0.2.2" }, 200_000);
+    expect(h).toMatchObject({ endedAt: 10_050, bootedAt: 200_000, timeToBootMs: 190_000 });
+    expect(booted.at(-1)).toEqual([h.id, true]);
     t.endAll();
   });
 });

@@ -23,7 +23,7 @@
 
 import { bootIdentity, type BootIdentity } from "../files/bootpath.js";
 import {
-  CHAIN_MAX, askerOf, baseName, nameInfo, nextOf, stageByOrder,
+  CHAIN_MAX, askerOf, nameInfo, nextOf, stageByOrder,
   type BootSequence, type FlowStage,
 } from "./boot-loaders.js";
 import type { SessionProgress } from "./live.js";
@@ -158,8 +158,6 @@ export class StepRecord {
   final: FlowStep | undefined;
   /** The handler marked the step as the boot's last. */
   last = false;
-  /** The handler set the stage. */
-  stageSet = false;
   constructor(
     readonly sessionId: string,
     readonly path: string,
@@ -414,7 +412,6 @@ export class FlowTracker {
   annotate(flow: FlowRecord, step: StepRecord, stage: FlowStage | undefined, last: boolean): void {
     if (stage) {
       step.stage = stage;
-      step.stageSet = true;
       this.saw(flow, stage);
     }
     if (last) step.last = true;
@@ -443,7 +440,7 @@ export class FlowTracker {
     }
     if (outcome === "search-miss") flow.searchMisses++;
     else if (!NOT_FAILED.has(outcome)) flow.failedSteps++;
-    if (st.outcome === "ok" && step.kind !== "write") flow.link(nextOf(baseName(step.path), step.stage));
+    if (st.outcome === "ok" && step.kind !== "write") flow.link(nextOf(nameInfo(step.path).base, step.stage));
     const final: FlowStep = {
       sessionId: step.sessionId,
       path: step.path,
@@ -484,7 +481,9 @@ export class FlowTracker {
   markBooted(client: string, now: number): boolean {
     if (!this.enabled) return false;
     const open = this.open.get(client) ?? this.openJunk.get(client);
-    if (open) {
+    // Idle past the gap, not swept yet: it ended at its last step.
+    if (open && open.active === 0 && now - open.lastActivity >= this.o.idleMs) this.end(open);
+    else if (open) {
       if (open.junk) this.promote(open);
       this.boot(open, now, "callback");
       return true;
