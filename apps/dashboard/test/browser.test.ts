@@ -33,6 +33,8 @@ const tree = tempTree({
   // 1 Mi blocks of 8 bytes: a transfer that runs long enough to watch (it is stopped once seen).
   "big.img": Buffer.alloc(8 << 20, 3),
   [XSS_NAME]: "not markup\n",
+  // A handler that marks the kernel as the boot's last file (everything else falls through to the root).
+  "last.mjs": 'import { readFileSync } from "node:fs";\nexport default (req) => (req.path === "vmlinuz" ? { body: readFileSync(new URL("./vmlinuz", import.meta.url)), last: true } : undefined);\n',
 });
 
 let context: BrowserContext;
@@ -242,6 +244,32 @@ describe.skipIf(!available)("the dashboard in Chromium", () => {
     expect(await violations(page)).toEqual([]);
     expect(watch.errors).toEqual([]);
     await page.close();
+  });
+
+  it("a boot whose handler marks the kernel last: booted in the flow list, its time to boot in the overview by loader chain", async () => {
+    const c = await startCli(["--root", tree.dir, "--admin", "127.0.0.1:0", "--log", "off", "--handler", join(tree.dir, "last.mjs")]);
+    const from = "127.0.0.21";
+    for (const name of ["pxelinux.0", "pxelinux.cfg/01-aa-bb-cc-dd-ee-21", "pxelinux.cfg/default", "vmlinuz"]) await curlFrom(c, from, name).done;
+    const { flows } = await getJson<{ flows: Array<{ bootedBy?: string; timeToBootMs?: number; loaderChain: string[] }> }>(`${c.adminUrl}/api/v1/flows?client=${from}`);
+    expect(flows[0]).toMatchObject({ bootedBy: "last-step" });
+    const chain = flows[0].loaderChain.join(" → ");
+
+    const { page, watch } = await openPage(`${c.adminUrl}/#/flows`);
+    const row = page.locator(`#flows-table tr[data-client="${from}"]`);
+    await row.waitFor({ timeout: 20_000 });
+    expect(await row.getAttribute("data-state")).toBe("booted");
+    expect(await row.locator("td.chain").textContent()).toBe(chain);
+    expect(await row.locator("td.time-to-boot").textContent()).not.toBe("–");
+    await page.goto(`${c.adminUrl}/#/`);
+    const boot = page.locator(`#time-to-boot tr[data-chain="${chain}"]`);
+    await boot.waitFor({ timeout: 20_000 });
+    expect(await boot.locator("td").nth(1).textContent()).toBe("1");
+    expect(await page.locator("#tile-time-to-boot .value").textContent()).not.toBe("–");
+    await shot(page, "overview-time-to-boot");
+    expect(await violations(page)).toEqual([]);
+    expect(watch.errors).toEqual([]);
+    await page.close();
+    await c.stop();
   });
 
   it(`a file named ${XSS_NAME} is shown as that text: no img element, no dialog`, async () => {
