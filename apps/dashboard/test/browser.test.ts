@@ -33,6 +33,8 @@ const tree = tempTree({
   // 1 Mi blocks of 8 bytes: a transfer that runs long enough to watch (it is stopped once seen).
   "big.img": Buffer.alloc(8 << 20, 3),
   [XSS_NAME]: "not markup\n",
+  // A handler that marks the kernel as the boot's last file (everything else falls through to the root).
+  "last.mjs": 'import { readFileSync } from "node:fs";\nexport default (req) => (req.path === "vmlinuz" ? { body: readFileSync(new URL("./vmlinuz", import.meta.url)), last: true } : undefined);\n',
 });
 
 let context: BrowserContext;
@@ -203,11 +205,11 @@ describe.skipIf(!available)("the dashboard in Chromium", () => {
     await page.close();
   });
 
-  it("a machine's boot flow: a Gantt of its steps in order, the miss in red, the probe marked, a link to its trace", async () => {
+  it("a machine's boot flow: a Gantt of its steps in order, the config search miss apart from failures, the probe marked, stages, the loader chain, a link to its trace", async () => {
     const from = "127.0.0.7";
     expect(await sizeProbe(a, from, "pxelinux.0")).toBe(30_000);
     for (const name of BOOT_SEQUENCE.slice(1)) await curlFrom(a, from, name).done;
-    const { flows } = await getJson<{ flows: Array<{ id: string; traceId?: string; steps: Array<{ path: string; outcome: string }> }> }>(
+    const { flows } = await getJson<{ flows: Array<{ id: string; traceId?: string; loaderChain: string[]; steps: Array<{ path: string; outcome: string }> }> }>(
       `${a.adminUrl}/api/v1/flows?client=${from}`,
     );
     expect(flows[0].steps.map((s) => s.path)).toEqual(BOOT_SEQUENCE);
@@ -217,15 +219,23 @@ describe.skipIf(!available)("the dashboard in Chromium", () => {
     const rows = page.locator("article.flow").first().locator(".gantt-row");
     await waitFor("five steps in the timeline", async () => ((await rows.count()) === 5 ? true : undefined), 20_000);
     expect(await rows.locator(".gantt-label .path").allTextContents()).toEqual(BOOT_SEQUENCE);
-    expect(await rows.evaluateAll((els) => els.map((e) => e.getAttribute("data-outcome")))).toEqual(["probe", "ok", "not-found", "ok", "ok"]);
-    // The miss is drawn red, the probe is labelled a probe and drawn apart from successes.
-    const colour = (i: number) => rows.nth(i).locator(".bar").evaluate((e) => getComputedStyle(e).backgroundColor);
-    expect(await colour(2)).toBe("rgb(248, 81, 73)");
-    expect(await colour(1)).toBe("rgb(63, 185, 80)");
+    expect(await rows.evaluateAll((els) => els.map((e) => e.getAttribute("data-outcome")))).toEqual(["probe", "ok", "search-miss", "ok", "ok"]);
+    expect(await rows.evaluateAll((els) => els.map((e) => e.getAttribute("data-stage")))).toEqual(["boot-program", "boot-program", "config", "config", "kernel"]);
+    // The MAC config missing is PXELINUX's search, not a failure: labelled and drawn apart from
+    // failures (red) and successes; the probe is labelled a probe and drawn apart from successes.
+    const colour = (i: number) => rows.nth(i).locator(".bar").evaluate((e) => getComputedStyle(e).borderTopColor);
+    const fill = (i: number) => rows.nth(i).locator(".bar").evaluate((e) => getComputedStyle(e).backgroundColor);
+    expect(await fill(1)).toBe("rgb(63, 185, 80)");
+    expect(await colour(2)).toBe("rgb(210, 153, 34)");
+    expect(await rows.nth(2).locator(".badge").textContent()).toBe("search miss");
     expect(await rows.nth(0).locator(".badge").textContent()).toBe("probe");
+    const header = page.locator("article.flow").first().locator("h3");
+    expect(await header.textContent()).toContain("0 failed · 1 search misses");
+    expect(await header.locator(".chain").textContent()).toBe(flows[0].loaderChain.join(" → "));
+    expect(flows[0].loaderChain).toEqual(expect.arrayContaining(["PXELINUX", "Linux"]));
     // The machine is named by the MAC its config request carried.
     expect(await page.locator("article.flow").first().locator(".identity").textContent()).toBe("mac aa:bb:cc:dd:ee:ff");
-    expect(await colour(0)).not.toBe(await colour(1));
+    expect(await fill(0)).not.toBe(await fill(1));
     // The trace link: the configured template with this flow's trace id, a trace the exporter received.
     expect(flows[0].traceId).toMatch(/^[0-9a-f]{32}$/);
     expect(await page.locator("article.flow").first().locator("a.trace").getAttribute("href")).toBe(TRACE_TEMPLATE.replace("{traceId}", flows[0].traceId!));
@@ -234,6 +244,32 @@ describe.skipIf(!available)("the dashboard in Chromium", () => {
     expect(await violations(page)).toEqual([]);
     expect(watch.errors).toEqual([]);
     await page.close();
+  });
+
+  it("a boot whose handler marks the kernel last: booted in the flow list, its time to boot in the overview by loader chain", async () => {
+    const c = await startCli(["--root", tree.dir, "--admin", "127.0.0.1:0", "--log", "off", "--handler", join(tree.dir, "last.mjs")]);
+    const from = "127.0.0.21";
+    for (const name of ["pxelinux.0", "pxelinux.cfg/01-aa-bb-cc-dd-ee-21", "pxelinux.cfg/default", "vmlinuz"]) await curlFrom(c, from, name).done;
+    const { flows } = await getJson<{ flows: Array<{ bootedBy?: string; timeToBootMs?: number; loaderChain: string[] }> }>(`${c.adminUrl}/api/v1/flows?client=${from}`);
+    expect(flows[0]).toMatchObject({ bootedBy: "last-step" });
+    const chain = flows[0].loaderChain.join(" → ");
+
+    const { page, watch } = await openPage(`${c.adminUrl}/#/flows`);
+    const row = page.locator(`#flows-table tr[data-client="${from}"]`);
+    await row.waitFor({ timeout: 20_000 });
+    expect(await row.getAttribute("data-state")).toBe("booted");
+    expect(await row.locator("td.chain").textContent()).toBe(chain);
+    expect(await row.locator("td.time-to-boot").textContent()).not.toBe("–");
+    await page.goto(`${c.adminUrl}/#/`);
+    const boot = page.locator(`#time-to-boot tr[data-chain="${chain}"]`);
+    await boot.waitFor({ timeout: 20_000 });
+    expect(await boot.locator("td").nth(1).textContent()).toBe("1");
+    expect(await page.locator("#tile-time-to-boot .value").textContent()).not.toBe("–");
+    await shot(page, "overview-time-to-boot");
+    expect(await violations(page)).toEqual([]);
+    expect(watch.errors).toEqual([]);
+    await page.close();
+    await c.stop();
   });
 
   it(`a file named ${XSS_NAME} is shown as that text: no img element, no dialog`, async () => {

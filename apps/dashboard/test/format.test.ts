@@ -1,7 +1,7 @@
 // The page's formatting helpers that guard what becomes a link or a class.
 
 import { describe, expect, it } from "vitest";
-import { bytes, duration, machineHref, outcomeClass, traceLink } from "../web/src/format.js";
+import { bytes, duration, flowState, kindLabel, machineHref, outcomeClass, quantile, traceLink } from "../web/src/format.js";
 
 const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
 
@@ -33,6 +33,31 @@ describe("outcomeClass, machineHref and units", () => {
       "fail",
       "fail",
     ]);
+  });
+
+  it("draws a miss inside a config search apart from failures and from successes", () => {
+    expect(outcomeClass("search-miss")).toBe("miss");
+    expect(outcomeClass("not-found")).toBe("fail");
+  });
+
+  it("labels HTTP steps apart from TFTP ones", () => {
+    expect(["read", "write", "http"].map(kindLabel)).toEqual(["TFTP", "TFTP write", "HTTP"]);
+  });
+
+  it("names a flow's state: booted before failed before open or ended", () => {
+    expect(flowState({ endedAt: null })).toBe("open");
+    expect(flowState({ endedAt: 5 })).toBe("ended");
+    expect(flowState({ endedAt: 5, failed: true })).toBe("failed");
+    expect(flowState({ endedAt: null, failed: true })).toBe("failed");
+    expect(flowState({ endedAt: 5, bootedAt: 5, failed: false })).toBe("booted");
+  });
+
+  it("quantiles by nearest rank", () => {
+    expect(quantile([], 0.5)).toBeNaN();
+    expect(quantile([7], 0.9)).toBe(7);
+    expect(quantile([1, 2, 3, 4], 0.5)).toBe(2);
+    expect(quantile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 0.9)).toBe(9);
+    expect(quantile([1, 2, 3], 1)).toBe(3);
   });
 
   it("encodes a client and a server name into the machine link", () => {

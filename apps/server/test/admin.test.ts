@@ -164,7 +164,11 @@ describe.skipIf(!hasCurl)("admin API over tftpkit serve (curl from distinct loop
     const flow = mine.body.flows[0];
     expect(flow).toMatchObject({ client: "127.0.0.5", identity: { kind: "mac", value: "52:54:00:12:34:05" }, endedAt: null });
     expect(flow.steps.map((s: any) => s.path)).toEqual(PXE_SEQUENCE);
-    expect(flow.steps.map((s: any) => s.outcome)).toEqual(["ok", "not-found", "ok", "ok", "ok"]);
+    // The MAC config missing is PXELINUX's config search: a search miss, not a failure.
+    expect(flow.steps.map((s: any) => s.outcome)).toEqual(["ok", "search-miss", "ok", "ok", "ok"]);
+    expect(flow.steps.map((s: any) => s.stage)).toEqual(["boot-program", "config", "config", "kernel", "initrd"]);
+    expect(flow).toMatchObject({ failedSteps: 0, searchMisses: 1, failed: false });
+    expect(flow.loaderChain).toEqual(expect.arrayContaining(["PXELINUX", "Linux"]));
     expect(flow.steps[3]).toMatchObject({ kind: "read", bytes: kernel.length, tsize: kernel.length, retransmits: 0 });
     expect(flow.steps[4].bytes).toBe(initrd.length);
     expect(flow.steps[1].error).toBe("1: File not found");

@@ -2,7 +2,7 @@
 
 import type { Stats } from "node:fs";
 import { Readable } from "node:stream";
-import type { FlowContext } from "./observe/flows.js";
+import type { FlowContext, FlowStage } from "./observe/flows.js";
 
 export interface ReadRequest {
   /** The file name as the client sent it. */
@@ -38,10 +38,14 @@ export function file(path: string): FileResponse {
 
 export type Body = Uint8Array | string | Readable | AsyncIterable<Uint8Array> | FileResponse;
 
-/** A body with its size, so that tsize can be announced for a stream. */
+/** A body with its size (so that tsize can be announced for a stream) and what the boot flow should know of it. */
 export interface SizedBody {
   body: Body;
   size?: number;
+  /** The step's stage in the boot flow (boot-program, config, kernel, initrd, other); default: from the name and the flow's order. */
+  stage?: FlowStage;
+  /** This file is the boot's last: once it is sent, the flow ends as booted (with its time to boot). */
+  last?: boolean;
 }
 
 export type ReadResponse = Body | SizedBody;

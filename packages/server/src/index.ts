@@ -36,7 +36,8 @@ export {
   compileRemapRules, readRemapFile, RemapSyntaxError, REMAP_DEFAULTS,
   type RewriteFn, type RewriteContext, type RewriteResult, type RemapOptions,
 } from "./files/remap.js";
-export type { BootFlow, FlowStep, FlowContext, FlowQuery } from "./observe/flows.js";
+export type { BootFlow, FlowStep, FlowStepKind, FlowStage, StepOutcome, FlowContext, FlowQuery } from "./observe/flows.js";
+export { BOOT_SEQUENCES, type BootSequence } from "./observe/boot-loaders.js";
 export type { LiveSession, SessionProgress } from "./observe/live.js";
 export type { ServerEvent, ServerEventListener } from "./observe/events.js";
 export type { SessionSummary, TopFile, FailingClient } from "./observe/live-tally.js";

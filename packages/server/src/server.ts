@@ -322,6 +322,16 @@ export class TftpServer {
     return this.monitor.flows(query);
   }
 
+  /**
+   * The machine at `client` (its address) booted: it called back, e.g. over
+   * the HTTP stage. Its open boot flow (or the last one, ended by the idle
+   * gap within the hour) records its time to boot and ends as booted. False
+   * when the client has no such flow.
+   */
+  markBooted(client: string): boolean {
+    return this.monitor.markBooted(client);
+  }
+
   /** Errors by code, top files, top failing clients. */
   summary(): SessionSummary {
     return this.monitor.summary();

@@ -91,7 +91,10 @@ describe("boot flows", () => {
     expect(f.identity).toEqual({ kind: "mac", value: "aa:bb:cc:dd:ee:05" });
     expect(f.endedAt).toBeNull(); // open until the idle gap
     expect(f.steps.map((s) => s.path)).toEqual(PXE_SEQUENCE);
-    expect(f.steps.map((s) => s.outcome)).toEqual(["ok", "not-found", "ok", "ok", "ok"]);
+    // The MAC config missing is how PXELINUX looks for its config: a search miss, not a failure.
+    expect(f.steps.map((s) => s.outcome)).toEqual(["ok", "search-miss", "ok", "ok", "ok"]);
+    expect(f.steps.map((s) => s.stage)).toEqual(["boot-program", "config", "config", "kernel", "initrd"]);
+    expect(f).toMatchObject({ failedSteps: 0, searchMisses: 1, failed: false, loaderChain: ["PXELINUX", "Linux"] });
     expect(f.steps.map((s) => s.bytes)).toEqual([3000, 0, 14, 20_000, 9000]);
     expect(f.steps[0]).toMatchObject({ kind: "read", tsize: 3000, blksize: 1408, windowsize: 1, retransmits: 0 });
     expect(f.steps[1].error).toBe("1: File not found");
@@ -357,7 +360,10 @@ describe("one trace per boot flow", () => {
     expect(boot.attributes).toMatchObject({
       [A.ATTR_FLOW_ID]: flow.id,
       [A.ATTR_BOOT_STEPS]: 5,
-      [A.ATTR_BOOT_FAILED_STEPS]: 1,
+      [A.ATTR_BOOT_FAILED_STEPS]: 0,
+      [A.ATTR_BOOT_SEARCH_MISSES]: 1,
+      [A.ATTR_BOOT_FAILED]: false,
+      [A.ATTR_BOOT_LOADER_CHAIN]: "PXELINUX, Linux",
       [A.ATTR_BOOT_IDENTITY_KIND]: "mac",
       [A.ATTR_BOOT_IDENTITY]: "aa:bb:cc:dd:ee:05",
       [A.ATTR_BOOT_LAST_PATH]: "boot/initrd.img",

@@ -1,16 +1,21 @@
 // Boot flows: what each machine fetched while it booted. The list shows the
-// recent flows; a machine's page draws each of its flows as a Gantt of the
-// steps (failures red, the UEFI size probe marked as a probe, a live
-// transfer striped), with a link to the trace when the server names a
-// tracing UI.
+// recent flows with their loader chain and time to boot; a machine's page
+// draws each of its flows as a Gantt of the steps (failures red, misses
+// inside a known config search amber and dashed, the UEFI size probe marked
+// as a probe, a live transfer striped, HTTP requests labelled apart from
+// TFTP), with each step's stage and a link to the trace when the server
+// names a tracing UI.
 
 import { useEffect, useState } from "preact/hooks";
 import type { BootFlow, FlowStep } from "../../src/wire.js";
-import { bytes, clock, count, duration, machineHref, outcomeClass, traceLink, type OutcomeClass } from "./format.js";
+import { bytes, clock, count, duration, flowState, kindLabel, machineHref, outcomeClass, traceLink, type OutcomeClass } from "./format.js";
 import { Progress, Toolbar, useNow } from "./sessions.js";
 import { store, useStore, type SessionRow } from "./store.js";
 
-const failures = (f: BootFlow) => f.steps.filter((x) => outcomeClass(x.outcome) === "fail").length;
+/** Failed steps: the server's count (dropped steps included), else the kept steps'. */
+const failures = (f: BootFlow) => f.failedSteps ?? f.steps.filter((x) => outcomeClass(x.outcome) === "fail").length;
+const misses = (f: BootFlow) => f.searchMisses ?? f.steps.filter((x) => x.outcome === "search-miss").length;
+const chain = (f: BootFlow) => (f.loaderChain?.length ? f.loaderChain.join(" → ") : "–");
 const flowEnd = (f: BootFlow) => Math.max(f.startedAt, ...f.steps.map((x) => x.startedAt + x.durationMs));
 
 export function Flows() {
@@ -29,28 +34,37 @@ export function Flows() {
             {s.fleet && <th>server</th>}
             <th>client</th>
             <th>identity</th>
+            <th>loader chain</th>
             <th>started</th>
             <th class="num">steps</th>
             <th class="num">failures</th>
+            <th class="num">search misses</th>
             <th class="num">bytes</th>
             <th class="num">duration</th>
+            <th class="num">time to boot</th>
             <th>state</th>
           </tr>
         </thead>
         <tbody>
           {flows.slice(0, 300).map((f) => (
-            <tr key={`${f.server ?? ""}|${f.id}`} data-client={f.client} class={failures(f) ? "has-failures" : undefined}>
+            <tr key={`${f.server ?? ""}|${f.id}`} data-client={f.client} data-state={flowState(f)} class={f.failed || failures(f) ? "has-failures" : undefined}>
               {s.fleet && <td class="server">{f.server}</td>}
               <td>
                 <a href={machineHref(f.client, f.server)}>{f.client}</a>
               </td>
               <td>{f.identity ? `${f.identity.kind} ${f.identity.value}` : "–"}</td>
+              <td class="chain">{chain(f)}</td>
               <td>{clock(f.startedAt)}</td>
               <td class="num">{f.steps.length}</td>
               <td class="num">{failures(f)}</td>
+              <td class="num">{misses(f)}</td>
               <td class="num">{bytes(f.steps.reduce((n, x) => n + x.bytes, 0))}</td>
               <td class="num">{duration((f.endedAt ?? flowEnd(f)) - f.startedAt)}</td>
-              <td>{f.endedAt === null ? "open" : "ended"}</td>
+              <td class="num time-to-boot">{f.timeToBootMs === undefined ? "–" : duration(f.timeToBootMs)}</td>
+              <td>
+                <span class={`state-${flowState(f)}`}>{flowState(f)}</span>
+                {f.noConfig && <span class="muted">{` (no ${f.noConfig})`}</span>}
+              </td>
             </tr>
           ))}
         </tbody>
@@ -64,6 +78,7 @@ interface Bar {
   key: string;
   path: string;
   kind: string;
+  stage?: string;
   start: number;
   end: number;
   cls: OutcomeClass;
@@ -83,6 +98,7 @@ function Gantt({ flow, live, now }: { flow: BootFlow; live: SessionRow[]; now: n
     key: `${x.sessionId}|${i}`,
     path: x.path,
     kind: x.kind,
+    stage: x.stage,
     start: x.startedAt,
     end: x.outcome === "running" ? runningEnd(x.sessionId, x.startedAt, x.startedAt + x.durationMs) : x.startedAt + x.durationMs,
     cls: outcomeClass(x.outcome),
@@ -110,17 +126,19 @@ function Gantt({ flow, live, now }: { flow: BootFlow; live: SessionRow[]; now: n
         </div>
       </div>
       {bars.map((b) => (
-        <div class={`gantt-row ${b.cls}`} key={b.key} data-outcome={b.outcome}>
+        <div class={`gantt-row ${b.cls}${b.kind === "http" ? " http" : ""}`} key={b.key} data-outcome={b.outcome} data-kind={b.kind} data-stage={b.stage}>
           <div class="gantt-label" title={b.path}>
+            {b.kind === "http" && <span class="kind http">{kindLabel(b.kind)}</span>}
             <span class="path">{b.path}</span>
-            <span class={`badge ${b.cls}`}>{b.cls === "probe" ? "probe" : b.outcome}</span>
+            {b.stage && b.stage !== "other" && <span class="stage">{b.stage}</span>}
+            <span class={`badge ${b.cls}`}>{b.cls === "probe" ? "probe" : b.cls === "miss" ? "search miss" : b.outcome}</span>
           </div>
           <div class="gantt-track">
             <div
-              class={`bar ${b.cls}`}
+              class={`bar ${b.cls}${b.kind === "http" ? " http" : ""}`}
               data-outcome={b.outcome}
               style={{ left: pct(b.start), width: `max(3px, ${(100 * (b.end - b.start)) / span}%)` }}
-              title={`${b.kind} ${b.path}: ${b.outcome}, ${duration(b.end - b.start)}${b.step?.error ? ` (${b.step.error})` : ""}`}
+              title={`${kindLabel(b.kind)} ${b.path}${b.stage ? ` (${b.stage})` : ""}: ${b.outcome}, ${duration(b.end - b.start)}${b.step?.error ? ` (${b.step.error})` : ""}`}
             />
           </div>
         </div>
@@ -137,6 +155,7 @@ function StepTable({ flow }: { flow: BootFlow }) {
           <th>#</th>
           <th>path</th>
           <th>kind</th>
+          <th>stage</th>
           <th>outcome</th>
           <th class="num">bytes / tsize</th>
           <th class="num">blksize / window</th>
@@ -152,9 +171,11 @@ function StepTable({ flow }: { flow: BootFlow }) {
           <tr key={`${x.sessionId}|${i}`} class={outcomeClass(x.outcome)}>
             <td>{i + 1}</td>
             <td class="path">{x.path}</td>
-            <td>{x.kind}</td>
+            <td>{kindLabel(x.kind)}</td>
+            <td>{x.stage ?? ""}</td>
             <td>
               <span class={`badge ${outcomeClass(x.outcome)}`}>{x.outcome}</span>
+              {x.last && <span class="muted">{" last"}</span>}
             </td>
             <td class="num">{`${bytes(x.bytes)} / ${bytes(x.tsize)}`}</td>
             <td class="num">{`${x.blksize} / ${x.windowsize}`}</td>
@@ -197,7 +218,12 @@ export function Machine({ client, server }: { client: string; server?: string })
           <article class="flow" key={`${f.server ?? ""}|${f.id}`}>
             <h3>
               {`Flow ${clock(f.startedAt)}`}
-              <span class="muted">{` · ${f.steps.length} steps · ${failures(f)} failed · ${f.endedAt === null ? "open" : `ended after ${duration(f.endedAt - f.startedAt)}`}`}</span>
+              <span class="muted">{` · ${f.steps.length} steps · ${failures(f)} failed · ${misses(f)} search misses · ${
+                f.timeToBootMs !== undefined ? `booted after ${duration(f.timeToBootMs)}` : f.endedAt === null ? "open" : `ended after ${duration(f.endedAt - f.startedAt)}`
+              }`}</span>
+              {f.loaderChain?.length ? <span class="chain">{chain(f)}</span> : null}
+              {f.failed && <span class="badge fail">{f.noConfig ? `no config found (${f.noConfig})` : "failed"}</span>}
+              {f.bootedAt !== undefined && <span class="badge ok">booted</span>}
               {f.stepsDropped ? <span class="muted">{`(${f.stepsDropped} earlier steps not kept)`}</span> : null}
               {f.identity && <span class="identity">{`${f.identity.kind} ${f.identity.value}`}</span>}
               {href && (

@@ -44,11 +44,34 @@ export const ERROR_NAMES: Record<string, string> = {
   "8": "option refused",
 };
 
-export type OutcomeClass = "ok" | "probe" | "fail" | "running";
+export type OutcomeClass = "ok" | "probe" | "miss" | "fail" | "running";
 
-/** How an outcome is drawn: a success, the UEFI size probe (not a failure), a step still running, or a failure. */
+/**
+ * How an outcome is drawn: a success, the UEFI size probe and a miss inside
+ * a known config search (neither is a failure), a step still running, or a
+ * failure.
+ */
 export function outcomeClass(outcome: string): OutcomeClass {
+  if (outcome === "search-miss") return "miss";
   return outcome === "ok" || outcome === "probe" || outcome === "running" ? outcome : "fail";
+}
+
+/** A step's kind as the timeline labels it: HTTP requests apart from TFTP reads and writes. */
+export function kindLabel(kind: string): string {
+  return kind === "http" ? "HTTP" : kind === "write" ? "TFTP write" : "TFTP";
+}
+
+/** A flow's state: booted, failed (a step failed or no config was found), open, or ended (the idle gap). */
+export function flowState(f: { endedAt: number | null; bootedAt?: number; failed?: boolean }): "booted" | "failed" | "open" | "ended" {
+  if (f.bootedAt !== undefined) return "booted";
+  if (f.failed) return "failed";
+  return f.endedAt === null ? "open" : "ended";
+}
+
+/** The q-quantile (0..1) of ascending numbers (nearest rank); NaN for none. */
+export function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
 }
 
 /**

@@ -1,11 +1,12 @@
-// Overview: counters, and charts of the last five minutes derived from the
-// stats samples (rates are differences between consecutive samples).
+// Overview: counters, charts of the last five minutes derived from the
+// stats samples (rates are differences between consecutive samples), and
+// time to boot from the booted flows the page holds, by loader chain.
 
 import { useMemo } from "preact/hooks";
 import type uPlot from "uplot";
 import { Chart, type Series } from "./chart.js";
-import { bytes, count, duration, ERROR_NAMES, percent, rate } from "./format.js";
-import type { ServerCounters } from "../../src/wire.js";
+import { bytes, count, duration, ERROR_NAMES, percent, quantile, rate } from "./format.js";
+import type { BootFlow, ServerCounters } from "../../src/wire.js";
 import { useStore, type Sample } from "./store.js";
 
 const OUTCOME_COLORS: Record<string, string> = {
@@ -42,6 +43,76 @@ function Tile({ label, value, id }: { label: string; value: string; id: string }
   );
 }
 
+interface BootRow {
+  chain: string;
+  boots: number;
+  median: number;
+  p90: number;
+  max: number;
+}
+
+/** Time to boot of the booted flows, overall and by loader chain (most boots first). */
+function bootTimes(flows: Iterable<BootFlow>): { all: BootRow; rows: BootRow[] } {
+  const by = new Map<string, number[]>();
+  const all: number[] = [];
+  for (const f of flows) {
+    if (f.timeToBootMs === undefined) continue;
+    const chain = f.loaderChain?.length ? f.loaderChain.join(" → ") : "unknown";
+    let list = by.get(chain);
+    if (!list) by.set(chain, (list = []));
+    list.push(f.timeToBootMs);
+    all.push(f.timeToBootMs);
+  }
+  const row = (chain: string, ms: number[]): BootRow => {
+    ms.sort((a, b) => a - b);
+    return { chain, boots: ms.length, median: quantile(ms, 0.5), p90: quantile(ms, 0.9), max: ms[ms.length - 1] ?? NaN };
+  };
+  return { all: row("all", all), rows: [...by].map(([c, ms]) => row(c, ms)).sort((a, b) => b.boots - a.boots || a.chain.localeCompare(b.chain)) };
+}
+
+function TimeToBoot({ flows, version }: { flows: Map<string, BootFlow>; version: number }) {
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  const t = useMemo(() => bootTimes(flows.values()), [version]);
+  const maxP90 = Math.max(1, ...t.rows.map((r) => r.p90));
+  return (
+    <>
+      <h2>Time to boot</h2>
+      {t.rows.length === 0 ? (
+        <p class="muted" id="time-to-boot-none">
+          No flow has booted yet (a handler marks the last file with last: true, or the machine calls back).
+        </p>
+      ) : (
+        <table class="grid" id="time-to-boot">
+          <thead>
+            <tr>
+              <th>loader chain</th>
+              <th class="num">boots</th>
+              <th class="num">median</th>
+              <th class="num">p90</th>
+              <th class="num">max</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {t.rows.map((r) => (
+              <tr key={r.chain} data-chain={r.chain}>
+                <td class="chain">{r.chain}</td>
+                <td class="num">{count(r.boots)}</td>
+                <td class="num">{duration(r.median)}</td>
+                <td class="num">{duration(r.p90)}</td>
+                <td class="num">{duration(r.max)}</td>
+                <td class="bar-cell">
+                  <div class="hbar boot" style={{ width: `${(100 * r.p90) / maxP90}%` }} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </>
+  );
+}
+
 export function Overview() {
   const s = useStore();
   const samples = s.samples;
@@ -70,6 +141,7 @@ export function Overview() {
 
   if (!body) return <p class="muted">Waiting for the first stats…</p>;
   const st = body.stats ?? {};
+  const booted = [...s.flows.values()].filter((f) => f.timeToBootMs !== undefined).map((f) => f.timeToBootMs!).sort((a, b) => a - b);
   const errors = Object.entries(body.errorsByCode ?? {}).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
   const maxErr = Math.max(1, ...errors.map(([, n]) => n));
   return (
@@ -84,6 +156,7 @@ export function Overview() {
         <Tile id="tile-received" label="received" value={bytes(num(st.bytesReceived))} />
         <Tile id="tile-retransmits" label={`retransmits (${percent(num(st.retransmits), num(st.packetsSent))} of packets)`} value={count(num(st.retransmits))} />
         <Tile id="tile-uptime" label="uptime" value={duration(1000 * num(body.uptimeSeconds))} />
+        <Tile id="tile-time-to-boot" label={`time to boot, median of ${count(booted.length)}`} value={duration(quantile(booted, 0.5))} />
       </div>
       <div class="charts">
         <Chart id="chart-outcomes" title="Sessions per second, by outcome" series={charts.outcomeSeries} data={charts.outcomes} format={(v) => v.toFixed(v < 10 ? 1 : 0)} />
@@ -100,6 +173,7 @@ export function Overview() {
         <Chart id="chart-active" title="Active sessions" series={[{ label: "active", stroke: "#e3b341" }]} data={charts.active} format={(v) => (Number.isInteger(v) ? String(v) : "")} />
         <Chart id="chart-retransmits" title="Retransmits per second" series={[{ label: "retransmits", stroke: "#f85149" }]} data={charts.retransmits} format={(v) => v.toFixed(v < 10 ? 1 : 0)} />
       </div>
+      <TimeToBoot flows={s.flows} version={version} />
       <h2>Errors by code</h2>
       {errors.length === 0 ? (
         <p class="muted">No error sent yet.</p>

@@ -60,12 +60,17 @@ const schemas = {
   },
   FlowStep: {
     type: "object",
-    required: ["sessionId", "path", "kind", "outcome", "bytes", "tsize", "blksize", "windowsize", "startedAt", "durationMs", "handlerMs", "retransmits"],
+    required: ["sessionId", "path", "kind", "outcome", "stage", "bytes", "tsize", "blksize", "windowsize", "startedAt", "durationMs", "handlerMs", "retransmits"],
     properties: {
       sessionId: { type: "string" },
       path: { type: "string" },
-      kind: { enum: ["read", "write"] },
-      outcome: { anyOf: [ref("Outcome"), { const: "running" }], description: "`running` while the session runs" },
+      kind: { enum: ["read", "write", "http"], description: "a TFTP read or write, or a request of the HTTP stage" },
+      outcome: {
+        anyOf: [ref("Outcome"), { const: "search-miss" }, { const: "running" }],
+        description: "`search-miss`: a name missing inside a known config search (pxelinux.cfg/01-<mac>, grub.cfg-<hex IP>, autoexec.ipxe), not a failure; `running` while the session runs",
+      },
+      stage: { enum: ["boot-program", "config", "kernel", "initrd", "other"], description: "set by the handler, else from the file name and the flow's order" },
+      last: { const: true, description: "the handler marked this file as the boot's last" },
       bytes: int,
       tsize: nullableInt,
       blksize: int,
@@ -79,8 +84,8 @@ const schemas = {
   },
   BootFlow: {
     type: "object",
-    description: "What one machine (client address) fetched while it booted: consecutive sessions ended by an idle gap.",
-    required: ["id", "client", "startedAt", "endedAt", "steps"],
+    description: "What one machine (client address) fetched while it booted: consecutive sessions ended by an idle gap, or by booting.",
+    required: ["id", "client", "startedAt", "endedAt", "steps", "loaderChain", "failedSteps", "searchMisses", "failed"],
     properties: {
       id: { type: "string" },
       client: { type: "string" },
@@ -95,6 +100,19 @@ const schemas = {
       traceId: { type: "string", pattern: "^[0-9a-f]{32}$", description: "the trace of the flow's tftp.boot span" },
       steps: { type: "array", items: ref("FlowStep"), description: "in order of start" },
       stepsDropped: { ...int, description: "older steps let go of (flowStepsMax)" },
+      loaderChain: {
+        type: "array",
+        items: { type: "string" },
+        maxItems: 6,
+        description: "firmware, loaders and OS the flow went through, learnt from what it asked, e.g. [\"UEFI PXE\", \"GRUB\", \"Linux\"]",
+      },
+      failedSteps: { ...int, description: "steps that failed (neither ok, probe nor search-miss), dropped ones included" },
+      searchMisses: { ...int, description: "names missing inside known config searches (not failures)" },
+      failed: { type: "boolean", description: "a step failed, or a config search ended with no config found" },
+      noConfig: { type: "string", description: "the config search that found no config (pxelinux.cfg, grub.cfg)" },
+      bootedAt: { ...epochMs, description: "when the flow booted (the handler's last file sent, or the machine called back)" },
+      timeToBootMs: { ...ms, description: "from the flow's first packet to booted" },
+      bootedBy: { enum: ["last-step", "callback"] },
     },
   },
   StatsBody: {

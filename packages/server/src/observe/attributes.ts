@@ -2,8 +2,9 @@
 //
 // Where OpenTelemetry's semantic conventions have a name (network.*,
 // error.type) it is used as is; the rest live under `tftp.`. Metric
-// attributes are low-cardinality only: the session kind, its outcome and a
-// retransmission's reason; never a file name or an address.
+// attributes are low-cardinality only: the session kind, its outcome, a
+// retransmission's reason and a boot's loader chain; never a file name or an
+// address.
 //
 // Prometheus sees the metric names with dots turned into underscores and
 // `_total` added to counters (tftp.server.sessions -> tftp_server_sessions_total).
@@ -52,6 +53,10 @@ export const ATTR_RETRANSMITS = "tftp.retransmits"; // packets sent again
 export const ATTR_DUPLICATE_ACKS = "tftp.duplicate_acks";
 /** ok, probe, not-found, access-denied, timeout, client-error, handler-error, error, aborted (also a metric attribute). */
 export const ATTR_OUTCOME = "tftp.outcome";
+/** The session's stage in its boot flow: boot-program, config, kernel, initrd or other. */
+export const ATTR_STAGE = "tftp.boot.stage";
+/** The session was a miss inside a known config search (not-found, yet not a failure: no error status). */
+export const ATTR_SEARCH_MISS = "tftp.boot.search_miss";
 /** The TFTP error code (0-8) sent or received. */
 export const ATTR_ERROR_CODE = "tftp.error.code";
 export const ATTR_ERROR_MESSAGE = "tftp.error.message";
@@ -64,8 +69,20 @@ export const ATTR_HANDLER_DURATION = "tftp.handler.duration_ms"; // ms
 export const ATTR_FLOW_ID = "tftp.flow.id";
 /** Sessions of the flow (dropped steps included). */
 export const ATTR_BOOT_STEPS = "tftp.boot.steps";
-/** Sessions of the flow that failed (neither ok nor probe). */
+/** Sessions of the flow that failed (neither ok, probe nor a search miss). */
 export const ATTR_BOOT_FAILED_STEPS = "tftp.boot.failed_steps";
+/** Names missing inside known config searches (pxelinux.cfg/01-<mac>, grub.cfg-<hex IP>, ...): not failures. */
+export const ATTR_BOOT_SEARCH_MISSES = "tftp.boot.search_misses";
+/** Firmware, loaders and OS the flow went through, e.g. "UEFI PXE, GRUB, Linux" (also the time-to-boot metric's attribute). */
+export const ATTR_BOOT_LOADER_CHAIN = "tftp.boot.loader_chain";
+/** The flow failed: a step failed, or a config search found no config. */
+export const ATTR_BOOT_FAILED = "tftp.boot.failed";
+/** The config search that found no config (pxelinux.cfg, grub.cfg). */
+export const ATTR_BOOT_NO_CONFIG = "tftp.boot.no_config";
+/** The flow booted: "last-step" (the handler marked its last file) or "callback" (the machine called back). */
+export const ATTR_BOOT_BOOTED_BY = "tftp.boot.booted_by";
+/** From the flow's first packet to booted (booted flows only). */
+export const ATTR_BOOT_TIME_TO_BOOT = "tftp.boot.time_to_boot_ms"; // ms
 export const ATTR_BOOT_PROBES = "tftp.boot.probes";
 export const ATTR_BOOT_LAST_PATH = "tftp.boot.last_path";
 export const ATTR_BOOT_LAST_OUTCOME = "tftp.boot.last_outcome";
@@ -112,6 +129,11 @@ export const METRIC_SESSION_DURATION = "tftp.server.session.duration";
 /** Histogram s: time the handler took to answer, by tftp.kind and tftp.outcome. */
 export const METRIC_HANDLER_DURATION = "tftp.server.handler.duration";
 
+/** Histogram s: time to boot (first packet of a boot flow to booted), by tftp.boot.loader_chain. */
+export const METRIC_BOOT_DURATION = "tftp.boot.duration";
+
+/** Bucket boundaries (seconds) of the time-to-boot histogram: 1 s .. 1 h. */
+export const BOOT_DURATION_BUCKETS = [1, 2.5, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1200, 1800, 3600];
 /** Bucket boundaries (seconds) of the session duration histogram: 5 ms .. 5 min. */
 export const SESSION_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 /** Bucket boundaries (seconds) of the handler latency histogram: 0.1 ms .. 30 s. */

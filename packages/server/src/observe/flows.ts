@@ -10,19 +10,46 @@
 // flows of a single step that has not succeeded live in a separate, smaller
 // budget (a quarter), so a flood of one-packet clients churns that budget and
 // never evicts a real boot. Each session costs O(1): a map lookup, a step,
-// a move to the back of an insertion-ordered map; an idle sweep visits only
-// the flows it ends (plus the busy ones it moves back).
+// a move to the back of an insertion-ordered map, a few string tests of its
+// name (boot-loaders.ts); an idle sweep visits only the flows it ends (plus
+// the busy ones it moves back).
+//
+// Flows know boot loaders (boot-loaders.ts): a miss inside a known config
+// search is "search-miss", not a failure; a search that ends with nothing
+// found fails the flow; each step gets a stage; each flow a loader chain.
+// A flow ends as "booted" when the handler marked a step as the last one
+// (`last: true` on its answer) or when markBooted() is called (the machine
+// called back); it then has its time to boot.
 
 import { bootIdentity, type BootIdentity } from "../files/bootpath.js";
+import {
+  CHAIN_MAX, askerOf, nameInfo, nextOf, stageByOrder,
+  type BootSequence, type FlowStage,
+} from "./boot-loaders.js";
 import type { SessionProgress } from "./live.js";
-import type { Outcome, SessionStats } from "./stats.js";
+import type { Outcome } from "./stats.js";
+
+export type { FlowStage } from "./boot-loaders.js";
+
+/** What a step was: a TFTP read or write, or a request of the HTTP stage. */
+export type FlowStepKind = "read" | "write" | "http";
+
+/**
+ * How a step ended: a session outcome, "search-miss" (a name missing inside
+ * a known config search: how the loader works, not a failure), or
+ * "running" while it runs.
+ */
+export type StepOutcome = Outcome | "search-miss" | "running";
 
 export interface FlowStep {
   sessionId: string;
   path: string;
-  kind: "read" | "write";
-  /** "running" while the session runs. */
-  outcome: Outcome | "running";
+  kind: FlowStepKind;
+  outcome: StepOutcome;
+  /** boot-program, config, kernel, initrd or other: set by the handler, else from the name and the flow's order. */
+  stage: FlowStage;
+  /** The handler marked this step as the boot's last (`last: true`). */
+  last?: true;
   bytes: number;
   tsize: number | null;
   blksize: number;
@@ -52,6 +79,22 @@ export interface BootFlow {
   steps: FlowStep[];
   /** Steps let go of to stay within flowStepsMax. */
   stepsDropped?: number;
+  /** Firmware, loaders and OS the flow went through, learnt from what it asked: e.g. ["UEFI PXE", "GRUB", "Linux"]. */
+  loaderChain: string[];
+  /** Steps that failed (neither ok, probe nor search-miss), dropped ones included. */
+  failedSteps: number;
+  /** Names missing inside known config searches (not failures), dropped ones included. */
+  searchMisses: number;
+  /** A step failed, or a config search ended with no config found. */
+  failed: boolean;
+  /** The config search that ended with no config found (e.g. "pxelinux.cfg"). */
+  noConfig?: string;
+  /** epoch ms: the flow booted (the handler's last step ended, or the machine called back). */
+  bootedAt?: number;
+  /** From the flow's first packet to booted. */
+  timeToBootMs?: number;
+  /** "last-step" (the handler marked it) or "callback" (markBooted). */
+  bootedBy?: "last-step" | "callback";
 }
 
 /**
@@ -103,15 +146,27 @@ export function flowOptions(o: { flowIdleSeconds: number; flowsMax: number; flow
 }
 
 const IDENTITY_RANK: Record<BootIdentity["kind"], number> = { ip: 1, serial: 2, mac: 3 };
+/** Steps that take a flow out of the small budget (a search miss does not: a flood of them stays there). */
 const SUCCEEDED: ReadonlySet<string> = new Set(["ok", "probe"]);
+/** Steps that are not failures. */
+const NOT_FAILED: ReadonlySet<string> = new Set(["ok", "probe", "search-miss"]);
 
-class StepRecord {
+/** A flow ended by the idle gap can still be marked booted (the machine called back) this long after its last step. */
+export const BOOT_CALLBACK_WINDOW_MS = 3_600_000;
+
+export class StepRecord {
   final: FlowStep | undefined;
+  /** The handler marked the step as the boot's last. */
+  last = false;
   constructor(
     readonly sessionId: string,
     readonly path: string,
-    readonly kind: "read" | "write",
+    readonly kind: FlowStepKind,
     readonly startedAt: number,
+    public stage: FlowStage,
+    /** The known search the name belongs to (and whether it is the search's fallback). */
+    readonly search: BootSequence | undefined,
+    readonly fallback: boolean,
     /** Reads the running session; let go of at its end (it holds the session and its buffers). */
     private progress: (() => SessionProgress) | undefined,
   ) {}
@@ -130,6 +185,7 @@ class StepRecord {
       path: this.path,
       kind: this.kind,
       outcome: "running",
+      stage: this.stage,
       bytes: p?.bytes ?? 0,
       tsize: p && p.tsize >= 0 ? p.tsize : null,
       blksize: p?.blksize ?? 512,
@@ -156,10 +212,34 @@ export class FlowRecord {
   active = 0;
   /** In the small budget (one step, not succeeded yet). */
   junk = true;
+  readonly chain: string[] = [];
+  failedSteps = 0;
+  searchMisses = 0;
+  /** Steps started (dropped ones included). */
+  started = 0;
+  sawConfig = false;
+  sawKernel = false;
+  sawInitrd = false;
+  /** The config search begun and not found yet (misses only). */
+  openSearch: BootSequence | undefined;
+  /** The config search that found a config last. */
+  foundSearch: BootSequence | undefined;
+  noConfig: string | undefined;
+  bootedAt: number | undefined;
+  bootedBy: "last-step" | "callback" | undefined;
 
   constructor(id: string, readonly client: string, readonly startedAt: number) {
     this.ctx = { id, client };
     this.lastActivity = startedAt;
+  }
+
+  get failed(): boolean {
+    return this.failedSteps > 0 || this.noConfig !== undefined;
+  }
+
+  /** Adds a link to the loader chain (once; at most CHAIN_MAX). */
+  link(name: string | undefined): void {
+    if (name && this.chain.length < CHAIN_MAX && !this.chain.includes(name)) this.chain.push(name);
   }
 
   snapshot(now: number): BootFlow {
@@ -169,10 +249,20 @@ export class FlowRecord {
       startedAt: this.startedAt,
       endedAt: this.endedAt,
       steps: this.steps.map((s) => s.snapshot(now)),
+      loaderChain: [...this.chain],
+      failedSteps: this.failedSteps,
+      searchMisses: this.searchMisses,
+      failed: this.failed,
     };
     if (this.ctx.identity) f.identity = { kind: this.ctx.identity.kind, value: this.ctx.identity.value };
     if (this.ctx.traceId) f.traceId = this.ctx.traceId;
     if (this.stepsDropped) f.stepsDropped = this.stepsDropped;
+    if (this.noConfig) f.noConfig = this.noConfig;
+    if (this.bootedAt !== undefined) {
+      f.bootedAt = this.bootedAt;
+      f.timeToBootMs = this.bootedAt - this.startedAt;
+      f.bootedBy = this.bootedBy;
+    }
     return f;
   }
 }
@@ -198,11 +288,28 @@ class Ring<T> {
 }
 
 export interface SessionStart {
-  id: number;
-  kind: "read" | "write";
+  id: number | string;
+  kind: FlowStepKind;
   path: string;
   peer: { address: string };
+  /** Options the client asked (names lower case): they tell firmware and loaders apart. */
+  optionsAsked?: Readonly<Record<string, string>>;
   progress?: () => SessionProgress;
+}
+
+/** How a step ended, as the tracker needs it (a TFTP session's SessionStats fits). */
+export interface StepEnd {
+  kind: FlowStepKind;
+  outcome: Outcome;
+  bytesSent: number;
+  bytesReceived?: number;
+  tsize: number;
+  blksize: number;
+  windowsize: number;
+  durationMs: number;
+  handlerMs: number;
+  retransmits: number;
+  error?: { code: number; message: string };
 }
 
 /** Flows by client address, with the bounds above. */
@@ -215,13 +322,17 @@ export class FlowTracker {
   private endedJunk: Ring<FlowRecord>;
   private nextId = 1;
   private sweepTimer: NodeJS.Timeout | undefined;
+  /** Each client's last ended flow, oldest first (bounded like the ended rings): a late callback finds it. */
+  private readonly lastEnded = new Map<string, FlowRecord>();
 
   constructor(
     private o: FlowOptions,
     /** Put before flow and session ids (a worker's, e.g. "w2:", so ids stay unique across workers). */
     private readonly idPrefix: string,
-    /** Told of every flow that ends (idle, evicted, closed). */
+    /** Told of every flow that ends (idle, evicted, closed, booted). */
     private readonly onEnd: (f: FlowRecord) => void,
+    /** Told of every flow that boots (after onEnd when booting ends it; `late`: it had ended before). */
+    private readonly onBoot: (f: FlowRecord, late: boolean) => void = () => {},
   ) {
     this.ended = new Ring(o.flowsMax);
     this.endedJunk = new Ring(o.junkMax);
@@ -238,6 +349,7 @@ export class FlowTracker {
     for (const f of junk) this.endedJunk.push(f);
     while (this.open.size > o.flowsMax) this.end(this.open.values().next().value!);
     while (this.openJunk.size > o.junkMax) this.end(this.openJunk.values().next().value!);
+    while (this.lastEnded.size > o.flowsMax + o.junkMax) this.lastEnded.delete(this.lastEnded.keys().next().value!);
   }
 
   get enabled(): boolean {
@@ -261,7 +373,7 @@ export class FlowTracker {
     } else if (flow.junk) {
       this.promote(flow); // a second step: a boot, not a stray packet
     }
-    const step = new StepRecord(`${this.idPrefix}${s.id}`, s.path, s.kind, now, s.progress);
+    const step = this.step(flow, s, now);
     if (flow.steps.length >= this.o.stepsMax) {
       flow.steps.shift();
       flow.stepsDropped++;
@@ -274,13 +386,67 @@ export class FlowTracker {
     return { flow, step };
   }
 
-  /** The session of `step` ended. */
-  finish(flow: FlowRecord, step: StepRecord, st: SessionStats, now: number): void {
+  /** A new step: its stage, its search, what it says of the loader chain. */
+  private step(flow: FlowRecord, s: SessionStart, now: number): StepRecord {
+    const { base, place, stage: named } = nameInfo(s.path);
+    const first = flow.started === 0;
+    flow.started++;
+    const prev = flow.steps[flow.steps.length - 1];
+    let stage = named;
+    // The same name again (a size probe, then the fetch): the same stage.
+    if (!stage && prev?.path === s.path) stage = prev.stage;
+    stage ??= stageByOrder(first, flow.sawConfig, flow.sawKernel, flow.sawInitrd);
+    this.saw(flow, stage);
+    if (place?.search.fallback && flow.foundSearch !== place.search) flow.openSearch = place.search;
+    if (s.kind !== "http") flow.link(askerOf(s.path, base, s.optionsAsked, first));
+    return new StepRecord(`${this.idPrefix}${s.id}`, s.path, s.kind, now, stage, place?.search, place?.fallback ?? false, s.progress);
+  }
+
+  private saw(flow: FlowRecord, stage: FlowStage): void {
+    if (stage === "config") flow.sawConfig = true;
+    else if (stage === "kernel") flow.sawKernel = true;
+    else if (stage === "initrd") flow.sawInitrd = true;
+  }
+
+  /** The handler's answer set the step's stage and/or marked it the boot's last. */
+  annotate(flow: FlowRecord, step: StepRecord, stage: FlowStage | undefined, last: boolean): void {
+    if (stage) {
+      step.stage = stage;
+      this.saw(flow, stage);
+    }
+    if (last) step.last = true;
+  }
+
+  /**
+   * The step's final record (outcome search-miss for a miss inside a known
+   * search); the flow learns what the step says (found config, loader).
+   * Called once per step, before finish().
+   */
+  settle(flow: FlowRecord, step: StepRecord, st: StepEnd): FlowStep {
+    if (step.final) return step.final;
+    let outcome: Outcome | "search-miss" = st.outcome;
+    const search = step.search;
+    if (search) {
+      if (st.outcome === "ok") {
+        if (flow.openSearch === search) flow.openSearch = undefined;
+        flow.foundSearch = search;
+      } else if (st.outcome === "not-found" && !step.fallback) {
+        outcome = "search-miss";
+      } else if (st.outcome === "not-found" && flow.openSearch === search) {
+        // The fallback is missing too: the loader found no config.
+        flow.openSearch = undefined;
+        flow.noConfig = search.id;
+      }
+    }
+    if (outcome === "search-miss") flow.searchMisses++;
+    else if (!NOT_FAILED.has(outcome)) flow.failedSteps++;
+    if (st.outcome === "ok" && step.kind !== "write") flow.link(nextOf(nameInfo(step.path).base, step.stage));
     const final: FlowStep = {
       sessionId: step.sessionId,
       path: step.path,
       kind: step.kind,
-      outcome: st.outcome,
+      outcome,
+      stage: step.stage,
       bytes: st.kind === "write" ? st.bytesReceived ?? 0 : st.bytesSent,
       tsize: st.tsize >= 0 ? st.tsize : null,
       blksize: st.blksize,
@@ -290,12 +456,52 @@ export class FlowTracker {
       handlerMs: Math.round(st.handlerMs * 1000) / 1000,
       retransmits: st.retransmits,
     };
+    if (step.last) final.last = true;
     if (st.error) final.error = `${st.error.code}: ${st.error.message}`;
     step.settle(final);
+    return final;
+  }
+
+  /** The session of `step` ended (settle() first, or it is done here). */
+  finish(flow: FlowRecord, step: StepRecord, st: StepEnd, now: number): void {
+    const final = this.settle(flow, step, st);
     flow.active--;
-    if (flow.endedAt !== null) return; // evicted while the session ran
+    if (flow.endedAt !== null) return; // evicted (or booted) while the session ran
     if (flow.junk && !step.failed()) this.promote(flow);
     this.touch(flow, now);
+    if (step.last && final.outcome === "ok") this.boot(flow, now, "last-step");
+  }
+
+  /**
+   * The machine of `client` booted (it called back): its open flow, or its
+   * last one if that ended by the idle gap less than
+   * BOOT_CALLBACK_WINDOW_MS ago, records its time to boot and ends. False
+   * when the client has no such flow (or it booted already).
+   */
+  markBooted(client: string, now: number): boolean {
+    if (!this.enabled) return false;
+    const open = this.open.get(client) ?? this.openJunk.get(client);
+    // Idle past the gap, not swept yet: it ended at its last step.
+    if (open && open.active === 0 && now - open.lastActivity >= this.o.idleMs) this.end(open);
+    else if (open) {
+      if (open.junk) this.promote(open);
+      this.boot(open, now, "callback");
+      return true;
+    }
+    const last = this.lastEnded.get(client);
+    if (!last || last.bootedAt !== undefined || now - last.endedAt! > BOOT_CALLBACK_WINDOW_MS) return false;
+    last.bootedAt = Math.max(now, last.startedAt);
+    last.bootedBy = "callback";
+    this.onBoot(last, true);
+    return true;
+  }
+
+  private boot(flow: FlowRecord, now: number, by: "last-step" | "callback"): void {
+    flow.bootedAt = Math.max(now, flow.startedAt);
+    flow.bootedBy = by;
+    flow.lastActivity = flow.bootedAt;
+    this.end(flow);
+    this.onBoot(flow, false);
   }
 
   /** Ends every open flow (the server closes). */
@@ -342,6 +548,12 @@ export class FlowTracker {
     if (flow.endedAt !== null) return;
     (flow.junk ? this.openJunk : this.open).delete(flow.client);
     flow.endedAt = flow.lastActivity;
+    // A search with misses only, never found nor ended by its fallback: no config either.
+    if (flow.openSearch && flow.bootedAt === undefined) flow.noConfig = flow.openSearch.id;
+    flow.openSearch = undefined;
+    this.lastEnded.delete(flow.client);
+    this.lastEnded.set(flow.client, flow);
+    if (this.lastEnded.size > this.o.flowsMax + this.o.junkMax) this.lastEnded.delete(this.lastEnded.keys().next().value!);
     // A single step that did not succeed (or still runs: evicted) goes to the small budget.
     if (flow.steps.length === 1 && flow.steps[0].failed()) this.endedJunk.push(flow);
     else this.ended.push(flow);

@@ -3,7 +3,7 @@
 // instrumentation configured, `session()` is never called and every hook is
 // skipped through optional chaining: nothing is built per packet.
 
-import type { BootFlow, FlowContext } from "./flows.js";
+import type { BootFlow, FlowContext, FlowStep } from "./flows.js";
 import type { SessionProgress } from "./live.js";
 import type { Endpoint, SessionStats } from "./stats.js";
 
@@ -40,15 +40,20 @@ export interface SessionObserver {
   timeout(retry: number): void;
   /** A packet from another address/port reached the session (answered with ERROR 5). */
   unknownTid(peer: Endpoint): void;
-  end(stats: SessionStats): void;
+  /** The handler's answer named the step's stage and/or marked it the boot's last (read answers' `stage`, `last`). */
+  answered?(stage: string | undefined, last: boolean): void;
+  /** The session ended; `step`: its boot flow step (stage, and outcome "search-miss" for a miss inside a known config search). */
+  end(stats: SessionStats, step?: FlowStep): void;
 }
 
 export interface Instrumentation {
   session(info: SessionInfo): SessionObserver | undefined;
   /** A packet the server could not decode. */
   malformed(peer: Endpoint): void;
-  /** A boot flow ended (idle gap, evicted, or the server closing): e.g. end its root span. */
+  /** A boot flow ended (idle gap, evicted, booted, or the server closing): e.g. end its root span. */
   flowEnded?(flow: BootFlow): void;
+  /** A boot flow booted (after flowEnded when booting ended it): e.g. record its time to boot. */
+  flowBooted?(flow: BootFlow): void;
 }
 
 const TRACEPARENT_SUFFIX = /-00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;

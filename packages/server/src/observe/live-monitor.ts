@@ -7,6 +7,7 @@
 // operations and a tally; per packet nothing.
 
 import { EventHub, type ServerEvent, type ServerEventListener } from "./events.js";
+import { FLOW_STAGES, type FlowStage } from "./boot-loaders.js";
 import { FlowTracker, flowOptions, type BootFlow, type FlowContext, type FlowQuery, type FlowRecord } from "./flows.js";
 import type { Instrumentation, SessionInfo, SessionObserver } from "./instrument.js";
 import { LiveEntry, LiveRegistry, type LiveSession } from "./live.js";
@@ -49,9 +50,18 @@ class MonitoredSession implements SessionObserver {
     this.inner?.unknownTid(peer);
   }
 
+  answered(stage: string | undefined, last: boolean): void {
+    if (!this.flowRecord || !this.step) return;
+    // A stage a handler made up is ignored (handlers written in JavaScript are not type-checked).
+    const known = stage !== undefined && FLOW_STAGES.has(stage) ? (stage as FlowStage) : undefined;
+    this.m.tracker.annotate(this.flowRecord, this.step, known, last);
+  }
+
   end(stats: SessionStats): void {
-    // Telemetry first: the session span ends before anything else looks at the flow.
-    this.inner?.end(stats);
+    // The step's record first (a search miss is told apart there), then
+    // telemetry: the session span ends before the flow can (a last step boots it).
+    const step = this.flowRecord && this.step ? this.m.tracker.settle(this.flowRecord, this.step, stats) : undefined;
+    this.inner?.end(stats, step);
     this.m.sessionEnded(this.entry, this.flowRecord, this.step, stats);
   }
 }
@@ -60,14 +70,14 @@ export class Monitor implements Instrumentation {
   private readonly live = new LiveRegistry();
   private readonly hub = new EventHub(this.live.entries);
   private readonly tally = new SessionTally();
-  private readonly tracker: FlowTracker;
+  readonly tracker: FlowTracker;
   private inner: Instrumentation | undefined;
 
   private readonly idPrefix: string;
 
   constructor(options: ResolvedOptions) {
     this.idPrefix = options.idPrefix;
-    this.tracker = new FlowTracker(flowOptions(options), this.idPrefix, (f) => this.onFlowEnd(f));
+    this.tracker = new FlowTracker(flowOptions(options), this.idPrefix, (f) => this.onFlowEnd(f), (f, late) => this.onFlowBoot(f, late));
   }
 
   /** The options with the monitor in front of their instrumentation (what the sessions get). */
@@ -132,6 +142,24 @@ export class Monitor implements Instrumentation {
       // Telemetry must not take the server down.
     }
     if (this.hub.active) this.hub.emit({ type: "flow", flow: snap });
+  }
+
+  private onFlowBoot(f: FlowRecord, late: boolean): void {
+    const hasInner = this.inner?.flowBooted !== undefined;
+    if (!hasInner && !(late && this.hub.active)) return;
+    const snap = f.snapshot(Date.now());
+    try {
+      this.inner?.flowBooted?.(snap);
+    } catch {
+      // Telemetry must not take the server down.
+    }
+    // A flow that booted while open was just sent by onFlowEnd.
+    if (late && this.hub.active) this.hub.emit({ type: "flow", flow: snap });
+  }
+
+  /** The machine at `client` booted (it called back): see FlowTracker.markBooted. */
+  markBooted(client: string): boolean {
+    return this.tracker.markBooted(client, Date.now());
   }
 
   liveSessions(): LiveSession[] {

@@ -9,7 +9,9 @@
 // handler run inside the session span so that what the handler does becomes
 // child spans. A later session whose name carries a traceparent of another
 // trace links to it. The boot span ends when the flow does (idle gap, or the
-// server closing), at the end of its last session.
+// server closing), at the end of its last session, or when the flow boots
+// (the handler's last file, or the machine's call back); a booted flow's
+// time to boot is a histogram by loader chain.
 // Metrics carry low-cardinality attributes only (kind, outcome, reason).
 //
 // Nothing here runs per DATA or ACK packet: the seam (instrument.ts) calls in
@@ -23,7 +25,7 @@ import {
   type ObservableUpDownCounter, type Span, type SpanContext, type Tracer, type TracerProvider,
 } from "@opentelemetry/api";
 import * as A from "./attributes.js";
-import type { BootFlow, FlowContext } from "./flows.js";
+import type { BootFlow, FlowContext, FlowStep } from "./flows.js";
 import type { Instrumentation, SessionInfo, SessionObserver } from "./instrument.js";
 import type { Endpoint, Outcome, SessionStats } from "./stats.js";
 
@@ -38,6 +40,9 @@ export interface OtelInstrumentationOptions {
 
 /** Outcomes that are not failures: no span error status, no error.type. */
 const NOT_FAILED: ReadonlySet<Outcome> = new Set<Outcome>(["ok", "probe"]);
+
+/** Loader chains the time-to-boot histogram tells apart; later ones are "other". */
+const CHAINS_MAX = 100;
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
@@ -78,6 +83,7 @@ class Instruments {
   readonly unknownTid: Counter;
   readonly duration: Histogram;
   readonly handlerDuration: Histogram;
+  readonly bootDuration: Histogram;
   private readonly attrCache = new Map<string, Attributes>();
 
   constructor(meter: Meter) {
@@ -101,6 +107,32 @@ class Instruments {
       description: "Time handlers took to answer, by kind and session outcome",
       advice: { explicitBucketBoundaries: A.HANDLER_DURATION_BUCKETS },
     });
+    this.bootDuration = meter.createHistogram(A.METRIC_BOOT_DURATION, {
+      unit: "s",
+      description: "Time to boot: from a boot flow's first packet to booted, by loader chain",
+      advice: { explicitBucketBoundaries: A.BOOT_DURATION_BUCKETS },
+    });
+  }
+
+  private chains = 0;
+
+  /**
+   * One frozen attribute set per loader chain. Real chains are few, but a
+   * client can make one up from the names it asks: past CHAINS_MAX chains,
+   * new ones are recorded as "other" (the metric's cardinality stays bounded).
+   */
+  chainAttrs(chain: string): Attributes {
+    const id = `chain\0${chain}`;
+    let a = this.attrCache.get(id);
+    if (a) return a;
+    const name = this.chains < CHAINS_MAX ? chain : "other";
+    const key = `chain\0${name}`;
+    a = this.attrCache.get(key);
+    if (a) return a;
+    this.chains++;
+    a = Object.freeze({ [A.ATTR_BOOT_LOADER_CHAIN]: name });
+    this.attrCache.set(key, a);
+    return a;
   }
 
   /** One frozen attribute set per (kind, name, value): nothing allocated per session. */
@@ -170,7 +202,7 @@ class OtelSession implements SessionObserver {
     });
   }
 
-  end(s: SessionStats): void {
+  end(s: SessionStats, step?: FlowStep): void {
     if (this.ended) return;
     this.ended = true;
     const m = this.m;
@@ -197,12 +229,16 @@ class OtelSession implements SessionObserver {
     });
     if (received >= 0) span.setAttribute(A.ATTR_BYTES_RECEIVED, received);
     if (s.finalAckMissing) span.setAttribute(A.ATTR_FINAL_ACK_MISSING, true);
+    if (step) span.setAttribute(A.ATTR_STAGE, step.stage);
+    const searchMiss = step?.outcome === "search-miss";
+    if (searchMiss) span.setAttribute(A.ATTR_SEARCH_MISS, true);
     if (s.error) {
       span.setAttribute(A.ATTR_ERROR_CODE, s.error.code);
       span.setAttribute(A.ATTR_ERROR_MESSAGE, s.error.message);
     }
-    // A size probe ends with ERROR 8 from the client by design: not a failure.
-    if (!NOT_FAILED.has(s.outcome)) {
+    // A size probe ends with ERROR 8 from the client by design, a search miss
+    // is how a loader looks for its config: neither is a failure.
+    if (!NOT_FAILED.has(s.outcome) && !searchMiss) {
       span.setAttribute(A.ATTR_ERROR_TYPE, s.outcome);
       // The handler's exception (the client only got ERROR 0 "Internal server error"): the span's exception event.
       if (s.outcome === "handler-error" && s.handlerError) {
@@ -258,17 +294,21 @@ class OtelInstrumentation implements Instrumentation {
     this.boots.delete(flow.id);
     const span = b.span;
     if (span.isRecording()) {
-      let failed = 0;
       let probes = 0;
-      for (const s of flow.steps) {
-        if (s.outcome === "probe") probes++;
-        else if (s.outcome !== "ok") failed++;
-      }
+      for (const s of flow.steps) if (s.outcome === "probe") probes++;
       const attrs: Attributes = {
         [A.ATTR_BOOT_STEPS]: flow.steps.length + (flow.stepsDropped ?? 0),
-        [A.ATTR_BOOT_FAILED_STEPS]: failed,
+        [A.ATTR_BOOT_FAILED_STEPS]: flow.failedSteps,
+        [A.ATTR_BOOT_SEARCH_MISSES]: flow.searchMisses,
         [A.ATTR_BOOT_PROBES]: probes,
+        [A.ATTR_BOOT_FAILED]: flow.failed,
       };
+      if (flow.loaderChain.length) attrs[A.ATTR_BOOT_LOADER_CHAIN] = flow.loaderChain.join(", ");
+      if (flow.noConfig) attrs[A.ATTR_BOOT_NO_CONFIG] = flow.noConfig;
+      if (flow.bootedBy && flow.timeToBootMs !== undefined) {
+        attrs[A.ATTR_BOOT_BOOTED_BY] = flow.bootedBy;
+        attrs[A.ATTR_BOOT_TIME_TO_BOOT] = flow.timeToBootMs;
+      }
       const last = flow.steps[flow.steps.length - 1];
       if (last) {
         attrs[A.ATTR_BOOT_LAST_PATH] = last.path;
@@ -279,9 +319,15 @@ class OtelInstrumentation implements Instrumentation {
         attrs[A.ATTR_BOOT_IDENTITY] = flow.identity.value;
       }
       span.setAttributes(attrs);
+      if (flow.failed) span.setStatus({ code: SpanStatusCode.ERROR, message: flow.noConfig ? `no config found (${flow.noConfig})` : `${flow.failedSteps} failed steps` });
     }
-    // At the end of its last session, not when the idle gap was noticed.
+    // At the end of its last session (or when it booted), not when the idle gap was noticed.
     span.end(flow.endedAt ?? undefined);
+  }
+
+  flowBooted(flow: BootFlow): void {
+    if (flow.timeToBootMs === undefined) return;
+    this.m.bootDuration.record(flow.timeToBootMs / 1000, this.m.chainAttrs(flow.loaderChain.join(", ") || "unknown"));
   }
 
   session(info: SessionInfo): SessionObserver {

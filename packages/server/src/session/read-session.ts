@@ -22,6 +22,7 @@ export class ReadSession extends Session {
       () => this.host.handler(request),
       async (response) => {
         const sized = isSized(response);
+        if (sized && (response.stage !== undefined || response.last)) this.obs?.answered?.(response.stage, response.last === true);
         const source = await toSource(sized ? response.body : response, sized ? response.size : undefined, request.mode === "netascii", this.host.fileCache, this.opts.syncFileReads, this.host.fileReads);
         if (this.done()) {
           source.close();
