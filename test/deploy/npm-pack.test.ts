@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO, hasCurl, ok, run, serve, tftpGet } from "./helpers.js";
 
 const PUBLISHED = [
-  "@tftpkit/wasm-core", "@tftpkit/server", "@tftpkit/client", "@tftpkit/sources",
+  "@tftpkit/wasm-core", "@tftpkit/options", "@tftpkit/server", "@tftpkit/client", "@tftpkit/sources",
   "@tftpkit/app-server", "@tftpkit/loadgen", "@tftpkit/dashboard",
 ];
 

@@ -3,7 +3,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { SHARED_TRANSFER_KEYS, transferOptionTable } from "@tftpkit/client";
-import type { OptionSpec } from "@tftpkit/wasm-core";
+import type { OptionSpec } from "@tftpkit/options";
 import { compareReports, mergeReports, renderCompareHtml, renderCompareText } from "./merge.js";
 import { buildReport, renderHtml, renderText, type Report } from "./report.js";
 import { runLoad, type Progress } from "./run.js";

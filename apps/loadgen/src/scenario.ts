@@ -3,7 +3,7 @@
 
 import { readFileSync } from "node:fs";
 import { DEFAULTS as TRANSFER_DEFAULTS, SHARED_TRANSFER_KEYS, transferOptionTable, type SharedTransferOptions } from "@tftpkit/client";
-import { TftpConfigError, resolveTable } from "@tftpkit/wasm-core";
+import { TftpConfigError, resolveTable } from "@tftpkit/options";
 import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
 import { resolve as resolvePath, dirname } from "node:path";

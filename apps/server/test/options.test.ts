@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { SERVER_OPTIONS } from "@tftpkit/server";
-import { ConfigErrorCode, TftpConfigError } from "@tftpkit/wasm-core";
+import { ConfigErrorCode, TftpConfigError } from "@tftpkit/options";
 import { flagsToInput, parseServeArgs, UsageError } from "../src/config/args.js";
 import { CONFIG_KEYS, loadConfig, validateConfig } from "../src/config/config.js";
 import { optionsTable, withOptionsTable } from "../src/config/options-doc.js";

@@ -3,10 +3,10 @@
 // load generator takes its transfer options from the same table. An
 // out-of-range value is a clear error, never silently clamped.
 
+import { BLKSIZE_MAX } from "@tftpkit/wasm-core";
 import {
-  BLKSIZE_MAX, TftpConfigError, bool, custom, defaultsOf, int, num, oneOf, option, resolveTable, str,
-  type OptionsInput, type OptionTable,
-} from "@tftpkit/wasm-core";
+  TftpConfigError, bool, custom, defaultsOf, int, num, oneOf, option, resolveTable, str, type OptionsInput, type OptionTable
+} from "@tftpkit/options";
 import type { LossInjector, LossOptions } from "./loss.js";
 
 const TRACEPARENT = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;

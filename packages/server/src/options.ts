@@ -5,15 +5,15 @@
 // error at start-up, never silently clamped.
 //
 // To add an option: add one entry below (an `option({...})` with a builder
-// from @tftpkit/wasm-core: int, num, bool, str, oneOf, listOf, fn, custom),
+// from @tftpkit/options: int, num, bool, str, oneOf, listOf, fn, custom),
 // then read it from ResolvedOptions. It is then a config key and a flag of
 // `tftpkit serve` too (unless `code: true`); regenerate the README table with
 // `npm run readme:options`.
 
+import { BLKSIZE_MAX } from "@tftpkit/wasm-core";
 import {
-  BLKSIZE_MAX, ConfigErrorCode, TftpConfigError, custom, defaultsOf, fn, int, listOf, num, option, bool, str, checkOptions,
-  type ConfigProblem, type OptionsInput, type OptionsResolved,
-} from "@tftpkit/wasm-core";
+  ConfigErrorCode, TftpConfigError, custom, defaultsOf, fn, int, listOf, num, option, bool, str, checkOptions, type ConfigProblem, type OptionsInput, type OptionsResolved,
+} from "@tftpkit/options";
 import { FLOW_DEFAULTS } from "./observe/flows.js";
 import type { ReadHandler } from "./handler.js";
 import type { WriteHandler } from "./files/write.js";

@@ -229,6 +229,10 @@ describe("compileRemapRules: bad rules name their line", () => {
     expect(e.message.startsWith(`test.map: line ${line}: `)).toBe(true);
     expect(e.detail).toMatch(msg);
   });
+
+  it("another configuration error is not a RemapSyntaxError (each class checks its own brand)", () => {
+    expect(new TftpConfigError("x must be 1")).not.toBeInstanceOf(RemapSyntaxError);
+  });
 });
 
 describe("translateEre", () => {

@@ -12,12 +12,6 @@ export {
   type AskedOptions, type AckPacket, type Codec, type DataPacket, type Decoded, type ErrorPacket, type Malformed,
   type Mode, type Negotiated, type NegotiationLimits, type OackPacket, type Packet, type RequestFields, type RequestPacket,
 } from "./types.js";
-export {
-  ConfigErrorCode, TftpConfigError, option, int, num, bool, str, oneOf, listOf, fn, custom,
-  checkOptions, closestKey, dataKeys, defaultsOf, resolveTable,
-  type ConfigProblem, type OptionSpec, type OptionTable, type OptionsInput, type OptionsResolved,
-  type ValidateOptions, type ValueOf,
-} from "./schema.js";
 export { busyError, type BufferBudget, type FlowConfig, type PacketLink } from "./flow.js";
 export {
   BlockSender, ringSlots,

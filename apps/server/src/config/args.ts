@@ -7,7 +7,7 @@
 // as true/false); `flagsToInput` turns them into config values, validated
 // with everything else by validateConfig.
 
-import { closestKey, type OptionSpec } from "@tftpkit/wasm-core";
+import { closestKey, type OptionSpec } from "@tftpkit/options";
 import { CONFIG_OPTIONS, type ConfigTable } from "./config.js";
 
 /** A wrong command line: the message names the flag; the command exits 2. */

@@ -13,9 +13,8 @@ import { readFile } from "node:fs/promises";
 import { dirname, extname, isAbsolute, resolve } from "node:path";
 import { SERVER_OPTIONS } from "@tftpkit/server";
 import {
-  ConfigErrorCode, TftpConfigError, bool, checkOptions, custom, dataKeys, defaultsOf, int, num, oneOf, option, str,
-  type ConfigProblem, type OptionSpec, type OptionsResolved,
-} from "@tftpkit/wasm-core";
+  ConfigErrorCode, TftpConfigError, bool, checkOptions, custom, dataKeys, defaultsOf, int, num, oneOf, option, str, type ConfigProblem, type OptionSpec, type OptionsResolved
+} from "@tftpkit/options";
 import { LineCounter, parseDocument } from "yaml";
 import { ADMIN_DEFAULT, parseAdminAddress } from "../admin/admin.js";
 

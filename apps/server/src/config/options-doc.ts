@@ -2,7 +2,7 @@
 // CONFIG_OPTIONS (and the in.tftpd table). `npm run readme:options` writes it
 // between the markers; test/readme.test.ts fails when the README is stale.
 
-import type { OptionSpec } from "@tftpkit/wasm-core";
+import type { OptionSpec } from "@tftpkit/options";
 import { TFTPD_FLAGS, flagSyntax } from "./args.js";
 import { CONFIG_OPTIONS } from "./config.js";
 

@@ -1,66 +1,13 @@
 // Option schemas: each option declared once (type and range as a zod schema,
 // unit, default, one-line description), validated the same way wherever it
-// comes from, and the one configuration error with a catalog of stable codes.
+// comes from. Problems are reported with TftpConfigError (errors.ts).
 //
 // The packages declare their tables (server options, client transfer options)
 // with `option()` and the builders below; the apps derive config keys, flags,
-// help text and the README table from the same tables.
+// help text and the reference tables from the same tables.
 
 import { z } from "zod";
-
-/** Stable codes of configuration problems (like undici's UND_ERR_*); `TftpConfigError.reason`. */
-export const ConfigErrorCode = {
-  /** A value of the wrong type or out of range. */
-  VALUE: "TFTP_ERR_CONFIG_VALUE",
-  /** A key or flag that nothing declares. */
-  UNKNOWN: "TFTP_ERR_CONFIG_UNKNOWN",
-  /** Something required is missing (e.g. neither root nor handler). */
-  MISSING: "TFTP_ERR_CONFIG_MISSING",
-  /** Settings that do not go together (e.g. allowOverwrite without allowWrite). */
-  CONFLICT: "TFTP_ERR_CONFIG_CONFLICT",
-  /** A configuration file that cannot be read or parsed. */
-  FILE: "TFTP_ERR_CONFIG_FILE",
-  /** A remap rule that does not compile. */
-  REMAP: "TFTP_ERR_CONFIG_REMAP",
-  /** An environment variable (OTEL_*) with a bad value. */
-  ENV: "TFTP_ERR_CONFIG_ENV",
-  /** The start-up cannot do what it was told (missing root, unknown user, taken port). */
-  START: "TFTP_ERR_CONFIG_START",
-} as const;
-export type ConfigErrorCode = (typeof ConfigErrorCode)[keyof typeof ConfigErrorCode];
-
-/** One problem of a configuration: what is wrong, with the key (or flag) it concerns. */
-export interface ConfigProblem {
-  code: ConfigErrorCode;
-  /** The option key (or flag, or file) concerned, when there is one. */
-  key?: string;
-  /** One line, naming the key. */
-  message: string;
-}
-
-/**
- * Every configuration error of tftpkit: bad options, config files, flags,
- * remap rules, environment. `code` is always "TFTP_ERR_CONFIG"; `reason` is
- * the first problem's code; `problems` lists every problem found, not just the first.
- */
-export class TftpConfigError extends Error {
-  readonly code = "TFTP_ERR_CONFIG" as const;
-  readonly reason: ConfigErrorCode;
-  /** Every problem, one line each. */
-  readonly problems: string[];
-  readonly issues: readonly ConfigProblem[];
-  constructor(problems: string | ConfigProblem | readonly ConfigProblem[], source?: string, options?: { cause?: unknown }) {
-    const issues: ConfigProblem[] =
-      typeof problems === "string" ? [{ code: ConfigErrorCode.VALUE, message: problems }] : Array.isArray(problems) ? [...problems] : [problems as ConfigProblem];
-    const lines = issues.map((p) => p.message);
-    const body = lines.length === 1 ? lines[0] : `\n  ${lines.join("\n  ")}`;
-    super(source ? `${source}: ${body}` : body, options);
-    this.name = "TftpConfigError";
-    this.issues = Object.freeze(issues);
-    this.problems = lines;
-    this.reason = issues[0]?.code ?? ConfigErrorCode.VALUE;
-  }
-}
+import { ConfigErrorCode, TftpConfigError, type ConfigProblem } from "./errors.js";
 
 /** How an option is declared. */
 export interface OptionSpec<T = unknown> {
