@@ -3,11 +3,11 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { SHARED_TRANSFER_KEYS, transferOptionTable } from "@tftpkit/client";
-import type { OptionSpec } from "@tftpkit/options";
 import { compareReports, mergeReports, renderCompareHtml, renderCompareText } from "./merge.js";
 import { buildReport, renderHtml, renderText, type Report } from "./report.js";
 import { runLoad, type Progress } from "./run.js";
-import { loadScenarioFile, resolveScenario, ScenarioError, type ScenarioInput } from "./scenario.js";
+import { TftpConfigError, type OptionSpec } from "@tftpkit/options";
+import { loadScenarioFile, resolveScenario, type ScenarioInput } from "./scenario.js";
 import { parseDurationS, ScheduleError } from "./schedule.js";
 import { checkThresholds, parseThreshold, ThresholdError, type Threshold } from "./thresholds.js";
 import { VERSION } from "./version.js";
@@ -74,7 +74,7 @@ Running and output
 function toNum(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isFinite(n) || v.trim() === "") throw new ScenarioError(`--${name} needs a number (got ${JSON.stringify(v)})`);
+  if (!Number.isFinite(n) || v.trim() === "") throw new TftpConfigError(`--${name} needs a number (got ${JSON.stringify(v)})`);
   return n;
 }
 
@@ -83,7 +83,7 @@ function toSeconds(name: string, v: string | undefined): number | undefined {
   try {
     return parseDurationS(v, `--${name}`);
   } catch (err) {
-    if (err instanceof ScheduleError) throw new ScenarioError(err.message);
+    if (err instanceof ScheduleError) throw new TftpConfigError(err.message);
     throw err;
   }
 }
@@ -187,7 +187,7 @@ export function scenarioFromArgs(argv: string[]): ParsedRun {
   if (values.workers !== undefined) set("workers", values.workers === "auto" ? "auto" : toNum("workers", values.workers));
   if (values.verify) input.verify = { ...input.verify, dir: values.verify };
   if (values.checksums) input.verify = { ...input.verify, checksums: values.checksums };
-  if (!input.target) throw new ScenarioError("--target HOST:PORT is required");
+  if (!input.target) throw new TftpConfigError("--target HOST:PORT is required");
   const thresholds = (values.threshold ?? []).map(parseThreshold);
   const progress = values.progress ? true : values.quiet ? false : undefined;
   return { input: input as ScenarioInput, baseDir, json: values.json ?? false, html: values.html, progress, thresholds };
@@ -226,12 +226,12 @@ function readReport(path: string): Report {
   try {
     text = readFileSync(path, "utf8");
   } catch (err) {
-    throw new ScenarioError(`${path}: ${(err as Error).message}`);
+    throw new TftpConfigError(`${path}: ${(err as Error).message}`);
   }
   try {
     return JSON.parse(text) as Report;
   } catch (err) {
-    throw new ScenarioError(`${path}: not valid JSON (${(err as Error).message})`);
+    throw new TftpConfigError(`${path}: not valid JSON (${(err as Error).message})`);
   }
 }
 
@@ -242,13 +242,13 @@ function mergeCommand(argv: string[]): number {
     allowPositionals: true,
     options: { json: { type: "boolean" }, html: { type: "string" }, threshold: { type: "string", multiple: true } },
   });
-  if (positionals.length === 0) throw new ScenarioError("merge needs one or more --json reports");
+  if (positionals.length === 0) throw new TftpConfigError("merge needs one or more --json reports");
   const thresholds = (values.threshold ?? []).map(parseThreshold);
   let rep: Report;
   try {
     rep = mergeReports(positionals.map(readReport), positionals);
   } catch (err) {
-    throw new ScenarioError((err as Error).message);
+    throw new TftpConfigError((err as Error).message);
   }
   const ok = applyThresholds(rep, thresholds);
   if (values.html) writeFileSync(values.html, renderHtml(rep));
@@ -258,10 +258,10 @@ function mergeCommand(argv: string[]): number {
 
 function compareCommand(argv: string[]): number {
   const { values, positionals } = parseArgs({ args: argv, strict: true, allowPositionals: true, options: { json: { type: "boolean" }, html: { type: "string" } } });
-  if (positionals.length !== 2) throw new ScenarioError("compare needs two reports: BASE.json NEW.json");
+  if (positionals.length !== 2) throw new TftpConfigError("compare needs two reports: BASE.json NEW.json");
   const [base, next] = positionals.map(readReport);
   for (const [r, name] of [[base, positionals[0]], [next, positionals[1]]] as const) {
-    if (r?.tool !== "tftpkit-load") throw new ScenarioError(`${name}: not a tftpkit-load --json report`);
+    if (r?.tool !== "tftpkit-load") throw new TftpConfigError(`${name}: not a tftpkit-load --json report`);
   }
   const rows = compareReports(base, next);
   if (values.html) writeFileSync(values.html, renderCompareHtml(base, next, rows));
@@ -297,7 +297,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`tftpkit-load ${VERSION}\n`);
       return 0;
     }
-    if (err instanceof ScenarioError || err instanceof ThresholdError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) return usageError(err);
+    if (err instanceof TftpConfigError || err instanceof ThresholdError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) return usageError(err);
     return usageError(err);
   }
   const live = parsed.progress ?? Boolean(process.stderr.isTTY);

@@ -1,10 +1,11 @@
+export { TftpConfigError } from "@tftpkit/options";
 export { runLoad, type Progress, type RawRun, type RunOptions } from "./run.js";
 export {
   buildReport, reportOf, renderHtml, renderText, lineChart, barChart, niceStep, SATURATION_ELU,
   type Report, type TimelinePoint, type ThresholdResult,
 } from "./report.js";
 export {
-  resolveScenario, loadScenarioFile, parseTarget, parseFileWeight, parseChecksums, pickFile, ScenarioError, DEFAULTS, AUTO_WORKERS,
+  resolveScenario, loadScenarioFile, parseTarget, parseFileWeight, parseChecksums, pickFile, DEFAULTS, AUTO_WORKERS,
   type Scenario, type ScenarioInput, type FileWeight,
 } from "./scenario.js";
 export { newHist, recordMs, summarize, encodeHist, decodeHist, addHist, histogramBuckets, PERCENTILES, type Bucket, type LatencySummary, type Histogram } from "./hist.js";

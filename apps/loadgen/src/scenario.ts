@@ -109,22 +109,18 @@ export const DEFAULTS = Object.freeze({
   timeLimit: 3600, // seconds: no new session after this
 });
 
-/** A bad scenario: the one configuration error class of tftpkit (code TFTP_ERR_CONFIG). */
-export const ScenarioError = TftpConfigError;
-export type ScenarioError = TftpConfigError;
-
 /** The transfer options a scenario shares with @tftpkit/client: the client's declarations, validated the same way. */
 const SHARED_TRANSFER_OPTIONS = transferOptionTable(SHARED_TRANSFER_KEYS);
 
 function int(name: string, v: unknown, min: number, max: number): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-    throw new ScenarioError(`${name} must be an integer from ${min} to ${max} (got ${String(v)})`);
+    throw new TftpConfigError(`${name} must be an integer from ${min} to ${max} (got ${String(v)})`);
   }
   return v;
 }
 
 function num(name: string, v: unknown, min: number, max: number): number {
-  if (typeof v !== "number" || !(v >= min && v <= max)) throw new ScenarioError(`${name} must be from ${min} to ${max} (got ${String(v)})`);
+  if (typeof v !== "number" || !(v >= min && v <= max)) throw new TftpConfigError(`${name} must be from ${min} to ${max} (got ${String(v)})`);
   return v;
 }
 
@@ -145,7 +141,7 @@ export function parseTarget(t: string): { host: string; port: number } {
       port = Number(t.slice(i + 1));
     }
   }
-  if (!host || !Number.isInteger(port) || port < 1 || port > 65535) throw new ScenarioError(`bad target ${JSON.stringify(t)}: use HOST:PORT`);
+  if (!host || !Number.isInteger(port) || port < 1 || port > 65535) throw new TftpConfigError(`bad target ${JSON.stringify(t)}: use HOST:PORT`);
   return { host, port };
 }
 
@@ -175,44 +171,44 @@ function openModel(input: ScenarioInput): { rate: number | null; stages: Stage[]
     if (typeof input.stages === "string") stages = parseStages(input.stages);
     else if (Array.isArray(input.stages)) stages = input.stages.map((st, i) => ({ durationS: num(`stages[${i}].durationS`, st.durationS, 0.001, 86_400 * 7), target: num(`stages[${i}].target`, st.target, 0, 1e6) }));
   } catch (err) {
-    if (err instanceof ScheduleError) throw new ScenarioError(err.message);
+    if (err instanceof ScheduleError) throw new TftpConfigError(err.message);
     throw err;
   }
   const open = input.rate !== undefined || stages.length > 0;
   const arrival = input.arrival ?? "constant";
-  if (arrival !== "constant" && arrival !== "poisson") throw new ScenarioError(`arrival must be constant or poisson (got ${String(arrival)})`);
+  if (arrival !== "constant" && arrival !== "poisson") throw new TftpConfigError(`arrival must be constant or poisson (got ${String(arrival)})`);
   if (!open) {
-    if (input.arrival !== undefined) throw new ScenarioError("--arrival is for the open model: give --rate or --stages");
-    if (input.maxInFlight !== undefined) throw new ScenarioError("--max-in-flight is for the open model: give --rate or --stages (the closed model runs --clients at once)");
+    if (input.arrival !== undefined) throw new TftpConfigError("--arrival is for the open model: give --rate or --stages");
+    if (input.maxInFlight !== undefined) throw new TftpConfigError("--max-in-flight is for the open model: give --rate or --stages (the closed model runs --clients at once)");
     return { rate: null, stages, arrival, maxInFlight: DEFAULTS.maxInFlight };
   }
-  if (input.clients !== undefined) throw new ScenarioError("give --clients (closed model) or --rate/--stages (open model), not both; --max-in-flight caps the open model");
-  if (input.rampUp !== undefined) throw new ScenarioError("--ramp-up is for the closed model; ramp an open model with --stages");
+  if (input.clients !== undefined) throw new TftpConfigError("give --clients (closed model) or --rate/--stages (open model), not both; --max-in-flight caps the open model");
+  if (input.rampUp !== undefined) throw new TftpConfigError("--ramp-up is for the closed model; ramp an open model with --stages");
   const rate = num("rate", input.rate ?? 0, 0, 1e6);
-  if (stages.length === 0 && rate <= 0) throw new ScenarioError("rate must be above 0 (sessions started per second)");
+  if (stages.length === 0 && rate <= 0) throw new TftpConfigError("rate must be above 0 (sessions started per second)");
   if (stages.length === 0 && input.duration === undefined && input.sessions === undefined) {
-    throw new ScenarioError("an open model run needs --duration, --sessions or --stages (when to stop starting sessions)");
+    throw new TftpConfigError("an open model run needs --duration, --sessions or --stages (when to stop starting sessions)");
   }
   return { rate, stages, arrival, maxInFlight: int("maxInFlight", input.maxInFlight ?? DEFAULTS.maxInFlight, 1, 1_000_000) };
 }
 
 export function resolveScenario(input: ScenarioInput, baseDir = process.cwd()): Scenario {
-  if (!input || typeof input.target !== "string") throw new ScenarioError("target (HOST:PORT) is required");
+  if (!input || typeof input.target !== "string") throw new TftpConfigError("target (HOST:PORT) is required");
   const { host, port } = parseTarget(input.target);
-  if (input.sessions !== undefined && input.duration !== undefined) throw new ScenarioError("give sessions or duration, not both");
+  if (input.sessions !== undefined && input.duration !== undefined) throw new TftpConfigError("give sessions or duration, not both");
   const om = openModel(input);
   const sessions =
     input.sessions === undefined ? (input.duration === undefined && om.rate === null ? 1 : Infinity) : int("sessions", input.sessions, 1, 1e9);
   const duration = input.duration === undefined ? Infinity : num("duration", input.duration, 0.001, 86_400);
   const files = (input.files ?? []).map((f) => (typeof f === "string" ? parseFileWeight(f) : { name: f.name, weight: f.weight ?? 1 }));
   for (const f of files) {
-    if (typeof f.name !== "string" || f.name.length === 0) throw new ScenarioError("a file needs a name");
+    if (typeof f.name !== "string" || f.name.length === 0) throw new TftpConfigError("a file needs a name");
     num(`weight of ${f.name}`, f.weight, 0, 1e9);
   }
   const flow = input.flow && input.flow.length > 0 ? input.flow : null;
-  if (flow && files.length > 0) throw new ScenarioError("give files or flow, not both");
-  if (!flow && files.length === 0) throw new ScenarioError("at least one file (or a flow) is required");
-  if (!flow && files.reduce((s, f) => s + f.weight, 0) <= 0) throw new ScenarioError("file weights add up to 0");
+  if (flow && files.length > 0) throw new TftpConfigError("give files or flow, not both");
+  if (!flow && files.length === 0) throw new TftpConfigError("at least one file (or a flow) is required");
+  if (!flow && files.reduce((s, f) => s + f.weight, 0) <= 0) throw new TftpConfigError("file weights add up to 0");
   let lossData = 0;
   let lossAck = 0;
   if (typeof input.loss === "number") lossData = lossAck = num("loss", input.loss, 0, 1);
@@ -234,10 +230,10 @@ export function resolveScenario(input: ScenarioInput, baseDir = process.cwd()): 
     try {
       const pool = parseSource(input.source);
       const fam = isIP(host);
-      if (fam !== 0 && fam !== pool.family) throw new ScenarioError(`--source ${input.source} is IPv${pool.family} but the target is IPv${fam}`);
+      if (fam !== 0 && fam !== pool.family) throw new TftpConfigError(`--source ${input.source} is IPv${pool.family} but the target is IPv${fam}`);
       source = pool.cidr;
     } catch (err) {
-      if (err instanceof SourceError) throw new ScenarioError(err.message);
+      if (err instanceof SourceError) throw new TftpConfigError(err.message);
       throw err;
     }
   }
@@ -281,7 +277,7 @@ export function loadScenarioFile(path: string): { input: ScenarioInput; baseDir:
   try {
     input = JSON.parse(text) as ScenarioInput;
   } catch (err) {
-    throw new ScenarioError(`${path}: not valid JSON (${(err as Error).message})`);
+    throw new TftpConfigError(`${path}: not valid JSON (${(err as Error).message})`);
   }
   return { input, baseDir: dirname(resolvePath(path)) };
 }

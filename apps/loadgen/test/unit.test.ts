@@ -7,7 +7,7 @@ import fc from "fast-check";
 import {
   Arrivals, buildReport, checkThresholds, compareReports, decodeHist, emptyPart, encodeHist, histogramBuckets, lineChart, mergeParts, mergeReports,
   newHist, niceStep, parseChecksums, parseDurationS, parseFileWeight, parseSource, parseStages, parseTarget, parseThreshold, pickFile, RatePlan,
-  recordMs, renderText, resolveScenario, ScenarioError, summarize, type RawRun,
+  recordMs, renderText, resolveScenario, TftpConfigError, summarize, type RawRun,
 } from "../src/index.js";
 import { closeTo, percentile } from "./helpers.js";
 
@@ -19,7 +19,7 @@ describe("scenario", () => {
     expect(parseTarget("[::1]:69")).toEqual({ host: "::1", port: 69 });
     expect(parseTarget("::1")).toEqual({ host: "::1", port: 69 });
     expect(parseTarget("localhost")).toEqual({ host: "localhost", port: 69 });
-    expect(() => parseTarget("host:99999")).toThrow(ScenarioError);
+    expect(() => parseTarget("host:99999")).toThrow(TftpConfigError);
   });
 
   it("parses file weights and sha256sum files", () => {

@@ -4,7 +4,7 @@ import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import type { Readable, Writable } from "node:stream";
 import { GetTransfer } from "./get.js";
-import { resolveTransferOptions, TftpClientConfigError, type TransferOptions } from "./options.js";
+import { resolveTransferOptions, TftpConfigError, type TransferOptions } from "./options.js";
 import { PutTransfer } from "./put.js";
 import { BufferSink, FunctionSink, WritableSink, fileSink, type ChunkSink, type Sink } from "./sink.js";
 import { fileBody, makeChunker, type PutBody } from "./source.js";
@@ -46,9 +46,9 @@ export class TftpClient {
 
   constructor(options: ClientOptions) {
     const { host, port, ...defaults } = options;
-    if (typeof host !== "string" || host.length === 0) throw new TftpClientConfigError("host is required");
+    if (typeof host !== "string" || host.length === 0) throw new TftpConfigError("host is required");
     const p = port ?? 69;
-    if (!Number.isInteger(p) || p < 1 || p > 65535) throw new TftpClientConfigError(`port must be an integer from 1 to 65535 (got ${p})`);
+    if (!Number.isInteger(p) || p < 1 || p > 65535) throw new TftpConfigError(`port must be an integer from 1 to 65535 (got ${p})`);
     this.host = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
     this.port = p;
     this.defaults = defaults;

@@ -86,8 +86,7 @@ export interface ResolvedTransferOptions {
 
 export const DEFAULTS = defaultsOf(TRANSFER_OPTIONS) as Readonly<{ tsize: boolean; timeout: number; retries: number; mode: "octet" | "netascii"; dallyMs: number; connect: boolean }>;
 
-/** The one configuration error class (code TFTP_ERR_CONFIG); the client's name for it. */
-export { TftpConfigError as TftpClientConfigError };
+export { TftpConfigError };
 
 export function resolveTransferOptions(o: TransferOptions): ResolvedTransferOptions {
   const v = resolveTable(TRANSFER_OPTIONS, o as Record<string, unknown>);

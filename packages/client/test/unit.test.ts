@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { wasmCodec } from "@tftpkit/wasm-core";
-import { LossInjector, mixSeed, prng, randomTraceparent, withTraceparent, createClient, TftpClientConfigError } from "../src/index.js";
+import { LossInjector, mixSeed, prng, randomTraceparent, withTraceparent, createClient, TftpConfigError } from "../src/index.js";
 import { resolveTransferOptions } from "../src/options.js";
 import { makeChunker } from "../src/source.js";
 import { checkOack } from "../src/transfer.js";
@@ -75,15 +75,15 @@ describe("traceparent", () => {
     expect(withTraceparent("pxelinux.cfg/default", tp)).toBe(`pxelinux.cfg/default-${tp}`);
   });
   it("a malformed one is refused", () => {
-    expect(() => resolveTransferOptions({ traceparent: "00-abc-def-01" })).toThrow(TftpClientConfigError);
-    expect(() => resolveTransferOptions({ traceparent: `00-${"0".repeat(32)}-b7ad6b7169203331-01` })).toThrow(TftpClientConfigError);
+    expect(() => resolveTransferOptions({ traceparent: "00-abc-def-01" })).toThrow(TftpConfigError);
+    expect(() => resolveTransferOptions({ traceparent: `00-${"0".repeat(32)}-b7ad6b7169203331-01` })).toThrow(TftpConfigError);
   });
 });
 
 describe("options", () => {
   it("are validated once, with clear errors", () => {
     expect(() => resolveTransferOptions({ blksize: 7 })).toThrow(/blksize must be an integer from 8 to 65464/);
-    expect(() => resolveTransferOptions({ blksize: 65465 })).toThrow(TftpClientConfigError);
+    expect(() => resolveTransferOptions({ blksize: 65465 })).toThrow(TftpConfigError);
     expect(() => resolveTransferOptions({ windowsize: 0 })).toThrow(/windowsize/);
     expect(() => resolveTransferOptions({ timeout: 0 })).toThrow(/timeout/);
     expect(() => resolveTransferOptions({ timeoutOption: 256 })).toThrow(/timeoutOption/);

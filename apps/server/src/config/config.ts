@@ -120,9 +120,6 @@ export const CONFIG_DEFAULTS = defaultsOf(CONFIG_OPTIONS) as Config;
 /** Keys of the library options among the config keys: passed to createServer() as they are. */
 export const LIBRARY_KEYS = Object.freeze(Object.keys(libraryData()) as (keyof LibraryData)[]);
 
-/** The error of every configuration problem (one class for the library, files, flags, environment). */
-export { TftpConfigError as ConfigError };
-
 /**
  * Validates a parsed object (from a file or from flags) over `base`.
  * Paths are resolved against `baseDir`; null means "not set".
