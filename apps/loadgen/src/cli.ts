@@ -8,8 +8,8 @@ import { buildReport, renderHtml, renderText, type Report } from "./report.js";
 import { runLoad, type Progress } from "./run.js";
 import { TftpConfigError, type OptionSpec } from "@tftpkit/options";
 import { loadScenarioFile, resolveScenario, type ScenarioInput } from "./scenario.js";
-import { parseDurationS, ScheduleError } from "./schedule.js";
-import { checkThresholds, parseThreshold, ThresholdError, type Threshold } from "./thresholds.js";
+import { parseDurationS } from "./schedule.js";
+import { checkThresholds, parseThreshold, type Threshold } from "./thresholds.js";
 import { VERSION } from "./version.js";
 
 // The transfer options shared with @tftpkit/client: flags, help and values from the client's one declaration.
@@ -80,12 +80,7 @@ function toNum(name: string, v: string | undefined): number | undefined {
 
 function toSeconds(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
-  try {
-    return parseDurationS(v, `--${name}`);
-  } catch (err) {
-    if (err instanceof ScheduleError) throw new TftpConfigError(err.message);
-    throw err;
-  }
+  return parseDurationS(v, `--${name}`);
 }
 
 export interface ParsedRun {
@@ -297,7 +292,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`tftpkit-load ${VERSION}\n`);
       return 0;
     }
-    if (err instanceof TftpConfigError || err instanceof ThresholdError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) return usageError(err);
+    if (err instanceof TftpConfigError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) return usageError(err);
     return usageError(err);
   }
   const live = parsed.progress ?? Boolean(process.stderr.isTTY);

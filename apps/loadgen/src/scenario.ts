@@ -7,8 +7,8 @@ import { TftpConfigError, resolveTable } from "@tftpkit/options";
 import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
 import { resolve as resolvePath, dirname } from "node:path";
-import { parseStages, RatePlan, ScheduleError, type Stage } from "./schedule.js";
-import { parseSource, SourceError } from "./source.js";
+import { parseStages, RatePlan, type Stage } from "./schedule.js";
+import { parseSource } from "./source.js";
 
 export interface FileWeight {
   name: string;
@@ -167,13 +167,8 @@ export const AUTO_WORKERS = Object.freeze({ clients: 8, rate: 100 });
 
 function openModel(input: ScenarioInput): { rate: number | null; stages: Stage[]; arrival: "constant" | "poisson"; maxInFlight: number } {
   let stages: Stage[] = [];
-  try {
-    if (typeof input.stages === "string") stages = parseStages(input.stages);
-    else if (Array.isArray(input.stages)) stages = input.stages.map((st, i) => ({ durationS: num(`stages[${i}].durationS`, st.durationS, 0.001, 86_400 * 7), target: num(`stages[${i}].target`, st.target, 0, 1e6) }));
-  } catch (err) {
-    if (err instanceof ScheduleError) throw new TftpConfigError(err.message);
-    throw err;
-  }
+  if (typeof input.stages === "string") stages = parseStages(input.stages);
+  else if (Array.isArray(input.stages)) stages = input.stages.map((st, i) => ({ durationS: num(`stages[${i}].durationS`, st.durationS, 0.001, 86_400 * 7), target: num(`stages[${i}].target`, st.target, 0, 1e6) }));
   const open = input.rate !== undefined || stages.length > 0;
   const arrival = input.arrival ?? "constant";
   if (arrival !== "constant" && arrival !== "poisson") throw new TftpConfigError(`arrival must be constant or poisson (got ${String(arrival)})`);
@@ -227,15 +222,10 @@ export function resolveScenario(input: ScenarioInput, baseDir = process.cwd()): 
   }
   let source: string | null = null;
   if (input.source !== undefined) {
-    try {
-      const pool = parseSource(input.source);
-      const fam = isIP(host);
-      if (fam !== 0 && fam !== pool.family) throw new TftpConfigError(`--source ${input.source} is IPv${pool.family} but the target is IPv${fam}`);
-      source = pool.cidr;
-    } catch (err) {
-      if (err instanceof SourceError) throw new TftpConfigError(err.message);
-      throw err;
-    }
+    const pool = parseSource(input.source);
+    const fam = isIP(host);
+    if (fam !== 0 && fam !== pool.family) throw new TftpConfigError(`--source ${input.source} is IPv${pool.family} but the target is IPv${fam}`);
+    source = pool.cidr;
   }
   const clients = int("clients", input.clients ?? DEFAULTS.clients, 1, 100_000);
   let workers: number;

@@ -240,6 +240,28 @@ describe("thresholds", () => {
     expect(() => parseThreshold("p99<3%")).toThrow(/not %/);
     expect(() => parseThreshold("mbps>3ms")).toThrow(/plain number/);
   });
+
+  it("bad thresholds, stages, durations and sources are configuration errors naming their flag", () => {
+    const caught = (f: () => unknown): TftpConfigError => {
+      try {
+        f();
+      } catch (err) {
+        return err as TftpConfigError;
+      }
+      throw new Error("did not throw");
+    };
+    for (const [f, key] of [
+      [() => parseThreshold("p99 is small"), "--threshold"],
+      [() => parseStages("30s"), "--stages"],
+      [() => parseDurationS("soon", "--duration"), "--duration"],
+      [() => parseSource("127.0.0.0/40"), "--source"],
+    ] as const) {
+      const err = caught(f);
+      expect(err).toBeInstanceOf(TftpConfigError);
+      expect(err.reason).toBe("TFTP_ERR_CONFIG_VALUE");
+      expect(err.issues[0].key).toBe(key);
+    }
+  });
 });
 
 function fakeRun(over: Partial<RawRun["cpu"]> = {}): RawRun {

@@ -172,6 +172,7 @@ describe("in.tftpd flags", () => {
         f();
       } catch (e) {
         expect(e).toBeInstanceOf(UsageError);
+        expect((e as UsageError).code).toBe("TFTP_ERR_USAGE");
         return (e as Error).message;
       }
       throw new Error("no error");

@@ -259,6 +259,17 @@ describe("translateEre", () => {
     const f = compileRemapRules("r ^(a|ab) X");
     expect(f("abc", read())).toEqual({ path: "Xbc" });
   });
+
+  it("refuses with a TftpConfigError of reason TFTP_ERR_CONFIG_REMAP", () => {
+    let err: unknown;
+    try {
+      translateEre("a[b");
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(TftpConfigError);
+    expect((err as TftpConfigError).reason).toBe("TFTP_ERR_CONFIG_REMAP");
+  });
 });
 
 describe("client addresses", () => {

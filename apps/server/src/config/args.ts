@@ -10,8 +10,9 @@
 import { closestKey, type OptionSpec } from "@tftpkit/options";
 import { CONFIG_OPTIONS, type ConfigTable } from "./config.js";
 
-/** A wrong command line: the message names the flag; the command exits 2. */
+/** A wrong command line (code TFTP_ERR_USAGE): the message names the flag; the command exits 2. */
 export class UsageError extends Error {
+  readonly code = "TFTP_ERR_USAGE" as const;
   readonly exitCode = 2;
   constructor(message: string) {
     super(message);

@@ -38,7 +38,7 @@
 import { readFile } from "node:fs/promises";
 import { ConfigErrorCode, TftpConfigError, isBranded } from "@tftpkit/options";
 import { isMapped, parseAddress } from "./address-match.js";
-import { EreError, translateEre } from "./ere.js";
+import { translateEre } from "./ere.js";
 
 // ----------------------------------------------------------------- types
 
@@ -220,7 +220,7 @@ function parseLine(text: string, line: number, source: string): Rule | undefined
   try {
     translated = translateEre(regex);
   } catch (err) {
-    if (err instanceof EreError) throw fail(`bad regex ${JSON.stringify(regex)}: ${err.message}`);
+    if (err instanceof TftpConfigError) throw fail(`bad regex ${JSON.stringify(regex)}: ${err.message}`);
     throw err;
   }
   const jsFlags = "s" + (has("i") ? "i" : "");
