@@ -2,7 +2,7 @@
 // that worker threads receive as it is.
 
 import { readFileSync } from "node:fs";
-import { DEFAULTS as TRANSFER_DEFAULTS, SHARED_TRANSFER_KEYS, transferOptionTable, type SharedTransferOptions } from "@tftpkit/client";
+import { CLIENT_DEFAULTS, SHARED_TRANSFER_KEYS, transferOptionTable, type SharedTransferOptions } from "@tftpkit/client";
 import { TftpConfigError, resolveTable } from "@tftpkit/options";
 import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
@@ -98,10 +98,10 @@ export interface Scenario {
   warmup: number;
 }
 
-export const DEFAULTS = Object.freeze({
+export const SCENARIO_DEFAULTS = Object.freeze({
   clients: 1,
-  timeout: TRANSFER_DEFAULTS.timeout, // seconds before a client retransmits
-  retries: TRANSFER_DEFAULTS.retries,
+  timeout: CLIENT_DEFAULTS.timeout, // seconds before a client retransmits
+  retries: CLIENT_DEFAULTS.retries,
   rampUp: 0, // seconds
   seed: 1,
   workers: "auto" as const, // one thread per core when the run is large, else the main thread
@@ -175,7 +175,7 @@ function openModel(input: ScenarioInput): { rate: number | null; stages: Stage[]
   if (!open) {
     if (input.arrival !== undefined) throw new TftpConfigError("--arrival is for the open model: give --rate or --stages");
     if (input.maxInFlight !== undefined) throw new TftpConfigError("--max-in-flight is for the open model: give --rate or --stages (the closed model runs --clients at once)");
-    return { rate: null, stages, arrival, maxInFlight: DEFAULTS.maxInFlight };
+    return { rate: null, stages, arrival, maxInFlight: SCENARIO_DEFAULTS.maxInFlight };
   }
   if (input.clients !== undefined) throw new TftpConfigError("give --clients (closed model) or --rate/--stages (open model), not both; --max-in-flight caps the open model");
   if (input.rampUp !== undefined) throw new TftpConfigError("--ramp-up is for the closed model; ramp an open model with --stages");
@@ -184,7 +184,7 @@ function openModel(input: ScenarioInput): { rate: number | null; stages: Stage[]
   if (stages.length === 0 && input.duration === undefined && input.sessions === undefined) {
     throw new TftpConfigError("an open model run needs --duration, --sessions or --stages (when to stop starting sessions)");
   }
-  return { rate, stages, arrival, maxInFlight: int("maxInFlight", input.maxInFlight ?? DEFAULTS.maxInFlight, 1, 1_000_000) };
+  return { rate, stages, arrival, maxInFlight: int("maxInFlight", input.maxInFlight ?? SCENARIO_DEFAULTS.maxInFlight, 1, 1_000_000) };
 }
 
 export function resolveScenario(input: ScenarioInput, baseDir = process.cwd()): Scenario {
@@ -227,7 +227,7 @@ export function resolveScenario(input: ScenarioInput, baseDir = process.cwd()): 
     if (fam !== 0 && fam !== pool.family) throw new TftpConfigError(`--source ${input.source} is IPv${pool.family} but the target is IPv${fam}`);
     source = pool.cidr;
   }
-  const clients = int("clients", input.clients ?? DEFAULTS.clients, 1, 100_000);
+  const clients = int("clients", input.clients ?? SCENARIO_DEFAULTS.clients, 1, 100_000);
   let workers: number;
   if (input.workers === undefined || input.workers === "auto") {
     const peak = om.rate === null ? 0 : new RatePlan(om.rate, om.stages, Infinity).peak();
@@ -243,10 +243,10 @@ export function resolveScenario(input: ScenarioInput, baseDir = process.cwd()): 
     files,
     flow,
     ...transfer,
-    rampUp: num("rampUp", input.rampUp ?? DEFAULTS.rampUp, 0, 86_400),
+    rampUp: num("rampUp", input.rampUp ?? SCENARIO_DEFAULTS.rampUp, 0, 86_400),
     lossData,
     lossAck,
-    seed: int("seed", input.seed ?? DEFAULTS.seed, 0, 0xffffffff),
+    seed: int("seed", input.seed ?? SCENARIO_DEFAULTS.seed, 0, 0xffffffff),
     verifyDir: input.verify?.dir ? resolvePath(baseDir, input.verify.dir) : null,
     sha256,
     workers,
@@ -255,7 +255,7 @@ export function resolveScenario(input: ScenarioInput, baseDir = process.cwd()): 
     thinkMs: Math.round(num("think", input.think ?? 0, 0, 86_400) * 1000),
     traceparent: input.traceparent ?? false,
     dallyMs: int("dallyMs", input.dallyMs ?? (lossData > 0 || lossAck > 0 ? Math.round(timeout * 1000) : 0), 0, 600_000),
-    timeLimit: num("timeLimit", input.timeLimit ?? DEFAULTS.timeLimit, 0.001, 86_400 * 7),
+    timeLimit: num("timeLimit", input.timeLimit ?? SCENARIO_DEFAULTS.timeLimit, 0.001, 86_400 * 7),
     warmup: int("warmup", input.warmup ?? 0, 0, 1_000_000),
   };
 }

@@ -84,7 +84,7 @@ export interface ResolvedTransferOptions {
   connect: boolean;
 }
 
-export const DEFAULTS = defaultsOf(TRANSFER_OPTIONS) as Readonly<{ tsize: boolean; timeout: number; retries: number; mode: "octet" | "netascii"; dallyMs: number; connect: boolean }>;
+export const CLIENT_DEFAULTS = defaultsOf(TRANSFER_OPTIONS) as Readonly<{ tsize: boolean; timeout: number; retries: number; mode: "octet" | "netascii"; dallyMs: number; connect: boolean }>;
 
 export { TftpConfigError };
 

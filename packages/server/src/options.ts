@@ -1,6 +1,6 @@
 // Server options: each declared once in SERVER_OPTIONS (type and range,
 // unit, default, one line of description); the library's validation, its
-// frozen DEFAULTS and the `tftpkit serve` config keys, flags, help and README
+// frozen SERVER_DEFAULTS and the `tftpkit serve` config keys, flags, help and README
 // table are all derived from this table. An out-of-range value is a clear
 // error at start-up, never silently clamped.
 //
@@ -162,7 +162,7 @@ export type ResolvedOptions = OptionsResolved<ServerOptionTable> & {
 };
 
 /** The defaults of every option that has one. */
-export const DEFAULTS = defaultsOf(SERVER_OPTIONS) as Readonly<Required<Pick<ServerOptions, DefaultedKeys>>>;
+export const SERVER_DEFAULTS = defaultsOf(SERVER_OPTIONS) as Readonly<Required<Pick<ServerOptions, DefaultedKeys>>>;
 type DefaultedKeys = { [K in keyof ServerOptionTable]: ServerOptionTable[K] extends { default: unknown } ? K : never }[keyof ServerOptionTable];
 
 export { TftpConfigError };
@@ -174,7 +174,7 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
   if (!o.root && !o.handler) problem(ConfigErrorCode.MISSING, "root", "either root or handler is required");
   if (o.allowWrite && !o.root && !o.writeHandler) problem(ConfigErrorCode.MISSING, "root", "allowWrite needs a root (or give a writeHandler)");
   if (problems.length) throw new TftpConfigError(problems);
-  const v = { ...DEFAULTS, ...values } as OptionsResolved<ServerOptionTable>;
+  const v = { ...SERVER_DEFAULTS, ...values } as OptionsResolved<ServerOptionTable>;
   return Object.freeze({
     ...v,
     refuseOptions: Object.freeze([...v.refuseOptions]),
