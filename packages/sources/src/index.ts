@@ -9,7 +9,7 @@ export {
 export { fetchUpstream, type FetchOptions, type UpstreamResponse, type Validators } from "./upstream.js";
 export { UpstreamError, TemplateError, type UpstreamReason } from "./errors.js";
 export { renderTemplate, compileTemplate, Template, type TemplateVars } from "./template.js";
-export { clientAddress, ipv4Hex, hexToIpv4, type ClientAddress } from "./client.js";
+export { clientAddress, ipv4Hex, hexToIpv4, type ClientAddress } from "./client-address.js";
 export { parseBootPath, type BootPath, type BootPathKind } from "@tftpkit/server";
 export {
   templateSource, baseVars,
