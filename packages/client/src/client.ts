@@ -7,7 +7,7 @@ import { GetTransfer } from "./get.js";
 import { resolveTransferOptions, TftpConfigError, type TransferOptions } from "./options.js";
 import { PutTransfer } from "./put.js";
 import { BufferSink, FunctionSink, WritableSink, fileSink, type ChunkSink, type Sink } from "./sink.js";
-import { fileBody, makeChunker, type PutBody } from "./source.js";
+import { fileBody, makeChunker, type PutBody } from "./put-body.js";
 import type { TransferStats } from "./stats.js";
 import { randomTraceparent, withTraceparent } from "./traceparent.js";
 import { codec, type Target } from "./transfer.js";

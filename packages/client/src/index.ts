@@ -7,6 +7,6 @@ export { LossInjector, prng, mixSeed, type LossOptions } from "./loss.js";
 export { randomTraceparent, withTraceparent } from "./traceparent.js";
 export { TftpTransferError } from "./errors.js";
 export type { ChunkSink } from "./sink.js";
-export type { PutBody } from "./source.js";
+export type { PutBody } from "./put-body.js";
 export type { TransferOutcome, TransferStats } from "./stats.js";
 export { TftpError, WireError, type TftpErrorCode } from "@tftpkit/wasm-core";

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { wasmCodec } from "@tftpkit/wasm-core";
 import { LossInjector, mixSeed, prng, randomTraceparent, withTraceparent, createClient, TftpConfigError } from "../src/index.js";
 import { resolveTransferOptions } from "../src/options.js";
-import { makeChunker } from "../src/source.js";
+import { makeChunker } from "../src/put-body.js";
 import { checkOack } from "../src/transfer.js";
 
 describe("seeded loss", () => {
