@@ -27,7 +27,7 @@ import { newHist, recordMs } from "./hist.js";
 import { addMessage, emptyPart, encodePart, type LivePart, type TimeBucket, type Totals, type WirePart } from "./part.js";
 import { pickFile, type Scenario } from "./scenario.js";
 import { Arrivals, RatePlan } from "./schedule.js";
-import { parseSource, type SourcePool } from "./source.js";
+import { parseAddressPool, type AddressPool } from "./address-pool.js";
 
 /** A start later than this after its scheduled time counts as late (open model). */
 export const LATE_MS = 10;
@@ -203,7 +203,7 @@ export class Engine {
   private stopAtEpoch: number;
   /** Open model: wakes the scheduler (after stop()). */
   private wake: (() => void) | undefined;
-  private readonly sources: SourcePool | null;
+  private readonly sources: AddressPool | null;
   /** Aborts the sessions still running at the time limit. */
   private readonly cut = new AbortController();
   private readonly s: Scenario;
@@ -228,7 +228,7 @@ export class Engine {
       connect: true, // cheaper sends once the server answered (no ERROR 5 to strangers: not needed under load)
     });
     this.copies = new Copies(cfg.copies);
-    this.sources = s.source ? parseSource(s.source) : null;
+    this.sources = s.source ? parseAddressPool(s.source) : null;
     this.part = emptyPart(s.flow ?? []);
     this.bucket = this.bucketAt(Date.now());
     setMaxListeners(0, this.cut.signal); // one listener per running session

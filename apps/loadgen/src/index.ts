@@ -10,7 +10,7 @@ export {
 } from "./scenario.js";
 export { newHist, recordMs, summarize, encodeHist, decodeHist, addHist, histogramBuckets, PERCENTILES, type Bucket, type LatencySummary, type Histogram } from "./hist.js";
 export { RatePlan, Arrivals, parseStages, parseDurationS, type Stage } from "./schedule.js";
-export { parseSource, type SourcePool } from "./source.js";
+export { parseAddressPool, type AddressPool } from "./address-pool.js";
 export { parseThreshold, checkThresholds, type Threshold } from "./thresholds.js";
 export { mergeReports, compareReports, renderCompareText, renderCompareHtml, type CompareRow } from "./merge.js";
 export { mergeParts, encodePart, emptyPart, type Part, type Totals } from "./part.js";

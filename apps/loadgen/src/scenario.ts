@@ -8,7 +8,7 @@ import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
 import { resolve as resolvePath, dirname } from "node:path";
 import { parseStages, RatePlan, type Stage } from "./schedule.js";
-import { parseSource } from "./source.js";
+import { parseAddressPool } from "./address-pool.js";
 
 export interface FileWeight {
   name: string;
@@ -222,7 +222,7 @@ export function resolveScenario(input: ScenarioInput, baseDir = process.cwd()): 
   }
   let source: string | null = null;
   if (input.source !== undefined) {
-    const pool = parseSource(input.source);
+    const pool = parseAddressPool(input.source);
     const fam = isIP(host);
     if (fam !== 0 && fam !== pool.family) throw new TftpConfigError(`--source ${input.source} is IPv${pool.family} but the target is IPv${fam}`);
     source = pool.cidr;

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import {
   Arrivals, buildReport, checkThresholds, compareReports, decodeHist, emptyPart, encodeHist, histogramBuckets, lineChart, mergeParts, mergeReports,
-  newHist, niceStep, parseChecksums, parseDurationS, parseFileWeight, parseSource, parseStages, parseTarget, parseThreshold, pickFile, RatePlan,
+  newHist, niceStep, parseChecksums, parseDurationS, parseFileWeight, parseAddressPool, parseStages, parseTarget, parseThreshold, pickFile, RatePlan,
   recordMs, renderText, resolveScenario, TftpConfigError, summarize, type RawRun,
 } from "../src/index.js";
 import { closeTo, percentile } from "./helpers.js";
@@ -209,19 +209,19 @@ describe("open-model schedule", () => {
 
 describe("source pools", () => {
   it("IPv4: the hosts of the prefix, network and broadcast left out", () => {
-    const p = parseSource("127.0.3.0/24");
+    const p = parseAddressPool("127.0.3.0/24");
     expect(p).toMatchObject({ cidr: "127.0.3.0/24", family: 4, size: 254 });
     expect([0, 1, 253, 254].map(p.at)).toEqual(["127.0.3.1", "127.0.3.2", "127.0.3.254", "127.0.3.1"]);
-    expect(parseSource("127.0.0.5").size).toBe(1);
-    expect(parseSource("127.0.0.5").at(3)).toBe("127.0.0.5");
-    expect(parseSource("10.0.0.0/31").size).toBe(2);
+    expect(parseAddressPool("127.0.0.5").size).toBe(1);
+    expect(parseAddressPool("127.0.0.5").at(3)).toBe("127.0.0.5");
+    expect(parseAddressPool("10.0.0.0/31").size).toBe(2);
   });
 
   it("IPv6", () => {
-    const p = parseSource("fd00::/126");
+    const p = parseAddressPool("fd00::/126");
     expect(p.size).toBe(3);
     expect(p.at(0)).toBe("fd00:0:0:0:0:0:0:1");
-    expect(parseSource("::1").at(0)).toBe("0:0:0:0:0:0:0:1");
+    expect(parseAddressPool("::1").at(0)).toBe("0:0:0:0:0:0:0:1");
   });
 });
 
@@ -254,7 +254,7 @@ describe("thresholds", () => {
       [() => parseThreshold("p99 is small"), "--threshold"],
       [() => parseStages("30s"), "--stages"],
       [() => parseDurationS("soon", "--duration"), "--duration"],
-      [() => parseSource("127.0.0.0/40"), "--source"],
+      [() => parseAddressPool("127.0.0.0/40"), "--source"],
     ] as const) {
       const err = caught(f);
       expect(err).toBeInstanceOf(TftpConfigError);
