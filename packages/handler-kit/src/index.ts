@@ -1,4 +1,4 @@
-// @tftpkit/sources: data sources for tftpkit handlers.
+// @tftpkit/handler-kit: data sources for tftpkit handlers.
 
 export { rootSource, type RootSource } from "./root.js";
 export { httpSource, HTTP_DEFAULTS, type HttpSource, type HttpSourceOptions } from "./http.js";
