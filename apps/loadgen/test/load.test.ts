@@ -37,7 +37,7 @@ beforeAll(async () => {
   writeFileSync(join(verifyDir, "small"), Buffer.concat([files.small.subarray(0, 699), Buffer.from([files.small[699] ^ 1])])); // a wrong copy
   // 0.25 s server retransmission: loss recovers fast, a loaded machine still answers well
   // within it (no spurious resends to shift the loss draws), and the client's 1 s timeout never races it.
-  server = createServer({ root: dir, timeout: 0.25, retries: 20 });
+  server = createServer({ root: dir, timeoutSeconds: 0.25, retries: 20 });
   const a = await server.listen({ host: "127.0.0.1", port: 0 });
   target = `127.0.0.1:${a.port}`;
 });

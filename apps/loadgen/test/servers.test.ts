@@ -66,7 +66,7 @@ async function startTftpkit(): Promise<Target> {
   const log: SessionInfo[] = [];
   const server = createServer({
     root: dir,
-    timeout: 0.25,
+    timeoutSeconds: 0.25,
     retries: 20,
     rewrite: (path, ctx) => ({ path: path === "whoami" ? ctx.address : path }),
     instrumentation: { session: (info) => (log.push(info), undefined), malformed: () => {} },

@@ -5,7 +5,8 @@
 
 import { BLKSIZE_MAX } from "@tftpkit/wasm-core";
 import {
-  TftpConfigError, bool, custom, defaultsOf, int, num, oneOf, option, resolveTable, str, type OptionsInput, type OptionTable
+  TftpConfigError, bool, custom, defaultsOf, int, num, oneOf, option, resolveTable, str,
+  type OptionsInput, type OptionTable,
 } from "@tftpkit/options";
 import type { LossInjector, LossOptions } from "./loss.js";
 

@@ -126,7 +126,7 @@ describe("one chosen packet lost, against tftpkit", () => {
   let client: TftpClient;
   beforeAll(async () => {
     root = tempRoot({ file });
-    server = createServer({ root: root.dir, allowWrite: true, timeout: 1, retries: 5 });
+    server = createServer({ root: root.dir, allowWrite: true, timeoutSeconds: 1, retries: 5 });
     const a = await server.listen({ host: "127.0.0.1", port: 0 });
     client = createClient({ host: "127.0.0.1", port: a.port, timeout: 0.2, retries: 10 });
   });

@@ -203,3 +203,50 @@ export function resolveTable<T extends OptionTable>(table: T, input: Record<stri
 export function dataKeys(table: OptionTable): string[] {
   return Object.keys(table).filter((k) => !table[k].code);
 }
+
+// ------------------------------------------------------------ renamed options
+
+/** Old option names and their new ones (`{ timeout: "timeoutSeconds" }`): the old names keep working for one release. */
+export type Renames = Readonly<Record<string, string>>;
+
+/**
+ * Moves values given under an old name (see Renames) to the new name.
+ * Returns the input with new names only, one line per old name used
+ * (`"timeout" is deprecated: use "timeoutSeconds"`, named by `label`), and a
+ * CONFLICT problem for each option given under both names.
+ */
+export function applyRenames(
+  input: Record<string, unknown>,
+  renames: Renames,
+  label: (key: string) => string = (k) => `"${k}"`,
+): { input: Record<string, unknown>; warnings: string[]; problems: ConfigProblem[] } {
+  const out: Record<string, unknown> = {};
+  const warnings: string[] = [];
+  const problems: ConfigProblem[] = [];
+  for (const [key, value] of Object.entries(input)) {
+    const to = Object.hasOwn(renames, key) ? renames[key] : undefined;
+    if (to === undefined) {
+      out[key] = value;
+      continue;
+    }
+    if (value === undefined) continue;
+    if (input[to] !== undefined && input[to] !== null) {
+      problems.push({ code: ConfigErrorCode.CONFLICT, key, message: `${label(key)} is the old name of ${label(to)}: give only ${label(to)}` });
+      continue;
+    }
+    warnings.push(`${label(key)} is deprecated: use ${label(to)}`);
+    out[to] = value;
+  }
+  return { input: out, warnings, problems };
+}
+
+const warned = new Set<string>();
+
+/** Emits each line once per process as a Node DeprecationWarning (code TFTPKIT_DEP_OPTION): for options set in code. */
+export function warnDeprecated(lines: readonly string[]): void {
+  for (const line of lines) {
+    if (warned.has(line)) continue;
+    warned.add(line);
+    process.emitWarning(line, { type: "DeprecationWarning", code: "TFTPKIT_DEP_OPTION" });
+  }
+}

@@ -10,7 +10,7 @@ export {
 } from "./handler.js";
 export { rootHandler, RootResolver, safeSegments } from "./files/root.js";
 export { parseBootPath, bootIdentity, hexToIpv4, type BootPath, type BootPathKind, type BootIdentity } from "./files/bootpath.js";
-export { SERVER_DEFAULTS, SERVER_OPTIONS, TftpConfigError, type PathRewrite, type ServerOptions, type ServerOptionTable } from "./options.js";
+export { RENAMED_SERVER_OPTIONS, SERVER_DEFAULTS, SERVER_OPTIONS, TftpConfigError, type PathRewrite, type ServerOptions, type ServerOptionTable } from "./options.js";
 export { ConfigErrorCode, type ConfigProblem, type OptionSpec } from "@tftpkit/options";
 export { describeError, type HandlerError, type Outcome, type ServerStats, type SessionStats, type Endpoint } from "./observe/stats.js";
 export { emptyServerStats } from "./observe/stats.js";
