@@ -7,7 +7,7 @@ import { compareReports, mergeReports, renderCompareHtml, renderCompareText } fr
 import { buildReport, renderHtml, renderText, type Report } from "./report.js";
 import { runLoad, type Progress } from "./run.js";
 import { TftpConfigError, type OptionSpec } from "@tftpkit/options";
-import { loadScenarioFile, resolveScenario, type ScenarioInput } from "./scenario.js";
+import { loadScenarioFile, RENAMED_SCENARIO_KEYS, renameScenarioKeys, resolveScenario, type ScenarioInput } from "./scenario.js";
 import { parseDurationS } from "./schedule.js";
 import { checkThresholds, parseThreshold, type Threshold } from "./thresholds.js";
 import { VERSION } from "./version.js";
@@ -21,7 +21,7 @@ const kebab = (key: string): string => key.replace(/[A-Z]/g, (c) => `-${c.toLowe
  * does (the library's adaptive timeout applies only when timeout is left out).
  */
 export const LOADGEN_DESCRIPTIONS: Partial<Record<(typeof SHARED_TRANSFER_KEYS)[number], string>> = {
-  timeout: "seconds without an answer before a virtual client retransmits: a fixed wait, as boot firmware's (fractions allowed)",
+  timeoutSeconds: "seconds without an answer before a virtual client retransmits: a fixed wait, as boot firmware's (fractions allowed)",
 };
 const sharedHelp = SHARED_TRANSFER_KEYS.map((k) => {
   const spec = SHARED[k] as OptionSpec;
@@ -30,6 +30,8 @@ const sharedHelp = SHARED_TRANSFER_KEYS.map((k) => {
   return `  ${flag.padEnd(23)} ${LOADGEN_DESCRIPTIONS[k] ?? spec.description}${dflt}`;
 }).join("\n");
 const sharedFlags = Object.fromEntries(SHARED_TRANSFER_KEYS.map((k) => [kebab(k), { type: (SHARED[k] as OptionSpec).switch ? ("boolean" as const) : ("string" as const) }]));
+// Flags of the previous release (--timeout for --timeout-seconds): read as the new ones for one release, with a notice.
+const renamedFlags = Object.fromEntries(Object.keys(RENAMED_SCENARIO_KEYS).map((k) => [kebab(k), { type: "string" as const }]));
 
 const USAGE = `Usage: tftpkit-load --target HOST:PORT [options]
        tftpkit-load merge A.json B.json ... [--json] [--html FILE] [--threshold EXPR ...]
@@ -90,6 +92,8 @@ export interface ParsedRun {
   html?: string;
   progress?: boolean;
   thresholds: Threshold[];
+  /** Lines to print before the run (deprecated flags and scenario keys). */
+  notices: string[];
 }
 
 export function scenarioFromArgs(argv: string[]): ParsedRun {
@@ -115,6 +119,7 @@ export function scenarioFromArgs(argv: string[]): ParsedRun {
       "max-in-flight": { type: "string" },
       source: { type: "string" },
       ...sharedFlags,
+      ...renamedFlags,
       traceparent: { type: "boolean" },
       loss: { type: "string" },
       seed: { type: "string" },
@@ -134,10 +139,19 @@ export function scenarioFromArgs(argv: string[]): ParsedRun {
   if (values.version) throw new VersionRequested();
   let input: Partial<ScenarioInput> = {};
   let baseDir = process.cwd();
+  const notices: string[] = [];
   if (values.scenario) {
     const f = loadScenarioFile(values.scenario);
-    input = f.input;
+    const warnings: string[] = [];
+    input = renameScenarioKeys(f.input, warnings);
+    notices.push(...warnings.map((w) => `${values.scenario}: ${w}`));
     baseDir = f.baseDir;
+  }
+  const flagValues = values as Record<string, string | boolean | undefined>;
+  for (const [old, now] of Object.entries(RENAMED_SCENARIO_KEYS)) {
+    if (flagValues[kebab(old)] === undefined) continue;
+    notices.push(`--${kebab(old)} is deprecated: use --${kebab(now)}`);
+    flagValues[kebab(now)] ??= flagValues[kebab(old)];
   }
   const set = <K extends keyof ScenarioInput>(k: K, v: ScenarioInput[K] | undefined): void => {
     if (v !== undefined) input[k] = v;
@@ -169,7 +183,6 @@ export function scenarioFromArgs(argv: string[]): ParsedRun {
   set("stages", values.stages);
   set("maxInFlight", toNum("max-in-flight", values["max-in-flight"]));
   set("source", values.source);
-  const flagValues = values as Record<string, string | boolean | undefined>;
   for (const k of SHARED_TRANSFER_KEYS) {
     const v = flagValues[kebab(k)];
     const spec = SHARED[k] as OptionSpec;
@@ -185,7 +198,7 @@ export function scenarioFromArgs(argv: string[]): ParsedRun {
   if (!input.target) throw new TftpConfigError("--target HOST:PORT is required");
   const thresholds = (values.threshold ?? []).map(parseThreshold);
   const progress = values.progress ? true : values.quiet ? false : undefined;
-  return { input: input as ScenarioInput, baseDir, json: values.json ?? false, html: values.html, progress, thresholds };
+  return { input: input as ScenarioInput, baseDir, json: values.json ?? false, html: values.html, progress, thresholds, notices };
 }
 
 class HelpRequested extends Error {}
@@ -282,7 +295,7 @@ export async function main(argv: string[]): Promise<number> {
   let scenario: ReturnType<typeof resolveScenario>;
   try {
     parsed = scenarioFromArgs(argv);
-    scenario = resolveScenario(parsed.input, parsed.baseDir);
+    scenario = resolveScenario(parsed.input, parsed.baseDir, parsed.notices);
   } catch (err) {
     if (err instanceof HelpRequested) {
       process.stdout.write(USAGE);
@@ -295,6 +308,7 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof TftpConfigError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) return usageError(err);
     return usageError(err);
   }
+  for (const n of parsed.notices) process.stderr.write(`tftpkit-load: ${n}\n`);
   const live = parsed.progress ?? Boolean(process.stderr.isTTY);
   const onProgress = live
     ? (p: Progress): void => {

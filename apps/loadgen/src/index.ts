@@ -5,7 +5,7 @@ export {
   type Report, type TimelinePoint, type ThresholdResult,
 } from "./report.js";
 export {
-  resolveScenario, loadScenarioFile, parseTarget, parseFileWeight, parseChecksums, pickFile, SCENARIO_DEFAULTS, AUTO_WORKERS,
+  resolveScenario, renameScenarioKeys, RENAMED_SCENARIO_KEYS, loadScenarioFile, parseTarget, parseFileWeight, parseChecksums, pickFile, SCENARIO_DEFAULTS, AUTO_WORKERS,
   type Scenario, type ScenarioInput, type FileWeight,
 } from "./scenario.js";
 export { newHist, recordMs, summarize, encodeHist, decodeHist, addHist, histogramBuckets, PERCENTILES, type Bucket, type LatencySummary, type Histogram } from "./hist.js";

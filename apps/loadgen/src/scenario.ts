@@ -2,8 +2,8 @@
 // that worker threads receive as it is.
 
 import { readFileSync } from "node:fs";
-import { CLIENT_DEFAULTS, SHARED_TRANSFER_KEYS, transferOptionTable, type SharedTransferOptions } from "@tftpkit/client";
-import { TftpConfigError, resolveTable } from "@tftpkit/options";
+import { CLIENT_DEFAULTS, RENAMED_TRANSFER_OPTIONS, SHARED_TRANSFER_KEYS, transferOptionTable, type SharedTransferOptions } from "@tftpkit/client";
+import { TftpConfigError, applyRenames, resolveTable, type Renames } from "@tftpkit/options";
 import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
 import { resolve as resolvePath, dirname } from "node:path";
@@ -16,7 +16,7 @@ export interface FileWeight {
 }
 
 /** A scenario as written in a JSON file (every field optional but target). */
-/** blksize, windowsize, tsize, timeout, timeoutOption, retries and mode mean what they mean to @tftpkit/client (timeout is always passed: a fixed wait, never the adaptive one). */
+/** blksize, windowsize, tsize, timeoutSeconds, timeoutOptionSeconds, retries and mode mean what they mean to @tftpkit/client (timeoutSeconds is always passed: a fixed wait, never the adaptive one). */
 export interface ScenarioInput extends SharedTransferOptions {
   /** host:port of the server ("[::1]:69" for IPv6). */
   target: string;
@@ -72,8 +72,8 @@ export interface Scenario {
   blksize: number | undefined;
   windowsize: number | undefined;
   tsize: boolean;
-  timeout: number;
-  timeoutOption: number | undefined;
+  timeoutSeconds: number;
+  timeoutOptionSeconds: number | undefined;
   retries: number;
   mode: "octet" | "netascii";
   rampUp: number;
@@ -100,7 +100,7 @@ export interface Scenario {
 
 export const SCENARIO_DEFAULTS = Object.freeze({
   clients: 1,
-  timeout: CLIENT_DEFAULTS.timeout, // seconds before a client retransmits
+  timeoutSeconds: CLIENT_DEFAULTS.timeoutSeconds, // seconds before a client retransmits
   retries: CLIENT_DEFAULTS.retries,
   rampUp: 0, // seconds
   seed: 1,
@@ -187,7 +187,24 @@ function openModel(input: ScenarioInput): { rate: number | null; stages: Stage[]
   return { rate, stages, arrival, maxInFlight: int("maxInFlight", input.maxInFlight ?? SCENARIO_DEFAULTS.maxInFlight, 1, 1_000_000) };
 }
 
-export function resolveScenario(input: ScenarioInput, baseDir = process.cwd()): Scenario {
+/**
+ * Scenario keys renamed so that every duration names its unit: the old keys
+ * keep working for one release, with a line naming the new key.
+ */
+export const RENAMED_SCENARIO_KEYS: Renames = Object.freeze({ ...RENAMED_TRANSFER_OPTIONS });
+
+/** Reads old keys (RENAMED_SCENARIO_KEYS) as the new ones; one line per old key goes to `warnings`. */
+export function renameScenarioKeys<T extends object>(input: T, warnings: string[] = []): T {
+  if (!input || typeof input !== "object") return input;
+  const r = applyRenames(input as Record<string, unknown>, RENAMED_SCENARIO_KEYS);
+  if (r.problems.length) throw new TftpConfigError(r.problems);
+  warnings.push(...r.warnings);
+  return r.input as T;
+}
+
+/** Validates a scenario; a deprecated key is read as its new name, with a line saying so in `warnings`. */
+export function resolveScenario(given: ScenarioInput, baseDir = process.cwd(), warnings: string[] = []): Scenario {
+  const input = renameScenarioKeys(given, warnings);
   if (!input || typeof input.target !== "string") throw new TftpConfigError("target (HOST:PORT) is required");
   const { host, port } = parseTarget(input.target);
   if (input.sessions !== undefined && input.duration !== undefined) throw new TftpConfigError("give sessions or duration, not both");
@@ -214,7 +231,7 @@ export function resolveScenario(input: ScenarioInput, baseDir = process.cwd()): 
   const shared: Record<string, unknown> = {};
   for (const k of SHARED_TRANSFER_KEYS) shared[k] = input[k];
   const transfer = resolveTable(SHARED_TRANSFER_OPTIONS, shared);
-  const timeout = transfer.timeout;
+  const timeout = transfer.timeoutSeconds;
   let sha256: Record<string, string> | null = input.verify?.sha256 ?? null;
   if (input.verify?.checksums) {
     const text = readFileSync(resolvePath(baseDir, input.verify.checksums), "utf8");

@@ -234,11 +234,11 @@ describe("the tftpkit-load command", () => {
 
   it("--help names every shared transfer flag; its timeout is the fixed wait a virtual client uses", async () => {
     const r = await run(process.execPath, [BIN, "--help"]);
-    for (const flag of ["--blksize", "--windowsize", "--tsize", "--timeout", "--timeout-option", "--retries", "--mode"]) expect(r.stdout).toContain(`  ${flag}`);
-    const line = r.stdout.split("\n").find((l) => l.startsWith("  --timeout "))!;
+    for (const flag of ["--blksize", "--windowsize", "--tsize", "--timeout-seconds", "--timeout-option-seconds", "--retries", "--mode"]) expect(r.stdout).toContain(`  ${flag}`);
+    const line = r.stdout.split("\n").find((l) => l.startsWith("  --timeout-seconds "))!;
     expect(line).toMatch(/fixed wait/);
     expect(line).not.toMatch(/adaptive/);
-    expect(resolveScenario({ target: "h:69", files: ["a"] }).timeout).toBe(1);
+    expect(resolveScenario({ target: "h:69", files: ["a"] }).timeoutSeconds).toBe(1);
   });
 
   it("--progress draws a live line on stderr", async () => {

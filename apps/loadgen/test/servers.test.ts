@@ -126,7 +126,7 @@ for (const srv of SERVERS) {
 
     it("--rate 200 --duration 5 starts 1000 +- 15% sessions (constant and Poisson arrivals)", async () => {
       for (const arrival of ["constant", "poisson"]) {
-        const r = await cli(["--target", t.target, "--rate", "200", "--duration", "5", "--arrival", arrival, "--file", "cfg", "--seed", "3", "--timeout", "2", "--retries", "10", "--json"]);
+        const r = await cli(["--target", t.target, "--rate", "200", "--duration", "5", "--arrival", arrival, "--file", "cfg", "--seed", "3", "--timeout-seconds", "2", "--retries", "10", "--json"]);
         const rep = JSON.parse(r.stdout) as Report;
         expect(rep.scenario).toMatchObject({ model: "open", rate: 200, arrival });
         expect(rep.sessions.started).toBeGreaterThanOrEqual(850);

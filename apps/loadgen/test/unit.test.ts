@@ -9,6 +9,7 @@ import {
   newHist, niceStep, parseChecksums, parseDurationS, parseFileWeight, parseAddressPool, parseStages, parseTarget, parseThreshold, pickFile, RatePlan,
   recordMs, renderText, resolveScenario, TftpConfigError, summarize, type RawRun,
 } from "../src/index.js";
+import { scenarioFromArgs } from "../src/cli.js";
 import { closeTo, percentile } from "./helpers.js";
 
 
@@ -37,7 +38,7 @@ describe("scenario", () => {
     expect(() => resolveScenario({ target: "h:69", files: ["a"], loss: 2 })).toThrow(/loss must be from 0 to 1/);
     expect(() => resolveScenario({ target: "h:69", files: ["a"], flow: ["b"] })).toThrow(/files or flow/);
     expect(() => resolveScenario({ target: "h:69", files: ["a"], warmup: -1 })).toThrow(/warmup must be an integer/);
-    const s = resolveScenario({ target: "h:69", files: ["a:2", { name: "b" }], loss: 0.01, timeout: 0.5 });
+    const s = resolveScenario({ target: "h:69", files: ["a:2", { name: "b" }], loss: 0.01, timeoutSeconds: 0.5 });
     expect(s).toMatchObject({ sessions: 1, duration: Infinity, lossData: 0.01, lossAck: 0.01, dallyMs: 500, files: [{ name: "a", weight: 2 }, { name: "b", weight: 1 }] });
   });
 
@@ -222,6 +223,22 @@ describe("source pools", () => {
     expect(p.size).toBe(3);
     expect(p.at(0)).toBe("fd00:0:0:0:0:0:0:1");
     expect(parseAddressPool("::1").at(0)).toBe("0:0:0:0:0:0:0:1");
+  });
+});
+
+describe("renamed scenario keys and flags (one release of grace)", () => {
+  it("an old scenario key is read as its new one, with one line naming the new key", () => {
+    const warnings: string[] = [];
+    const s = resolveScenario({ target: "h:69", files: ["a"], timeout: 0.5, timeoutOption: 3 } as never, undefined, warnings);
+    expect(s).toMatchObject({ timeoutSeconds: 0.5, timeoutOptionSeconds: 3 });
+    expect(warnings).toEqual(['"timeout" is deprecated: use "timeoutSeconds"', '"timeoutOption" is deprecated: use "timeoutOptionSeconds"']);
+    expect(() => resolveScenario({ target: "h:69", files: ["a"], timeout: 1, timeoutSeconds: 2 } as never)).toThrow(TftpConfigError);
+  });
+
+  it("an old flag is read as its new one, with one notice naming the new flag", () => {
+    const r = scenarioFromArgs(["--target", "h:69", "--file", "a", "--timeout", "2", "--timeout-option", "4"]);
+    expect(r.input).toMatchObject({ timeoutSeconds: 2, timeoutOptionSeconds: 4 });
+    expect(r.notices).toEqual(["--timeout is deprecated: use --timeout-seconds", "--timeout-option is deprecated: use --timeout-option-seconds"]);
   });
 });
 

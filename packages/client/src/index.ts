@@ -1,6 +1,6 @@
 export { createClient, TftpClient, type ClientOptions, type GetResult, type GetToOptions, type PutOptions, type TransferResult } from "./client.js";
 export {
-  CLIENT_DEFAULTS, SHARED_TRANSFER_KEYS, TRANSFER_OPTIONS, TftpConfigError, transferOptionTable,
+  CLIENT_DEFAULTS, RENAMED_TRANSFER_OPTIONS, SHARED_TRANSFER_KEYS, TRANSFER_OPTIONS, TftpConfigError, transferOptionTable,
   type SharedTransferOptions, type TransferOptions,
 } from "./options.js";
 export { LossInjector, prng, mixSeed, type LossOptions } from "./loss.js";

@@ -28,7 +28,7 @@ beforeAll(async () => {
   server = createServer({ root: root.dir, timeoutSeconds: 0.03, retries: 10 });
   const a = await server.listen({ host: "127.0.0.1", port: 0 });
   serverPort = a.port;
-  client = createClient({ host: "127.0.0.1", port: a.port, timeout: 0.5, retries: 10 });
+  client = createClient({ host: "127.0.0.1", port: a.port, timeoutSeconds: 0.5, retries: 10 });
 });
 afterAll(async () => {
   await server.close();

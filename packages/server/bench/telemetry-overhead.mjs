@@ -124,7 +124,7 @@ const cpuMs = (u) => (u.user + u.system) / 1000;
 
 async function measure(mode, root, o, createClient) {
   const { child, port } = await startServer(mode, root);
-  const client = createClient({ host: "127.0.0.1", port, blksize: 1468, windowsize: 16, timeout: 1, retries: 5 });
+  const client = createClient({ host: "127.0.0.1", port, blksize: 1468, windowsize: 16, timeoutSeconds: 1, retries: 5 });
   // warm-up: JIT, WASM, file cache
   await client.get("big.bin");
   for (let i = 0; i < 50; i++) await client.get("small.bin");
