@@ -2,12 +2,12 @@
 
 import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { SHARED_TRANSFER_KEYS, transferOptionTable } from "@tftpkit/client";
+import { RENAMED_TRANSFER_OPTIONS, SHARED_TRANSFER_KEYS, transferOptionTable } from "@tftpkit/client";
 import { compareReports, mergeReports, renderCompareHtml, renderCompareText } from "./merge.js";
 import { buildReport, renderHtml, renderText, type Report } from "./report.js";
 import { runLoad, type Progress } from "./run.js";
 import { TftpConfigError, type OptionSpec } from "@tftpkit/options";
-import { loadScenarioFile, RENAMED_SCENARIO_KEYS, renameScenarioKeys, resolveScenario, type ScenarioInput } from "./scenario.js";
+import { loadScenarioFile, renameScenarioKeys, resolveScenario, type ScenarioInput } from "./scenario.js";
 import { parseDurationS } from "./schedule.js";
 import { checkThresholds, parseThreshold, type Threshold } from "./thresholds.js";
 import { VERSION } from "./version.js";
@@ -31,7 +31,8 @@ const sharedHelp = SHARED_TRANSFER_KEYS.map((k) => {
 }).join("\n");
 const sharedFlags = Object.fromEntries(SHARED_TRANSFER_KEYS.map((k) => [kebab(k), { type: (SHARED[k] as OptionSpec).switch ? ("boolean" as const) : ("string" as const) }]));
 // Flags of the previous release (--timeout for --timeout-seconds): read as the new ones for one release, with a notice.
-const renamedFlags = Object.fromEntries(Object.keys(RENAMED_SCENARIO_KEYS).map((k) => [kebab(k), { type: "string" as const }]));
+// (The flags of durations, --duration T and the like, keep their names: their values carry the unit.)
+const renamedFlags = Object.fromEntries(Object.keys(RENAMED_TRANSFER_OPTIONS).map((k) => [kebab(k), { type: "string" as const }]));
 
 const USAGE = `Usage: tftpkit-load --target HOST:PORT [options]
        tftpkit-load merge A.json B.json ... [--json] [--html FILE] [--threshold EXPR ...]
@@ -148,7 +149,7 @@ export function scenarioFromArgs(argv: string[]): ParsedRun {
     baseDir = f.baseDir;
   }
   const flagValues = values as Record<string, string | boolean | undefined>;
-  for (const [old, now] of Object.entries(RENAMED_SCENARIO_KEYS)) {
+  for (const [old, now] of Object.entries(RENAMED_TRANSFER_OPTIONS)) {
     if (flagValues[kebab(old)] === undefined) continue;
     notices.push(`--${kebab(old)} is deprecated: use --${kebab(now)}`);
     flagValues[kebab(now)] ??= flagValues[kebab(old)];
@@ -160,10 +161,10 @@ export function scenarioFromArgs(argv: string[]): ParsedRun {
   set("clients", toNum("clients", values.clients));
   if (values.sessions !== undefined) {
     set("sessions", toNum("sessions", values.sessions));
-    delete input.duration;
+    delete input.durationSeconds;
   }
   if (values.duration !== undefined) {
-    set("duration", toSeconds("duration", values.duration));
+    set("durationSeconds", toSeconds("duration", values.duration));
     delete input.sessions;
   }
   if (values.file) {
@@ -174,9 +175,9 @@ export function scenarioFromArgs(argv: string[]): ParsedRun {
     input.flow = values.flow.split(",").map((x) => x.trim()).filter(Boolean);
     delete input.files;
   }
-  set("think", toSeconds("think", values.think));
-  set("rampUp", toSeconds("ramp-up", values["ramp-up"]));
-  set("timeLimit", toSeconds("time-limit", values["time-limit"]));
+  set("thinkSeconds", toSeconds("think", values.think));
+  set("rampUpSeconds", toSeconds("ramp-up", values["ramp-up"]));
+  set("timeLimitSeconds", toSeconds("time-limit", values["time-limit"]));
   set("warmup", toNum("warmup", values.warmup));
   set("rate", toNum("rate", values.rate));
   set("arrival", values.arrival as ScenarioInput["arrival"]);

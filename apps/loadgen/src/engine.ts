@@ -232,7 +232,7 @@ export class Engine {
     this.part = emptyPart(s.flow ?? []);
     this.bucket = this.bucketAt(Date.now());
     setMaxListeners(0, this.cut.signal); // one listener per running session
-    this.stopAtEpoch = cfg.startEpochMs + Math.min(s.duration, s.timeLimit) * 1000;
+    this.stopAtEpoch = cfg.startEpochMs + Math.min(s.durationSeconds, s.timeLimitSeconds) * 1000;
   }
 
   /** Stops the run now (an interrupt): no new session starts, running ones are cut short. */
@@ -257,7 +257,7 @@ export class Engine {
     const elu0 = performance.eventLoopUtilization();
     const s = this.s;
     const tick = setInterval(() => (this.bucket = this.bucketAt(Date.now())), TICK_MS);
-    const cutTimer = setTimeout(() => this.cut.abort(), Math.max(0, this.cfg.startEpochMs + s.timeLimit * 1000 - Date.now()));
+    const cutTimer = setTimeout(() => this.cut.abort(), Math.max(0, this.cfg.startEpochMs + s.timeLimitSeconds * 1000 - Date.now()));
     try {
       const wait = this.cfg.startEpochMs - Date.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
@@ -284,7 +284,7 @@ export class Engine {
     const s = this.s;
     await Promise.all(
       this.cfg.clients.map(async (id) => {
-        const wait = s.clients > 1 ? (id * s.rampUp * 1000) / s.clients : 0;
+        const wait = s.clients > 1 ? (id * s.rampUpSeconds * 1000) / s.clients : 0;
         if (wait > 0) await sleep(wait, this.cut.signal);
         await (s.flow ? this.closedFlows(id) : this.closedSessions(id));
       }),
@@ -330,7 +330,7 @@ export class Engine {
   private open(): Promise<void> {
     const s = this.s;
     const { thread, threads } = this.cfg;
-    const plan = new RatePlan(s.rate!, s.stages, Math.min(s.duration, s.timeLimit));
+    const plan = new RatePlan(s.rate!, s.stages, Math.min(s.durationSeconds, s.timeLimitSeconds));
     const arrivals = new Arrivals(plan, s.arrival === "poisson", s.seed);
     // performance.now() of the run's start (epoch start taken to this thread's clock).
     const base = performance.now() + (this.cfg.startEpochMs - Date.now());
@@ -532,7 +532,7 @@ export async function warmUp(cfg: EngineConfig): Promise<void> {
   const clients = cfg.clients.length
     ? cfg.clients
     : Array.from({ length: Math.min(s.warmup, 32, Math.ceil(s.maxInFlight / cfg.threads)) }, (_, i) => cfg.thread + i * cfg.threads);
-  const scenario: Scenario = { ...s, sessions: s.warmup, duration: Infinity, rate: null, stages: [], rampUp: 0, thinkMs: 0, warmup: 0 };
+  const scenario: Scenario = { ...s, sessions: s.warmup, durationSeconds: Infinity, rate: null, stages: [], rampUpSeconds: 0, thinkMs: 0, warmup: 0 };
   const engine = new Engine({ ...cfg, scenario, clients, startEpochMs: Date.now(), keepSessions: false }, new Int32Array(new SharedArrayBuffer(4 * SHARED_SLOTS)));
   await engine.run();
 }

@@ -22,16 +22,16 @@ export interface ScenarioInput extends SharedTransferOptions {
   target: string;
   /** Concurrent virtual clients. */
   clients?: number;
-  /** Total sessions (one get each); or `duration`. */
+  /** Total sessions (one get each); or `durationSeconds`. */
   sessions?: number;
   /** Seconds to keep starting sessions. */
-  duration?: number;
+  durationSeconds?: number;
   /** Files picked at random by weight for each session. */
   files?: Array<string | FileWeight>;
   /** A boot flow: each client fetches these in order, again and again (e.g. a config, a kernel, an initrd). */
   flow?: string[];
   /** Seconds over which the clients start (evenly spread). */
-  rampUp?: number;
+  rampUpSeconds?: number;
   /** Injected loss: one rate for DATA and ACKs, or each. */
   loss?: number | { data?: number; ack?: number };
   seed?: number;
@@ -50,13 +50,13 @@ export interface ScenarioInput extends SharedTransferOptions {
   /** Source addresses, one per virtual client: a CIDR such as "127.0.3.0/24". */
   source?: string;
   /** Seconds a flow's machine waits between its steps. */
-  think?: number;
+  thinkSeconds?: number;
   /** Add a random W3C traceparent to each file name. */
   traceparent?: boolean;
   /** ms a client keeps re-ACKing the last block after a get (default: its timeout when loss is injected, else 0). */
   dallyMs?: number;
   /** Seconds after which no new session starts and running ones are cut short (a safety bound). */
-  timeLimit?: number;
+  timeLimitSeconds?: number;
   /** Sessions each thread runs against the target before the clock starts, in no figure (a JIT's first seconds are slower). */
   warmup?: number;
 }
@@ -66,7 +66,7 @@ export interface Scenario {
   port: number;
   clients: number;
   sessions: number; // Infinity in duration mode
-  duration: number; // seconds, Infinity in sessions mode
+  durationSeconds: number; // Infinity in sessions mode
   files: Array<{ name: string; weight: number }>;
   flow: string[] | null;
   blksize: number | undefined;
@@ -76,7 +76,7 @@ export interface Scenario {
   timeoutOptionSeconds: number | undefined;
   retries: number;
   mode: "octet" | "netascii";
-  rampUp: number;
+  rampUpSeconds: number;
   lossData: number;
   lossAck: number;
   seed: number;
@@ -93,7 +93,7 @@ export interface Scenario {
   thinkMs: number;
   traceparent: boolean;
   dallyMs: number;
-  timeLimit: number;
+  timeLimitSeconds: number;
   /** Unmeasured sessions per thread before the run (0: none). */
   warmup: number;
 }
@@ -102,11 +102,11 @@ export const SCENARIO_DEFAULTS = Object.freeze({
   clients: 1,
   timeoutSeconds: CLIENT_DEFAULTS.timeoutSeconds, // seconds before a client retransmits
   retries: CLIENT_DEFAULTS.retries,
-  rampUp: 0, // seconds
+  rampUpSeconds: 0,
   seed: 1,
   workers: "auto" as const, // one thread per core when the run is large, else the main thread
   maxInFlight: 10_000, // open model: sessions (flows) running at once
-  timeLimit: 3600, // seconds: no new session after this
+  timeLimitSeconds: 3600, // no new session after this
 });
 
 /** The transfer options a scenario shares with @tftpkit/client: the client's declarations, validated the same way. */
@@ -178,10 +178,10 @@ function openModel(input: ScenarioInput): { rate: number | null; stages: Stage[]
     return { rate: null, stages, arrival, maxInFlight: SCENARIO_DEFAULTS.maxInFlight };
   }
   if (input.clients !== undefined) throw new TftpConfigError("give --clients (closed model) or --rate/--stages (open model), not both; --max-in-flight caps the open model");
-  if (input.rampUp !== undefined) throw new TftpConfigError("--ramp-up is for the closed model; ramp an open model with --stages");
+  if (input.rampUpSeconds !== undefined) throw new TftpConfigError("--ramp-up is for the closed model; ramp an open model with --stages");
   const rate = num("rate", input.rate ?? 0, 0, 1e6);
   if (stages.length === 0 && rate <= 0) throw new TftpConfigError("rate must be above 0 (sessions started per second)");
-  if (stages.length === 0 && input.duration === undefined && input.sessions === undefined) {
+  if (stages.length === 0 && input.durationSeconds === undefined && input.sessions === undefined) {
     throw new TftpConfigError("an open model run needs --duration, --sessions or --stages (when to stop starting sessions)");
   }
   return { rate, stages, arrival, maxInFlight: int("maxInFlight", input.maxInFlight ?? SCENARIO_DEFAULTS.maxInFlight, 1, 1_000_000) };
@@ -191,7 +191,13 @@ function openModel(input: ScenarioInput): { rate: number | null; stages: Stage[]
  * Scenario keys renamed so that every duration names its unit: the old keys
  * keep working for one release, with a line naming the new key.
  */
-export const RENAMED_SCENARIO_KEYS: Renames = Object.freeze({ ...RENAMED_TRANSFER_OPTIONS });
+export const RENAMED_SCENARIO_KEYS: Renames = Object.freeze({
+  ...RENAMED_TRANSFER_OPTIONS,
+  duration: "durationSeconds",
+  rampUp: "rampUpSeconds",
+  think: "thinkSeconds",
+  timeLimit: "timeLimitSeconds",
+});
 
 /** Reads old keys (RENAMED_SCENARIO_KEYS) as the new ones; one line per old key goes to `warnings`. */
 export function renameScenarioKeys<T extends object>(input: T, warnings: string[] = []): T {
@@ -207,11 +213,11 @@ export function resolveScenario(given: ScenarioInput, baseDir = process.cwd(), w
   const input = renameScenarioKeys(given, warnings);
   if (!input || typeof input.target !== "string") throw new TftpConfigError("target (HOST:PORT) is required");
   const { host, port } = parseTarget(input.target);
-  if (input.sessions !== undefined && input.duration !== undefined) throw new TftpConfigError("give sessions or duration, not both");
+  if (input.sessions !== undefined && input.durationSeconds !== undefined) throw new TftpConfigError("give sessions or duration, not both");
   const om = openModel(input);
   const sessions =
-    input.sessions === undefined ? (input.duration === undefined && om.rate === null ? 1 : Infinity) : int("sessions", input.sessions, 1, 1e9);
-  const duration = input.duration === undefined ? Infinity : num("duration", input.duration, 0.001, 86_400);
+    input.sessions === undefined ? (input.durationSeconds === undefined && om.rate === null ? 1 : Infinity) : int("sessions", input.sessions, 1, 1e9);
+  const durationSeconds = input.durationSeconds === undefined ? Infinity : num("durationSeconds", input.durationSeconds, 0.001, 86_400);
   const files = (input.files ?? []).map((f) => (typeof f === "string" ? parseFileWeight(f) : { name: f.name, weight: f.weight ?? 1 }));
   for (const f of files) {
     if (typeof f.name !== "string" || f.name.length === 0) throw new TftpConfigError("a file needs a name");
@@ -256,11 +262,11 @@ export function resolveScenario(given: ScenarioInput, baseDir = process.cwd(), w
     port,
     clients,
     sessions,
-    duration,
+    durationSeconds,
     files,
     flow,
     ...transfer,
-    rampUp: num("rampUp", input.rampUp ?? SCENARIO_DEFAULTS.rampUp, 0, 86_400),
+    rampUpSeconds: num("rampUpSeconds", input.rampUpSeconds ?? SCENARIO_DEFAULTS.rampUpSeconds, 0, 86_400),
     lossData,
     lossAck,
     seed: int("seed", input.seed ?? SCENARIO_DEFAULTS.seed, 0, 0xffffffff),
@@ -269,10 +275,10 @@ export function resolveScenario(given: ScenarioInput, baseDir = process.cwd(), w
     workers,
     ...om,
     source,
-    thinkMs: Math.round(num("think", input.think ?? 0, 0, 86_400) * 1000),
+    thinkMs: Math.round(num("thinkSeconds", input.thinkSeconds ?? 0, 0, 86_400) * 1000),
     traceparent: input.traceparent ?? false,
     dallyMs: int("dallyMs", input.dallyMs ?? (lossData > 0 || lossAck > 0 ? Math.round(timeout * 1000) : 0), 0, 600_000),
-    timeLimit: num("timeLimit", input.timeLimit ?? SCENARIO_DEFAULTS.timeLimit, 0.001, 86_400 * 7),
+    timeLimitSeconds: num("timeLimitSeconds", input.timeLimitSeconds ?? SCENARIO_DEFAULTS.timeLimitSeconds, 0.001, 86_400 * 7),
     warmup: int("warmup", input.warmup ?? 0, 0, 1_000_000),
   };
 }

@@ -137,7 +137,7 @@ describe("counting", () => {
 
   it("the time limit cuts running sessions short, counted apart from failures", async () => {
     // 500,000 lock-step blocks of 8 bytes: seconds even on a fast machine (100 KB finished within 0.3 s on one).
-    const rep = buildReport(await runLoad(resolveScenario({ target, clients: 2, sessions: 10, files: ["huge"], blksize: 8, timeLimit: 0.3 })));
+    const rep = buildReport(await runLoad(resolveScenario({ target, clients: 2, sessions: 10, files: ["huge"], blksize: 8, timeLimitSeconds: 0.3 })));
     expect(rep.sessions).toMatchObject({ ok: 0, failed: 0, total: 0, cut: 2 });
     expect(rep.errors).toEqual({});
     expect(rep.bytes).toBeGreaterThan(0);
@@ -150,7 +150,7 @@ describe("counting", () => {
       const until = performance.now() + 300;
       while (performance.now() < until);
     }, 400);
-    const raw = await runLoad(resolveScenario({ target, rate: 100, duration: 1.2, files: ["cfg"], workers: 1 }), { keepSessions: true });
+    const raw = await runLoad(resolveScenario({ target, rate: 100, durationSeconds: 1.2, files: ["cfg"], workers: 1 }), { keepSessions: true });
     clearTimeout(block);
     const rep = buildReport(raw);
     expect(rep.sessions).toMatchObject({ started: 120, failed: 0, dropped: 0 });
@@ -164,7 +164,7 @@ describe("counting", () => {
   });
 
   it("a duration run stops by itself", async () => {
-    const raw = await runLoad(resolveScenario({ target, clients: 2, duration: 0.3, files: ["cfg"] }));
+    const raw = await runLoad(resolveScenario({ target, clients: 2, durationSeconds: 0.3, files: ["cfg"] }));
     expect(raw.part.totals.ok).toBeGreaterThan(0);
     expect(raw.part.totals.failed).toBe(0);
   });

@@ -215,7 +215,7 @@ for (const srv of SERVERS) {
     it("a boot flow per machine: steps in order with think time, per-step and whole-flow latency" + (srv.name === "tftpkit" ? ", one trace id per flow" : ""), async () => {
       const before = t.seen().length;
       const raw = await runLoad(
-        resolveScenario({ target: t.target, rate: 20, sessions: 6, flow: ["cfg", "kernel"], think: 0.05, source: POOL, traceparent: t.traceparent }),
+        resolveScenario({ target: t.target, rate: 20, sessions: 6, flow: ["cfg", "kernel"], thinkSeconds: 0.05, source: POOL, traceparent: t.traceparent }),
         { keepSessions: true },
       );
       const rep = buildReport(raw);

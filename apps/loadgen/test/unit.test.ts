@@ -33,26 +33,26 @@ describe("scenario", () => {
 
   it("validates once with clear errors", () => {
     expect(() => resolveScenario({ target: "h:69" })).toThrow(/at least one file/);
-    expect(() => resolveScenario({ target: "h:69", files: ["a"], sessions: 1, duration: 1 })).toThrow(/sessions or duration/);
+    expect(() => resolveScenario({ target: "h:69", files: ["a"], sessions: 1, durationSeconds: 1 })).toThrow(/sessions or duration/);
     expect(() => resolveScenario({ target: "h:69", files: ["a"], clients: 0 })).toThrow(/clients must be an integer/);
     expect(() => resolveScenario({ target: "h:69", files: ["a"], loss: 2 })).toThrow(/loss must be from 0 to 1/);
     expect(() => resolveScenario({ target: "h:69", files: ["a"], flow: ["b"] })).toThrow(/files or flow/);
     expect(() => resolveScenario({ target: "h:69", files: ["a"], warmup: -1 })).toThrow(/warmup must be an integer/);
     const s = resolveScenario({ target: "h:69", files: ["a:2", { name: "b" }], loss: 0.01, timeoutSeconds: 0.5 });
-    expect(s).toMatchObject({ sessions: 1, duration: Infinity, lossData: 0.01, lossAck: 0.01, dallyMs: 500, files: [{ name: "a", weight: 2 }, { name: "b", weight: 1 }] });
+    expect(s).toMatchObject({ sessions: 1, durationSeconds: Infinity, lossData: 0.01, lossAck: 0.01, dallyMs: 500, files: [{ name: "a", weight: 2 }, { name: "b", weight: 1 }] });
   });
 
   it("open model: rate, stages, arrival and max-in-flight, with clear errors", () => {
-    const s = resolveScenario({ target: "h:69", files: ["a"], rate: 200, duration: 5, arrival: "poisson", maxInFlight: 50 });
-    expect(s).toMatchObject({ rate: 200, arrival: "poisson", maxInFlight: 50, duration: 5, sessions: Infinity, stages: [] });
+    const s = resolveScenario({ target: "h:69", files: ["a"], rate: 200, durationSeconds: 5, arrival: "poisson", maxInFlight: 50 });
+    expect(s).toMatchObject({ rate: 200, arrival: "poisson", maxInFlight: 50, durationSeconds: 5, sessions: Infinity, stages: [] });
     expect(resolveScenario({ target: "h:69", files: ["a"], stages: "30s:100,1m:500" }).stages).toEqual([
       { durationS: 30, target: 100 },
       { durationS: 60, target: 500 },
     ]);
     expect(() => resolveScenario({ target: "h:69", files: ["a"], rate: 10 })).toThrow(/needs --duration, --sessions or --stages/);
-    expect(() => resolveScenario({ target: "h:69", files: ["a"], rate: 10, duration: 1, clients: 3 })).toThrow(/--clients .* or --rate/);
+    expect(() => resolveScenario({ target: "h:69", files: ["a"], rate: 10, durationSeconds: 1, clients: 3 })).toThrow(/--clients .* or --rate/);
     expect(() => resolveScenario({ target: "h:69", files: ["a"], maxInFlight: 3 })).toThrow(/max-in-flight is for the open model/);
-    expect(() => resolveScenario({ target: "h:69", files: ["a"], rate: 10, duration: 1, arrival: "burst" as "poisson" })).toThrow(/arrival must be constant or poisson/);
+    expect(() => resolveScenario({ target: "h:69", files: ["a"], rate: 10, durationSeconds: 1, arrival: "burst" as "poisson" })).toThrow(/arrival must be constant or poisson/);
     expect(() => resolveScenario({ target: "h:69", files: ["a"], stages: "30s" })).toThrow(/DURATION:RATE/);
     expect(resolveScenario({ target: "h:69", files: ["a"] }).rate).toBeNull();
   });
@@ -61,7 +61,7 @@ describe("scenario", () => {
     expect(resolveScenario({ target: "h:69", files: ["a"], clients: 2 }).workers).toBe(1);
     expect(resolveScenario({ target: "h:69", files: ["a"], clients: 64 }).workers).toBeGreaterThanOrEqual(1);
     expect(resolveScenario({ target: "h:69", files: ["a"], clients: 64, workers: 3 }).workers).toBe(3);
-    expect(resolveScenario({ target: "h:69", files: ["a"], rate: 5, duration: 1 }).workers).toBe(1);
+    expect(resolveScenario({ target: "h:69", files: ["a"], rate: 5, durationSeconds: 1 }).workers).toBe(1);
   });
 
   it("--source must be a CIDR of the target's family", () => {
@@ -233,12 +233,24 @@ describe("renamed scenario keys and flags (one release of grace)", () => {
     expect(s).toMatchObject({ timeoutSeconds: 0.5, timeoutOptionSeconds: 3 });
     expect(warnings).toEqual(['"timeout" is deprecated: use "timeoutSeconds"', '"timeoutOption" is deprecated: use "timeoutOptionSeconds"']);
     expect(() => resolveScenario({ target: "h:69", files: ["a"], timeout: 1, timeoutSeconds: 2 } as never)).toThrow(TftpConfigError);
+    const d: string[] = [];
+    expect(resolveScenario({ target: "h:69", flow: ["a"], clients: 2, duration: 3, rampUp: 1, think: 0.5, timeLimit: 9 } as never, undefined, d)).toMatchObject({
+      durationSeconds: 3, rampUpSeconds: 1, thinkMs: 500, timeLimitSeconds: 9,
+    });
+    expect(d).toEqual([
+      '"duration" is deprecated: use "durationSeconds"', '"rampUp" is deprecated: use "rampUpSeconds"',
+      '"think" is deprecated: use "thinkSeconds"', '"timeLimit" is deprecated: use "timeLimitSeconds"',
+    ]);
   });
 
   it("an old flag is read as its new one, with one notice naming the new flag", () => {
     const r = scenarioFromArgs(["--target", "h:69", "--file", "a", "--timeout", "2", "--timeout-option", "4"]);
     expect(r.input).toMatchObject({ timeoutSeconds: 2, timeoutOptionSeconds: 4 });
     expect(r.notices).toEqual(["--timeout is deprecated: use --timeout-seconds", "--timeout-option is deprecated: use --timeout-option-seconds"]);
+    // Flags of durations take a unit in their value and keep their names.
+    const d = scenarioFromArgs(["--target", "h:69", "--flow", "a", "--clients", "2", "--duration", "2s", "--think", "100ms", "--ramp-up", "1", "--time-limit", "1m"]);
+    expect(d.input).toMatchObject({ durationSeconds: 2, thinkSeconds: 0.1, rampUpSeconds: 1, timeLimitSeconds: 60 });
+    expect(d.notices).toEqual([]);
   });
 });
 
