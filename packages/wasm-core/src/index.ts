@@ -5,7 +5,7 @@ export { NetasciiEncoder, NetasciiDecoder } from "./netascii.js";
 export { coreModule, DEFAULT_SLOTS } from "./core.js";
 export { KNOWN_OPTIONS, type KnownOption } from "./types.js";
 export { Status, statusMessage } from "./status.js";
-export { TftpError, TftpMalformedError, WireError, type TftpErrorCode } from "./errors.js";
+export { TftpError, TftpMalformedError, WireError, hasBrand, type TftpErrorCode } from "./errors.js";
 export { toTftpError } from "./errno.js";
 export {
   BLKSIZE_MAX, Opcode, refuseBits,
