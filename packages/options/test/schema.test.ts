@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import {
-  ConfigErrorCode, TftpConfigError, bool, checkOptions, closestKey, defaultsOf, int, listOf, num, oneOf, option, resolveTable, str,
+  ConfigErrorCode, TftpConfigError, applyRenames, bool, checkOptions, closestKey, defaultsOf, int, listOf, num, oneOf, option, resolveTable, str,
 } from "../src/index.js";
 
 const BLKSIZE_MAX = 65464;
@@ -97,5 +97,24 @@ describe("TftpConfigError across copies", () => {
     expect(new Error("x")).not.toBeInstanceOf(TftpConfigError);
     expect({ code: "TFTP_ERR_CONFIG", name: "TftpConfigError" }).not.toBeInstanceOf(TftpConfigError);
     expect(null).not.toBeInstanceOf(TftpConfigError);
+  });
+});
+
+describe("applyRenames", () => {
+  const renames = { timeout: "timeoutSeconds", flowsMax: "maxFlows" };
+
+  it("reads an old name as the new one, with one line per old name", () => {
+    expect(applyRenames({ timeout: 2, root: "/srv", flowsMax: 3 }, renames)).toEqual({
+      input: { timeoutSeconds: 2, root: "/srv", maxFlows: 3 },
+      warnings: ['"timeout" is deprecated: use "timeoutSeconds"', '"flowsMax" is deprecated: use "maxFlows"'],
+      problems: [],
+    });
+    expect(applyRenames({ timeoutSeconds: 2 }, renames)).toEqual({ input: { timeoutSeconds: 2 }, warnings: [], problems: [] });
+  });
+
+  it("both names at once is a conflict naming both", () => {
+    const r = applyRenames({ timeout: 2, timeoutSeconds: 3 }, renames, (k) => k);
+    expect(r.input).toEqual({ timeoutSeconds: 3 });
+    expect(r.problems).toEqual([{ code: ConfigErrorCode.CONFLICT, key: "timeout", message: "timeout is the old name of timeoutSeconds: give only timeoutSeconds" }]);
   });
 });
