@@ -258,6 +258,14 @@ describe("in.tftpd flags", () => {
     await waitFor("both log lines", () => (/^write ok .*blksize=1468/m.test(cli.stdout()) && /^read ok .*blksize=1468/m.test(cli.stdout()) ? true : undefined), 5000, 20);
   });
 
+  it("tftpkit serve with an old flag and an old config key starts and prints one line naming each new name", async () => {
+    const dir = tree({ "a.txt": "A\n", "old.yaml": "root: .\ntimeout: 2\n" });
+    const cli = await startCli(["--config", join(dir, "old.yaml"), "--admin", "off", "--workers", "1", "--flows-max", "10"]);
+    const lines = cli.stderr().split("\n");
+    expect(lines).toContain("tftpkit: --flows-max is deprecated: use --max-flows");
+    expect(lines).toContain(`tftpkit: ${join(dir, "old.yaml")}: "timeout" is deprecated: use "timeoutSeconds"`);
+  });
+
   it.skipIf(!hasCurl)("a config flag and its in.tftpd alias on one line: the later one wins", async () => {
     const dir = tree({ "a.txt": "A\n" });
     const cli = await startCli([dir, "--admin", "off", "--max-blksize", "512", "-B", "1024", "--log", "text"]);
