@@ -130,7 +130,7 @@ export function summarizeScenario(s: Scenario): ScenarioSummary {
     clients: open ? null : s.clients,
     rate: s.rate,
     arrival: open ? s.arrival : null,
-    stages: s.stages.length ? s.stages.map((st) => ({ duration_s: st.durationS, target: st.target })) : null,
+    stages: s.stages.length ? s.stages.map((st) => ({ duration_s: st.durationSeconds, target: st.target })) : null,
     max_in_flight: open ? s.maxInFlight : null,
     sessions: Number.isFinite(s.sessions) ? s.sessions : null,
     duration_s: Number.isFinite(s.durationSeconds) ? s.durationSeconds : null,

@@ -43,7 +43,7 @@ export interface ScenarioInput extends SharedTransferOptions {
   rate?: number;
   /** Open model: "constant" spacing (default) or "poisson" arrivals. */
   arrival?: "constant" | "poisson";
-  /** Open model: rate stages, "30s:100,60s:500" or [{ durationS, target }]; the rate ramps linearly to each target. */
+  /** Open model: rate stages, "30s:100,60s:500" or [{ durationSeconds, target }]; the rate ramps linearly to each target. */
   stages?: string | Stage[];
   /** Open model: at most this many sessions (flows) at once; a scheduled one that finds the cap reached is not started and counted as dropped. */
   maxInFlight?: number;
@@ -168,7 +168,7 @@ export const AUTO_WORKERS = Object.freeze({ clients: 8, rate: 100 });
 function openModel(input: ScenarioInput): { rate: number | null; stages: Stage[]; arrival: "constant" | "poisson"; maxInFlight: number } {
   let stages: Stage[] = [];
   if (typeof input.stages === "string") stages = parseStages(input.stages);
-  else if (Array.isArray(input.stages)) stages = input.stages.map((st, i) => ({ durationS: num(`stages[${i}].durationS`, st.durationS, 0.001, 86_400 * 7), target: num(`stages[${i}].target`, st.target, 0, 1e6) }));
+  else if (Array.isArray(input.stages)) stages = input.stages.map((st, i) => ({ durationSeconds: num(`stages[${i}].durationSeconds`, st.durationSeconds, 0.001, 86_400 * 7), target: num(`stages[${i}].target`, st.target, 0, 1e6) }));
   const open = input.rate !== undefined || stages.length > 0;
   const arrival = input.arrival ?? "constant";
   if (arrival !== "constant" && arrival !== "poisson") throw new TftpConfigError(`arrival must be constant or poisson (got ${String(arrival)})`);
@@ -203,6 +203,18 @@ export const RENAMED_SCENARIO_KEYS: Renames = Object.freeze({
 export function renameScenarioKeys<T extends object>(input: T, warnings: string[] = []): T {
   if (!input || typeof input !== "object") return input;
   const r = applyRenames(input as Record<string, unknown>, RENAMED_SCENARIO_KEYS);
+  // A stage's durationS (the previous release) is its durationSeconds.
+  if (Array.isArray(r.input.stages)) {
+    let old = false;
+    r.input.stages = r.input.stages.map((st: unknown, i: number) => {
+      if (!st || typeof st !== "object") return st;
+      const s = applyRenames(st as Record<string, unknown>, { durationS: "durationSeconds" }, (k) => `"stages[${i}].${k}"`);
+      r.problems.push(...s.problems);
+      old ||= s.warnings.length > 0;
+      return s.input;
+    });
+    if (old) r.warnings.push('"stages[].durationS" is deprecated: use "stages[].durationSeconds"');
+  }
   if (r.problems.length) throw new TftpConfigError(r.problems);
   warnings.push(...r.warnings);
   return r.input as T;

@@ -15,7 +15,7 @@ import { ConfigErrorCode, TftpConfigError } from "@tftpkit/options";
 
 export interface Stage {
   /** Seconds the stage lasts. */
-  durationS: number;
+  durationSeconds: number;
   /** Rate (sessions per second) reached at the end of the stage. */
   target: number;
 }
@@ -37,9 +37,9 @@ export function parseStages(text: string): Stage[] {
   const stages = text.split(",").map((part) => {
     const m = /^\s*([^:]+):\s*(\d+(?:\.\d+)?)\s*$/.exec(part);
     if (!m) throw scheduleError("--stages", `--stages: ${JSON.stringify(part)} is not DURATION:RATE (e.g. 30s:100)`);
-    const durationS = parseDurationS(m[1], "--stages");
-    if (!(durationS > 0)) throw scheduleError("--stages", `--stages: a stage lasts more than 0 s (got ${JSON.stringify(part)})`);
-    return { durationS, target: Number(m[2]) };
+    const durationSeconds = parseDurationS(m[1], "--stages");
+    if (!(durationSeconds > 0)) throw scheduleError("--stages", `--stages: a stage lasts more than 0 s (got ${JSON.stringify(part)})`);
+    return { durationSeconds, target: Number(m[2]) };
   });
   if (stages.length === 0) throw scheduleError("--stages", "--stages needs at least one DURATION:RATE");
   return stages;
@@ -64,9 +64,9 @@ export class RatePlan {
     let r = startRate;
     let cum = 0;
     for (const st of stages) {
-      const area = ((r + st.target) / 2) * st.durationS;
-      this.segs.push({ t0: t, len: st.durationS, r0: r, r1: st.target, cum0: cum, area });
-      t += st.durationS;
+      const area = ((r + st.target) / 2) * st.durationSeconds;
+      this.segs.push({ t0: t, len: st.durationSeconds, r0: r, r1: st.target, cum0: cum, area });
+      t += st.durationSeconds;
       cum += area;
       r = st.target;
     }

@@ -46,8 +46,8 @@ describe("scenario", () => {
     const s = resolveScenario({ target: "h:69", files: ["a"], rate: 200, durationSeconds: 5, arrival: "poisson", maxInFlight: 50 });
     expect(s).toMatchObject({ rate: 200, arrival: "poisson", maxInFlight: 50, durationSeconds: 5, sessions: Infinity, stages: [] });
     expect(resolveScenario({ target: "h:69", files: ["a"], stages: "30s:100,1m:500" }).stages).toEqual([
-      { durationS: 30, target: 100 },
-      { durationS: 60, target: 500 },
+      { durationSeconds: 30, target: 100 },
+      { durationSeconds: 60, target: 500 },
     ]);
     expect(() => resolveScenario({ target: "h:69", files: ["a"], rate: 10 })).toThrow(/needs --duration, --sessions or --stages/);
     expect(() => resolveScenario({ target: "h:69", files: ["a"], rate: 10, durationSeconds: 1, clients: 3 })).toThrow(/--clients .* or --rate/);
@@ -241,6 +241,10 @@ describe("renamed scenario keys and flags (one release of grace)", () => {
       '"duration" is deprecated: use "durationSeconds"', '"rampUp" is deprecated: use "rampUpSeconds"',
       '"think" is deprecated: use "thinkSeconds"', '"timeLimit" is deprecated: use "timeLimitSeconds"',
     ]);
+    const st: string[] = [];
+    const open = resolveScenario({ target: "h:69", files: ["a"], stages: [{ durationS: 2, target: 10 }, { durationS: 3, target: 0 }] } as never, undefined, st);
+    expect(open.stages).toEqual([{ durationSeconds: 2, target: 10 }, { durationSeconds: 3, target: 0 }]);
+    expect(st).toEqual(['"stages[].durationS" is deprecated: use "stages[].durationSeconds"']);
   });
 
   it("an old flag is read as its new one, with one notice naming the new flag", () => {
