@@ -1,7 +1,7 @@
 // Every library and app package packs, and the tarballs install into an empty
 // project outside the repository, where the installed commands work: the
 // `tftpkit` command (version, and `serve` with a handler module that lives in
-// yet another folder and imports @tftpkit/sources), and `tftpkit-load`.
+// yet another folder and imports @tftpkit/handler-kit), and `tftpkit-load`.
 
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO, hasCurl, ok, run, serve, tftpGet } from "./helpers.js";
 
 const PUBLISHED = [
-  "@tftpkit/wasm-core", "@tftpkit/server", "@tftpkit/client", "@tftpkit/sources", "@tftpkit/http-kit",
+  "@tftpkit/wasm-core", "@tftpkit/options", "@tftpkit/server", "@tftpkit/client", "@tftpkit/handler-kit", "@tftpkit/http-kit",
   "@tftpkit/app-server", "@tftpkit/loadgen", "@tftpkit/dashboard",
 ];
 
@@ -65,14 +65,14 @@ describe("npm packages", () => {
     expect(r.stdout).toContain(version);
   });
 
-  it.skipIf(!hasCurl)("tftpkit serve runs a handler from a folder of its own that imports @tftpkit/sources", async () => {
+  it.skipIf(!hasCurl)("tftpkit serve runs a handler from a folder of its own that imports @tftpkit/handler-kit", async () => {
     const etc = mkdtempSync(join(tmpdir(), "tftpkit-etc-"));
     const root = join(work, "root");
     mkdirSync(root, { recursive: true });
     writeFileSync(join(root, "hello.txt"), "hello from the root\n");
     // A handler outside any npm project, like /etc/tftpkit/handler.js.
     writeFileSync(join(etc, "handler.js"), [
-      'import { renderTemplate } from "@tftpkit/sources";',
+      'import { renderTemplate } from "@tftpkit/handler-kit";',
       "export default (req) => {",
       '  if (req.path === "boot.ipxe") return renderTemplate("#!ipxe\\necho client {{client}}\\n", { client: req.peer.address });',
       "  return undefined;",

@@ -2,15 +2,16 @@
 
 import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { RENAMED_TRANSFER_OPTIONS } from "@tftpkit/client";
 import { SHARED_TRANSFER_KEYS, transferOptionTable } from "@tftpkit/client/internal";
-import type { OptionSpec } from "@tftpkit/wasm-core";
 import { compareReports, mergeReports, renderCompareHtml, renderCompareText } from "./merge.js";
 import { buildReport, type Report } from "./report.js";
 import { renderHtml, renderText } from "./render.js";
 import { runLoad, type Progress } from "./run.js";
-import { loadScenarioFile, resolveScenario, ScenarioError, type ScenarioInput } from "./scenario.js";
-import { parseDurationS, ScheduleError } from "./schedule.js";
-import { checkThresholds, parseThreshold, ThresholdError, type Threshold } from "./thresholds.js";
+import { TftpConfigError, type OptionSpec } from "@tftpkit/options";
+import { loadScenarioFile, renameScenarioKeys, resolveScenario, type ScenarioInput } from "./scenario.js";
+import { parseDurationS } from "./schedule.js";
+import { checkThresholds, parseThreshold, type Threshold } from "./thresholds.js";
 import { VERSION } from "./version.js";
 
 // The transfer options shared with @tftpkit/client: flags, help and values from the client's one declaration.
@@ -22,7 +23,7 @@ const kebab = (key: string): string => key.replace(/[A-Z]/g, (c) => `-${c.toLowe
  * does (the library's adaptive timeout applies only when timeout is left out).
  */
 const LOADGEN_DESCRIPTIONS: Partial<Record<(typeof SHARED_TRANSFER_KEYS)[number], string>> = {
-  timeout: "seconds without an answer before a virtual client retransmits: a fixed wait, as boot firmware's (fractions allowed)",
+  timeoutSeconds: "seconds without an answer before a virtual client retransmits: a fixed wait, as boot firmware's (fractions allowed)",
 };
 const sharedHelp = SHARED_TRANSFER_KEYS.map((k) => {
   const spec = SHARED[k] as OptionSpec;
@@ -31,6 +32,9 @@ const sharedHelp = SHARED_TRANSFER_KEYS.map((k) => {
   return `  ${flag.padEnd(23)} ${LOADGEN_DESCRIPTIONS[k] ?? spec.description}${dflt}`;
 }).join("\n");
 const sharedFlags = Object.fromEntries(SHARED_TRANSFER_KEYS.map((k) => [kebab(k), { type: (SHARED[k] as OptionSpec).switch ? ("boolean" as const) : ("string" as const) }]));
+// Flags of the previous release (--timeout for --timeout-seconds): read as the new ones for one release, with a notice.
+// (The flags of durations, --duration T and the like, keep their names: their values carry the unit.)
+const renamedFlags = Object.fromEntries(Object.keys(RENAMED_TRANSFER_OPTIONS).map((k) => [kebab(k), { type: "string" as const }]));
 
 const USAGE = `Usage: tftpkit-load --target HOST:PORT [options]
        tftpkit-load merge A.json B.json ... [--json] [--html FILE] [--threshold EXPR ...]
@@ -75,18 +79,13 @@ Running and output
 function toNum(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isFinite(n) || v.trim() === "") throw new ScenarioError(`--${name} needs a number (got ${JSON.stringify(v)})`);
+  if (!Number.isFinite(n) || v.trim() === "") throw new TftpConfigError(`--${name} needs a number (got ${JSON.stringify(v)})`);
   return n;
 }
 
 function toSeconds(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
-  try {
-    return parseDurationS(v, `--${name}`);
-  } catch (err) {
-    if (err instanceof ScheduleError) throw new ScenarioError(err.message);
-    throw err;
-  }
+  return parseDurationS(v, `--${name}`);
 }
 
 export interface ParsedRun {
@@ -96,6 +95,8 @@ export interface ParsedRun {
   html?: string;
   progress?: boolean;
   thresholds: Threshold[];
+  /** Lines to print before the run (deprecated flags and scenario keys). */
+  notices: string[];
 }
 
 export function scenarioFromArgs(argv: string[]): ParsedRun {
@@ -121,6 +122,7 @@ export function scenarioFromArgs(argv: string[]): ParsedRun {
       "max-in-flight": { type: "string" },
       source: { type: "string" },
       ...sharedFlags,
+      ...renamedFlags,
       traceparent: { type: "boolean" },
       loss: { type: "string" },
       seed: { type: "string" },
@@ -140,10 +142,19 @@ export function scenarioFromArgs(argv: string[]): ParsedRun {
   if (values.version) throw new VersionRequested();
   let input: Partial<ScenarioInput> = {};
   let baseDir = process.cwd();
+  const notices: string[] = [];
   if (values.scenario) {
     const f = loadScenarioFile(values.scenario);
-    input = f.input;
+    const warnings: string[] = [];
+    input = renameScenarioKeys(f.input, warnings);
+    notices.push(...warnings.map((w) => `${values.scenario}: ${w}`));
     baseDir = f.baseDir;
+  }
+  const flagValues = values as Record<string, string | boolean | undefined>;
+  for (const [old, now] of Object.entries(RENAMED_TRANSFER_OPTIONS)) {
+    if (flagValues[kebab(old)] === undefined) continue;
+    notices.push(`--${kebab(old)} is deprecated: use --${kebab(now)}`);
+    flagValues[kebab(now)] ??= flagValues[kebab(old)];
   }
   const set = <K extends keyof ScenarioInput>(k: K, v: ScenarioInput[K] | undefined): void => {
     if (v !== undefined) input[k] = v;
@@ -152,10 +163,10 @@ export function scenarioFromArgs(argv: string[]): ParsedRun {
   set("clients", toNum("clients", values.clients));
   if (values.sessions !== undefined) {
     set("sessions", toNum("sessions", values.sessions));
-    delete input.duration;
+    delete input.durationSeconds;
   }
   if (values.duration !== undefined) {
-    set("duration", toSeconds("duration", values.duration));
+    set("durationSeconds", toSeconds("duration", values.duration));
     delete input.sessions;
   }
   if (values.file) {
@@ -166,16 +177,15 @@ export function scenarioFromArgs(argv: string[]): ParsedRun {
     input.flow = values.flow.split(",").map((x) => x.trim()).filter(Boolean);
     delete input.files;
   }
-  set("think", toSeconds("think", values.think));
-  set("rampUp", toSeconds("ramp-up", values["ramp-up"]));
-  set("timeLimit", toSeconds("time-limit", values["time-limit"]));
+  set("thinkSeconds", toSeconds("think", values.think));
+  set("rampUpSeconds", toSeconds("ramp-up", values["ramp-up"]));
+  set("timeLimitSeconds", toSeconds("time-limit", values["time-limit"]));
   set("warmup", toNum("warmup", values.warmup));
   set("rate", toNum("rate", values.rate));
   set("arrival", values.arrival as ScenarioInput["arrival"]);
   set("stages", values.stages);
   set("maxInFlight", toNum("max-in-flight", values["max-in-flight"]));
   set("source", values.source);
-  const flagValues = values as Record<string, string | boolean | undefined>;
   for (const k of SHARED_TRANSFER_KEYS) {
     const v = flagValues[kebab(k)];
     const spec = SHARED[k] as OptionSpec;
@@ -188,10 +198,10 @@ export function scenarioFromArgs(argv: string[]): ParsedRun {
   if (values.workers !== undefined) set("workers", values.workers === "auto" ? "auto" : toNum("workers", values.workers));
   if (values.verify) input.verify = { ...input.verify, dir: values.verify };
   if (values.checksums) input.verify = { ...input.verify, checksums: values.checksums };
-  if (!input.target) throw new ScenarioError("--target HOST:PORT is required");
+  if (!input.target) throw new TftpConfigError("--target HOST:PORT is required");
   const thresholds = (values.threshold ?? []).map(parseThreshold);
   const progress = values.progress ? true : values.quiet ? false : undefined;
-  return { input: input as ScenarioInput, baseDir, json: values.json ?? false, html: values.html, progress, thresholds };
+  return { input: input as ScenarioInput, baseDir, json: values.json ?? false, html: values.html, progress, thresholds, notices };
 }
 
 class HelpRequested extends Error {}
@@ -227,12 +237,12 @@ function readReport(path: string): Report {
   try {
     text = readFileSync(path, "utf8");
   } catch (err) {
-    throw new ScenarioError(`${path}: ${(err as Error).message}`);
+    throw new TftpConfigError(`${path}: ${(err as Error).message}`);
   }
   try {
     return JSON.parse(text) as Report;
   } catch (err) {
-    throw new ScenarioError(`${path}: not valid JSON (${(err as Error).message})`);
+    throw new TftpConfigError(`${path}: not valid JSON (${(err as Error).message})`);
   }
 }
 
@@ -243,13 +253,13 @@ function mergeCommand(argv: string[]): number {
     allowPositionals: true,
     options: { json: { type: "boolean" }, html: { type: "string" }, threshold: { type: "string", multiple: true } },
   });
-  if (positionals.length === 0) throw new ScenarioError("merge needs one or more --json reports");
+  if (positionals.length === 0) throw new TftpConfigError("merge needs one or more --json reports");
   const thresholds = (values.threshold ?? []).map(parseThreshold);
   let rep: Report;
   try {
     rep = mergeReports(positionals.map(readReport), positionals);
   } catch (err) {
-    throw new ScenarioError((err as Error).message);
+    throw new TftpConfigError((err as Error).message);
   }
   const ok = applyThresholds(rep, thresholds);
   if (values.html) writeFileSync(values.html, renderHtml(rep));
@@ -259,10 +269,10 @@ function mergeCommand(argv: string[]): number {
 
 function compareCommand(argv: string[]): number {
   const { values, positionals } = parseArgs({ args: argv, strict: true, allowPositionals: true, options: { json: { type: "boolean" }, html: { type: "string" } } });
-  if (positionals.length !== 2) throw new ScenarioError("compare needs two reports: BASE.json NEW.json");
+  if (positionals.length !== 2) throw new TftpConfigError("compare needs two reports: BASE.json NEW.json");
   const [base, next] = positionals.map(readReport);
   for (const [r, name] of [[base, positionals[0]], [next, positionals[1]]] as const) {
-    if (r?.tool !== "tftpkit-load") throw new ScenarioError(`${name}: not a tftpkit-load --json report`);
+    if (r?.tool !== "tftpkit-load") throw new TftpConfigError(`${name}: not a tftpkit-load --json report`);
   }
   const rows = compareReports(base, next);
   if (values.html) writeFileSync(values.html, renderCompareHtml(base, next, rows));
@@ -288,7 +298,7 @@ export async function main(argv: string[]): Promise<number> {
   let scenario: ReturnType<typeof resolveScenario>;
   try {
     parsed = scenarioFromArgs(argv);
-    scenario = resolveScenario(parsed.input, parsed.baseDir);
+    scenario = resolveScenario(parsed.input, parsed.baseDir, parsed.notices);
   } catch (err) {
     if (err instanceof HelpRequested) {
       process.stdout.write(USAGE);
@@ -298,9 +308,10 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`tftpkit-load ${VERSION}\n`);
       return 0;
     }
-    if (err instanceof ScenarioError || err instanceof ThresholdError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) return usageError(err);
+    if (err instanceof TftpConfigError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) return usageError(err);
     return usageError(err);
   }
+  for (const n of parsed.notices) process.stderr.write(`tftpkit-load: ${n}\n`);
   const live = parsed.progress ?? Boolean(process.stderr.isTTY);
   const onProgress = live
     ? (p: Progress): void => {

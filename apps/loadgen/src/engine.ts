@@ -28,7 +28,7 @@ import { newHist, recordMs } from "./hist.js";
 import { addMessage, emptyPart, encodePart, type LivePart, type TimeBucket, type Totals, type WirePart } from "./part.js";
 import { pickFile, type Scenario } from "./scenario.js";
 import { Arrivals, RatePlan } from "./schedule.js";
-import { parseSource, type SourcePool } from "./source.js";
+import { parseAddressPool, type AddressPool } from "./address-pool.js";
 
 /** A start later than this after its scheduled time counts as late (open model). */
 export const LATE_MS = 10;
@@ -204,7 +204,7 @@ export class Engine {
   private stopAtEpoch: number;
   /** Open model: wakes the scheduler (after stop()). */
   private wake: (() => void) | undefined;
-  private readonly sources: SourcePool | null;
+  private readonly sources: AddressPool | null;
   /** Aborts the sessions still running at the time limit. */
   private readonly cut = new AbortController();
   private readonly s: Scenario;
@@ -221,19 +221,19 @@ export class Engine {
       blksize: s.blksize,
       windowsize: s.windowsize,
       tsize: s.tsize,
-      timeout: s.timeout,
-      timeoutOption: s.timeoutOption,
+      timeoutSeconds: s.timeoutSeconds,
+      timeoutOptionSeconds: s.timeoutOptionSeconds,
       retries: s.retries,
       mode: s.mode,
       dallyMs: s.dallyMs,
       connect: true, // cheaper sends once the server answered (no ERROR 5 to strangers: not needed under load)
     });
     this.copies = new Copies(cfg.copies);
-    this.sources = s.source ? parseSource(s.source) : null;
+    this.sources = s.source ? parseAddressPool(s.source) : null;
     this.part = emptyPart(s.flow ?? []);
     this.bucket = this.bucketAt(Date.now());
     setMaxListeners(0, this.cut.signal); // one listener per running session
-    this.stopAtEpoch = cfg.startEpochMs + Math.min(s.duration, s.timeLimit) * 1000;
+    this.stopAtEpoch = cfg.startEpochMs + Math.min(s.durationSeconds, s.timeLimitSeconds) * 1000;
   }
 
   /** Stops the run now (an interrupt): no new session starts, running ones are cut short. */
@@ -258,7 +258,7 @@ export class Engine {
     const elu0 = performance.eventLoopUtilization();
     const s = this.s;
     const tick = setInterval(() => (this.bucket = this.bucketAt(Date.now())), TICK_MS);
-    const cutTimer = setTimeout(() => this.cut.abort(), Math.max(0, this.cfg.startEpochMs + s.timeLimit * 1000 - Date.now()));
+    const cutTimer = setTimeout(() => this.cut.abort(), Math.max(0, this.cfg.startEpochMs + s.timeLimitSeconds * 1000 - Date.now()));
     try {
       const wait = this.cfg.startEpochMs - Date.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
@@ -285,7 +285,7 @@ export class Engine {
     const s = this.s;
     await Promise.all(
       this.cfg.clients.map(async (id) => {
-        const wait = s.clients > 1 ? (id * s.rampUp * 1000) / s.clients : 0;
+        const wait = s.clients > 1 ? (id * s.rampUpSeconds * 1000) / s.clients : 0;
         if (wait > 0) await sleep(wait, this.cut.signal);
         await (s.flow ? this.closedFlows(id) : this.closedSessions(id));
       }),
@@ -331,7 +331,7 @@ export class Engine {
   private open(): Promise<void> {
     const s = this.s;
     const { thread, threads } = this.cfg;
-    const plan = new RatePlan(s.rate!, s.stages, Math.min(s.duration, s.timeLimit));
+    const plan = new RatePlan(s.rate!, s.stages, Math.min(s.durationSeconds, s.timeLimitSeconds));
     const arrivals = new Arrivals(plan, s.arrival === "poisson", s.seed);
     // performance.now() of the run's start (epoch start taken to this thread's clock).
     const base = performance.now() + (this.cfg.startEpochMs - Date.now());
@@ -533,7 +533,7 @@ export async function warmUp(cfg: EngineConfig): Promise<void> {
   const clients = cfg.clients.length
     ? cfg.clients
     : Array.from({ length: Math.min(s.warmup, 32, Math.ceil(s.maxInFlight / cfg.threads)) }, (_, i) => cfg.thread + i * cfg.threads);
-  const scenario: Scenario = { ...s, sessions: s.warmup, duration: Infinity, rate: null, stages: [], rampUp: 0, thinkMs: 0, warmup: 0 };
+  const scenario: Scenario = { ...s, sessions: s.warmup, durationSeconds: Infinity, rate: null, stages: [], rampUpSeconds: 0, thinkMs: 0, warmup: 0 };
   const engine = new Engine({ ...cfg, scenario, clients, startEpochMs: Date.now(), keepSessions: false }, new Int32Array(new SharedArrayBuffer(4 * SHARED_SLOTS)));
   await engine.run();
 }

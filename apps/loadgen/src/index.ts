@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 
+export { TftpConfigError } from "@tftpkit/options";
 export { runLoad, type Progress, type RawRun, type RunOptions } from "./run.js";
 export {
   buildReport, SATURATION_ELU,
@@ -12,12 +13,12 @@ export {
 } from "./report.js";
 export { renderHtml, renderText } from "./render.js";
 export {
-  resolveScenario, loadScenarioFile, ScenarioError, DEFAULTS, AUTO_WORKERS,
+  resolveScenario, renameScenarioKeys, RENAMED_SCENARIO_KEYS, loadScenarioFile, SCENARIO_DEFAULTS, AUTO_WORKERS,
   type Scenario, type ScenarioInput, type FileWeight,
 } from "./scenario.js";
 export type { Bucket, LatencySummary } from "./hist.js";
 export type { Stage } from "./schedule.js";
-export { parseThreshold, checkThresholds, ThresholdError, type Threshold } from "./thresholds.js";
+export { parseThreshold, checkThresholds, type Threshold } from "./thresholds.js";
 export { mergeReports, compareReports, renderCompareText, renderCompareHtml, type CompareRow } from "./merge.js";
 export { VERSION } from "./version.js";
 export { main } from "./cli.js";

@@ -9,7 +9,7 @@ import { Worker } from "node:worker_threads";
 import { Engine, loadCopies, SHARED_SLOTS, warmUp, type EngineConfig, type EngineResult, type SessionRecord } from "./engine.js";
 import { addTotals, emptyTotals, mergeParts, type LivePart, type Totals } from "./part.js";
 import type { Scenario } from "./scenario.js";
-import { checkBindable, parseSource } from "./source.js";
+import { checkBindable, parseAddressPool } from "./address-pool.js";
 
 export const SAMPLE_MS = 250;
 
@@ -47,7 +47,7 @@ function workerUrl(): URL {
 }
 
 export async function runLoad(scenario: Scenario, opts: RunOptions = {}): Promise<RawRun> {
-  if (scenario.source) await checkBindable(parseSource(scenario.source));
+  if (scenario.source) await checkBindable(parseAddressPool(scenario.source));
   const shared = new SharedArrayBuffer(4 * SHARED_SLOTS);
   const copies = loadCopies(scenario);
   const open = scenario.rate !== null;

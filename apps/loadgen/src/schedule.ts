@@ -11,20 +11,22 @@
 // rate, by the time-rescaling theorem), seeded so that a run repeats.
 
 import { mixSeed, prng } from "@tftpkit/client/internal";
+import { ConfigErrorCode, TftpConfigError } from "@tftpkit/options";
 
 export interface Stage {
   /** Seconds the stage lasts. */
-  durationS: number;
+  durationSeconds: number;
   /** Rate (sessions per second) reached at the end of the stage. */
   target: number;
 }
 
-export class ScheduleError extends Error {}
+/** A bad duration or stage: a TftpConfigError (reason TFTP_ERR_CONFIG_VALUE) naming the flag. */
+const scheduleError = (key: string, message: string): TftpConfigError => new TftpConfigError({ code: ConfigErrorCode.VALUE, key, message });
 
 /** "30s", "2m", "500ms", "1h", or a bare number of seconds. */
 export function parseDurationS(text: string, what = "duration"): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
-  if (!m) throw new ScheduleError(`${what}: ${JSON.stringify(text)} is not a duration (use 500ms, 30s, 2m, 1h)`);
+  if (!m) throw scheduleError(what, `${what}: ${JSON.stringify(text)} is not a duration (use 500ms, 30s, 2m, 1h)`);
   const v = Number(m[1]);
   const unit = m[2] ?? "s";
   return unit === "ms" ? v / 1000 : unit === "m" ? v * 60 : unit === "h" ? v * 3600 : v;
@@ -34,12 +36,12 @@ export function parseDurationS(text: string, what = "duration"): number {
 export function parseStages(text: string): Stage[] {
   const stages = text.split(",").map((part) => {
     const m = /^\s*([^:]+):\s*(\d+(?:\.\d+)?)\s*$/.exec(part);
-    if (!m) throw new ScheduleError(`--stages: ${JSON.stringify(part)} is not DURATION:RATE (e.g. 30s:100)`);
-    const durationS = parseDurationS(m[1], "--stages");
-    if (!(durationS > 0)) throw new ScheduleError(`--stages: a stage lasts more than 0 s (got ${JSON.stringify(part)})`);
-    return { durationS, target: Number(m[2]) };
+    if (!m) throw scheduleError("--stages", `--stages: ${JSON.stringify(part)} is not DURATION:RATE (e.g. 30s:100)`);
+    const durationSeconds = parseDurationS(m[1], "--stages");
+    if (!(durationSeconds > 0)) throw scheduleError("--stages", `--stages: a stage lasts more than 0 s (got ${JSON.stringify(part)})`);
+    return { durationSeconds, target: Number(m[2]) };
   });
-  if (stages.length === 0) throw new ScheduleError("--stages needs at least one DURATION:RATE");
+  if (stages.length === 0) throw scheduleError("--stages", "--stages needs at least one DURATION:RATE");
   return stages;
 }
 
@@ -62,9 +64,9 @@ export class RatePlan {
     let r = startRate;
     let cum = 0;
     for (const st of stages) {
-      const area = ((r + st.target) / 2) * st.durationS;
-      this.segs.push({ t0: t, len: st.durationS, r0: r, r1: st.target, cum0: cum, area });
-      t += st.durationS;
+      const area = ((r + st.target) / 2) * st.durationSeconds;
+      this.segs.push({ t0: t, len: st.durationSeconds, r0: r, r1: st.target, cum0: cum, area });
+      t += st.durationSeconds;
       cum += area;
       r = st.target;
     }

@@ -9,10 +9,12 @@
 //   late     sessions started more than 10 ms late (count or % of started)
 //   mbps     MB/s of payload     sessions_per_s (or rps)
 
+import { ConfigErrorCode, TftpConfigError } from "@tftpkit/options";
 import type { LatencySummary } from "./hist.js";
 import type { Report, ThresholdResult } from "./report.js";
 
-export class ThresholdError extends Error {}
+/** A threshold that does not parse: a TftpConfigError (reason TFTP_ERR_CONFIG_VALUE) naming --threshold. */
+const thresholdError = (message: string): TftpConfigError => new TftpConfigError({ code: ConfigErrorCode.VALUE, key: "--threshold", message });
 
 export interface Threshold {
   text: string;
@@ -29,26 +31,26 @@ const RATES = new Set(["mbps", "sessions_per_s", "rps"]);
 
 export function parseThreshold(text: string): Threshold {
   const m = /^\s*([a-z_.0-9]+)\s*(<=|>=|<|>)\s*(\d+(?:\.\d+)?)\s*(us|ms|s|%)?\s*$/i.exec(text);
-  if (!m) throw new ThresholdError(`--threshold ${JSON.stringify(text)}: use METRIC<VALUE, e.g. 'p99<200ms', 'errors<0.1%', 'mbps>50'`);
+  if (!m) throw thresholdError(`--threshold ${JSON.stringify(text)}: use METRIC<VALUE, e.g. 'p99<200ms', 'errors<0.1%', 'mbps>50'`);
   const metric = m[1].toLowerCase();
   const op = m[2] as Threshold["op"];
   const value = Number(m[3]);
   const unit = m[4]?.toLowerCase();
   const lat = metric.replace(/^(flow|lag)\./, "");
   if (LATENCY.has(lat) && (metric === lat || /^(flow|lag)\./.test(metric))) {
-    if (unit === "%") throw new ThresholdError(`--threshold ${JSON.stringify(text)}: a latency takes us, ms or s, not %`);
+    if (unit === "%") throw thresholdError(`--threshold ${JSON.stringify(text)}: a latency takes us, ms or s, not %`);
     const limit = unit === "s" ? value * 1000 : unit === "us" ? value / 1000 : value;
     return { text: text.trim(), metric, op, limit, percent: false };
   }
   if (COUNTS.has(metric)) {
-    if (unit && unit !== "%") throw new ThresholdError(`--threshold ${JSON.stringify(text)}: ${metric} is a count or a percentage`);
+    if (unit && unit !== "%") throw thresholdError(`--threshold ${JSON.stringify(text)}: ${metric} is a count or a percentage`);
     return { text: text.trim(), metric, op, limit: value, percent: unit === "%" };
   }
   if (RATES.has(metric)) {
-    if (unit) throw new ThresholdError(`--threshold ${JSON.stringify(text)}: ${metric} takes a plain number`);
+    if (unit) throw thresholdError(`--threshold ${JSON.stringify(text)}: ${metric} takes a plain number`);
     return { text: text.trim(), metric: metric === "rps" ? "sessions_per_s" : metric, op, limit: value, percent: false };
   }
-  throw new ThresholdError(
+  throw thresholdError(
     `--threshold ${JSON.stringify(text)}: unknown metric ${JSON.stringify(m[1])} (p50 p90 p95 p99 p99.9 p99.99 max mean min, flow.*, lag.*, errors, dropped, late, mbps, sessions_per_s)`,
   );
 }

@@ -37,7 +37,7 @@ beforeAll(async () => {
   writeFileSync(join(verifyDir, "small"), Buffer.concat([files.small.subarray(0, 699), Buffer.from([files.small[699] ^ 1])])); // a wrong copy
   // 0.25 s server retransmission: loss recovers fast, a loaded machine still answers well
   // within it (no spurious resends to shift the loss draws), and the client's 1 s timeout never races it.
-  server = createServer({ root: dir, timeout: 0.25, retries: 20 });
+  server = createServer({ root: dir, timeoutSeconds: 0.25, retries: 20 });
   const a = await server.listen({ host: "127.0.0.1", port: 0 });
   target = `127.0.0.1:${a.port}`;
 });
@@ -137,7 +137,7 @@ describe("counting", () => {
 
   it("the time limit cuts running sessions short, counted apart from failures", async () => {
     // 500,000 lock-step blocks of 8 bytes: seconds even on a fast machine (100 KB finished within 0.3 s on one).
-    const rep = buildReport(await runLoad(resolveScenario({ target, clients: 2, sessions: 10, files: ["huge"], blksize: 8, timeLimit: 0.3 })));
+    const rep = buildReport(await runLoad(resolveScenario({ target, clients: 2, sessions: 10, files: ["huge"], blksize: 8, timeLimitSeconds: 0.3 })));
     expect(rep.sessions).toMatchObject({ ok: 0, failed: 0, total: 0, cut: 2 });
     expect(rep.errors).toEqual({});
     expect(rep.bytes).toBeGreaterThan(0);
@@ -150,7 +150,7 @@ describe("counting", () => {
       const until = performance.now() + 300;
       while (performance.now() < until);
     }, 400);
-    const raw = await runLoad(resolveScenario({ target, rate: 100, duration: 1.2, files: ["cfg"], workers: 1 }), { keepSessions: true });
+    const raw = await runLoad(resolveScenario({ target, rate: 100, durationSeconds: 1.2, files: ["cfg"], workers: 1 }), { keepSessions: true });
     clearTimeout(block);
     const rep = buildReport(raw);
     expect(rep.sessions).toMatchObject({ started: 120, failed: 0, dropped: 0 });
@@ -164,7 +164,7 @@ describe("counting", () => {
   });
 
   it("a duration run stops by itself", async () => {
-    const raw = await runLoad(resolveScenario({ target, clients: 2, duration: 0.3, files: ["cfg"] }));
+    const raw = await runLoad(resolveScenario({ target, clients: 2, durationSeconds: 0.3, files: ["cfg"] }));
     expect(raw.part.totals.ok).toBeGreaterThan(0);
     expect(raw.part.totals.failed).toBe(0);
   });
@@ -234,11 +234,11 @@ describe("the tftpkit-load command", () => {
 
   it("--help names every shared transfer flag; its timeout is the fixed wait a virtual client uses", async () => {
     const r = await run(process.execPath, [BIN, "--help"]);
-    for (const flag of ["--blksize", "--windowsize", "--tsize", "--timeout", "--timeout-option", "--retries", "--mode"]) expect(r.stdout).toContain(`  ${flag}`);
-    const line = r.stdout.split("\n").find((l) => l.startsWith("  --timeout "))!;
+    for (const flag of ["--blksize", "--windowsize", "--tsize", "--timeout-seconds", "--timeout-option-seconds", "--retries", "--mode"]) expect(r.stdout).toContain(`  ${flag}`);
+    const line = r.stdout.split("\n").find((l) => l.startsWith("  --timeout-seconds "))!;
     expect(line).toMatch(/fixed wait/);
     expect(line).not.toMatch(/adaptive/);
-    expect(resolveScenario({ target: "h:69", files: ["a"] }).timeout).toBe(1);
+    expect(resolveScenario({ target: "h:69", files: ["a"] }).timeoutSeconds).toBe(1);
   });
 
   it("--progress draws a live line on stderr", async () => {

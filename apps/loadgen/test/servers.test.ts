@@ -66,7 +66,7 @@ async function startTftpkit(): Promise<Target> {
   const log: SessionInfo[] = [];
   const server = createServer({
     root: dir,
-    timeout: 0.25,
+    timeoutSeconds: 0.25,
     retries: 20,
     rewrite: (path, ctx) => ({ path: path === "whoami" ? ctx.address : path }),
     instrumentation: { session: (info) => (log.push(info), undefined), malformed: () => {} },
@@ -126,7 +126,7 @@ for (const srv of SERVERS) {
 
     it("--rate 200 --duration 5 starts 1000 +- 15% sessions (constant and Poisson arrivals)", async () => {
       for (const arrival of ["constant", "poisson"]) {
-        const r = await cli(["--target", t.target, "--rate", "200", "--duration", "5", "--arrival", arrival, "--file", "cfg", "--seed", "3", "--timeout", "2", "--retries", "10", "--json"]);
+        const r = await cli(["--target", t.target, "--rate", "200", "--duration", "5", "--arrival", arrival, "--file", "cfg", "--seed", "3", "--timeout-seconds", "2", "--retries", "10", "--json"]);
         const rep = JSON.parse(r.stdout) as Report;
         expect(rep.scenario).toMatchObject({ model: "open", rate: 200, arrival });
         expect(rep.sessions.started).toBeGreaterThanOrEqual(850);
@@ -215,7 +215,7 @@ for (const srv of SERVERS) {
     it("a boot flow per machine: steps in order with think time, per-step and whole-flow latency" + (srv.name === "tftpkit" ? ", one trace id per flow" : ""), async () => {
       const before = t.seen().length;
       const raw = await runLoad(
-        resolveScenario({ target: t.target, rate: 20, sessions: 6, flow: ["cfg", "kernel"], think: 0.05, source: POOL, traceparent: t.traceparent }),
+        resolveScenario({ target: t.target, rate: 20, sessions: 6, flow: ["cfg", "kernel"], thinkSeconds: 0.05, source: POOL, traceparent: t.traceparent }),
         { keepSessions: true },
       );
       const rep = buildReport(raw);

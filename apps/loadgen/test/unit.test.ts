@@ -5,14 +5,15 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import {
-  buildReport, checkThresholds, compareReports, mergeReports, parseThreshold, renderText, resolveScenario, ScenarioError, type RawRun,
+  buildReport, checkThresholds, compareReports, mergeReports, parseThreshold, renderText, resolveScenario, TftpConfigError, type RawRun,
 } from "../src/index.js";
 import { decodeHist, encodeHist, histogramBuckets, newHist, recordMs, summarize } from "../src/hist.js";
 import { emptyPart, mergeParts } from "../src/part.js";
 import { lineChart, niceStep } from "../src/render.js";
 import { parseChecksums, parseFileWeight, parseTarget, pickFile } from "../src/scenario.js";
 import { Arrivals, parseDurationS, parseStages, RatePlan } from "../src/schedule.js";
-import { parseSource } from "../src/source.js";
+import { parseAddressPool } from "../src/address-pool.js";
+import { scenarioFromArgs } from "../src/cli.js";
 import { closeTo, percentile } from "./helpers.js";
 
 
@@ -23,7 +24,7 @@ describe("scenario", () => {
     expect(parseTarget("[::1]:69")).toEqual({ host: "::1", port: 69 });
     expect(parseTarget("::1")).toEqual({ host: "::1", port: 69 });
     expect(parseTarget("localhost")).toEqual({ host: "localhost", port: 69 });
-    expect(() => parseTarget("host:99999")).toThrow(ScenarioError);
+    expect(() => parseTarget("host:99999")).toThrow(TftpConfigError);
   });
 
   it("parses file weights and sha256sum files", () => {
@@ -36,26 +37,26 @@ describe("scenario", () => {
 
   it("validates once with clear errors", () => {
     expect(() => resolveScenario({ target: "h:69" })).toThrow(/at least one file/);
-    expect(() => resolveScenario({ target: "h:69", files: ["a"], sessions: 1, duration: 1 })).toThrow(/sessions or duration/);
+    expect(() => resolveScenario({ target: "h:69", files: ["a"], sessions: 1, durationSeconds: 1 })).toThrow(/sessions or duration/);
     expect(() => resolveScenario({ target: "h:69", files: ["a"], clients: 0 })).toThrow(/clients must be an integer/);
     expect(() => resolveScenario({ target: "h:69", files: ["a"], loss: 2 })).toThrow(/loss must be from 0 to 1/);
     expect(() => resolveScenario({ target: "h:69", files: ["a"], flow: ["b"] })).toThrow(/files or flow/);
     expect(() => resolveScenario({ target: "h:69", files: ["a"], warmup: -1 })).toThrow(/warmup must be an integer/);
-    const s = resolveScenario({ target: "h:69", files: ["a:2", { name: "b" }], loss: 0.01, timeout: 0.5 });
-    expect(s).toMatchObject({ sessions: 1, duration: Infinity, lossData: 0.01, lossAck: 0.01, dallyMs: 500, files: [{ name: "a", weight: 2 }, { name: "b", weight: 1 }] });
+    const s = resolveScenario({ target: "h:69", files: ["a:2", { name: "b" }], loss: 0.01, timeoutSeconds: 0.5 });
+    expect(s).toMatchObject({ sessions: 1, durationSeconds: Infinity, lossData: 0.01, lossAck: 0.01, dallyMs: 500, files: [{ name: "a", weight: 2 }, { name: "b", weight: 1 }] });
   });
 
   it("open model: rate, stages, arrival and max-in-flight, with clear errors", () => {
-    const s = resolveScenario({ target: "h:69", files: ["a"], rate: 200, duration: 5, arrival: "poisson", maxInFlight: 50 });
-    expect(s).toMatchObject({ rate: 200, arrival: "poisson", maxInFlight: 50, duration: 5, sessions: Infinity, stages: [] });
+    const s = resolveScenario({ target: "h:69", files: ["a"], rate: 200, durationSeconds: 5, arrival: "poisson", maxInFlight: 50 });
+    expect(s).toMatchObject({ rate: 200, arrival: "poisson", maxInFlight: 50, durationSeconds: 5, sessions: Infinity, stages: [] });
     expect(resolveScenario({ target: "h:69", files: ["a"], stages: "30s:100,1m:500" }).stages).toEqual([
-      { durationS: 30, target: 100 },
-      { durationS: 60, target: 500 },
+      { durationSeconds: 30, target: 100 },
+      { durationSeconds: 60, target: 500 },
     ]);
     expect(() => resolveScenario({ target: "h:69", files: ["a"], rate: 10 })).toThrow(/needs --duration, --sessions or --stages/);
-    expect(() => resolveScenario({ target: "h:69", files: ["a"], rate: 10, duration: 1, clients: 3 })).toThrow(/--clients .* or --rate/);
+    expect(() => resolveScenario({ target: "h:69", files: ["a"], rate: 10, durationSeconds: 1, clients: 3 })).toThrow(/--clients .* or --rate/);
     expect(() => resolveScenario({ target: "h:69", files: ["a"], maxInFlight: 3 })).toThrow(/max-in-flight is for the open model/);
-    expect(() => resolveScenario({ target: "h:69", files: ["a"], rate: 10, duration: 1, arrival: "burst" as "poisson" })).toThrow(/arrival must be constant or poisson/);
+    expect(() => resolveScenario({ target: "h:69", files: ["a"], rate: 10, durationSeconds: 1, arrival: "burst" as "poisson" })).toThrow(/arrival must be constant or poisson/);
     expect(() => resolveScenario({ target: "h:69", files: ["a"], stages: "30s" })).toThrow(/DURATION:RATE/);
     expect(resolveScenario({ target: "h:69", files: ["a"] }).rate).toBeNull();
   });
@@ -64,7 +65,7 @@ describe("scenario", () => {
     expect(resolveScenario({ target: "h:69", files: ["a"], clients: 2 }).workers).toBe(1);
     expect(resolveScenario({ target: "h:69", files: ["a"], clients: 64 }).workers).toBeGreaterThanOrEqual(1);
     expect(resolveScenario({ target: "h:69", files: ["a"], clients: 64, workers: 3 }).workers).toBe(3);
-    expect(resolveScenario({ target: "h:69", files: ["a"], rate: 5, duration: 1 }).workers).toBe(1);
+    expect(resolveScenario({ target: "h:69", files: ["a"], rate: 5, durationSeconds: 1 }).workers).toBe(1);
   });
 
   it("--source must be a CIDR of the target's family", () => {
@@ -213,19 +214,51 @@ describe("open-model schedule", () => {
 
 describe("source pools", () => {
   it("IPv4: the hosts of the prefix, network and broadcast left out", () => {
-    const p = parseSource("127.0.3.0/24");
+    const p = parseAddressPool("127.0.3.0/24");
     expect(p).toMatchObject({ cidr: "127.0.3.0/24", family: 4, size: 254 });
     expect([0, 1, 253, 254].map(p.at)).toEqual(["127.0.3.1", "127.0.3.2", "127.0.3.254", "127.0.3.1"]);
-    expect(parseSource("127.0.0.5").size).toBe(1);
-    expect(parseSource("127.0.0.5").at(3)).toBe("127.0.0.5");
-    expect(parseSource("10.0.0.0/31").size).toBe(2);
+    expect(parseAddressPool("127.0.0.5").size).toBe(1);
+    expect(parseAddressPool("127.0.0.5").at(3)).toBe("127.0.0.5");
+    expect(parseAddressPool("10.0.0.0/31").size).toBe(2);
   });
 
   it("IPv6", () => {
-    const p = parseSource("fd00::/126");
+    const p = parseAddressPool("fd00::/126");
     expect(p.size).toBe(3);
     expect(p.at(0)).toBe("fd00:0:0:0:0:0:0:1");
-    expect(parseSource("::1").at(0)).toBe("0:0:0:0:0:0:0:1");
+    expect(parseAddressPool("::1").at(0)).toBe("0:0:0:0:0:0:0:1");
+  });
+});
+
+describe("renamed scenario keys and flags (one release of grace)", () => {
+  it("an old scenario key is read as its new one, with one line naming the new key", () => {
+    const warnings: string[] = [];
+    const s = resolveScenario({ target: "h:69", files: ["a"], timeout: 0.5, timeoutOption: 3 } as never, undefined, warnings);
+    expect(s).toMatchObject({ timeoutSeconds: 0.5, timeoutOptionSeconds: 3 });
+    expect(warnings).toEqual(['"timeout" is deprecated: use "timeoutSeconds"', '"timeoutOption" is deprecated: use "timeoutOptionSeconds"']);
+    expect(() => resolveScenario({ target: "h:69", files: ["a"], timeout: 1, timeoutSeconds: 2 } as never)).toThrow(TftpConfigError);
+    const d: string[] = [];
+    expect(resolveScenario({ target: "h:69", flow: ["a"], clients: 2, duration: 3, rampUp: 1, think: 0.5, timeLimit: 9 } as never, undefined, d)).toMatchObject({
+      durationSeconds: 3, rampUpSeconds: 1, thinkMs: 500, timeLimitSeconds: 9,
+    });
+    expect(d).toEqual([
+      '"duration" is deprecated: use "durationSeconds"', '"rampUp" is deprecated: use "rampUpSeconds"',
+      '"think" is deprecated: use "thinkSeconds"', '"timeLimit" is deprecated: use "timeLimitSeconds"',
+    ]);
+    const st: string[] = [];
+    const open = resolveScenario({ target: "h:69", files: ["a"], stages: [{ durationS: 2, target: 10 }, { durationS: 3, target: 0 }] } as never, undefined, st);
+    expect(open.stages).toEqual([{ durationSeconds: 2, target: 10 }, { durationSeconds: 3, target: 0 }]);
+    expect(st).toEqual(['"stages[].durationS" is deprecated: use "stages[].durationSeconds"']);
+  });
+
+  it("an old flag is read as its new one, with one notice naming the new flag", () => {
+    const r = scenarioFromArgs(["--target", "h:69", "--file", "a", "--timeout", "2", "--timeout-option", "4"]);
+    expect(r.input).toMatchObject({ timeoutSeconds: 2, timeoutOptionSeconds: 4 });
+    expect(r.notices).toEqual(["--timeout is deprecated: use --timeout-seconds", "--timeout-option is deprecated: use --timeout-option-seconds"]);
+    // Flags of durations take a unit in their value and keep their names.
+    const d = scenarioFromArgs(["--target", "h:69", "--flow", "a", "--clients", "2", "--duration", "2s", "--think", "100ms", "--ramp-up", "1", "--time-limit", "1m"]);
+    expect(d.input).toMatchObject({ durationSeconds: 2, thinkSeconds: 0.1, rampUpSeconds: 1, timeLimitSeconds: 60 });
+    expect(d.notices).toEqual([]);
   });
 });
 
@@ -243,6 +276,28 @@ describe("thresholds", () => {
     expect(() => parseThreshold("latency<3ms")).toThrow(/unknown metric/);
     expect(() => parseThreshold("p99<3%")).toThrow(/not %/);
     expect(() => parseThreshold("mbps>3ms")).toThrow(/plain number/);
+  });
+
+  it("bad thresholds, stages, durations and sources are configuration errors naming their flag", () => {
+    const caught = (f: () => unknown): TftpConfigError => {
+      try {
+        f();
+      } catch (err) {
+        return err as TftpConfigError;
+      }
+      throw new Error("did not throw");
+    };
+    for (const [f, key] of [
+      [() => parseThreshold("p99 is small"), "--threshold"],
+      [() => parseStages("30s"), "--stages"],
+      [() => parseDurationS("soon", "--duration"), "--duration"],
+      [() => parseAddressPool("127.0.0.0/40"), "--source"],
+    ] as const) {
+      const err = caught(f);
+      expect(err).toBeInstanceOf(TftpConfigError);
+      expect(err.reason).toBe("TFTP_ERR_CONFIG_VALUE");
+      expect(err.issues[0].key).toBe(key);
+    }
   });
 });
 

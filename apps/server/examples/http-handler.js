@@ -19,7 +19,7 @@
 import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createCache, httpSource, parseBootPath, templateSource } from "@tftpkit/sources";
+import { createCache, httpSource, parseBootPath, templateSource } from "@tftpkit/handler-kit";
 
 const env = process.env;
 

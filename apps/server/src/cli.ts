@@ -51,7 +51,7 @@ export async function serve(argv: string[]): Promise<number> {
     process.stdout.write(`tftpkit ${version()}\n`);
     return 0;
   }
-  let config = await resolveConfig(args);
+  let config = await resolveConfig(args, args.notices);
   if (args.printConfig) {
     process.stdout.write(JSON.stringify(printableConfig(config), null, 2) + "\n");
     return 0;

@@ -6,7 +6,7 @@
 // flag (reason TFTP_ERR_CONFIG_START); the command exits non-zero.
 
 import { accessSync, constants, readFileSync, statSync } from "node:fs";
-import { ConfigErrorCode, TftpConfigError } from "@tftpkit/wasm-core";
+import { ConfigErrorCode, TftpConfigError } from "@tftpkit/options";
 import { dashboardHandler } from "@tftpkit/dashboard";
 import { ADMIN_DEFAULT, startAdmin, type AdminAddress, type AdminServer } from "./admin/admin.js";
 import type { AdminSource } from "./admin/source.js";

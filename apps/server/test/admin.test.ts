@@ -146,7 +146,7 @@ afterAll(() => tree.cleanup());
 
 describe.skipIf(!hasCurl)("admin API over tftpkit serve (curl from distinct loopback addresses)", () => {
   it("a PXELINUX boot is one flow of five steps in order with its MAC; another machine is another flow; newest first, ?limit, ?client", async () => {
-    // --rto-floor-ms 1000 (= --timeout): a fixed timeout, so that a busy machine cannot make `retransmits: 0` below fail.
+    // --rto-floor-ms 1000 (= --timeout-seconds): a fixed timeout, so that a busy machine cannot make `retransmits: 0` below fail.
     const cli = await startCli(["--root", root, "--admin", "127.0.0.1:0", "--log", "off", "--rto-floor-ms", "1000"]);
     const api = cli.adminUrl!;
     for (const name of PXE_SEQUENCE) {

@@ -8,9 +8,9 @@ import { fileURLToPath } from "node:url";
 import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { SERVER_OPTIONS } from "@tftpkit/server/internal";
-import { ConfigErrorCode, TftpConfigError } from "@tftpkit/wasm-core";
+import { ConfigErrorCode, TftpConfigError } from "@tftpkit/options";
 import { flagsToInput, parseServeArgs, UsageError } from "../src/config/args.js";
-import { CONFIG_KEYS, loadConfig, validateConfig } from "../src/config/config.js";
+import { CONFIG_KEYS, loadConfig, printableConfig, validateConfig } from "../src/config/config.js";
 import { optionsTable } from "../src/config/options-doc.js";
 import { curlPut, curlTftp, freeUdpPort, hasCurl, runTftpkit, startCli, startServe, stopAllClis, removeTrees, tree, waitFor } from "./helpers.js";
 
@@ -91,7 +91,7 @@ describe("config files", () => {
 
   it("a bad YAML file lists every problem with its key", async () => {
     const dir = tree({
-      "bad.yaml": ["root: .", "port: sixty-nine", "maxBlksize: 70000", "max_sessions: 5", "allowOverwrite: true", "log: xml", "timeout: 0"].join("\n"),
+      "bad.yaml": ["root: .", "port: sixty-nine", "maxBlksize: 70000", "max_sessions: 5", "allowOverwrite: true", "log: xml", "timeoutSeconds: 0"].join("\n"),
     });
     const err = (await loadConfig(join(dir, "bad.yaml")).catch((e: unknown) => e)) as TftpConfigError;
     expect(err).toBeInstanceOf(TftpConfigError);
@@ -101,7 +101,7 @@ describe("config files", () => {
       '"maxBlksize" must be an integer from 8 to 65464 (got 70000)',
       'unknown key "max_sessions" (did you mean "maxSessions"?)',
       '"log" must be one of json, text, off (got "xml")',
-      '"timeout" must be a number from 0.01 to 255 seconds (got 0)',
+      '"timeoutSeconds" must be a number from 0.01 to 255 seconds (got 0)',
       '"allowOverwrite" needs "allowWrite": true',
     ]);
     expect(err.issues.map((p) => [p.key, p.code])).toEqual([
@@ -109,7 +109,7 @@ describe("config files", () => {
       ["maxBlksize", ConfigErrorCode.VALUE],
       ["max_sessions", ConfigErrorCode.UNKNOWN],
       ["log", ConfigErrorCode.VALUE],
-      ["timeout", ConfigErrorCode.VALUE],
+      ["timeoutSeconds", ConfigErrorCode.VALUE],
       ["allowOverwrite", ConfigErrorCode.CONFLICT],
     ]);
     expect(err.reason).toBe(ConfigErrorCode.VALUE);
@@ -137,17 +137,66 @@ describe("config files", () => {
   });
 });
 
+describe("renamed keys and flags (one release of grace)", () => {
+  it("an old config key is read as its new one, with one line naming the new key", async () => {
+    const dir = tree({ "old.yaml": ["root: .", "timeout: 2", "maxClientTimeout: 20", "flowsMax: 5", "flowStepsMax: 7", "fileCacheMaxFileBytes: 1000"].join("\n") });
+    const warnings: string[] = [];
+    const c = await loadConfig(join(dir, "old.yaml"), warnings);
+    expect(c).toMatchObject({ timeoutSeconds: 2, maxClientTimeoutSeconds: 20, maxFlows: 5, maxFlowSteps: 7, maxCachedFileBytes: 1000 });
+    expect(warnings).toEqual([
+      `${join(dir, "old.yaml")}: "timeout" is deprecated: use "timeoutSeconds"`,
+      `${join(dir, "old.yaml")}: "maxClientTimeout" is deprecated: use "maxClientTimeoutSeconds"`,
+      `${join(dir, "old.yaml")}: "flowsMax" is deprecated: use "maxFlows"`,
+      `${join(dir, "old.yaml")}: "flowStepsMax" is deprecated: use "maxFlowSteps"`,
+      `${join(dir, "old.yaml")}: "fileCacheMaxFileBytes" is deprecated: use "maxCachedFileBytes"`,
+    ]);
+    expect(Object.keys(printableConfig(c))).not.toContain("timeout");
+  });
+
+  it("an old key next to its new one is a conflict; an old key's bad value names the new key", () => {
+    const err = (() => {
+      try {
+        validateConfig({ root: "/", timeout: 2, timeoutSeconds: 3, flowsMax: -1 }, "c.json", "/");
+      } catch (e) {
+        return e as TftpConfigError;
+      }
+      throw new Error("no error");
+    })();
+    expect(err).toBeInstanceOf(TftpConfigError);
+    expect(err.issues.map((p) => [p.key, p.code])).toEqual([
+      ["maxFlows", ConfigErrorCode.VALUE],
+      ["timeout", ConfigErrorCode.CONFLICT],
+    ]);
+    expect(err.problems[1]).toBe('"timeout" is the old name of "timeoutSeconds": give only "timeoutSeconds"');
+  });
+
+  it("an old flag is read as its new one, with one notice naming the new flag", () => {
+    const a = parseServeArgs(["--timeout", "2", "--flows-max=5", "--max-client-timeout", "20", "--flow-steps-max", "7", "--file-cache-max-file-bytes", "1000", "/srv"]);
+    expect(a.values).toEqual({
+      "timeout-seconds": "2", "max-flows": "5", "max-client-timeout-seconds": "20", "max-flow-steps": "7", "max-cached-file-bytes": "1000", root: "/srv",
+    });
+    expect(a.notices).toEqual([
+      "--timeout is deprecated: use --timeout-seconds",
+      "--flows-max is deprecated: use --max-flows",
+      "--max-client-timeout is deprecated: use --max-client-timeout-seconds",
+      "--flow-steps-max is deprecated: use --max-flow-steps",
+      "--file-cache-max-file-bytes is deprecated: use --max-cached-file-bytes",
+    ]);
+    expect(validateConfig(flagsToInput(a.values), "command line", "/")).toMatchObject({ timeoutSeconds: 2, maxFlows: 5 });
+  });
+});
+
 describe("in.tftpd flags", () => {
   it("map to config flags", () => {
     const a = parseServeArgs(["-s", "/srv/tftp", "-a", "127.0.0.1:6969", "-B", "1468", "-c", "-u", "tftp", "-m", "/etc/remap", "-r", "tsize", "-rblksize", "-R", "50000:50010", "-T", "250000", "-vv", "-l", "-L"]);
     expect(a.values).toEqual({
       root: "/srv/tftp", host: "127.0.0.1", port: "6969", "max-blksize": "1468", "allow-write": true, user: "tftp",
-      remap: "/etc/remap", "refuse-options": "tsize,blksize", "port-range": "50000:50010", timeout: "0.25",
+      remap: "/etc/remap", "refuse-options": "tsize,blksize", "port-range": "50000:50010", "timeout-seconds": "0.25",
     });
     expect(a.verbose).toBe(2);
     expect(flagsToInput(a.values)).toEqual({
       root: "/srv/tftp", host: "127.0.0.1", port: 6969, maxBlksize: 1468, allowWrite: true, user: "tftp",
-      remap: "/etc/remap", refuseOptions: ["tsize", "blksize"], portRange: [50000, 50010], timeout: 0.25,
+      remap: "/etc/remap", refuseOptions: ["tsize", "blksize"], portRange: [50000, 50010], timeoutSeconds: 0.25,
     });
     expect(parseServeArgs(["-svc", "/srv"]).values).toEqual({ root: "/srv", "allow-write": true });
     expect(parseServeArgs(["-a", "[::1]:69"]).values).toEqual({ host: "::1", port: "69" });
@@ -169,6 +218,7 @@ describe("in.tftpd flags", () => {
         f();
       } catch (e) {
         expect(e).toBeInstanceOf(UsageError);
+        expect((e as UsageError).code).toBe("TFTP_ERR_USAGE");
         return (e as Error).message;
       }
       throw new Error("no error");
@@ -203,6 +253,14 @@ describe("in.tftpd flags", () => {
     expect(await curlPut(port, join(src, "up.bin"), "up.bin", ["--tftp-blksize", "8192"])).toBe(0);
     expect(readFileSync(join(dir, "up.bin")).equals(readFileSync(join(src, "up.bin")))).toBe(true);
     await waitFor("both log lines", () => (/^write ok .*blksize=1468/m.test(cli.stdout()) && /^read ok .*blksize=1468/m.test(cli.stdout()) ? true : undefined), 5000, 20);
+  });
+
+  it("tftpkit serve with an old flag and an old config key starts and prints one line naming each new name", async () => {
+    const dir = tree({ "a.txt": "A\n", "old.yaml": "root: .\ntimeout: 2\n" });
+    const cli = await startCli(["--config", join(dir, "old.yaml"), "--admin", "off", "--workers", "1", "--flows-max", "10"]);
+    const lines = cli.stderr().split("\n");
+    expect(lines).toContain("tftpkit: --flows-max is deprecated: use --max-flows");
+    expect(lines).toContain(`tftpkit: ${join(dir, "old.yaml")}: "timeout" is deprecated: use "timeoutSeconds"`);
   });
 
   it.skipIf(!hasCurl)("a config flag and its in.tftpd alias on one line: the later one wins", async () => {

@@ -7,7 +7,8 @@ import { chmodSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { ConfigError, CONFIG_DEFAULTS, loadConfig, validateConfig } from "../src/config/config.js";
+import { TftpConfigError } from "@tftpkit/options";
+import { CONFIG_DEFAULTS, loadConfig, validateConfig } from "../src/config/config.js";
 import { flagsToInput } from "../src/cli.js";
 import { CURL, curlTftp, hasCurl, sleep, startCli, stopAllClis, removeTrees, tree, waitFor } from "./helpers.js";
 
@@ -36,8 +37,8 @@ describe("configuration file", () => {
       "bad.json": JSON.stringify({ root: ".", port: "sixty-nine", maxBlksize: 70000, max_sessions: 5, allowOverwrite: true, log: "xml" }),
     });
     const err = await loadConfig(join(dir, "bad.json")).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(ConfigError);
-    const problems = (err as ConfigError).problems;
+    expect(err).toBeInstanceOf(TftpConfigError);
+    const problems = (err as TftpConfigError).problems;
     expect(problems).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/"port" must be an integer from 0 to 65535 \(got "sixty-nine"\)/),

@@ -4,10 +4,10 @@ import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import type { Readable, Writable } from "node:stream";
 import { GetTransfer } from "./get.js";
-import { resolveTransferOptions, TftpClientConfigError, type TransferOptions } from "./options.js";
+import { renameTransferOptions, resolveTransferOptions, TftpConfigError, type TransferOptions } from "./options.js";
 import { PutTransfer } from "./put.js";
 import { BufferSink, FunctionSink, WritableSink, fileSink, type ChunkSink, type Sink } from "./sink.js";
-import { fileBody, makeChunker, type PutBody } from "./source.js";
+import { fileBody, makeChunker, type PutBody } from "./put-body.js";
 import type { TransferStats } from "./stats.js";
 import { randomTraceparent, withTraceparent } from "./traceparent.js";
 import { codec, type Target } from "./transfer.js";
@@ -46,12 +46,12 @@ export class TftpClient {
 
   constructor(options: ClientOptions) {
     const { host, port, ...defaults } = options;
-    if (typeof host !== "string" || host.length === 0) throw new TftpClientConfigError("host is required");
+    if (typeof host !== "string" || host.length === 0) throw new TftpConfigError("host is required");
     const p = port ?? 69;
-    if (!Number.isInteger(p) || p < 1 || p > 65535) throw new TftpClientConfigError(`port must be an integer from 1 to 65535 (got ${p})`);
+    if (!Number.isInteger(p) || p < 1 || p > 65535) throw new TftpConfigError(`port must be an integer from 1 to 65535 (got ${p})`);
     this.host = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
     this.port = p;
-    this.defaults = defaults;
+    this.defaults = renameTransferOptions(defaults);
     resolveTransferOptions(defaults); // fail early on bad defaults
   }
 
@@ -72,7 +72,7 @@ export class TftpClient {
   }
 
   private async runGet(remote: string, sink: Sink, options: TransferOptions | undefined): Promise<TransferStats> {
-    const o = resolveTransferOptions({ ...this.defaults, ...options });
+    const o = resolveTransferOptions({ ...this.defaults, ...renameTransferOptions(options) });
     const target = await this.resolve();
     const t = new GetTransfer(target, this.name(remote, o), o, sink);
     await t.start();
@@ -102,7 +102,7 @@ export class TftpClient {
 
   /** Uploads bytes or a stream as `remote`. */
   async put(remote: string, body: PutBody, options?: PutOptions): Promise<TransferResult> {
-    const o = resolveTransferOptions({ ...this.defaults, ...options });
+    const o = resolveTransferOptions({ ...this.defaults, ...renameTransferOptions(options) });
     const chunker = makeChunker(body, o.mode === "netascii", codec);
     let size = options?.size ?? -1;
     if (body instanceof Uint8Array) size = chunker.knownWireSize();

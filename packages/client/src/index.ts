@@ -9,11 +9,11 @@
  */
 
 export { createClient, TftpClient, type ClientOptions, type GetResult, type GetToOptions, type PutOptions, type TransferResult } from "./client.js";
-export { DEFAULTS, TftpClientConfigError, type TransferOptions } from "./options.js";
+export { CLIENT_DEFAULTS, RENAMED_TRANSFER_OPTIONS, TftpConfigError, type TransferOptions } from "./options.js";
 export { LossInjector, type LossOptions } from "./loss.js";
 export { randomTraceparent, withTraceparent } from "./traceparent.js";
 export { TftpTransferError } from "./errors.js";
 export type { ChunkSink } from "./sink.js";
-export type { PutBody } from "./source.js";
+export type { PutBody } from "./put-body.js";
 export type { TransferOutcome, TransferStats } from "./stats.js";
 export { TftpError, WireError, type TftpErrorCode } from "@tftpkit/wasm-core";

@@ -3,8 +3,11 @@
 // load generator takes its transfer options from the same table. An
 // out-of-range value is a clear error, never silently clamped.
 
-import { BLKSIZE_MAX, TftpConfigError } from "@tftpkit/wasm-core";
-import { bool, custom, defaultsOf, int, num, oneOf, option, resolveTable, str, type OptionsInput, type OptionTable } from "@tftpkit/wasm-core/schema";
+import { BLKSIZE_MAX } from "@tftpkit/wasm-core";
+import {
+  TftpConfigError, applyRenames, bool, custom, defaultsOf, int, num, oneOf, option, resolveTable, str, warnDeprecated,
+  type OptionsInput, type OptionTable, type Renames,
+} from "@tftpkit/options";
 import type { LossInjector, LossOptions } from "./loss.js";
 
 const TRACEPARENT = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
@@ -15,15 +18,15 @@ export const TRANSFER_OPTIONS = {
   blksize: option({ ...int(8, BLKSIZE_MAX), unit: "bytes", description: "ask for this block size (RFC 2348); not asked when left out: 512-byte blocks" }),
   windowsize: option({ ...int(1, 65535), unit: "blocks", description: "ask for this window (RFC 7440); not asked when left out: lock-step" }),
   tsize: option({ ...bool(), default: false, description: "ask for the transfer size (RFC 2349): a get learns the size, a put announces it when known" }),
-  timeout: option({
+  timeoutSeconds: option({
     ...num(0.001, 255, "seconds"), arg: "S", default: 1, unit: "s",
     description: "seconds without an answer before this side retransmits (fractions allowed); left out: an adaptive timeout with this as its ceiling",
   }),
   rtoFloorMs: option({
     ...int(1, 60_000), default: 50, unit: "ms",
-    description: "lowest adaptive retransmission timeout (when timeout is left out: max(this, SRTT + 4 RTTVAR), doubled per timeout)",
+    description: "lowest adaptive retransmission timeout (when timeoutSeconds is left out: max(this, SRTT + 4 RTTVAR), doubled per timeout)",
   }),
-  timeoutOption: option({ ...int(1, 255), unit: "s", description: "also ask the server to use this retransmission timeout (RFC 2349 timeout)" }),
+  timeoutOptionSeconds: option({ ...int(1, 255), unit: "s", description: "also ask the server to use this retransmission timeout (RFC 2349 timeout)" }),
   retries: option({ ...int(0, 1000), default: 5, description: "retransmissions of one packet or window before the transfer fails" }),
   mode: option({ ...oneOf("octet", "netascii"), default: "octet" as "octet" | "netascii", description: "octet, or netascii (LF <-> CR LF on the wire)" }),
   signal: option({
@@ -55,7 +58,7 @@ export const TRANSFER_OPTIONS = {
 export type TransferOptions = OptionsInput<typeof TRANSFER_OPTIONS>;
 
 /** The options the load generator shares with the client (same names, same meaning, same ranges). */
-export const SHARED_TRANSFER_KEYS = ["blksize", "windowsize", "tsize", "timeout", "timeoutOption", "retries", "mode"] as const;
+export const SHARED_TRANSFER_KEYS = ["blksize", "windowsize", "tsize", "timeoutSeconds", "timeoutOptionSeconds", "retries", "mode"] as const;
 export type SharedTransferOptions = Pick<TransferOptions, (typeof SHARED_TRANSFER_KEYS)[number]>;
 
 /** The sub-table of TRANSFER_OPTIONS for `keys`. */
@@ -82,20 +85,38 @@ export interface ResolvedTransferOptions {
   connect: boolean;
 }
 
-export const DEFAULTS = defaultsOf(TRANSFER_OPTIONS) as Readonly<{ tsize: boolean; timeout: number; retries: number; mode: "octet" | "netascii"; dallyMs: number; connect: boolean }>;
+export const CLIENT_DEFAULTS = defaultsOf(TRANSFER_OPTIONS) as Readonly<{ tsize: boolean; timeoutSeconds: number; retries: number; mode: "octet" | "netascii"; dallyMs: number; connect: boolean }>;
 
-/** The one configuration error class (code TFTP_ERR_CONFIG); the client's name for it. */
-export { TftpConfigError as TftpClientConfigError };
+export { TftpConfigError };
 
-export function resolveTransferOptions(o: TransferOptions): ResolvedTransferOptions {
+/**
+ * Transfer options renamed so that every duration names its unit: the old
+ * names keep working for one release, with a DeprecationWarning naming the new one.
+ */
+export const RENAMED_TRANSFER_OPTIONS: Renames = Object.freeze({
+  timeout: "timeoutSeconds",
+  timeoutOption: "timeoutOptionSeconds",
+});
+
+/** Reads old option names (RENAMED_TRANSFER_OPTIONS) as the new ones, warning once per name; both names at once is an error. */
+export function renameTransferOptions<T extends object | undefined>(o: T): T {
+  if (!o) return o;
+  const r = applyRenames(o as Record<string, unknown>, RENAMED_TRANSFER_OPTIONS, (k) => k);
+  if (r.problems.length) throw new TftpConfigError(r.problems);
+  warnDeprecated(r.warnings.map((w) => `@tftpkit/client: ${w}`));
+  return r.input as T;
+}
+
+export function resolveTransferOptions(given: TransferOptions): ResolvedTransferOptions {
+  const o = renameTransferOptions(given);
   const v = resolveTable(TRANSFER_OPTIONS, o as Record<string, unknown>);
   return Object.freeze({
     blksize: v.blksize ?? -1,
     windowsize: v.windowsize ?? -1,
     tsize: v.tsize,
-    timeoutMs: v.timeout * 1000,
-    rtoFloorMs: o.timeout === undefined ? v.rtoFloorMs : 0,
-    timeoutOption: v.timeoutOption ?? -1,
+    timeoutMs: v.timeoutSeconds * 1000,
+    rtoFloorMs: o.timeoutSeconds === undefined ? v.rtoFloorMs : 0,
+    timeoutOption: v.timeoutOptionSeconds ?? -1,
     retries: v.retries,
     mode: v.mode,
     signal: v.signal,

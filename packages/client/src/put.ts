@@ -11,7 +11,7 @@
 
 import { BlockSender, Opcode, WireError } from "@tftpkit/wasm-core";
 import type { ResolvedTransferOptions } from "./options.js";
-import type { Chunker } from "./source.js";
+import type { Chunker } from "./put-body.js";
 import { askedOptions, checkOack, codec, Transfer, type Target } from "./transfer.js";
 
 export class PutTransfer extends Transfer {

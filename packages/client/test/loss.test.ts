@@ -22,7 +22,7 @@ for (const connect of [false, true]) describe(`a dropped first answer leaves no 
   beforeEach(async () => {
     listener = await Peer.open();
     tid = await Peer.open();
-    client = createClient({ host: "127.0.0.1", port: listener.port, timeout: 0.2, retries: 3, connect });
+    client = createClient({ host: "127.0.0.1", port: listener.port, timeoutSeconds: 0.2, retries: 3, connect });
   });
   afterEach(() => {
     listener.close();
@@ -126,9 +126,9 @@ describe("one chosen packet lost, against tftpkit", () => {
   let client: TftpClient;
   beforeAll(async () => {
     root = tempRoot({ file });
-    server = createServer({ root: root.dir, allowWrite: true, timeout: 1, retries: 5 });
+    server = createServer({ root: root.dir, allowWrite: true, timeoutSeconds: 1, retries: 5 });
     const a = await server.listen({ host: "127.0.0.1", port: 0 });
-    client = createClient({ host: "127.0.0.1", port: a.port, timeout: 0.2, retries: 10 });
+    client = createClient({ host: "127.0.0.1", port: a.port, timeoutSeconds: 0.2, retries: 10 });
   });
   afterAll(async () => {
     await server.close();
@@ -144,7 +144,7 @@ describe.skipIf(!hasHpa)("one chosen packet lost, against tftpd-hpa", () => {
   beforeAll(async () => {
     root = tempRoot({ file });
     hpa = await startHpa(root.dir, "127.0.0.1", ["-T", "1000000"]);
-    client = createClient({ host: "127.0.0.1", port: hpa.port, timeout: 0.2, retries: 10 });
+    client = createClient({ host: "127.0.0.1", port: hpa.port, timeoutSeconds: 0.2, retries: 10 });
   });
   afterAll(async () => {
     await hpa?.stop();

@@ -14,7 +14,7 @@ let client: TftpClient;
 beforeEach(async () => {
   listener = await Peer.open();
   tid = await Peer.open();
-  client = createClient({ host: "127.0.0.1", port: listener.port, timeout: 0.2, retries: 3 });
+  client = createClient({ host: "127.0.0.1", port: listener.port, timeoutSeconds: 0.2, retries: 3 });
 });
 afterEach(() => {
   listener.close();
@@ -26,7 +26,7 @@ const blockOf = (m: Buffer): number => m.readUInt16BE(2);
 
 describe("requests", () => {
   it("RRQ carries the options in order, tsize 0 when asked", async () => {
-    const p = client.get("boot/ipxe.efi", { blksize: 1468, tsize: true, timeoutOption: 2, windowsize: 16 }).catch((e) => e);
+    const p = client.get("boot/ipxe.efi", { blksize: 1468, tsize: true, timeoutOptionSeconds: 2, windowsize: 16 }).catch((e) => e);
     const { msg, rinfo } = await listener.next();
     expect(msg.toString("hex")).toBe(
       hex("0001") .toString("hex") +
@@ -176,7 +176,7 @@ describe("get", () => {
   });
 
   it("connected socket: the server's transfer port closing mid-transfer fails the get at once (ICMP port unreachable)", async () => {
-    const c = createClient({ host: "127.0.0.1", port: listener.port, timeout: 0.2, retries: 50 });
+    const c = createClient({ host: "127.0.0.1", port: listener.port, timeoutSeconds: 0.2, retries: 50 });
     const session = await Peer.open();
     const p = c.get("f", { connect: true }).catch((e) => e);
     const { rinfo } = await listener.next();
@@ -222,7 +222,7 @@ describe("get", () => {
   });
 
   it("after a failure the port lingers, answering a late server with ERROR 5", async () => {
-    const c = createClient({ host: "127.0.0.1", port: listener.port, timeout: 0.05, retries: 1 });
+    const c = createClient({ host: "127.0.0.1", port: listener.port, timeoutSeconds: 0.05, retries: 1 });
     const err = await c.get("f").catch((e) => e);
     expect(err.code).toBe("TFTP_ERR_TIMEOUT");
     const [first] = await listener.drain(20);
@@ -235,7 +235,7 @@ describe("get", () => {
   });
 
   it("resends the request `retries` times, then fails with TFTP_ERR_TIMEOUT", async () => {
-    const c = createClient({ host: "127.0.0.1", port: listener.port, timeout: 0.02, retries: 3 });
+    const c = createClient({ host: "127.0.0.1", port: listener.port, timeoutSeconds: 0.02, retries: 3 });
     const err = await c.get("f").catch((e) => e);
     expect(err).toMatchObject({ code: "TFTP_ERR_TIMEOUT" });
     expect(err.stats).toMatchObject({ outcome: "timeout", timeouts: 4, retransmits: 3, packetsSent: 4 });

@@ -24,7 +24,7 @@ describe.skipIf(!hasHpa)("tftpd-hpa", () => {
     root = tempRoot(files);
     // -T: retransmit after 20 ms, so that injected loss recovers fast.
     hpa = await startHpa(root.dir, "127.0.0.1", ["-T", "20000"]);
-    client = createClient({ host: "127.0.0.1", port: hpa.port, timeout: 0.5, retries: 10 });
+    client = createClient({ host: "127.0.0.1", port: hpa.port, timeoutSeconds: 0.5, retries: 10 });
   });
   afterAll(async () => {
     await hpa?.stop();
@@ -91,7 +91,7 @@ describe.skipIf(!hasHpa)("tftpd-hpa", () => {
     }, 120_000); // 131,073 lock-step round trips with in.tftpd: 5-14 s here, once over 30 s in a CI run
 
     it("recovers from 10 percent injected loss", async () => {
-      const r = await client.put("uplossy", files.f70000, { loss: { data: 0.1, ack: 0.1, seed: 6 }, timeout: 0.05, retries: 20 });
+      const r = await client.put("uplossy", files.f70000, { loss: { data: 0.1, ack: 0.1, seed: 6 }, timeoutSeconds: 0.05, retries: 20 });
       expect(readFileSync(join(root.dir, "uplossy")).equals(files.f70000)).toBe(true);
       expect(r.stats.retransmits).toBeGreaterThan(0);
     });

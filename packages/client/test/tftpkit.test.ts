@@ -25,10 +25,10 @@ let serverPort = 0;
 beforeAll(async () => {
   root = tempRoot(files);
   // A short server timeout so that injected loss recovers fast.
-  server = createServer({ root: root.dir, timeout: 0.03, retries: 10 });
+  server = createServer({ root: root.dir, timeoutSeconds: 0.03, retries: 10 });
   const a = await server.listen({ host: "127.0.0.1", port: 0 });
   serverPort = a.port;
-  client = createClient({ host: "127.0.0.1", port: a.port, timeout: 0.5, retries: 10 });
+  client = createClient({ host: "127.0.0.1", port: a.port, timeoutSeconds: 0.5, retries: 10 });
 });
 afterAll(async () => {
   await server.close();

@@ -4,10 +4,10 @@ import fc from "fast-check";
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { wasmCodec } from "@tftpkit/wasm-core";
-import { LossInjector, randomTraceparent, withTraceparent, createClient, TftpClientConfigError } from "../src/index.js";
+import { LossInjector, randomTraceparent, withTraceparent, createClient, TftpConfigError } from "../src/index.js";
 import { mixSeed, prng } from "../src/internal.js";
 import { resolveTransferOptions } from "../src/options.js";
-import { makeChunker } from "../src/source.js";
+import { makeChunker } from "../src/put-body.js";
 import { checkOack } from "../src/transfer.js";
 
 describe("seeded loss", () => {
@@ -76,18 +76,18 @@ describe("traceparent", () => {
     expect(withTraceparent("pxelinux.cfg/default", tp)).toBe(`pxelinux.cfg/default-${tp}`);
   });
   it("a malformed one is refused", () => {
-    expect(() => resolveTransferOptions({ traceparent: "00-abc-def-01" })).toThrow(TftpClientConfigError);
-    expect(() => resolveTransferOptions({ traceparent: `00-${"0".repeat(32)}-b7ad6b7169203331-01` })).toThrow(TftpClientConfigError);
+    expect(() => resolveTransferOptions({ traceparent: "00-abc-def-01" })).toThrow(TftpConfigError);
+    expect(() => resolveTransferOptions({ traceparent: `00-${"0".repeat(32)}-b7ad6b7169203331-01` })).toThrow(TftpConfigError);
   });
 });
 
 describe("options", () => {
   it("are validated once, with clear errors", () => {
     expect(() => resolveTransferOptions({ blksize: 7 })).toThrow(/blksize must be an integer from 8 to 65464/);
-    expect(() => resolveTransferOptions({ blksize: 65465 })).toThrow(TftpClientConfigError);
+    expect(() => resolveTransferOptions({ blksize: 65465 })).toThrow(TftpConfigError);
     expect(() => resolveTransferOptions({ windowsize: 0 })).toThrow(/windowsize/);
-    expect(() => resolveTransferOptions({ timeout: 0 })).toThrow(/timeout/);
-    expect(() => resolveTransferOptions({ timeoutOption: 256 })).toThrow(/timeoutOption/);
+    expect(() => resolveTransferOptions({ timeoutSeconds: 0 })).toThrow(/timeout/);
+    expect(() => resolveTransferOptions({ timeoutOptionSeconds: 256 })).toThrow(/timeoutOption/);
     expect(() => resolveTransferOptions({ retries: -1 })).toThrow(/retries/);
     expect(() => createClient({ host: "127.0.0.1", port: 70000 })).toThrow(/port/);
     const r = resolveTransferOptions({});
@@ -98,9 +98,26 @@ describe("options", () => {
   it("no timeout set: an adaptive RTO (floor rtoFloorMs, ceiling the default timeout); a timeout set: fixed", () => {
     expect(resolveTransferOptions({})).toMatchObject({ timeoutMs: 1000, rtoFloorMs: 50 });
     expect(resolveTransferOptions({ rtoFloorMs: 5 })).toMatchObject({ timeoutMs: 1000, rtoFloorMs: 5 });
-    expect(resolveTransferOptions({ timeout: 2 })).toMatchObject({ timeoutMs: 2000, rtoFloorMs: 0 });
-    expect(resolveTransferOptions({ timeout: 1, rtoFloorMs: 5 }).rtoFloorMs).toBe(0);
+    expect(resolveTransferOptions({ timeoutSeconds: 2 })).toMatchObject({ timeoutMs: 2000, rtoFloorMs: 0 });
+    expect(resolveTransferOptions({ timeoutSeconds: 1, rtoFloorMs: 5 }).rtoFloorMs).toBe(0);
     expect(() => resolveTransferOptions({ rtoFloorMs: 0 })).toThrow(/rtoFloorMs/);
+  });
+
+  it("an old option name still works for one release (timeout, timeoutOption), with a DeprecationWarning", async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w);
+    process.on("warning", onWarning);
+    try {
+      expect(resolveTransferOptions({ timeout: 2, timeoutOption: 3 } as never)).toMatchObject({ timeoutMs: 2000, rtoFloorMs: 0, timeoutOption: 3 });
+      expect(createClient({ host: "127.0.0.1", timeout: 1 } as never).host).toBe("127.0.0.1");
+      expect(() => resolveTransferOptions({ timeout: 2, timeoutSeconds: 2 } as never)).toThrow("timeout is the old name of timeoutSeconds");
+      await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+    } finally {
+      process.off("warning", onWarning);
+    }
+    const lines = warnings.filter((w) => w.name === "DeprecationWarning").map((w) => w.message);
+    expect(lines).toContain("@tftpkit/client: timeout is deprecated: use timeoutSeconds");
+    expect(lines).toContain("@tftpkit/client: timeoutOption is deprecated: use timeoutOptionSeconds");
   });
 });
 

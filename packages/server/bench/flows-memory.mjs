@@ -2,7 +2,7 @@
 // What boot flows hold at their bound: a server's monitor fed sessions
 // (through the instrumentation seam, no network; each with a 64 KiB buffer
 // behind its progress accessor, as a session's packet ring is) until every budget is full
-// (flowsMax open + flowsMax ended flows of flowStepsMax steps, plus the
+// (maxFlows open + maxFlows ended flows of maxFlowSteps steps, plus the
 // one-step-failure budget), then the heap growth per flow and per step.
 //
 //   npm run build && node --expose-gc packages/server/bench/flows-memory.mjs [--flows-max 1000] [--steps-max 64]
@@ -19,7 +19,7 @@ if (typeof globalThis.gc !== "function") {
   process.exit(1);
 }
 
-const server = createServer({ root: tmpdir(), flowsMax, flowStepsMax: stepsMax });
+const server = createServer({ root: tmpdir(), maxFlows: flowsMax, maxFlowSteps: stepsMax });
 const monitor = server.options.instrumentation;
 let id = 0;
 function session(address, path, outcome) {
@@ -56,7 +56,7 @@ for (let i = 0; i < 20 * flowsMax; i++) session(`172.16.${(i >> 8) & 255}.${i & 
 const flooded = heap();
 const counts = server.flows({ limit: 1e9 }).length;
 const steps = server.flows({ limit: 1e9 }).reduce((n, f) => n + f.steps.length, 0);
-console.log(`boot flows at their bound: flowsMax ${flowsMax}, flowStepsMax ${stepsMax}, Node ${process.version}`);
+console.log(`boot flows at their bound: maxFlows ${flowsMax}, maxFlowSteps ${stepsMax}, Node ${process.version}`);
 console.log(`flows held ${counts} (steps ${steps}) after ${machines} machines x ${stepsMax + 10} sessions and ${20 * flowsMax} one-packet failures`);
 console.log(`heap growth: ${((full - before) / 1048576).toFixed(1)} MiB full; ${((flooded - before) / 1048576).toFixed(1)} MiB after the flood`);
 console.log(`per flow of ${stepsMax} steps: ${((full - before) / (2 * flowsMax) / 1024).toFixed(1)} KiB; per step: ${((full - before) / (2 * flowsMax * stepsMax)).toFixed(0)} bytes`);

@@ -18,7 +18,7 @@
 //          (live sessions, boot flows, tallies) in front of the instrumentation:
 //          CPU microseconds per session. Steadier than the end-to-end figures
 //          on a busy machine.
-// A mode ending in "+noflows" runs the server with flowsMax 0 (no boot flows),
+// A mode ending in "+noflows" runs the server with maxFlows 0 (no boot flows),
 // e.g. --modes none,none+noflows to see what flows cost.
 //
 // The client is @tftpkit/client, resolved from the workspace root (it is not
@@ -85,7 +85,7 @@ async function instrumentationFor(mode) {
 async function runServer(mode, root) {
   const { createServer } = await import("@tftpkit/server");
   const { instrumentation, flush } = await instrumentationFor(mode);
-  const server = createServer({ root, instrumentation, onSessionEnd: undefined, flowsMax: flowsMaxOf(mode) });
+  const server = createServer({ root, instrumentation, onSessionEnd: undefined, maxFlows: flowsMaxOf(mode) });
   const addr = await server.listen({ host: "127.0.0.1", port: 0 });
   process.on("message", async (m) => {
     if (m === "cpu") process.send({ cpu: process.cpuUsage(), stats: server.stats() });
@@ -124,7 +124,7 @@ const cpuMs = (u) => (u.user + u.system) / 1000;
 
 async function measure(mode, root, o, createClient) {
   const { child, port } = await startServer(mode, root);
-  const client = createClient({ host: "127.0.0.1", port, blksize: 1468, windowsize: 16, timeout: 1, retries: 5 });
+  const client = createClient({ host: "127.0.0.1", port, blksize: 1468, windowsize: 16, timeoutSeconds: 1, retries: 5 });
   // warm-up: JIT, WASM, file cache
   await client.get("big.bin");
   for (let i = 0; i < 50; i++) await client.get("small.bin");
@@ -168,7 +168,7 @@ async function hooks(mode, n) {
   const { createServer } = await import("@tftpkit/server");
   const { instrumentation: inner, flush } = await instrumentationFor(mode);
   // What a session of a server calls: the server's monitor in front of `inner`.
-  const instrumentation = createServer({ root: tmpdir(), instrumentation: inner, flowsMax: flowsMaxOf(mode) }).options.instrumentation;
+  const instrumentation = createServer({ root: tmpdir(), instrumentation: inner, maxFlows: flowsMaxOf(mode) }).options.instrumentation;
   const info = {
     id: 1, kind: "read", path: "boot/vmlinuz", mode: "octet",
     peer: { address: "192.0.2.10", port: 40000 }, local: { address: "192.0.2.1", port: 69 },

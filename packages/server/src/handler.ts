@@ -18,7 +18,7 @@ export interface ReadRequest {
   /** Unique per server. */
   sessionId: number;
   /**
-   * The boot flow this request belongs to (absent with flowsMax 0): its id,
+   * The boot flow this request belongs to (absent with maxFlows 0): its id,
    * client, identity so far and, when tracing records it, the traceparent of
    * its tftp.boot span, to pass on (e.g. in the HTTP URLs of an iPXE script).
    */

@@ -22,8 +22,8 @@ export {
   type Body, type ReadHandler, type ReadRequest, type ReadResponse, type SizedBody,
 } from "./handler.js";
 export { parseBootPath, bootIdentity, hexToIpv4, type BootPath, type BootPathKind, type BootIdentity } from "./files/bootpath.js";
-export { DEFAULTS, TftpConfigError, type PathRewrite, type ServerOptions } from "./options.js";
-export { ConfigErrorCode, type ConfigProblem } from "@tftpkit/wasm-core";
+export { RENAMED_SERVER_OPTIONS, SERVER_DEFAULTS, TftpConfigError, type PathRewrite, type ServerOptions } from "./options.js";
+export { ConfigErrorCode, type ConfigProblem } from "@tftpkit/options";
 export type { HandlerError, Outcome, ServerStats, SessionStats, Endpoint } from "./observe/stats.js";
 export { TftpError, WireError, toTftpError, type TftpErrorCode } from "@tftpkit/wasm-core";
 export type { Instrumentation, SessionInfo, SessionObserver } from "./observe/instrument.js";

@@ -4,7 +4,7 @@
 // segmenting). No compatibility promise: these change with the apps.
 
 export { SERVER_OPTIONS, type ServerOptionTable } from "./options.js";
-export type { OptionSpec } from "@tftpkit/wasm-core";
+export type { OptionSpec } from "@tftpkit/options";
 export { UdpListeners, type Listener, type UdpListenersOptions } from "./net/listeners.js";
 export { emptyServerStats } from "./observe/stats.js";
 export { safeSegments } from "./files/root.js";

@@ -1,17 +1,19 @@
 // Server options: each declared once in SERVER_OPTIONS (type and range,
 // unit, default, one line of description); the library's validation, its
-// frozen DEFAULTS and the `tftpkit serve` config keys, flags, help and the
+// frozen SERVER_DEFAULTS and the `tftpkit serve` config keys, flags, help and the
 // table of docs/cli.md are all derived from this table. An out-of-range value is a clear
 // error at start-up, never silently clamped.
 //
 // To add an option: add one entry below (an `option({...})` with a builder
-// from @tftpkit/wasm-core: int, num, bool, str, oneOf, listOf, fn, custom),
+// from @tftpkit/options: int, num, bool, str, oneOf, listOf, fn, custom),
 // then read it from ResolvedOptions. It is then a config key and a flag of
 // `tftpkit serve` too (unless `code: true`); `npm run docs` regenerates the
 // table of docs/cli.md.
 
-import { BLKSIZE_MAX, ConfigErrorCode, TftpConfigError, type ConfigProblem } from "@tftpkit/wasm-core";
-import { custom, defaultsOf, fn, int, listOf, num, option, bool, str, checkOptions, type OptionsInput, type OptionsResolved } from "@tftpkit/wasm-core/schema";
+import { BLKSIZE_MAX } from "@tftpkit/wasm-core";
+import {
+  ConfigErrorCode, TftpConfigError, applyRenames, warnDeprecated, custom, defaultsOf, fn, int, listOf, num, option, bool, str, checkOptions, type ConfigProblem, type OptionsInput, type OptionsResolved, type Renames,
+} from "@tftpkit/options";
 import { FLOW_DEFAULTS } from "./observe/flows.js";
 import type { ReadHandler } from "./handler.js";
 import type { WriteHandler } from "./files/write.js";
@@ -35,16 +37,16 @@ export const SERVER_OPTIONS = {
     description: "largest blksize granted (RFC 2348); lower it for clients that cannot reassemble IP fragments",
   }),
   maxWindowsize: option({ ...int(1, 65535), default: 64, unit: "blocks", description: "largest windowsize granted (RFC 7440)" }),
-  timeout: option({
+  timeoutSeconds: option({
     ...num(0.01, 255, "seconds"), arg: "S", default: 1, unit: "s",
     description: "retransmission timeout when the client asks none (RFC 2349 allows 1..255; fractions allowed here)",
   }),
   retries: option({ ...int(0, 100), default: 5, description: "retransmissions of one window before the session gives up" }),
   rtoFloorMs: option({
     ...int(1, 60_000), default: 50, unit: "ms",
-    description: "lowest adaptive retransmission timeout: when the client asks no timeout, each session resends after max(this, SRTT + 4 RTTVAR), timeout as the ceiling (at or above timeout: fixed)",
+    description: "lowest adaptive retransmission timeout: when the client asks no timeout, each session resends after max(this, SRTT + 4 RTTVAR), timeoutSeconds as the ceiling (at or above it: fixed)",
   }),
-  maxClientTimeout: option({
+  maxClientTimeoutSeconds: option({
     ...int(1, 255), default: 10, unit: "s",
     description: "largest RFC 2349 timeout a client may ask; a larger one is declined (left out of the OACK) and the server's own timing applies",
   }),
@@ -82,7 +84,7 @@ export const SERVER_OPTIONS = {
     ...bool(), default: true,
     description: "read large files on the event loop while the data comes from memory (each session's first read, and every read for a second after three reads slower than 1 ms within a second, go to the thread pool); off: always the thread pool",
   }),
-  fileCacheMaxFileBytes: option({ ...int(0, 64 * 1024 * 1024), default: 256 * 1024, unit: "bytes", description: "files up to this size are cached" }),
+  maxCachedFileBytes: option({ ...int(0, 64 * 1024 * 1024), default: 256 * 1024, unit: "bytes", description: "files up to this size are cached" }),
   mtu: option({
     type: int(0, 65575).type.refine((v) => v === 0 || v >= 68, { error: "must be 0 or an integer from 68 to 65575" }),
     range: "0, 68..65575", arg: "N", fromText: int(0, 1).fromText,
@@ -131,8 +133,8 @@ export const SERVER_OPTIONS = {
     ...num(0.01, 86_400, "seconds"), arg: "S", default: FLOW_DEFAULTS.flowIdleSeconds, unit: "s",
     description: "seconds without a session from a client that end its boot flow",
   }),
-  flowsMax: option({ ...int(0, 1_000_000), default: FLOW_DEFAULTS.flowsMax, description: "boot flows kept, open and as many ended (0: no flows)" }),
-  flowStepsMax: option({ ...int(1, 100_000), default: FLOW_DEFAULTS.flowStepsMax, description: "steps kept per boot flow (the last ones)" }),
+  maxFlows: option({ ...int(0, 1_000_000), default: FLOW_DEFAULTS.maxFlows, description: "boot flows kept, open and as many ended (0: no flows)" }),
+  maxFlowSteps: option({ ...int(1, 100_000), default: FLOW_DEFAULTS.maxFlowSteps, description: "steps kept per boot flow (the last ones)" }),
   idPrefix: option({
     ...custom<string>((v) => typeof v === "string" && /^[A-Za-z0-9:_.-]{0,16}$/.test(v), "must be up to 16 of A-Z a-z 0-9 : _ . -"),
     default: "", code: true,
@@ -150,6 +152,19 @@ export const SERVER_OPTIONS = {
 
 export type ServerOptionTable = typeof SERVER_OPTIONS;
 
+/**
+ * Options renamed so that every duration names its unit and every limit is
+ * maxX: the old names keep working for one release (a deprecation warning
+ * names the new one). Config keys and flags of `tftpkit serve` follow.
+ */
+export const RENAMED_SERVER_OPTIONS: Renames = Object.freeze({
+  timeout: "timeoutSeconds",
+  maxClientTimeout: "maxClientTimeoutSeconds",
+  fileCacheMaxFileBytes: "maxCachedFileBytes",
+  flowsMax: "maxFlows",
+  flowStepsMax: "maxFlowSteps",
+});
+
 /** Options of createServer(): every field optional; see SERVER_OPTIONS for each one's meaning, range and default. */
 export type ServerOptions = OptionsInput<ServerOptionTable>;
 
@@ -160,24 +175,28 @@ export type ResolvedOptions = OptionsResolved<ServerOptionTable> & {
 };
 
 /** The defaults of every option that has one. */
-export const DEFAULTS = defaultsOf(SERVER_OPTIONS) as Readonly<Required<Pick<ServerOptions, DefaultedKeys>>>;
+export const SERVER_DEFAULTS = defaultsOf(SERVER_OPTIONS) as Readonly<Required<Pick<ServerOptions, DefaultedKeys>>>;
 type DefaultedKeys = { [K in keyof ServerOptionTable]: ServerOptionTable[K] extends { default: unknown } ? K : never }[keyof ServerOptionTable];
 
 export { TftpConfigError };
 
 /** Validates createServer() options; every problem is listed in one TftpConfigError. */
-export function resolveOptions(o: ServerOptions): ResolvedOptions {
+export function resolveOptions(given: ServerOptions): ResolvedOptions {
+  const renamed = applyRenames(given as Record<string, unknown>, RENAMED_SERVER_OPTIONS, (k) => k);
+  warnDeprecated(renamed.warnings.map((w) => `createServer(): ${w}`));
+  const o = renamed.input as ServerOptions;
   const { values, problems } = checkOptions(SERVER_OPTIONS, o as Record<string, unknown>);
+  problems.push(...renamed.problems);
   const problem = (code: ConfigProblem["code"], key: string, message: string): void => void problems.push({ code, key, message });
   if (!o.root && !o.handler) problem(ConfigErrorCode.MISSING, "root", "either root or handler is required");
   if (o.allowWrite && !o.root && !o.writeHandler) problem(ConfigErrorCode.MISSING, "root", "allowWrite needs a root (or give a writeHandler)");
   if (problems.length) throw new TftpConfigError(problems);
-  const v = { ...DEFAULTS, ...values } as OptionsResolved<ServerOptionTable>;
+  const v = { ...SERVER_DEFAULTS, ...values } as OptionsResolved<ServerOptionTable>;
   return Object.freeze({
     ...v,
     refuseOptions: Object.freeze([...v.refuseOptions]),
     portRange: v.portRange && Object.freeze([v.portRange[0], v.portRange[1]] as const),
-    timeoutMs: Math.round(v.timeout * 1000),
+    timeoutMs: Math.round(v.timeoutSeconds * 1000),
     rateBurst: v.rateBurst ?? Math.max(1, Math.ceil(v.rateLimit * 2)),
   });
 }

@@ -86,7 +86,7 @@ class RateLimiter {
 }
 
 function fileCacheOf(o: ResolvedOptions): FileCache | undefined {
-  return o.fileCacheBytes > 0 && o.fileCacheMaxFileBytes > 0 ? new FileCache(o.fileCacheBytes, o.fileCacheMaxFileBytes) : undefined;
+  return o.fileCacheBytes > 0 && o.maxCachedFileBytes > 0 ? new FileCache(o.fileCacheBytes, o.maxCachedFileBytes) : undefined;
 }
 
 function writeHandlerOf(o: ResolvedOptions): WriteHandler | undefined {

@@ -1,4 +1,4 @@
-// What boot file names say about the client (moved here from @tftpkit/sources,
+// What boot file names say about the client (moved here from @tftpkit/handler-kit,
 // which re-exports parseBootPath), and the identity a boot flow records.
 
 import { describe, expect, it } from "vitest";

@@ -43,7 +43,7 @@ const MiB = 1024 * 1024;
 
 describe("read-ahead waits for the client", () => {
   it("a 65464 x 64 RRQ whose OACK is never answered holds no buffer; ACK 0 gets a ring of one window", async () => {
-    const s = await startServer({ root: root({ "big.bin": bytes(4 * MiB) }), timeout: 2 });
+    const s = await startServer({ root: root({ "big.bin": bytes(4 * MiB) }), timeoutSeconds: 2 });
     const c = await UdpClient.open();
     c.send(rrq("big.bin", "octet", [["blksize", "65464"], ["windowsize", "64"]]), s.port);
     const oack = await next(c, "OACK");
@@ -69,7 +69,7 @@ describe("read-ahead waits for the client", () => {
         yield Buffer.alloc(512, i);
       }
     }
-    const s = await startServer({ root: root(), handler: () => chunks(), timeout: 2 });
+    const s = await startServer({ root: root(), handler: () => chunks(), timeoutSeconds: 2 });
     const c = await UdpClient.open();
     c.send(rrq("stream", "octet", [["windowsize", "4"]]), s.port);
     const oack = await next(c, "OACK");
@@ -89,7 +89,7 @@ describe("read-ahead waits for the client", () => {
 describe("rings sized by window and blksize", () => {
   for (const blksize of [512, 1468]) {
     it(`20 held lock-step sessions at blksize ${blksize}: at most 48 kB of buffers each`, async () => {
-      const s = await startServer({ root: root({ "img.bin": bytes(4 * MiB) }), timeout: 5 });
+      const s = await startServer({ root: root({ "img.bin": bytes(4 * MiB) }), timeoutSeconds: 5 });
       const clients: UdpClient[] = [];
       for (let i = 0; i < 20; i++) {
         const c = await UdpClient.open();
@@ -120,7 +120,7 @@ describe("one budget for every session's buffers", () => {
 
   it("beyond the budget a session is refused with ERROR 0 Server busy, and counted", async () => {
     const budget = 3 * ring1468 + 500;
-    const s = await startServer({ root: root({ "img.bin": bytes(MiB) }), timeout: 5, sessionBufferBudgetBytes: budget });
+    const s = await startServer({ root: root({ "img.bin": bytes(MiB) }), timeoutSeconds: 5, sessionBufferBudgetBytes: budget });
     for (let i = 0; i < 3; i++) await hold(s.port);
     const c = await UdpClient.open();
     c.send(rrq("img.bin", "octet", [["blksize", "1468"]]), s.port);
@@ -136,7 +136,7 @@ describe("one budget for every session's buffers", () => {
 
   it("with room for less than a full ring, a session runs on a ring of one window and completes", async () => {
     const data = bytes(50_000);
-    const s = await startServer({ root: root({ "img.bin": data }), timeout: 5, sessionBufferBudgetBytes: 2 * ring1468 + 2000 });
+    const s = await startServer({ root: root({ "img.bin": data }), timeoutSeconds: 5, sessionBufferBudgetBytes: 2 * ring1468 + 2000 });
     for (let i = 0; i < 2; i++) await hold(s.port);
     const c = await UdpClient.open();
     c.send(rrq("img.bin", "octet", [["blksize", "1468"]]), s.port);
@@ -158,7 +158,7 @@ describe("one budget for every session's buffers", () => {
   });
 
   it("uploads reserve their window from the same budget", async () => {
-    const s = await startServer({ root: root(), allowWrite: true, timeout: 5, sessionBufferBudgetBytes: 8 * 1468 });
+    const s = await startServer({ root: root(), allowWrite: true, timeoutSeconds: 5, sessionBufferBudgetBytes: 8 * 1468 });
     const c = await UdpClient.open();
     c.send(wrq("w.bin", "octet", [["blksize", "1468"], ["windowsize", "16"]]), s.port);
     const err = await next(c, "ERROR");
@@ -185,7 +185,7 @@ describe("no session lives long without progress", () => {
   });
 
   it("a hostile timeout 255 is declined and the session is bounded the same way", async () => {
-    const s = await startServer({ root: root({ "f.bin": bytes(10_000) }), stallTimeoutMs: 300, timeout: 5 });
+    const s = await startServer({ root: root({ "f.bin": bytes(10_000) }), stallTimeoutMs: 300, timeoutSeconds: 5 });
     const c = await UdpClient.open();
     c.send(rrq("f.bin", "octet", [["timeout", "255"], ["blksize", "1024"]]), s.port);
     const oack = await next(c, "OACK");
@@ -197,7 +197,7 @@ describe("no session lives long without progress", () => {
 
   it("progress moves the bound: a slow but steady client completes", async () => {
     const data = bytes(512 * 8 + 1);
-    const s = await startServer({ root: root({ "f.bin": data }), stallTimeoutMs: 400, timeout: 5, rtoFloorMs: 5000 });
+    const s = await startServer({ root: root({ "f.bin": data }), stallTimeoutMs: 400, timeoutSeconds: 5, rtoFloorMs: 5000 });
     const c = await UdpClient.open();
     c.send(rrq("f.bin"), s.port);
     for (let b = 1; b <= 9; b++) {
@@ -216,7 +216,7 @@ describe("no session lives long without progress", () => {
       commit: async () => {},
       abort: async () => void aborted++,
     };
-    const s = await startServer({ root: root(), writeHandler: () => target, stallTimeoutMs: 300, timeout: 0.05, retries: 2 });
+    const s = await startServer({ root: root(), writeHandler: () => target, stallTimeoutMs: 300, timeoutSeconds: 0.05, retries: 2 });
     const c = await UdpClient.open();
     c.send(wrq("x.bin"), s.port);
     const ack0 = await next(c, "ACK");
@@ -228,7 +228,7 @@ describe("no session lives long without progress", () => {
 
   it("an upload to the root that stalls mid-way leaves nothing behind", async () => {
     const dir = root();
-    const s = await startServer({ root: dir, allowWrite: true, stallTimeoutMs: 300, timeout: 5 });
+    const s = await startServer({ root: dir, allowWrite: true, stallTimeoutMs: 300, timeoutSeconds: 5 });
     const c = await UdpClient.open();
     c.send(wrq("half.bin"), s.port);
     const ack0 = await next(c, "ACK");
@@ -255,7 +255,7 @@ describe("stale upload temp files of a killed server", () => {
     writeFileSync(join(dir, "sub", ".cfg.zzzzzzzzzzzz.tftpkit-upload"), "not hex: not ours");
     const child = spawn(process.execPath, ["--input-type=module", "-e", `
       const { createServer } = await import(${JSON.stringify(dist)});
-      const s = createServer({ root: ${JSON.stringify(dir)}, allowWrite: true, timeout: 5 });
+      const s = createServer({ root: ${JSON.stringify(dir)}, allowWrite: true, timeoutSeconds: 5 });
       const a = await s.listen({ host: "127.0.0.1", port: 0 });
       console.log(a.port);
       setInterval(() => {}, 1000);
@@ -293,7 +293,7 @@ describe("stale upload temp files of a killed server", () => {
 
   it("a live upload's temp file is not swept by another server on the same root", async () => {
     const dir = root();
-    const a = await startServer({ root: dir, allowWrite: true, stallTimeoutMs: 300, timeout: 1, rtoFloorMs: 1000 });
+    const a = await startServer({ root: dir, allowWrite: true, stallTimeoutMs: 300, timeoutSeconds: 1, rtoFloorMs: 1000 });
     const c = await UdpClient.open();
     c.send(wrq("live.bin"), a.port);
     const ack0 = await next(c, "ACK");

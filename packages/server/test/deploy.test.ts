@@ -85,7 +85,7 @@ describe("session port range", () => {
 
 describe("limits", () => {
   it("maxSessions: a request beyond the limit gets ERROR 0 'Server busy' and is counted", async () => {
-    const s = await startServer({ root, maxSessions: 1, timeout: 0.5 });
+    const s = await startServer({ root, maxSessions: 1, timeoutSeconds: 0.5 });
     const holder = await UdpClient.open();
     holder.send(rrq("big.bin"), s.port); // never ACKs: holds the only session
     await holder.recv();
@@ -97,7 +97,7 @@ describe("limits", () => {
   });
 
   it("maxSessionsPerClient: the same address is limited, the limit frees up when sessions end", async () => {
-    const s = await startServer({ root, maxSessionsPerClient: 2, timeout: 0.3, retries: 1 });
+    const s = await startServer({ root, maxSessionsPerClient: 2, timeoutSeconds: 0.3, retries: 1 });
     const a = await UdpClient.open();
     const b = await UdpClient.open();
     a.send(rrq("big.bin"), s.port);
@@ -151,14 +151,14 @@ describe("limits", () => {
 
 describe("reconfigure", () => {
   it("a running transfer keeps its options; new requests see the new root", async () => {
-    const s = await startServer({ root, timeout: 1 });
+    const s = await startServer({ root, timeoutSeconds: 1 });
     const c = await UdpClient.open();
     let swapped = false;
     const r = await get(c, s.port, "big.bin", {
       onPacket: () => {
         if (!swapped) {
           swapped = true;
-          s.server.reconfigure({ root: other.root, timeout: 1 });
+          s.server.reconfigure({ root: other.root, timeoutSeconds: 1 });
         }
       },
     });

@@ -38,7 +38,7 @@ describe("a FIFO inside the root", () => {
   // request ended only at handlerTimeoutMs (ERROR 0 "Handler timed out") with
   // a libuv thread left blocked.
   it("a request for a FIFO gets ERROR 1 (not a regular file), not a handler timeout", async () => {
-    const srv = await startServer({ root, timeout: 0.1, handlerTimeoutMs: 1000 });
+    const srv = await startServer({ root, timeoutSeconds: 0.1, handlerTimeoutMs: 1000 });
     const c = await UdpClient.open();
     const r = await get(c, srv.port, "pipe", { idleTimeoutMs: 3000 });
     expect(r.error?.code).toBe(1);
@@ -48,7 +48,7 @@ describe("a FIFO inside the root", () => {
   // the libuv pool; after 4 of them every file open in the process waited and
   // regular files were answered "Handler timed out" too.
   it("four requests for a FIFO do not stop regular files from being served", async () => {
-    const srv = await startServer({ root, timeout: 0.1, handlerTimeoutMs: 800 });
+    const srv = await startServer({ root, timeoutSeconds: 0.1, handlerTimeoutMs: 800 });
     for (let i = 0; i < 4; i++) {
       const c = await UdpClient.open();
       c.send(rrq("pipe"), srv.port);
@@ -61,7 +61,7 @@ describe("a FIFO inside the root", () => {
   });
 
   it("once released, the server serves regular files again", async () => {
-    const srv = await startServer({ root, timeout: 0.1 });
+    const srv = await startServer({ root, timeoutSeconds: 0.1 });
     const c = await UdpClient.open();
     const r = await get(c, srv.port, "ok.bin");
     expect(r.data.toString()).toBe("hello\n");

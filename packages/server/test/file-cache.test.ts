@@ -71,8 +71,8 @@ describe("small-file cache", () => {
     }
   });
 
-  it("files above fileCacheMaxFileBytes are streamed from disk, not cached", async () => {
-    const s = await startServer({ root, fileCacheMaxFileBytes: 100_000 });
+  it("files above maxCachedFileBytes are streamed from disk, not cached", async () => {
+    const s = await startServer({ root, maxCachedFileBytes: 100_000 });
     for (let i = 0; i < 2; i++) expect((await fetch(s.port, "large.bin")).equals(large)).toBe(true);
     expect(s.server.stats()).toMatchObject({ fileCacheMisses: 0, fileCacheHits: 0 });
   });

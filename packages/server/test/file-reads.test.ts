@@ -7,7 +7,7 @@ import { UdpClient, closeAllClients, get } from "./helpers/client.js";
 import { bytes, closeAllServers, makeRoot, startServer } from "./helpers/server.js";
 import { LoopReadGuard } from "../src/session/data-source.js";
 
-const big = bytes(2 * 1024 * 1024 + 77); // above fileCacheMaxFileBytes: streamed from the file
+const big = bytes(2 * 1024 * 1024 + 77); // above maxCachedFileBytes: streamed from the file
 const exact = bytes(1468 * 400); // ends on a block boundary: an empty last block
 const { root, cleanup } = makeRoot({ "big.bin": big, "exact.bin": exact });
 

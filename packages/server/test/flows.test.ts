@@ -171,8 +171,8 @@ describe("boot flows", () => {
 });
 
 describe("bounded memory", () => {
-  it("flowStepsMax keeps the last steps; flowsMax bounds open and ended flows", async () => {
-    const srv = await startServer({ handler, flowsMax: 4, flowStepsMax: 3 });
+  it("maxFlowSteps keeps the last steps; maxFlows bounds open and ended flows", async () => {
+    const srv = await startServer({ handler, maxFlows: 4, maxFlowSteps: 3 });
     const c = await UdpClient.open("127.0.1.1");
     for (const name of ["pxelinux.0", "pxelinux.cfg/default", "boot/vmlinuz", "boot/initrd.img", "pxelinux.0"]) {
       await get(c, srv.port, name);
@@ -200,7 +200,7 @@ describe("bounded memory", () => {
    }, 30_000);
 
   it("a flood of one-packet clients (a failed request each) churns its own small budget and never evicts a real boot", async () => {
-    const srv = await startServer({ handler, flowsMax: 4 }); // one-step failures: ceil(4 / 4) = 1 open, 1 ended
+    const srv = await startServer({ handler, maxFlows: 4 }); // one-step failures: ceil(4 / 4) = 1 open, 1 ended
     await pxeBoot("127.0.2.1", srv.port);
     await pxeBoot("127.0.2.2", srv.port);
     for (let i = 1; i <= 40; i++) {
@@ -224,8 +224,8 @@ describe("bounded memory", () => {
     expect(sum.topFailingClients.length).toBeLessThanOrEqual(10);
    }, 30_000);
 
-  it("flowsMax 0: no flows, the handler sees no flow, live sessions still work", async () => {
-    const srv = await startServer({ handler, flowsMax: 0 });
+  it("maxFlows 0: no flows, the handler sees no flow, live sessions still work", async () => {
+    const srv = await startServer({ handler, maxFlows: 0 });
     const c = await UdpClient.open("127.0.4.1");
     await get(c, srv.port, "pxelinux.0");
     await srv.session((s) => s.peer.address === "127.0.4.1");
@@ -235,8 +235,8 @@ describe("bounded memory", () => {
 
   it("refuses bad flow options with one clear line", async () => {
     await expect(startServer({ handler, flowIdleSeconds: 0 })).rejects.toThrow(/flowIdleSeconds must be a number from 0.01 to 86400/);
-    await expect(startServer({ handler, flowsMax: -1 })).rejects.toThrow(/flowsMax must be an integer/);
-    await expect(startServer({ handler, flowStepsMax: 0 })).rejects.toThrow(/flowStepsMax must be an integer/);
+    await expect(startServer({ handler, maxFlows: -1 })).rejects.toThrow(/maxFlows must be an integer/);
+    await expect(startServer({ handler, maxFlowSteps: 0 })).rejects.toThrow(/maxFlowSteps must be an integer/);
     await expect(startServer({ handler, idPrefix: "no spaces" })).rejects.toThrow(/idPrefix must be up to 16/);
   });
 
@@ -259,7 +259,7 @@ describe("bounded memory", () => {
 
 describe("live sessions and events", () => {
   it("a running transfer is a live session with bytes so far and a rate; events say start, progress, end and flow", async () => {
-    const srv = await startServer({ handler, timeout: 2 });
+    const srv = await startServer({ handler, timeoutSeconds: 2 });
     const events: ServerEvent[] = [];
     const unsubscribe = srv.server.subscribe((e) => events.push(e));
     const c = await UdpClient.open("127.0.5.1");

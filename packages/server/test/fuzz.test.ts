@@ -49,7 +49,7 @@ beforeAll(async () => {
   process.on("uncaughtException", onCrash);
   process.on("unhandledRejection", onCrash);
   // Writes on, so WRQs open real upload sessions (none may leave a file behind).
-  srv = await startServer({ root, timeout: 0.5, retries: 4, allowWrite: true, maxUploadBytes: 64 * 1024 });
+  srv = await startServer({ root, timeoutSeconds: 0.5, retries: 4, allowWrite: true, maxUploadBytes: 64 * 1024 });
 });
 afterAll(async () => {
   process.off("uncaughtException", onCrash);
@@ -198,7 +198,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /**
  * Ends what the fuzz left running, bounded. First the server's own timeouts:
  * every retransmission to a fuzz socket is answered with ERROR, for up to
- * `ms` (a client-chosen timeout above maxClientTimeout, 10 s, is declined, so
+ * `ms` (a client-chosen timeout above maxClientTimeoutSeconds, 10 s, is declined, so
  * every session retransmits within that). Then the sessions still waiting
  * (pinned: a bug) get an ERROR from their client, so the run can finish. Returns how many were still
  * there before that last step ("pinned") and after it ("left").

@@ -98,8 +98,8 @@ const handler: ReadHandler = async (req) => {
 let srv: TestServer;
 let impatient: TestServer; // handlerTimeoutMs 100
 beforeAll(async () => {
-  srv = await startServer({ handler, timeout: 0.2, retries: 3, handlerTimeoutMs: 3000 });
-  impatient = await startServer({ handler, timeout: 0.2, retries: 3, handlerTimeoutMs: 100 });
+  srv = await startServer({ handler, timeoutSeconds: 0.2, retries: 3, handlerTimeoutMs: 3000 });
+  impatient = await startServer({ handler, timeoutSeconds: 0.2, retries: 3, handlerTimeoutMs: 100 });
 });
 afterEach(() => closeAllClients());
 afterAll(async () => {
@@ -352,7 +352,7 @@ describe("streams that stall", () => {
   // when every target of the batch was full (up to ~64 KiB of blocks) or the
   // stream ended, so block 1 waited while the stream was slow.
   it("a block already produced by a slow stream is sent without waiting for the rest of the batch", async () => {
-    const s = await startServer({ handler: stalling, timeout: 0.1, retries: 2 });
+    const s = await startServer({ handler: stalling, timeoutSeconds: 0.1, retries: 2 });
     const c = await UdpClient.open();
     c.send(rrq("x"), s.port);
     const first = await c.recv(1500);
@@ -376,7 +376,7 @@ describe("streams that stall", () => {
           });
         })();
       },
-      timeout: 0.1,
+      timeoutSeconds: 0.1,
       retries: 2,
       handlerTimeoutMs: 200,
     });

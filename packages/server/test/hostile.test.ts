@@ -31,7 +31,7 @@ writeFileSync(join(outside.root, "x"), "outside x at top\n");
 
 let srv: TestServer;
 beforeAll(async () => {
-  srv = await startServer({ root, timeout: 1, retries: 5 });
+  srv = await startServer({ root, timeoutSeconds: 1, retries: 5 });
 });
 afterEach(() => closeAllClients());
 afterAll(async () => {

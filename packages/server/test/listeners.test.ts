@@ -88,7 +88,7 @@ async function relayTo(server: TftpServer): Promise<{ port: number; relayed: () 
 describe("relayed requests (serveRelayed + receive)", () => {
   it("a relayed RRQ runs on a session socket of the serving process, byte for byte", async () => {
     const ended: string[] = [];
-    const server = createServer({ root, timeout: 0.2, onSessionEnd: (s) => ended.push(s.outcome) });
+    const server = createServer({ root, timeoutSeconds: 0.2, onSessionEnd: (s) => ended.push(s.outcome) });
     server.serveRelayed();
     const relay = await relayTo(server);
     try {
@@ -111,7 +111,7 @@ describe("relayed requests (serveRelayed + receive)", () => {
   });
 
   it("single-port: every packet goes through the relay both ways", async () => {
-    const server = createServer({ root, singlePort: true, timeout: 0.2 });
+    const server = createServer({ root, singlePort: true, timeoutSeconds: 0.2 });
     server.serveRelayed();
     const relay = await relayTo(server);
     try {
@@ -133,7 +133,7 @@ describe("relayed requests (serveRelayed + receive)", () => {
 
 describe("draining in single-port mode", () => {
   it("a session running when close() starts still gets its ACKs through the listening socket and completes", async () => {
-    const srv = await startServer({ root, singlePort: true, timeout: 0.2 });
+    const srv = await startServer({ root, singlePort: true, timeoutSeconds: 0.2 });
     const c = await UdpClient.open();
     const late = await UdpClient.open();
     let closing: Promise<void> | undefined;

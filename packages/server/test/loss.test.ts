@@ -15,10 +15,10 @@ let slow: TestServer; // timeout 2 s: a retransmission here means something went
 let fixed: TestServer; // timeout 0.1 s, fixed (no adaptive RTO): one resend per timeout
 
 beforeAll(async () => {
-  fast = await startServer({ root, timeout: 0.1, retries: 5, rtoFloorMs: 20 });
+  fast = await startServer({ root, timeoutSeconds: 0.1, retries: 5, rtoFloorMs: 20 });
   // A fixed 2 s timeout (rtoFloorMs = timeout): no adaptive resend can blur these counts.
-  slow = await startServer({ root, timeout: 2, retries: 2, rtoFloorMs: 2000 });
-  fixed = await startServer({ root, timeout: 0.1, retries: 5, rtoFloorMs: 100 });
+  slow = await startServer({ root, timeoutSeconds: 2, retries: 2, rtoFloorMs: 2000 });
+  fixed = await startServer({ root, timeoutSeconds: 0.1, retries: 5, rtoFloorMs: 100 });
 });
 afterEach(() => closeAllClients());
 afterAll(async () => {

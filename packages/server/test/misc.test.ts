@@ -21,8 +21,8 @@ afterAll(() => cleanup());
 describe("server options", () => {
   it.each([
     [{}, /root or handler/],
-    [{ root, timeout: 0 }, /timeout/],
-    [{ root, timeout: 256 }, /timeout/],
+    [{ root, timeoutSeconds: 0 }, /timeout/],
+    [{ root, timeoutSeconds: 256 }, /timeout/],
     [{ root, maxBlksize: 7 }, /maxBlksize/],
     [{ root, maxBlksize: 65465 }, /maxBlksize/],
     [{ root, maxWindowsize: 0 }, /maxWindowsize/],
@@ -37,8 +37,25 @@ describe("server options", () => {
     expect(() => createServer(opts as never)).toThrow(msg);
   });
 
+  it("an option's old name still works for one release, with a DeprecationWarning naming the new one", async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w);
+    process.on("warning", onWarning);
+    try {
+      const server = createServer({ root, timeout: 0.5, flowsMax: 3 } as never);
+      expect(server.options).toMatchObject({ timeoutSeconds: 0.5, timeoutMs: 500, maxFlows: 3 });
+      expect(() => createServer({ root, timeout: 1, timeoutSeconds: 2 } as never)).toThrow("timeout is the old name of timeoutSeconds: give only timeoutSeconds");
+      await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+    } finally {
+      process.off("warning", onWarning);
+    }
+    const lines = warnings.filter((w) => w.name === "DeprecationWarning").map((w) => w.message);
+    expect(lines).toContain("createServer(): timeout is deprecated: use timeoutSeconds");
+    expect(lines).toContain("createServer(): flowsMax is deprecated: use maxFlows");
+  });
+
   it("refuseOptions drops an option from the OACK", async () => {
-    const srv = await startServer({ root, timeout: 1, refuseOptions: ["tsize"] });
+    const srv = await startServer({ root, timeoutSeconds: 1, refuseOptions: ["tsize"] });
     const c = await UdpClient.open();
     const r = await get(c, srv.port, "f.bin", { options: [["tsize", "0"], ["blksize", "1024"]] });
     expect(r.oack).toEqual([["blksize", "1024"]]);
@@ -46,7 +63,7 @@ describe("server options", () => {
   });
 
   it("retries 0: one lost block ends the session with a timeout", async () => {
-    const srv = await startServer({ root, timeout: 0.05, retries: 0 });
+    const srv = await startServer({ root, timeoutSeconds: 0.05, retries: 0 });
     const c = await UdpClient.open();
     c.send(rrq("f.bin"), srv.port);
     await c.recv(2000); // DATA 1, never ACKed
@@ -60,7 +77,7 @@ describe("error messages", () => {
   it("a long TftpError message is cut to at most 500 bytes on a UTF-8 boundary", async () => {
     const long = "é".repeat(400); // 800 bytes
     const srv = await startServer({
-      timeout: 1,
+      timeoutSeconds: 1,
       handler: () => {
         throw new TftpError(2, long);
       },
@@ -81,14 +98,14 @@ describe("error messages", () => {
 
 describe("file names", () => {
   it("UTF-8 names are served", async () => {
-    const srv = await startServer({ root, timeout: 1 });
+    const srv = await startServer({ root, timeoutSeconds: 1 });
     const c = await UdpClient.open();
     const r = await get(c, srv.port, "ünïcödé/fïlé ✓.bin");
     expect(r.data.toString()).toBe("utf8 name\n");
   });
 
   it("names are case-sensitive (no remapping yet): a wrong case is not found", async () => {
-    const srv = await startServer({ root, timeout: 1 });
+    const srv = await startServer({ root, timeoutSeconds: 1 });
     const c = await UdpClient.open();
     expect((await get(c, srv.port, "Case.BIN")).data.toString()).toBe("upper\n");
     const c2 = await UdpClient.open();
@@ -96,7 +113,7 @@ describe("file names", () => {
   });
 
   it("a symlink loop is ERROR 1", async () => {
-    const srv = await startServer({ root, timeout: 1 });
+    const srv = await startServer({ root, timeoutSeconds: 1 });
     const c = await UdpClient.open();
     const r = await get(c, srv.port, "loop");
     expect(r.error?.code).toBe(1);
@@ -105,7 +122,7 @@ describe("file names", () => {
 
 describe("client ports", () => {
   it("one client port used for three sessions in a row", async () => {
-    const srv = await startServer({ root, timeout: 1 });
+    const srv = await startServer({ root, timeoutSeconds: 1 });
     const c = await UdpClient.open();
     for (let i = 0; i < 3; i++) {
       const r = await get(c, srv.port, "f.bin", { options: i === 1 ? [["blksize", "1024"]] : [] });

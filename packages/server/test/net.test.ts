@@ -32,7 +32,7 @@ describe("IPv6", () => {
   it("a server on ::1 serves a client on ::1", async () => {
     const seen: ReadRequest[] = [];
     const srv = await startServer({
-      timeout: 1,
+      timeoutSeconds: 1,
       handler: (req) => {
         seen.push(req);
         return data;
@@ -50,7 +50,7 @@ describe("IPv6", () => {
   });
 
   it("lost DATA over IPv6 is resent", async () => {
-    const srv = await startServer({ root, timeout: 0.1 }, "::1");
+    const srv = await startServer({ root, timeoutSeconds: 0.1 }, "::1");
     const c = await UdpClient.open("::1");
     const r = await get(c, srv.port, "f.bin", { dropData: (b, n) => b === 2 && n === 1 });
     expect(r.data.equals(data)).toBe(true);
@@ -58,7 +58,7 @@ describe("IPv6", () => {
 
   for (const bindInterfaces of [true, false]) {
     it(`a server on "::" (bindInterfaces ${bindInterfaces}) serves 127.0.0.1 and ::1, replying from the address asked`, async () => {
-      const srv = await startServer({ root, timeout: 1, bindInterfaces }, "::");
+      const srv = await startServer({ root, timeoutSeconds: 1, bindInterfaces }, "::");
       const c4 = await UdpClient.open("127.0.0.1");
       const c6 = await UdpClient.open("::1");
       const sources4: string[] = [];
@@ -81,7 +81,7 @@ describe("IPv6", () => {
   }
 
   it("a server on 0.0.0.0 replies from the loopback address asked (127.0.0.1)", async () => {
-    const srv = await startServer({ root, timeout: 1 }, "0.0.0.0");
+    const srv = await startServer({ root, timeoutSeconds: 1 }, "0.0.0.0");
     const c = await UdpClient.open("127.0.0.1");
     const sources: string[] = [];
     const r = await get(c, srv.port, "f.bin", { host: "127.0.0.1", onPacket: (p) => sources.push(p.address) });
@@ -98,7 +98,7 @@ describe("IPv6", () => {
   // so the request gets no answer at all. Expected: the reply comes from
   // 127.0.0.2 (issue 2: "sending from the address the request arrived on").
   it.fails("BUG: a server on 0.0.0.0 replies from 127.0.0.2 when asked on 127.0.0.2", async () => {
-    const srv = await startServer({ root, timeout: 0.2, retries: 1 }, "0.0.0.0");
+    const srv = await startServer({ root, timeoutSeconds: 0.2, retries: 1 }, "0.0.0.0");
     const c = await UdpClient.open("127.0.0.1");
     c.send(rrq("f.bin"), srv.port, "127.0.0.2");
     const first = await c.recv(2000);
@@ -109,7 +109,7 @@ describe("IPv6", () => {
 
 describe("close()", () => {
   it("ends a running session with ERROR 0 (outcome aborted) and frees the ports", async () => {
-    const srv = await startServer({ root, timeout: 1 });
+    const srv = await startServer({ root, timeoutSeconds: 1 });
     const c = await UdpClient.open();
     c.send(rrq("f.bin"), srv.port);
     const d1 = await c.recv(2000);
@@ -137,7 +137,7 @@ describe("close()", () => {
   it("aborts the handler's signal of a session still waiting on its handler", async () => {
     let signal: AbortSignal | undefined;
     const srv = await startServer({
-      timeout: 1,
+      timeoutSeconds: 1,
       handler: async (req) => {
         signal = req.signal;
         await new Promise((r) => setTimeout(r, 3000).unref());
@@ -155,7 +155,7 @@ describe("close()", () => {
   });
 
   it("with graceMs, a running transfer may finish; new requests are refused meanwhile", async () => {
-    const srv = await startServer({ root, timeout: 1 });
+    const srv = await startServer({ root, timeoutSeconds: 1 });
     const c = await UdpClient.open();
     let closing: Promise<void> | undefined;
     const late = await UdpClient.open();
@@ -178,7 +178,7 @@ describe("close()", () => {
   });
 
   it("a closed server can listen again", async () => {
-    const server = createServer({ root, timeout: 1 });
+    const server = createServer({ root, timeoutSeconds: 1 });
     const a = await server.listen({ host: "127.0.0.1", port: 0 });
     await expect(server.listen({ host: "127.0.0.1", port: 0 })).rejects.toThrow(/already listening/);
     await server.close();
@@ -211,8 +211,8 @@ describe("close()", () => {
   // bound with SO_REUSEADDR, so a second server on the same wildcard port
   // started without error and took the requests ("from-b").
   it("a second server on the same wildcard port is refused (EADDRINUSE) instead of taking its requests", async () => {
-    const a = createServer({ handler: () => "from-a", timeout: 1 });
-    const b = createServer({ handler: () => "from-b", timeout: 1 });
+    const a = createServer({ handler: () => "from-a", timeoutSeconds: 1 });
+    const b = createServer({ handler: () => "from-b", timeoutSeconds: 1 });
     try {
       const ad = await a.listen({ host: "::", port: 0 });
       let refused = false;

@@ -55,8 +55,8 @@ const handler: ReadHandler = (req) => {
 let files: TestServer;
 let dyn: TestServer;
 beforeAll(async () => {
-  files = await startServer({ root, timeout: 1 });
-  dyn = await startServer({ handler, timeout: 1 });
+  files = await startServer({ root, timeoutSeconds: 1 });
+  dyn = await startServer({ handler, timeoutSeconds: 1 });
 });
 afterEach(() => closeAllClients());
 afterAll(async () => {
@@ -123,7 +123,7 @@ describe("netascii from files", () => {
   });
 
   it("a streamed file (cache off): tsize is not announced (wire size unknown up front)", async () => {
-    const streamed = await startServer({ root, timeout: 1, fileCacheBytes: 0 });
+    const streamed = await startServer({ root, timeoutSeconds: 1, fileCacheBytes: 0 });
     const { r, s } = await fetch(streamed, "boundary.txt", [["tsize", "0"], ["blksize", "512"]]);
     expect(r.oack).toEqual([["blksize", "512"]]);
     expect(s.tsize).toBe(-1);

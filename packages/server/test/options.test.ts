@@ -12,8 +12,8 @@ let open: TestServer; // default caps
 
 beforeAll(async () => {
   // rtoFloorMs = timeout: a fixed retransmission timeout, as these exact packet counts assume
-  srv = await startServer({ root, maxBlksize: 1432, maxWindowsize: 8, timeout: 1, rtoFloorMs: 1000 });
-  open = await startServer({ root, timeout: 1, rtoFloorMs: 1000 });
+  srv = await startServer({ root, maxBlksize: 1432, maxWindowsize: 8, timeoutSeconds: 1, rtoFloorMs: 1000 });
+  open = await startServer({ root, timeoutSeconds: 1, rtoFloorMs: 1000 });
 });
 afterEach(() => closeAllClients());
 afterAll(async () => {
@@ -98,7 +98,7 @@ describe("blksize caps and the OACK", () => {
     expect(s.optionsAcked).toEqual({ timeout: "3", blksize: "512" });
   });
 
-  it("a timeout above maxClientTimeout (default 10 s) is declined: left out of the OACK (RFC 2347)", async () => {
+  it("a timeout above maxClientTimeoutSeconds (default 10 s) is declined: left out of the OACK (RFC 2347)", async () => {
     const { r, s } = await fetch(open, "small.bin", [["timeout", "11"], ["blksize", "512"]]);
     expect(r.oack).toEqual([["blksize", "512"]]);
     expect(s.optionsAcked).toEqual({ blksize: "512" });
@@ -111,8 +111,8 @@ describe("blksize caps and the OACK", () => {
     expect(s255.optionsAcked).toEqual({});
   });
 
-  it("maxClientTimeout is a server option", async () => {
-    const strict = await startServer({ root, timeout: 1, maxClientTimeout: 3 });
+  it("maxClientTimeoutSeconds is a server option", async () => {
+    const strict = await startServer({ root, timeoutSeconds: 1, maxClientTimeoutSeconds: 3 });
     const { r } = await fetch(strict, "small.bin", [["timeout", "3"]]);
     expect(r.oack).toEqual([["timeout", "3"]]);
     const { r: r4 } = await fetch(strict, "small.bin", [["timeout", "4"], ["blksize", "600"]]);
@@ -157,7 +157,7 @@ describe("what the handler and the stats see of the options", () => {
   it("an option named __proto__ is just data", async () => {
     let seen: Readonly<Record<string, string>> | undefined;
     const h = await startServer({
-      timeout: 1,
+      timeoutSeconds: 1,
       handler: (req) => {
         seen = req.options;
         return "ok";
@@ -177,7 +177,7 @@ describe("what the handler and the stats see of the options", () => {
   it("a repeated option: the handler and optionsAsked see the value negotiated (the first)", async () => {
     let seen: Readonly<Record<string, string>> | undefined;
     const h = await startServer({
-      timeout: 1,
+      timeoutSeconds: 1,
       handler: (req) => {
         seen = req.options;
         return data;

@@ -229,6 +229,10 @@ describe("compileRemapRules: bad rules name their line", () => {
     expect(e.message.startsWith(`test.map: line ${line}: `)).toBe(true);
     expect(e.detail).toMatch(msg);
   });
+
+  it("another configuration error is not a RemapSyntaxError (each class checks its own brand)", () => {
+    expect(new TftpConfigError("x must be 1")).not.toBeInstanceOf(RemapSyntaxError);
+  });
 });
 
 describe("translateEre", () => {
@@ -254,6 +258,17 @@ describe("translateEre", () => {
     // POSIX would match "ab" (longest); JS takes the first alternative. Documented, not translated.
     const f = compileRemapRules("r ^(a|ab) X");
     expect(f("abc", read())).toEqual({ path: "Xbc" });
+  });
+
+  it("refuses with a TftpConfigError of reason TFTP_ERR_CONFIG_REMAP", () => {
+    let err: unknown;
+    try {
+      translateEre("a[b");
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(TftpConfigError);
+    expect((err as TftpConfigError).reason).toBe("TFTP_ERR_CONFIG_REMAP");
   });
 });
 

@@ -12,7 +12,7 @@ let srv: TestServer;
 
 beforeAll(async () => {
   // rtoFloorMs = timeout: a fixed retransmission timeout, as these exact packet counts assume
-  srv = await startServer({ root, timeout: 0.1, retries: 3, rtoFloorMs: 100, connectSessionSockets: false });
+  srv = await startServer({ root, timeoutSeconds: 0.1, retries: 3, rtoFloorMs: 100, connectSessionSockets: false });
 });
 afterEach(() => closeAllClients());
 afterAll(async () => {
@@ -210,7 +210,7 @@ describe("transfer IDs", () => {
   });
 
   it("40 concurrent sessions with mixed options all complete byte for byte", async () => {
-    const many = await startServer({ root, timeout: 1, retries: 5 });
+    const many = await startServer({ root, timeoutSeconds: 1, retries: 5 });
     const opts: Array<Array<[string, string]>> = [
       [],
       [["blksize", "1428"]],

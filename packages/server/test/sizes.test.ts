@@ -21,7 +21,7 @@ let srv: TestServer;
 
 beforeAll(async () => {
   // rtoFloorMs = timeout: a fixed retransmission timeout, as these exact packet counts assume
-  srv = await startServer({ root, timeout: 1, rtoFloorMs: 1000 });
+  srv = await startServer({ root, timeoutSeconds: 1, rtoFloorMs: 1000 });
 });
 afterEach(() => closeAllClients());
 afterAll(async () => {

@@ -130,7 +130,7 @@ describe("session socket pool", () => {
   });
 
   it("connected: a client that closes its port before the last ACK (ICMP port unreachable) still ends as a missing final ACK, and the socket goes back to the pool", async () => {
-    const srv = await startServer({ root, timeout: 0.2, retries: 2, rtoFloorMs: 200 });
+    const srv = await startServer({ root, timeoutSeconds: 0.2, retries: 2, rtoFloorMs: 200 });
     const a = await UdpClient.open();
     const ended = srv.sessionOf(a.port);
     const first = await a.request(rrq("small.txt"), srv.port);

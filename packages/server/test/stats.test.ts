@@ -17,7 +17,7 @@ afterAll(() => cleanup());
 describe("per-session stats", () => {
   it("every field of a clean windowed transfer", async () => {
     // rtoFloorMs = timeout: a fixed retransmission timeout, as these exact packet counts assume
-    const srv = await startServer({ root, timeout: 1, rtoFloorMs: 1000 });
+    const srv = await startServer({ root, timeoutSeconds: 1, rtoFloorMs: 1000 });
     const c = await UdpClient.open();
     const t0 = Date.now();
     const r = await get(c, srv.port, "/f.bin", { options: [["blksize", "1024"], ["tsize", "0"], ["windowsize", "4"], ["x-foo", "bar"]] });
@@ -52,7 +52,7 @@ describe("per-session stats", () => {
   });
 
   it("session ids are unique", async () => {
-    const srv = await startServer({ root, timeout: 1 });
+    const srv = await startServer({ root, timeoutSeconds: 1 });
     for (let i = 0; i < 3; i++) {
       const c = await UdpClient.open();
       await get(c, srv.port, "f.bin");
@@ -62,7 +62,7 @@ describe("per-session stats", () => {
   });
 
   it("retransmits, duplicate ACKs and blocksAcked under loss", async () => {
-    const srv = await startServer({ root, timeout: 0.1, retries: 5 });
+    const srv = await startServer({ root, timeoutSeconds: 0.1, retries: 5 });
     const c = await UdpClient.open();
     const ended = srv.sessionOf(c.port);
     const r = await get(c, srv.port, "f.bin", {
@@ -84,7 +84,7 @@ describe("per-session stats", () => {
   });
 
   it("a failed session carries its error", async () => {
-    const srv = await startServer({ root, timeout: 1 });
+    const srv = await startServer({ root, timeoutSeconds: 1 });
     const c = await UdpClient.open();
     const r = await get(c, srv.port, "missing.bin", { options: [["blksize", "1024"]] });
     expect(r.error?.code).toBe(1);
@@ -100,7 +100,7 @@ describe("per-session stats", () => {
   it("a throwing onSessionEnd hook does not take the server down", async () => {
     const srv = await startServer({
       root,
-      timeout: 1,
+      timeoutSeconds: 1,
       onSessionEnd: () => {
         throw new Error("hook bug");
       },
@@ -117,7 +117,7 @@ describe("per-session stats", () => {
 
 describe("server stats", () => {
   it("counters after a scripted mix of sessions", async () => {
-    const srv = await startServer({ root, timeout: 0.1, retries: 2, connectSessionSockets: false });
+    const srv = await startServer({ root, timeoutSeconds: 0.1, retries: 2, connectSessionSockets: false });
     expect(srv.server.stats()).toMatchObject({
       sessionsStarted: 0, sessionsActive: 0, sessionsOk: 0, sessionsFailed: 0, probes: 0,
       bytesSent: 0, packetsSent: 0, retransmits: 0, malformedPackets: 0, unknownTidPackets: 0,
@@ -179,7 +179,7 @@ describe("server stats", () => {
   });
 
   it("sessionsActive counts a running session; stats() is a snapshot", async () => {
-    const srv = await startServer({ root, timeout: 1 });
+    const srv = await startServer({ root, timeoutSeconds: 1 });
     const c = await UdpClient.open();
     c.send(rrq("f.bin"), srv.port);
     const d1 = await c.recv(2000);
@@ -199,7 +199,7 @@ describe("server stats", () => {
     let wake: (() => void) | undefined;
     const srv = await startServer({
       root,
-      timeout: 1,
+      timeoutSeconds: 1,
       statsIntervalMs: 20,
       onStats: (s) => {
         calls.push(s);

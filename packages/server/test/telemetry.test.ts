@@ -52,7 +52,7 @@ beforeEach(async () => {
   otel.exporter.reset();
   requests.length = 0;
   handlerSpans.length = 0;
-  srv = await startServer({ handler, instrumentation, timeout: 0.05, retries: 2, connectSessionSockets: false });
+  srv = await startServer({ handler, instrumentation, timeoutSeconds: 0.05, retries: 2, connectSessionSockets: false });
 });
 
 afterEach(async () => {
@@ -240,7 +240,7 @@ describe("session spans", () => {
     await srv.close();
     const outer = tracer.startSpan("start-up");
     srv = await context.with(trace.setSpan(context.active(), outer), () =>
-      startServer({ handler, instrumentation, timeout: 0.05, retries: 2 }),
+      startServer({ handler, instrumentation, timeoutSeconds: 0.05, retries: 2 }),
     );
     outer.end();
     const c = await UdpClient.open();

@@ -62,7 +62,7 @@ describe("uploads with allowWrite", () => {
 
   it("a lost DATA block in a window: the server ACKs the last in-order block and the upload completes", async () => {
     const dir = root();
-    const s = await startServer({ root: dir, allowWrite: true, timeout: 0.1 });
+    const s = await startServer({ root: dir, allowWrite: true, timeoutSeconds: 0.1 });
     const c = await UdpClient.open();
     const data = bytes(512 * 9 + 3);
     const r = await put(c, s.port, "gap.bin", data, {
@@ -123,7 +123,7 @@ describe("uploads with allowWrite", () => {
 
   it("a client that goes silent mid-upload: timeout, nothing left", async () => {
     const dir = root();
-    const s = await startServer({ root: dir, allowWrite: true, timeout: 0.05, retries: 2 });
+    const s = await startServer({ root: dir, allowWrite: true, timeoutSeconds: 0.05, retries: 2 });
     const c = await UdpClient.open();
     c.send(wrq("silent.bin"), s.port);
     const st = await s.sessionOf(c.port);
@@ -134,7 +134,7 @@ describe("uploads with allowWrite", () => {
 
   it("the final ACK lost: a repeated last block is ACKed again (dally)", async () => {
     const dir = root();
-    const s = await startServer({ root: dir, allowWrite: true, timeout: 0.5 });
+    const s = await startServer({ root: dir, allowWrite: true, timeoutSeconds: 0.5 });
     const c = await UdpClient.open();
     const data = bytes(700);
     const r = await put(c, s.port, "dally.bin", data, { repeatLast: true });

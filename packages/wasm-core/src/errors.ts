@@ -2,6 +2,19 @@
 
 import { statusMessage } from "./status.js";
 
+// `instanceof` holds across two installed copies of a package (two versions
+// in one node_modules tree, or a handler module that resolves its own copy):
+// each class checks a brand registered with Symbol.for, not its prototype
+// chain. A subclass declares its own brand, or the inherited check would take
+// every TftpError for one of it.
+const kTftpError = Symbol.for("tftpkit.error.TftpError");
+const kTftpMalformedError = Symbol.for("tftpkit.error.TftpMalformedError");
+
+/** Whether `value` is an object carrying `brand` (a Symbol.for key). */
+export function hasBrand(value: unknown, brand: symbol): boolean {
+  return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[brand] === true;
+}
+
 /** Stable string codes of library errors (like undici's UND_ERR_*). */
 export type TftpErrorCode =
   /** A packet the core refused (`TftpMalformedError`, with the precise status); answered with ERROR 4. */
@@ -64,6 +77,12 @@ const codeForWire: Record<number, TftpErrorCode> = {
  * throw it to answer a request with that ERROR packet.
  */
 export class TftpError extends Error {
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(value, kTftpError);
+  }
+  get [kTftpError](): true {
+    return true;
+  }
   readonly code: TftpErrorCode;
   readonly wireCode: number;
   constructor(wireCode: number, message: string, code?: TftpErrorCode, options?: { cause?: unknown }) {
@@ -85,6 +104,12 @@ export class TftpError extends Error {
 
 /** A packet the core refused, with the precise status. Wire code 4 (illegal operation). */
 export class TftpMalformedError extends TftpError {
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(value, kTftpMalformedError);
+  }
+  get [kTftpMalformedError](): true {
+    return true;
+  }
   readonly status: number;
   constructor(status: number) {
     super(WireError.ILLEGAL_OPERATION, `Malformed packet: ${statusMessage(status)}`, "TFTP_ERR_MALFORMED");

@@ -3,10 +3,8 @@
  * netascii, block scheduler) compiled to WebAssembly, with the TypeScript
  * senders and receivers that drive it.
  *
- * Subpaths: `@tftpkit/wasm-core/schema` holds the option-schema builders the
- * server, the client and the apps declare their options with;
- * `@tftpkit/wasm-core/testing` holds the pure TypeScript reference codec for
- * differential tests.
+ * Subpath: `@tftpkit/wasm-core/testing` holds the pure TypeScript reference
+ * codec for differential tests. Option schemas live in `@tftpkit/options`.
  *
  * @packageDocumentation
  */
@@ -16,14 +14,13 @@ export { Scheduler, scheduler, Ack, Timeout, Rx, type DeadlineOwner } from "./sc
 export { NetasciiEncoder, NetasciiDecoder } from "./netascii.js";
 export { KNOWN_OPTIONS, type KnownOption } from "./types.js";
 export { Status, statusMessage } from "./status.js";
-export { TftpError, TftpMalformedError, WireError, type TftpErrorCode } from "./errors.js";
+export { TftpError, TftpMalformedError, WireError, hasBrand, type TftpErrorCode } from "./errors.js";
 export { toTftpError } from "./errno.js";
 export {
   BLKSIZE_MAX, Opcode, refuseBits,
   type AskedOptions, type AckPacket, type Codec, type DataPacket, type Decoded, type ErrorPacket, type Malformed,
   type Mode, type Negotiated, type NegotiationLimits, type OackPacket, type Packet, type RequestFields, type RequestPacket,
 } from "./types.js";
-export { ConfigErrorCode, TftpConfigError, type ConfigProblem, type OptionSpec } from "./schema.js";
 export type { BufferBudget, FlowConfig, PacketLink } from "./flow.js";
 export {
   BlockSender, ringSlots,

@@ -99,7 +99,7 @@ const schemas = {
       endedAt: { type: ["number", "null"], description: "end of the last session; null while the flow is open" },
       traceId: { type: "string", pattern: "^[0-9a-f]{32}$", description: "the trace of the flow's tftp.boot span" },
       steps: { type: "array", items: ref("FlowStep"), description: "in order of start" },
-      stepsDropped: { ...int, description: "older steps let go of (flowStepsMax)" },
+      stepsDropped: { ...int, description: "older steps let go of (maxFlowSteps)" },
       loaderChain: {
         type: "array",
         items: { type: "string" },

@@ -7,12 +7,12 @@
 // as true/false); `flagsToInput` turns them into config values, validated
 // with everything else by validateConfig.
 
-import type { OptionSpec } from "@tftpkit/wasm-core";
-import { closestKey } from "@tftpkit/wasm-core/schema";
-import { CONFIG_OPTIONS, type ConfigTable } from "./config.js";
+import { closestKey, type OptionSpec } from "@tftpkit/options";
+import { CONFIG_OPTIONS, RENAMED_CONFIG_KEYS, type ConfigTable } from "./config.js";
 
-/** A wrong command line: the message names the flag; the command exits 2. */
+/** A wrong command line (code TFTP_ERR_USAGE): the message names the flag; the command exits 2. */
 export class UsageError extends Error {
+  readonly code = "TFTP_ERR_USAGE" as const;
   readonly exitCode = 2;
   constructor(message: string) {
     super(message);
@@ -82,8 +82,8 @@ export const TFTPD_FLAGS: readonly TftpdFlag[] = [
   },
   { short: "R", long: "port-range", takes: "LO:HI", sets: ["portRange"], meaning: "--port-range LO-HI", apply: (v, a) => void (v["port-range"] = a) },
   {
-    short: "T", long: "retransmit", takes: "US", sets: ["timeout"], meaning: "--timeout in microseconds (-T 1000000 = --timeout 1)",
-    apply: (v, a) => void (v.timeout = /^\d+$/.test(a) ? String(Number(a) / 1e6) : a),
+    short: "T", long: "retransmit", takes: "US", sets: ["timeoutSeconds"], meaning: "--timeout-seconds in microseconds (-T 1000000 = --timeout-seconds 1)",
+    apply: (v, a) => void (v["timeout-seconds"] = /^\d+$/.test(a) ? String(Number(a) / 1e6) : a),
   },
   { short: "v", long: "verbose", sets: ["log"], meaning: "log sessions (turns --log off into text); repeatable", apply: (_v, _a, s) => void s.verbose++ },
   { short: "l", long: "listen", meaning: "accepted: tftpkit always runs standalone" },
@@ -94,7 +94,7 @@ export const TFTPD_FLAGS: readonly TftpdFlag[] = [
 ];
 
 const TFTPD_SHORT = new Map(TFTPD_FLAGS.map((f) => [f.short, f]));
-// in.tftpd's long names, where they do not clash with a config flag (--user, --port-range and --timeout are ours).
+// in.tftpd's long names, where they do not clash with a config flag (--user and --port-range are ours).
 const TFTPD_LONG = new Map(TFTPD_FLAGS.filter((f) => f.long && !specOf(camel(f.long))).map((f) => [f.long!, f]));
 
 export interface ParsedArgs {
@@ -150,7 +150,12 @@ export function parseServeArgs(argv: readonly string[]): ParsedArgs {
       else if (name === "version") out.version = true;
       else if (name === "print-config") out.printConfig = true;
       else if (name === "config") out.config = inline ?? next(a);
-      else if (specOf(camel(name))) {
+      else if (Object.hasOwn(RENAMED_CONFIG_KEYS, camel(name))) {
+        // A flag of the previous release: read as its new name, with a line saying so.
+        const now = kebab(RENAMED_CONFIG_KEYS[camel(name)]);
+        out.notices.push(`--${name} is deprecated: use --${now}`);
+        out.values[now] = inline ?? next(a);
+      } else if (specOf(camel(name))) {
         const spec = specOf(camel(name))!;
         out.values[name] = isBoolean(spec) ? (inline === undefined ? true : inline === "true" ? true : inline === "false" ? false : inline) : inline ?? next(a);
       } else if (name.startsWith("no-") && specOf(camel(name.slice(3))) && isBoolean(specOf(camel(name.slice(3)))!) && inline === undefined) {

@@ -11,9 +11,12 @@
 
 import { readFile } from "node:fs/promises";
 import { dirname, extname, isAbsolute, resolve } from "node:path";
+import { RENAMED_SERVER_OPTIONS } from "@tftpkit/server";
 import { SERVER_OPTIONS } from "@tftpkit/server/internal";
-import { ConfigErrorCode, TftpConfigError, type ConfigProblem, type OptionSpec } from "@tftpkit/wasm-core";
-import { bool, checkOptions, custom, dataKeys, defaultsOf, int, num, oneOf, option, str, type OptionsResolved } from "@tftpkit/wasm-core/schema";
+import {
+  ConfigErrorCode, TftpConfigError, applyRenames, bool, checkOptions, custom, dataKeys, defaultsOf, int, num, oneOf, option, str,
+  type ConfigProblem, type OptionSpec, type OptionsResolved, type Renames,
+} from "@tftpkit/options";
 import { LineCounter, parseDocument } from "yaml";
 import { ADMIN_DEFAULT, parseAdminAddress } from "../admin/admin.js";
 
@@ -119,22 +122,31 @@ export const CONFIG_DEFAULTS = defaultsOf(CONFIG_OPTIONS) as Config;
 /** Keys of the library options among the config keys: passed to createServer() as they are. */
 export const LIBRARY_KEYS = Object.freeze(Object.keys(libraryData()) as (keyof LibraryData)[]);
 
-/** The error of every configuration problem (one class for the library, files, flags, environment). */
-export { TftpConfigError as ConfigError };
+/**
+ * Config keys of the previous release and their new names (the library's
+ * renamed options): they keep working for one release, with a one-line
+ * deprecation warning naming the new key. Their flags follow (`--timeout`
+ * for `--timeout-seconds`).
+ */
+export const RENAMED_CONFIG_KEYS: Renames = RENAMED_SERVER_OPTIONS;
 
 /**
  * Validates a parsed object (from a file or from flags) over `base`.
- * Paths are resolved against `baseDir`; null means "not set".
+ * Paths are resolved against `baseDir`; null means "not set". A deprecated
+ * key is read as its new name, and a line saying so goes to `warnings`.
  */
-export function validateConfig(input: unknown, source: string, baseDir: string, base: Config = CONFIG_DEFAULTS): Config {
+export function validateConfig(input: unknown, source: string, baseDir: string, base: Config = CONFIG_DEFAULTS, warnings: string[] = []): Config {
   if (!input || typeof input !== "object" || Array.isArray(input)) {
     throw new TftpConfigError({ code: ConfigErrorCode.FILE, message: "must be an object of configuration keys" }, source);
   }
-  const { values, problems } = checkOptions(CONFIG_OPTIONS, input as Record<string, unknown>, {
+  const renamed = applyRenames(input as Record<string, unknown>, RENAMED_CONFIG_KEYS);
+  warnings.push(...renamed.warnings.map((w) => `${source}: ${w}`));
+  const { values, problems } = checkOptions(CONFIG_OPTIONS, renamed.input, {
     label: (k) => `"${k}"`,
     unknownKeys: "problem",
     nullIsUnset: true,
   });
+  problems.push(...renamed.problems);
   const out: Record<string, unknown> = { ...base };
   const inBase = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
   for (const [key, value] of Object.entries(values)) {
@@ -176,14 +188,14 @@ export function parseConfigText(text: string, path: string): unknown {
 }
 
 /** Reads and validates a configuration file (JSON, or YAML when it ends in .yaml or .yml). */
-export async function loadConfig(path: string): Promise<Config> {
+export async function loadConfig(path: string, warnings: string[] = []): Promise<Config> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
   } catch (err) {
     throw new TftpConfigError({ code: ConfigErrorCode.FILE, key: path, message: `cannot read: ${(err as Error).message}` }, path);
   }
-  return validateConfig(parseConfigText(text, path), path, dirname(resolve(path)));
+  return validateConfig(parseConfigText(text, path), path, dirname(resolve(path)), CONFIG_DEFAULTS, warnings);
 }
 
 /** The configuration as `--print-config` shows it: every key, in table order; null for what is not set. */

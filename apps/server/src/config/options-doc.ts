@@ -2,7 +2,7 @@
 // from CONFIG_OPTIONS (and the in.tftpd table). `npm run docs` writes it
 // between the markers; test/docs/docs.test.ts fails when the page is stale.
 
-import type { OptionSpec } from "@tftpkit/wasm-core";
+import type { OptionSpec } from "@tftpkit/options";
 import { TFTPD_FLAGS, flagSyntax } from "./args.js";
 import { CONFIG_OPTIONS } from "./config.js";
 

@@ -6,10 +6,10 @@ import { readFileSync } from "node:fs";
 import { flagsToInput, type ParsedArgs } from "./args.js";
 import { CONFIG_DEFAULTS, loadConfig, validateConfig, type Config } from "./config.js";
 
-/** The configuration in force: the file (if any), then the flags over it. */
-export async function resolveConfig(args: Pick<ParsedArgs, "config" | "values">): Promise<Config> {
-  const file = args.config !== undefined ? await loadConfig(args.config) : CONFIG_DEFAULTS;
-  return validateConfig(flagsToInput(args.values), "command line", process.cwd(), file);
+/** The configuration in force: the file (if any), then the flags over it; deprecation lines go to `warnings`. */
+export async function resolveConfig(args: Pick<ParsedArgs, "config" | "values">, warnings: string[] = []): Promise<Config> {
+  const file = args.config !== undefined ? await loadConfig(args.config, warnings) : CONFIG_DEFAULTS;
+  return validateConfig(flagsToInput(args.values), "command line", process.cwd(), file, warnings);
 }
 
 /** The version of tftpkit (this package's). */

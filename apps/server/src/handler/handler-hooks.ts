@@ -3,11 +3,11 @@
 // thread).
 //
 // A handler usually lives outside tftpkit's installation, for example
-// /etc/tftpkit/handler.js, where `import { httpSource } from "@tftpkit/sources"`
+// /etc/tftpkit/handler.js, where `import { httpSource } from "@tftpkit/handler-kit"`
 // finds no node_modules folder. When the normal resolution of a bare
 // specifier fails, it is tried once more from tftpkit's own installation, so
 // a handler can use the packages tftpkit ships (@tftpkit/server,
-// @tftpkit/sources, @opentelemetry/api) without an npm project of its own.
+// @tftpkit/handler-kit, @opentelemetry/api) without an npm project of its own.
 // A package the handler's own folder provides always wins.
 
 interface ResolveContext {

@@ -29,7 +29,7 @@ import { ConsoleMetricExporter, PeriodicExportingMetricReader, type IMetricReade
 import { NodeSDK } from "@opentelemetry/sdk-node";
 import { BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor, type SpanExporter, type SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { createOtelInstrumentation, type Instrumentation } from "@tftpkit/server";
-import { ConfigErrorCode, TftpConfigError } from "@tftpkit/wasm-core";
+import { ConfigErrorCode, TftpConfigError } from "@tftpkit/options";
 
 export type OtlpProtocol = "http/protobuf" | "http/json";
 

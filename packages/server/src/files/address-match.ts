@@ -3,7 +3,7 @@
 // per-client roots and the remap rules' 4/6 flags use them.
 
 import { isIP } from "node:net";
-import { TftpConfigError } from "@tftpkit/wasm-core";
+import { TftpConfigError } from "@tftpkit/options";
 
 const MAPPED_PREFIX = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
 

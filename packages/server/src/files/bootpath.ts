@@ -12,7 +12,7 @@
 // Prefixes are folders only: a single segment is never taken for one. Any
 // folders before pxelinux.cfg or grub.cfg stay in `rest`. Hex in the result
 // is lower case (mac, serial), except hexIp, upper case as pxelinux writes it.
-// (Moved here from @tftpkit/sources, which re-exports it: boot flows name the
+// (Moved here from @tftpkit/handler-kit, which re-exports it: boot flows name the
 // machine from the same parse.)
 
 import { safeSegments } from "./segments.js";

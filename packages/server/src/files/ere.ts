@@ -1,8 +1,13 @@
 // POSIX extended regular expressions (as tftp-hpa's remap rules use them,
 // glibc regcomp with REG_EXTENDED) translated once to a JS RegExp source.
 
-/** A regex the translation refuses; the remap compiler turns it into a RemapSyntaxError with the line. */
-export class EreError extends Error {}
+import { ConfigErrorCode, TftpConfigError } from "@tftpkit/options";
+
+/**
+ * A regex the translation refuses: a TftpConfigError with reason
+ * TFTP_ERR_CONFIG_REMAP; the remap compiler turns it into a RemapSyntaxError with the line.
+ */
+const ereError = (message: string): TftpConfigError => new TftpConfigError({ code: ConfigErrorCode.REMAP, message });
 
 // Named classes in the C locale (tftpd runs with it), as class contents.
 const NAMED_CLASSES: Record<string, string> = {
@@ -44,22 +49,22 @@ function bracket(src: string, i: number): { js: string; end: number } {
   let first = true;
   // A single character at `i`, or a [.x.] / [=x=] element; undefined for ] ending the expression.
   const element = (): { ch: string; next: number } | { cls: string; next: number } | undefined => {
-    if (i >= src.length) throw new EreError(`unmatched [ at offset ${start}`);
+    if (i >= src.length) throw ereError(`unmatched [ at offset ${start}`);
     const c = src[i];
     if (c === "]" && !first) return undefined;
     if (c === "[" && (src[i + 1] === ":" || src[i + 1] === "." || src[i + 1] === "=")) {
       const kind = src[i + 1];
       const close = src.indexOf(kind + "]", i + 2);
-      if (close < 0) throw new EreError(`unterminated [${kind} at offset ${i}`);
+      if (close < 0) throw ereError(`unterminated [${kind} at offset ${i}`);
       const name = src.slice(i + 2, close);
       const next = close + 2;
       if (kind === ":") {
         const cls = NAMED_CLASSES[name];
-        if (cls === undefined) throw new EreError(`unknown character class [:${name}:]`);
+        if (cls === undefined) throw ereError(`unknown character class [:${name}:]`);
         return { cls, next };
       }
       if ([...name].length !== 1) {
-        throw new EreError(`[${kind}${name}${kind}]: only single-character collating elements are supported`);
+        throw ereError(`[${kind}${name}${kind}]: only single-character collating elements are supported`);
       }
       return { ch: name, next };
     }
@@ -71,7 +76,7 @@ function bracket(src: string, i: number): { js: string; end: number } {
     if (a === undefined) break;
     i = a.next;
     if ("cls" in a) {
-      if (src[i] === "-" && src[i + 1] !== "]") throw new EreError("a character class cannot start a range");
+      if (src[i] === "-" && src[i + 1] !== "]") throw ereError("a character class cannot start a range");
       body += a.cls;
       continue;
     }
@@ -79,9 +84,9 @@ function bracket(src: string, i: number): { js: string; end: number } {
     if (src[i] === "-" && i + 1 < src.length && src[i + 1] !== "]") {
       i++;
       const b = element();
-      if (b === undefined || "cls" in b) throw new EreError("a range must end with a character");
+      if (b === undefined || "cls" in b) throw ereError("a range must end with a character");
       i = b.next;
-      if (b.ch.codePointAt(0)! < a.ch.codePointAt(0)!) throw new EreError(`invalid range ${a.ch}-${b.ch}`);
+      if (b.ch.codePointAt(0)! < a.ch.codePointAt(0)!) throw ereError(`invalid range ${a.ch}-${b.ch}`);
       body += escChar(a.ch, true) + "-" + escChar(b.ch, true);
     } else {
       body += escChar(a.ch, true);
@@ -120,7 +125,7 @@ export function translateEre(src: string): { source: string; groups: number } {
     out += js;
   };
   const quantify = (q: string, at: number): void => {
-    if (atom < 0) throw new EreError(`quantifier ${q} at offset ${at} follows nothing`);
+    if (atom < 0) throw ereError(`quantifier ${q} at offset ${at} follows nothing`);
     // ERE allows stacked quantifiers (a+? is (a+)?, never lazy; a** is fine): group them.
     if (quantified) out = out.slice(0, atom) + "(?:" + out.slice(atom) + ")";
     out += q;
@@ -130,12 +135,12 @@ export function translateEre(src: string): { source: string; groups: number } {
     const c = src[i];
     switch (c) {
       case "\\": {
-        if (i + 1 >= src.length) throw new EreError("trailing backslash");
+        if (i + 1 >= src.length) throw ereError("trailing backslash");
         const e = src[++i];
         if ("^.[]$()|*+?{}\\".includes(e)) startAtom("\\" + e);
         else if (e >= "1" && e <= "9") {
           const n = e.charCodeAt(0) - 48;
-          if (n > groups) throw new EreError(`back-reference \\${n} before group ${n}`);
+          if (n > groups) throw ereError(`back-reference \\${n} before group ${n}`);
           startAtom(`(?:\\${n})`);
         } else if ("wWsS".includes(e)) startAtom("\\" + e);
         else if (e === "b" || e === "B") noAtom("\\" + e);
@@ -144,7 +149,7 @@ export function translateEre(src: string): { source: string; groups: number } {
         else if (e === "`") noAtom("^");
         else if (e === "'") noAtom("$");
         else if (/[0-9A-Za-z]/.test(e)) {
-          throw new EreError(`\\${e} has no meaning in POSIX ERE (tftp-hpa reads it as "${e}")` +
+          throw ereError(`\\${e} has no meaning in POSIX ERE (tftp-hpa reads it as "${e}")` +
             (e === "d" ? "; use [0-9] or [[:digit:]]" : ""));
         } else startAtom(escChar(e, false)); // \. \/ \# \<space>: the character
         break;
@@ -186,11 +191,11 @@ export function translateEre(src: string): { source: string; groups: number } {
         break;
       case "{": {
         const m = /^\{(\d+)(,(\d*))?\}/.exec(src.slice(i));
-        if (!m) throw new EreError(`invalid interval at offset ${i} (a literal { is written \\{)`);
+        if (!m) throw ereError(`invalid interval at offset ${i} (a literal { is written \\{)`);
         const lo = Number(m[1]);
         const hi = m[2] === undefined ? lo : m[3] === "" ? Infinity : Number(m[3]);
-        if (lo > RE_DUP_MAX || (hi !== Infinity && hi > RE_DUP_MAX)) throw new EreError(`interval bound over ${RE_DUP_MAX}`);
-        if (hi < lo) throw new EreError(`invalid interval {${m[1]}${m[2]}}`);
+        if (lo > RE_DUP_MAX || (hi !== Infinity && hi > RE_DUP_MAX)) throw ereError(`interval bound over ${RE_DUP_MAX}`);
+        if (hi < lo) throw ereError(`invalid interval {${m[1]}${m[2]}}`);
         quantify(m[2] === undefined ? `{${lo}}` : hi === Infinity ? `{${lo},}` : `{${lo},${hi}}`, i);
         i += m[0].length - 1;
         break;
@@ -199,6 +204,6 @@ export function translateEre(src: string): { source: string; groups: number } {
         startAtom(escChar(c, false));
     }
   }
-  if (open.length > 0) throw new EreError("unmatched (");
+  if (open.length > 0) throw ereError("unmatched (");
   return { source: out, groups };
 }

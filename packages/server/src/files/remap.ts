@@ -36,9 +36,9 @@
 //   matches "ab" in 5.2 and "a" here (see translateEre).
 
 import { readFile } from "node:fs/promises";
-import { ConfigErrorCode, TftpConfigError } from "@tftpkit/wasm-core";
+import { ConfigErrorCode, TftpConfigError, isBranded } from "@tftpkit/options";
 import { isMapped, parseAddress } from "./address-match.js";
-import { EreError, translateEre } from "./ere.js";
+import { translateEre } from "./ere.js";
 
 // ----------------------------------------------------------------- types
 
@@ -80,8 +80,17 @@ export const REMAP_DEFAULTS = Object.freeze({
   maxLength: 4096, // UTF-16 code units (PATH_MAX on Linux)
 });
 
-/** A remap file that cannot be compiled; `line` is 1-based. */
+const kRemapSyntaxError = Symbol.for("tftpkit.error.TFTP_ERR_CONFIG_REMAP");
+
+/** A remap file that cannot be compiled (a TftpConfigError, reason TFTP_ERR_CONFIG_REMAP); `line` is 1-based. */
 export class RemapSyntaxError extends TftpConfigError {
+  /** Its own brand: the inherited check would take every TftpConfigError for a RemapSyntaxError. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return isBranded(value, kRemapSyntaxError);
+  }
+  get [kRemapSyntaxError](): true {
+    return true;
+  }
   constructor(readonly line: number, readonly detail: string, source = "remap") {
     super({ code: ConfigErrorCode.REMAP, key: source, message: `${source}: line ${line}: ${detail}` });
     this.name = "RemapSyntaxError";
@@ -211,7 +220,7 @@ function parseLine(text: string, line: number, source: string): Rule | undefined
   try {
     translated = translateEre(regex);
   } catch (err) {
-    if (err instanceof EreError) throw fail(`bad regex ${JSON.stringify(regex)}: ${err.message}`);
+    if (err instanceof TftpConfigError) throw fail(`bad regex ${JSON.stringify(regex)}: ${err.message}`);
     throw err;
   }
   const jsFlags = "s" + (has("i") ? "i" : "");

@@ -11,7 +11,8 @@ import { lstat, opendir, realpath, stat } from "node:fs/promises";
 import { resolve, sep } from "node:path";
 import { FileResponse, type ReadHandler } from "../handler.js";
 import { compileAddressMatch } from "./address-match.js";
-import { TftpConfigError, TftpError, toTftpError } from "@tftpkit/wasm-core";
+import { TftpError, toTftpError } from "@tftpkit/wasm-core";
+import { TftpConfigError } from "@tftpkit/options";
 import { safeSegments } from "./segments.js";
 
 export { safeSegments };

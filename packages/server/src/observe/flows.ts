@@ -5,8 +5,8 @@
 // grub.cfg-01-<mac>, Raspberry Pi serial folders, iPXE ?mac=), the flow
 // records that identity.
 //
-// Memory is bounded whatever the traffic: at most flowsMax flows open and
-// flowsMax ended, flowStepsMax steps each (the oldest step goes first), and
+// Memory is bounded whatever the traffic: at most maxFlows flows open and
+// maxFlows ended, maxFlowSteps steps each (the oldest step goes first), and
 // flows of a single step that has not succeeded live in a separate, smaller
 // budget (a quarter), so a flood of one-packet clients churns that budget and
 // never evicts a real boot. Each session costs O(1): a map lookup, a step,
@@ -75,9 +75,9 @@ export interface BootFlow {
   endedAt: number | null;
   /** The flow's trace (its tftp.boot span), when tracing records it. */
   traceId?: string;
-  /** In order of start; the last flowStepsMax. */
+  /** In order of start; the last maxFlowSteps. */
   steps: FlowStep[];
-  /** Steps let go of to stay within flowStepsMax. */
+  /** Steps let go of to stay within maxFlowSteps. */
   stepsDropped?: number;
   /** Firmware, loaders and OS the flow went through, learnt from what it asked: e.g. ["UEFI PXE", "GRUB", "Linux"]. */
   loaderChain: string[];
@@ -131,17 +131,17 @@ export interface FlowOptions {
 
 export const FLOW_DEFAULTS = Object.freeze({
   flowIdleSeconds: 60, // s without a session from the client that ends its boot flow
-  flowsMax: 1000, // boot flows kept (open, and as many ended)
-  flowStepsMax: 64, // steps kept per flow (the last ones)
+  maxFlows: 1000, // boot flows kept (open, and as many ended)
+  maxFlowSteps: 64, // steps kept per flow (the last ones)
 });
 
 /** The tracker's limits from the server's resolved options (validated by SERVER_OPTIONS). */
-export function flowOptions(o: { flowIdleSeconds: number; flowsMax: number; flowStepsMax: number }): FlowOptions {
+export function flowOptions(o: { flowIdleSeconds: number; maxFlows: number; maxFlowSteps: number }): FlowOptions {
   return {
     idleMs: Math.round(o.flowIdleSeconds * 1000),
-    flowsMax: o.flowsMax,
-    stepsMax: o.flowStepsMax,
-    junkMax: Math.ceil(o.flowsMax / 4),
+    flowsMax: o.maxFlows,
+    stepsMax: o.maxFlowSteps,
+    junkMax: Math.ceil(o.maxFlows / 4),
   };
 }
 

@@ -48,7 +48,7 @@ export class ReadSession extends Session {
       tsize: size,
       write: false,
       refuse: o.refuseOptions,
-      maxTimeout: o.maxClientTimeout,
+      maxTimeout: o.maxClientTimeoutSeconds,
     });
     this.applyNegotiated(neg);
     this.tsize = size;

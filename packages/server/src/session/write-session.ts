@@ -50,7 +50,7 @@ export class WriteSession extends Session {
       tsize: -1,
       write: true,
       refuse: o.refuseOptions,
-      maxTimeout: o.maxClientTimeout,
+      maxTimeout: o.maxClientTimeoutSeconds,
     });
     this.applyNegotiated(neg);
     this.tsize = neg.tsize;

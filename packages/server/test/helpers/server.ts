@@ -27,7 +27,7 @@ export async function startServer(opts: ServerOptions, host = "127.0.0.1"): Prom
   const ended: SessionStats[] = [];
   const waiters = new Set<() => void>();
   const server = createServer({
-    timeout: 0.1,
+    timeoutSeconds: 0.1,
     retries: 5,
     ...opts,
     onSessionEnd: (s) => {

@@ -4,10 +4,12 @@
 
 import { createSocket } from "node:dgram";
 import { isIP } from "node:net";
+import { ConfigErrorCode, TftpConfigError } from "@tftpkit/options";
 
-export class SourceError extends Error {}
+/** A bad --source: a TftpConfigError naming the flag (reason TFTP_ERR_CONFIG_VALUE, or _START when an address cannot be bound). */
+const poolError = (message: string, code: ConfigErrorCode = ConfigErrorCode.VALUE): TftpConfigError => new TftpConfigError({ code, key: "--source", message });
 
-export interface SourcePool {
+export interface AddressPool {
   cidr: string;
   family: 4 | 6;
   /** Addresses in the pool (the network and broadcast addresses left out). */
@@ -44,14 +46,14 @@ function bigToV6(n: bigint): string {
 }
 
 /** "127.0.3.0/24", "fd00::/120", or one address. */
-export function parseSource(cidr: string): SourcePool {
+export function parseAddressPool(cidr: string): AddressPool {
   const [addr, bitsText, extra] = cidr.trim().split("/");
   const family = isIP(addr ?? "");
-  if ((family !== 4 && family !== 6) || extra !== undefined) throw new SourceError(`--source: ${JSON.stringify(cidr)} is not an address or CIDR (e.g. 127.0.3.0/24)`);
+  if ((family !== 4 && family !== 6) || extra !== undefined) throw poolError(`--source: ${JSON.stringify(cidr)} is not an address or CIDR (e.g. 127.0.3.0/24)`);
   const width = family === 4 ? 32 : 128;
   const bits = bitsText === undefined ? width : Number(bitsText);
   if (!Number.isInteger(bits) || bits < 0 || bits > width || (bitsText !== undefined && !/^\d+$/.test(bitsText))) {
-    throw new SourceError(`--source: prefix length must be 0..${width} (got ${JSON.stringify(bitsText)})`);
+    throw poolError(`--source: prefix length must be 0..${width} (got ${JSON.stringify(bitsText)})`);
   }
   const hostBits = BigInt(width - bits);
   const base = ((family === 4 ? v4ToBig(addr) : v6ToBig(addr)) >> hostBits) << hostBits;
@@ -71,7 +73,7 @@ export function parseSource(cidr: string): SourcePool {
 }
 
 /** Fails with one clear line when the pool's first address cannot be bound here (not an address of this machine). */
-export async function checkBindable(pool: SourcePool): Promise<void> {
+export async function checkBindable(pool: AddressPool): Promise<void> {
   const address = pool.at(0);
   const s = createSocket(pool.family === 6 ? "udp6" : "udp4");
   try {
@@ -81,7 +83,7 @@ export async function checkBindable(pool: SourcePool): Promise<void> {
     });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-    throw new SourceError(`--source ${pool.cidr}: cannot bind ${address} (${code}): the addresses must be on this machine (all of 127.0.0.0/8 is, on Linux)`);
+    throw poolError(`--source ${pool.cidr}: cannot bind ${address} (${code}): the addresses must be on this machine (all of 127.0.0.0/8 is, on Linux)`, ConfigErrorCode.START);
   } finally {
     s.close();
   }

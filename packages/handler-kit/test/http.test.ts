@@ -4,7 +4,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TftpConfigError, TftpError } from "@tftpkit/server";
-import { UpstreamError, httpSource } from "../src/index.js";
+import { TemplateError, UpstreamError, httpSource } from "../src/index.js";
 import { failure, pattern, startUpstream, type Upstream } from "./helpers/upstream.js";
 
 let up: Upstream;
@@ -207,3 +207,16 @@ export async function until(cond: () => boolean, ms = 5000): Promise<void> {
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+describe("error classes", () => {
+  it("an UpstreamError is a TftpError; each class checks its own brand (instanceof holds across installed copies)", () => {
+    const e = UpstreamError.aborted("http://x/");
+    expect(e).toBeInstanceOf(UpstreamError);
+    expect(e).toBeInstanceOf(TftpError);
+    expect(e.code).toBe("TFTP_ERR_ABORTED");
+    expect(TftpError.notFound()).not.toBeInstanceOf(UpstreamError);
+    expect(new TemplateError("x")).toBeInstanceOf(TemplateError);
+    expect(new TemplateError("x").code).toBe("TFTP_ERR_TEMPLATE");
+    expect(e).not.toBeInstanceOf(TemplateError);
+  });
+});

@@ -5,7 +5,7 @@
 
 import { stat, readFile } from "node:fs/promises";
 import { RootResolver, TftpError, parseBootPath, type BootPath, type ReadRequest } from "@tftpkit/server";
-import { clientAddress, type ClientAddress } from "./client.js";
+import { clientAddress, type ClientAddress } from "./client-address.js";
 import { TemplateError } from "./errors.js";
 import { Template, type TemplateVars } from "./template.js";
 

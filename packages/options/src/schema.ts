@@ -1,66 +1,13 @@
 // Option schemas: each option declared once (type and range as a zod schema,
 // unit, default, one-line description), validated the same way wherever it
-// comes from, and the one configuration error with a catalog of stable codes.
+// comes from. Problems are reported with TftpConfigError (errors.ts).
 //
 // The packages declare their tables (server options, client transfer options)
 // with `option()` and the builders below; the apps derive config keys, flags,
 // help text and the table of docs/cli.md from the same tables.
 
 import { z } from "zod";
-
-/** Stable codes of configuration problems (like undici's UND_ERR_*); `TftpConfigError.reason`. */
-export const ConfigErrorCode = {
-  /** A value of the wrong type or out of range. */
-  VALUE: "TFTP_ERR_CONFIG_VALUE",
-  /** A key or flag that nothing declares. */
-  UNKNOWN: "TFTP_ERR_CONFIG_UNKNOWN",
-  /** Something required is missing (e.g. neither root nor handler). */
-  MISSING: "TFTP_ERR_CONFIG_MISSING",
-  /** Settings that do not go together (e.g. allowOverwrite without allowWrite). */
-  CONFLICT: "TFTP_ERR_CONFIG_CONFLICT",
-  /** A configuration file that cannot be read or parsed. */
-  FILE: "TFTP_ERR_CONFIG_FILE",
-  /** A remap rule that does not compile. */
-  REMAP: "TFTP_ERR_CONFIG_REMAP",
-  /** An environment variable (OTEL_*) with a bad value. */
-  ENV: "TFTP_ERR_CONFIG_ENV",
-  /** The start-up cannot do what it was told (missing root, unknown user, taken port). */
-  START: "TFTP_ERR_CONFIG_START",
-} as const;
-export type ConfigErrorCode = (typeof ConfigErrorCode)[keyof typeof ConfigErrorCode];
-
-/** One problem of a configuration: what is wrong, with the key (or flag) it concerns. */
-export interface ConfigProblem {
-  code: ConfigErrorCode;
-  /** The option key (or flag, or file) concerned, when there is one. */
-  key?: string;
-  /** One line, naming the key. */
-  message: string;
-}
-
-/**
- * Every configuration error of tftpkit: bad options, config files, flags,
- * remap rules, environment. `code` is always "TFTP_ERR_CONFIG"; `reason` is
- * the first problem's code; `problems` lists every problem found, not just the first.
- */
-export class TftpConfigError extends Error {
-  readonly code = "TFTP_ERR_CONFIG" as const;
-  readonly reason: ConfigErrorCode;
-  /** Every problem, one line each. */
-  readonly problems: string[];
-  readonly issues: readonly ConfigProblem[];
-  constructor(problems: string | ConfigProblem | readonly ConfigProblem[], source?: string, options?: { cause?: unknown }) {
-    const issues: ConfigProblem[] =
-      typeof problems === "string" ? [{ code: ConfigErrorCode.VALUE, message: problems }] : Array.isArray(problems) ? [...problems] : [problems as ConfigProblem];
-    const lines = issues.map((p) => p.message);
-    const body = lines.length === 1 ? lines[0] : `\n  ${lines.join("\n  ")}`;
-    super(source ? `${source}: ${body}` : body, options);
-    this.name = "TftpConfigError";
-    this.issues = Object.freeze(issues);
-    this.problems = lines;
-    this.reason = issues[0]?.code ?? ConfigErrorCode.VALUE;
-  }
-}
+import { ConfigErrorCode, TftpConfigError, type ConfigProblem } from "./errors.js";
 
 /** How an option is declared. */
 export interface OptionSpec<T = unknown> {
@@ -255,4 +202,51 @@ export function resolveTable<T extends OptionTable>(table: T, input: Record<stri
 /** Keys of a table that are config keys and flags (not set-in-code-only). */
 export function dataKeys(table: OptionTable): string[] {
   return Object.keys(table).filter((k) => !table[k].code);
+}
+
+// ------------------------------------------------------------ renamed options
+
+/** Old option names and their new ones (`{ timeout: "timeoutSeconds" }`): the old names keep working for one release. */
+export type Renames = Readonly<Record<string, string>>;
+
+/**
+ * Moves values given under an old name (see Renames) to the new name.
+ * Returns the input with new names only, one line per old name used
+ * (`"timeout" is deprecated: use "timeoutSeconds"`, named by `label`), and a
+ * CONFLICT problem for each option given under both names.
+ */
+export function applyRenames(
+  input: Record<string, unknown>,
+  renames: Renames,
+  label: (key: string) => string = (k) => `"${k}"`,
+): { input: Record<string, unknown>; warnings: string[]; problems: ConfigProblem[] } {
+  const out: Record<string, unknown> = {};
+  const warnings: string[] = [];
+  const problems: ConfigProblem[] = [];
+  for (const [key, value] of Object.entries(input)) {
+    const to = Object.hasOwn(renames, key) ? renames[key] : undefined;
+    if (to === undefined) {
+      out[key] = value;
+      continue;
+    }
+    if (value === undefined) continue;
+    if (input[to] !== undefined && input[to] !== null) {
+      problems.push({ code: ConfigErrorCode.CONFLICT, key, message: `${label(key)} is the old name of ${label(to)}: give only ${label(to)}` });
+      continue;
+    }
+    warnings.push(`${label(key)} is deprecated: use ${label(to)}`);
+    out[to] = value;
+  }
+  return { input: out, warnings, problems };
+}
+
+const warned = new Set<string>();
+
+/** Emits each line once per process as a Node DeprecationWarning (code TFTPKIT_DEP_OPTION): for options set in code. */
+export function warnDeprecated(lines: readonly string[]): void {
+  for (const line of lines) {
+    if (warned.has(line)) continue;
+    warned.add(line);
+    process.emitWarning(line, { type: "DeprecationWarning", code: "TFTPKIT_DEP_OPTION" });
+  }
 }

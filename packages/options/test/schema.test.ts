@@ -1,9 +1,16 @@
 // The option-schema machinery: clear messages, every problem at once, the
 // error catalog, defaults and "did you mean".
 
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
-import { BLKSIZE_MAX, ConfigErrorCode, TftpConfigError } from "../src/index.js";
-import { bool, checkOptions, closestKey, defaultsOf, int, listOf, num, oneOf, option, resolveTable, str } from "../src/schema.js";
+import {
+  ConfigErrorCode, TftpConfigError, applyRenames, bool, checkOptions, closestKey, defaultsOf, int, listOf, num, oneOf, option, resolveTable, str,
+} from "../src/index.js";
+
+const BLKSIZE_MAX = 65464;
 
 const table = {
   blksize: option({ ...int(8, BLKSIZE_MAX), default: 512, description: "block size" }),
@@ -69,5 +76,45 @@ describe("option schemas", () => {
     expect(e.problems).toEqual(["line 3: bad"]);
     expect(new TftpConfigError("plain").reason).toBe(ConfigErrorCode.VALUE);
     expect(Object.values(ConfigErrorCode).every((c) => /^TFTP_ERR_CONFIG_[A-Z]+$/.test(c))).toBe(true);
+  });
+});
+
+describe("TftpConfigError across copies", () => {
+  it("instanceof holds for an error from another copy of the package (a Symbol.for brand)", async () => {
+    // A second installed copy, as two versions in one node_modules tree give: the built module copied elsewhere.
+    const dir = mkdtempSync(join(tmpdir(), "tftpkit-options-copy-"));
+    copyFileSync(fileURLToPath(new URL("../dist/errors.js", import.meta.url)), join(dir, "errors.js"));
+    const other = (await import(pathToFileURL(join(dir, "errors.js")).href)) as typeof import("../src/errors.js");
+    rmSync(dir, { recursive: true, force: true });
+    expect(other.TftpConfigError).not.toBe(TftpConfigError);
+    const err = new other.TftpConfigError("x must be 1");
+    expect(err).toBeInstanceOf(TftpConfigError);
+    expect(new TftpConfigError("y must be 2")).toBeInstanceOf(other.TftpConfigError);
+    expect(err.code).toBe("TFTP_ERR_CONFIG");
+  });
+
+  it("instanceof is false for other errors and for look-alikes without the brand", () => {
+    expect(new Error("x")).not.toBeInstanceOf(TftpConfigError);
+    expect({ code: "TFTP_ERR_CONFIG", name: "TftpConfigError" }).not.toBeInstanceOf(TftpConfigError);
+    expect(null).not.toBeInstanceOf(TftpConfigError);
+  });
+});
+
+describe("applyRenames", () => {
+  const renames = { timeout: "timeoutSeconds", flowsMax: "maxFlows" };
+
+  it("reads an old name as the new one, with one line per old name", () => {
+    expect(applyRenames({ timeout: 2, root: "/srv", flowsMax: 3 }, renames)).toEqual({
+      input: { timeoutSeconds: 2, root: "/srv", maxFlows: 3 },
+      warnings: ['"timeout" is deprecated: use "timeoutSeconds"', '"flowsMax" is deprecated: use "maxFlows"'],
+      problems: [],
+    });
+    expect(applyRenames({ timeoutSeconds: 2 }, renames)).toEqual({ input: { timeoutSeconds: 2 }, warnings: [], problems: [] });
+  });
+
+  it("both names at once is a conflict naming both", () => {
+    const r = applyRenames({ timeout: 2, timeoutSeconds: 3 }, renames, (k) => k);
+    expect(r.input).toEqual({ timeoutSeconds: 3 });
+    expect(r.problems).toEqual([{ code: ConfigErrorCode.CONFLICT, key: "timeout", message: "timeout is the old name of timeoutSeconds: give only timeoutSeconds" }]);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * `@tftpkit/sources`: data sources for tftpkit handlers.
+ * `@tftpkit/handler-kit`: data sources for tftpkit handlers.
  *
  * @packageDocumentation
  */
@@ -13,7 +13,7 @@ export {
 export type { UpstreamResponse, Validators } from "./upstream.js";
 export { UpstreamError, TemplateError, type UpstreamReason } from "./errors.js";
 export { renderTemplate, compileTemplate, Template, type TemplateVars } from "./template.js";
-export { clientAddress, ipv4Hex, hexToIpv4, type ClientAddress } from "./client.js";
+export { clientAddress, ipv4Hex, hexToIpv4, type ClientAddress } from "./client-address.js";
 export { parseBootPath, type BootPath, type BootPathKind } from "@tftpkit/server";
 export {
   templateSource,

@@ -15,7 +15,19 @@ import { TftpError } from "@tftpkit/server";
 
 export type UpstreamReason = "status" | "unreachable" | "timeout" | "truncated" | "aborted";
 
+// Each class checks a Symbol.for brand, so `instanceof` holds across two installed copies of this package.
+const kUpstreamError = Symbol.for("tftpkit.error.UpstreamError");
+const kTemplateError = Symbol.for("tftpkit.error.TemplateError");
+const branded = (value: unknown, brand: symbol): boolean =>
+  typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[brand] === true;
+
 export class UpstreamError extends TftpError {
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return branded(value, kUpstreamError);
+  }
+  get [kUpstreamError](): true {
+    return true;
+  }
   readonly reason: UpstreamReason;
   /** The URL asked (for logs; never sent to the client). */
   readonly url: string;
@@ -66,6 +78,12 @@ export class UpstreamError extends TftpError {
 
 /** A template that cannot be compiled or rendered (line numbers are 1-based). */
 export class TemplateError extends Error {
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return branded(value, kTemplateError);
+  }
+  get [kTemplateError](): true {
+    return true;
+  }
   readonly code = "TFTP_ERR_TEMPLATE";
   constructor(message: string) {
     super(message);

@@ -12,7 +12,7 @@ export interface TestTftp {
 export async function startTftp(handler: ReadHandler, options: Omit<ServerOptions, "handler"> = {}): Promise<TestTftp> {
   const ended: SessionStats[] = [];
   const server = createServer({
-    timeout: 0.5,
+    timeoutSeconds: 0.5,
     retries: 8,
     bindInterfaces: false,
     ...options,
