@@ -3,6 +3,7 @@ export {
   type WriteHandler, type WriteRequest, type WriteTarget,
 } from "./files/write.js";
 export { createServer, TftpServer, type ListenOptions, type BoundAddress, type ReceiveBuffer, type RelayListener } from "./server.js";
+export { HttpStage, parseRange, type HttpStageStats, type HttpAddress } from "./net/http-stage.js";
 export { UdpListeners, type Listener, type UdpListenersOptions } from "./net/listeners.js";
 export {
   file, FileResponse,
@@ -17,6 +18,7 @@ export { emptyServerStats } from "./observe/stats.js";
 export { TftpError, WireError, toTftpError, type TftpErrorCode } from "@tftpkit/wasm-core";
 export {
   splitTraceparent,
+  type HttpObserver, type HttpRefusal, type HttpRequestInfo, type HttpResult,
   type Instrumentation, type SessionInfo, type SessionObserver,
 } from "./observe/instrument.js";
 export { createOtelInstrumentation, parentContext, type OtelInstrumentationOptions } from "./observe/telemetry.js";

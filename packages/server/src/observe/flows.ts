@@ -20,7 +20,8 @@ import type { Outcome, SessionStats } from "./stats.js";
 export interface FlowStep {
   sessionId: string;
   path: string;
-  kind: "read" | "write";
+  /** "http": a request to the HTTP stage (blksize and windowsize 0, tsize its Content-Length). */
+  kind: "read" | "write" | "http";
   /** "running" while the session runs. */
   outcome: Outcome | "running";
   bytes: number;
@@ -35,6 +36,8 @@ export interface FlowStep {
   retransmits: number;
   /** The TFTP error sent or received ("code: message"). */
   error?: string;
+  /** HTTP steps: the response's status code. */
+  httpStatus?: number;
 }
 
 export interface BootFlow {
@@ -46,6 +49,8 @@ export interface BootFlow {
   startedAt: number;
   /** epoch ms of the last session's end; null while the flow is open. */
   endedAt: number | null;
+  /** epoch ms at which the machine called back over the HTTP stage (booted path): the flow ended there. */
+  bootedAt?: number;
   /** The flow's trace (its tftp.boot span), when tracing records it. */
   traceId?: string;
   /** In order of start; the last flowStepsMax. */
@@ -110,7 +115,7 @@ class StepRecord {
   constructor(
     readonly sessionId: string,
     readonly path: string,
-    readonly kind: "read" | "write",
+    readonly kind: "read" | "write" | "http",
     readonly startedAt: number,
     /** Reads the running session; let go of at its end (it holds the session and its buffers). */
     private progress: (() => SessionProgress) | undefined,
@@ -156,6 +161,8 @@ export class FlowRecord {
   active = 0;
   /** In the small budget (one step, not succeeded yet). */
   junk = true;
+  /** When the machine called back as booted (markBooted). */
+  bootedAt: number | undefined;
 
   constructor(id: string, readonly client: string, readonly startedAt: number) {
     this.ctx = { id, client };
@@ -172,6 +179,7 @@ export class FlowRecord {
     };
     if (this.ctx.identity) f.identity = { kind: this.ctx.identity.kind, value: this.ctx.identity.value };
     if (this.ctx.traceId) f.traceId = this.ctx.traceId;
+    if (this.bootedAt !== undefined) f.bootedAt = this.bootedAt;
     if (this.stepsDropped) f.stepsDropped = this.stepsDropped;
     return f;
   }
@@ -199,7 +207,7 @@ class Ring<T> {
 
 export interface SessionStart {
   id: number;
-  kind: "read" | "write";
+  kind: "read" | "write" | "http";
   path: string;
   peer: { address: string };
   progress?: () => SessionProgress;
@@ -296,6 +304,31 @@ export class FlowTracker {
     if (flow.endedAt !== null) return; // evicted while the session ran
     if (flow.junk && !step.failed()) this.promote(flow);
     this.touch(flow, now);
+  }
+
+  /**
+   * An HTTP request's step ended (start() it with kind "http"): `final` as
+   * the HTTP stage saw it (status, bytes sent, duration).
+   */
+  finishHttp(flow: FlowRecord, step: StepRecord, final: FlowStep, now: number): void {
+    step.settle(final);
+    flow.active--;
+    if (flow.endedAt !== null) return;
+    if (flow.junk && !step.failed()) this.promote(flow);
+    this.touch(flow, now);
+  }
+
+  /**
+   * The machine at `client` says it is up (the HTTP stage's booted path):
+   * its open flow ends now as booted. False when it has no open flow.
+   */
+  markBooted(client: string, now: number): boolean {
+    const flow = this.open.get(client) ?? this.openJunk.get(client);
+    if (!flow) return false;
+    flow.bootedAt = now;
+    flow.lastActivity = now;
+    this.end(flow);
+    return true;
   }
 
   /** Ends every open flow (the server closes). */
