@@ -190,10 +190,28 @@ export class HttpStage {
     this.http.on("clientError", (err: NodeJS.ErrnoException, sock: Socket) => this.clientError(err, sock));
   }
 
+  /** Connections accepted while held (see hold()). */
+  private held: Socket[] | undefined;
+
+  /**
+   * Holds connections accepted from now on, unread, until release(): bind
+   * first, then drop privileges, then serve (`tftpkit serve --user`).
+   */
+  hold(): void {
+    this.held ??= [];
+  }
+
+  /** Serves the connections held, and every one from now on. */
+  release(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const sock of held) if (!sock.destroyed) this.accept(sock);
+  }
+
   /** Binds a TCP listening socket (port 0: any free port) and resolves its address. */
   async listen(at: { host?: string; port?: number }): Promise<HttpAddress> {
     if (this.net) throw new Error("already listening");
-    const net = createNetServer((sock) => this.accept(sock));
+    const net = createNetServer({ pauseOnConnect: true }, (sock) => (this.held ? this.held.push(sock) : this.accept(sock)));
     await new Promise<void>((resolve, reject) => {
       net.once("error", reject);
       net.listen({ host: at.host, port: at.port ?? 0 }, () => {
@@ -240,6 +258,7 @@ export class HttpStage {
     this.http.headersTimeout = o.httpIdleTimeoutMs;
     this.http.requestTimeout = o.httpIdleTimeoutMs;
     this.http.emit("connection", sock);
+    sock.resume(); // accepted paused (pauseOnConnect, or handed over by another process)
   }
 
   stats(): HttpStageStats {
@@ -253,6 +272,7 @@ export class HttpStage {
     this.net = undefined;
     const closed = net ? new Promise<void>((r) => net.close(() => r())) : Promise.resolve();
     for (const sock of this.conns.keys()) sock.destroy();
+    for (const sock of this.held ?? []) sock.destroy();
     await closed;
   }
 
