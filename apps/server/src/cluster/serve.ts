@@ -22,7 +22,7 @@ async function listenHttp(http: string): Promise<{ server: NetServer; address: A
   const at = parseHttpAddress(http)!;
   const held: Socket[] = [];
   let accept: ((s: Socket) => void) | undefined;
-  const server = createNetServer({ pauseOnConnect: true }, (s) => {
+  const server = createNetServer({ pauseOnConnect: true, allowHalfOpen: true }, (s) => {
     s.on("error", () => {});
     if (accept) accept(s);
     else held.push(s);

@@ -211,7 +211,7 @@ export class HttpStage {
   /** Binds a TCP listening socket (port 0: any free port) and resolves its address. */
   async listen(at: { host?: string; port?: number }): Promise<HttpAddress> {
     if (this.net) throw new Error("already listening");
-    const net = createNetServer({ pauseOnConnect: true }, (sock) => (this.held ? this.held.push(sock) : this.accept(sock)));
+    const net = createNetServer({ pauseOnConnect: true, allowHalfOpen: true }, (sock) => (this.held ? this.held.push(sock) : this.accept(sock)));
     await new Promise<void>((resolve, reject) => {
       net.once("error", reject);
       net.listen({ host: at.host, port: at.port ?? 0 }, () => {
@@ -237,6 +237,8 @@ export class HttpStage {
     const client = sock.remoteAddress ?? "";
     const fromClient = this.perClient.get(client) ?? 0;
     sock.on("error", () => {}); // a reset connection is not an error of the server
+    // A client may send its request and half-close (as node:http's own server allows): the answer still goes out.
+    sock.allowHalfOpen = true;
     if (this.closing || this.conns.size >= o.httpMaxConnections || (o.httpMaxConnectionsPerClient > 0 && fromClient >= o.httpMaxConnectionsPerClient)) {
       if (!this.closing) this.refuse("busy");
       sock.end(rawResponse(503, this.closing ? "Server shutting down" : "Too many connections, try again later"));
