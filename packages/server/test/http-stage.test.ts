@@ -88,6 +88,22 @@ function raw(request: string, opts: { local?: string } = {}): Promise<{ status: 
 
 const flowOf = (client: string) => srv.server.flows({ client })[0];
 
+/** Polls `probe` until it returns a value (bounded): a response's last byte reaches curl before its step and span end. */
+async function until<T>(probe: () => T | undefined, what: string): Promise<T> {
+  for (let i = 0; i < 200; i++) {
+    const v = probe();
+    if (v !== undefined) return v;
+    await sleep(10);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** The client's flow once none of its steps runs. */
+const settledFlow = (client: string) => until(() => {
+  const f = flowOf(client);
+  return f && f.steps.every((s) => s.outcome !== "running") ? f : undefined;
+}, `the flow of ${client} to settle`);
+
 describe("parseRange", () => {
   it.each([
     ["bytes=0-99", 1000, [0, 99]],
@@ -128,7 +144,7 @@ describe.skipIf(!hasCurl)("the HTTP stage with curl", () => {
     expect(head.out.toString()).toMatch(new RegExp(`content-length: ${kernel.length}\\r\\n`, "i"));
     expect(head.out.toString()).toMatch(/accept-ranges: bytes/i);
 
-    const flow = flowOf(client);
+    const flow = await settledFlow(client);
     expect(flow.steps.map((s) => [s.kind, s.path, s.outcome, s.httpStatus ?? null])).toEqual([
       ["read", "undionly.kpxe", "ok", null],
       ["http", "boot/vmlinuz", "ok", 200],
@@ -140,7 +156,10 @@ describe.skipIf(!hasCurl)("the HTTP stage with curl", () => {
     expect(flow.steps[1].tsize).toBe(kernel.length);
     expect(flow.steps[2].bytes).toBe(200_000);
 
-    const spans = otel.exporter.getFinishedSpans();
+    const spans = await until(() => {
+      const all = otel.exporter.getFinishedSpans();
+      return all.filter((s) => s.attributes[A.ATTR_CLIENT_ADDRESS] === client).length === 4 ? all : undefined;
+    }, "the HTTP spans");
     const read = spans.find((s) => s.name === "tftp.read" && s.attributes[A.ATTR_NETWORK_PEER_ADDRESS] === client)!;
     const https = spans.filter((s) => s.kind === SpanKind.SERVER && s.attributes[A.ATTR_CLIENT_ADDRESS] === client);
     expect(https.map((s) => s.name)).toEqual(["GET", "GET", "GET", "HEAD"]);
@@ -164,26 +183,38 @@ describe.skipIf(!hasCurl)("the HTTP stage with curl", () => {
     await curl(["--interface", "127.0.0.32", "-H", `traceparent: ${tp(1)}`, `${base}/boot/initrd.img`]);
     await curl(["--interface", "127.0.0.32", `${base}/boot/initrd.img?traceparent=${tp(2)}`]);
     await curl(["--interface", "127.0.0.32", `${base}/boot/initrd.img-${tp(3)}`]);
-    const spans = otel.exporter.getFinishedSpans().filter((s) => s.attributes[A.ATTR_CLIENT_ADDRESS] === "127.0.0.32");
-    expect(spans).toHaveLength(3);
+    const spans = await until(() => {
+      const got = otel.exporter.getFinishedSpans().filter((s) => s.attributes[A.ATTR_CLIENT_ADDRESS] === "127.0.0.32");
+      return got.length === 3 ? got : undefined;
+    }, "three spans");
     spans.forEach((s, i) => {
       expect(s.spanContext().traceId).toBe(tp(i + 1).split("-")[1]);
       expect(s.parentSpanContext?.spanId).toBe(tp(i + 1).split("-")[2]);
       expect(s.attributes[A.ATTR_PATH]).toBe("boot/initrd.img");
     });
-    expect(flowOf("127.0.0.32").steps.map((s) => s.outcome)).toEqual(["ok", "ok", "ok"]);
+    expect((await settledFlow("127.0.0.32")).steps.map((s) => s.outcome)).toEqual(["ok", "ok", "ok"]);
   });
 
   it("a GET of the booted path ends the flow as booted", async () => {
     const client = "127.0.0.33";
     await curl(["--interface", client, "-o", "/dev/null", `${base}/boot/initrd.img`]);
-    expect(flowOf(client).endedAt).toBeNull();
+    expect((await settledFlow(client)).endedAt).toBeNull();
     const r = await curl(["--interface", client, `${base}/booted`]);
     expect(r.out.toString()).toBe("booted\n");
     const flow = flowOf(client);
     expect(flow.bootedAt).toBeGreaterThan(0);
     expect(flow.endedAt).toBe(flow.bootedAt);
     expect(flow.steps.map((s) => s.path)).toEqual(["boot/initrd.img", "booted"]);
+  });
+
+  it("a POST to the booted path (cloud-init phone_home) counts as well; a POST anywhere else is 405", async () => {
+    const client = "127.0.0.39";
+    await curl(["--interface", client, "-o", "/dev/null", `${base}/boot/initrd.img`]);
+    const r = await curl(["--interface", client, "-X", "POST", "--data", "instance_id=i-1&hostname=web1", `${base}/booted`]);
+    expect(r.out.toString()).toBe("booted\n");
+    expect(flowOf(client).bootedAt).toBeGreaterThan(0);
+    const other = await curl(["--interface", client, "-X", "POST", "--data", "x", "-w", "%{http_code}", "-o", "/dev/null", `${base}/boot/initrd.img`]);
+    expect(other.out.toString()).toBe("405");
   });
 });
 
@@ -207,7 +238,7 @@ describe("hostile HTTP input", () => {
       expect(r.body).not.toContain("root:");
     }
     expect(stage.stats().refused.traversal - before).toBe(targets.length);
-    const flow = flowOf("127.0.0.34");
+    const flow = await settledFlow("127.0.0.34");
     expect(flow.steps.every((s) => s.kind === "http" && s.outcome === "access-denied")).toBe(true);
   });
 

@@ -327,7 +327,11 @@ export class HttpStage {
       });
       res.end(method === "HEAD" ? undefined : body);
     };
-    if (method !== "GET" && method !== "HEAD") {
+    // POST only to the booted path (cloud-init's phone_home posts): its body is read and dropped.
+    const bootedPost = method === "POST" && this.tftp.options.httpBootedPath !== undefined &&
+      (req.url ?? "").split("?")[0].replace(/\/+$/, "") === this.tftp.options.httpBootedPath.replace(/\/+$/, "");
+    if (bootedPost) req.resume();
+    if (method !== "GET" && method !== "HEAD" && !bootedPost) {
       this.refuse("method");
       plain(405, "Only GET and HEAD are served", { allow: "GET, HEAD" });
       return;
