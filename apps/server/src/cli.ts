@@ -177,7 +177,7 @@ export async function serve(argv: string[]): Promise<number> {
       process.off("SIGHUP", onHup);
       const active = server.stats().sessionsActive;
       process.stderr.write(`tftpkit ${signal}: draining ${active} session(s) for up to ${config.drainSeconds} s\n`);
-      void stage?.close();
+      void stage?.close({ graceMs: config.drainSeconds * 1000 });
       server
         .close({ graceMs: config.drainSeconds * 1000 })
         .then(() => admin?.close())

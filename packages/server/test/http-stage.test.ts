@@ -326,3 +326,28 @@ describe("hostile HTTP input", () => {
     expect(sumOf(m.get(A.METRIC_HTTP_REFUSED), { [A.ATTR_HTTP_REFUSAL]: "traversal" })).toBeGreaterThanOrEqual(9);
   });
 });
+
+describe("closing the stage", () => {
+  it("a download in progress finishes within the grace; the port stops accepting", async () => {
+    const extra = new HttpStage(srv.server);
+    const at = await extra.listen({ host: "127.0.0.1", port: 0 });
+    const s = connect({ host: "127.0.0.1", port: at.port });
+    const chunks: Buffer[] = [];
+    const closed = new Promise<void>((r) => s.once("close", () => r()));
+    const first = new Promise<void>((r) => s.once("data", () => r()));
+    s.on("data", (d) => chunks.push(d));
+    s.on("error", () => {});
+    s.write("GET /boot/big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
+    await first;
+    await extra.close({ graceMs: 10_000 });
+    await closed;
+    const all = Buffer.concat(chunks);
+    expect(all.subarray(all.indexOf("\r\n\r\n") + 4).equals(big)).toBe(true);
+    const refused = await new Promise<string>((r) => {
+      const c = connect({ host: "127.0.0.1", port: at.port });
+      c.on("error", (e: NodeJS.ErrnoException) => r(e.code ?? "error"));
+      c.on("connect", () => (c.destroy(), r("connected")));
+    });
+    expect(refused).toBe("ECONNREFUSED");
+  });
+});

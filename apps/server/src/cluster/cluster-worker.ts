@@ -197,8 +197,7 @@ export async function runWorker(): Promise<void> {
     const drain = (graceMs: number): Promise<void> => {
       draining ??= (async () => {
         clearInterval(alive);
-        await stage?.close();
-        await server.close({ graceMs });
+        await Promise.all([stage?.close({ graceMs }), server.close({ graceMs })]);
         outbox.flush();
         await telemetry.shutdown().catch(() => {});
         process.exit(0);

@@ -2,6 +2,9 @@
 // HTTP Boot program) over HTTP, answered by the same read handler, root and
 // rewrite rules as TFTP. GET and HEAD only, one byte range at most.
 //
+// With httpBootedPath set, a GET (or a POST, as cloud-init's phone_home
+// sends) of that path ends the caller's boot flow as booted.
+//
 // Built on Node's own node:http: no dependency to ship or audit, a parser
 // that enforces a header size limit and request timeouts itself, streams
 // with backpressure (pipeline() waits for the socket to drain), and nothing
@@ -267,14 +270,24 @@ export class HttpStage {
     return { ...this.counters, connections: this.conns.size, refused: { ...this.counters.refused } };
   }
 
-  /** Stops listening and closes every connection (responses in progress are cut). */
-  async close(): Promise<void> {
+  /**
+   * Stops listening; idle connections close now, responses in progress get
+   * `graceMs` to finish (as TFTP sessions do on a drain), then are cut.
+   */
+  async close(opts: { graceMs?: number } = {}): Promise<void> {
     this.closing = true;
     const net = this.net;
     this.net = undefined;
     const closed = net ? new Promise<void>((r) => net.close(() => r())) : Promise.resolve();
-    for (const sock of this.conns.keys()) sock.destroy();
     for (const sock of this.held ?? []) sock.destroy();
+    this.held = undefined;
+    const deadline = Date.now() + (opts.graceMs ?? 0);
+    for (;;) {
+      for (const [sock, st] of this.conns) if (!st.busy) sock.destroy();
+      if (this.conns.size === 0 || Date.now() >= deadline) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    for (const sock of this.conns.keys()) sock.destroy();
     await closed;
   }
 
