@@ -351,3 +351,46 @@ describe("closing the stage", () => {
     expect(refused).toBe("ECONNREFUSED");
   });
 });
+
+describe("the handler over HTTP", () => {
+  it("sees the request as over TFTP plus request.http; its errors and a timeout get their status", async () => {
+    const seen: Array<{ path: string; method?: string; query?: string; aborted?: boolean }> = [];
+    const h = await startServer({
+      handlerTimeoutMs: 200,
+      handler: async (req) => {
+        seen.push({ path: req.path, method: req.http?.method, query: req.http?.query });
+        if (req.path === "slow") {
+          await new Promise((r) => req.signal.addEventListener("abort", r));
+          seen.push({ path: "slow", aborted: req.signal.aborted });
+          return "late";
+        }
+        if (req.path === "denied") throw Object.assign(new Error("nope"), { code: "EACCES" });
+        if (req.path === "boom") throw new Error("a bug in the handler");
+        if (req.path === "stream") return { body: (async function* () { yield Buffer.from("ab"); yield Buffer.from("cd"); })(), size: 4 };
+        return `hello ${req.path}`;
+      },
+    });
+    const st = new HttpStage(h.server);
+    const at = await st.listen({ host: "127.0.0.1", port: 0 });
+    const ask = async (t: string, extra = ""): Promise<{ status: number; body: string; head: string }> => {
+      const r = await fetch(`http://127.0.0.1:${at.port}${t}`, extra ? { headers: { range: extra } } : {});
+      return { status: r.status, body: await r.text(), head: [...r.headers].map(([k, v]) => `${k}: ${v}`).join("\n") };
+    };
+    expect(await ask("/a/b.cfg?x=1")).toMatchObject({ status: 200, body: "hello a/b.cfg" });
+    expect(seen[0]).toEqual({ path: "a/b.cfg", method: "GET", query: "x=1" });
+    expect((await ask("/denied")).status).toBe(403);
+    const boom = await ask("/boom");
+    expect(boom.status).toBe(500);
+    expect(boom.body).not.toContain("a bug");
+    expect((await ask("/slow")).status).toBe(503);
+    expect(seen).toContainEqual({ path: "slow", aborted: true });
+    const stream = await ask("/stream", "bytes=0-1");
+    expect(stream.status).toBe(200); // a stream ignores Range
+    expect(stream.body).toBe("abcd");
+    expect(stream.head).toMatch(/content-length: 4/);
+    const steps = h.server.flows({ client: "127.0.0.1" })[0].steps.map((s) => s.outcome);
+    expect(steps).toEqual(["ok", "access-denied", "handler-error", "error", "ok"]);
+    await st.close();
+    await h.close();
+  });
+});

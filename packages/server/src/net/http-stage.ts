@@ -486,7 +486,10 @@ export class HttpStage {
     let timer: NodeJS.Timeout | undefined;
     try {
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new TftpError(WireError.UNDEFINED, "Handler timed out")), o.handlerTimeoutMs);
+        timer = setTimeout(() => {
+          ac.abort(); // the handler's signal, as for a TFTP session whose handler times out
+          reject(new TftpError(WireError.UNDEFINED, "Handler timed out"));
+        }, o.handlerTimeoutMs);
       });
       const handler = this.tftp.handler;
       const response = await Promise.race([obs.runHandler(() => Promise.resolve().then(() => handler(request))), timeout]);
