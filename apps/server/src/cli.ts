@@ -1,15 +1,15 @@
 // The `tftpkit` command.
 
 import { availableParallelism } from "node:os";
-import { createServer, type SessionStats } from "@tftpkit/server";
+import { HttpStage, createServer, type SessionStats } from "@tftpkit/server";
 import { parseAdminAddress, readTokenFile, type AdminServer } from "./admin/admin.js";
 import { serverAdminSource, type ReloadResult } from "./admin/source.js";
 import { flagsToInput, parseServeArgs, usage, UsageError, type ParsedArgs } from "./config/args.js";
-import { printableConfig, type Config } from "./config/config.js";
+import { parseHttpAddress, printableConfig, type Config } from "./config/config.js";
 import { describeReceiveBuffer, serveCluster } from "./cluster/serve.js";
 import { LineWriter } from "./observe/log-writer.js";
 import { buildServerOptions } from "./config/serve-options.js";
-import { checkRoots, dropPrivileges, listenError, lookupAccount, startAdminServer } from "./startup.js";
+import { checkRoots, dropPrivileges, httpListenError, listenError, lookupAccount, startAdminServer } from "./startup.js";
 import { formatSession } from "./observe/session-log.js";
 import { resolveConfig, version } from "./config/settings.js";
 import { startTelemetry } from "./observe/telemetry.js";
@@ -77,7 +77,9 @@ export async function serve(argv: string[]): Promise<number> {
   let token = await readToken(config);
   // Before the handler module loads, so that its HTTP requests are traced.
   const telemetry = startTelemetry(process.env, { traceConsole: config.traceConsole, prometheus: adminAt !== undefined });
-  const extras = { onSessionEnd, instrumentation: telemetry.instrumentation };
+  // Where the HTTP stage listens, for handler modules (set once it is bound).
+  let httpShown: { host: string | undefined; port: number } | undefined;
+  const extras = { onSessionEnd, instrumentation: telemetry.instrumentation, http: () => httpShown };
   let server: ReturnType<typeof createServer>;
   try {
     server = createServer(await buildServerOptions(config, extras));
@@ -105,14 +107,27 @@ export async function serve(argv: string[]): Promise<number> {
     }
   }
   let addr: Awaited<ReturnType<typeof server.listen>>;
+  // The HTTP stage binds first and holds its connections until privileges are dropped.
+  const httpAt = config.http ? parseHttpAddress(config.http) : undefined;
+  const stage = httpAt ? new HttpStage(server) : undefined;
+  let httpAddr: Awaited<ReturnType<HttpStage["listen"]>> | undefined;
   try {
+    if (stage && httpAt) {
+      stage.hold();
+      httpAddr = await stage.listen(httpAt).catch((err: unknown) => {
+        throw httpListenError(err, config.http!);
+      });
+      httpShown = { host: isWildcard(httpAddr.address) ? undefined : httpAddr.address, port: httpAddr.port };
+    }
     addr = await server.listen({ host: config.host, port: config.port });
     // At once, in the same turn as the bind completes: no request is answered before the drop.
     if (account) {
       dropPrivileges(account);
       checkRoots(config, account.user);
     }
+    stage?.release();
   } catch (err) {
+    await stage?.close().catch(() => {});
     await server.close().catch(() => {});
     await admin?.close().catch(() => {});
     await telemetry.shutdown();
@@ -122,7 +137,7 @@ export async function serve(argv: string[]): Promise<number> {
     try {
       const next = await resolveConfig(args);
       const nextToken = await readToken(next);
-      const fixed = (["host", "port", "singlePort", "admin", "user", "group", "traceConsole"] as const).filter(
+      const fixed = (["host", "port", "singlePort", "admin", "http", "httpMaxHeaderBytes", "user", "group", "traceConsole"] as const).filter(
         (k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]),
       );
       checkRoots(next, account?.user);
@@ -150,6 +165,7 @@ export async function serve(argv: string[]): Promise<number> {
   process.stderr.write(`tftpkit serving ${what} on ${shown}:${addr.port} (udp${config.singlePort ? ", single-port" : ""}${config.allowWrite ? ", writes on" : ""})\n`);
   const rb = server.receiveBuffer();
   if (rb) process.stderr.write(describeReceiveBuffer(rb) + "\n");
+  if (httpAddr) process.stderr.write(`tftpkit http on ${httpUrlOf(httpAddr)} (GET and HEAD of the same handler and root)\n`);
   if (admin) process.stderr.write(`tftpkit admin on ${admin.url} (dashboard /, /api/v1, /metrics, /healthz${token ? "; POST drain/reload with the token" : ""})\n`);
   process.stderr.write(`tftpkit ${telemetry.describe()}\n`);
   if (account) process.stderr.write(`tftpkit running as ${account.user} (uid ${account.uid}, gid ${account.gid})\n`);
@@ -161,6 +177,7 @@ export async function serve(argv: string[]): Promise<number> {
       process.off("SIGHUP", onHup);
       const active = server.stats().sessionsActive;
       process.stderr.write(`tftpkit ${signal}: draining ${active} session(s) for up to ${config.drainSeconds} s\n`);
+      void stage?.close({ graceMs: config.drainSeconds * 1000 });
       server
         .close({ graceMs: config.drainSeconds * 1000 })
         .then(() => admin?.close())
@@ -171,6 +188,13 @@ export async function serve(argv: string[]): Promise<number> {
     process.on("SIGTERM", stop);
   });
   return 0;
+}
+
+const isWildcard = (a: string): boolean => a === "::" || a === "0.0.0.0";
+
+/** The HTTP stage's base URL as the start-up line shows it. */
+export function httpUrlOf(a: { address: string; port: number; family: string }): string {
+  return `http://${a.family === "IPv6" ? `[${a.address}]` : a.address}:${a.port}`;
 }
 
 export async function main(argv: string[]): Promise<number> {

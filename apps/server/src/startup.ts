@@ -185,3 +185,10 @@ export function listenError(err: unknown, c: { host: string; port: number }): un
   if ((err as NodeJS.ErrnoException | undefined)?.code !== "EADDRINUSE") return err;
   return startError("port", `--host ${c.host} --port ${c.port}: the UDP port is taken (another TFTP server?); choose another --port`);
 }
+
+/** A bind failure of the HTTP stage as one line naming --http. */
+export function httpListenError(err: unknown, http: string): unknown {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const why = code === "EADDRINUSE" ? "the TCP port is taken" : code === "EACCES" ? "no permission to bind it (a port below 1024 needs root)" : (err as Error)?.message;
+  return startError("http", `--http ${http}: ${why}; choose another HOST:PORT`);
+}

@@ -105,4 +105,13 @@ describe.skipIf(!hasCurl)("the example boot handler", () => {
       /BOOT_HTTP_URL must be an http:\/\/ or https:\/\/ URL/,
     );
   });
+
+  it("with --http: the script chains kernel and initrd over tftpkit's own HTTP stage (every address: the one the request came to)", async () => {
+    const cli = await startCli(["--root", tree.dir, "--handler", HANDLER, "--admin", "off", "--log", "off", "--http", ":0", "--workers", "1"]);
+    const port = Number(/tftpkit http on http:\/\/\S+:(\d+)/.exec(cli.stderr())?.[1]);
+    expect(port).toBeGreaterThan(0);
+    const script = (await curlTftp(cli.udpPort, "boot.ipxe", "127.0.0.23")).data.toString();
+    expect(scriptUrls(script).map((u) => u.href)).toEqual([`http://127.0.0.1:${port}/boot/vmlinuz`, `http://127.0.0.1:${port}/boot/initrd.img`]);
+    expect(await cli.stop()).toBe(0);
+  });
 });

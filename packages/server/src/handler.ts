@@ -23,6 +23,12 @@ export interface ReadRequest {
    * its tftp.boot span, to pass on (e.g. in the HTTP URLs of an iPXE script).
    */
   flow?: FlowContext;
+  /**
+   * Set when the request came to the HTTP stage (net/http-stage.ts): the
+   * method, the headers (names lower-cased) and the query string. `path` is
+   * then the URL path percent-decoded, without its leading slash.
+   */
+  http?: { method: "GET" | "HEAD"; headers: Readonly<Record<string, string | string[] | undefined>>; query: string };
 }
 
 /** A file to send, opened and sized by the session. */

@@ -17,6 +17,7 @@ export {
   createServer, TftpServer,
   type ListenOptions, type BoundAddress, type ReceiveBuffer, type RelayListener,
 } from "./server.js";
+export { HttpStage, parseRange, type HttpStageStats, type HttpAddress } from "./net/http-stage.js";
 export {
   file, FileResponse,
   type Body, type ReadHandler, type ReadRequest, type ReadResponse, type SizedBody,
@@ -26,7 +27,10 @@ export { RENAMED_SERVER_OPTIONS, SERVER_DEFAULTS, TftpConfigError, type PathRewr
 export { ConfigErrorCode, type ConfigProblem } from "@tftpkit/options";
 export type { HandlerError, Outcome, ServerStats, SessionStats, Endpoint } from "./observe/stats.js";
 export { TftpError, WireError, toTftpError, type TftpErrorCode } from "@tftpkit/wasm-core";
-export type { Instrumentation, SessionInfo, SessionObserver } from "./observe/instrument.js";
+export type {
+  HttpObserver, HttpRefusal, HttpRequestInfo, HttpResult,
+  Instrumentation, SessionInfo, SessionObserver,
+} from "./observe/instrument.js";
 export { createOtelInstrumentation, type OtelInstrumentationOptions } from "./observe/telemetry.js";
 export {
   rootHandler, rootSelector, RootResolver, ROOT_DEFAULTS,

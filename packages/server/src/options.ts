@@ -144,6 +144,27 @@ export const SERVER_OPTIONS = {
     ...int(0, MAX_BYTES), default: 256 * 1024 * 1024, unit: "bytes",
     description: 'session buffers (read-ahead rings, upload windows) all sessions may hold together; a session finding no room gets ERROR 0 "Server busy" (0: no limit)',
   }),
+  httpMaxConnections: option({
+    ...int(1, 1_000_000), default: 1_000,
+    description: "HTTP stage: connections open at once; one more is answered 503 and closed",
+  }),
+  httpMaxConnectionsPerClient: option({
+    ...int(0, 1_000_000), default: 16,
+    description: "HTTP stage: connections open at once from one client address (0: no limit); one more is answered 503 and closed",
+  }),
+  httpIdleTimeoutMs: option({
+    ...int(100, 3_600_000), default: 30_000, unit: "ms",
+    description: "HTTP stage: a connection with nothing received or sent for this long is closed (a client that stops reading, a request that never completes)",
+  }),
+  httpMaxHeaderBytes: option({
+    ...int(1_024, 65_536), default: 8_192, unit: "bytes",
+    description: "HTTP stage: largest request head (request line and headers) accepted; a larger one gets 431",
+  }),
+  httpBootedPath: option({
+    ...custom<string>((v) => typeof v === "string" && /^\/[A-Za-z0-9._~\/-]{1,255}$/.test(v), 'must be a URL path such as "/booted"'),
+    code: false, arg: "PATH",
+    description: "HTTP stage: a GET of this path marks the caller's boot flow booted (e.g. from cloud-init phone_home)",
+  }),
   stallTimeoutMs: option({
     ...int(0, 86_400_000), default: 30_000, unit: "ms",
     description: "a session that makes no progress (no block newly acknowledged or received) for this long ends with ERROR 0 (0: no bound)",

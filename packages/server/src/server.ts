@@ -11,6 +11,7 @@ import type { FileReadCounters } from "./session/data-source.js";
 import { SocketPool } from "./net/socket-pool.js";
 import type { BootFlow, FlowQuery } from "./observe/flows.js";
 import type { LiveSession } from "./observe/live.js";
+import type { HttpObserver, HttpRefusal, HttpRequestInfo } from "./observe/instrument.js";
 import { Monitor } from "./observe/live-monitor.js";
 import type { SessionSummary } from "./observe/live-tally.js";
 import type { ReadHandler } from "./handler.js";
@@ -441,6 +442,35 @@ export class TftpServer {
     } catch {
       // A throwing hook must not take the server down.
     }
+  }
+
+  /** For the HTTP stage (net/http-stage.ts): the read handler in force. @internal */
+  get handler(): ReadHandler {
+    return this.setup.handler;
+  }
+
+  /**
+   * For the HTTP stage (net/http-stage.ts): a request starts. It gets an id
+   * from the sessions' sequence, joins its client's boot flow as a step of
+   * kind "http", and gets its span and metrics from the instrumentation.
+   * @internal
+   */
+  httpRequest(info: Omit<HttpRequestInfo, "id">): HttpObserver & { readonly id: number } {
+    const id = this.nextId++;
+    this.counters.httpRequests++;
+    const obs = this.monitor.http({ ...info, id });
+    return Object.assign(obs, { id });
+  }
+
+  /** For the HTTP stage: `bytes` of response body were sent. @internal */
+  countHttpBytes(bytes: number): void {
+    this.counters.httpBytesSent += bytes;
+  }
+
+  /** For the HTTP stage: a request or connection was refused (counted, and in the metrics by reason). @internal */
+  httpRefused(reason: HttpRefusal): void {
+    this.counters.httpRefused++;
+    this.monitor.httpRefused(reason);
   }
 
   /**

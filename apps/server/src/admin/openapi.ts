@@ -35,6 +35,7 @@ const schemas = {
       duplicateRequests: int, writeRequestsRefused: int, refusedBusy: int, rateLimited: int,
       writesStarted: int, bytesReceived: int, fileCacheHits: int, fileCacheMisses: int,
       fileReadsOnLoop: int, fileReadsInPool: int, fileReadsSlowOnLoop: int,
+      httpRequests: int, httpBytesSent: int, httpRefused: int,
       outcomes: { type: "object", additionalProperties: int, propertyNames: { enum: OUTCOMES } },
     },
   },
@@ -64,7 +65,7 @@ const schemas = {
     properties: {
       sessionId: { type: "string" },
       path: { type: "string" },
-      kind: { enum: ["read", "write", "http"], description: "a TFTP read or write, or a request of the HTTP stage" },
+      kind: { enum: ["read", "write", "http"], description: "a TFTP read or write, or a request of the HTTP stage (`http`: blksize and windowsize 0)" },
       outcome: {
         anyOf: [ref("Outcome"), { const: "search-miss" }, { const: "running" }],
         description: "`search-miss`: a name missing inside a known config search (pxelinux.cfg/01-<mac>, grub.cfg-<hex IP>, autoexec.ipxe), not a failure; `running` while the session runs",
@@ -79,7 +80,8 @@ const schemas = {
       durationMs: ms,
       handlerMs: { type: ["number", "null"], minimum: 0, description: "time the handler took to answer; null while it has not" },
       retransmits: int,
-      error: { type: "string", description: "the TFTP error sent or received, `code: message`" },
+      error: { type: "string", description: "the TFTP error sent or received, `code: message` (HTTP steps: `status: message`)" },
+      httpStatus: { ...int, description: "HTTP steps: the response's status code" },
     },
   },
   BootFlow: {

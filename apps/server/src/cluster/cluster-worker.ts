@@ -12,7 +12,7 @@ import type { RemoteInfo } from "node:dgram";
 import { Socket } from "node:net";
 import { PrometheusSerializer } from "@opentelemetry/exporter-prometheus";
 import {
-  createServer,
+  HttpStage, createServer,
   type FlowQuery, type RelayListener, type ServerEvent, type SessionStats, type TftpServer,
 } from "@tftpkit/server";
 import { parseAdminAddress } from "../admin/admin.js";
@@ -20,7 +20,7 @@ import { resolveConfig } from "../config/settings.js";
 import { formatSession } from "../observe/session-log.js";
 import type { Config } from "../config/config.js";
 import {
-  ENV_ARGS, ENV_SLOT,
+  ENV_ARGS, ENV_HTTP, ENV_SLOT,
   type ReloadAnswer, type ToPrimary, type ToWorker, type WorkerArgs,
 } from "./protocol.js";
 import { CHANNEL_FD, FrameKind, FrameReader, FrameWriter, type Frame } from "./channel.js";
@@ -29,7 +29,7 @@ import { buildServerOptions } from "../config/serve-options.js";
 import { startTelemetry, type Telemetry } from "../observe/telemetry.js";
 
 /** Keys a reload cannot change in a running server. */
-export const FIXED_KEYS = ["host", "port", "singlePort", "admin", "user", "group", "traceConsole", "workers", "recvBufferBytes"] as const;
+export const FIXED_KEYS = ["host", "port", "singlePort", "admin", "http", "httpMaxHeaderBytes", "user", "group", "traceConsole", "workers", "recvBufferBytes"] as const;
 
 export function changedFixedKeys(before: Config, after: Config): string[] {
   const a = before as unknown as Record<string, unknown>;
@@ -169,11 +169,16 @@ export async function runWorker(): Promise<void> {
     const onSessionEnd = (s: SessionStats): void => {
       if (log !== "off") logLines.write(formatSession(s, log, slot));
     };
-    const extras = { onSessionEnd, instrumentation: telemetry.instrumentation };
+    // The HTTP stage's address, bound by the primary (helpers.http of handler modules).
+    const httpEnv = process.env[ENV_HTTP] ? (JSON.parse(process.env[ENV_HTTP]) as { host: string | null; port: number }) : undefined;
+    const httpAt = httpEnv ? { host: httpEnv.host ?? undefined, port: httpEnv.port } : undefined;
+    const extras = { onSessionEnd, instrumentation: telemetry.instrumentation, http: () => httpAt };
     // Ids of live sessions, flow steps and flows are unique across workers: "w2:17".
     const idPrefix = `w${slot}:`;
     server = createServer({ ...(await buildServerOptions(config, extras)), idPrefix });
     server.serveRelayed();
+    // Connections to the HTTP stage come from the primary (ToWorker "http").
+    const stage = httpAt ? new HttpStage(server) : undefined;
 
     // The datagram channel the primary opened (fd 4): requests in, listening-socket answers out.
     const chan = new Socket({ fd: CHANNEL_FD, readable: true, writable: true });
@@ -192,7 +197,7 @@ export async function runWorker(): Promise<void> {
     const drain = (graceMs: number): Promise<void> => {
       draining ??= (async () => {
         clearInterval(alive);
-        await server.close({ graceMs });
+        await Promise.all([stage?.close({ graceMs }), server.close({ graceMs })]);
         outbox.flush();
         await telemetry.shutdown().catch(() => {});
         process.exit(0);
@@ -252,8 +257,14 @@ export async function runWorker(): Promise<void> {
       });
       intake.run();
     });
-    process.on("message", (m: ToWorker) => {
+    process.on("message", (m: ToWorker, handle?: unknown) => {
       switch (m.t) {
+        case "http":
+          if (handle instanceof Socket) {
+            if (stage) stage.accept(handle);
+            else handle.destroy();
+          }
+          break;
         case "ask":
           void answer(m.q, m.arg).then(
             (v) => post({ t: "answer", id: m.id, v }),

@@ -25,7 +25,7 @@ import type {
 } from "@tftpkit/server";
 import { UdpListeners, emptyServerStats, type Listener } from "@tftpkit/server/internal";
 import {
-  ENV_ARGS, ENV_SLOT,
+  ENV_ARGS, ENV_HTTP, ENV_SLOT,
   type WorkerArgs, type Question, type ReloadAnswer, type ToPrimary, type ToWorker,
 } from "./protocol.js";
 import { CHANNEL_FD, FrameKind, FrameReader, FrameWriter, WORKER_STDIO } from "./channel.js";
@@ -40,6 +40,8 @@ export interface ClusterOptions {
   /** On a wildcard host, one listening socket per interface address (default true, as TftpServer). */
   bindInterfaces?: boolean;
   rescanIntervalMs?: number;
+  /** Where the HTTP stage listens (the primary's socket; workers get its connections): for handler modules. */
+  http?: { host: string | undefined; port: number };
   /** Lines for the operator (worker exits and restarts); default stderr. */
   log?: (line: string) => void;
 }
@@ -277,7 +279,11 @@ export class TftpCluster {
   }
 
   private fork(slot: Slot, first?: { ready: () => void; failed: (error: string) => void }): void {
-    const w = cluster.fork({ [ENV_ARGS]: JSON.stringify(this.o.args), [ENV_SLOT]: String(slot.id) });
+    const w = cluster.fork({
+      [ENV_ARGS]: JSON.stringify(this.o.args),
+      [ENV_SLOT]: String(slot.id),
+      ...(this.o.http ? { [ENV_HTTP]: JSON.stringify({ host: this.o.http.host ?? null, port: this.o.http.port }) } : {}),
+    });
     slot.worker = w;
     slot.pid = w.process.pid;
     slot.ready = false;
@@ -388,6 +394,27 @@ export class TftpCluster {
       if (s.ready) return s;
     }
     return undefined;
+  }
+
+  /**
+   * A connection to the HTTP stage, accepted by the primary: handed to the
+   * worker that owns the client's address, as its datagrams are, so that
+   * its HTTP requests join the same boot flow and trace. Closed when no
+   * worker is up.
+   */
+  acceptHttp(sock: Socket): void {
+    const slot = this.slotFor(sock.remoteAddress ?? "");
+    if (!slot?.worker || this.stopping) {
+      sock.destroy();
+      return;
+    }
+    try {
+      slot.worker.send({ t: "http" } satisfies ToWorker, sock, (err: Error | null) => {
+        if (err) sock.destroy();
+      });
+    } catch {
+      sock.destroy();
+    }
   }
 
   private route(msg: Buffer, rinfo: RemoteInfo, l: Listener): void {

@@ -9,6 +9,8 @@ export const ENV_ARGS = "TFTPKIT_CLUSTER_ARGS";
 
 /** What a worker needs of the command line to read its configuration. */
 export type WorkerArgs = Pick<ParsedArgs, "config" | "values" | "verbose">;
+/** The env var that carries the HTTP stage's bound address ({ host, port } JSON; host null for every address). */
+export const ENV_HTTP = "TFTPKIT_HTTP_ADDRESS";
 /** The env var that carries a worker's slot number (1..N, stable across restarts). */
 export const ENV_SLOT = "TFTPKIT_WORKER_SLOT";
 
@@ -21,7 +23,9 @@ export type ToWorker =
   /** Stop accepting; running sessions get graceMs; then exit. */
   | { t: "drain"; graceMs: number }
   /** Whether the primary has event subscribers (workers emit events only while it has). */
-  | { t: "subscribe"; on: boolean };
+  | { t: "subscribe"; on: boolean }
+  /** A connection to the HTTP stage (the socket travels as the message's handle), from a client this worker owns. */
+  | { t: "http" };
 
 /** Worker -> primary. */
 export type ToPrimary =

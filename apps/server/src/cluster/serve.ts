@@ -3,14 +3,49 @@
 // then forks the workers (which run as the dropped user), reloads every
 // worker on SIGHUP and drains every worker on SIGTERM/SIGINT.
 
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from "node:net";
 import type { ReceiveBuffer } from "@tftpkit/server";
 import { parseAdminAddress, readTokenFile, type AdminServer } from "../admin/admin.js";
 import type { AdminSource, ReloadResult } from "../admin/source.js";
 import type { ParsedArgs } from "../config/args.js";
 import { resolveConfig, version } from "../config/settings.js";
 import { TftpCluster } from "./cluster.js";
-import type { Config } from "../config/config.js";
-import { checkRoots, dropPrivileges, listenError, startAdminServer, type Account } from "../startup.js";
+import { parseHttpAddress, type Config } from "../config/config.js";
+import { checkRoots, dropPrivileges, httpListenError, listenError, startAdminServer, type Account } from "../startup.js";
+
+/**
+ * The HTTP stage's listening socket in the primary: connections wait,
+ * unread, until `serve` is set (the workers are up), then each goes to
+ * the worker that owns the client's address.
+ */
+async function listenHttp(http: string): Promise<{ server: NetServer; address: AddressInfo; serve: (accept: (s: Socket) => void) => void }> {
+  const at = parseHttpAddress(http)!;
+  const held: Socket[] = [];
+  let accept: ((s: Socket) => void) | undefined;
+  const server = createNetServer({ pauseOnConnect: true, allowHalfOpen: true }, (s) => {
+    s.on("error", () => {});
+    if (accept) accept(s);
+    else held.push(s);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen({ host: at.host, port: at.port }, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  }).catch((err: unknown) => {
+    throw httpListenError(err, http);
+  });
+  server.on("error", () => {});
+  return {
+    server,
+    address: server.address() as AddressInfo,
+    serve: (fn) => {
+      accept = fn;
+      for (const s of held.splice(0)) if (!s.destroyed) fn(s);
+    },
+  };
+}
 
 /** The start-up line about the listening sockets' receive buffer. */
 export function describeReceiveBuffer(rb: ReceiveBuffer): string {
@@ -41,12 +76,17 @@ export function clusterAdminSource(
 
 export async function serveCluster(args: ParsedArgs, config: Config, workers: number, account?: Account): Promise<number> {
   let current = config;
+  // The HTTP stage's socket first: the workers learn its address when they are forked.
+  const http = config.http && config.http !== "off" ? await listenHttp(config.http) : undefined;
+  const wildcard = http && (http.address.address === "::" || http.address.address === "0.0.0.0");
   const cluster = new TftpCluster({
     workers,
     args: { config: args.config, values: args.values, verbose: args.verbose },
     recvBufferBytes: config.recvBufferBytes,
+    http: http ? { host: wildcard ? undefined : http.address.address, port: http.address.port } : undefined,
   });
   const addr = await cluster.listen({ host: config.host, port: config.port }).catch((err: unknown) => {
+    http?.server.close();
     throw listenError(err, config);
   });
   const adminAt = parseAdminAddress(config.admin);
@@ -56,6 +96,7 @@ export async function serveCluster(args: ParsedArgs, config: Config, workers: nu
   try {
     token = await readToken(config);
   } catch (err) {
+    http?.server.close();
     await cluster.close();
     throw err;
   }
@@ -74,6 +115,7 @@ export async function serveCluster(args: ParsedArgs, config: Config, workers: nu
     try {
       admin = await startAdminServer({ at: adminAt, source, current: () => current, token: () => token, version: version() }, notices);
     } catch (err) {
+      http?.server.close();
       await cluster.close();
       throw err;
     }
@@ -85,7 +127,9 @@ export async function serveCluster(args: ParsedArgs, config: Config, workers: nu
       checkRoots(config, account.user);
     }
     await cluster.start();
+    http?.serve((s) => cluster.acceptHttp(s));
   } catch (err) {
+    http?.server.close();
     await admin?.close();
     await cluster.close();
     throw err;
@@ -101,6 +145,10 @@ export async function serveCluster(args: ParsedArgs, config: Config, workers: nu
       .join(", ")})`,
   );
   if (rb) write(describeReceiveBuffer(rb));
+  if (http) {
+    const a = http.address;
+    write(`tftpkit http on http://${a.family === "IPv6" ? `[${a.address}]` : a.address}:${a.port} (GET and HEAD of the same handler and root, in the worker of each client)`);
+  }
   if (admin) write(`tftpkit admin on ${admin.url} (dashboard /, /api/v1, /metrics, /healthz${token ? "; POST drain/reload with the token" : ""})`);
   write(`tftpkit ${cluster.telemetry} (in each worker)`);
   if (account) write(`tftpkit running as ${account.user} (uid ${account.uid}, gid ${account.gid})`);
@@ -137,6 +185,7 @@ export async function serveCluster(args: ParsedArgs, config: Config, workers: nu
               (cluster.dropped ? ` (${cluster.dropped} datagrams were dropped in the primary: no live worker, or one too far behind)` : ""),
           ),
         )
+        .then(() => http?.server.close())
         .then(() => cluster.close({ graceMs: current.drainSeconds * 1000 }))
         .then(() => admin?.close())
         .then(resolve, resolve);

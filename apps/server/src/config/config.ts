@@ -39,6 +39,18 @@ function isTraceUrlTemplate(v: unknown): boolean {
   }
 }
 
+/**
+ * The HTTP stage's listening address: `HOST:PORT`, `[IPv6]:PORT`, `:PORT`
+ * (every address), or undefined for "off". Throws on anything else.
+ */
+export function parseHttpAddress(v: string): { host: string; port: number } | undefined {
+  if (v === "off") return undefined;
+  const m = /^(?:\[([^\]]+)\]|([^:\[\]]*)):(\d{1,5})$/.exec(v);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new Error(`--http needs HOST:PORT, [IPv6]:PORT, :PORT or off (got "${v}")`);
+  return { host: m[1] ?? (m[2] || "::"), port };
+}
+
 /** Keys of the command that the library does not have. */
 export const APP_OPTIONS = {
   handler: option({
@@ -58,6 +70,17 @@ export const APP_OPTIONS = {
         return i > 0 ? { match: pair.slice(0, i), root: pair.slice(i + 1) } : pair;
       }),
     description: "a root folder per client address: MATCH=DIR,... (MATCH: an address, a CIDR or a range)",
+  }),
+  http: option({
+    ...custom<string>((v) => {
+      try {
+        return typeof v === "string" && (v === "off" || parseHttpAddress(v) !== undefined);
+      } catch {
+        return false;
+      }
+    }, 'must be "HOST:PORT", "[IPv6]:PORT", ":PORT" or "off"'),
+    code: false, arg: "HOST:PORT",
+    description: "HTTP stage: serve GET and HEAD of the same files and handler over HTTP here (kernels, initrds, UEFI HTTP Boot); off unless set",
   }),
   user: option({ ...str("NAME"), description: "drop privileges to this user after binding" }),
   group: option({ ...str("NAME"), description: "with user: drop to this group (default: the user's primary group)" }),

@@ -12,13 +12,15 @@ import { loadHandler } from "../handler/handler-module.js";
 export interface Extras {
   onSessionEnd?: (s: SessionStats) => void;
   instrumentation?: Instrumentation;
+  /** Where the HTTP stage listens, once it does (handler modules get it as helpers.http). */
+  http?: () => { host: string | undefined; port: number } | undefined;
 }
 
 export async function buildServerOptions(c: Config, extras: Extras = {}): Promise<ServerOptions> {
   const rootOpts = { caseInsensitive: c.caseInsensitive, clientRoots: c.clientRoots, statCacheMs: c.statCacheMs };
   let handler: ReadHandler | undefined;
   if (c.handler) {
-    handler = await loadHandler(c.handler, c.root ? rootSelector(c.root, rootOpts) : undefined);
+    handler = await loadHandler(c.handler, c.root ? rootSelector(c.root, rootOpts) : undefined, extras.http);
   } else if (c.root) {
     handler = rootHandler(c.root, rootOpts);
   }

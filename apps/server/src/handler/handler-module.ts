@@ -20,6 +20,13 @@ export interface HandlerHelpers {
   root: RootResolver | undefined;
   file: typeof file;
   TftpError: typeof TftpError;
+  /**
+   * Where the HTTP stage listens (`--http`), undefined when it is off: its
+   * port, and its address unless it listens on every address (then the
+   * address the request arrived on, request.local.address, is the one the
+   * client reaches).
+   */
+  http: { host: string | undefined; port: number } | undefined;
 }
 
 export type UserHandler = (
@@ -36,7 +43,11 @@ function registerHandlerHooks(): void {
   register(new URL("./handler-hooks.js", import.meta.url));
 }
 
-export async function loadHandler(path: string, selectRoot: ((address: string) => RootResolver) | undefined): Promise<ReadHandler> {
+export async function loadHandler(
+  path: string,
+  selectRoot: ((address: string) => RootResolver) | undefined,
+  http: () => HandlerHelpers["http"] = () => undefined,
+): Promise<ReadHandler> {
   registerHandlerHooks();
   // A query string defeats the module cache, so that SIGHUP reloads an edited handler.
   const url = `${pathToFileURL(resolve(path)).href}?v=${Date.now()}`;
@@ -52,7 +63,7 @@ export async function loadHandler(path: string, selectRoot: ((address: string) =
   }
   return async (request) => {
     const root = selectRoot?.(request.peer.address);
-    const answer = await user(request, { root, file, TftpError });
+    const answer = await user(request, { root, file, TftpError, http: http() });
     if (answer !== undefined && answer !== null) return answer;
     if (!root) throw TftpError.notFound();
     return root.file(request.path);

@@ -138,3 +138,37 @@ export const BOOT_DURATION_BUCKETS = [1, 2.5, 5, 10, 15, 20, 30, 45, 60, 90, 120
 export const SESSION_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 /** Bucket boundaries (seconds) of the handler latency histogram: 0.1 ms .. 30 s. */
 export const HANDLER_DURATION_BUCKETS = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+// --------------------------------------------------------- the HTTP stage
+// Requests to the HTTP stage (net/http-stage.ts) use OpenTelemetry's HTTP
+// semantic conventions: span name the method, SpanKind.SERVER, and the
+// names below as they are.
+
+/** Span attributes and metric attributes (method, status code, scheme, protocol version). */
+export const ATTR_HTTP_REQUEST_METHOD = "http.request.method";
+export const ATTR_HTTP_RESPONSE_STATUS_CODE = "http.response.status_code";
+export const ATTR_URL_SCHEME = "url.scheme"; // "http"
+export const ATTR_URL_PATH = "url.path";
+export const ATTR_NETWORK_PROTOCOL_VERSION = "network.protocol.version"; // "1.1"
+export const ATTR_CLIENT_ADDRESS = "client.address";
+export const ATTR_CLIENT_PORT = "client.port";
+export const ATTR_SERVER_PORT = "server.port";
+export const ATTR_USER_AGENT = "user_agent.original";
+/** The Range header as asked. */
+export const ATTR_HTTP_RANGE = "http.request.header.range";
+/** Payload bytes written to the client. */
+export const ATTR_HTTP_RESPONSE_BODY_SIZE = "http.response.body.size"; // bytes
+/** Why the stage refused a request: traversal, method, range, headers, busy, idle, bad-request (also a metric attribute). */
+export const ATTR_HTTP_REFUSAL = "tftp.http.refusal";
+
+/** Histogram s: duration of HTTP requests, by method, status code, scheme, protocol version (semantic conventions). */
+export const METRIC_HTTP_DURATION = "http.server.request.duration";
+/** UpDownCounter {request}: HTTP requests being answered, by method and scheme (semantic conventions). */
+export const METRIC_HTTP_ACTIVE = "http.server.active_requests";
+/** Histogram By: response body sizes, by method and status code (semantic conventions). */
+export const METRIC_HTTP_BODY_SIZE = "http.server.response.body.size";
+/** Counter {request}: requests or connections the HTTP stage refused, by tftp.http.refusal. */
+export const METRIC_HTTP_REFUSED = "tftp.server.http.refused";
+
+/** Bucket boundaries (bytes) of the response body size histogram: 1 KiB .. 1 GiB. */
+export const HTTP_BODY_SIZE_BUCKETS = [1024, 16_384, 65_536, 262_144, 1_048_576, 4_194_304, 16_777_216, 67_108_864, 268_435_456, 1_073_741_824];

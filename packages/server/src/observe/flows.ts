@@ -62,6 +62,8 @@ export interface FlowStep {
   retransmits: number;
   /** The TFTP error sent or received ("code: message"). */
   error?: string;
+  /** HTTP steps: the response's status code. */
+  httpStatus?: number;
 }
 
 export interface BootFlow {
@@ -503,6 +505,19 @@ export class FlowTracker {
     this.end(flow);
     this.onBoot(flow, false);
   }
+
+  /**
+   * An HTTP request's step ended (start() it with kind "http"): `final` as
+   * the HTTP stage saw it (status, bytes sent, duration).
+   */
+  finishHttp(flow: FlowRecord, step: StepRecord, final: FlowStep, now: number): void {
+    step.settle(final);
+    flow.active--;
+    if (flow.endedAt !== null) return;
+    if (flow.junk && !step.failed()) this.promote(flow);
+    this.touch(flow, now);
+  }
+
 
   /** Ends every open flow (the server closes). */
   endAll(): void {

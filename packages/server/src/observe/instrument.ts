@@ -5,7 +5,7 @@
 
 import type { BootFlow, FlowContext, FlowStep } from "./flows.js";
 import type { SessionProgress } from "./live.js";
-import type { Endpoint, SessionStats } from "./stats.js";
+import type { Endpoint, Outcome, SessionStats } from "./stats.js";
 
 export interface SessionInfo {
   id: number;
@@ -46,8 +46,52 @@ export interface SessionObserver {
   end(stats: SessionStats, step?: FlowStep): void;
 }
 
+/** A request to the HTTP stage, as telemetry sees it. */
+export interface HttpRequestInfo {
+  id: number;
+  method: string;
+  /** The path the handler sees (percent-decoded, no leading slash, a traceparent suffix stripped). */
+  path: string;
+  peer: Endpoint;
+  local: Endpoint;
+  /** From the traceparent header, the query's traceparent or a suffix of the path. */
+  traceparent?: string;
+  userAgent?: string;
+  range?: string;
+  /** What the request has sent so far (bytes), read on demand. */
+  progress?: () => SessionProgress;
+  /** The boot flow the request joins (set by the flow tracker first, as for sessions). */
+  flow?: FlowContext;
+}
+
+/** How an HTTP request ended. */
+export interface HttpResult {
+  status: number;
+  /** Body bytes written. */
+  bytes: number;
+  /** Content-Length announced (-1: none). */
+  size: number;
+  outcome: Outcome;
+  durationMs: number;
+  handlerMs: number;
+  error?: string;
+}
+
+export interface HttpObserver {
+  readonly flow?: FlowContext;
+  runHandler<T>(fn: () => T): T;
+  end(result: HttpResult): void;
+}
+
+/** Why the HTTP stage refused a request or a connection. */
+export type HttpRefusal = "traversal" | "method" | "range" | "headers" | "busy" | "idle" | "bad-request";
+
 export interface Instrumentation {
   session(info: SessionInfo): SessionObserver | undefined;
+  /** A request to the HTTP stage (net/http-stage.ts). */
+  http?(info: HttpRequestInfo): HttpObserver | undefined;
+  /** The HTTP stage refused a request or a connection. */
+  httpRefused?(reason: HttpRefusal): void;
   /** A packet the server could not decode. */
   malformed(peer: Endpoint): void;
   /** A boot flow ended (idle gap, evicted, booted, or the server closing): e.g. end its root span. */

@@ -8,8 +8,10 @@
 
 import { EventHub, type ServerEvent, type ServerEventListener } from "./events.js";
 import { FLOW_STAGES, type FlowStage } from "./boot-loaders.js";
-import { FlowTracker, flowOptions, type BootFlow, type FlowContext, type FlowQuery, type FlowRecord } from "./flows.js";
-import type { Instrumentation, SessionInfo, SessionObserver } from "./instrument.js";
+import { FlowTracker, flowOptions, type BootFlow, type FlowContext, type FlowQuery, type FlowRecord, type FlowStep } from "./flows.js";
+import type {
+  HttpObserver, HttpRefusal, HttpRequestInfo, HttpResult, Instrumentation, SessionInfo, SessionObserver,
+} from "./instrument.js";
 import { LiveEntry, LiveRegistry, type LiveSession } from "./live.js";
 import { SessionTally, type SessionSummary } from "./live-tally.js";
 import type { ResolvedOptions } from "../options.js";
@@ -66,6 +68,31 @@ class MonitoredSession implements SessionObserver {
   }
 }
 
+/** An HTTP request of the HTTP stage: its flow step, then the instrumentation behind. */
+class MonitoredHttp implements HttpObserver {
+  readonly flow: FlowContext | undefined;
+
+  constructor(
+    private readonly m: Monitor,
+    private readonly flowRecord: FlowRecord | undefined,
+    private readonly step: FlowStepRecord | undefined,
+    private readonly inner: HttpObserver | undefined,
+    private readonly sessionId: string,
+    private readonly path: string,
+  ) {
+    this.flow = flowRecord?.ctx;
+  }
+
+  runHandler<T>(fn: () => T): T {
+    return this.inner ? this.inner.runHandler(fn) : fn();
+  }
+
+  end(r: HttpResult): void {
+    this.inner?.end(r);
+    this.m.httpEnded(this.flowRecord, this.step, this.sessionId, this.path, r);
+  }
+}
+
 export class Monitor implements Instrumentation {
   private readonly live = new LiveRegistry();
   private readonly hub = new EventHub(this.live.entries);
@@ -111,6 +138,53 @@ export class Monitor implements Instrumentation {
 
   malformed(peer: Endpoint): void {
     this.inner?.malformed(peer);
+  }
+
+  /** A request to the HTTP stage joins its client's boot flow as a step (kind "http"). */
+  http(info: HttpRequestInfo): HttpObserver {
+    const now = Date.now();
+    let flow: FlowRecord | undefined;
+    let step: FlowStepRecord | undefined;
+    if (this.tracker.enabled) {
+      ({ flow, step } = this.tracker.start({ id: info.id, kind: "http", path: info.path, peer: info.peer, progress: info.progress }, now));
+      info.flow = flow.ctx;
+    }
+    let inner: HttpObserver | undefined;
+    try {
+      inner = this.inner?.http?.(info);
+    } catch {
+      // Telemetry must not take the server down.
+    }
+    if (flow && this.hub.active) this.hub.emit({ type: "flow", flow: flow.snapshot(now) });
+    return new MonitoredHttp(this, flow, step, inner, `${this.idPrefix}${info.id}`, info.path);
+  }
+
+  httpRefused(reason: HttpRefusal): void {
+    this.inner?.httpRefused?.(reason);
+  }
+
+  httpEnded(flow: FlowRecord | undefined, step: FlowStepRecord | undefined, sessionId: string, path: string, r: HttpResult): void {
+    if (!flow || !step) return;
+    const now = Date.now();
+    const final: FlowStep = {
+      sessionId,
+      path,
+      kind: "http",
+      outcome: r.outcome,
+      stage: step.stage,
+      bytes: r.bytes,
+      tsize: r.size >= 0 ? r.size : null,
+      blksize: 0,
+      windowsize: 0,
+      startedAt: step.startedAt,
+      durationMs: Math.round(r.durationMs * 1000) / 1000,
+      handlerMs: Math.round(r.handlerMs * 1000) / 1000,
+      retransmits: 0,
+      httpStatus: r.status,
+    };
+    if (r.error) final.error = r.error;
+    this.tracker.finishHttp(flow, step, final, now);
+    if (this.hub.active) this.hub.emit({ type: "flow", flow: flow.snapshot(now) });
   }
 
   sessionEnded(entry: LiveEntry, flow: FlowRecord | undefined, step: FlowStepRecord | undefined, s: SessionStats): void {

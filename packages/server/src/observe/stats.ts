@@ -100,6 +100,10 @@ export interface ServerStats {
   sessionBufferRefused: number;
   /** Stale upload temp files (a killed server's) removed. */
   staleUploadsSwept: number;
+  /** HTTP stage: requests answered (any status), body bytes sent, requests and connections refused (405, 403 traversal, 416, 431, busy, idle cut, 400). */
+  httpRequests: number;
+  httpBytesSent: number;
+  httpRefused: number;
   outcomes: Record<Outcome, number>;
 }
 
@@ -130,6 +134,9 @@ export function emptyServerStats(): ServerStats {
     sessionBufferPeakBytes: 0,
     sessionBufferRefused: 0,
     staleUploadsSwept: 0,
+    httpRequests: 0,
+    httpBytesSent: 0,
+    httpRefused: 0,
     outcomes: {
       ok: 0, probe: 0, "not-found": 0, "access-denied": 0, timeout: 0,
       "client-error": 0, "handler-error": 0, error: 0, aborted: 0,

@@ -22,11 +22,13 @@ import {
   ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags,
   context, isSpanContextValid, metrics, trace,
   type Attributes, type Context, type Counter, type Histogram, type Link, type Meter, type MeterProvider,
-  type ObservableUpDownCounter, type Span, type SpanContext, type Tracer, type TracerProvider,
+  type ObservableUpDownCounter, type Span, type UpDownCounter, type SpanContext, type Tracer, type TracerProvider,
 } from "@opentelemetry/api";
 import * as A from "./attributes.js";
 import type { BootFlow, FlowContext, FlowStep } from "./flows.js";
-import type { Instrumentation, SessionInfo, SessionObserver } from "./instrument.js";
+import type {
+  HttpObserver, HttpRefusal, HttpRequestInfo, HttpResult, Instrumentation, SessionInfo, SessionObserver,
+} from "./instrument.js";
 import type { Endpoint, Outcome, SessionStats } from "./stats.js";
 
 export interface OtelInstrumentationOptions {
@@ -84,6 +86,10 @@ class Instruments {
   readonly duration: Histogram;
   readonly handlerDuration: Histogram;
   readonly bootDuration: Histogram;
+  readonly httpDuration: Histogram;
+  readonly httpActive: UpDownCounter;
+  readonly httpBodySize: Histogram;
+  readonly httpRefused: Counter;
   private readonly attrCache = new Map<string, Attributes>();
 
   constructor(meter: Meter) {
@@ -112,6 +118,18 @@ class Instruments {
       description: "Time to boot: from a boot flow's first packet to booted, by loader chain",
       advice: { explicitBucketBoundaries: A.BOOT_DURATION_BUCKETS },
     });
+    this.httpDuration = meter.createHistogram(A.METRIC_HTTP_DURATION, {
+      unit: "s",
+      description: "Duration of HTTP server requests",
+      advice: { explicitBucketBoundaries: A.SESSION_DURATION_BUCKETS },
+    });
+    this.httpActive = meter.createUpDownCounter(A.METRIC_HTTP_ACTIVE, { unit: "{request}", description: "Number of active HTTP server requests" });
+    this.httpBodySize = meter.createHistogram(A.METRIC_HTTP_BODY_SIZE, {
+      unit: "By",
+      description: "Size of HTTP server response bodies",
+      advice: { explicitBucketBoundaries: A.HTTP_BODY_SIZE_BUCKETS },
+    });
+    this.httpRefused = meter.createCounter(A.METRIC_HTTP_REFUSED, { unit: "{request}", description: "Requests and connections the HTTP stage refused, by reason" });
   }
 
   private chains = 0;
@@ -132,6 +150,22 @@ class Instruments {
     this.chains++;
     a = Object.freeze({ [A.ATTR_BOOT_LOADER_CHAIN]: name });
     this.attrCache.set(key, a);
+    return a;
+  }
+
+  /** One frozen attribute set per combination of HTTP metric attributes. */
+  httpAttrs(method: string, status?: number): Attributes {
+    const id = `http\0${method}\0${status ?? ""}`;
+    let a = this.attrCache.get(id);
+    if (!a) {
+      const o: Attributes = { [A.ATTR_HTTP_REQUEST_METHOD]: method, [A.ATTR_URL_SCHEME]: "http", [A.ATTR_NETWORK_PROTOCOL_VERSION]: "1.1" };
+      if (status !== undefined) {
+        o[A.ATTR_HTTP_RESPONSE_STATUS_CODE] = status;
+        if (status >= 500) o[A.ATTR_ERROR_TYPE] = String(status);
+      }
+      a = Object.freeze(o);
+      this.attrCache.set(id, a);
+    }
     return a;
   }
 
@@ -251,6 +285,51 @@ class OtelSession implements SessionObserver {
   }
 }
 
+/** One HTTP request: its span (a child of the flow's tftp.boot span) and the HTTP metrics. */
+class OtelHttp implements HttpObserver {
+  private readonly ctx: Context;
+  private ended = false;
+
+  constructor(
+    private readonly m: Instruments,
+    private readonly span: Span,
+    parent: Context,
+    private readonly method: string,
+  ) {
+    this.ctx = trace.setSpan(parent, span);
+    m.httpActive.add(1, m.httpAttrs(method));
+  }
+
+  runHandler<T>(fn: () => T): T {
+    return context.with(this.ctx, fn);
+  }
+
+  end(r: HttpResult): void {
+    if (this.ended) return;
+    this.ended = true;
+    const m = this.m;
+    m.httpActive.add(-1, m.httpAttrs(this.method));
+    const attrs = m.httpAttrs(this.method, r.status);
+    m.httpDuration.record(r.durationMs / 1000, attrs);
+    m.httpBodySize.record(r.bytes, attrs);
+    const span = this.span;
+    if (!span.isRecording()) return span.end();
+    span.setAttributes({
+      [A.ATTR_HTTP_RESPONSE_STATUS_CODE]: r.status,
+      [A.ATTR_HTTP_RESPONSE_BODY_SIZE]: r.bytes,
+      [A.ATTR_OUTCOME]: r.outcome,
+      [A.ATTR_HANDLER_DURATION]: Math.round(r.handlerMs * 1000) / 1000,
+    });
+    if (r.size >= 0) span.setAttribute(A.ATTR_TSIZE, r.size);
+    // Semantic conventions: a server span is an error for 5xx, and when the response did not complete.
+    if (r.status >= 500 || r.outcome === "aborted" || r.outcome === "timeout") {
+      span.setAttribute(A.ATTR_ERROR_TYPE, r.status >= 500 ? String(r.status) : r.outcome);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: r.error ?? r.outcome });
+    }
+    span.end();
+  }
+}
+
 /** The W3C traceparent of a span context. */
 function traceparentOf(sc: SpanContext): string {
   return `00-${sc.traceId}-${sc.spanId}-${sc.traceFlags & TraceFlags.SAMPLED ? "01" : "00"}`;
@@ -357,6 +436,51 @@ class OtelInstrumentation implements Instrumentation {
 
   malformed(_peer: Endpoint): void {
     this.m.malformed.add(1);
+  }
+
+  /**
+   * A request to the HTTP stage: a child of the flow's tftp.boot span, or of
+   * the span its traceparent names (header, query or path suffix), linked
+   * to the boot span when that is another trace.
+   */
+  http(info: HttpRequestInfo): HttpObserver {
+    const named = parentContext(info.traceparent);
+    let parent = named;
+    let links: Link[] | undefined;
+    if (info.flow) {
+      const boot = this.boot(info.flow, named);
+      const namedSc = info.traceparent ? trace.getSpanContext(named) : undefined;
+      if (namedSc) {
+        if (namedSc.traceId !== boot.span.spanContext().traceId) links = [{ context: boot.span.spanContext() }];
+        else if (namedSc.spanId === boot.span.spanContext().spanId) parent = boot.ctx;
+      } else {
+        parent = boot.ctx;
+      }
+    }
+    const attributes: Attributes = {
+      [A.ATTR_SESSION_ID]: info.id,
+      [A.ATTR_KIND]: "http",
+      [A.ATTR_PATH]: info.path,
+      [A.ATTR_HTTP_REQUEST_METHOD]: info.method,
+      [A.ATTR_URL_SCHEME]: "http",
+      [A.ATTR_URL_PATH]: `/${info.path}`,
+      [A.ATTR_NETWORK_PROTOCOL_VERSION]: "1.1",
+      [A.ATTR_NETWORK_TRANSPORT]: "tcp",
+      [A.ATTR_CLIENT_ADDRESS]: info.peer.address,
+      [A.ATTR_CLIENT_PORT]: info.peer.port,
+      [A.ATTR_NETWORK_PEER_ADDRESS]: info.peer.address,
+      [A.ATTR_NETWORK_PEER_PORT]: info.peer.port,
+      [A.ATTR_SERVER_PORT]: info.local.port,
+    };
+    if (info.local.address) attributes[A.ATTR_NETWORK_LOCAL_ADDRESS] = info.local.address;
+    if (info.userAgent) attributes[A.ATTR_USER_AGENT] = info.userAgent;
+    if (info.range) attributes[A.ATTR_HTTP_RANGE] = info.range;
+    const span = this.tracer.startSpan(info.method, { kind: SpanKind.SERVER, attributes, links }, parent);
+    return new OtelHttp(this.m, span, parent, info.method);
+  }
+
+  httpRefused(reason: HttpRefusal): void {
+    this.m.httpRefused.add(1, { [A.ATTR_HTTP_REFUSAL]: reason });
   }
 }
 
