@@ -52,7 +52,7 @@ export function readAttributes(repo) {
     }
     const decl = /^export const (\w+)\s*=\s*(.+?);\s*(?:\/\/\s*(.*))?$/.exec(line);
     if (decl) {
-      out.push({ name: decl[1], value: JSON.parse(decl[2]), doc: doc.join(" "), note: decl[3]?.trim() ?? "", section, sub });
+      out.push({ name: decl[1], value: JSON.parse(decl[2].replace(/(\d)_(?=\d)/g, "$1")), doc: doc.join(" "), note: decl[3]?.trim() ?? "", section, sub });
       doc = [];
       continue;
     }
