@@ -30,7 +30,7 @@ import { readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { TftpError, hexToIpv4, parseBootPath } from "@tftpkit/server";
-import { templateSource } from "@tftpkit/sources";
+import { templateSource } from "@tftpkit/handler-kit";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const MACHINES = process.env.NETBOOT_MACHINES || join(here, "machines.json");

@@ -125,8 +125,8 @@ describe.skipIf(!hasCurl)("examples/netboot", () => {
     expect(flow.steps.map((s) => `${s.kind} ${s.path} ${s.outcome}`)).toEqual([
       "read lpxelinux.0 ok",
       "read ldlinux.c32 ok",
-      "read pxelinux.cfg/8a2d0c8e-1f3b-4c55-9d1e-6b7a0f2e3c4d not-found",
-      "read pxelinux.cfg/01-52-54-00-aa-bb-cc not-found",
+      "read pxelinux.cfg/8a2d0c8e-1f3b-4c55-9d1e-6b7a0f2e3c4d search-miss",
+      "read pxelinux.cfg/01-52-54-00-aa-bb-cc search-miss",
       "read pxelinux.cfg/7F000034 ok",
       "http fedora/vmlinuz ok",
       "http fedora/initrd.img ok",
@@ -194,7 +194,7 @@ describe.skipIf(!hasCurl)("examples/netboot", () => {
     const flow = await flowOf(me, 6);
     expect(flow.steps.map((s) => `${s.kind} ${s.path} ${s.outcome}`)).toEqual([
       "read undionly.kpxe ok",
-      "read autoexec.ipxe not-found",
+      "read autoexec.ipxe search-miss",
       "http boot.ipxe ok",
       "http debian/linux ok",
       "http debian/initrd.gz ok",
