@@ -32,11 +32,11 @@ export const TFTPKIT_MAX_WINDOWSIZE = 16;
 
 export interface TftpkitTarget extends Target {
   /** SessionStats of every finished session, all servers started by this target. */
-  readonly sessions: Array<Record<string, any>>;
+  readonly sessions: SessionStats[];
 }
 
 export function tftpkitTarget(): TftpkitTarget {
-  const sessions: Array<Record<string, any>> = [];
+  const sessions: SessionStats[] = [];
   return {
     sessions,
     name: "tftpkit",
@@ -50,7 +50,7 @@ export function tftpkitTarget(): TftpkitTarget {
         maxBlksize: TFTPKIT_MAX_BLKSIZE,
         maxWindowsize: TFTPKIT_MAX_WINDOWSIZE,
         onSessionEnd: (stats) => {
-          if (sessions.length < 5000) sessions.push(stats as unknown as Record<string, any>);
+          if (sessions.length < 5000) sessions.push(stats);
         },
       });
       const addr = await server.listen({ host, port: 0 });

@@ -127,8 +127,14 @@ describe("HDR percentiles", () => {
         const ha = newHist();
         const hb = newHist();
         const all = newHist();
-        for (const x of a) (recordMs(ha, x), recordMs(all, x));
-        for (const x of b) (recordMs(hb, x), recordMs(all, x));
+        for (const x of a) {
+          recordMs(ha, x);
+          recordMs(all, x);
+        }
+        for (const x of b) {
+          recordMs(hb, x);
+          recordMs(all, x);
+        }
         const pa = emptyPart();
         const pb = emptyPart();
         pa.latency = ha;
