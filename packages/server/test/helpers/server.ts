@@ -3,7 +3,6 @@
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
-import { randomBytes } from "node:crypto";
 import { afterAll } from "vitest";
 import { createServer, type ServerOptions, type SessionStats, type TftpServer } from "../../src/index.js";
 import { TimeoutError } from "./client.js";
@@ -101,6 +100,4 @@ export function makeRoot(files: Record<string, Buffer | string> = {}): { root: s
   return { root, cleanup: () => rmSync(root, { recursive: true, force: true }) };
 }
 
-export function bytes(n: number): Buffer {
-  return randomBytes(n);
-}
+export { bytes } from "@tftpkit/test-support";
