@@ -61,7 +61,7 @@ export async function serve(argv: string[]): Promise<number> {
   // Everything that can be checked is checked before any socket is bound.
   const account = config.user ? lookupAccount(config.user, config.group) : undefined;
   checkRoots(config);
-  // Every core (issue 13): a primary and N worker processes, see cluster-serve.ts.
+  // Every core: a primary and N worker processes, see cluster/serve.ts.
   const workers = config.workers ?? availableParallelism();
   if (workers > 1) return serveCluster(args, config, workers, account);
   const logOf = (c: Config): Config["log"] => (c.log === "off" && args.verbose > 0 ? "text" : c.log);
