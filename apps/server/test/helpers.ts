@@ -3,41 +3,18 @@
 // that decodes what it gets (protobuf or JSON), and free ports.
 
 import { spawn, execFile, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { createServer as createHttpServer, type IncomingMessage, type Server } from "node:http";
-import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CURL, curlTftp as curlUrl, sleep, type CurlResult } from "@tftpkit/test-support";
+import { CURL, curlTftp as curlUrl, tempTree as sharedTempTree, waitFor, type CurlResult, type TempTree } from "@tftpkit/test-support";
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const BIN = join(here, "..", "bin", "tftpkit.js");
-export { CURL, hasCurl, sleep, freeTcpPort as freePort, freeUdpPort, type CurlResult } from "@tftpkit/test-support";
-
-/** Polls `probe` until it returns a value (not undefined), or throws after `ms`. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 15_000, every = 100): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ""}`);
-    await sleep(every);
-  }
-}
+export { CURL, hasCurl, sleep, waitFor, freeTcpPort as freePort, freeUdpPort, type CurlResult } from "@tftpkit/test-support";
 
 /** A temporary folder with files (name -> content). */
-export function tempTree(files: Record<string, string | Buffer> = {}): { dir: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), "tftpkit-app-test-"));
-  for (const [name, content] of Object.entries(files)) {
-    mkdirSync(dirname(join(dir, name)), { recursive: true });
-    writeFileSync(join(dir, name), content);
-  }
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+export function tempTree(files: Record<string, string | Buffer> = {}): TempTree {
+  return sharedTempTree(files, { prefix: "tftpkit-app-test-" });
 }
 
 const made: Array<() => void> = [];

@@ -3,10 +3,7 @@
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { mkdtempSync, writeFileSync, rmSync, chmodSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { IN_TFTPD, UdpPeer, freeUdpPort } from "@tftpkit/test-support";
+import { IN_TFTPD, UdpPeer, freeUdpPort, tempTree, type TempTree } from "@tftpkit/test-support";
 import { LossInjector } from "../src/index.js";
 
 export {
@@ -21,11 +18,9 @@ export {
   oackPacket as oack,
 } from "@tftpkit/test-support";
 
-export function tempRoot(files: Record<string, Uint8Array | string>): { dir: string; cleanup(): void } {
-  const dir = mkdtempSync(join(tmpdir(), "tftpkit-client-"));
-  chmodSync(dir, 0o777);
-  for (const [name, data] of Object.entries(files)) writeFileSync(join(dir, name), data);
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+/** A temporary root open to every user (tftpd-hpa writes there as another user). */
+export function tempRoot(files: Record<string, Uint8Array | string>): TempTree {
+  return tempTree(files, { prefix: "tftpkit-client-", mode: 0o777 });
 }
 
 /** A scripted server for the client's tests: the shared raw UDP peer, speaking in (msg, rinfo) pairs. */
