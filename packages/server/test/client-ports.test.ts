@@ -1,17 +1,16 @@
 // One client port for several sessions in a row.
 
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { UdpClient, closeAllClients, dataBlocks, get } from "./helpers/client.js";
-import { bytes, closeAllServers, makeRoot, startServer } from "./helpers/server.js";
+import { bytes, closeAllServers, rootMaker, startServer } from "./helpers/server.js";
 
 const data = bytes(3000);
-const { root, cleanup } = makeRoot({ "f.bin": data });
+const root = rootMaker()({ "f.bin": data });
 
 afterEach(async () => {
   closeAllClients();
   await closeAllServers();
 });
-afterAll(() => cleanup());
 
 describe("client ports", () => {
   it("one client port used for three sessions in a row", async () => {

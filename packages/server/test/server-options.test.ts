@@ -1,19 +1,18 @@
 // createServer() options: validation (a TftpConfigError naming the option),
 // refuseOptions, retries 0.
 
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { TftpConfigError, createServer } from "../src/index.js";
 import { UdpClient, closeAllClients, get, rrq } from "./helpers/client.js";
-import { bytes, closeAllServers, makeRoot, startServer } from "./helpers/server.js";
+import { bytes, closeAllServers, rootMaker, startServer } from "./helpers/server.js";
 
 const data = bytes(3000);
-const { root, cleanup } = makeRoot({ "f.bin": data });
+const root = rootMaker()({ "f.bin": data });
 
 afterEach(async () => {
   closeAllClients();
   await closeAllServers();
 });
-afterAll(() => cleanup());
 
 describe("server options", () => {
   it.each([
