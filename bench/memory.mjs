@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench:memory: the memory figures of the hardening issue, measured
+// npm run bench:memory: the server's memory figures (see docs/performance.md), measured
 // on `tftpkit serve` (its whole process tree) from the outside.
 //
 //   held      RSS per held lock-step session: N sessions (default 1000) of a

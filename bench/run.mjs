@@ -6,7 +6,7 @@
 // fresh server process per run, the order rotated per round), medians of
 // --rounds (default 3). Single-stream scenarios pin client and server to one
 // CPU (taskset). Prints a table with tftpkit's ratio to each server and the
-// issue's goals; JSON to bench-results/.
+// performance goals; JSON to bench-results/.
 //
 //   node bench/run.mjs [--quick] [--servers a,b] [--scenarios id,id] [--rounds N]
 //                      [--tftpkit-args="--workers 2"] [--no-build] [--no-warmup]
@@ -35,7 +35,7 @@ if (opt.help) {
   process.stdout.write(
     "Usage: npm run bench [-- --quick] [-- --servers tftpkit,tftpd-hpa,atftpd,dnsmasq] [-- --scenarios id,...]\n" +
       "                     [-- --rounds N] [-- --tftpkit-args=\"--workers 2\"] [-- --no-build] [-- --no-warmup]\n" +
-      "  (default) the throughput issue's scenarios at full size, 3 rounds, medians (about 15-20 minutes on 2 cores; most of it the peers waiting out lost blocks)\n" +
+      "  (default) every scenario at full size, 3 rounds, medians (about 15-20 minutes on 2 cores; most of it the peers waiting out lost blocks)\n" +
       "  --quick   small files and counts, 1 round (about 2 minutes): for development, not for figures\n" +
       "  --no-warmup  measure each server cold (by default every server gets the same unmeasured warm-up first)\n" +
       "  scenarios: " + "lockstep window16 storm small loss loss-w8 burst loadgen\n",
@@ -115,14 +115,14 @@ const SCENARIOS = [
     id: "loadgen",
     // Each of the 20 clients fetches the file five times: 100 fetches, about 2 s per
     // tool, where 20 fetches (0.4 s) measured mostly the machine's scheduling noise.
-    title: `tftpkit-load vs tftpbench against tftpd-hpa: ${Q(20, 5)} clients, ${Q(100, 10)} fetches of ${mib("f4m.bin")}, blksize 1468 (issue 11)`,
+    title: `tftpkit-load vs tftpbench against tftpd-hpa: ${Q(20, 5)} clients, ${Q(100, 10)} fetches of ${mib("f4m.bin")}, blksize 1468`,
     args: [...SRC, "--file", `f4m.bin:${Q(100, 10)}`, "--concurrency", String(Q(20, 5)), "--blksize", "1468"],
     loadgenArgs: [...SRC, "--clients", String(Q(20, 5)), "--sessions", String(Q(100, 10)), "--file", "f4m.bin", "--blksize", "1468"],
     metric: "mbps", unit: "MB/s", better: "high", only: "tftpd-hpa",
   },
 ];
 
-// The issue's goals, checked on the medians: [scenario, peer(s), test, text].
+// The performance goals, checked on the medians: [scenario, peer(s), test, text].
 const GOALS = [
   ["small", ["dnsmasq"], (r) => r >= 1.0, ">= 1.0x dnsmasq sessions/s"],
   ["storm", ["dnsmasq"], (r) => r >= 1.0, "wall time <= 1.0x dnsmasq"],
@@ -383,7 +383,7 @@ for (const sc of scenarios) {
   }
 }
 
-// Goals of the throughput issue, on these medians.
+// The performance goals, on these medians.
 const goalLines = [];
 for (const [id, peers, ok, text] of GOALS) {
   const sc = scenarios.find((s) => s.id === id);
@@ -406,7 +406,7 @@ if (lgRow && Number.isFinite(lgRow.loadgen_mbps)) {
   goalLines.push(`  ${ratio >= 0.85 ? "met    " : "NOT met"} tftpkit-load within 15% of the C client against tftpd-hpa: ${fmt(ratio, 2)}`);
 }
 lines.push("");
-lines.push(`goals (issues 13 and 11)${quick ? ", QUICK run: sizes differ from the goals' scenarios" : ""}:`);
+lines.push(`goals${quick ? ", QUICK run: sizes differ from the goals' scenarios" : ""}:`);
 lines.push(...goalLines);
 lines.push("");
 lines.push(`server CPU s: ${cpuHow} (the server and all it forks); RSS: peak of the process tree sampled every 200 ms, or the main process's VmHWM if larger`);

@@ -14,7 +14,7 @@ import { createSocket } from "node:dgram";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REPO, hasCurl, ok, run, tftpGet } from "./helpers.js";
+import { REPO, hasCurl, ok, run, curlGet } from "./helpers.js";
 
 const PODMAN = "/usr/bin/podman";
 const missing = [PODMAN, "/usr/sbin/runc", "/usr/sbin/debootstrap"].filter((p) => !existsSync(p));
@@ -104,7 +104,7 @@ describe.skipIf(skip)("container image", () => {
     const admin = await freeUdpPort();
     await start("tftpkit-test-serve", ["serve", "--root", "/srv/tftp", "--host", "127.0.0.1", "--port", String(port), "--admin", `127.0.0.1:${admin}`],
       ["-e", `TFTPKIT_HEALTH_URL=http://127.0.0.1:${admin}/healthz`]);
-    expect((await tftpGet("127.0.0.1", port, "payload.bin")).equals(payload)).toBe(true);
+    expect((await curlGet("127.0.0.1", port, "payload.bin")).equals(payload)).toBe(true);
     const health = await podman(["healthcheck", "run", "tftpkit-test-serve"]);
     expect(health.code, health.stdout + health.stderr).toBe(0);
     const id = await ok(PODMAN, ["exec", "tftpkit-test-serve", "id", "-u"], { env });
@@ -118,6 +118,6 @@ describe.skipIf(skip)("container image", () => {
     if (!(await udpPortFree(69))) ctx.skip();
     const admin = await freeUdpPort();
     await start("tftpkit-test-69", ["serve", "--root", "/srv/tftp", "--host", "127.0.0.1", "--port", "69", "--admin", `127.0.0.1:${admin}`]);
-    expect((await tftpGet("127.0.0.1", 69, "payload.bin")).equals(payload)).toBe(true);
+    expect((await curlGet("127.0.0.1", 69, "payload.bin")).equals(payload)).toBe(true);
   });
 });

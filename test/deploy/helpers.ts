@@ -3,12 +3,12 @@
 // (waiting for its "serving ... on HOST:PORT" line), and curl as the client.
 
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { curlTftp } from "@tftpkit/test-support";
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-export const CURL = "/usr/bin/curl";
+export { CURL, hasCurl } from "@tftpkit/test-support";
 
 export interface RunResult {
   code: number | null;
@@ -90,14 +90,8 @@ export function serve(cmd: string, args: string[], opts: { cwd?: string; env?: N
 }
 
 /** Fetches a file with curl over TFTP; returns its bytes. */
-export async function tftpGet(host: string, port: number, path: string): Promise<Buffer> {
-  const r = await new Promise<{ code: number | null; stdout: Buffer; stderr: string }>((resolve) => {
-    execFile(CURL, ["-sS", "--max-time", "30", `tftp://${host}:${port}/${path}`], { encoding: "buffer", maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      resolve({ code: err ? 1 : 0, stdout, stderr: stderr.toString() });
-    });
-  });
+export async function curlGet(host: string, port: number, path: string): Promise<Buffer> {
+  const r = await curlTftp(`tftp://${host}:${port}/${path}`, [], 30);
   if (r.code !== 0) throw new Error(`curl tftp://${host}:${port}/${path}: ${r.stderr}`);
-  return r.stdout;
+  return r.data;
 }
-
-export const hasCurl = existsSync(CURL);

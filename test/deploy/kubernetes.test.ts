@@ -21,9 +21,13 @@ const DIR = join(REPO, "infra", "kubernetes");
 const BIN = join(REPO, "apps", "server", "bin", "tftpkit.js");
 const VERSION = JSON.parse(readFileSync(join(REPO, "apps", "server", "package.json"), "utf8")).version as string;
 
-interface Manifest { file: string; apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; [k: string]: any }
+/** A parsed YAML value: untyped until the kubernetes-models validators below have checked its document. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- YAML documents are walked freely in the assertions
+type Yaml = any;
 
-const MODELS: Record<string, new (data: any) => { validate(): void }> = {
+interface Manifest { file: string; apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; [k: string]: Yaml }
+
+const MODELS: Record<string, new (data: Yaml) => { validate(): void }> = {
   "v1/ConfigMap": ConfigMap, "v1/Namespace": Namespace, "v1/Service": Service,
   "v1/PersistentVolumeClaim": PersistentVolumeClaim, "apps/v1/DaemonSet": DaemonSet,
   "apps/v1/Deployment": Deployment, "batch/v1/Job": Job, "policy/v1/PodDisruptionBudget": PodDisruptionBudget,
@@ -43,8 +47,8 @@ const find = (kind: string, name: string): Manifest => {
 const work = mkdtempSync(join(tmpdir(), "tftpkit-k8s-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-function tftpkitContainer(m: Manifest): any {
-  const c = m.spec.template.spec.containers.find((x: any) => x.name === "tftpkit");
+function tftpkitContainer(m: Manifest): Yaml {
+  const c = m.spec.template.spec.containers.find((x: Yaml) => x.name === "tftpkit");
   expect(c, `${m.kind} ${m.metadata.name} has a tftpkit container`).toBeTruthy();
   return c;
 }
@@ -87,10 +91,10 @@ describe("Kubernetes manifests", () => {
       expect(c.readinessProbe.httpGet.path).toBe("/healthz");
       expect(c.resources.requests.cpu && c.resources.requests.memory && c.resources.limits.cpu && c.resources.limits.memory).toBeTruthy();
       expect(c.ports).toContainEqual(expect.objectContaining({ containerPort: 69, protocol: "UDP" }));
-      const mounts = Object.fromEntries(c.volumeMounts.map((v: any) => [v.mountPath, v]));
+      const mounts = Object.fromEntries(c.volumeMounts.map((v: Yaml) => [v.mountPath, v]));
       expect(mounts["/etc/tftpkit"].readOnly).toBe(true);
       expect(mounts["/srv/tftp"].readOnly).toBe(true);
-      const otel = c.env.find((e: any) => e.name === "OTEL_EXPORTER_OTLP_ENDPOINT");
+      const otel = c.env.find((e: Yaml) => e.name === "OTEL_EXPORTER_OTLP_ENDPOINT");
       expect(otel.value).toBe("http://otel-collector.tftpkit.svc:4318");
     }
   });
@@ -114,7 +118,7 @@ describe("Kubernetes manifests", () => {
     const ann = d.spec.template.metadata.annotations;
     expect(ann).toMatchObject({ "prometheus.io/scrape": "true", "prometheus.io/port": "9069", "prometheus.io/path": "/metrics" });
     const cm = find("ConfigMap", "tftpkit-config");
-    const key = d.spec.template.spec.volumes.find((v: any) => v.name === "config").configMap.items[0].key;
+    const key = d.spec.template.spec.volumes.find((v: Yaml) => v.name === "config").configMap.items[0].key;
     expect(parse(cm.data[key])).toMatchObject({ singlePort: true, port: 69 });
     const sysctls = d.spec.template.spec.securityContext.sysctls;
     expect(sysctls).toContainEqual({ name: "net.ipv4.ip_unprivileged_port_start", value: "0" });

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REPO, hasCurl, ok, run, serve, tftpGet } from "./helpers.js";
+import { REPO, hasCurl, ok, run, serve, curlGet } from "./helpers.js";
 
 const PUBLISHED = [
   "@tftpkit/wasm-core", "@tftpkit/options", "@tftpkit/server", "@tftpkit/client", "@tftpkit/handler-kit", "@tftpkit/http-kit",
@@ -83,8 +83,8 @@ describe("npm packages", () => {
       ["serve", "--root", root, "--handler", join(etc, "handler.js"), "--host", "127.0.0.1", "--port", "0", "--admin", "off"],
       { cwd: work });
     try {
-      expect((await tftpGet("127.0.0.1", s.port, "boot.ipxe")).toString()).toBe("#!ipxe\necho client 127.0.0.1\n");
-      expect((await tftpGet("127.0.0.1", s.port, "hello.txt")).toString()).toBe("hello from the root\n");
+      expect((await curlGet("127.0.0.1", s.port, "boot.ipxe")).toString()).toBe("#!ipxe\necho client 127.0.0.1\n");
+      expect((await curlGet("127.0.0.1", s.port, "hello.txt")).toString()).toBe("hello from the root\n");
       // The load generator from the same install, against that server.
       const load = await run(join(project, "node_modules", ".bin", "tftpkit-load"),
         ["--target", `127.0.0.1:${s.port}`, "--sessions", "20", "--clients", "4", "--file", "hello.txt", "--json"], { cwd: project, timeoutMs: 120_000 });

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import { REPO, hasCurl, run, serve, tftpGet } from "./helpers.js";
+import { REPO, hasCurl, run, serve, curlGet } from "./helpers.js";
 
 const SYSTEMD = join(REPO, "infra", "systemd");
 const UNIT = readFileSync(join(SYSTEMD, "tftpkit.service"), "utf8");
@@ -96,12 +96,12 @@ describe("systemd unit", () => {
     expect(cmd).toBe("/usr/bin/tftpkit");
     const s = await serve(BIN, args.map((a) => (a === "/etc/tftpkit/tftpkit.yaml" ? cfgPath : a)));
     try {
-      expect(await tftpGet("127.0.0.1", s.port, "pxelinux.0")).toEqual(Buffer.alloc(70_000, 7));
+      expect(await curlGet("127.0.0.1", s.port, "pxelinux.0")).toEqual(Buffer.alloc(70_000, 7));
       // ExecReload: SIGHUP re-reads the file; the server keeps serving.
       writeFileSync(join(root, "after-reload.txt"), "still here\n");
       s.child.kill("SIGHUP");
       await new Promise((r) => setTimeout(r, 500));
-      expect((await tftpGet("127.0.0.1", s.port, "after-reload.txt")).toString()).toBe("still here\n");
+      expect((await curlGet("127.0.0.1", s.port, "after-reload.txt")).toString()).toBe("still here\n");
       expect(s.child.exitCode).toBeNull();
     } finally {
       expect(await s.stop("SIGTERM")).toBe(0);

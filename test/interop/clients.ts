@@ -176,13 +176,13 @@ function invocation(client: ClientName, o: TransferOptions, dir: "get" | "put"):
 }
 
 /** Download `remote` into `local` (removed first: atftp asks before overwriting). */
-export function tftpGet(client: ClientName, o: TransferOptions): Promise<ClientResult> {
+export function clientGet(client: ClientName, o: TransferOptions): Promise<ClientResult> {
   rmSync(o.local, { force: true });
   return run(invocation(client, o, "get"), o.timeoutMs ?? DEFAULT_TIMEOUT_MS);
 }
 
 /** Upload `local` as `remote`. */
-export function tftpPut(client: ClientName, o: TransferOptions): Promise<ClientResult> {
+export function clientPut(client: ClientName, o: TransferOptions): Promise<ClientResult> {
   return run(invocation(client, o, "put"), o.timeoutMs ?? DEFAULT_TIMEOUT_MS);
 }
 

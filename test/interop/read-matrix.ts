@@ -14,7 +14,7 @@ import {
   explain,
   isNotFound,
   netasciiEncode,
-  tftpGet,
+  clientGet,
   type ClientName,
   type ClientResult,
   type TransferOptions,
@@ -145,7 +145,7 @@ export function defineReadMatrix(target: Target, opts: MatrixOptions = {}): void
     p = port(host),
   ): Promise<ClientResult> {
     const local = outPath(fx, `${client}-${host}-${remote}`);
-    const r = await tftpGet(client, { host, port: p, remote, local, timeoutMs: clientTimeoutMs, ...extra });
+    const r = await clientGet(client, { host, port: p, remote, local, timeoutMs: clientTimeoutMs, ...extra });
     if (!r.ok) throw new Error(fail(client, r, "transfer failed"));
     const diff = sameBytes(readOut(local), want);
     if (diff) throw new Error(fail(client, r, `wrong bytes: ${diff}`));
@@ -236,7 +236,7 @@ export function defineReadMatrix(target: Target, opts: MatrixOptions = {}): void
       test(`${client}: not found over IPv4 and IPv6, then the server still serves`, async ({ expect }) => {
         for (const fam of FAMILIES) {
           const local = outPath(fx, `${client}-missing`);
-          const r = await tftpGet(client, {
+          const r = await clientGet(client, {
             host: fam.host,
             port: port(fam.host),
             remote: "no-such-file.bin",

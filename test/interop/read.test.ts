@@ -15,7 +15,7 @@ describe("read (RRQ) interop against tftpkit", () => {
     test("every session ended ok or not-found; none timed out or errored", ({ expect }) => {
       const outcomes: Record<string, number> = {};
       for (const s of target.sessions) outcomes[s.outcome] = (outcomes[s.outcome] ?? 0) + 1;
-      const sum = (k: string) => target.sessions.reduce((n, s) => n + (Number(s[k]) || 0), 0);
+      const sum = (k: "retransmits" | "duplicateAcks") => target.sessions.reduce((n, s) => n + (Number(s[k]) || 0), 0);
       console.log(
         `tftpkit sessions: ${target.sessions.length} ${JSON.stringify(outcomes)}; retransmits ${sum("retransmits")}, ` +
           `duplicate ACKs ${sum("duplicateAcks")}, final ACK missing ${target.sessions.filter((s) => s.finalAckMissing).length}`,

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, test } from "vitest";
-import { CLIENTS, explain, tftpGet, tftpPut, type ClientName, type ClientResult, type TransferOptions } from "./clients.js";
+import { CLIENTS, explain, clientGet, clientPut, type ClientName, type ClientResult, type TransferOptions } from "./clients.js";
 import { missingBinaries, startTftpkit, type TftpkitServer } from "./targets.js";
 
 const KiB = 1024;
@@ -56,7 +56,7 @@ function getJob(client: ClientName, s: TftpkitServer, host: string, name: string
     label,
     async run() {
       const local = join(out, `${++seq}-${client}-get-${name}`);
-      const r = await tftpGet(client, { host, port: s.port, remote: name, local, timeoutMs: CLIENT_TIMEOUT_MS, ...extra });
+      const r = await clientGet(client, { host, port: s.port, remote: name, local, timeoutMs: CLIENT_TIMEOUT_MS, ...extra });
       if (!r.ok) return `${label}: transfer failed\n${explain(client, r)}`;
       const diff = sameBytes(existsSync(local) ? readFileSync(local) : undefined, files.get(name)!);
       rmSync(local, { force: true });
@@ -71,7 +71,7 @@ function putJob(client: ClientName, s: TftpkitServer, host: string, name: string
   return {
     label,
     async run() {
-      const r: ClientResult = await tftpPut(client, {
+      const r: ClientResult = await clientPut(client, {
         host,
         port: s.port,
         remote,

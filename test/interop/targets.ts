@@ -7,6 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { accessSync, constants } from "node:fs";
 import type { ServerOptions, ServerStats, SessionStats } from "@tftpkit/server";
+import { IN_TFTPD, freeUdpPort, sleep } from "@tftpkit/test-support";
 
 export interface RunningServer {
   /** Port the server listens on. */
@@ -32,11 +33,11 @@ export const TFTPKIT_MAX_WINDOWSIZE = 16;
 
 export interface TftpkitTarget extends Target {
   /** SessionStats of every finished session, all servers started by this target. */
-  readonly sessions: Array<Record<string, any>>;
+  readonly sessions: SessionStats[];
 }
 
 export function tftpkitTarget(): TftpkitTarget {
-  const sessions: Array<Record<string, any>> = [];
+  const sessions: SessionStats[] = [];
   return {
     sessions,
     name: "tftpkit",
@@ -50,7 +51,7 @@ export function tftpkitTarget(): TftpkitTarget {
         maxBlksize: TFTPKIT_MAX_BLKSIZE,
         maxWindowsize: TFTPKIT_MAX_WINDOWSIZE,
         onSessionEnd: (stats) => {
-          if (sessions.length < 5000) sessions.push(stats as unknown as Record<string, any>);
+          if (sessions.length < 5000) sessions.push(stats);
         },
       });
       const addr = await server.listen({ host, port: 0 });
@@ -128,7 +129,7 @@ export async function startTftpkit(
 
 // ---------------------------------------------------------------- in.tftpd
 
-export const IN_TFTPD = "/usr/sbin/in.tftpd";
+export { IN_TFTPD };
 
 export function inTftpdAvailable(): boolean {
   try {
@@ -138,17 +139,6 @@ export function inTftpdAvailable(): boolean {
   }
   // It drops privileges to "nobody" by default: only attempt it as root.
   return typeof process.getuid === "function" && process.getuid() === 0;
-}
-
-function freeUdpPort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createSocket(host.includes(":") ? "udp6" : "udp4");
-    s.once("error", reject);
-    s.bind(0, host, () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** true when something already holds host:port (UDP). */
@@ -162,8 +152,6 @@ function udpPortBusy(host: string, port: number): Promise<boolean> {
     s.bind(port, host, () => s.close(() => resolve(false)));
   });
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();

@@ -18,7 +18,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, test } from "vitest";
-import { CLIENTS, explain, isTftpError, tftpPut, type ClientName, type ClientResult, type TransferOptions } from "./clients.js";
+import { CLIENTS, explain, isTftpError, clientPut, type ClientName, type ClientResult, type TransferOptions } from "./clients.js";
 import { boundaryText } from "./read-matrix.js";
 import { missingBinaries, startTftpkit, type TftpkitServer } from "./targets.js";
 
@@ -87,7 +87,7 @@ async function putAndCompare(
   extra: Partial<TransferOptions> = {},
 ): Promise<ClientResult> {
   const want = sources.get(localName)!;
-  const r = await tftpPut(client, {
+  const r = await clientPut(client, {
     host: s.host,
     port: s.port,
     remote,
@@ -114,7 +114,7 @@ async function putRefused(
   code: number,
   atftpMessage: RegExp,
 ): Promise<ClientResult> {
-  const r = await tftpPut(client, {
+  const r = await clientPut(client, {
     host: s.host,
     port: s.port,
     remote,

@@ -1,4 +1,4 @@
-// The JSON the dashboard reads from a tftpkit admin API (CONTRACTS §3-4): the
+// The JSON the dashboard reads from a tftpkit admin API (its OpenAPI document): the
 // server's own types, plus the `server` tag every row carries in a fleet.
 
 import type {

@@ -23,7 +23,7 @@ function v4ToBig(a: string): bigint {
 }
 
 function v6ToBig(a: string): bigint {
-  let [head, tail] = a.includes("::") ? a.split("::") : [a, undefined];
+  const [head, tail] = a.includes("::") ? a.split("::") : [a, undefined];
   const h = head ? head.split(":") : [];
   const t = tail !== undefined ? (tail ? tail.split(":") : []) : [];
   // An embedded IPv4 tail (::ffff:1.2.3.4) is two groups.

@@ -374,7 +374,8 @@ export class Engine {
           recordMs(this.part.lag, lag);
           if (lag > LATE_MS) this.part.totals.late++;
           running++;
-          this.machine(k, at).finally(() => {
+          // machine() never rejects: session() counts every failure.
+          void this.machine(k, at).finally(() => {
             Atomics.sub(this.shared, 1, 1);
             settle();
           });

@@ -2,16 +2,7 @@
 
 import { expect } from "vitest";
 
-/** Deterministic pseudo-random bytes (fixtures only). */
-export function bytes(n: number, seed: number): Buffer {
-  const b = Buffer.allocUnsafe(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    b[i] = x >>> 24;
-  }
-  return b;
-}
+export { bytes } from "@tftpkit/test-support";
 
 /** Nearest-rank percentile of sorted values (the exact figure HDR approximates to 3 digits). */
 export function percentile(sorted: ArrayLike<number>, p: number): number {

@@ -243,6 +243,7 @@ describe("the tftpkit-load command", () => {
 
   it("--progress draws a live line on stderr", async () => {
     const r = await run(process.execPath, [BIN, "--target", target, "--clients", "2", "--sessions", "400", "--file", "cfg", "--progress"]);
+    // eslint-disable-next-line no-control-regex -- the line starts with the terminal's erase-line sequence (ESC [2K)
     expect(r.stderr).toMatch(/\r\x1b\[2K\[[#-]{24}\] \d+\/400 sessions, 0 errors, [\d.]+ MB\/s, [\d.]+ s/);
     expect(r.stdout).toMatch(/400 ok, 0 failed/);
   });

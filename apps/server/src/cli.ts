@@ -89,7 +89,7 @@ export async function serve(argv: string[]): Promise<number> {
   }
   let admin: AdminServer | undefined;
   // Set below: what SIGHUP and POST /api/v1/reload do.
-  let reloadConfig: () => Promise<ReloadResult> = async () => ({ ok: false, error: "not started" });
+  let reloadConfig: () => Promise<ReloadResult> = () => Promise.resolve({ ok: false, error: "not started" });
   const notices: string[] = [];
   if (adminAt) {
     // The admin address is bound before the TFTP ports: a taken one stops the start before anything is served.

@@ -14,7 +14,7 @@ import { randomBytes } from "node:crypto";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import Ajv2020 from "ajv/dist/2020.js";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createServer as createTftpServer, type TftpServer } from "@tftpkit/server";
+import { createServer as createTftpServer, type BootFlow, type LiveSession, type ServerStats, type TftpServer } from "@tftpkit/server";
 import { redactConfig, startAdmin, type AdminServer } from "../src/admin/admin.js";
 import { openApiDocument } from "../src/admin/openapi.js";
 import { serverAdminSource } from "../src/admin/source.js";
@@ -60,6 +60,16 @@ function expectResponse(path: string, body: unknown, status = "200", method = "g
 }
 
 // ------------------------------------------------------------------ clients
+
+/** The body of GET /api/v1/stats (the parts the tests read). */
+interface StatsBody {
+  stats: ServerStats;
+  outcomes: Record<string, number>;
+  errorsByCode: Record<string, number>;
+  topFiles: Array<{ path: string; sessions: number; bytes: number }>;
+  topFailingClients: Array<{ client: string; failures: number }>;
+  uptimeSeconds: number;
+}
 
 async function getJson<T = Record<string, unknown>>(url: string): Promise<{ status: number; body: T; headers: Headers }> {
   const r = await fetch(url);
@@ -155,7 +165,7 @@ describe.skipIf(!hasCurl)("admin API over tftpkit serve (curl from distinct loop
     }
     expect((await curlTftp(cli.udpPort, "pxelinux.0", "127.0.0.6")).code).toBe(0);
 
-    const mine = await getJson<{ flows: Array<Record<string, any>> }>(`${api}/api/v1/flows?client=127.0.0.5`);
+    const mine = await getJson<{ flows: BootFlow[] }>(`${api}/api/v1/flows?client=127.0.0.5`);
     expect(mine.status).toBe(200);
     expect(mine.headers.get("content-type")).toBe("application/json");
     expect(mine.headers.get("cache-control")).toBe("no-store");
@@ -163,17 +173,17 @@ describe.skipIf(!hasCurl)("admin API over tftpkit serve (curl from distinct loop
     expect(mine.body.flows).toHaveLength(1);
     const flow = mine.body.flows[0];
     expect(flow).toMatchObject({ client: "127.0.0.5", identity: { kind: "mac", value: "52:54:00:12:34:05" }, endedAt: null });
-    expect(flow.steps.map((s: any) => s.path)).toEqual(PXE_SEQUENCE);
+    expect(flow.steps.map((s) => s.path)).toEqual(PXE_SEQUENCE);
     // The MAC config missing is PXELINUX's config search: a search miss, not a failure.
-    expect(flow.steps.map((s: any) => s.outcome)).toEqual(["ok", "search-miss", "ok", "ok", "ok"]);
-    expect(flow.steps.map((s: any) => s.stage)).toEqual(["boot-program", "config", "config", "kernel", "initrd"]);
+    expect(flow.steps.map((s) => s.outcome)).toEqual(["ok", "search-miss", "ok", "ok", "ok"]);
+    expect(flow.steps.map((s) => s.stage)).toEqual(["boot-program", "config", "config", "kernel", "initrd"]);
     expect(flow).toMatchObject({ failedSteps: 0, searchMisses: 1, failed: false });
     expect(flow.loaderChain).toEqual(expect.arrayContaining(["PXELINUX", "Linux"]));
     expect(flow.steps[3]).toMatchObject({ kind: "read", bytes: kernel.length, tsize: kernel.length, retransmits: 0 });
     expect(flow.steps[4].bytes).toBe(initrd.length);
     expect(flow.steps[1].error).toBe("1: File not found");
 
-    const all = await getJson<{ flows: Array<Record<string, any>> }>(`${api}/api/v1/flows`);
+    const all = await getJson<{ flows: BootFlow[] }>(`${api}/api/v1/flows`);
     expect(all.body.flows.map((f) => f.client)).toEqual(["127.0.0.6", "127.0.0.5"]);
     const one = await getJson<{ flows: unknown[] }>(`${api}/api/v1/flows?limit=1`);
     expect(one.body.flows).toHaveLength(1);
@@ -188,12 +198,12 @@ describe.skipIf(!hasCurl)("admin API over tftpkit serve (curl from distinct loop
     await probe("127.0.0.7", cli.udpPort, "boot/vmlinuz");
     expect((await curlTftp(cli.udpPort, "boot/vmlinuz", "127.0.0.7")).code).toBe(0);
     const flows = await waitFor("both steps", async () => {
-      const b = (await getJson<{ flows: Array<Record<string, any>> }>(`${cli.adminUrl}/api/v1/flows?client=127.0.0.7`)).body;
+      const b = (await getJson<{ flows: BootFlow[] }>(`${cli.adminUrl}/api/v1/flows?client=127.0.0.7`)).body;
       return b.flows[0]?.steps.length === 2 ? b : undefined;
     });
     expectResponse("/api/v1/flows", flows);
-    expect(flows.flows[0].steps.map((s: any) => [s.path, s.outcome])).toEqual([["boot/vmlinuz", "probe"], ["boot/vmlinuz", "ok"]]);
-    const stats = (await getJson<Record<string, any>>(`${cli.adminUrl}/api/v1/stats`)).body;
+    expect(flows.flows[0].steps.map((s) => [s.path, s.outcome])).toEqual([["boot/vmlinuz", "probe"], ["boot/vmlinuz", "ok"]]);
+    const stats = (await getJson<StatsBody>(`${cli.adminUrl}/api/v1/stats`)).body;
     expect(stats.outcomes.probe).toBe(1);
     expect(stats.topFailingClients).toEqual([]);
   });
@@ -204,7 +214,7 @@ describe.skipIf(!hasCurl)("admin API over tftpkit serve (curl from distinct loop
     for (const [name, from] of [["pxelinux.0", "127.0.0.8"], ["pxelinux.0", "127.0.0.9"], ["nope", "127.0.0.8"], ["nope", "127.0.0.8"], ["nope2", "127.0.0.9"]]) {
       await curlTftp(cli.udpPort, name, from);
     }
-    const { status, body } = await getJson<Record<string, any>>(`${api}/api/v1/stats`);
+    const { status, body } = await getJson<StatsBody>(`${api}/api/v1/stats`);
     expect(status).toBe(200);
     expectResponse("/api/v1/stats", body);
     expect(body.stats).toMatchObject({ sessionsStarted: 5, sessionsOk: 2, sessionsFailed: 3, sessionsActive: 0 });
@@ -242,7 +252,7 @@ describe.skipIf(!hasCurl)("admin API over tftpkit serve (curl from distinct loop
     await open; // the stream is open (its first stats event came) before the transfer starts
     const transfer = curlTftp(cli.udpPort, "slow.bin", "127.0.0.10");
     const live = await waitFor("the slow session with bytes", async () => {
-      const b = (await getJson<{ sessions: Array<Record<string, any>> }>(`${api}/api/v1/sessions`)).body;
+      const b = (await getJson<{ sessions: LiveSession[] }>(`${api}/api/v1/sessions`)).body;
       return b.sessions.length === 1 && b.sessions[0].bytes > 0 ? b : undefined;
     });
     expectResponse("/api/v1/sessions", live);
@@ -259,15 +269,15 @@ describe.skipIf(!hasCurl)("admin API over tftpkit serve (curl from distinct loop
     expect(names).toContain("flow");
     expect(names).toContain("stats");
     for (const e of events) expectSchema(e.event === "stats" ? "StatsBody" : "ServerEvent", e.data);
-    const start = events.find((e) => e.event === "session-start")!.data as Record<string, any>;
+    const start = events.find((e) => e.event === "session-start")!.data;
     expect(start).toMatchObject({ type: "session-start", session: { path: "slow.bin" } });
-    const end = events.find((e) => e.event === "session-end")!.data as Record<string, any>;
+    const end = events.find((e) => e.event === "session-end")!.data as { session: LiveSession };
     expect(end).toMatchObject({ type: "session-end", outcome: "ok", session: { bytes: 8 * 16384 } });
     // Rate-limited: at most one progress event per second of the session (a spare for timer skew).
     const progress = events.filter((e) => e.event === "session-progress");
     expect(progress.length).toBeLessThanOrEqual(Math.ceil(end.session.ageMs / 1000) + 1);
-    const flows = events.filter((e) => e.event === "flow").map((e) => (e.data as Record<string, any>).flow);
-    expect(flows.at(-1).steps[0]).toMatchObject({ path: "slow.bin", outcome: "ok" });
+    const flows = events.filter((e) => e.event === "flow").map((e) => (e.data as { flow: BootFlow }).flow);
+    expect(flows.at(-1)?.steps[0]).toMatchObject({ path: "slow.bin", outcome: "ok" });
     expect(flows[0].steps[0].outcome).toBe("running");
   });
 
@@ -275,7 +285,7 @@ describe.skipIf(!hasCurl)("admin API over tftpkit serve (curl from distinct loop
     const cli = await startCli(["--root", root, "--admin", "127.0.0.1:0", "--log", "off"]);
     const api = cli.adminUrl!;
     await curlTftp(cli.udpPort, "pxelinux.0", "127.0.0.11");
-    const before = [(await getJson(`${api}/api/v1/flows`)).body, (await getJson<Record<string, any>>(`${api}/api/v1/stats`)).body.stats];
+    const before = [(await getJson(`${api}/api/v1/flows`)).body, (await getJson<StatsBody>(`${api}/api/v1/stats`)).body.stats];
     for (let round = 0; round < 2; round++) {
       for (const p of ["/healthz", "/api/v1/info", "/api/v1/stats", "/api/v1/sessions", "/api/v1/flows", "/api/v1/config", "/api/v1/openapi.json"]) {
         expect((await fetch(`${api}${p}`)).status, p).toBe(200);
@@ -287,7 +297,7 @@ describe.skipIf(!hasCurl)("admin API over tftpkit serve (curl from distinct loop
         expect(r.headers.get("allow")).toBe("POST");
       }
     }
-    const after = [(await getJson(`${api}/api/v1/flows`)).body, (await getJson<Record<string, any>>(`${api}/api/v1/stats`)).body.stats];
+    const after = [(await getJson(`${api}/api/v1/flows`)).body, (await getJson<StatsBody>(`${api}/api/v1/stats`)).body.stats];
     expect(after).toEqual(before);
     // Still serving, and not draining.
     expect((await curlTftp(cli.udpPort, "pxelinux.0", "127.0.0.11")).code).toBe(0);
@@ -302,7 +312,7 @@ describe.skipIf(!hasCurl)("admin API over tftpkit serve (curl from distinct loop
 
   it("/api/v1/openapi.json is a valid OpenAPI 3.1 document naming every endpoint", async () => {
     const cli = await startCli(["--root", root, "--admin", "127.0.0.1:0", "--log", "off"]);
-    const { status, body } = await getJson<Record<string, any>>(`${cli.adminUrl}/api/v1/openapi.json`);
+    const { status, body } = await getJson<{ openapi: string; paths: Record<string, unknown> }>(`${cli.adminUrl}/api/v1/openapi.json`);
     expect(status).toBe(200);
     expect(body.openapi).toBe("3.1.0");
     const result = await new Validator().validate(body);

@@ -3,47 +3,18 @@
 // that decodes what it gets (protobuf or JSON), and free ports.
 
 import { spawn, execFile, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { createServer as createHttpServer, type IncomingMessage, type Server } from "node:http";
-import { createSocket } from "node:dgram";
-import { createServer as createNetServer } from "node:net";
-import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { CURL, curlTftp as curlUrl, tempTree as sharedTempTree, waitFor, type CurlResult, type TempTree } from "@tftpkit/test-support";
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const BIN = join(here, "..", "bin", "tftpkit.js");
-export const CURL = "/usr/bin/curl";
-export const hasCurl = existsSync(CURL);
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Polls `probe` until it returns a value (not undefined), or throws after `ms`. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 15_000, every = 100): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ""}`);
-    await sleep(every);
-  }
-}
+export { CURL, hasCurl, sleep, waitFor, freeTcpPort as freePort, freeUdpPort, type CurlResult } from "@tftpkit/test-support";
 
 /** A temporary folder with files (name -> content). */
-export function tempTree(files: Record<string, string | Buffer> = {}): { dir: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), "tftpkit-app-test-"));
-  for (const [name, content] of Object.entries(files)) {
-    mkdirSync(dirname(join(dir, name)), { recursive: true });
-    writeFileSync(join(dir, name), content);
-  }
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+export function tempTree(files: Record<string, string | Buffer> = {}): TempTree {
+  return sharedTempTree(files, { prefix: "tftpkit-app-test-" });
 }
 
 const made: Array<() => void> = [];
@@ -57,18 +28,6 @@ export function tree(files: Record<string, string | Buffer> = {}): string {
 
 export function removeTrees(): void {
   for (const c of made.splice(0)) c();
-}
-
-/** A TCP port free on 127.0.0.1 right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createNetServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 // ---------------------------------------------------------------- the CLI
@@ -160,18 +119,6 @@ export function runTftpkit(args: string[], timeoutMs = 30_000): Promise<{ code: 
   });
 }
 
-/** A UDP port free on 127.0.0.1 right now. */
-export function freeUdpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createSocket("udp4");
-    s.once("error", reject);
-    s.bind(0, "127.0.0.1", () => {
-      const port = s.address().port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 /** curl uploads `file` as `name`; curl's exit code. */
 export function curlPut(port: number, file: string, name: string, extra: string[] = []): Promise<number> {
   return new Promise((resolve) => {
@@ -183,25 +130,13 @@ export function curlPut(port: number, file: string, name: string, extra: string[
 
 // ------------------------------------------------------------------- curl
 
-export interface CurlResult {
-  /** curl's exit code: 0 ok, 68 TFTP file not found. */
-  code: number;
-  data: Buffer;
-}
-
 /**
  * A curl TFTP download from 127.0.0.1:port; `from`: the loopback source address (curl --interface),
  * e.g. 127.0.0.5 for another machine, or more curl arguments (e.g. ["--tftp-blksize", "8192"]).
  */
 export function curlTftp(port: number, name: string, from?: string | string[]): Promise<CurlResult> {
   const extra = typeof from === "string" ? ["--interface", from] : from ?? [];
-  const args = ["-s", "--max-time", "20", ...extra, "-o", "-", `tftp://127.0.0.1:${port}/${name}`];
-  return new Promise((resolve) => {
-    execFile(CURL, args, { encoding: "buffer", timeout: 30_000 }, (error, stdout) => {
-      const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
-      resolve({ code, data: stdout });
-    });
-  });
+  return curlUrl(`tftp://127.0.0.1:${port}/${name}`, extra);
 }
 
 // ------------------------------------------------------- OTLP receiver

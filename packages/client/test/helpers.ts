@@ -2,146 +2,63 @@
 // and a tftpd-hpa started on a loopback port.
 
 import { spawn, type ChildProcess } from "node:child_process";
-import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
-import { existsSync, mkdtempSync, writeFileSync, rmSync, chmodSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { createSocket } from "node:dgram";
+import { IN_TFTPD, UdpPeer, freeUdpPort, tempTree, type TempTree } from "@tftpkit/test-support";
 import { LossInjector } from "../src/index.js";
 
-/** Deterministic pseudo-random bytes (not crypto: fixtures only). */
-export function bytes(n: number, seed = n): Buffer {
-  const b = Buffer.allocUnsafe(n);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    b[i] = x & 0xff;
-  }
-  return b;
+export {
+  IN_TFTPD,
+  ackPacket as ack,
+  bytes,
+  dataPacket as data,
+  errorPacket,
+  freeUdpPort as freePort,
+  hasInTftpd as hasHpa,
+  hex,
+  oackPacket as oack,
+} from "@tftpkit/test-support";
+
+/** A temporary root open to every user (tftpd-hpa writes there as another user). */
+export function tempRoot(files: Record<string, Uint8Array | string>): TempTree {
+  return tempTree(files, { prefix: "tftpkit-client-", mode: 0o777 });
 }
 
-export function tempRoot(files: Record<string, Uint8Array | string>): { dir: string; cleanup(): void } {
-  const dir = mkdtempSync(join(tmpdir(), "tftpkit-client-"));
-  chmodSync(dir, 0o777);
-  for (const [name, data] of Object.entries(files)) writeFileSync(join(dir, name), data);
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
-export function hex(s: string): Buffer {
-  return Buffer.from(s.replace(/[\s|]/g, ""), "hex");
-}
-
-/** A UDP socket on loopback that records what it receives, for scripted servers. */
+/** A scripted server for the client's tests: the shared raw UDP peer, speaking in (msg, rinfo) pairs. */
 export class Peer {
-  readonly socket: Socket;
-  private queue: Array<{ msg: Buffer; rinfo: RemoteInfo }> = [];
-  private waiters: Array<(p: { msg: Buffer; rinfo: RemoteInfo }) => void> = [];
-
-  private constructor(socket: Socket) {
-    this.socket = socket;
-    socket.on("message", (msg, rinfo) => {
-      const w = this.waiters.shift();
-      if (w) w({ msg, rinfo });
-      else this.queue.push({ msg, rinfo });
-    });
-  }
+  private constructor(private readonly udp: UdpPeer) {}
 
   static async open(address = "127.0.0.1"): Promise<Peer> {
-    const s = createSocket(address.includes(":") ? "udp6" : "udp4");
-    await new Promise<void>((r) => s.bind(0, address, () => r()));
-    return new Peer(s);
+    return new Peer(await UdpPeer.open(address));
   }
 
   get port(): number {
-    return this.socket.address().port;
+    return this.udp.port;
   }
 
   /** The next packet received (rejects after `ms`). */
-  next(ms = 3000): Promise<{ msg: Buffer; rinfo: RemoteInfo }> {
-    const q = this.queue.shift();
-    if (q) return Promise.resolve(q);
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== done);
-        reject(new Error(`no packet within ${ms} ms`));
-      }, ms);
-      const done = (p: { msg: Buffer; rinfo: RemoteInfo }): void => {
-        clearTimeout(t);
-        resolve(p);
-      };
-      this.waiters.push(done);
-    });
+  async next(ms = 3000): Promise<{ msg: Buffer; rinfo: { address: string; port: number } }> {
+    const r = await this.udp.recv(ms);
+    return { msg: r.buf, rinfo: { address: r.address, port: r.port } };
   }
 
   /** Packets already queued or arriving within `ms`. */
   async drain(ms: number): Promise<Buffer[]> {
-    const out: Buffer[] = [];
-    const end = Date.now() + ms;
-    for (;;) {
-      const left = end - Date.now();
-      if (left <= 0) break;
-      try {
-        out.push((await this.next(left)).msg);
-      } catch {
-        break;
-      }
-    }
-    return out;
+    return (await this.udp.drain(ms)).map((r) => r.buf);
   }
 
-  send(msg: Uint8Array, to: RemoteInfo | { port: number; address: string }): void {
-    this.socket.send(msg, to.port, to.address);
+  send(msg: Uint8Array, to: { port: number; address: string }): void {
+    this.udp.send(Buffer.from(msg.buffer, msg.byteOffset, msg.byteLength), to.port, to.address);
   }
 
   close(): void {
-    this.socket.close();
+    this.udp.close();
   }
-}
-
-export function data(block: number, payload: Uint8Array): Buffer {
-  const b = Buffer.alloc(4 + payload.length);
-  b.writeUInt16BE(3, 0);
-  b.writeUInt16BE(block & 0xffff, 2);
-  b.set(payload, 4);
-  return b;
-}
-
-export function ack(block: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt16BE(4, 0);
-  b.writeUInt16BE(block & 0xffff, 2);
-  return b;
-}
-
-export function oack(options: Record<string, string>): Buffer {
-  const parts = [Buffer.from([0, 6])];
-  for (const [k, v] of Object.entries(options)) parts.push(Buffer.from(`${k}\0${v}\0`, "latin1"));
-  return Buffer.concat(parts);
-}
-
-export function errorPacket(code: number, message: string): Buffer {
-  return Buffer.concat([Buffer.from([0, 5, 0, code]), Buffer.from(`${message}\0`)]);
-}
-
-export const IN_TFTPD = "/usr/sbin/in.tftpd";
-export const hasHpa = existsSync(IN_TFTPD);
-
-/** A free UDP port on loopback (bound and released: a small race, fine for tests). */
-export async function freePort(address = "127.0.0.1"): Promise<number> {
-  const s = createSocket(address.includes(":") ? "udp6" : "udp4");
-  await new Promise<void>((r) => s.bind(0, address, () => r()));
-  const p = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
 }
 
 /** tftpd-hpa in the foreground on a loopback port, writes allowed (-c), as root. */
 export async function startHpa(root: string, address = "127.0.0.1", extra: string[] = []): Promise<{ port: number; stop(): Promise<void> }> {
   for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort(address);
+    const port = await freeUdpPort(address);
     const bind = address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;
     const child: ChildProcess = spawn(IN_TFTPD, ["-L", "-a", bind, "-s", root, "-c", "-p", "-u", "root", "-U", "000", ...extra], {
       stdio: ["ignore", "ignore", "pipe"],

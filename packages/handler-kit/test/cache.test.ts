@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
-import { TftpConfigError, TftpError, type SizedBody } from "@tftpkit/server";
+import { TftpConfigError, type SizedBody } from "@tftpkit/server";
 import { UpstreamError, createCache, httpSource, type CacheOptions, type UpstreamCache } from "../src/index.js";
 import { failure, pattern, startUpstream, type Upstream } from "./helpers/upstream.js";
 

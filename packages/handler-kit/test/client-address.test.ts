@@ -1,7 +1,6 @@
 // Client addresses and what boot file names say about the client.
 
 import { describe, expect, it } from "vitest";
-import { TftpError } from "@tftpkit/server";
 import { parseBootPath as serverParseBootPath } from "@tftpkit/server";
 import { clientAddress, hexToIpv4, ipv4Hex, parseBootPath } from "../src/index.js";
 

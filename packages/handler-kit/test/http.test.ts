@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TftpConfigError, TftpError } from "@tftpkit/server";
 import { TemplateError, UpstreamError, httpSource } from "../src/index.js";
+import { waitFor } from "@tftpkit/test-support";
 import { failure, pattern, startUpstream, type Upstream } from "./helpers/upstream.js";
 
 let up: Upstream;
@@ -201,11 +202,7 @@ describe("httpSource without cache", () => {
 
 /** Waits for `cond`, bounded (no timing assertion: fails only if it never happens). */
 export async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await waitFor("a condition", () => (cond() ? true : undefined), ms, 10);
 }
 
 describe("error classes", () => {

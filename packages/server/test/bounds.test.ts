@@ -1,4 +1,4 @@
-// Resource bounds against hostile clients (issue 9): no read-ahead before the
+// Resource bounds against hostile clients: no read-ahead before the
 // client answers the OACK, rings sized by window and blksize, one budget for
 // every session's buffers, a no-progress bound, and stale upload temp files
 // of a killed server swept at the next start. Memory is asserted from the

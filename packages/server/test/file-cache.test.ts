@@ -78,7 +78,7 @@ describe("small-file cache", () => {
   });
 
   it("the byte bound evicts the least recently used file", async () => {
-    const dir = makeRoot({ "a.bin": bytes(4000), "b.bin": bytes(4000), "c.bin": bytes(4000) });
+    const dir = makeRoot({ "a.bin": bytes(4000, 1), "b.bin": bytes(4000, 2), "c.bin": bytes(4000, 3) });
     try {
       const s = await startServer({ root: dir.root, fileCacheBytes: 9000 });
       for (const n of ["a.bin", "b.bin", "c.bin"]) await fetch(s.port, n); // c evicts a

@@ -15,7 +15,7 @@ import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { UdpClient, closeAllClients, get, rrq, type OptionList } from "./helpers/client.js";
+import { UdpClient, closeAllClients, get, rrq, sleep, type OptionList } from "./helpers/client.js";
 import { packetArb, samples, strangerArb } from "./helpers/fuzz.js";
 import { bytes, closeAllServers, makeRoot, startServer, type TestServer } from "./helpers/server.js";
 
@@ -35,7 +35,7 @@ const contents: Record<string, Buffer> = {
   "mid.bin": bytes(100_000),
   "small.bin": bytes(1500),
   "boot.cfg": bytes(1024),
-  "exact.bin": bytes(1024), // a multiple of 512: ends with an empty DATA
+  "exact.bin": bytes(1024, 2), // a multiple of 512: ends with an empty DATA
   "empty.txt": Buffer.alloc(0),
 };
 const served = [...Object.keys(contents), "sub/inner.txt"];
@@ -193,7 +193,6 @@ async function verifiedLoop(stop: () => boolean, v: Verified): Promise<void> {
 // ---------------------------------------------------------------- helpers
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Ends what the fuzz left running, bounded. First the server's own timeouts:

@@ -67,7 +67,7 @@ const handler: ReadHandler = async (req) => {
     case "throw":
       throw new Error("secret: /etc/shadow at 0xdeadbeef");
     case "throw-sync-string":
-      throw "a string";
+      throw "a string"; // eslint-disable-line no-throw-literal
     case "not-found":
       throw TftpError.notFound();
     case "not-found-msg":

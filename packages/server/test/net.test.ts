@@ -96,7 +96,7 @@ describe("IPv6", () => {
   // reached the wildcard socket and the reply left from 127.0.0.1 (firmware
   // drops it); since ae6dd7b there is no wildcard socket with bindInterfaces,
   // so the request gets no answer at all. Expected: the reply comes from
-  // 127.0.0.2 (issue 2: "sending from the address the request arrived on").
+  // 127.0.0.2 (a reply goes out from the address the request arrived on).
   it.fails("BUG: a server on 0.0.0.0 replies from 127.0.0.2 when asked on 127.0.0.2", async () => {
     const srv = await startServer({ root, timeoutSeconds: 0.2, retries: 1 }, "0.0.0.0");
     const c = await UdpClient.open("127.0.0.1");

@@ -104,7 +104,7 @@ describe("blksize caps and the OACK", () => {
     expect(s.optionsAcked).toEqual({ blksize: "512" });
     const { r: r10 } = await fetch(open, "small.bin", [["timeout", "10"]]);
     expect(r10.oack).toEqual([["timeout", "10"]]);
-    // The hostile one of issue 9: timeout 255 alone gets no OACK at all, plain DATA at the server's pace.
+    // The hostile one: timeout 255 alone gets no OACK at all, plain DATA at the server's pace.
     const { r: r255, s: s255 } = await fetch(open, "small.bin", [["timeout", "255"]]);
     expect(r255.oack).toBeUndefined();
     expect(dataBlocks(r255)).toEqual([1, 2]);

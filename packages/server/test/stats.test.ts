@@ -1,6 +1,6 @@
 // Per-session stats (onSessionEnd) and server-wide counters (stats(), onStats).
 
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { ServerStats } from "../src/index.js";
 import { UdpClient, ackPacket, closeAllClients, errorPacket, get, rrq, sleep, within, wrq } from "./helpers/client.js";
 import { bytes, closeAllServers, makeRoot, startServer } from "./helpers/server.js";

@@ -184,7 +184,7 @@ describe("upload size limit", () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
-  it("a tsize of 16 or more digits is parsed, not ignored: ERROR 3 before any data (issue 9)", async () => {
+  it("a tsize of 16 or more digits is parsed, not ignored: ERROR 3 before any data", async () => {
     const dir = root();
     // The default limit (256 MiB); 25 digits (leading zeros, 2e9), 2^53 + 1, 30 digits.
     const s = await startServer({ root: dir, allowWrite: true });

@@ -67,7 +67,7 @@ const decodeCases: DecodeCase[] = [
     },
   },
   {
-    // Issue 9: a tsize of 16 or more digits was "absent", so a WRQ skipped the early ERROR 3.
+    // A tsize of 16 or more digits must not read as "absent": a WRQ with one gets the early ERROR 3.
     name: "WRQ tsize of any length: exact up to 2^53, +Infinity (too large) past it, however many digits",
     bytes:
       "0002 | 66 00 | 6f63746574 00 | 7473697a65 00 " + ascii("9007199254740993") + " 00 |" +

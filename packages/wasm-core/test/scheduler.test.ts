@@ -5,7 +5,7 @@
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { core } from "../src/core.js";
-import { Ack, Rx, Scheduler, Status, Timeout, scheduler } from "../src/index.js";
+import { Ack, Rx, Scheduler, Status, Timeout } from "../src/index.js";
 
 const x = core().x;
 const opened: number[] = [];

@@ -10,11 +10,7 @@ export const codecs: Array<[string, Codec]> = [
 ];
 
 /** Bytes from a hex string; spaces and `|` (field separators) are ignored. */
-export function hex(s: string): Uint8Array {
-  const clean = s.replace(/[\s|]/g, "");
-  if (clean.length % 2 !== 0 || /[^0-9a-f]/i.test(clean)) throw new Error(`bad hex fixture: ${s}`);
-  return Uint8Array.from(Buffer.from(clean, "hex"));
-}
+export { hex } from "@tftpkit/test-support";
 
 /** Lower-case hex of bytes, no separators. */
 export function toHex(b: Uint8Array | null): string | null {

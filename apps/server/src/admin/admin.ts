@@ -42,7 +42,7 @@ export interface AdminAddress {
 /** Parses `HOST:PORT`, `[v6]:PORT` or `:PORT` (loopback); `off` gives undefined. */
 export function parseAdminAddress(v: string): AdminAddress | undefined {
   if (v === "off") return undefined;
-  const m = /^(?:\[([^\]]+)\]|([^:\[\]]*)):(\d{1,5})$/.exec(v);
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(v);
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) throw new Error(`--admin needs HOST:PORT, [IPv6]:PORT or off (got "${v}")`);
   return { host: m[1] ?? (m[2] || "127.0.0.1"), port };

@@ -104,7 +104,7 @@ export async function serveCluster(args: ParsedArgs, config: Config, workers: nu
   const notices: string[] = [];
   const metricsOff = process.env.OTEL_SDK_DISABLED?.trim().toLowerCase() === "true";
   // Set below: what SIGHUP and POST /api/v1/reload do.
-  let reloadAll: () => Promise<ReloadResult> = async () => ({ ok: false, error: "not started" });
+  let reloadAll: () => Promise<ReloadResult> = () => Promise.resolve({ ok: false, error: "not started" });
   if (adminAt) {
     const source = clusterAdminSource(cluster, {
       config: () => ({ ...current, workers }),

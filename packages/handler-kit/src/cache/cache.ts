@@ -293,7 +293,7 @@ export class UpstreamCache {
       return { kind: "entry", entry: stale };
     }
     if (stale) this.forget(stale);
-    const download = (await this.toMemory(key, response)) ?? (await this.toDisk(key, response));
+    const download = this.toMemory(key, response) ?? (await this.toDisk(key, response));
     if (download) {
       this.counts.downloads++;
       return { kind: "download", download };
@@ -313,7 +313,7 @@ export class UpstreamCache {
   }
 
   /** Downloads a small file into memory chunks; undefined when it does not belong there. */
-  private async toMemory(key: string, response: UpstreamResponse): Promise<Download | undefined> {
+  private toMemory(key: string, response: UpstreamResponse): Download | undefined {
     const size = response.size;
     const mem = this.mem;
     if (!mem || size === undefined || size > this.o.memory!.maxEntryBytes || !mem.reserve(size)) return undefined;

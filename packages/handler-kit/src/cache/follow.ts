@@ -183,8 +183,8 @@ export class ChunkFollower implements AsyncIterableIterator<Uint8Array> {
     }
   }
 
-  async return(): Promise<IteratorResult<Uint8Array>> {
+  return(): Promise<IteratorResult<Uint8Array>> {
     this.closed = true;
-    return { done: true, value: undefined };
+    return Promise.resolve({ done: true, value: undefined });
   }
 }

@@ -147,15 +147,7 @@ async function serve(route: Route | undefined, req: IncomingMessage, res: Server
 }
 
 /** Deterministic bytes that differ at every offset of interest. */
-export function pattern(n: number, seed = 1): Buffer {
-  const b = Buffer.allocUnsafe(n);
-  let x = seed * 2654435761 >>> 0;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    b[i] = x >>> 24;
-  }
-  return b;
-}
+export { bytes as pattern } from "@tftpkit/test-support";
 
 /** The TftpError a promise rejects with (fails the test if it resolves or rejects with something else). */
 export async function failure(p: Promise<unknown>): Promise<TftpError> {

@@ -1,9 +1,6 @@
 // Starts a server on loopback for a test and records every finished session.
 
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, dirname } from "node:path";
-import { randomBytes } from "node:crypto";
+import { tempTree } from "@tftpkit/test-support";
 import { afterAll } from "vitest";
 import { createServer, type ServerOptions, type SessionStats, type TftpServer } from "../../src/index.js";
 import { TimeoutError } from "./client.js";
@@ -79,7 +76,6 @@ export async function closeAllServers(): Promise<void> {
   await Promise.all([...running].map((s) => s.close()));
 }
 
-/** A temporary root folder with the given files (name -> content); removed by `cleanup`. */
 /** A maker of temporary roots for one test file; every root is removed after all its tests. */
 export function rootMaker(): (files?: Record<string, Buffer | string>) => string {
   const made: Array<() => void> = [];
@@ -92,15 +88,8 @@ export function rootMaker(): (files?: Record<string, Buffer | string>) => string
 }
 
 export function makeRoot(files: Record<string, Buffer | string> = {}): { root: string; cleanup: () => void } {
-  const root = mkdtempSync(join(tmpdir(), "tftpkit-test-"));
-  for (const [name, content] of Object.entries(files)) {
-    const p = join(root, name);
-    mkdirSync(dirname(p), { recursive: true });
-    writeFileSync(p, content);
-  }
-  return { root, cleanup: () => rmSync(root, { recursive: true, force: true }) };
+  const { dir, cleanup } = tempTree(files);
+  return { root: dir, cleanup };
 }
 
-export function bytes(n: number): Buffer {
-  return randomBytes(n);
-}
+export { bytes } from "@tftpkit/test-support";
