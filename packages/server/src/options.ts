@@ -161,7 +161,7 @@ export const SERVER_OPTIONS = {
     description: "HTTP stage: largest request head (request line and headers) accepted; a larger one gets 431",
   }),
   httpBootedPath: option({
-    ...custom<string>((v) => typeof v === "string" && /^\/[A-Za-z0-9._~\/-]{1,255}$/.test(v), 'must be a URL path such as "/booted"'),
+    ...custom<string>((v) => typeof v === "string" && /^\/[A-Za-z0-9._~/-]{1,255}$/.test(v), 'must be a URL path such as "/booted"'),
     code: false, arg: "PATH",
     description: "HTTP stage: a GET of this path marks the caller's boot flow booted (e.g. from cloud-init phone_home)",
   }),

@@ -147,12 +147,12 @@ export class TftpServer {
     this.socketPool = new SocketPool(resolved.sessionSocketPool);
     this.buffers = new SessionBuffers(resolved.sessionBufferBudgetBytes);
     this.setup = this.apply(resolved);
-    const server = this;
+    const setup = (): Setup => this.setup;
     this.host = {
-      get options() { return server.setup.options; },
-      get handler() { return server.setup.handler; },
-      get writeHandler() { return server.setup.writeHandler; },
-      get fileCache() { return server.setup.fileCache; },
+      get options() { return setup().options; },
+      get handler() { return setup().handler; },
+      get writeHandler() { return setup().writeHandler; },
+      get fileCache() { return setup().fileCache; },
       scheduler: this.scheduler,
       buffers: this.buffers,
       socketPool: this.socketPool,

@@ -45,7 +45,7 @@ function isTraceUrlTemplate(v: unknown): boolean {
  */
 export function parseHttpAddress(v: string): { host: string; port: number } | undefined {
   if (v === "off") return undefined;
-  const m = /^(?:\[([^\]]+)\]|([^:\[\]]*)):(\d{1,5})$/.exec(v);
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(v);
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) throw new Error(`--http needs HOST:PORT, [IPv6]:PORT, :PORT or off (got "${v}")`);
   return { host: m[1] ?? (m[2] || "::"), port };
