@@ -10,10 +10,11 @@ export {
 } from "./handler.js";
 export { rootHandler, RootResolver, safeSegments } from "./files/root.js";
 export { parseBootPath, bootIdentity, hexToIpv4, type BootPath, type BootPathKind, type BootIdentity } from "./files/bootpath.js";
-export { DEFAULTS, SERVER_OPTIONS, TftpConfigError, type PathRewrite, type ServerOptions, type ServerOptionTable } from "./options.js";
+export { DEFAULTS, SERVER_OPTIONS, TftpConfigError, type Admission, type PathRewrite, type ServerOptions, type ServerOptionTable } from "./options.js";
 export { ConfigErrorCode, type ConfigProblem, type OptionSpec } from "@tftpkit/wasm-core";
 export { describeError, type HandlerError, type Outcome, type ServerStats, type SessionStats, type Endpoint } from "./observe/stats.js";
 export { emptyServerStats } from "./observe/stats.js";
+export { addCounts, mergeServerStats, mergeSummaries } from "./observe/merge.js";
 export { TftpError, WireError, toTftpError, type TftpErrorCode } from "@tftpkit/wasm-core";
 export {
   splitTraceparent,

@@ -20,6 +20,19 @@ import type { WriteHandler } from "./files/write.js";
 import type { Instrumentation } from "./observe/instrument.js";
 import type { ServerStats, SessionStats } from "./observe/stats.js";
 
+/**
+ * A gate every session start passes after the server's own checks: a
+ * cluster's primary holds server-wide limits (maxSessions across every
+ * worker) this way. Only session starts ask; packets of running sessions
+ * never do.
+ */
+export interface Admission {
+  /** May a session from `client` start? Answered at once or later (the request waits; its retransmissions count as duplicates). */
+  acquire(client: string): boolean | Promise<boolean>;
+  /** A session that acquire() let in has ended. */
+  release(client: string): void;
+}
+
 export type PathRewrite = (
   path: string,
   ctx: { address: string; op: "read" | "write" },
@@ -139,6 +152,11 @@ export const SERVER_OPTIONS = {
     ...custom<string>((v) => typeof v === "string" && /^[A-Za-z0-9:_.-]{0,16}$/.test(v), "must be up to 16 of A-Z a-z 0-9 : _ . -"),
     default: "", code: true,
     description: 'put before live session, flow step and boot flow ids (a worker\'s, e.g. "w2:", keeps them unique across workers)',
+  }),
+  admission: option({
+    ...custom<Admission>((v) => typeof v === "object" && v !== null && typeof (v as Admission).acquire === "function", "must be an Admission object"),
+    code: true,
+    description: "asked before each session starts, after the server's own checks (a cluster primary holding server-wide limits); none by default",
   }),
   sessionBufferBudgetBytes: option({
     ...int(0, MAX_BYTES), default: 256 * 1024 * 1024, unit: "bytes",

@@ -1,7 +1,7 @@
 // The listener: receives requests, starts sessions, keeps server-wide stats.
 
 import type { RemoteInfo, Socket } from "node:dgram";
-import { Opcode, WireError, scheduler, statusMessage, wasmCodec, type Scheduler } from "@tftpkit/wasm-core";
+import { Opcode, WireError, scheduler, statusMessage, wasmCodec, type RequestPacket, type Scheduler } from "@tftpkit/wasm-core";
 import type { Session, SessionHost } from "./session/base-session.js";
 import { SessionBuffers } from "./session/budget.js";
 import { sweepStaleUploads } from "./files/upload-sweep.js";
@@ -108,6 +108,10 @@ export class TftpServer implements SessionHost {
   private readonly relays = new WeakMap<RelayListener, Via>();
   private readonly sessions = new Map<string, Session>();
   private readonly perClient = new Map<string, number>();
+  /** Requests waiting for options.admission (key: address|port). */
+  private readonly admitting = new Set<string>();
+  /** Sessions options.admission let in, and the admission to release them to. */
+  private readonly admitted = new Map<Session, NonNullable<ResolvedOptions["admission"]>>();
   private limiter: RateLimiter | undefined;
   private counters: ServerStats = emptyServerStats();
   private nextId = 1;
@@ -305,6 +309,10 @@ export class TftpServer implements SessionHost {
     const key = `${rinfo.address}|${rinfo.port}`;
     const op = msg.length >= 2 ? (msg[0] << 8) | msg[1] : 0;
     const existing = this.sessions.get(key);
+    if (!existing && this.admitting.has(key)) {
+      if (op === Opcode.RRQ || op === Opcode.WRQ) this.counters.duplicateRequests++;
+      return;
+    }
     if (existing) {
       if (op === Opcode.RRQ || op === Opcode.WRQ) {
         this.counters.duplicateRequests++; // a retransmitted request: the session answers it
@@ -360,6 +368,42 @@ export class TftpServer implements SessionHost {
       this.reply(socket, WireError.UNDEFINED, "Too many sessions from this client, try again later", rinfo);
       return;
     }
+    const gate = o.admission;
+    if (!gate) {
+      this.startSession(p, rinfo, via);
+      return;
+    }
+    const decide = (ok: boolean): void => {
+      this.admitting.delete(key);
+      if (ok && (this.closing || this.sessions.has(key))) {
+        gate.release(rinfo.address);
+        return;
+      }
+      if (!ok) {
+        this.counters.refusedBusy++;
+        this.reply(socket, WireError.UNDEFINED, "Server busy: too many sessions, try again later", rinfo);
+        return;
+      }
+      this.admitted.set(this.startSession(p, rinfo, via), gate);
+    };
+    let answer: boolean | Promise<boolean>;
+    try {
+      answer = gate.acquire(rinfo.address);
+    } catch {
+      answer = false;
+    }
+    if (typeof answer === "boolean") {
+      decide(answer);
+      return;
+    }
+    this.admitting.add(key);
+    answer.then(decide, () => decide(false));
+  }
+
+  private startSession(p: RequestPacket, rinfo: RemoteInfo, via: Via): Session {
+    const o = this.options;
+    const socket = via.socket;
+    const fromClient = this.perClient.get(rinfo.address) ?? 0;
     const shared = o.singlePort ? socket : undefined;
     const where = { address: via.local, port: via.port };
     const session: Session = p.opcode === Opcode.RRQ
@@ -370,6 +414,7 @@ export class TftpServer implements SessionHost {
     this.counters.sessionsStarted++;
     if (p.opcode === Opcode.WRQ) this.counters.writesStarted++;
     session.start();
+    return session;
   }
 
   sessionEnded(session: Session, s: SessionStats): void {
@@ -379,6 +424,13 @@ export class TftpServer implements SessionHost {
       const n = (this.perClient.get(address) ?? 1) - 1;
       if (n <= 0) this.perClient.delete(address);
       else this.perClient.set(address, n);
+    }
+    if (this.admitted.size) {
+      const gate = this.admitted.get(session);
+      if (gate) {
+        this.admitted.delete(session);
+        gate.release(s.peer.address);
+      }
     }
     const c = this.counters;
     c.outcomes[s.outcome]++;

@@ -12,16 +12,16 @@ import type { RemoteInfo } from "node:dgram";
 import { Socket } from "node:net";
 import { PrometheusSerializer } from "@opentelemetry/exporter-prometheus";
 import {
-  createServer,
-  type FlowQuery, type RelayListener, type ServerEvent, type SessionStats, type TftpServer,
+  DEFAULTS, createServer,
+  type Admission, type FlowQuery, type RelayListener, type ServerEvent, type ServerOptions, type SessionStats, type TftpServer,
 } from "@tftpkit/server";
 import { parseAdminAddress } from "../admin/admin.js";
 import { resolveConfig } from "../config/settings.js";
 import { formatSession } from "../observe/session-log.js";
 import type { Config } from "../config/config.js";
 import {
-  ENV_ARGS, ENV_SLOT,
-  type ReloadAnswer, type ToPrimary, type ToWorker, type WorkerArgs,
+  ENV_ADMISSION, ENV_ARGS, ENV_REPORT, ENV_SLOT, ENV_WORKERS, REPORT_INTERVAL_MS, REPORT_MAX_ROWS,
+  type Report, type ReloadAnswer, type ToPrimary, type ToWorker, type WorkerArgs,
 } from "./protocol.js";
 import { CHANNEL_FD, FrameKind, FrameReader, FrameWriter, type Frame } from "./channel.js";
 import { LineWriter } from "../observe/log-writer.js";
@@ -86,6 +86,83 @@ class EventRelay {
     const d = this.batch;
     this.batch = [];
     if (d.length) post({ t: "events", d });
+  };
+}
+
+/**
+ * The primary's session ledger seen from a worker: each session start asks
+ * (the starts of one event-loop turn in one message) and each admitted
+ * session's end is told. Packets of running sessions never ask.
+ */
+class PrimaryGate implements Admission {
+  private nextId = 1;
+  private readonly waiting = new Map<number, (ok: boolean) => void>();
+  private ids: number[] = [];
+  private clients: string[] = [];
+  private released: string[] = [];
+  private scheduled = false;
+
+  acquire(client: string): Promise<boolean> {
+    return new Promise((resolve) => {
+      const id = this.nextId++;
+      this.waiting.set(id, resolve);
+      this.ids.push(id);
+      this.clients.push(client);
+      this.schedule();
+    });
+  }
+
+  release(client: string): void {
+    this.released.push(client);
+    this.schedule();
+  }
+
+  /** The primary's answers. */
+  admit(ids: number[], ok: boolean[]): void {
+    for (let i = 0; i < ids.length; i++) {
+      const resolve = this.waiting.get(ids[i]);
+      if (!resolve) continue;
+      this.waiting.delete(ids[i]);
+      resolve(ok[i] === true);
+    }
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(this.flush);
+  }
+
+  readonly flush = (): void => {
+    this.scheduled = false;
+    if (this.released.length) {
+      post({ t: "release", clients: this.released });
+      this.released = [];
+    }
+    if (this.ids.length) {
+      post({ t: "acquire", ids: this.ids, clients: this.clients });
+      this.ids = [];
+      this.clients = [];
+    }
+  };
+}
+
+/**
+ * A worker's share of the per-server bounds that are memory or sockets: the
+ * session buffer budget, the file cache, the session socket pool and the boot
+ * flows kept are split evenly, so N workers together hold what one process
+ * would (0, no limit, stays 0).
+ */
+export function workerShare(o: ServerOptions, workers: number): ServerOptions {
+  if (workers <= 1) return o;
+  const floor = (v: number): number => (v > 0 ? Math.max(1, Math.floor(v / workers)) : v);
+  const ceil = (v: number): number => (v > 0 ? Math.ceil(v / workers) : v);
+  return {
+    ...o,
+    sessionBufferBudgetBytes: floor(o.sessionBufferBudgetBytes ?? DEFAULTS.sessionBufferBudgetBytes),
+    fileCacheBytes: floor(o.fileCacheBytes ?? DEFAULTS.fileCacheBytes),
+    sessionSocketPool: ceil(o.sessionSocketPool ?? DEFAULTS.sessionSocketPool),
+    flowsMax: ceil(o.flowsMax ?? DEFAULTS.flowsMax),
   };
 }
 
@@ -155,6 +232,9 @@ export async function runWorker(): Promise<void> {
   const args = JSON.parse(process.env[ENV_ARGS] ?? "{}") as WorkerArgs;
   const logOf = (c: Config): Config["log"] => (c.log === "off" && args.verbose > 0 ? "text" : c.log);
   const slot = Number(process.env[ENV_SLOT] ?? "0");
+  const workers = Math.max(1, Number(process.env[ENV_WORKERS] ?? "1") || 1);
+  const gate = process.env[ENV_ADMISSION] === "1" ? new PrimaryGate() : undefined;
+  const fullReports = process.env[ENV_REPORT] === "1";
   let config: Config;
   let telemetry: Telemetry;
   let server: TftpServer;
@@ -172,7 +252,12 @@ export async function runWorker(): Promise<void> {
     const extras = { onSessionEnd, instrumentation: telemetry.instrumentation };
     // Ids of live sessions, flow steps and flows are unique across workers: "w2:17".
     const idPrefix = `w${slot}:`;
-    server = createServer({ ...(await buildServerOptions(config, extras)), idPrefix });
+    const optionsOf = async (c: Config): Promise<ServerOptions> => ({
+      ...workerShare(await buildServerOptions(c, extras), workers),
+      idPrefix,
+      admission: gate,
+    });
+    server = createServer(await optionsOf(config));
     server.serveRelayed();
 
     // The datagram channel the primary opened (fd 4): requests in, listening-socket answers out.
@@ -188,13 +273,47 @@ export async function runWorker(): Promise<void> {
     // A worker with no telemetry and no session has nothing but the IPC
     // channel, which does not hold the process: this does, until the drain.
     const alive = setInterval(() => {}, 3_600_000);
+    const metricsText = async (): Promise<string | undefined> => {
+      const p = telemetry.prometheus;
+      if (!p) return undefined;
+      const { resourceMetrics } = await p.collect();
+      return new PrometheusSerializer().serialize(resourceMetrics);
+    };
+    // The counters (and with an admin API the sessions, flows, summary and
+    // metrics) every second and at a clean exit: what the primary keeps if
+    // this worker dies.
+    const report = async (): Promise<void> => {
+      const r: Report = { stats: server.stats() };
+      if (fullReports) {
+        r.summary = server.summary();
+        r.sessions = server.liveSessions().slice(0, REPORT_MAX_ROWS);
+        r.flows = server.flows({ limit: REPORT_MAX_ROWS });
+        r.metrics = await metricsText().catch(() => undefined);
+      }
+      post({ t: "report", r });
+    };
+    const reporter = setInterval(() => void report(), REPORT_INTERVAL_MS);
+    reporter.unref();
     let draining: Promise<void> | undefined;
     const drain = (graceMs: number): Promise<void> => {
       draining ??= (async () => {
         clearInterval(alive);
         await server.close({ graceMs });
         outbox.flush();
+        gate?.flush();
+        clearInterval(reporter);
+        await report().catch(() => {});
         await telemetry.shutdown().catch(() => {});
+        // The last report leaves before the exit.
+        await new Promise<void>((resolve) => {
+          try {
+            if (process.send) process.send({ t: "events", d: [] } satisfies ToPrimary, () => resolve());
+            else resolve();
+          } catch {
+            resolve();
+          }
+          setTimeout(resolve, 1000).unref();
+        });
         process.exit(0);
       })();
       return draining;
@@ -202,7 +321,7 @@ export async function runWorker(): Promise<void> {
     const reload = async (): Promise<ReloadAnswer> => {
       try {
         const next = await resolveConfig(args);
-        server.reconfigure({ ...(await buildServerOptions({ ...next, singlePort: config.singlePort }, extras)), idPrefix });
+        server.reconfigure(await optionsOf({ ...next, singlePort: config.singlePort }));
         const fixed = changedFixedKeys(config, next);
         config = next;
         log = logOf(next);
@@ -221,12 +340,8 @@ export async function runWorker(): Promise<void> {
           return server.liveSessions();
         case "flows":
           return server.flows((arg ?? {}) as FlowQuery);
-        case "metrics": {
-          const p = telemetry.prometheus;
-          if (!p) return undefined;
-          const { resourceMetrics } = await p.collect();
-          return new PrometheusSerializer().serialize(resourceMetrics);
-        }
+        case "metrics":
+          return metricsText();
         case "reload":
           return reload();
         case "drain":
@@ -265,6 +380,9 @@ export async function runWorker(): Promise<void> {
           break;
         case "subscribe":
           events.subscribe(m.on);
+          break;
+        case "admit":
+          gate?.admit(m.ids, m.ok);
           break;
         default:
           break;

@@ -11,6 +11,17 @@ export const ENV_ARGS = "TFTPKIT_CLUSTER_ARGS";
 export type WorkerArgs = Pick<ParsedArgs, "config" | "values" | "verbose">;
 /** The env var that carries a worker's slot number (1..N, stable across restarts). */
 export const ENV_SLOT = "TFTPKIT_WORKER_SLOT";
+/** The env var that carries the number of workers (each takes its share of the per-server memory bounds). */
+export const ENV_WORKERS = "TFTPKIT_WORKERS";
+/** The env var set when the primary holds the session limits (workers then ask it before each session starts). */
+export const ENV_ADMISSION = "TFTPKIT_ADMISSION";
+/** The env var set when the primary serves an admin API (reports then carry sessions, flows, summary and metrics). */
+export const ENV_REPORT = "TFTPKIT_REPORT";
+
+/** How often a worker reports its counters to the primary. */
+export const REPORT_INTERVAL_MS = 1000;
+/** Live sessions and boot flows a report carries at most. */
+export const REPORT_MAX_ROWS = 1000;
 
 /** "drain": stop accepting, let running sessions finish (arg: grace ms), stay up for reads. */
 export type Question = "stats" | "summary" | "metrics" | "reload" | "sessions" | "flows" | "drain";
@@ -21,7 +32,22 @@ export type ToWorker =
   /** Stop accepting; running sessions get graceMs; then exit. */
   | { t: "drain"; graceMs: number }
   /** Whether the primary has event subscribers (workers emit events only while it has). */
-  | { t: "subscribe"; on: boolean };
+  | { t: "subscribe"; on: boolean }
+  /** Answers to "acquire": ok[i] for ids[i]. */
+  | { t: "admit"; ids: number[]; ok: boolean[] };
+
+/**
+ * What a worker reports every REPORT_INTERVAL_MS and when it exits cleanly:
+ * what the primary keeps of it if it dies. Fields other than stats only when
+ * the primary serves an admin API.
+ */
+export interface Report {
+  stats: unknown;
+  summary?: unknown;
+  sessions?: unknown[];
+  flows?: unknown[];
+  metrics?: string;
+}
 
 /** Worker -> primary. */
 export type ToPrimary =
@@ -29,6 +55,11 @@ export type ToPrimary =
   | { t: "ready"; pid: number; telemetry: string }
   | { t: "answer"; id: number; v: unknown }
   | { t: "events"; d: unknown[] }
+  | { t: "report"; r: Report }
+  /** May these sessions start (server-wide limits)? Answered by "admit". */
+  | { t: "acquire"; ids: number[]; clients: string[] }
+  /** Admitted sessions of these clients ended. */
+  | { t: "release"; clients: string[] }
   /** The worker could not start (a bad handler module, ...): the primary stops with this line. */
   | { t: "failed"; error: string };
 
