@@ -4,6 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { FlowTable, type RouteSlot } from "../src/cluster/routing.js";
 import { SessionLedger } from "../src/cluster/ledger.js";
+import { workerShare } from "../src/cluster/cluster-worker.js";
 
 function slots(n: number): Array<RouteSlot & { ready: boolean }> {
   return Array.from({ length: n }, (_, index) => ({ index, ready: true }));
@@ -124,5 +125,15 @@ describe("SessionLedger", () => {
     expect(l.acquire(0, "b")).toBe(false);
     l.configure({ maxSessions: 2, maxSessionsPerClient: 0 });
     expect(l.acquire(0, "b")).toBe(true);
+  });
+});
+
+describe("workerShare", () => {
+  it("splits the per-server memory and socket bounds among the workers; 0 (no limit) stays 0; one worker keeps them whole", () => {
+    const o = { root: "/srv", sessionBufferBudgetBytes: 1000, fileCacheBytes: 0, sessionSocketPool: 5, flowsMax: 7 };
+    expect(workerShare(o, 1)).toEqual(o);
+    expect(workerShare(o, 4)).toMatchObject({ sessionBufferBudgetBytes: 250, fileCacheBytes: 0, sessionSocketPool: 2, flowsMax: 2 });
+    // N workers together never hold more budget than one process would.
+    for (const n of [2, 3, 7]) expect(n * workerShare(o, n).sessionBufferBudgetBytes!).toBeLessThanOrEqual(1000);
   });
 });

@@ -487,11 +487,6 @@ export class TftpCluster {
     return out;
   }
 
-  /** @deprecated Use liveSessions() (the name TftpServer uses). */
-  sessions(): Promise<LiveSession[]> {
-    return this.liveSessions();
-  }
-
   /** Boot flows of every worker, newest first, those of workers that died as of their last report (`lost: true`). */
   async flows(q: FlowQuery = {}): Promise<BootFlow[]> {
     const out: BootFlow[] = [];
