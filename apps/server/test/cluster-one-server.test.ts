@@ -255,7 +255,7 @@ describe("workers act as one server", () => {
     it(`--max-sessions 50 with ${workers} workers: 60 clients from 60 addresses asking at once, exactly 50 are served`, async () => {
       const cli = await startServe([
         "--host", "127.0.0.1", "--port", "0", "--admin", "127.0.0.1:0", "--workers", String(workers), "--root", tree.dir, "--log", "off",
-        "--max-sessions", "50", "--timeout", "10", "--retries", "1",
+        "--max-sessions", "50", "--timeout", "10", "--retries", "1", "--drain-seconds", "0",
       ]);
       const port = Number(/ on [^\s]+:(\d+) \(udp/.exec(cli.stderr())?.[1]);
       const got = await Promise.all(Array.from({ length: 60 }, (_, i) => tftpGet(port, machine(100 + i), "large.bin", { hold: true, retryMs: 5000 })));

@@ -23,7 +23,7 @@ import type { Socket } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
-  UdpListeners, emptyServerStats, mergeServerStats, mergeSummaries,
+  UdpListeners,
   type BootFlow, type BoundAddress, type FlowQuery, type Listener, type ListenOptions, type LiveSession, type ReceiveBuffer,
   type ServerEvent, type ServerEventListener, type ServerStats, type SessionSummary,
 } from "@tftpkit/server";
@@ -33,7 +33,7 @@ import {
 } from "./protocol.js";
 import { FlowTable, type FlowTableOptions } from "./routing.js";
 import { SessionLedger, type SessionLimits } from "./ledger.js";
-import { mergePrometheus, withoutGauges } from "./prometheus.js";
+import { WorkerRecords } from "./records.js";
 import { CHANNEL_FD, FrameKind, FrameReader, FrameWriter, WORKER_STDIO } from "./channel.js";
 
 export interface ClusterOptions {
@@ -56,8 +56,7 @@ export interface ClusterOptions {
   fullReports?: boolean;
 }
 
-/** A live session or boot flow of a worker that died, as of its last report. */
-export type Lost<T> = T & { worker: number; lost: true };
+
 
 export interface WorkerInfo {
   /** Slot number, 1..N: stable across restarts (LiveSession.worker). */
@@ -83,12 +82,6 @@ interface Slot {
   /** The worker's datagram channel (cluster-channel.ts) and the frames for it written this turn. */
   chan: Socket | undefined;
   frames: FrameWriter;
-  /** The newest of the worker's reports and answers (IPC keeps their order). */
-  lastStats: ServerStats | undefined;
-  lastMetrics: string | undefined;
-  lastSummary: SessionSummary | undefined;
-  lastSessions: LiveSession[] | undefined;
-  lastFlows: BootFlow[] | undefined;
   restartTimer: NodeJS.Timeout | undefined;
   /** Datagrams waiting for this worker to be ready (routing.ts). */
   waiting: Array<[Buffer, RemoteInfo, Listener]>;
@@ -100,8 +93,6 @@ const MAX_UNSENT_BYTES = 8 * 1024 * 1024;
 const QUESTION_TIMEOUT_MS = 3000;
 /** Flow table defaults (the flow idle time and flows kept are the server's own --flow-idle-seconds and --flows-max). */
 export const ROUTING_DEFAULTS: FlowTableOptions = { idleMs: 60_000, max: 100_000, waitMs: 3000, waitMax: 4096 };
-/** How long the sessions and flows of a dead worker are listed (marked lost). */
-const LOST_KEEP_MS = 10 * 60_000;
 
 const EMPTY = new Uint8Array(0);
 
@@ -124,11 +115,8 @@ export class TftpCluster {
   private readonly byId = new Map<number, Listener>();
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; timer: NodeJS.Timeout }>();
   private nextQuestion = 1;
-  private retired: ServerStats | undefined;
-  private retiredMetrics: string | undefined;
-  private retiredSummary: SessionSummary | undefined;
-  /** Sessions and flows of workers that died, as of their last report. */
-  private lost: Array<{ at: number; sessions: Array<Lost<LiveSession>>; flows: Array<Lost<BootFlow>> }> = [];
+  /** The workers' counters and lists, kept of those that died. */
+  private readonly records = new WorkerRecords();
   private readonly table: FlowTable;
   private readonly ledger: SessionLedger | undefined;
   private readonly sweeper: NodeJS.Timeout;
@@ -155,7 +143,6 @@ export class TftpCluster {
       this.slots.push({
         id: i, index: i - 1, worker: undefined, pid: undefined, ready: false, startedAt: 0, restarts: 0, quickDeaths: 0,
         known: new Set(), chan: undefined, frames: new FrameWriter(), restartTimer: undefined, waiting: [], waitTimer: undefined,
-        lastStats: undefined, lastMetrics: undefined, lastSummary: undefined, lastSessions: undefined, lastFlows: undefined,
       });
     }
     this.table = new FlowTable(this.slots, { ...ROUTING_DEFAULTS, ...o.routing });
@@ -163,7 +150,7 @@ export class TftpCluster {
     this.sweeper = setInterval(() => {
       const now = Date.now();
       this.table.sweep(now);
-      this.lost = this.lost.filter((l) => now - l.at < LOST_KEEP_MS);
+      this.records.sweep(now);
     }, 1000);
     this.sweeper.unref();
   }
@@ -262,7 +249,7 @@ export class TftpCluster {
           failure = m.error;
           break;
         case "report":
-          if (slot.worker === w) this.keep(slot, m.r);
+          if (slot.worker === w) this.records.report(slot.id, m.r);
           break;
         case "acquire": {
           const ledger = this.ledger;
@@ -296,7 +283,7 @@ export class TftpCluster {
       slot.worker = undefined;
       slot.ready = false;
       this.ledger?.clear(slot.index);
-      this.retire(slot);
+      this.records.retire(slot.id);
       // Its machines move to live workers and stay there (their datagrams waiting for it too).
       this.table.evacuate(slot.index);
       if (!this.stopping) this.release(slot);
@@ -321,35 +308,6 @@ export class TftpCluster {
         this.fork(slot);
       }, delay);
     });
-  }
-
-  /** What the primary keeps of a worker's report (the newest is what counts if the worker dies). */
-  private keep(slot: Slot, r: Report): void {
-    slot.lastStats = r.stats as ServerStats;
-    if (r.metrics !== undefined) slot.lastMetrics = r.metrics;
-    if (r.summary !== undefined) slot.lastSummary = r.summary as SessionSummary;
-    if (r.sessions !== undefined) slot.lastSessions = r.sessions as LiveSession[];
-    if (r.flows !== undefined) slot.lastFlows = r.flows as BootFlow[];
-  }
-
-  /** A worker died or exited: its counters as of its last report join those of the workers gone before. */
-  private retire(slot: Slot): void {
-    if (slot.lastStats) {
-      const s = { ...slot.lastStats, sessionsActive: 0, sessionBufferBytes: 0 };
-      this.retired = this.retired ? mergeServerStats([this.retired, s]) : s;
-    }
-    if (slot.lastMetrics) {
-      const kept = withoutGauges(slot.lastMetrics);
-      this.retiredMetrics = this.retiredMetrics ? mergePrometheus([this.retiredMetrics, kept]) : kept;
-    }
-    if (slot.lastSummary) this.retiredSummary = this.retiredSummary ? mergeSummaries([this.retiredSummary, slot.lastSummary], 50) : slot.lastSummary;
-    if (slot.lastSessions?.length || slot.lastFlows?.length) {
-      const mark = <T extends object>(rows: T[] | undefined): Array<T & { worker: number; lost: true }> => (rows ?? []).map((r) => ({ ...r, worker: slot.id, lost: true as const }));
-      this.lost.push({ at: Date.now(), sessions: mark(slot.lastSessions), flows: mark(slot.lastFlows) });
-      if (this.lost.length > 16) this.lost.shift();
-    }
-    slot.lastStats = slot.lastMetrics = slot.lastSummary = undefined;
-    slot.lastSessions = slot.lastFlows = undefined;
   }
 
   /** Datagrams that waited for a slot go where their machines are now (the slot is ready, or their machines moved). */
@@ -460,10 +418,8 @@ export class TftpCluster {
 
   /** Server-wide counters: every live worker's now (or as of its last report), plus those of workers that have died. */
   async stats(): Promise<ServerStats> {
-    for (const a of await this.ask<ServerStats>("stats")) if (a.v && a.slot.worker) a.slot.lastStats = a.v;
-    const parts: ServerStats[] = this.retired ? [this.retired] : [];
-    for (const slot of this.slots) if (slot.lastStats) parts.push(slot.lastStats);
-    return parts.length ? mergeServerStats(parts) : emptyServerStats();
+    for (const a of await this.ask<ServerStats>("stats")) if (a.v && a.slot.worker) this.records.answeredStats(a.slot.id, a.v);
+    return this.records.stats();
   }
 
   /**
@@ -472,10 +428,8 @@ export class TftpCluster {
    * last report.
    */
   async metrics(): Promise<string | undefined> {
-    for (const a of await this.ask<string>("metrics")) if (typeof a.v === "string" && a.slot.worker) a.slot.lastMetrics = a.v;
-    const texts: string[] = this.retiredMetrics ? [this.retiredMetrics] : [];
-    for (const slot of this.slots) if (slot.lastMetrics) texts.push(slot.lastMetrics);
-    return texts.length ? mergePrometheus(texts) : undefined;
+    for (const a of await this.ask<string>("metrics")) if (typeof a.v === "string" && a.slot.worker) this.records.answeredMetrics(a.slot.id, a.v);
+    return this.records.metrics();
   }
 
   /** Sessions running now in every worker (`worker` = its slot), then those of workers that died as of their last report (`lost: true`). */
@@ -483,7 +437,7 @@ export class TftpCluster {
     const out: LiveSession[] = [];
     for (const a of await this.ask<LiveSession[]>("sessions")) for (const s of a.v ?? []) out.push(tagSession(s, a.slot.id));
     out.sort((a, b) => a.startedAt - b.startedAt);
-    for (const l of this.lost) out.push(...l.sessions);
+    out.push(...this.records.lostSessions());
     return out;
   }
 
@@ -491,20 +445,13 @@ export class TftpCluster {
   async flows(q: FlowQuery = {}): Promise<BootFlow[]> {
     const out: BootFlow[] = [];
     for (const a of await this.ask<BootFlow[]>("flows", q)) out.push(...(a.v ?? []));
-    for (const l of this.lost) {
-      for (const f of l.flows) {
-        if (q.client !== undefined && f.client !== q.client) continue;
-        out.push(f);
-      }
-    }
+    out.push(...this.records.lostFlows(q));
     out.sort((a, b) => b.startedAt - a.startedAt);
     return out.slice(0, q.limit ?? 100);
   }
 
   async summary(): Promise<SessionSummary> {
-    const list = (await this.ask<SessionSummary>("summary")).map((a) => a.v).filter((v): v is SessionSummary => !!v);
-    if (this.retiredSummary) list.push(this.retiredSummary);
-    return mergeSummaries(list);
+    return this.records.summary((await this.ask<SessionSummary>("summary")).map((a) => a.v).filter((v): v is SessionSummary => !!v));
   }
 
   /** Every worker's session and flow events; workers send them only while someone listens here. */
