@@ -8,6 +8,9 @@
 //            worker, 100 more: what /metrics counts of the 540
 //   limit    --max-sessions 50, 60 clients from 60 addresses ask at once (each
 //            holds its session): how many were served
+//   cost     (only when asked: --only cost) CPU of the server's processes per
+//            small-file session, with the default --max-sessions (each session
+//            start asks the primary) and with --max-sessions 0 (none asks)
 //
 // Usage: node bench/workers-check.mjs [--workers 2] [--only split,kill,limit]
 // Ports: the UDP and admin ports come from 41900-41999 (fixed: the split check
@@ -15,7 +18,7 @@
 
 import { spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -191,11 +194,43 @@ async function checkLimit() {
   return `limit: --max-sessions 50, ${WORKERS} workers, 60 clients from 60 addresses: ${served} served, ${refused} refused`;
 }
 
+/** CPU seconds (user + system) a process has used so far. */
+function cpuOf(pid) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+async function checkCost() {
+  const out = [];
+  for (const extra of [[], ["--max-sessions", "0"]]) {
+    const cli = serve(["--log", "off", ...extra]);
+    await cli.ready();
+    const pids = [cli.proc.pid, ...[...(/workers: ([^)]*)\)/.exec(cli.err())?.[1] ?? "").matchAll(/pid (\d+)/g)].map((m) => Number(m[1]))];
+    await pool(500, 32, (i) => tftpGet(cli.udp, addr(i % 64), "a.bin", { retryMs: 1000 })); // warm-up
+    const n = 3000;
+    const before = pids.reduce((t, p) => t + cpuOf(p), 0);
+    const t0 = process.hrtime.bigint();
+    const got = await pool(n, 32, (i) => tftpGet(cli.udp, addr(i % 64), "a.bin", { retryMs: 1000 }));
+    const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+    const cpu = pids.reduce((t, p) => t + cpuOf(p), 0) - before;
+    await cli.stop();
+    const ok = got.filter((g) => g.outcome === "ok").length;
+    out.push(`cost: ${extra.length ? "--max-sessions 0 (no session start asks)" : "default --max-sessions (each start asks)"}: ${ok}/${n} ok, ` +
+      `${((cpu / n) * 1e6).toFixed(0)} us CPU per session (server processes), ${(n / wall).toFixed(0)} sessions/s`);
+  }
+  return out.join("\n");
+}
+
 try {
   console.log(`workers-check: ${WORKERS} workers, node ${process.version}`);
   if (ONLY.includes("split")) console.log(await checkSplit());
   if (ONLY.includes("kill")) console.log(await checkKill());
   if (ONLY.includes("limit")) console.log(await checkLimit());
+  if (ONLY.includes("cost")) console.log(await checkCost());
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -95,6 +95,8 @@ class EventRelay {
  * session's end is told. Packets of running sessions never ask.
  */
 class PrimaryGate implements Admission {
+  /** Sessions started without asking (while the primary holds no limit), by client: their ends are not told. */
+  private readonly uncounted = new Map<string, number>();
   private nextId = 1;
   private readonly waiting = new Map<number, (ok: boolean) => void>();
   private ids: number[] = [];
@@ -102,7 +104,14 @@ class PrimaryGate implements Admission {
   private released: string[] = [];
   private scheduled = false;
 
-  acquire(client: string): Promise<boolean> {
+  /** @param on whether the primary holds a limit now (without one, no session start asks). */
+  constructor(public on: boolean) {}
+
+  acquire(client: string): boolean | Promise<boolean> {
+    if (!this.on) {
+      this.uncounted.set(client, (this.uncounted.get(client) ?? 0) + 1);
+      return true;
+    }
     return new Promise((resolve) => {
       const id = this.nextId++;
       this.waiting.set(id, resolve);
@@ -113,6 +122,12 @@ class PrimaryGate implements Admission {
   }
 
   release(client: string): void {
+    const n = this.uncounted.get(client) ?? 0;
+    if (n > 0) {
+      if (n === 1) this.uncounted.delete(client);
+      else this.uncounted.set(client, n - 1);
+      return;
+    }
     this.released.push(client);
     this.schedule();
   }
@@ -233,7 +248,7 @@ export async function runWorker(): Promise<void> {
   const logOf = (c: Config): Config["log"] => (c.log === "off" && args.verbose > 0 ? "text" : c.log);
   const slot = Number(process.env[ENV_SLOT] ?? "0");
   const workers = Math.max(1, Number(process.env[ENV_WORKERS] ?? "1") || 1);
-  const gate = process.env[ENV_ADMISSION] === "1" ? new PrimaryGate() : undefined;
+  const gate = new PrimaryGate(process.env[ENV_ADMISSION] === "1");
   const fullReports = process.env[ENV_REPORT] === "1";
   let config: Config;
   let telemetry: Telemetry;
@@ -300,7 +315,7 @@ export async function runWorker(): Promise<void> {
         clearInterval(alive);
         await server.close({ graceMs });
         outbox.flush();
-        gate?.flush();
+        gate.flush();
         clearInterval(reporter);
         await report().catch(() => {});
         await telemetry.shutdown().catch(() => {});
@@ -382,7 +397,10 @@ export async function runWorker(): Promise<void> {
           events.subscribe(m.on);
           break;
         case "admit":
-          gate?.admit(m.ids, m.ok);
+          gate.admit(m.ids, m.ok);
+          break;
+        case "gate":
+          gate.on = m.on;
           break;
         default:
           break;

@@ -158,7 +158,12 @@ export class TftpCluster {
   /** New flow table bounds and session limits (a reload). */
   configure(o: { routing?: Partial<FlowTableOptions>; limits?: SessionLimits }): void {
     if (o.routing) this.table.configure(o.routing);
-    if (o.limits) this.ledger?.configure(o.limits);
+    const ledger = this.ledger;
+    if (o.limits && ledger) {
+      const was = ledger.limiting;
+      ledger.configure(o.limits);
+      if (ledger.limiting !== was) for (const s of this.slots) this.post(s, { t: "gate", on: ledger.limiting });
+    }
   }
 
   /** Machines in the flow table now, and how many moved to another worker (waited too long, or their worker died). */
@@ -202,7 +207,7 @@ export class TftpCluster {
       [ENV_ARGS]: JSON.stringify(this.o.args),
       [ENV_SLOT]: String(slot.id),
       [ENV_WORKERS]: String(this.slots.length),
-      [ENV_ADMISSION]: this.ledger ? "1" : "",
+      [ENV_ADMISSION]: this.ledger?.limiting ? "1" : "",
       [ENV_REPORT]: this.o.fullReports ? "1" : "",
     });
     slot.worker = w;

@@ -28,6 +28,11 @@ export class SessionLedger {
     this.limits = limits;
   }
 
+  /** Whether any limit is set (without one, workers need not ask). */
+  get limiting(): boolean {
+    return this.limits.maxSessions > 0 || this.limits.maxSessionsPerClient > 0;
+  }
+
   /** Sessions admitted and not yet ended. */
   get running(): number {
     return this.active;

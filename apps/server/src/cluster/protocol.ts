@@ -13,7 +13,7 @@ export type WorkerArgs = Pick<ParsedArgs, "config" | "values" | "verbose">;
 export const ENV_SLOT = "TFTPKIT_WORKER_SLOT";
 /** The env var that carries the number of workers (each takes its share of the per-server memory bounds). */
 export const ENV_WORKERS = "TFTPKIT_WORKERS";
-/** The env var set when the primary holds the session limits (workers then ask it before each session starts). */
+/** The env var set when the primary holds a session limit at the fork (workers then ask it before each session starts). */
 export const ENV_ADMISSION = "TFTPKIT_ADMISSION";
 /** The env var set when the primary serves an admin API (reports then carry sessions, flows, summary and metrics). */
 export const ENV_REPORT = "TFTPKIT_REPORT";
@@ -34,7 +34,9 @@ export type ToWorker =
   /** Whether the primary has event subscribers (workers emit events only while it has). */
   | { t: "subscribe"; on: boolean }
   /** Answers to "acquire": ok[i] for ids[i]. */
-  | { t: "admit"; ids: number[]; ok: boolean[] };
+  | { t: "admit"; ids: number[]; ok: boolean[] }
+  /** Whether session starts ask the primary (it holds a session limit), after a reload changed that. */
+  | { t: "gate"; on: boolean };
 
 /**
  * What a worker reports every REPORT_INTERVAL_MS and when it exits cleanly:
