@@ -87,7 +87,7 @@ export const SERVER_OPTIONS = {
   maxFileBytes: option({ ...int(0, MAX_BYTES), default: 0, unit: "bytes", description: "largest file served (0: no limit)" }),
   fileCacheBytes: option({
     ...int(0, MAX_BYTES), default: 64 * 1024 * 1024, unit: "bytes",
-    description: "memory for small files' contents, checked by a stat per request (0: off)",
+    description: "memory for small files' contents, checked by a stat per request (workers: split evenly; 0: off)",
   }),
   statCacheMs: option({
     ...int(0, 60_000), default: 1_000, unit: "ms",
@@ -117,11 +117,11 @@ export const SERVER_OPTIONS = {
     },
     description: "session sockets bind a port from this range (inclusive) instead of any ephemeral port",
   }),
-  maxSessions: option({ ...int(0, 1_000_000), default: 10_000, description: 'sessions at once (ERROR 0 "Server busy" beyond; 0: no limit)' }),
-  maxSessionsPerClient: option({ ...int(0, 1_000_000), default: 0, description: "sessions at once from one client address (0: no limit)" }),
+  maxSessions: option({ ...int(0, 1_000_000), default: 10_000, description: 'sessions at once, across all workers (ERROR 0 "Server busy" beyond; 0: no limit)' }),
+  maxSessionsPerClient: option({ ...int(0, 1_000_000), default: 0, description: "sessions at once from one client address, across all workers (0: no limit)" }),
   rateLimit: option({
     ...num(0, 1_000_000, "requests per second"), arg: "R", default: 0, unit: "requests/s",
-    description: "requests per second accepted from one address; excess requests are dropped unanswered (0: no limit)",
+    description: "requests per second accepted from one address (in the worker that serves it); excess requests are dropped unanswered (0: no limit)",
   }),
   rateBurst: option({ ...int(1, 10_000_000), unit: "requests", description: "burst size of the rate limit (default: 2 x rateLimit)" }),
   rewrite: option({ ...fn<PathRewrite>(), description: "rewrites each requested name before the handler sees it (e.g. compiled remap rules)" }),
@@ -136,7 +136,7 @@ export const SERVER_OPTIONS = {
   }),
   sessionSocketPool: option({
     ...int(0, 65_535), default: 256,
-    description: "session sockets kept bound for the next sessions (no bind and close per session; 0: each session binds and closes its own)",
+    description: "session sockets kept bound for the next sessions (workers: split evenly; no bind and close per session; 0: each session binds and closes its own)",
   }),
   recvBufferBytes: option({
     ...int(0, 2 ** 31 - 1), default: 0, unit: "bytes",
@@ -146,7 +146,7 @@ export const SERVER_OPTIONS = {
     ...num(0.01, 86_400, "seconds"), arg: "S", default: FLOW_DEFAULTS.flowIdleSeconds, unit: "s",
     description: "seconds without a session from a client that end its boot flow",
   }),
-  flowsMax: option({ ...int(0, 1_000_000), default: FLOW_DEFAULTS.flowsMax, description: "boot flows kept, open and as many ended (0: no flows)" }),
+  flowsMax: option({ ...int(0, 1_000_000), default: FLOW_DEFAULTS.flowsMax, description: "boot flows kept, open and as many ended (workers: split evenly; 0: no flows)" }),
   flowStepsMax: option({ ...int(1, 100_000), default: FLOW_DEFAULTS.flowStepsMax, description: "steps kept per boot flow (the last ones)" }),
   idPrefix: option({
     ...custom<string>((v) => typeof v === "string" && /^[A-Za-z0-9:_.-]{0,16}$/.test(v), "must be up to 16 of A-Z a-z 0-9 : _ . -"),
@@ -160,7 +160,7 @@ export const SERVER_OPTIONS = {
   }),
   sessionBufferBudgetBytes: option({
     ...int(0, MAX_BYTES), default: 256 * 1024 * 1024, unit: "bytes",
-    description: 'session buffers (read-ahead rings, upload windows) all sessions may hold together; a session finding no room gets ERROR 0 "Server busy" (0: no limit)',
+    description: 'session buffers (read-ahead rings, upload windows) all sessions may hold together (workers: split evenly); a session finding no room gets ERROR 0 "Server busy" (0: no limit)',
   }),
   stallTimeoutMs: option({
     ...int(0, 86_400_000), default: 30_000, unit: "ms",
