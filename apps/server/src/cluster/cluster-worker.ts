@@ -20,7 +20,7 @@ import { resolveConfig } from "../config/settings.js";
 import { formatSession } from "../observe/session-log.js";
 import type { Config } from "../config/config.js";
 import {
-  ENV_ADMISSION, ENV_ARGS, ENV_REPORT, ENV_SLOT, ENV_WORKERS, REPORT_INTERVAL_MS, REPORT_MAX_ROWS,
+  ENV_ADMISSION, ENV_ARGS, ENV_REPORT, ENV_SLOT, ENV_WORKERS, REPORT_INTERVAL_MS, REPORT_MAX_FLOWS, REPORT_MAX_SESSIONS,
   type Report, type ReloadAnswer, type ToPrimary, type ToWorker, type WorkerArgs,
 } from "./protocol.js";
 import { CHANNEL_FD, FrameKind, FrameReader, FrameWriter, type Frame } from "./channel.js";
@@ -301,8 +301,8 @@ export async function runWorker(): Promise<void> {
       const r: Report = { stats: server.stats() };
       if (fullReports) {
         r.summary = server.summary();
-        r.sessions = server.liveSessions().slice(0, REPORT_MAX_ROWS);
-        r.flows = server.flows({ limit: REPORT_MAX_ROWS });
+        r.sessions = server.liveSessions().slice(0, REPORT_MAX_SESSIONS);
+        r.flows = server.flows({ limit: REPORT_MAX_FLOWS });
         r.metrics = await metricsText().catch(() => undefined);
       }
       post({ t: "report", r });

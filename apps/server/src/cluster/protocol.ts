@@ -20,8 +20,10 @@ export const ENV_REPORT = "TFTPKIT_REPORT";
 
 /** How often a worker reports its counters to the primary. */
 export const REPORT_INTERVAL_MS = 1000;
-/** Live sessions and boot flows a report carries at most. */
-export const REPORT_MAX_ROWS = 1000;
+/** Live sessions a report carries at most. */
+export const REPORT_MAX_SESSIONS = 1000;
+/** Boot flows (the newest) a report carries at most. */
+export const REPORT_MAX_FLOWS = 200;
 
 /** "drain": stop accepting, let running sessions finish (arg: grace ms), stay up for reads. */
 export type Question = "stats" | "summary" | "metrics" | "reload" | "sessions" | "flows" | "drain";
