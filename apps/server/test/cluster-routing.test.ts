@@ -85,46 +85,92 @@ describe("FlowTable", () => {
   });
 });
 
+/** A ledger whose messages to workers are recorded; ask() returns the answers a request got at once. */
+function ledger(maxSessions: number, maxSessionsPerClient = 0, workers = 2) {
+  const admits: Array<{ slot: number; ids: number[]; ok: boolean[]; credit: number }> = [];
+  const reclaims: number[] = [];
+  const l = new SessionLedger({ maxSessions, maxSessionsPerClient }, workers, {
+    admit: (slot, ids, ok, credit) => void admits.push({ slot, ids, ok, credit }),
+    reclaim: (slot) => void reclaims.push(slot),
+  });
+  let id = 1;
+  const ask = (slot: number, clients: string[]): { ok: boolean[]; credit: number } => {
+    const before = admits.length;
+    l.request(slot, clients.map(() => id++), clients);
+    const got = admits.slice(before).filter((a) => a.slot === slot);
+    return { ok: got.flatMap((a) => a.ok), credit: got.reduce((t, a) => t + a.credit, 0) };
+  };
+  return { l, ask, admits, reclaims };
+}
+
+const many = (n: number, from = 0): string[] => Array.from({ length: n }, (_, i) => addr(from + i));
+
 describe("SessionLedger", () => {
-  it("admits exactly maxSessions across slots, and again as sessions end", () => {
-    const l = new SessionLedger({ maxSessions: 5, maxSessionsPerClient: 0 });
-    const admitted = Array.from({ length: 8 }, (_, i) => l.acquire(i % 3, addr(i)));
-    expect(admitted.filter(Boolean)).toHaveLength(5);
+  it("admits exactly maxSessions across slots, and again as sessions end (no credits near the limit)", () => {
+    const { l, ask } = ledger(5);
+    const a = ask(0, many(3));
+    const b = ask(1, many(5, 3));
+    expect([...a.ok, ...b.ok].filter(Boolean)).toHaveLength(5);
+    expect(a.credit + b.credit).toBe(0);
     expect(l.refused).toBe(3);
-    l.release(0, addr(0));
-    expect(l.acquire(2, addr(9))).toBe(true);
-    expect(l.acquire(2, addr(10))).toBe(false);
+    l.release(0, [addr(0)]);
+    expect(ask(1, [addr(9)]).ok).toEqual([true]);
+    expect(ask(1, [addr(10)]).ok).toEqual([false]);
   });
 
-  it("holds maxSessionsPerClient across slots", () => {
-    const l = new SessionLedger({ maxSessions: 0, maxSessionsPerClient: 2 });
-    expect(l.acquire(0, "a")).toBe(true);
-    expect(l.acquire(1, "a")).toBe(true);
-    expect(l.acquire(1, "a")).toBe(false);
-    expect(l.acquire(1, "b")).toBe(true);
+  it("holds maxSessionsPerClient across slots, and grants no credits then", () => {
+    const { ask } = ledger(0, 2);
+    expect(ask(0, ["a"])).toEqual({ ok: [true], credit: 0 });
+    expect(ask(1, ["a"]).ok).toEqual([true]);
+    expect(ask(1, ["a"]).ok).toEqual([false]);
+    expect(ask(1, ["b"]).ok).toEqual([true]);
   });
 
-  it("a dead worker's sessions are given back; its late releases change nothing", () => {
-    const l = new SessionLedger({ maxSessions: 3, maxSessionsPerClient: 0 });
-    l.acquire(0, "a");
-    l.acquire(0, "b");
-    l.acquire(1, "c");
-    expect(l.acquire(1, "d")).toBe(false);
+  it("far from the limit a worker gets credits; near it, credits held elsewhere are reclaimed before a refusal, so exactly maxSessions are admitted", () => {
+    const { l, ask, admits, reclaims } = ledger(100);
+    const first = ask(0, ["a"]);
+    expect(first.ok).toEqual([true]);
+    expect(first.credit).toBeGreaterThan(0); // slot 0 may now start sessions by itself
+    const credit = first.credit;
+    expect(l.running).toBe(1 + credit);
+    // Slot 1 asks for more than is left: it gets the rest, the last ones wait for slot 0's credits.
+    const rest = 100 - 1 - credit;
+    const b = ask(1, many(rest + 5, 10));
+    expect(b.ok.filter(Boolean)).toHaveLength(rest);
+    expect(b.ok).toHaveLength(rest);
+    expect(reclaims).toEqual([0]);
+    // Slot 0 used 2 of its credits and gives back the others: the 5 waiting are admitted.
+    const before = admits.length;
+    l.release(0, [], { returned: credit - 2, reclaimed: true });
+    expect(admits.slice(before).flatMap((a) => a.ok)).toEqual([true, true, true, true, true]);
+    expect(l.running).toBe(1 + rest + 2 + 5);
+    // The rest of the limit goes to the next requests, then refusals (no credits out: no waiting).
+    const left = 100 - l.running;
+    expect(ask(1, many(left + 3, 200)).ok).toEqual([...Array(left).fill(true), false, false, false]);
+    expect(l.running).toBe(100);
+    // A credit session that ends after the reclaim comes back to the primary.
+    l.release(0, [], { freed: 1 });
+    expect(ask(1, ["z"]).ok).toEqual([true]);
+  });
+
+  it("a dead worker's sessions and credits are given back; its late releases change nothing", () => {
+    const { l, ask } = ledger(3);
+    ask(0, ["a", "b"]);
+    ask(1, ["c"]);
+    expect(ask(1, ["d"]).ok).toEqual([false]);
     l.clear(0);
     expect(l.running).toBe(1);
-    l.release(0, "a");
+    l.release(0, ["a"]);
     expect(l.running).toBe(1);
-    expect(l.acquire(1, "d")).toBe(true);
-    expect(l.acquire(1, "e")).toBe(true);
-    expect(l.acquire(1, "f")).toBe(false);
+    expect(ask(1, ["d", "e", "f"]).ok).toEqual([true, true, false]);
   });
 
   it("a reload changes the limit for the next session starts", () => {
-    const l = new SessionLedger({ maxSessions: 1, maxSessionsPerClient: 0 });
-    expect(l.acquire(0, "a")).toBe(true);
-    expect(l.acquire(0, "b")).toBe(false);
+    const { l, ask } = ledger(1);
+    expect(ask(0, ["a"]).ok).toEqual([true]);
+    expect(ask(0, ["b"]).ok).toEqual([false]);
     l.configure({ maxSessions: 2, maxSessionsPerClient: 0 });
-    expect(l.acquire(0, "b")).toBe(true);
+    expect(ask(0, ["b"]).ok).toEqual([true]);
   });
 });
 

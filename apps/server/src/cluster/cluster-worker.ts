@@ -90,18 +90,30 @@ class EventRelay {
 }
 
 /**
- * The primary's session ledger seen from a worker: each session start asks
- * (the starts of one event-loop turn in one message) and each admitted
- * session's end is told. Packets of running sessions never ask.
+ * The primary's session ledger seen from a worker (ledger.ts): a session
+ * start uses a credit the primary granted, or asks (the starts of one
+ * event-loop turn in one message); the end of a session admitted on request
+ * is told, that of a credit session gives the credit back to this worker
+ * (or, after a reclaim, to the primary). Packets of running sessions never
+ * ask.
  */
 class PrimaryGate implements Admission {
   /** Sessions started without asking (while the primary holds no limit), by client: their ends are not told. */
   private readonly uncounted = new Map<string, number>();
+  /** Sessions admitted on credit, by client. */
+  private readonly onCredit = new Map<string, number>();
+  /** Unused credits. */
+  private credit = 0;
+  /** Whether a credit session's end makes a credit again (false after a reclaim, until the next grant). */
+  private reuse = false;
   private nextId = 1;
   private readonly waiting = new Map<number, (ok: boolean) => void>();
   private ids: number[] = [];
   private clients: string[] = [];
   private released: string[] = [];
+  private returned = 0;
+  private freed = 0;
+  private reclaimed = false;
   private scheduled = false;
 
   /** @param on whether the primary holds a limit now (without one, no session start asks). */
@@ -109,7 +121,12 @@ class PrimaryGate implements Admission {
 
   acquire(client: string): boolean | Promise<boolean> {
     if (!this.on) {
-      this.uncounted.set(client, (this.uncounted.get(client) ?? 0) + 1);
+      inc(this.uncounted, client);
+      return true;
+    }
+    if (this.credit > 0) {
+      this.credit--;
+      inc(this.onCredit, client);
       return true;
     }
     return new Promise((resolve) => {
@@ -122,24 +139,40 @@ class PrimaryGate implements Admission {
   }
 
   release(client: string): void {
-    const n = this.uncounted.get(client) ?? 0;
-    if (n > 0) {
-      if (n === 1) this.uncounted.delete(client);
-      else this.uncounted.set(client, n - 1);
+    if (dec(this.uncounted, client)) return;
+    if (dec(this.onCredit, client)) {
+      if (this.reuse) this.credit++;
+      else {
+        this.freed++;
+        this.schedule();
+      }
       return;
     }
     this.released.push(client);
     this.schedule();
   }
 
-  /** The primary's answers. */
-  admit(ids: number[], ok: boolean[]): void {
+  /** The primary's answers, and credits. */
+  admit(ids: number[], ok: boolean[], credit: number): void {
+    if (credit > 0) {
+      this.credit += credit;
+      this.reuse = true;
+    }
     for (let i = 0; i < ids.length; i++) {
       const resolve = this.waiting.get(ids[i]);
       if (!resolve) continue;
       this.waiting.delete(ids[i]);
       resolve(ok[i] === true);
     }
+  }
+
+  /** The primary needs its credits back. */
+  reclaim(): void {
+    this.returned += this.credit;
+    this.credit = 0;
+    this.reuse = false;
+    this.reclaimed = true;
+    this.schedule();
   }
 
   private schedule(): void {
@@ -150,9 +183,11 @@ class PrimaryGate implements Admission {
 
   readonly flush = (): void => {
     this.scheduled = false;
-    if (this.released.length) {
-      post({ t: "release", clients: this.released });
+    if (this.released.length || this.returned || this.freed || this.reclaimed) {
+      post({ t: "release", clients: this.released, returned: this.returned, freed: this.freed, reclaimed: this.reclaimed });
       this.released = [];
+      this.returned = this.freed = 0;
+      this.reclaimed = false;
     }
     if (this.ids.length) {
       post({ t: "acquire", ids: this.ids, clients: this.clients });
@@ -160,6 +195,19 @@ class PrimaryGate implements Admission {
       this.clients = [];
     }
   };
+}
+
+function inc(m: Map<string, number>, k: string): void {
+  m.set(k, (m.get(k) ?? 0) + 1);
+}
+
+/** Takes one off k's count; false when it had none. */
+function dec(m: Map<string, number>, k: string): boolean {
+  const n = m.get(k) ?? 0;
+  if (n <= 0) return false;
+  if (n === 1) m.delete(k);
+  else m.set(k, n - 1);
+  return true;
 }
 
 /**
@@ -397,10 +445,13 @@ export async function runWorker(): Promise<void> {
           events.subscribe(m.on);
           break;
         case "admit":
-          gate.admit(m.ids, m.ok);
+          gate.admit(m.ids, m.ok, m.credit);
           break;
         case "gate":
           gate.on = m.on;
+          break;
+        case "reclaim":
+          gate.reclaim();
           break;
         default:
           break;

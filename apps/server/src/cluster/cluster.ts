@@ -146,7 +146,12 @@ export class TftpCluster {
       });
     }
     this.table = new FlowTable(this.slots, { ...ROUTING_DEFAULTS, ...o.routing });
-    this.ledger = o.limits ? new SessionLedger(o.limits) : undefined;
+    this.ledger = o.limits
+      ? new SessionLedger(o.limits, o.workers, {
+          admit: (i, ids, ok, credit) => this.post(this.slots[i], { t: "admit", ids, ok, credit }),
+          reclaim: (i) => this.post(this.slots[i], { t: "reclaim" }),
+        })
+      : undefined;
     this.sweeper = setInterval(() => {
       const now = Date.now();
       this.table.sweep(now);
@@ -259,12 +264,11 @@ export class TftpCluster {
         case "acquire": {
           const ledger = this.ledger;
           if (!ledger || slot.worker !== w) break;
-          const ok = m.clients.map((client) => ledger.acquire(slot.index, client));
-          this.post(slot, { t: "admit", ids: m.ids, ok });
+          ledger.request(slot.index, m.ids, m.clients);
           break;
         }
         case "release":
-          if (slot.worker === w) for (const client of m.clients) this.ledger?.release(slot.index, client);
+          if (slot.worker === w) this.ledger?.release(slot.index, m.clients, m);
           break;
         case "events":
           for (const e of m.d as ServerEvent[]) {

@@ -35,8 +35,10 @@ export type ToWorker =
   | { t: "drain"; graceMs: number }
   /** Whether the primary has event subscribers (workers emit events only while it has). */
   | { t: "subscribe"; on: boolean }
-  /** Answers to "acquire": ok[i] for ids[i]. */
-  | { t: "admit"; ids: number[]; ok: boolean[] }
+  /** Answers to "acquire": ok[i] for ids[i]; `credit`: session starts the worker may now admit by itself. */
+  | { t: "admit"; ids: number[]; ok: boolean[]; credit: number }
+  /** Give back unused credits and stop reusing the others (answered by a "release" with reclaimed). */
+  | { t: "reclaim" }
   /** Whether session starts ask the primary (it holds a session limit), after a reload changed that. */
   | { t: "gate"; on: boolean };
 
@@ -62,8 +64,12 @@ export type ToPrimary =
   | { t: "report"; r: Report }
   /** May these sessions start (server-wide limits)? Answered by "admit". */
   | { t: "acquire"; ids: number[]; clients: string[] }
-  /** Admitted sessions of these clients ended. */
-  | { t: "release"; clients: string[] }
+  /**
+   * Sessions admitted on request of these clients ended; `returned`: unused
+   * credits given back, `freed`: credit sessions ended and not reused (both
+   * after a reclaim); `reclaimed`: the answer to a reclaim.
+   */
+  | { t: "release"; clients: string[]; returned?: number; freed?: number; reclaimed?: boolean }
   /** The worker could not start (a bad handler module, ...): the primary stops with this line. */
   | { t: "failed"; error: string };
 
