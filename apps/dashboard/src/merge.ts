@@ -2,15 +2,12 @@
 // Counters add up, lists are concatenated with each row tagged by its
 // server, and ranked lists are re-ranked over the whole fleet.
 
+import { addCounts } from "@tftpkit/server";
 import type { BootFlow, ServerCounters, StatsBody, Tagged } from "./wire.js";
 
 /** `rows` with `server` set on each (a copy; the input is left alone). */
 export function tag<T extends object>(rows: readonly T[], server: string): Array<T & Tagged> {
   return rows.map((r) => ({ ...r, server }));
-}
-
-function addCounts(into: Record<string, number>, from: Record<string, unknown> | undefined): void {
-  for (const [k, v] of Object.entries(from ?? {})) if (typeof v === "number") into[k] = (into[k] ?? 0) + v;
 }
 
 /** The fleet's top N: every member's rows tagged, ranked by `score`, cut to the longest member list. */
@@ -30,16 +27,13 @@ export interface MemberStats {
 
 /** One /api/v1/stats body for the fleet: sums, maxima of uptimes, fleet-wide tops, and a per-member list. */
 export function mergeStats(members: readonly MemberStats[]): StatsBody {
-  const stats: Record<string, number | Record<string, number>> = {};
+  const stats: Record<string, unknown> = {};
   const outcomes: Record<string, number> = {};
   const errorsByCode: Record<string, number> = {};
   let uptimeSeconds = 0;
   const ok = members.flatMap((m) => (m.body ? [{ server: m.server, body: m.body }] : []));
   for (const { body } of ok) {
-    for (const [k, v] of Object.entries(body.stats ?? {})) {
-      if (typeof v === "number") stats[k] = ((stats[k] as number | undefined) ?? 0) + v;
-      else if (v && typeof v === "object") addCounts((stats[k] ??= {}) as Record<string, number>, v);
-    }
+    addCounts(stats, body.stats as unknown as Record<string, unknown>);
     addCounts(outcomes, body.outcomes);
     addCounts(errorsByCode, body.errorsByCode);
     uptimeSeconds = Math.max(uptimeSeconds, body.uptimeSeconds ?? 0);

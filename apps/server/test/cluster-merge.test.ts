@@ -3,7 +3,9 @@
 
 import { describe, expect, it } from "vitest";
 import { emptyServerStats } from "@tftpkit/server/internal";
-import { addStats, addressHash, mergePrometheus, mergeSummaries, withoutGauges } from "../src/cluster/cluster.js";
+import { mergeServerStats, mergeSummaries } from "@tftpkit/server";
+import { addressHash } from "../src/cluster/routing.js";
+import { mergePrometheus, withoutGauges } from "../src/cluster/prometheus.js";
 
 const W1 = `# HELP target_info Target metadata
 # TYPE target_info gauge
@@ -85,13 +87,13 @@ describe("mergePrometheus", () => {
   });
 });
 
-describe("addStats and mergeSummaries", () => {
+describe("mergeServerStats and mergeSummaries", () => {
   it("adds every counter and outcome", () => {
     const a = { ...emptyServerStats(), sessionsStarted: 3, sessionsOk: 2, bytesSent: 100, sessionsActive: 1 };
     a.outcomes.ok = 2;
     const b = { ...emptyServerStats(), sessionsStarted: 5, sessionsOk: 4, bytesSent: 50, malformedPackets: 7 };
     b.outcomes = { ...b.outcomes, ok: 4, "not-found": 1 };
-    const s = addStats(a, b);
+    const s = mergeServerStats([a, b]);
     expect(s).toMatchObject({ sessionsStarted: 8, sessionsOk: 6, bytesSent: 150, sessionsActive: 1, malformedPackets: 7 });
     expect(s.outcomes).toMatchObject({ ok: 6, "not-found": 1, timeout: 0 });
     expect(a.outcomes.ok).toBe(2); // the inputs are left alone

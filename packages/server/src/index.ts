@@ -23,9 +23,10 @@ export {
   type Body, type ReadHandler, type ReadRequest, type ReadResponse, type SizedBody,
 } from "./handler.js";
 export { parseBootPath, bootIdentity, hexToIpv4, type BootPath, type BootPathKind, type BootIdentity } from "./files/bootpath.js";
-export { RENAMED_SERVER_OPTIONS, SERVER_DEFAULTS, TftpConfigError, type PathRewrite, type ServerOptions } from "./options.js";
+export { RENAMED_SERVER_OPTIONS, SERVER_DEFAULTS, TftpConfigError, type Admission, type PathRewrite, type ServerOptions } from "./options.js";
 export { ConfigErrorCode, type ConfigProblem } from "@tftpkit/options";
 export type { HandlerError, Outcome, ServerStats, SessionStats, Endpoint } from "./observe/stats.js";
+export { addCounts, mergeServerStats, mergeSummaries } from "./observe/merge.js";
 export { TftpError, WireError, toTftpError, type TftpErrorCode } from "@tftpkit/wasm-core";
 export type {
   HttpObserver, HttpRefusal, HttpRequestInfo, HttpResult,

@@ -20,6 +20,19 @@ import type { WriteHandler } from "./files/write.js";
 import type { Instrumentation } from "./observe/instrument.js";
 import type { ServerStats, SessionStats } from "./observe/stats.js";
 
+/**
+ * A gate every session start passes after the server's own checks: a
+ * cluster's primary holds server-wide limits (maxSessions across every
+ * worker) this way. Only session starts ask; packets of running sessions
+ * never do.
+ */
+export interface Admission {
+  /** May a session from `client` start? Answered at once or later (the request waits; its retransmissions count as duplicates). */
+  acquire(client: string): boolean | Promise<boolean>;
+  /** A session that acquire() let in has ended. */
+  release(client: string): void;
+}
+
 export type PathRewrite = (
   path: string,
   ctx: { address: string; op: "read" | "write" },
@@ -74,7 +87,7 @@ export const SERVER_OPTIONS = {
   maxFileBytes: option({ ...int(0, MAX_BYTES), default: 0, unit: "bytes", description: "largest file served (0: no limit)" }),
   fileCacheBytes: option({
     ...int(0, MAX_BYTES), default: 64 * 1024 * 1024, unit: "bytes",
-    description: "memory for small files' contents, checked by a stat per request (0: off)",
+    description: "memory for small files' contents, checked by a stat per request (workers: split evenly; 0: off)",
   }),
   statCacheMs: option({
     ...int(0, 60_000), default: 1_000, unit: "ms",
@@ -104,11 +117,11 @@ export const SERVER_OPTIONS = {
     },
     description: "session sockets bind a port from this range (inclusive) instead of any ephemeral port",
   }),
-  maxSessions: option({ ...int(0, 1_000_000), default: 10_000, description: 'sessions at once (ERROR 0 "Server busy" beyond; 0: no limit)' }),
-  maxSessionsPerClient: option({ ...int(0, 1_000_000), default: 0, description: "sessions at once from one client address (0: no limit)" }),
+  maxSessions: option({ ...int(0, 1_000_000), default: 10_000, description: 'sessions at once, across all workers (ERROR 0 "Server busy" beyond; 0: no limit)' }),
+  maxSessionsPerClient: option({ ...int(0, 1_000_000), default: 0, description: "sessions at once from one client address, across all workers (0: no limit)" }),
   rateLimit: option({
     ...num(0, 1_000_000, "requests per second"), arg: "R", default: 0, unit: "requests/s",
-    description: "requests per second accepted from one address; excess requests are dropped unanswered (0: no limit)",
+    description: "requests per second accepted from one address (in the worker that serves it); excess requests are dropped unanswered (0: no limit)",
   }),
   rateBurst: option({ ...int(1, 10_000_000), unit: "requests", description: "burst size of the rate limit (default: 2 x rateLimit)" }),
   rewrite: option({ ...fn<PathRewrite>(), description: "rewrites each requested name before the handler sees it (e.g. compiled remap rules)" }),
@@ -123,7 +136,7 @@ export const SERVER_OPTIONS = {
   }),
   sessionSocketPool: option({
     ...int(0, 65_535), default: 256,
-    description: "session sockets kept bound for the next sessions (no bind and close per session; 0: each session binds and closes its own)",
+    description: "session sockets kept bound for the next sessions (workers: split evenly; no bind and close per session; 0: each session binds and closes its own)",
   }),
   recvBufferBytes: option({
     ...int(0, 2 ** 31 - 1), default: 0, unit: "bytes",
@@ -133,16 +146,21 @@ export const SERVER_OPTIONS = {
     ...num(0.01, 86_400, "seconds"), arg: "S", default: FLOW_DEFAULTS.flowIdleSeconds, unit: "s",
     description: "seconds without a session from a client that end its boot flow",
   }),
-  maxFlows: option({ ...int(0, 1_000_000), default: FLOW_DEFAULTS.maxFlows, description: "boot flows kept, open and as many ended (0: no flows)" }),
+  maxFlows: option({ ...int(0, 1_000_000), default: FLOW_DEFAULTS.maxFlows, description: "boot flows kept, open and as many ended (workers: split evenly; 0: no flows)" }),
   maxFlowSteps: option({ ...int(1, 100_000), default: FLOW_DEFAULTS.maxFlowSteps, description: "steps kept per boot flow (the last ones)" }),
   idPrefix: option({
     ...custom<string>((v) => typeof v === "string" && /^[A-Za-z0-9:_.-]{0,16}$/.test(v), "must be up to 16 of A-Z a-z 0-9 : _ . -"),
     default: "", code: true,
     description: 'put before live session, flow step and boot flow ids (a worker\'s, e.g. "w2:", keeps them unique across workers)',
   }),
+  admission: option({
+    ...custom<Admission>((v) => typeof v === "object" && v !== null && typeof (v as Admission).acquire === "function", "must be an Admission object"),
+    code: true,
+    description: "asked before each session starts, after the server's own checks (a cluster primary holding server-wide limits); none by default",
+  }),
   sessionBufferBudgetBytes: option({
     ...int(0, MAX_BYTES), default: 256 * 1024 * 1024, unit: "bytes",
-    description: 'session buffers (read-ahead rings, upload windows) all sessions may hold together; a session finding no room gets ERROR 0 "Server busy" (0: no limit)',
+    description: 'session buffers (read-ahead rings, upload windows) all sessions may hold together (workers: split evenly); a session finding no room gets ERROR 0 "Server busy" (0: no limit)',
   }),
   httpMaxConnections: option({
     ...int(1, 1_000_000), default: 1_000,

@@ -1,7 +1,7 @@
 // The listener: receives requests, starts sessions, keeps server-wide stats.
 
 import type { RemoteInfo, Socket } from "node:dgram";
-import { Opcode, WireError, scheduler, statusMessage, wasmCodec, type Scheduler } from "@tftpkit/wasm-core";
+import { Opcode, WireError, scheduler, statusMessage, wasmCodec, type RequestPacket, type Scheduler } from "@tftpkit/wasm-core";
 import type { Session, SessionHost } from "./session/base-session.js";
 import { SessionBuffers } from "./session/budget.js";
 import { sweepStaleUploads } from "./files/upload-sweep.js";
@@ -130,6 +130,10 @@ export class TftpServer {
   private readonly relays = new WeakMap<RelayListener, Via>();
   private readonly sessions = new Map<string, Session>();
   private readonly perClient = new Map<string, number>();
+  /** Requests waiting for options.admission (key: address|port). */
+  private readonly admitting = new Set<string>();
+  /** Sessions options.admission let in, and the admission to release them to. */
+  private readonly admitted = new Map<Session, NonNullable<ResolvedOptions["admission"]>>();
   private counters: ServerStats = emptyServerStats();
   private nextId = 1;
   private statsTimer: NodeJS.Timeout | undefined;
@@ -352,6 +356,10 @@ export class TftpServer {
     const key = `${rinfo.address}|${rinfo.port}`;
     const op = msg.length >= 2 ? (msg[0] << 8) | msg[1] : 0;
     const existing = this.sessions.get(key);
+    if (!existing && this.admitting.has(key)) {
+      if (op === Opcode.RRQ || op === Opcode.WRQ) this.counters.duplicateRequests++;
+      return;
+    }
     if (existing) {
       if (op === Opcode.RRQ || op === Opcode.WRQ) {
         this.counters.duplicateRequests++; // a retransmitted request: the session answers it
@@ -408,6 +416,42 @@ export class TftpServer {
       this.reply(socket, WireError.UNDEFINED, "Too many sessions from this client, try again later", rinfo);
       return;
     }
+    const gate = o.admission;
+    if (!gate) {
+      this.startSession(p, rinfo, via);
+      return;
+    }
+    const decide = (ok: boolean): void => {
+      this.admitting.delete(key);
+      if (ok && (this.closing || this.sessions.has(key))) {
+        gate.release(rinfo.address);
+        return;
+      }
+      if (!ok) {
+        this.counters.refusedBusy++;
+        this.reply(socket, WireError.UNDEFINED, "Server busy: too many sessions, try again later", rinfo);
+        return;
+      }
+      this.admitted.set(this.startSession(p, rinfo, via), gate);
+    };
+    let answer: boolean | Promise<boolean>;
+    try {
+      answer = gate.acquire(rinfo.address);
+    } catch {
+      answer = false;
+    }
+    if (typeof answer === "boolean") {
+      decide(answer);
+      return;
+    }
+    this.admitting.add(key);
+    answer.then(decide, () => decide(false));
+  }
+
+  private startSession(p: RequestPacket, rinfo: RemoteInfo, via: Via): Session {
+    const o = this.options;
+    const socket = via.socket;
+    const fromClient = this.perClient.get(rinfo.address) ?? 0;
     const shared = o.singlePort ? socket : undefined;
     const where = { address: via.local, port: via.port };
     const session: Session = p.opcode === Opcode.RRQ
@@ -418,6 +462,7 @@ export class TftpServer {
     this.counters.sessionsStarted++;
     if (p.opcode === Opcode.WRQ) this.counters.writesStarted++;
     session.start();
+    return session;
   }
 
   private sessionEnded(session: Session, s: SessionStats): void {
@@ -427,6 +472,13 @@ export class TftpServer {
       const n = (this.perClient.get(address) ?? 1) - 1;
       if (n <= 0) this.perClient.delete(address);
       else this.perClient.set(address, n);
+    }
+    if (this.admitted.size) {
+      const gate = this.admitted.get(session);
+      if (gate) {
+        this.admitted.delete(session);
+        gate.release(s.peer.address);
+      }
     }
     const c = this.counters;
     c.outcomes[s.outcome]++;

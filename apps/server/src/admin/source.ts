@@ -1,10 +1,10 @@
-// What the admin HTTP server (admin.ts) reads and asks: one interface, so
-// that a single process answers from its TftpServer (serverAdminSource below)
-// and a multi-process server answers from its primary, which aggregates what
-// the workers report over IPC (every read may be a Promise for that reason;
-// rows from a worker carry `worker` = its id). One client's sessions run in
-// one worker (the primary routes requests by client address), so each boot
-// flow and its tftp.boot trace stay whole inside one worker.
+// What the admin HTTP server (admin.ts) reads and asks: one interface and one
+// adapter (adminSource), so that a single process answers from its TftpServer
+// and a multi-process server from its TftpCluster, whose primary aggregates
+// what the workers report over IPC (every read may be a Promise for that
+// reason; rows from a worker carry `worker` = its id). One machine's sessions
+// run in one worker for the life of its boot flow (the primary's flow
+// table), so each flow and its tftp.boot trace stay whole in one worker.
 
 import type { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import { PrometheusSerializer } from "@opentelemetry/exporter-prometheus";
@@ -60,20 +60,56 @@ export async function prometheusText(exporter: PrometheusExporter): Promise<stri
   return new PrometheusSerializer().serialize(resourceMetrics);
 }
 
+/**
+ * What the admin API reads of a server: TftpServer and TftpCluster both have
+ * these (a cluster's answers aggregate its workers').
+ */
+export interface AdminTarget {
+  stats(): MaybePromise<ServerStats>;
+  summary(): MaybePromise<SessionSummary>;
+  liveSessions(): MaybePromise<LiveSession[]>;
+  flows(q: FlowQuery): MaybePromise<BootFlow[]>;
+  subscribe(fn: ServerEventListener): () => void;
+}
+
+export interface AdminSourceOptions {
+  /** The configuration in force now (it changes on reload). */
+  config: () => Record<string, unknown>;
+  /** What a reload does (SIGHUP's path). */
+  reload: () => Promise<ReloadResult>;
+  /** Stops accepting requests and lets running sessions finish; called once. */
+  drain: () => Promise<void>;
+  /** Prometheus text, if metrics are on. */
+  metrics?: () => Promise<string | undefined>;
+  /** Worker processes (null: a single process). */
+  workers: number | null;
+}
+
+/** The one admin adapter: a server (TftpServer or TftpCluster) and what the command adds. */
+export function adminSource(target: AdminTarget, o: AdminSourceOptions): AdminSource {
+  let draining: Promise<void> | undefined;
+  return {
+    workers: o.workers,
+    stats: () => target.stats(),
+    summary: () => target.summary(),
+    sessions: () => target.liveSessions(),
+    flows: (q) => target.flows(q),
+    config: () => o.config(),
+    subscribe: (fn) => target.subscribe(fn),
+    drain: () => (draining ??= o.drain()),
+    reload: () => o.reload(),
+    metrics: o.metrics,
+  };
+}
+
 /** The admin source of one TftpServer in this process. */
 export function serverAdminSource(server: TftpServer, o: ServerSourceOptions): AdminSource {
-  let draining: Promise<void> | undefined;
   const prometheus = o.prometheus;
-  return {
+  return adminSource(server, {
     workers: null,
-    stats: () => server.stats(),
-    summary: () => server.summary(),
-    sessions: () => server.liveSessions(),
-    flows: (q) => server.flows(q),
-    config: () => o.config(),
-    subscribe: (fn) => server.subscribe(fn),
-    drain: () => (draining ??= server.close({ graceMs: o.drainMs() })),
-    reload: () => o.reload(),
+    config: o.config,
+    reload: o.reload,
+    drain: () => server.close({ graceMs: o.drainMs() }),
     metrics: prometheus ? () => prometheusText(prometheus) : undefined,
-  };
+  });
 }

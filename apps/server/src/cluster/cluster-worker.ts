@@ -12,16 +12,16 @@ import type { RemoteInfo } from "node:dgram";
 import { Socket } from "node:net";
 import { PrometheusSerializer } from "@opentelemetry/exporter-prometheus";
 import {
-  HttpStage, createServer,
-  type FlowQuery, type RelayListener, type ServerEvent, type SessionStats, type TftpServer,
+  HttpStage, SERVER_DEFAULTS, createServer,
+  type Admission, type FlowQuery, type RelayListener, type ServerEvent, type ServerOptions, type SessionStats, type TftpServer,
 } from "@tftpkit/server";
 import { parseAdminAddress } from "../admin/admin.js";
 import { resolveConfig } from "../config/settings.js";
 import { formatSession } from "../observe/session-log.js";
 import type { Config } from "../config/config.js";
 import {
-  ENV_ARGS, ENV_HTTP, ENV_SLOT,
-  type ReloadAnswer, type ToPrimary, type ToWorker, type WorkerArgs,
+  ENV_ADMISSION, ENV_ARGS, ENV_HTTP, ENV_REPORT, ENV_SLOT, ENV_WORKERS, REPORT_INTERVAL_MS, REPORT_MAX_FLOWS, REPORT_MAX_SESSIONS,
+  type Report, type ReloadAnswer, type ToPrimary, type ToWorker, type WorkerArgs,
 } from "./protocol.js";
 import { CHANNEL_FD, FrameKind, FrameReader, FrameWriter, type Frame } from "./channel.js";
 import { LineWriter } from "../observe/log-writer.js";
@@ -86,6 +86,146 @@ class EventRelay {
     const d = this.batch;
     this.batch = [];
     if (d.length) post({ t: "events", d });
+  };
+}
+
+/**
+ * The primary's session ledger seen from a worker (ledger.ts): a session
+ * start uses a credit the primary granted, or asks (the starts of one
+ * event-loop turn in one message); the end of a session admitted on request
+ * is told, that of a credit session gives the credit back to this worker
+ * (or, after a reclaim, to the primary). Packets of running sessions never
+ * ask.
+ */
+class PrimaryGate implements Admission {
+  /** Sessions started without asking (while the primary holds no limit), by client: their ends are not told. */
+  private readonly uncounted = new Map<string, number>();
+  /** Sessions admitted on credit, by client. */
+  private readonly onCredit = new Map<string, number>();
+  /** Unused credits. */
+  private credit = 0;
+  /** Whether a credit session's end makes a credit again (false after a reclaim, until the next grant). */
+  private reuse = false;
+  private nextId = 1;
+  private readonly waiting = new Map<number, (ok: boolean) => void>();
+  private ids: number[] = [];
+  private clients: string[] = [];
+  private released: string[] = [];
+  private returned = 0;
+  private freed = 0;
+  private reclaimed = false;
+  private scheduled = false;
+
+  /** @param on whether the primary holds a limit now (without one, no session start asks). */
+  constructor(public on: boolean) {}
+
+  acquire(client: string): boolean | Promise<boolean> {
+    if (!this.on) {
+      inc(this.uncounted, client);
+      return true;
+    }
+    if (this.credit > 0) {
+      this.credit--;
+      inc(this.onCredit, client);
+      return true;
+    }
+    return new Promise((resolve) => {
+      const id = this.nextId++;
+      this.waiting.set(id, resolve);
+      this.ids.push(id);
+      this.clients.push(client);
+      this.schedule();
+    });
+  }
+
+  release(client: string): void {
+    if (dec(this.uncounted, client)) return;
+    if (dec(this.onCredit, client)) {
+      if (this.reuse) this.credit++;
+      else {
+        this.freed++;
+        this.schedule();
+      }
+      return;
+    }
+    this.released.push(client);
+    this.schedule();
+  }
+
+  /** The primary's answers, and credits. */
+  admit(ids: number[], ok: boolean[], credit: number): void {
+    if (credit > 0) {
+      this.credit += credit;
+      this.reuse = true;
+    }
+    for (let i = 0; i < ids.length; i++) {
+      const resolve = this.waiting.get(ids[i]);
+      if (!resolve) continue;
+      this.waiting.delete(ids[i]);
+      resolve(ok[i] === true);
+    }
+  }
+
+  /** The primary needs its credits back. */
+  reclaim(): void {
+    this.returned += this.credit;
+    this.credit = 0;
+    this.reuse = false;
+    this.reclaimed = true;
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(this.flush);
+  }
+
+  readonly flush = (): void => {
+    this.scheduled = false;
+    if (this.released.length || this.returned || this.freed || this.reclaimed) {
+      post({ t: "release", clients: this.released, returned: this.returned, freed: this.freed, reclaimed: this.reclaimed });
+      this.released = [];
+      this.returned = this.freed = 0;
+      this.reclaimed = false;
+    }
+    if (this.ids.length) {
+      post({ t: "acquire", ids: this.ids, clients: this.clients });
+      this.ids = [];
+      this.clients = [];
+    }
+  };
+}
+
+function inc(m: Map<string, number>, k: string): void {
+  m.set(k, (m.get(k) ?? 0) + 1);
+}
+
+/** Takes one off k's count; false when it had none. */
+function dec(m: Map<string, number>, k: string): boolean {
+  const n = m.get(k) ?? 0;
+  if (n <= 0) return false;
+  if (n === 1) m.delete(k);
+  else m.set(k, n - 1);
+  return true;
+}
+
+/**
+ * A worker's share of the per-server bounds that are memory or sockets: the
+ * session buffer budget, the file cache, the session socket pool and the boot
+ * flows kept are split evenly, so N workers together hold what one process
+ * would (0, no limit, stays 0).
+ */
+export function workerShare(o: ServerOptions, workers: number): ServerOptions {
+  if (workers <= 1) return o;
+  const floor = (v: number): number => (v > 0 ? Math.max(1, Math.floor(v / workers)) : v);
+  const ceil = (v: number): number => (v > 0 ? Math.ceil(v / workers) : v);
+  return {
+    ...o,
+    sessionBufferBudgetBytes: floor(o.sessionBufferBudgetBytes ?? SERVER_DEFAULTS.sessionBufferBudgetBytes),
+    fileCacheBytes: floor(o.fileCacheBytes ?? SERVER_DEFAULTS.fileCacheBytes),
+    sessionSocketPool: ceil(o.sessionSocketPool ?? SERVER_DEFAULTS.sessionSocketPool),
+    maxFlows: ceil(o.maxFlows ?? SERVER_DEFAULTS.maxFlows),
   };
 }
 
@@ -155,6 +295,9 @@ export async function runWorker(): Promise<void> {
   const args = JSON.parse(process.env[ENV_ARGS] ?? "{}") as WorkerArgs;
   const logOf = (c: Config): Config["log"] => (c.log === "off" && args.verbose > 0 ? "text" : c.log);
   const slot = Number(process.env[ENV_SLOT] ?? "0");
+  const workers = Math.max(1, Number(process.env[ENV_WORKERS] ?? "1") || 1);
+  const gate = new PrimaryGate(process.env[ENV_ADMISSION] === "1");
+  const fullReports = process.env[ENV_REPORT] === "1";
   let config: Config;
   let telemetry: Telemetry;
   let server: TftpServer;
@@ -175,7 +318,12 @@ export async function runWorker(): Promise<void> {
     const extras = { onSessionEnd, instrumentation: telemetry.instrumentation, http: () => httpAt };
     // Ids of live sessions, flow steps and flows are unique across workers: "w2:17".
     const idPrefix = `w${slot}:`;
-    server = createServer({ ...(await buildServerOptions(config, extras)), idPrefix });
+    const optionsOf = async (c: Config): Promise<ServerOptions> => ({
+      ...workerShare(await buildServerOptions(c, extras), workers),
+      idPrefix,
+      admission: gate,
+    });
+    server = createServer(await optionsOf(config));
     server.serveRelayed();
     // Connections to the HTTP stage come from the primary (ToWorker "http").
     const stage = httpAt ? new HttpStage(server) : undefined;
@@ -193,13 +341,47 @@ export async function runWorker(): Promise<void> {
     // A worker with no telemetry and no session has nothing but the IPC
     // channel, which does not hold the process: this does, until the drain.
     const alive = setInterval(() => {}, 3_600_000);
+    const metricsText = async (): Promise<string | undefined> => {
+      const p = telemetry.prometheus;
+      if (!p) return undefined;
+      const { resourceMetrics } = await p.collect();
+      return new PrometheusSerializer().serialize(resourceMetrics);
+    };
+    // The counters (and with an admin API the sessions, flows, summary and
+    // metrics) every second and at a clean exit: what the primary keeps if
+    // this worker dies.
+    const report = async (): Promise<void> => {
+      const r: Report = { stats: server.stats() };
+      if (fullReports) {
+        r.summary = server.summary();
+        r.sessions = server.liveSessions().slice(0, REPORT_MAX_SESSIONS);
+        r.flows = server.flows({ limit: REPORT_MAX_FLOWS });
+        r.metrics = await metricsText().catch(() => undefined);
+      }
+      post({ t: "report", r });
+    };
+    const reporter = setInterval(() => void report(), REPORT_INTERVAL_MS);
+    reporter.unref();
     let draining: Promise<void> | undefined;
     const drain = (graceMs: number): Promise<void> => {
       draining ??= (async () => {
         clearInterval(alive);
         await Promise.all([stage?.close({ graceMs }), server.close({ graceMs })]);
         outbox.flush();
+        gate.flush();
+        clearInterval(reporter);
+        await report().catch(() => {});
         await telemetry.shutdown().catch(() => {});
+        // The last report leaves before the exit.
+        await new Promise<void>((resolve) => {
+          try {
+            if (process.send) process.send({ t: "events", d: [] } satisfies ToPrimary, () => resolve());
+            else resolve();
+          } catch {
+            resolve();
+          }
+          setTimeout(resolve, 1000).unref();
+        });
         process.exit(0);
       })();
       return draining;
@@ -207,7 +389,7 @@ export async function runWorker(): Promise<void> {
     const reload = async (): Promise<ReloadAnswer> => {
       try {
         const next = await resolveConfig(args);
-        server.reconfigure({ ...(await buildServerOptions({ ...next, singlePort: config.singlePort }, extras)), idPrefix });
+        server.reconfigure(await optionsOf({ ...next, singlePort: config.singlePort }));
         const fixed = changedFixedKeys(config, next);
         config = next;
         log = logOf(next);
@@ -226,12 +408,8 @@ export async function runWorker(): Promise<void> {
           return server.liveSessions();
         case "flows":
           return server.flows((arg ?? {}) as FlowQuery);
-        case "metrics": {
-          const p = telemetry.prometheus;
-          if (!p) return undefined;
-          const { resourceMetrics } = await p.collect();
-          return new PrometheusSerializer().serialize(resourceMetrics);
-        }
+        case "metrics":
+          return metricsText();
         case "reload":
           return reload();
         case "drain":
@@ -276,6 +454,15 @@ export async function runWorker(): Promise<void> {
           break;
         case "subscribe":
           events.subscribe(m.on);
+          break;
+        case "admit":
+          gate.admit(m.ids, m.ok, m.credit);
+          break;
+        case "gate":
+          gate.on = m.on;
+          break;
+        case "reclaim":
+          gate.reclaim();
           break;
         default:
           break;

@@ -2,17 +2,20 @@
 //
 // The primary owns the listening sockets (UdpListeners: a receive buffer as
 // large as the kernel allows, one socket per interface address) and routes
-// every datagram by the client's IP address to one worker, so that one
-// machine's sessions always run in the same worker: its boot flow and its
-// tftp.boot trace stay in one TftpServer. A worker runs sessions with its own
-// WebAssembly scheduler, on session sockets of its own; in single-port mode
-// its answers leave through the primary's listening socket.
+// every datagram by the client's IP address to one worker (routing.ts), so
+// that one machine's sessions run in the same worker for the life of its
+// boot flow: its flow and its tftp.boot trace stay in one TftpServer. A
+// worker runs sessions with its own WebAssembly scheduler, on session
+// sockets of its own; in single-port mode its answers leave through the
+// primary's listening socket (channel.ts).
 //
 // A worker that dies is started again (within ~0.1 s, backing off to 5 s if
-// it keeps dying at once); while its slot is empty its clients go to the next
-// live worker. Only the dead worker's sessions are lost. reload() and close()
-// reach every worker. stats() sums the workers' counters (those of dead
-// workers are kept), metrics() merges their Prometheus text.
+// it keeps dying at once); its machines move to live workers. Only the dead
+// worker's running sessions are lost. Workers report their counters every
+// second and at a clean exit, so stats() and metrics() keep a dead worker's
+// traffic as of its last report (at most about a second is lost) and never
+// go backwards. Session starts ask the primary's ledger (ledger.ts), which
+// holds --max-sessions and --max-sessions-per-client across every worker.
 
 import cluster, { type Worker } from "node:cluster";
 import type { RemoteInfo } from "node:dgram";
@@ -25,9 +28,12 @@ import type {
 } from "@tftpkit/server";
 import { UdpListeners, emptyServerStats, type Listener } from "@tftpkit/server/internal";
 import {
-  ENV_ARGS, ENV_HTTP, ENV_SLOT,
-  type WorkerArgs, type Question, type ReloadAnswer, type ToPrimary, type ToWorker,
+  ENV_ADMISSION, ENV_ARGS, ENV_HTTP, ENV_REPORT, ENV_SLOT, ENV_WORKERS,
+  type Report, type WorkerArgs, type Question, type ReloadAnswer, type ToPrimary, type ToWorker,
 } from "./protocol.js";
+import { FlowTable, type FlowTableOptions } from "./routing.js";
+import { SessionLedger, type SessionLimits } from "./ledger.js";
+import { WorkerRecords } from "./records.js";
 import { CHANNEL_FD, FrameKind, FrameReader, FrameWriter, WORKER_STDIO } from "./channel.js";
 
 export interface ClusterOptions {
@@ -44,7 +50,15 @@ export interface ClusterOptions {
   http?: { host: string | undefined; port: number };
   /** Lines for the operator (worker exits and restarts); default stderr. */
   log?: (line: string) => void;
+  /** The flow table: how long a machine stays on its worker without a datagram, how many are kept, how long a datagram waits for a worker. */
+  routing?: Partial<FlowTableOptions>;
+  /** Server-wide session limits held by the primary (none: each worker applies its own). */
+  limits?: SessionLimits;
+  /** Workers report sessions, flows, summary and metrics too (an admin API reads them), not only their counters. */
+  fullReports?: boolean;
 }
+
+
 
 export interface WorkerInfo {
   /** Slot number, 1..N: stable across restarts (LiveSession.worker). */
@@ -57,6 +71,7 @@ export interface WorkerInfo {
 
 interface Slot {
   id: number;
+  index: number;
   worker: Worker | undefined;
   pid: number | undefined;
   ready: boolean;
@@ -69,112 +84,22 @@ interface Slot {
   /** The worker's datagram channel (channel.ts) and the frames for it written this turn. */
   chan: Socket | undefined;
   frames: FrameWriter;
-  lastStats: ServerStats | undefined;
-  lastMetrics: string | undefined;
   restartTimer: NodeJS.Timeout | undefined;
+  /** Datagrams waiting for this worker to be ready (routing.ts). */
+  waiting: Array<[Buffer, RemoteInfo, Listener]>;
+  waitTimer: NodeJS.Timeout | undefined;
 }
 
 /** Datagrams for one worker are dropped while this many bytes wait unwritten in its channel (the worker is not keeping up). */
 const MAX_UNSENT_BYTES = 8 * 1024 * 1024;
 const QUESTION_TIMEOUT_MS = 3000;
-/** Datagrams held while no worker is ready. */
-const EARLY_MAX = 16_384;
+/** Flow table defaults (the flow idle time and flows kept are the server's own --flow-idle-seconds and --flows-max). */
+export const ROUTING_DEFAULTS: FlowTableOptions = { idleMs: 60_000, max: 100_000, waitMs: 3000, waitMax: 4096 };
 
 const EMPTY = new Uint8Array(0);
 
-/** FNV-1a over the address: the same client always lands on the same slot. */
-export function addressHash(address: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < address.length; i++) {
-    h ^= address.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
 function workerEntry(): string {
   return join(dirname(fileURLToPath(import.meta.url)), "cluster-worker.js");
-}
-
-/** Adds b's counters into a (sessionsActive too; outcomes by key). */
-export function addStats(a: ServerStats, b: ServerStats): ServerStats {
-  const out = { ...a, outcomes: { ...a.outcomes } } as ServerStats;
-  const o = out as unknown as Record<string, unknown>;
-  for (const [k, v] of Object.entries(b)) {
-    if (typeof v === "number") o[k] = ((o[k] as number | undefined) ?? 0) + v;
-  }
-  for (const [k, v] of Object.entries(b.outcomes)) {
-    const key = k as keyof ServerStats["outcomes"];
-    out.outcomes[key] = (out.outcomes[key] ?? 0) + v;
-  }
-  return out;
-}
-
-/**
- * Sums Prometheus text expositions sample by sample (same name and labels:
- * counters, histogram buckets, sums and counts, and up-down counters all
- * add up). `*_info` gauges (target_info, otel_scope_info) are kept once.
- */
-export function mergePrometheus(texts: string[]): string {
-  const families = new Map<string, { meta: string[]; samples: Map<string, number>; info: boolean }>();
-  const familyOf = (sample: string): string => {
-    const name = /^[A-Za-z_:][A-Za-z0-9_:]*/.exec(sample)?.[0] ?? sample;
-    for (const suffix of ["_bucket", "_sum", "_count"]) {
-      if (name.endsWith(suffix) && families.has(name.slice(0, -suffix.length))) return name.slice(0, -suffix.length);
-    }
-    return name;
-  };
-  const get = (name: string): { meta: string[]; samples: Map<string, number>; info: boolean } => {
-    let f = families.get(name);
-    if (!f) {
-      f = { meta: [], samples: new Map(), info: name.endsWith("_info") };
-      families.set(name, f);
-    }
-    return f;
-  };
-  for (const text of texts) {
-    const seenMeta = new Set<string>();
-    for (const line of text.split("\n")) {
-      if (line === "") continue;
-      if (line.startsWith("#")) {
-        const m = /^# (HELP|TYPE|UNIT) (\S+)/.exec(line);
-        if (!m) continue;
-        const f = get(m[2]);
-        if (!seenMeta.has(line) && !f.meta.includes(line)) f.meta.push(line);
-        seenMeta.add(line);
-        continue;
-      }
-      // name{labels} value [timestamp]: labels may hold spaces inside quotes.
-      const close = line.lastIndexOf("}");
-      const cut = close >= 0 ? close + 1 : line.indexOf(" ");
-      const key = line.slice(0, cut);
-      const value = Number(line.slice(cut).trim().split(/\s+/)[0]);
-      const f = get(familyOf(key));
-      const had = f.samples.get(key);
-      if (had === undefined) f.samples.set(key, value);
-      else if (!f.info) f.samples.set(key, had + value);
-    }
-  }
-  const out: string[] = [];
-  for (const f of families.values()) {
-    out.push(...f.meta);
-    for (const [key, v] of f.samples) out.push(`${key} ${Number.isInteger(v) ? v : String(v)}`);
-    out.push("");
-  }
-  return out.join("\n");
-}
-
-/** The exposition without its gauge families: what of a dead worker still counts (its counters and histograms). */
-export function withoutGauges(text: string): string {
-  const gauges = new Set<string>();
-  for (const m of text.matchAll(/^# TYPE (\S+) gauge$/gm)) gauges.add(m[1]);
-  return text
-    .split("\n")
-    .filter((line) => {
-      const name = line.startsWith("#") ? /^# \S+ (\S+)/.exec(line)?.[1] : /^[A-Za-z_:][A-Za-z0-9_:]*/.exec(line)?.[0];
-      return name === undefined || !gauges.has(name);
-    })
-    .join("\n");
 }
 
 /** Adds the worker's slot number to a session row (ids stay the worker's own: the handler saw them). */
@@ -186,46 +111,23 @@ function tagEvent(e: ServerEvent, worker: number): ServerEvent {
   return e.type === "flow" ? e : { ...e, session: tagSession(e.session, worker) };
 }
 
-/** Summaries of several workers as one: counts by key added, the top lists merged and cut again. */
-export function mergeSummaries(list: SessionSummary[], k = 10): SessionSummary {
-  const errorsByCode: Record<string, number> = {};
-  const files = new Map<string, { sessions: number; bytes: number }>();
-  const clients = new Map<string, number>();
-  for (const s of list) {
-    for (const [code, n] of Object.entries(s.errorsByCode)) errorsByCode[code] = (errorsByCode[code] ?? 0) + n;
-    for (const f of s.topFiles) {
-      const r = files.get(f.path) ?? { sessions: 0, bytes: 0 };
-      r.sessions += f.sessions;
-      r.bytes += f.bytes;
-      files.set(f.path, r);
-    }
-    for (const c of s.topFailingClients) clients.set(c.client, (clients.get(c.client) ?? 0) + c.failures);
-  }
-  return {
-    errorsByCode,
-    topFiles: [...files]
-      .sort((a, b) => b[1].sessions - a[1].sessions || b[1].bytes - a[1].bytes)
-      .slice(0, k)
-      .map(([path, r]) => ({ path, sessions: r.sessions, bytes: r.bytes })),
-    topFailingClients: [...clients].sort((a, b) => b[1] - a[1]).slice(0, k).map(([client, failures]) => ({ client, failures })),
-  };
-}
-
 export class TftpCluster {
   private readonly slots: Slot[] = [];
   private readonly listeners: UdpListeners;
   private readonly byId = new Map<number, Listener>();
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; timer: NodeJS.Timeout }>();
   private nextQuestion = 1;
-  private retired: ServerStats | undefined;
-  private retiredMetrics: string | undefined;
+  /** The workers' counters and lists, kept of those that died. */
+  private readonly records = new WorkerRecords();
+  private readonly table: FlowTable;
+  private readonly ledger: SessionLedger | undefined;
+  private readonly sweeper: NodeJS.Timeout;
   private readonly subscribers = new Set<ServerEventListener>();
   private stopping = false;
   private exited: (() => void) | undefined;
   private readonly log: (line: string) => void;
   /** What the workers' telemetry exports (the first ready worker's start-up line). */
   telemetry = "";
-  private early: Array<[Buffer, RemoteInfo, Listener]> = [];
   /** Datagrams dropped in the primary: no live worker, or one too far behind. */
   dropped = 0;
 
@@ -241,10 +143,39 @@ export class TftpCluster {
     });
     for (let i = 1; i <= o.workers; i++) {
       this.slots.push({
-        id: i, worker: undefined, pid: undefined, ready: false, startedAt: 0, restarts: 0, quickDeaths: 0,
-        known: new Set(), chan: undefined, frames: new FrameWriter(), lastStats: undefined, lastMetrics: undefined, restartTimer: undefined,
+        id: i, index: i - 1, worker: undefined, pid: undefined, ready: false, startedAt: 0, restarts: 0, quickDeaths: 0,
+        known: new Set(), chan: undefined, frames: new FrameWriter(), restartTimer: undefined, waiting: [], waitTimer: undefined,
       });
     }
+    this.table = new FlowTable(this.slots, { ...ROUTING_DEFAULTS, ...o.routing });
+    this.ledger = o.limits
+      ? new SessionLedger(o.limits, o.workers, {
+          admit: (i, ids, ok, credit) => this.post(this.slots[i], { t: "admit", ids, ok, credit }),
+          reclaim: (i) => this.post(this.slots[i], { t: "reclaim" }),
+        })
+      : undefined;
+    this.sweeper = setInterval(() => {
+      const now = Date.now();
+      this.table.sweep(now);
+      this.records.sweep(now);
+    }, 1000);
+    this.sweeper.unref();
+  }
+
+  /** New flow table bounds and session limits (a reload). */
+  configure(o: { routing?: Partial<FlowTableOptions>; limits?: SessionLimits }): void {
+    if (o.routing) this.table.configure(o.routing);
+    const ledger = this.ledger;
+    if (o.limits && ledger) {
+      const was = ledger.limiting;
+      ledger.configure(o.limits);
+      if (ledger.limiting !== was) for (const s of this.slots) this.post(s, { t: "gate", on: ledger.limiting });
+    }
+  }
+
+  /** Machines in the flow table now, and how many moved to another worker (waited too long, or their worker died). */
+  routing(): { machines: number; moved: number } {
+    return { machines: this.table.size, moved: this.table.moved };
   }
 
   /** Binds the listening sockets (as TftpServer.listen does). Workers start with start(). */
@@ -283,6 +214,9 @@ export class TftpCluster {
       [ENV_ARGS]: JSON.stringify(this.o.args),
       [ENV_SLOT]: String(slot.id),
       ...(this.o.http ? { [ENV_HTTP]: JSON.stringify({ host: this.o.http.host ?? null, port: this.o.http.port }) } : {}),
+      [ENV_WORKERS]: String(this.slots.length),
+      [ENV_ADMISSION]: this.ledger?.limiting ? "1" : "",
+      [ENV_REPORT]: this.o.fullReports ? "1" : "",
     });
     slot.worker = w;
     slot.pid = w.process.pid;
@@ -310,11 +244,7 @@ export class TftpCluster {
           slot.ready = true;
           wasReady = true;
           this.telemetry ||= m.telemetry;
-          if (this.early.length) {
-            const held = this.early;
-            this.early = [];
-            for (const [msg, rinfo, l] of held) this.route(msg, rinfo, l);
-          }
+          this.release(slot);
           if (this.subscribers.size) this.post(slot, { t: "subscribe", on: true });
           if (first) first.ready();
           else this.log(`tftpkit worker ${slot.id} (pid ${m.pid}) ready`);
@@ -330,6 +260,18 @@ export class TftpCluster {
         }
         case "failed":
           failure = m.error;
+          break;
+        case "report":
+          if (slot.worker === w) this.records.report(slot.id, m.r);
+          break;
+        case "acquire": {
+          const ledger = this.ledger;
+          if (!ledger || slot.worker !== w) break;
+          ledger.request(slot.index, m.ids, m.clients);
+          break;
+        }
+        case "release":
+          if (slot.worker === w) this.ledger?.release(slot.index, m.clients, m);
           break;
         case "events":
           for (const e of m.d as ServerEvent[]) {
@@ -352,16 +294,11 @@ export class TftpCluster {
       if (slot.worker !== w) return;
       slot.worker = undefined;
       slot.ready = false;
-      if (slot.lastStats) {
-        const s = { ...slot.lastStats, sessionsActive: 0 };
-        this.retired = this.retired ? addStats(this.retired, s) : s;
-        slot.lastStats = undefined;
-      }
-      if (slot.lastMetrics) {
-        const kept = withoutGauges(slot.lastMetrics);
-        this.retiredMetrics = this.retiredMetrics ? mergePrometheus([this.retiredMetrics, kept]) : kept;
-        slot.lastMetrics = undefined;
-      }
+      this.ledger?.clear(slot.index);
+      this.records.retire(slot.id);
+      // Its machines move to live workers and stay there (their datagrams waiting for it too).
+      this.table.evacuate(slot.index);
+      if (!this.stopping) this.release(slot);
       if (this.stopping) {
         if (this.slots.every((s) => !s.worker)) this.exited?.();
         return;
@@ -385,15 +322,37 @@ export class TftpCluster {
     });
   }
 
-  /** The slot serving this client: its own, or while that one is down the next live one. */
-  private slotFor(address: string): Slot | undefined {
-    const n = this.slots.length;
-    const start = n === 1 ? 0 : addressHash(address) % n;
-    for (let k = 0; k < n; k++) {
-      const s = this.slots[(start + k) % n];
-      if (s.ready) return s;
+  /** Datagrams that waited for a slot go where their machines are now (the slot is ready, or their machines moved). */
+  private release(slot: Slot): void {
+    if (slot.waitTimer) clearTimeout(slot.waitTimer);
+    slot.waitTimer = undefined;
+    const held = slot.waiting;
+    slot.waiting = [];
+    for (const [msg, rinfo, l] of held) this.route(msg, rinfo, l);
+  }
+
+  /** The wait bound of a slot passed: its waiting machines move to live workers (or keep waiting if none is). */
+  private expire(slot: Slot): void {
+    slot.waitTimer = undefined;
+    const held = slot.waiting;
+    slot.waiting = [];
+    for (const [msg, rinfo, l] of held) {
+      const r = this.table.expire(rinfo.address, slot.index);
+      if (r && "deliver" in r) this.deliver(this.slots[r.deliver], msg, rinfo, l);
+      else this.hold(this.slots[r ? r.wait : slot.index], msg, rinfo, l);
     }
-    return undefined;
+  }
+
+  private hold(slot: Slot, msg: Buffer, rinfo: RemoteInfo, l: Listener): void {
+    if (this.stopping || slot.waiting.length >= this.table.options.waitMax) {
+      this.dropped++;
+      return;
+    }
+    slot.waiting.push([msg, rinfo, l]);
+    if (!slot.waitTimer) {
+      slot.waitTimer = setTimeout(() => this.expire(slot), this.table.options.waitMs);
+      slot.waitTimer.unref();
+    }
   }
 
   /**
@@ -417,14 +376,25 @@ export class TftpCluster {
     }
   }
 
+  /** The worker a client's HTTP connection goes to: the one its datagrams go to (a live one while that one starts). */
+  private slotFor(address: string): Slot | undefined {
+    const r = this.table.route(address, Date.now(), () => 0);
+    if (r === undefined) return undefined;
+    const slot = this.slots["wait" in r ? r.wait : r.deliver];
+    return slot.ready ? slot : this.slots.find((s) => s.ready);
+  }
+
   private route(msg: Buffer, rinfo: RemoteInfo, l: Listener): void {
-    const slot = this.slotFor(rinfo.address);
-    if (!slot) {
-      // No worker is up yet (the start, or every one died at once): held until one is.
-      if (this.early.length < EARLY_MAX && !this.stopping) this.early.push([msg, rinfo, l]);
-      else this.dropped++;
+    const r = this.table.route(rinfo.address, Date.now(), (i) => this.slots[i].waiting.length);
+    if (r === undefined) {
+      this.dropped++; // no live worker and too many waiting already
       return;
     }
+    if ("wait" in r) this.hold(this.slots[r.wait], msg, rinfo, l);
+    else this.deliver(this.slots[r.deliver], msg, rinfo, l);
+  }
+
+  private deliver(slot: Slot, msg: Buffer, rinfo: RemoteInfo, l: Listener): void {
     const chan = slot.chan;
     if (!chan || chan.writableLength > MAX_UNSENT_BYTES) {
       this.dropped++;
@@ -487,52 +457,42 @@ export class TftpCluster {
     );
   }
 
-  /** Server-wide counters: every live worker's, plus those of workers that have died. */
+  /** Server-wide counters: every live worker's now (or as of its last report), plus those of workers that have died. */
   async stats(): Promise<ServerStats> {
-    const answers = await this.ask<ServerStats>("stats");
-    let total = this.retired ? { ...this.retired, outcomes: { ...this.retired.outcomes } } : undefined;
-    for (const slot of this.slots) {
-      const a = answers.find((x) => x.slot === slot);
-      if (a?.v) slot.lastStats = a.v;
-      if (slot.worker && slot.lastStats) total = total ? addStats(total, slot.lastStats) : slot.lastStats;
-    }
-    return total ?? emptyServerStats();
+    for (const a of await this.ask<ServerStats>("stats")) if (a.v && a.slot.worker) this.records.answeredStats(a.slot.id, a.v);
+    return this.records.stats();
   }
 
   /**
    * The workers' Prometheus metrics as one exposition (undefined when
    * metrics are off). Counters of workers that died are kept as of their
-   * last scrape.
+   * last report.
    */
   async metrics(): Promise<string | undefined> {
-    const texts: string[] = this.retiredMetrics ? [this.retiredMetrics] : [];
-    let any = false;
-    for (const a of await this.ask<string>("metrics")) {
-      if (typeof a.v !== "string") continue;
-      a.slot.lastMetrics = a.v;
-      texts.push(a.v);
-      any = true;
-    }
-    return any ? mergePrometheus(texts) : undefined;
+    for (const a of await this.ask<string>("metrics")) if (typeof a.v === "string" && a.slot.worker) this.records.answeredMetrics(a.slot.id, a.v);
+    return this.records.metrics();
   }
 
-  /** Sessions running now in every worker (`worker` = its slot). */
-  async sessions(): Promise<LiveSession[]> {
+  /** Sessions running now in every worker (`worker` = its slot), then those of workers that died as of their last report (`lost: true`). */
+  async liveSessions(): Promise<LiveSession[]> {
     const out: LiveSession[] = [];
     for (const a of await this.ask<LiveSession[]>("sessions")) for (const s of a.v ?? []) out.push(tagSession(s, a.slot.id));
-    return out.sort((a, b) => a.startedAt - b.startedAt);
+    out.sort((a, b) => a.startedAt - b.startedAt);
+    out.push(...this.records.lostSessions());
+    return out;
   }
 
-  /** Boot flows of every worker, newest first (a client's flows are all in one worker). */
+  /** Boot flows of every worker, newest first, those of workers that died as of their last report (`lost: true`). */
   async flows(q: FlowQuery = {}): Promise<BootFlow[]> {
     const out: BootFlow[] = [];
     for (const a of await this.ask<BootFlow[]>("flows", q)) out.push(...(a.v ?? []));
+    out.push(...this.records.lostFlows(q));
     out.sort((a, b) => b.startedAt - a.startedAt);
     return out.slice(0, q.limit ?? 100);
   }
 
   async summary(): Promise<SessionSummary> {
-    return mergeSummaries((await this.ask<SessionSummary>("summary")).map((a) => a.v).filter((v): v is SessionSummary => !!v));
+    return this.records.summary((await this.ask<SessionSummary>("summary")).map((a) => a.v).filter((v): v is SessionSummary => !!v));
   }
 
   /** Every worker's session and flow events; workers send them only while someone listens here. */
@@ -571,6 +531,7 @@ export class TftpCluster {
   }
 
   private cancelRestarts(): void {
+    clearInterval(this.sweeper);
     for (const s of this.slots) {
       if (s.restartTimer) clearTimeout(s.restartTimer);
       s.restartTimer = undefined;

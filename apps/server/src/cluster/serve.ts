@@ -6,10 +6,11 @@
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from "node:net";
 import type { ReceiveBuffer } from "@tftpkit/server";
 import { parseAdminAddress, readTokenFile, type AdminServer } from "../admin/admin.js";
-import type { AdminSource, ReloadResult } from "../admin/source.js";
+import { adminSource, type AdminSource, type ReloadResult } from "../admin/source.js";
 import type { ParsedArgs } from "../config/args.js";
 import { resolveConfig, version } from "../config/settings.js";
 import { TftpCluster } from "./cluster.js";
+import type { SessionLimits } from "./ledger.js";
 import { parseHttpAddress, type Config } from "../config/config.js";
 import { checkRoots, dropPrivileges, httpListenError, listenError, startAdminServer, type Account } from "../startup.js";
 
@@ -59,18 +60,20 @@ export function clusterAdminSource(
   c: TftpCluster,
   o: { config: () => Record<string, unknown>; reload: () => Promise<ReloadResult>; drainMs: () => number; metrics: boolean },
 ): AdminSource {
-  let draining: Promise<void> | undefined;
-  return {
+  return adminSource(c, {
     workers: c.workers().length,
-    stats: () => c.stats(),
-    summary: () => c.summary(),
-    sessions: () => c.sessions(),
-    flows: (q) => c.flows(q),
-    config: () => o.config(),
-    subscribe: (fn) => c.subscribe(fn),
-    drain: () => (draining ??= c.drain({ graceMs: o.drainMs() })),
-    reload: () => o.reload(),
+    config: o.config,
+    reload: o.reload,
+    drain: () => c.drain({ graceMs: o.drainMs() }),
     metrics: o.metrics ? () => c.metrics() : undefined,
+  });
+}
+
+/** The primary's flow table bounds and session limits of a configuration. */
+export function primaryBounds(c: Config): { routing: { idleMs: number; max: number }; limits: SessionLimits } {
+  return {
+    routing: { idleMs: c.flowIdleSeconds * 1000, max: Math.max(1024, c.maxFlows) },
+    limits: { maxSessions: c.maxSessions, maxSessionsPerClient: c.maxSessionsPerClient },
   };
 }
 
@@ -84,6 +87,8 @@ export async function serveCluster(args: ParsedArgs, config: Config, workers: nu
     args: { config: args.config, values: args.values, verbose: args.verbose },
     recvBufferBytes: config.recvBufferBytes,
     http: http ? { host: wildcard ? undefined : http.address.address, port: http.address.port } : undefined,
+    ...primaryBounds(config),
+    fullReports: parseAdminAddress(config.admin) !== undefined,
   });
   const addr = await cluster.listen({ host: config.host, port: config.port }).catch((err: unknown) => {
     http?.server.close();
@@ -162,6 +167,7 @@ export async function serveCluster(args: ParsedArgs, config: Config, workers: nu
       if (!r.ok) throw new Error(r.error);
       current = next;
       token = nextToken;
+      cluster.configure(primaryBounds(next));
       write(`tftpkit reloaded the configuration in ${r.workers} workers${r.fixed?.length ? ` (${r.fixed.join(", ")}: need a restart, unchanged)` : ""}`);
       return { ok: true };
     } catch (err) {

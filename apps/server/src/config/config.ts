@@ -118,7 +118,7 @@ export const APP_OPTIONS = {
   drainSeconds: option({ ...num(0, 3600, "seconds"), arg: "S", default: 10, unit: "s", description: "on SIGTERM/SIGINT, time running sessions get to finish" }),
   workers: option({
     ...int(1, 1024),
-    description: "worker processes, each with its own sessions (default: one per core; 1 = one process); a primary routes each client address to one of them",
+    description: "worker processes, each with its own sessions (default: one per core; 1 = one process); a primary keeps each client address on one of them for its boot flow and holds the session limits across them",
   }),
 };
 
