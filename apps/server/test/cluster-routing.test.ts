@@ -176,9 +176,9 @@ describe("SessionLedger", () => {
 
 describe("workerShare", () => {
   it("splits the per-server memory and socket bounds among the workers; 0 (no limit) stays 0; one worker keeps them whole", () => {
-    const o = { root: "/srv", sessionBufferBudgetBytes: 1000, fileCacheBytes: 0, sessionSocketPool: 5, flowsMax: 7 };
+    const o = { root: "/srv", sessionBufferBudgetBytes: 1000, fileCacheBytes: 0, sessionSocketPool: 5, maxFlows: 7 };
     expect(workerShare(o, 1)).toEqual(o);
-    expect(workerShare(o, 4)).toMatchObject({ sessionBufferBudgetBytes: 250, fileCacheBytes: 0, sessionSocketPool: 2, flowsMax: 2 });
+    expect(workerShare(o, 4)).toMatchObject({ sessionBufferBudgetBytes: 250, fileCacheBytes: 0, sessionSocketPool: 2, maxFlows: 2 });
     // N workers together never hold more budget than one process would.
     for (const n of [2, 3, 7]) expect(n * workerShare(o, n).sessionBufferBudgetBytes!).toBeLessThanOrEqual(1000);
   });
