@@ -102,7 +102,6 @@ function tftpGet(port, from, name, { retryMs = 50, timeoutMs = 10_000, hold = fa
   });
 }
 
-const machine = (i) => `127.0.${1 + (i >> 8)}.${(i & 255) || 1}`.replace(/\.(\d+)$/, (_, x) => `.${x}`);
 const addr = (i) => `127.0.${10 + Math.floor(i / 200)}.${10 + (i % 200)}`;
 
 async function getJson(url) {

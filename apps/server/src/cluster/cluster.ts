@@ -26,10 +26,10 @@ import type {
   BootFlow, BoundAddress, FlowQuery, ListenOptions, LiveSession, ReceiveBuffer,
   ServerEvent, ServerEventListener, ServerStats, SessionSummary,
 } from "@tftpkit/server";
-import { UdpListeners, emptyServerStats, type Listener } from "@tftpkit/server/internal";
+import { UdpListeners, type Listener } from "@tftpkit/server/internal";
 import {
   ENV_ADMISSION, ENV_ARGS, ENV_HTTP, ENV_REPORT, ENV_SLOT, ENV_WORKERS,
-  type Report, type WorkerArgs, type Question, type ReloadAnswer, type ToPrimary, type ToWorker,
+  type WorkerArgs, type Question, type ReloadAnswer, type ToPrimary, type ToWorker,
 } from "./protocol.js";
 import { FlowTable, type FlowTableOptions } from "./routing.js";
 import { SessionLedger, type SessionLimits } from "./ledger.js";
