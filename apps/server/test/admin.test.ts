@@ -18,6 +18,7 @@ import { createServer as createTftpServer, type BootFlow, type LiveSession, type
 import { redactConfig, startAdmin, type AdminServer } from "../src/admin/admin.js";
 import { openApiDocument } from "../src/admin/openapi.js";
 import { serverAdminSource } from "../src/admin/source.js";
+import { WorkerRecords } from "../src/cluster/records.js";
 import { CURL, curlTftp, hasCurl, startCli, stopAllClis, tempTree, waitFor, slowHandler } from "./helpers.js";
 
 const MAC = "52-54-00-12-34-05";
@@ -171,6 +172,14 @@ describe.skipIf(!hasCurl)("admin API over tftpkit serve (curl from distinct loop
     expect(mine.headers.get("cache-control")).toBe("no-store");
     expectResponse("/api/v1/flows", mine.body);
     expect(mine.body.flows).toHaveLength(1);
+    // A dead worker's flows stay listed as of its last report, marked lost: the schema says so.
+    const records = new WorkerRecords();
+    records.report(1, { flows: mine.body.flows } as Parameters<WorkerRecords["report"]>[1]);
+    records.retire(1);
+    const lost = records.lostFlows();
+    expect(lost).toMatchObject([{ client: "127.0.0.5", worker: 1, lost: true }]);
+    expectResponse("/api/v1/flows", { flows: lost });
+    expect(ajv.getSchema(`${DOC_ID}#/components/schemas/BootFlow`)!({ ...lost[0], lost: "yes" })).toBe(false);
     const flow = mine.body.flows[0];
     expect(flow).toMatchObject({ client: "127.0.0.5", identity: { kind: "mac", value: "52:54:00:12:34:05" }, endedAt: null });
     expect(flow.steps.map((s) => s.path)).toEqual(PXE_SEQUENCE);
@@ -256,6 +265,11 @@ describe.skipIf(!hasCurl)("admin API over tftpkit serve (curl from distinct loop
       return b.sessions.length === 1 && b.sessions[0].bytes > 0 ? b : undefined;
     });
     expectResponse("/api/v1/sessions", live);
+    const records = new WorkerRecords();
+    records.report(2, { sessions: live.sessions } as Parameters<WorkerRecords["report"]>[1]);
+    records.retire(2);
+    expect(records.lostSessions()).toMatchObject([{ path: "slow.bin", worker: 2, lost: true }]);
+    expectResponse("/api/v1/sessions", { sessions: records.lostSessions() });
     const s = live.sessions[0];
     expect(s).toMatchObject({ kind: "read", path: "slow.bin", tsize: 8 * 16384, worker: null, peer: { address: "127.0.0.10" } });
     expect(s.bytes).toBeLessThan(8 * 16384);

@@ -57,6 +57,7 @@ const schemas = {
       ageMs: ms,
       startedAt: epochMs,
       worker: { ...nullableInt, description: "the worker process running it; null in a single process" },
+      lost: { const: true, description: "its worker exited before the session ended: the row is its last report, kept for a while" },
     },
   },
   FlowStep: {
@@ -115,6 +116,8 @@ const schemas = {
       bootedAt: { ...epochMs, description: "when the flow booted (the handler's last file sent, or the machine called back)" },
       timeToBootMs: { ...ms, description: "from the flow's first packet to booted" },
       bootedBy: { enum: ["last-step", "callback"] },
+      worker: { ...int, description: "workers mode: the worker that ran the flow's sessions" },
+      lost: { const: true, description: "its worker exited while the flow was open: the flow as of the worker's last report, kept for a while" },
     },
   },
   StatsBody: {
