@@ -204,7 +204,9 @@ describe.skipIf(!hasCurl)("the HTTP stage with curl", () => {
     const flow = flowOf(client);
     expect(flow.bootedAt).toBeGreaterThan(0);
     expect(flow.endedAt).toBe(flow.bootedAt);
-    expect(flow.steps.map((s) => s.path)).toEqual(["boot/initrd.img", "booted"]);
+    // The callback ends the flow; it is not a step of the boot.
+    expect(flow.steps.map((s) => s.path)).toEqual(["boot/initrd.img"]);
+    expect(flow.bootedBy).toBe("callback");
   });
 
   it("a POST to the booted path (cloud-init phone_home) counts as well; a POST anywhere else is 405", async () => {
@@ -367,6 +369,7 @@ describe("the handler over HTTP", () => {
         if (req.path === "denied") throw Object.assign(new Error("nope"), { code: "EACCES" });
         if (req.path === "boom") throw new Error("a bug in the handler");
         if (req.path === "stream") return { body: (async function* () { yield Buffer.from("ab"); yield Buffer.from("cd"); })(), size: 4 };
+        if (req.path === "vmlinuz") return { body: "kernel", stage: "initrd", last: true };
         return `hello ${req.path}`;
       },
     });
@@ -390,6 +393,16 @@ describe("the handler over HTTP", () => {
     expect(stream.head).toMatch(/content-length: 4/);
     const steps = h.server.flows({ client: "127.0.0.1" })[0].steps.map((s) => s.outcome);
     expect(steps).toEqual(["ok", "access-denied", "handler-error", "error", "ok"]);
+    // HTTP steps settle as TFTP steps do: the three failures count.
+    expect(h.server.flows({ client: "127.0.0.1" })[0]).toMatchObject({ failedSteps: 3, failed: true, endedAt: null });
+    // A handler's last file over HTTP boots the flow, with the stage it gave.
+    expect((await ask("/vmlinuz")).body).toBe("kernel");
+    const booted = await until(() => {
+      const f = h.server.flows({ client: "127.0.0.1" })[0];
+      return f.bootedAt !== undefined ? f : undefined;
+    }, "the flow to boot");
+    expect(booted.bootedBy).toBe("last-step");
+    expect(booted.steps.at(-1)).toMatchObject({ kind: "http", path: "vmlinuz", stage: "initrd", last: true, httpStatus: 200, outcome: "ok" });
     await st.close();
     await h.close();
   });

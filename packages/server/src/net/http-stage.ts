@@ -436,6 +436,7 @@ export class HttpStage {
       userAgent: typeof req.headers["user-agent"] === "string" ? req.headers["user-agent"] : undefined,
       range,
       progress: () => ({ bytes, blksize: 0, windowsize: 0, tsize: size, retransmits: 0 }),
+      callback: booted,
     });
     let handlerMs = 0;
     let ended = false;
@@ -493,6 +494,7 @@ export class HttpStage {
       });
       const handler = this.tftp.handler;
       const response = await Promise.race([obs.runHandler(() => Promise.resolve().then(() => handler(request))), timeout]);
+      if (isSized(response) && (response.stage !== undefined || response.last)) obs.answered?.(response.stage, response.last === true);
       payload = await Promise.race([payloadOf(response), timeout]);
     } catch (err) {
       handlerMs = performance.now() - h0;

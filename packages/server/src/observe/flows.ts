@@ -312,6 +312,10 @@ export interface StepEnd {
   handlerMs: number;
   retransmits: number;
   error?: { code: number; message: string };
+  /** HTTP steps: the response's status code. */
+  httpStatus?: number;
+  /** HTTP steps: the error as text (`status: message`), in place of `error`. */
+  errorText?: string;
 }
 
 /** Flows by client address, with the bounds above. */
@@ -460,6 +464,8 @@ export class FlowTracker {
     };
     if (step.last) final.last = true;
     if (st.error) final.error = `${st.error.code}: ${st.error.message}`;
+    else if (st.errorText !== undefined) final.error = st.errorText;
+    if (st.httpStatus !== undefined) final.httpStatus = st.httpStatus;
     step.settle(final);
     return final;
   }
@@ -504,18 +510,6 @@ export class FlowTracker {
     flow.lastActivity = flow.bootedAt;
     this.end(flow);
     this.onBoot(flow, false);
-  }
-
-  /**
-   * An HTTP request's step ended (start() it with kind "http"): `final` as
-   * the HTTP stage saw it (status, bytes sent, duration).
-   */
-  finishHttp(flow: FlowRecord, step: StepRecord, final: FlowStep, now: number): void {
-    step.settle(final);
-    flow.active--;
-    if (flow.endedAt !== null) return;
-    if (flow.junk && !step.failed()) this.promote(flow);
-    this.touch(flow, now);
   }
 
 

@@ -62,6 +62,8 @@ export interface HttpRequestInfo {
   progress?: () => SessionProgress;
   /** The boot flow the request joins (set by the flow tracker first, as for sessions). */
   flow?: FlowContext;
+  /** The machine's booted callback (httpBootedPath): it ends the flow rather than joining it as a step. */
+  callback?: boolean;
 }
 
 /** How an HTTP request ended. */
@@ -80,6 +82,8 @@ export interface HttpResult {
 export interface HttpObserver {
   readonly flow?: FlowContext;
   runHandler<T>(fn: () => T): T;
+  /** The handler answered with a stage and/or marked the file as the boot's last (as SessionObserver.answered). */
+  answered?(stage: string | undefined, last: boolean): void;
   end(result: HttpResult): void;
 }
 

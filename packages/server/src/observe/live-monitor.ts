@@ -8,7 +8,7 @@
 
 import { EventHub, type ServerEvent, type ServerEventListener } from "./events.js";
 import { FLOW_STAGES, type FlowStage } from "./boot-loaders.js";
-import { FlowTracker, flowOptions, type BootFlow, type FlowContext, type FlowQuery, type FlowRecord, type FlowStep } from "./flows.js";
+import { FlowTracker, flowOptions, type BootFlow, type FlowContext, type FlowQuery, type FlowRecord, type StepEnd } from "./flows.js";
 import type {
   HttpObserver, HttpRefusal, HttpRequestInfo, HttpResult, Instrumentation, SessionInfo, SessionObserver,
 } from "./instrument.js";
@@ -87,9 +87,15 @@ class MonitoredHttp implements HttpObserver {
     return this.inner ? this.inner.runHandler(fn) : fn();
   }
 
+  answered(stage: string | undefined, last: boolean): void {
+    if (!this.flowRecord || !this.step) return;
+    const known = stage !== undefined && FLOW_STAGES.has(stage) ? (stage as FlowStage) : undefined;
+    this.m.tracker.annotate(this.flowRecord, this.step, known, last);
+  }
+
   end(r: HttpResult): void {
     this.inner?.end(r);
-    this.m.httpEnded(this.flowRecord, this.step, this.sessionId, this.path, r);
+    this.m.httpEnded(this.flowRecord, this.step, r);
   }
 }
 
@@ -145,7 +151,8 @@ export class Monitor implements Instrumentation {
     const now = Date.now();
     let flow: FlowRecord | undefined;
     let step: FlowStepRecord | undefined;
-    if (this.tracker.enabled) {
+    // The booted callback is not a step of the boot: it ends the flow (markBooted).
+    if (this.tracker.enabled && !info.callback) {
       ({ flow, step } = this.tracker.start({ id: info.id, kind: "http", path: info.path, peer: info.peer, progress: info.progress }, now));
       info.flow = flow.ctx;
     }
@@ -163,27 +170,24 @@ export class Monitor implements Instrumentation {
     this.inner?.httpRefused?.(reason);
   }
 
-  httpEnded(flow: FlowRecord | undefined, step: FlowStepRecord | undefined, sessionId: string, path: string, r: HttpResult): void {
+  /** An HTTP step ended: it settles as a TFTP step does (failures, search misses, a last file boots the flow). */
+  httpEnded(flow: FlowRecord | undefined, step: FlowStepRecord | undefined, r: HttpResult): void {
     if (!flow || !step) return;
     const now = Date.now();
-    const final: FlowStep = {
-      sessionId,
-      path,
+    const end: StepEnd = {
       kind: "http",
       outcome: r.outcome,
-      stage: step.stage,
-      bytes: r.bytes,
-      tsize: r.size >= 0 ? r.size : null,
+      bytesSent: r.bytes,
+      tsize: r.size,
       blksize: 0,
       windowsize: 0,
-      startedAt: step.startedAt,
-      durationMs: Math.round(r.durationMs * 1000) / 1000,
-      handlerMs: Math.round(r.handlerMs * 1000) / 1000,
+      durationMs: r.durationMs,
+      handlerMs: r.handlerMs,
       retransmits: 0,
       httpStatus: r.status,
     };
-    if (r.error) final.error = r.error;
-    this.tracker.finishHttp(flow, step, final, now);
+    if (r.error) end.errorText = r.error;
+    this.tracker.finish(flow, step, end, now);
     if (this.hub.active) this.hub.emit({ type: "flow", flow: flow.snapshot(now) });
   }
 
