@@ -280,12 +280,13 @@ async function boot(port, address, loss, seed, delay) {
   await fetch(link(), port, OVMF_NBP[0], "edk2", { blksize: 1468, probe: true }, c);
   await fetch(link(), port, OVMF_NBP[0], "edk2", { blksize: 1468, windowsize: 4 }, c);
   const t1 = performance.now();
+  const ovmf = { data: c.data, dupData: c.dupData };
   for (const [name] of GRUB_SMALL) await fetch(link(), port, name, "grub", { blksize: 1024 }, c);
   const t2 = performance.now();
   await fetch(link(), port, KERNEL[0], "grub", { blksize: 1024 }, c);
   await fetch(link(), port, INITRD[0], "grub", { blksize: 1024 }, c);
   const t3 = performance.now();
-  return { ovmf: t1 - t0, grubSmall: t2 - t1, grubLarge: t3 - t2, total: t3 - t0, c };
+  return { ovmf: t1 - t0, grubSmall: t2 - t1, grubLarge: t3 - t2, total: t3 - t0, c, ovmfData: ovmf };
 }
 
 async function load(port, n) {
@@ -346,7 +347,8 @@ async function main() {
           console.log(`  clean: total ${fmt(clean.total)} (OVMF ${fmt(clean.ovmf)}, GRUB small ${fmt(clean.grubSmall)}, kernel+initrd ${fmt(clean.grubLarge)}); ` +
             `DATA seen twice ${clean.c.dupData}, OACK seen twice ${clean.c.dupOack}`);
           console.log(`  ${(o.loss * 100).toFixed(1)}% loss each way: total ${fmt(lossy.total)} (OVMF ${fmt(lossy.ovmf)}, GRUB small ${fmt(lossy.grubSmall)}, kernel+initrd ${fmt(lossy.grubLarge)}); ` +
-            `dropped ${lossy.c.droppedOut} out / ${lossy.c.droppedIn} in, DATA received ${lossy.c.data}, twice ${lossy.c.dupData}`);
+            `dropped ${lossy.c.droppedOut} out / ${lossy.c.droppedIn} in, DATA received ${lossy.c.data}, twice ${lossy.c.dupData} ` +
+            `(OVMF: ${lossy.ovmfData.data} received, ${lossy.ovmfData.dupData} twice, for ${Math.ceil(OVMF_NBP[1] / 1468)} blocks)`);
           console.log(`  lossy / clean: total ${r("total")} (OVMF ${r("ovmf")}, GRUB small ${r("grubSmall")}, kernel+initrd ${r("grubLarge")})`);
         }
         if (o.load > 0) {

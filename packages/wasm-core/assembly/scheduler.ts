@@ -88,7 +88,7 @@ const UNKNOWN: u32 = 0xffffffff;
 const FLAG_DUP_ACKED: i32 = 1;
 const FLAG_GAP_ACKED: i32 = 2;
 /** How long the largest recent RTT sample holds before it halves (ms). */
-const PEAK_HOLD_MS: f64 = 250;
+const PEAK_HOLD_MS: f64 = 1000;
 
 let cap: i32 = 0;
 let kind: usize = 0; // i32

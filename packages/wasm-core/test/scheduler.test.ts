@@ -724,7 +724,7 @@ describe("learnt floor, stall guard, seeded RTO", () => {
     return t;
   }
 
-  it("the floor is the fixed part plus twice the largest recent RTT, which halves every 250 ms of smaller ones", () => {
+  it("the floor is the fixed part plus twice the largest recent RTT, which halves every second of smaller ones", () => {
     const slot = txOpen(1, CEILING, 5);
     x.adaptRto(slot, F);
     let t = lockStep(slot, 200, 0.5);
@@ -734,7 +734,7 @@ describe("learnt floor, stall guard, seeded RTO", () => {
     expect(x.rto(slot)).toBeGreaterThanOrEqual(F + 2 * 10);
     t = lockStep(slot, 200, 0.5, t); // 100 ms later: still held
     expect(x.rto(slot)).toBeCloseTo(F + 2 * 10, 9);
-    lockStep(slot, 400, 0.5, t); // 300 ms after the late one: halved once
+    lockStep(slot, 2200, 0.5, t); // 1.2 s after the late one: halved once
     expect(x.rttPeakOf(slot)).toBe(5);
     expect(x.rto(slot)).toBeCloseTo(F + 2 * 5, 9);
   });
