@@ -1,10 +1,11 @@
 // The session log line: `--log json` is one JSON object per finished session
 // with a fixed set of keys in a fixed order (what log shippers index), and
-// `--log text` one line of words.
+// `--log text` one line of words; the lines are written in batches.
 
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { SessionStats } from "@tftpkit/server";
 import { formatSession } from "../src/observe/session-log.js";
+import { FLUSH_CHARS, LineWriter } from "../src/observe/log-writer.js";
 
 const base: SessionStats = {
   id: 42, kind: "read", peer: { address: "192.0.2.9", port: 2000 }, local: { address: "192.0.2.1", port: 69 },
@@ -61,5 +62,41 @@ describe("formatSession text", () => {
   it("kind, outcome, peer, path, bytes, duration, options and the error", () => {
     const line = formatSession({ ...base, outcome: "not-found", error: { code: 1, message: "File not found" } }, "text", 2);
     expect(line).toBe('read not-found 192.0.2.9:2000 "pxelinux.cfg/01-aa-bb" 1024B 1.3ms blksize=1468 window=1 retransmits=0 error=1:"File not found" worker=2');
+  });
+});
+
+describe("LineWriter", () => {
+  /** A stream that keeps each write. */
+  const sink = () => {
+    const writes: string[] = [];
+    const out = { write: (t: string) => writes.push(t) } as unknown as NodeJS.WritableStream;
+    return { writes, out };
+  };
+
+  it("gathers lines into one write, each line whole and in order, within FLUSH_MS", async () => {
+    const { writes, out } = sink();
+    const w = new LineWriter(out);
+    for (let i = 0; i < 5; i++) w.write(`line ${i}`);
+    expect(writes).toEqual([]);
+    await vi.waitFor(() => expect(writes).toHaveLength(1), { timeout: 5000, interval: 5 });
+    expect(writes[0]).toBe("line 0\nline 1\nline 2\nline 3\nline 4\n");
+    w.write("later");
+    await vi.waitFor(() => expect(writes).toHaveLength(2), { timeout: 5000, interval: 5 });
+    expect(writes[1]).toBe("later\n");
+  });
+
+  it("writes at once when FLUSH_CHARS are gathered, and flush() writes the rest", () => {
+    const { writes, out } = sink();
+    const w = new LineWriter(out);
+    const line = "x".repeat(999);
+    const n = Math.ceil(FLUSH_CHARS / 1000);
+    for (let i = 0; i < n; i++) w.write(line);
+    expect(writes).toHaveLength(1);
+    expect(writes[0].split("\n").filter(Boolean)).toHaveLength(n);
+    w.write("tail");
+    w.flush();
+    expect(writes).toEqual([writes[0], "tail\n"]);
+    w.flush(); // nothing gathered: no empty write
+    expect(writes).toHaveLength(2);
   });
 });
