@@ -19,6 +19,7 @@
 //          [--variants floor,w1,defaults] [--port-base 7200] [--source 127.0.3.0/24]
 //          [--client PATH] (default: builds bench/tftpbench.c into the temp folder)
 //          [--node-args="--cpu-prof ..."] (extra node flags for tftpkit, e.g. to profile)
+//          [--server-args="--max-flows 0"] (extra flags of tftpkit serve, to see what a feature costs)
 
 import { spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -38,6 +39,7 @@ const { values } = parseArgs({
     source: { type: "string", default: "127.0.3.0/24" },
     client: { type: "string" },
     "node-args": { type: "string", default: "" },
+    "server-args": { type: "string", default: "" },
     keep: { type: "boolean", default: false },
   },
 });
@@ -46,6 +48,7 @@ const SESSIONS = Number(values.sessions);
 const VARIANTS = values.variants.split(",");
 let nextPort = Number(values["port-base"]);
 const NODE_ARGS = values["node-args"].split(" ").filter(Boolean);
+const SERVER_ARGS = values["server-args"].split(" ").filter(Boolean);
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const TICK = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
@@ -132,6 +135,7 @@ function start(variant) {
     argv = [...NODE_ARGS, join(repo, "apps/server/bin/tftpkit.js"), "serve", "--root", root, "--host", "127.0.0.1", "--port", String(port),
       "--log", "json", "--admin", `127.0.0.1:${admin}`];
     if (variant === "w1") argv.push("--workers", "1");
+    argv.push(...SERVER_ARGS);
   }
   const proc = spawn(process.execPath, argv, { env, stdio: ["ignore", out, "pipe"], cwd: dir });
   closeSync(out);
