@@ -5,9 +5,9 @@
 // 2,000 x 1 KiB (boot.cfg, cached after the first read) from 254 loopback
 // addresses, 32 at once. CPU is utime+stime from /proc of the server's whole
 // process tree (the primary and its workers), read before and after each
-// round; with workers, the primary's share is printed apart. On a shared
-// machine CPU time is the figure to compare, not wall time (sessions/s is
-// printed too, and is noisy there).
+// round; the kernel's part (stime) of it and, with workers, the primary's
+// share are printed apart. On a shared machine CPU time is the figure to
+// compare, not wall time (sessions/s is printed too, and is noisy there).
 //
 // Variants (every feature on: session log lines to a file, admin HTTP with
 // /metrics, flows and live sessions):
@@ -63,14 +63,14 @@ function buildClient() {
   return bin;
 }
 
-/** utime+stime in seconds of one process (0 when gone). */
+/** [utime, stime] in seconds of one process, all its threads (zeros when gone). */
 function cpuOf(pid) {
   try {
     const s = readFileSync(`/proc/${pid}/stat`, "utf8");
     const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
-    return (Number(f[11]) + Number(f[12])) / TICK;
+    return [Number(f[11]) / TICK, Number(f[12]) / TICK];
   } catch {
-    return 0;
+    return [0, 0];
   }
 }
 
@@ -88,16 +88,20 @@ function childrenOf(pid) {
   return out;
 }
 
-/** CPU of a tree: { root, rest } seconds (root: the pid itself; rest: its descendants). */
+/** CPU of a tree in seconds: root (the pid itself), rest (its descendants), sys (kernel time of all). */
 function treeCpu(pid) {
+  const [ru, rs] = cpuOf(pid);
   let rest = 0;
+  let sys = rs;
   const stack = childrenOf(pid);
   while (stack.length) {
     const p = stack.pop();
-    rest += cpuOf(p);
+    const [u, k] = cpuOf(p);
+    rest += u + k;
+    sys += k;
     stack.push(...childrenOf(p));
   }
-  return { root: cpuOf(pid), rest };
+  return { root: ru + rs, rest, sys };
 }
 
 function runClient(bin, port, root, args) {
@@ -178,12 +182,19 @@ for (const variant of VARIANTS) {
     const b = treeCpu(srv.proc.pid);
     if (r.error || r.ok !== SESSIONS) console.error(`${variant} round ${i}: ${r.error ?? `${r.ok}/${SESSIONS} ok`}`);
     const total = b.root - a.root + (b.rest - a.rest);
-    rounds.push({ us: (total / SESSIONS) * 1e6, primaryUs: variant === "defaults" || variant === "w1" ? ((b.root - a.root) / SESSIONS) * 1e6 : null, rate: r.sessions_per_s ?? 0, ok: r.ok });
+    rounds.push({
+      us: (total / SESSIONS) * 1e6,
+      sysUs: ((b.sys - a.sys) / SESSIONS) * 1e6,
+      primaryUs: variant === "defaults" ? ((b.root - a.root) / SESSIONS) * 1e6 : null,
+      rate: r.sessions_per_s ?? 0,
+      ok: r.ok,
+    });
   }
   await srv.stop();
   const med = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
   results[variant] = {
     us: med(rounds.map((r) => r.us)),
+    sysUs: med(rounds.map((r) => r.sysUs)),
     primaryUs: rounds[0].primaryUs === null ? null : med(rounds.map((r) => r.primaryUs)),
     rate: med(rounds.map((r) => r.rate)),
     rounds,
@@ -193,11 +204,11 @@ for (const variant of VARIANTS) {
 
 const floor = results.floor;
 console.log(`CPU per small-file session (1 KiB, ${SESSIONS} sessions x ${ROUNDS} rounds after a warm round, 32 at once, ${values.source}); medians; CPU = utime+stime of the process tree`);
-console.log("variant    us/session  (rounds)                 primary us  sessions/s  CPU ratio  rate ratio  log lines");
+console.log("variant    us/session  (rounds)                 kernel us  primary us  sessions/s  CPU ratio  rate ratio  log lines");
 for (const [v, r] of Object.entries(results)) {
   const ratio = floor ? (r.us / floor.us).toFixed(2) + "x" : "-";
   const rateRatio = floor ? (r.rate / floor.rate).toFixed(2) + "x" : "-";
-  console.log(`${v.padEnd(10)} ${r.us.toFixed(1).padStart(10)}  ${("(" + r.rounds.map((x) => x.us.toFixed(0)).join(", ") + ")").padEnd(24)} ${(r.primaryUs === null ? "-" : r.primaryUs.toFixed(1)).padStart(10)}  ${r.rate.toFixed(0).padStart(10)}  ${ratio.padStart(9)}  ${rateRatio.padStart(10)}  ${String(r.logLines ?? "-").padStart(9)}`);
+  console.log(`${v.padEnd(10)} ${r.us.toFixed(1).padStart(10)}  ${("(" + r.rounds.map((x) => x.us.toFixed(0)).join(", ") + ")").padEnd(24)} ${r.sysUs.toFixed(1).padStart(9)} ${(r.primaryUs === null ? "-" : r.primaryUs.toFixed(1)).padStart(10)}  ${r.rate.toFixed(0).padStart(10)}  ${ratio.padStart(9)}  ${rateRatio.padStart(10)}  ${String(r.logLines ?? "-").padStart(9)}`);
 }
 if (process.env.CPU_CHECK_JSON) writeFileSync(process.env.CPU_CHECK_JSON, JSON.stringify(results, null, 2));
 if (!values.keep) rmSync(dir, { recursive: true, force: true });
