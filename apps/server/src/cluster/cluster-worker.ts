@@ -398,9 +398,9 @@ export async function runWorker(): Promise<void> {
       const { resourceMetrics } = await p.collect();
       return new PrometheusSerializer().serialize(resourceMetrics);
     };
-    // The counters (and with an admin API the sessions, flows, summary and
-    // metrics) every second and at a clean exit: what the primary keeps if
-    // this worker dies.
+    // The counters (and with an admin API the summary and metrics) every
+    // second, the live sessions and flows as ListsPacer lets, and all of it
+    // at a clean exit: what the primary keeps if this worker dies.
     const lists = new ListsPacer();
     const report = async (final = false): Promise<void> => {
       const stats = server.stats();
