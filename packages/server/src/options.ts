@@ -43,6 +43,8 @@ export interface Admission {
 export interface WarmUpHooks {
   onSessionEnd?: (stats: SessionStats) => void;
   instrumentation?: Instrumentation;
+  /** An admission of the same kind as the server's that admits every warm-up session by itself (never asks anyone). */
+  admission?: Admission;
 }
 
 export type PathRewrite = (

@@ -282,7 +282,7 @@ export class TftpServer {
     const make = (files: { root: string } | { handler: ReadHandler }) =>
       new TftpServer({
         ...files,
-        onSessionEnd: hooks.onSessionEnd, instrumentation: hooks.instrumentation,
+        onSessionEnd: hooks.onSessionEnd, instrumentation: hooks.instrumentation, admission: hooks.admission,
         maxBlksize: o.maxBlksize, maxWindowsize: o.maxWindowsize, timeoutSeconds: o.timeoutSeconds, retries: o.retries,
         rtoFloorMs: o.rtoFloorMs, maxClientTimeoutSeconds: o.maxClientTimeoutSeconds, handlerTimeoutMs: o.handlerTimeoutMs,
         refuseOptions: [...o.refuseOptions], maxFileBytes: o.maxFileBytes, fileCacheBytes: Math.min(o.fileCacheBytes, 1024 * 1024),

@@ -318,7 +318,8 @@ export async function runWorker(): Promise<void> {
     const httpAt = httpEnv ? { host: httpEnv.host ?? undefined, port: httpEnv.port } : undefined;
     const extras = {
       onSessionEnd, instrumentation: telemetry.instrumentation, http: () => httpAt,
-      warmUpHooks: warmUpHooks(() => log, telemetry.instrumentation !== undefined, slot),
+      // The warm-up's gate is of the same kind as the real one but never asks the primary.
+      warmUpHooks: warmUpHooks(() => log, telemetry.instrumentation !== undefined, slot, () => new PrimaryGate(false)),
     };
     // Ids of live sessions, flow steps and flows are unique across workers: "w2:17".
     const idPrefix = `w${slot}:`;

@@ -6,15 +6,16 @@
 
 import { MeterProvider } from "@opentelemetry/sdk-metrics";
 import { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
-import { createOtelInstrumentation, type SessionStats, type WarmUpHooks } from "@tftpkit/server";
+import { createOtelInstrumentation, type Admission, type SessionStats, type WarmUpHooks } from "@tftpkit/server";
 import { formatSession } from "./session-log.js";
 
 /**
  * @param log the server's log format now (off: formatted as json all the same, since -v can turn it on)
  * @param telemetry whether the server has an instrumentation (then the warm-up gets a private one)
  * @param worker the worker slot, as the log lines carry it
+ * @param admission a private admission of the same kind as the server's that admits by itself (a worker's gate that never asks the primary)
  */
-export function warmUpHooks(log: () => "json" | "text" | "off", telemetry: boolean, worker?: number): () => WarmUpHooks {
+export function warmUpHooks(log: () => "json" | "text" | "off", telemetry: boolean, worker?: number, admission?: () => Admission): () => WarmUpHooks {
   return () => {
     const onSessionEnd = (s: SessionStats): void => {
       const format = log();
@@ -25,6 +26,7 @@ export function warmUpHooks(log: () => "json" | "text" | "off", telemetry: boole
       instrumentation: telemetry
         ? createOtelInstrumentation({ tracerProvider: new BasicTracerProvider(), meterProvider: new MeterProvider() })
         : undefined,
+      admission: admission?.(),
     };
   };
 }
