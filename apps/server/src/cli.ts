@@ -13,6 +13,7 @@ import { checkRoots, dropPrivileges, httpListenError, listenError, lookupAccount
 import { formatSession } from "./observe/session-log.js";
 import { resolveConfig, version } from "./config/settings.js";
 import { startTelemetry } from "./observe/telemetry.js";
+import { warmUpHooks } from "./observe/warm-up-hooks.js";
 
 export { flagsToInput };
 
@@ -79,7 +80,10 @@ export async function serve(argv: string[]): Promise<number> {
   const telemetry = startTelemetry(process.env, { traceConsole: config.traceConsole, prometheus: adminAt !== undefined });
   // Where the HTTP stage listens, for handler modules (set once it is bound).
   let httpShown: { host: string | undefined; port: number } | undefined;
-  const extras = { onSessionEnd, instrumentation: telemetry.instrumentation, http: () => httpShown };
+  const extras = {
+    onSessionEnd, instrumentation: telemetry.instrumentation, http: () => httpShown,
+    warmUpHooks: warmUpHooks(() => log, telemetry.instrumentation !== undefined),
+  };
   let server: ReturnType<typeof createServer>;
   try {
     server = createServer(await buildServerOptions(config, extras));

@@ -64,3 +64,32 @@ describe("cluster datagram channel frames", () => {
     expect(seen).toEqual(sample.map((f) => f.port));
   });
 });
+
+describe("FrameWriter slabs", () => {
+  it("bytes taken never change: frames pushed after a take (in the same slab or a new one) go into the next take", () => {
+    const w = new FrameWriter();
+    const taken: Array<{ bytes: Buffer; copy: Buffer; n: number }> = [];
+    let n = 0;
+    // Many small turns (one slab shared by many takes), then turns that overflow into new slabs.
+    for (let turn = 0; turn < 300; turn++) {
+      const frames = 1 + (turn % 5);
+      const big = turn % 37 === 0 ? 20_000 : 30;
+      for (let i = 0; i < frames; i++) w.push(FrameKind.DATAGRAM, turn, i, 4, `127.0.4.${i}`, Buffer.alloc(big, turn & 0xff));
+      const bytes = w.take()!;
+      taken.push({ bytes, copy: Buffer.from(bytes), n: frames });
+      n += frames;
+    }
+    let seen = 0;
+    for (const [turn, t] of taken.entries()) {
+      expect(t.bytes.equals(t.copy)).toBe(true); // later pushes did not write into it
+      const frames = readAll([t.bytes]);
+      expect(frames).toHaveLength(t.n);
+      for (const f of frames) {
+        expect(f.listener).toBe(turn);
+        expect(f.payload.every((b) => b === (turn & 0xff))).toBe(true);
+      }
+      seen += frames.length;
+    }
+    expect(seen).toBe(n);
+  });
+});

@@ -219,7 +219,7 @@ describe("faults", () => {
   it("an error nothing catches (not a handler's) is logged with its stack and the process exits 70 (one process; with workers the primary restarts the worker)", async () => {
     const port = await freeUdpPort();
     const dir = tree({
-      "h.js": "export default () => 'x';\nsetTimeout(() => { throw new Error('stray timer of the module'); }, 500);\n",
+      "h.js": "export default () => 'x';\nsetTimeout(() => { throw new Error('stray timer of the module'); }, 2500);\n",
       "package.json": '{ "type": "module" }',
     });
     const r = await runTftpkit(["serve", "--workers", "1", "--host", "127.0.0.1", "--port", String(port), "--admin", "off", "--handler", join(dir, "h.js")], 30_000);

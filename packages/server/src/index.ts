@@ -23,7 +23,7 @@ export {
   type Body, type ReadHandler, type ReadRequest, type ReadResponse, type SizedBody,
 } from "./handler.js";
 export { parseBootPath, bootIdentity, hexToIpv4, type BootPath, type BootPathKind, type BootIdentity } from "./files/bootpath.js";
-export { RENAMED_SERVER_OPTIONS, SERVER_DEFAULTS, TftpConfigError, type Admission, type PathRewrite, type ServerOptions } from "./options.js";
+export { RENAMED_SERVER_OPTIONS, SERVER_DEFAULTS, TftpConfigError, type Admission, type PathRewrite, type ServerOptions, type WarmUpHooks } from "./options.js";
 export { ConfigErrorCode, type ConfigProblem } from "@tftpkit/options";
 export type { HandlerError, Outcome, ServerStats, SessionStats, Endpoint } from "./observe/stats.js";
 export { addCounts, mergeServerStats, mergeSummaries } from "./observe/merge.js";
@@ -46,3 +46,4 @@ export { BOOT_SEQUENCES, type BootSequence } from "./observe/boot-loaders.js";
 export type { LiveSession, SessionProgress } from "./observe/live.js";
 export type { ServerEvent, ServerEventListener } from "./observe/events.js";
 export type { SessionSummary, TopFile, FailingClient } from "./observe/live-tally.js";
+export type { WarmUpReport } from "./session/warm-up.js";

@@ -33,6 +33,20 @@ export interface Admission {
   release(client: string): void;
 }
 
+/**
+ * The warm-up's own hooks (see warmUpMs): of the same kind as the server's
+ * onSessionEnd and instrumentation but writing nowhere (a log line formatted
+ * and dropped, telemetry providers without exporters), so that the warm-up
+ * runs the code real sessions run and the JIT does not have to compile it
+ * again when the first real session takes a branch the warm-up never took.
+ */
+export interface WarmUpHooks {
+  onSessionEnd?: (stats: SessionStats) => void;
+  instrumentation?: Instrumentation;
+  /** An admission of the same kind as the server's that admits every warm-up session by itself (never asks anyone). */
+  admission?: Admission;
+}
+
 export type PathRewrite = (
   path: string,
   ctx: { address: string; op: "read" | "write" },
@@ -187,6 +201,14 @@ export const SERVER_OPTIONS = {
     ...custom<string>((v) => typeof v === "string" && /^\/[A-Za-z0-9._~/-]{1,255}$/.test(v), 'must be a URL path such as "/booted"'),
     code: false, arg: "PATH",
     description: "HTTP stage: a GET of this path marks the caller's boot flow booted (e.g. from cloud-init phone_home)",
+  }),
+  warmUpHooks: option({
+    ...fn<() => WarmUpHooks>(), code: true,
+    description: "makes the warm-up's own onSessionEnd and instrumentation, of the same kind as the server's but writing nowhere (the CLI: its log formatter, a telemetry SDK without exporters); none by default",
+  }),
+  warmUpMs: option({
+    ...int(0, 1_000), default: 500, unit: "ms",
+    description: "before the first listen() of a process (and in each cluster worker before it is ready), run real sessions against a private server on 127.0.0.1 for up to this long, so that the JIT has compiled the request path before the first client asks; counted nowhere (0: off)",
   }),
   stallTimeoutMs: option({
     ...int(0, 86_400_000), default: 30_000, unit: "ms",

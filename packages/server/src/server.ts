@@ -17,12 +17,16 @@ import { Monitor } from "./observe/live-monitor.js";
 import type { SessionSummary } from "./observe/live-tally.js";
 import type { ReadHandler } from "./handler.js";
 import { UdpListeners, type BoundAddress, type ListenOptions, type Listener, type ReceiveBuffer } from "./net/listeners.js";
-import { resolveOptions, type ResolvedOptions, type ServerOptions } from "./options.js";
+import { resolveOptions, type ResolvedOptions, type ServerOptions, type WarmUpHooks } from "./options.js";
 import { ReadSession } from "./session/read-session.js";
 import { rootHandler } from "./files/root.js";
 import { emptyServerStats, type ServerStats, type SessionStats } from "./observe/stats.js";
 import { rootWriteHandler, type WriteHandler } from "./files/write.js";
 import { WriteSession } from "./session/write-session.js";
+import { warmUp, type WarmUpReport } from "./session/warm-up.js";
+
+/** A warm-up ran in this process already: the JIT's code is shared by every server in it. */
+let processWarmed = false;
 
 const codec = wasmCodec;
 
@@ -144,6 +148,8 @@ export class TftpServer {
   private closing = false;
   /** Live sessions, boot flows, events (in front of options.instrumentation). */
   private readonly monitor: Monitor;
+  /** The warm-up running now (close() ends it). */
+  private warming: { abort: AbortController; done: Promise<WarmUpReport | undefined> } | undefined;
 
   constructor(options: ServerOptions) {
     const resolved = resolveOptions(options);
@@ -231,6 +237,12 @@ export class TftpServer {
    */
   async listen(opts: ListenOptions = {}): Promise<BoundAddress> {
     if (this.listeners) throw new Error("already listening");
+    // Before the port opens: a request cannot meet the warm-up (see warmUp()).
+    if (!processWarmed && !this.closing) {
+      await this.warmUp();
+      if (this.closing) throw new Error("the server was closed while it warmed up");
+      if (this.listeners) throw new Error("already listening");
+    }
     const o = this.options;
     const listeners = new UdpListeners({
       bindInterfaces: o.bindInterfaces,
@@ -242,6 +254,55 @@ export class TftpServer {
     this.listeners = listeners;
     this.run();
     return bound;
+  }
+
+  /**
+   * The warm-up self-check (session/warm-up.ts): real sessions against a
+   * private server on 127.0.0.1 (an ephemeral port, a private temp folder,
+   * none of this server's hooks), for at most `warmUpMs` (never more than
+   * 1 s), so that the JIT has compiled the request path before the first
+   * client asks. Counted nowhere: this server's stats, flows, live sessions,
+   * log and metrics never see it, and a request this server receives
+   * meanwhile is served as usual. listen() runs it before it binds (once
+   * per process); a server fed by serveRelayed() is warmed by calling this
+   * first. Resolves what it did (undefined with warmUpMs 0, or after
+   * close()); never rejects.
+   */
+  warmUp(): Promise<WarmUpReport | undefined> {
+    if (this.warming) return this.warming.done;
+    const budget = this.options.warmUpMs;
+    if (budget <= 0 || this.closing) return Promise.resolve(undefined);
+    processWarmed = true;
+    const abort = new AbortController();
+    const o = this.options;
+    let hooks: WarmUpHooks = {};
+    try {
+      hooks = o.warmUpHooks?.() ?? {};
+    } catch {
+      // A hook factory that throws: the warm-up runs without hooks.
+    }
+    const make = (files: { root: string } | { handler: ReadHandler }) =>
+      new TftpServer({
+        ...files,
+        onSessionEnd: hooks.onSessionEnd, instrumentation: hooks.instrumentation, admission: hooks.admission,
+        maxBlksize: o.maxBlksize, maxWindowsize: o.maxWindowsize, timeoutSeconds: o.timeoutSeconds, retries: o.retries,
+        rtoFloorMs: o.rtoFloorMs, maxClientTimeoutSeconds: o.maxClientTimeoutSeconds, handlerTimeoutMs: o.handlerTimeoutMs,
+        refuseOptions: [...o.refuseOptions], maxFileBytes: o.maxFileBytes, fileCacheBytes: Math.min(o.fileCacheBytes, 1024 * 1024),
+        statCacheMs: o.statCacheMs, syncFileReads: o.syncFileReads, maxCachedFileBytes: o.maxCachedFileBytes, mtu: o.mtu,
+        singlePort: o.singlePort, traceparentInFilename: o.traceparentInFilename, connectSessionSockets: o.connectSessionSockets,
+        sessionSocketPool: Math.min(o.sessionSocketPool, 64), flowIdleSeconds: o.flowIdleSeconds, maxFlows: Math.min(o.maxFlows, 1000),
+        maxFlowSteps: o.maxFlowSteps, stallTimeoutMs: o.stallTimeoutMs, bindInterfaces: false, recvBufferBytes: 256 * 1024, warmUpMs: 0,
+      });
+    const done = warmUp(make, budget, abort.signal).then(
+      (r) => (abort.signal.aborted ? undefined : r),
+      () => undefined,
+    );
+    const w = { abort, done };
+    this.warming = w;
+    void done.finally(() => {
+      if (this.warming === w) this.warming = undefined;
+    });
+    return done;
   }
 
   /**
@@ -533,6 +594,12 @@ export class TftpServer {
    */
   async close(opts: { graceMs?: number } = {}): Promise<void> {
     this.closing = true; // no new sessions from here on
+    const warming = this.warming;
+    if (warming) {
+      // A warm-up still running ends now (its private server and sockets close).
+      warming.abort.abort();
+      await warming.done;
+    }
     if (this.statsTimer) clearInterval(this.statsTimer);
     this.statsTimer = undefined;
     if (this.sweepTimer) clearTimeout(this.sweepTimer);

@@ -27,6 +27,7 @@ import { CHANNEL_FD, FrameKind, FrameReader, FrameWriter, type Frame } from "./c
 import { LineWriter } from "../observe/log-writer.js";
 import { buildServerOptions } from "../config/serve-options.js";
 import { startTelemetry, type Telemetry } from "../observe/telemetry.js";
+import { warmUpHooks } from "../observe/warm-up-hooks.js";
 
 /** Keys a reload cannot change in a running server. */
 export const FIXED_KEYS = ["host", "port", "singlePort", "admin", "http", "httpMaxHeaderBytes", "user", "group", "traceConsole", "workers", "recvBufferBytes"] as const;
@@ -366,7 +367,11 @@ export async function runWorker(): Promise<void> {
     // The HTTP stage's address, bound by the primary (helpers.http of handler modules).
     const httpEnv = process.env[ENV_HTTP] ? (JSON.parse(process.env[ENV_HTTP]) as { host: string | null; port: number }) : undefined;
     const httpAt = httpEnv ? { host: httpEnv.host ?? undefined, port: httpEnv.port } : undefined;
-    const extras = { onSessionEnd, instrumentation: telemetry.instrumentation, http: () => httpAt };
+    const extras = {
+      onSessionEnd, instrumentation: telemetry.instrumentation, http: () => httpAt,
+      // The warm-up's gate is of the same kind as the real one but never asks the primary.
+      warmUpHooks: warmUpHooks(() => log, telemetry.instrumentation !== undefined, slot, () => new PrimaryGate(false)),
+    };
     // Ids of live sessions, flow steps and flows are unique across workers: "w2:17".
     const idPrefix = `w${slot}:`;
     const optionsOf = async (c: Config): Promise<ServerOptions> => ({
@@ -375,6 +380,8 @@ export async function runWorker(): Promise<void> {
       admission: gate,
     });
     server = createServer(await optionsOf(config));
+    // Each worker warms its own JIT before it is ready (the primary holds its datagrams meanwhile).
+    await server.warmUp();
     server.serveRelayed();
     // Connections to the HTTP stage come from the primary (ToWorker "http").
     const stage = httpAt ? new HttpStage(server) : undefined;

@@ -35,6 +35,7 @@ import { FlowTable, type FlowTableOptions } from "./routing.js";
 import { SessionLedger, type SessionLimits } from "./ledger.js";
 import { WorkerRecords } from "./records.js";
 import { CHANNEL_FD, FrameKind, FrameReader, FrameWriter, WORKER_STDIO } from "./channel.js";
+import { V8_FLAGS } from "./flags.js";
 
 export interface ClusterOptions {
   /** Worker processes (>= 1). */
@@ -188,7 +189,8 @@ export class TftpCluster {
    * first worker's error if one cannot start (a bad handler module, ...).
    */
   start(): Promise<void> {
-    cluster.setupPrimary({ exec: workerEntry(), serialization: "advanced", stdio: [...WORKER_STDIO] });
+    const execArgv = [...process.execArgv, ...V8_FLAGS.filter((f) => !process.execArgv.includes(f))];
+    cluster.setupPrimary({ exec: workerEntry(), execArgv, serialization: "advanced", stdio: [...WORKER_STDIO] });
     return new Promise<void>((resolve, reject) => {
       let waiting = this.slots.length;
       let failed = false;

@@ -4,7 +4,7 @@
 
 import {
   readRemapFile, rootHandler, rootSelector,
-  type Instrumentation, type ReadHandler, type ServerOptions, type SessionStats,
+  type Instrumentation, type ReadHandler, type ServerOptions, type SessionStats, type WarmUpHooks,
 } from "@tftpkit/server";
 import { LIBRARY_KEYS, type Config } from "./config.js";
 import { loadHandler } from "../handler/handler-module.js";
@@ -12,6 +12,8 @@ import { loadHandler } from "../handler/handler-module.js";
 export interface Extras {
   onSessionEnd?: (s: SessionStats) => void;
   instrumentation?: Instrumentation;
+  /** The warm-up's own hooks, of the same kind as these, writing nowhere (observe/warm-up-hooks.ts). */
+  warmUpHooks?: () => WarmUpHooks;
   /** Where the HTTP stage listens, once it does (handler modules get it as helpers.http). */
   http?: () => { host: string | undefined; port: number } | undefined;
 }
@@ -32,5 +34,6 @@ export async function buildServerOptions(c: Config, extras: Extras = {}): Promis
     rewrite: c.remap ? await readRemapFile(c.remap) : undefined,
     onSessionEnd: extras.onSessionEnd,
     instrumentation: extras.instrumentation,
+    warmUpHooks: extras.warmUpHooks,
   };
 }

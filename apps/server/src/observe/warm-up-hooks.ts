@@ -1,0 +1,32 @@
+// The warm-up's own hooks (warmUpHooks of @tftpkit/server): what the
+// server's hooks run, writing nowhere. The session log line is formatted and
+// dropped; the telemetry is the same instrumentation on providers of its own
+// without processors or readers, so its spans and metrics go nowhere and the
+// process's telemetry (and /metrics) never sees the warm-up.
+
+import { MeterProvider } from "@opentelemetry/sdk-metrics";
+import { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
+import { createOtelInstrumentation, type Admission, type SessionStats, type WarmUpHooks } from "@tftpkit/server";
+import { formatSession } from "./session-log.js";
+
+/**
+ * @param log the server's log format now (off: formatted as json all the same, since -v can turn it on)
+ * @param telemetry whether the server has an instrumentation (then the warm-up gets a private one)
+ * @param worker the worker slot, as the log lines carry it
+ * @param admission a private admission of the same kind as the server's that admits by itself (a worker's gate that never asks the primary)
+ */
+export function warmUpHooks(log: () => "json" | "text" | "off", telemetry: boolean, worker?: number, admission?: () => Admission): () => WarmUpHooks {
+  return () => {
+    const onSessionEnd = (s: SessionStats): void => {
+      const format = log();
+      formatSession(s, format === "off" ? "json" : format, worker); // formatted, then dropped
+    };
+    return {
+      onSessionEnd,
+      instrumentation: telemetry
+        ? createOtelInstrumentation({ tracerProvider: new BasicTracerProvider(), meterProvider: new MeterProvider() })
+        : undefined,
+      admission: admission?.(),
+    };
+  };
+}

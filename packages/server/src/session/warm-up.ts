@@ -1,0 +1,285 @@
+// The warm-up self-check: before a server takes its first real request, it
+// runs real TFTP sessions against a private server of its own, so that the
+// code of the request path (decoding, the session, the scheduler, the file
+// cache, the socket pool, boot flows) has been run many times and compiled
+// by the JIT before the first machine asks. Without it a fresh server's
+// first few thousand sessions run in the interpreter and cost 2-3x the CPU
+// of a warm server's.
+//
+// Everything of the warm-up is private: a throw-away server (same limits and
+// timing options, none of the caller's hooks: no handler, log, stats,
+// telemetry, admission) bound to 127.0.0.1 on an ephemeral port, serving a
+// private temp folder (or, where none can be written, the same bytes from
+// memory), and a small client in this process on 127.0.0.1. Nothing of it
+// reaches the real server's sockets, stats, flows, logs or metrics.
+//
+// Bounded: it stops starting sessions at `budgetMs` after its start (at
+// most WARM_UP_MAX_MS), ends those still running then, and stops after
+// WARM_UP_MAX_SESSIONS sessions whatever the clock says.
+
+import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { TftpError } from "@tftpkit/wasm-core";
+import type { ReadHandler } from "../handler.js";
+
+/** The longest warm-up allowed (the option's upper bound). */
+export const WARM_UP_MAX_MS = 1000;
+/** Sessions a warm-up starts at most. */
+export const WARM_UP_MAX_SESSIONS = 20_000;
+/** Sessions at once. */
+const LANES = 16;
+/** A warm-up session that has not finished after this long is given up. */
+const SESSION_TIMEOUT_MS = 250;
+
+const SMALL = "warm-up.cfg";
+const LARGE = "warm-up.bin";
+const MISSING = "warm-up.none";
+const SMALL_BYTES = 1024;
+const LARGE_BYTES = 48 * 1024;
+
+/**
+ * V8 optimizes a function once it has run enough: its "interrupt budget"
+ * (about 66 KB of bytecode executed, several times over for a larger
+ * function) is used up. A few hundred warm-up sessions are not enough for
+ * the functions a session calls once, so while the warm-up runs the budget
+ * is 1/16 of that, and the default (or the one given on the command line)
+ * is put back after it: real traffic tiers up as it always does.
+ */
+const WARM_UP_INTERRUPT_BUDGET = 4096;
+const DEFAULT_INTERRUPT_BUDGET = 67_584;
+
+function interruptBudget(): number {
+  for (const a of process.execArgv) {
+    const m = /^--interrupt[-_]budget=(\d+)$/.exec(a);
+    if (m) return Number(m[1]);
+  }
+  return DEFAULT_INTERRUPT_BUDGET;
+}
+
+function setInterruptBudget(n: number): void {
+  try {
+    setFlagsFromString(`--interrupt-budget=${n}`);
+  } catch {
+    // A runtime without the flag: the warm-up runs at the usual budget.
+  }
+}
+
+/** What a warm-up did. */
+export interface WarmUpReport {
+  /** Sessions run to the end (the file received, or the error expected). */
+  sessions: number;
+  /** Sessions started. */
+  started: number;
+  /** Milliseconds from the start to the private server's close. */
+  ms: number;
+  /** Where the private server listened (127.0.0.1 and an ephemeral port). */
+  address: string;
+  port: number;
+  /** Where its files were: a private temp folder, or memory. */
+  files: "folder" | "memory";
+}
+
+/** What a warm-up needs of the private server it runs against. */
+export interface WarmUpServer {
+  listen(o: { host: string; port: number }): Promise<{ address: string; port: number }>;
+  close(o: { graceMs: number }): Promise<void>;
+}
+
+/** Makes the private server: files under `root`, or from `handler` when no folder could be written. */
+export type WarmUpFactory = (files: { root: string } | { handler: ReadHandler }) => WarmUpServer;
+
+const bytes = (n: number, seed: number): Buffer => {
+  const b = Buffer.allocUnsafe(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 0xff;
+  return b;
+};
+
+/** A private folder with the warm-up files, or undefined when none can be written (read-only, no temp dir). */
+async function privateRoot(small: Buffer, large: Buffer): Promise<string | undefined> {
+  let dir: string | undefined;
+  try {
+    dir = await mkdtemp(join(tmpdir(), "tftpkit-warm-up-"));
+    await writeFile(join(dir, SMALL), small);
+    await writeFile(join(dir, LARGE), large);
+    return dir;
+  } catch {
+    if (dir) await rm(dir, { recursive: true, force: true }).catch(() => {});
+    return undefined;
+  }
+}
+
+function memoryHandler(small: Buffer, large: Buffer): ReadHandler {
+  return (req) => {
+    if (req.path === SMALL) return small;
+    if (req.path === LARGE) return large;
+    throw TftpError.notFound();
+  };
+}
+
+interface Request {
+  file: string;
+  options: Record<string, string>;
+  /** An ERROR is the expected answer. */
+  error?: boolean;
+}
+
+/** The mix the lanes run: mostly small files (plain, then with options), a windowed larger one, a missing one. */
+const MIX: Request[] = [
+  { file: SMALL, options: {} },
+  { file: SMALL, options: { blksize: "1468", tsize: "0" } },
+  { file: SMALL, options: {} },
+  { file: SMALL, options: { tsize: "0" } },
+  { file: SMALL, options: {} },
+  { file: SMALL, options: { blksize: "1468", tsize: "0" } },
+  { file: SMALL, options: {} },
+  { file: LARGE, options: { blksize: "1468", windowsize: "8", tsize: "0" } },
+  { file: SMALL, options: {} },
+  { file: SMALL, options: { blksize: "1024" } },
+  { file: SMALL, options: {} },
+  { file: LARGE, options: { blksize: "1024" } },
+  { file: SMALL, options: {} },
+  { file: SMALL, options: { blksize: "1468", tsize: "0" } },
+  { file: SMALL, options: {} },
+  { file: MISSING, options: {}, error: true },
+];
+
+function rrq(r: Request): Buffer {
+  const parts: Buffer[] = [Buffer.from([0, 1]), Buffer.from(`${r.file}\0octet\0`, "latin1")];
+  for (const [k, v] of Object.entries(r.options)) parts.push(Buffer.from(`${k}\0${v}\0`, "latin1"));
+  return Buffer.concat(parts);
+}
+
+const ack = (block: number): Buffer => Buffer.from([0, 4, (block >> 8) & 0xff, block & 0xff]);
+
+/** The options an OACK granted. */
+function oackOptions(m: Buffer): Record<string, string> {
+  const out: Record<string, string> = {};
+  const fields = m.toString("latin1", 2).split("\0");
+  for (let i = 0; i + 1 < fields.length; i += 2) out[fields[i].toLowerCase()] = fields[i + 1];
+  return out;
+}
+
+/** One lock-step or windowed read on loopback; true when it ended as expected. */
+function readOnce(port: number, r: Request, sockets: Set<Socket>): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createSocket("udp4");
+    sockets.add(s);
+    let blksize = 512;
+    let windowsize = 1;
+    let expected = 1;
+    let ended = false;
+    const end = (ok: boolean): void => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(timer);
+      sockets.delete(s);
+      try {
+        s.close();
+      } catch {
+        // closed already
+      }
+      resolve(ok);
+    };
+    const timer = setTimeout(() => end(false), SESSION_TIMEOUT_MS);
+    timer.unref();
+    const send = (b: Buffer, to: RemoteInfo): void => {
+      try {
+        s.send(b, to.port, to.address);
+      } catch {
+        end(false);
+      }
+    };
+    s.on("error", () => end(false));
+    s.on("message", (m, from) => {
+      if (m.length < 4 || from.address !== "127.0.0.1") return;
+      const op = m.readUInt16BE(0);
+      if (op === 6) {
+        const o = oackOptions(m);
+        blksize = Number(o.blksize ?? 512);
+        windowsize = Number(o.windowsize ?? 1);
+        send(ack(0), from);
+      } else if (op === 3) {
+        const block = m.readUInt16BE(2);
+        if (block !== (expected & 0xffff)) return;
+        const last = m.length - 4 < blksize;
+        if (last || expected % windowsize === 0) send(ack(block), from);
+        expected++;
+        if (last) end(!r.error);
+      } else if (op === 5) {
+        end(r.error === true);
+      }
+    });
+    s.bind(0, "127.0.0.1", () => {
+      try {
+        s.send(rrq(r), port, "127.0.0.1");
+      } catch {
+        end(false);
+      }
+    });
+  });
+}
+
+/**
+ * Runs the warm-up: a private server from `make`, sessions against it from
+ * LANES lanes until `budgetMs` (at most WARM_UP_MAX_MS) has passed since the
+ * start, `signal` aborts, or WARM_UP_MAX_SESSIONS were started; then ends
+ * what still runs and removes its files. Never throws: a warm-up that cannot
+ * run reports 0 sessions.
+ */
+export async function warmUp(make: WarmUpFactory, budgetMs: number, signal?: AbortSignal, now: () => number = Date.now): Promise<WarmUpReport> {
+  const t0 = now();
+  const deadline = t0 + Math.max(0, Math.min(WARM_UP_MAX_MS, budgetMs));
+  const report: WarmUpReport = { sessions: 0, started: 0, ms: 0, address: "127.0.0.1", port: 0, files: "memory" };
+  if (budgetMs <= 0 || signal?.aborted) return report;
+  const small = bytes(SMALL_BYTES, 1);
+  const large = bytes(LARGE_BYTES, 7);
+  const dir = await privateRoot(small, large);
+  report.files = dir ? "folder" : "memory";
+  const sockets = new Set<Socket>();
+  let server: WarmUpServer | undefined;
+  let stop: NodeJS.Timeout | undefined;
+  const budget = interruptBudget();
+  setInterruptBudget(WARM_UP_INTERRUPT_BUDGET);
+  try {
+    server = make(dir ? { root: dir } : { handler: memoryHandler(small, large) });
+    const bound = await server.listen({ host: "127.0.0.1", port: 0 });
+    report.address = bound.address;
+    report.port = bound.port;
+    const over = (): boolean => signal?.aborted === true || now() >= deadline || report.started >= WARM_UP_MAX_SESSIONS;
+    // The clock bound also holds when a lane waits: at the deadline every client socket closes.
+    const timeUp = new Promise<void>((resolve) => {
+      stop = setTimeout(resolve, Math.max(0, deadline - now()));
+      signal?.addEventListener("abort", () => resolve(), { once: true });
+    });
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (!over()) {
+        const r = MIX[next++ % MIX.length];
+        report.started++;
+        if (await readOnce(report.port, r, sockets)) report.sessions++;
+      }
+    };
+    const lanes = Promise.all(Array.from({ length: LANES }, lane));
+    await Promise.race([lanes, timeUp]);
+  } catch {
+    // A warm-up that cannot run (no loopback, no socket): the server starts cold.
+  } finally {
+    setInterruptBudget(budget);
+    if (stop) clearTimeout(stop);
+    for (const s of sockets) {
+      try {
+        s.close();
+      } catch {
+        // closed already
+      }
+    }
+    sockets.clear();
+    await server?.close({ graceMs: 0 }).catch(() => {});
+    if (dir) await rm(dir, { recursive: true, force: true }).catch(() => {});
+  }
+  report.ms = now() - t0;
+  return report;
+}

@@ -1,0 +1,175 @@
+// The warm-up self-check (src/session/warm-up.ts): it runs real sessions on
+// a private server of its own, is counted nowhere, never answers a real
+// client, stops at its bound, can be turned off, and ends with close().
+
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { createServer, TftpConfigError, type RelayListener, type SessionStats } from "../src/index.js";
+import { UdpListeners } from "../src/internal.js";
+import { WARM_UP_MAX_MS, warmUp, type WarmUpServer } from "../src/session/warm-up.js";
+import { UdpClient, closeAllClients, get } from "./helpers/client.js";
+import { bytes, closeAllServers, makeRoot } from "./helpers/server.js";
+
+const data = bytes(3000);
+const { root, cleanup } = makeRoot({ "boot.cfg": data });
+afterEach(() => closeAllClients());
+afterAll(async () => {
+  await closeAllServers();
+  cleanup();
+});
+
+describe("warm-up", () => {
+  it("runs real sessions on a private server on 127.0.0.1, counted nowhere in the server's stats, flows, sessions or log", async () => {
+    const ended: SessionStats[] = [];
+    const server = createServer({ root, timeoutSeconds: 0.2, onSessionEnd: (s) => ended.push(s), warmUpMs: 200 });
+    const report = await server.warmUp();
+    try {
+      expect(report).toBeDefined();
+      expect(report!.sessions).toBeGreaterThan(0);
+      expect(report!.address).toBe("127.0.0.1");
+      expect(report!.port).toBeGreaterThan(0);
+      expect(ended).toEqual([]);
+      const st = server.stats();
+      expect(st.sessionsStarted).toBe(0);
+      expect(st.sessionsOk + st.sessionsFailed + st.probes).toBe(0);
+      expect(st.packetsSent).toBe(0);
+      expect(st.fileCacheHits + st.fileCacheMisses).toBe(0);
+      expect(server.flows()).toEqual([]);
+      expect(server.liveSessions()).toEqual([]);
+      expect(server.summary().topFiles).toEqual([]);
+      // Then a real client: the one session counted is its own.
+      const bound = await server.listen({ host: "127.0.0.1", port: 0 });
+      expect(bound.port).not.toBe(report!.port);
+      const c = await UdpClient.open();
+      const r = await get(c, bound.port, "boot.cfg");
+      expect(r.error).toBeUndefined();
+      expect(r.data.equals(data)).toBe(true);
+      await new Promise((res) => setTimeout(res, 50));
+      expect(server.stats().sessionsStarted).toBe(1);
+      expect(ended.map((s) => s.peer.port)).toEqual([c.port]);
+      expect(server.flows()).toHaveLength(1);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("a real request while a warm-up runs is served by the real server as usual, and only its own packets reach the client", async () => {
+    const ended: SessionStats[] = [];
+    const server = createServer({ root, timeoutSeconds: 0.2, onSessionEnd: (s) => ended.push(s), warmUpMs: 300 });
+    const bound = await server.listen({ host: "127.0.0.1", port: 0 });
+    try {
+      const warming = server.warmUp();
+      const c = await UdpClient.open();
+      const r = await get(c, bound.port, "boot.cfg", { options: [["blksize", "1024"]] });
+      const report = await warming;
+      expect(r.error).toBeUndefined();
+      expect(r.data.equals(data)).toBe(true);
+      expect(r.strays).toEqual([]);
+      expect(report!.sessions).toBeGreaterThan(0);
+      expect(report!.port).not.toBe(bound.port);
+      await new Promise((res) => setTimeout(res, 50));
+      expect(server.stats().sessionsStarted).toBe(1);
+      expect(ended).toHaveLength(1);
+      expect(ended[0].peer.port).toBe(c.port);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("a relayed server (a cluster worker's): requests during its warm-up are served; the relay carries none of the warm-up's traffic", async () => {
+    const server = createServer({ root, timeoutSeconds: 0.2, warmUpMs: 300 });
+    let relayed = 0;
+    let sentBack = 0;
+    let via: RelayListener | undefined;
+    const listeners = new UdpListeners({
+      bindInterfaces: false,
+      rescanIntervalMs: 5000,
+      recvBufferBytes: 0,
+      onMessage: (msg, rinfo, l) => {
+        relayed++;
+        via ??= {
+          local: l.local,
+          port: l.port,
+          send: (packet, port, address) => {
+            sentBack++;
+            l.socket.send(Buffer.from(packet), port, address);
+          },
+        };
+        server.receive(Buffer.from(msg), { ...rinfo }, via);
+      },
+    });
+    const relay = await listeners.listen({ host: "127.0.0.1", port: 0 });
+    try {
+      const warming = server.warmUp();
+      server.serveRelayed();
+      const c = await UdpClient.open();
+      const r = await get(c, relay.port, "boot.cfg");
+      const report = await warming;
+      expect(r.error).toBeUndefined();
+      expect(r.data.equals(data)).toBe(true);
+      expect(report!.sessions).toBeGreaterThan(0);
+      expect(relayed).toBe(1); // the real request only
+      expect(sentBack).toBe(0);
+      expect(server.stats().sessionsStarted).toBe(1);
+    } finally {
+      await server.close();
+      await listeners.close();
+    }
+  });
+
+  it("is bounded by warmUpMs (and never more than 1 s): a fake clock past the budget stops it", async () => {
+    // A clock that jumps past the budget after a few readings: the warm-up stops starting sessions then.
+    let readings = 0;
+    const fakeNow = (): number => (readings++ < 30 ? 0 : 10 * WARM_UP_MAX_MS);
+    const made: string[] = [];
+    const make = (files: { root: string } | { handler: unknown }): WarmUpServer => {
+      made.push("root" in files ? "folder" : "memory");
+      return createServer({ ...(files as { root: string }), timeoutSeconds: 0.2, warmUpMs: 0 });
+    };
+    const report = await warmUp(make, 500, undefined, fakeNow);
+    expect(made).toHaveLength(1);
+    expect(report.started).toBeGreaterThan(0);
+    expect(report.started).toBeLessThan(30);
+    // Real time, as a behaviour limit (not a benchmark): the option's largest value still ends within a second and a bit.
+    const server = createServer({ root, warmUpMs: WARM_UP_MAX_MS });
+    const t = Date.now();
+    const r = await server.warmUp();
+    expect(Date.now() - t).toBeLessThan(WARM_UP_MAX_MS + 500);
+    expect(r!.ms).toBeLessThan(WARM_UP_MAX_MS + 500);
+    await server.close();
+    expect(() => createServer({ root, warmUpMs: WARM_UP_MAX_MS + 1 })).toThrow(TftpConfigError);
+    expect(() => createServer({ root, warmUpMs: -1 })).toThrow(TftpConfigError);
+  });
+
+  it("warmUpMs 0 turns it off", async () => {
+    const server = createServer({ root, warmUpMs: 0 });
+    expect(await server.warmUp()).toBeUndefined();
+    await server.close();
+  });
+
+  it("close() during a warm-up ends it: its private server and sockets close, and nothing is left running", async () => {
+    const server = createServer({ root, warmUpMs: WARM_UP_MAX_MS });
+    const warming = server.warmUp();
+    await new Promise((res) => setTimeout(res, 50));
+    await server.close();
+    expect(await warming).toBeUndefined();
+    expect(server.stats().sessionsStarted).toBe(0);
+    // A closed server does not warm up again.
+    expect(await server.warmUp()).toBeUndefined();
+  });
+
+  it("without a writable folder it serves the same bytes from memory", async () => {
+    const make = (files: { root: string } | { handler: unknown }): WarmUpServer =>
+      // The folder is refused here: the factory falls back as warmUp does when mkdtemp fails.
+      createServer({ ...(files as object), timeoutSeconds: 0.2, warmUpMs: 0 });
+    const prev = process.env.TMPDIR;
+    process.env.TMPDIR = "/nonexistent/tftpkit-warm-up-test";
+    try {
+      const report = await warmUp(make, 150);
+      expect(report.files).toBe("memory");
+      expect(report.sessions).toBeGreaterThan(0);
+    } finally {
+      if (prev === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = prev;
+    }
+  });
+});
