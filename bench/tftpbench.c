@@ -26,6 +26,8 @@
  * retransmission recovers a loss; a duplicate block or OACK is ACKed again);
  * --probe precedes each fetch with EDK2's size probe (RRQ with tsize, OACK,
  * ERROR 8 from the client, then the fetch from a new port without tsize);
+ * --ack-delay-us N ACKs a window N us after its last block arrived (the
+ * time firmware spends per block; the final ACK is not delayed);
  * --sequence makes each session slot one "boot": it fetches every --file in
  * order (NAME:COUNT = COUNT fetches of NAME), sessions then count boots.
  * dup_data counts DATA blocks received again after they were received in
@@ -84,6 +86,9 @@ struct session {
   int step;       /* --sequence: index into steps[] */
   int provoked;   /* the client dropped or re-sent something in this transfer */
   long long dups; /* duplicate DATA received in this transfer */
+  int ack_pending; /* --ack-delay-us: an ACK waits until ack_due */
+  uint16_t ack_block;
+  double ack_due;
 };
 
 /* ---------------------------------------------------------------- options */
@@ -101,6 +106,7 @@ static double time_limit = 600, grace = 30;
 static int time_capped = 0;
 static int burst = 0, burst_ms = 100, answer_ms = 3000;
 static double drop_ack = 0;
+static int ack_delay_us = 0; /* the client's time per block before it ACKs (firmware writing the block away) */
 static int drop_oack = 0, no_ack_retransmit = 0, probe = 0, sequence = 0;
 static int *steps = NULL, nsteps = 0, sequence_boots = 1; /* --sequence: the file of each fetch of a boot */
 static uint32_t src_first = 0, src_hosts = 0; /* --source CIDR: one source address per session, round robin */
@@ -237,6 +243,11 @@ static int active = 0, started_count = 0, finished = 0, ok_count = 0, answered_c
 static double *durations;
 
 static void finish(struct session *s, int ok) {
+  if (!ok) {
+    /* A transfer that failed or was cut off: its duplicates count too (a good one's were counted as it ended). */
+    dup_data += s->dups;
+    if (!s->provoked) dup_data_unprovoked += s->dups;
+  }
   s->st = ok ? DONE_OK : DONE_FAIL;
   s->ended = now();
   close(s->fd);
@@ -310,6 +321,7 @@ static void begin_transfer(struct session *s) {
   s->error_code = -1;
   s->provoked = 0;
   s->dups = 0;
+  s->ack_pending = 0;
   s->deadline = now() + (burst ? answer_ms : rto_ms) / 1000.0;
   send_rrq(s);
 }
@@ -382,7 +394,16 @@ static void on_data(struct session *s, uint16_t block, const uint8_t *d, size_t 
       }
       return;
     }
-    if (s->in_window >= s->windowsize) send_ack(s, block);
+    if (s->in_window >= s->windowsize) {
+      if (ack_delay_us > 0) {
+        s->ack_pending = 1;
+        s->ack_block = block;
+        s->ack_due = now() + ack_delay_us / 1e6;
+        s->in_window = 0;
+      } else {
+        send_ack(s, block);
+      }
+    }
   } else if (ahead >= 32768) {
     s->dups++;
     /* A block we already have, sent again: the server missed our ACK or timed out. Lock-step:
@@ -503,7 +524,7 @@ static void usage(void) {
           "usage: tftpbench --port P --root DIR --file NAME[:COUNT] [--file ...] [--host A] [--source CIDR] [--concurrency C]\n"
           "       [--blksize N] [--windowsize N] [--tsize] [--timeout-option S] [--drop P] [--seed S]\n"
           "       [--rto-ms MS] [--rto-max-ms MS] [--retries N] [--time-limit S] [--burst K --burst-ms MS --answer-ms MS]\n"
-          "       [--drop-ack P] [--drop-oack] [--no-ack-retransmit] [--probe] [--sequence --boots N]\n");
+          "       [--drop-ack P] [--drop-oack] [--no-ack-retransmit] [--probe] [--sequence --boots N] [--ack-delay-us N]\n");
   exit(2);
 }
 
@@ -555,6 +576,7 @@ int main(int argc, char **argv) {
     else if (ARG("--answer-ms")) answer_ms = atoi(v);
     else if (ARG("--drop-ack")) drop_ack = atof(v);
     else if (!strcmp(a, "--drop-oack")) drop_oack = 1;
+    else if (ARG("--ack-delay-us")) ack_delay_us = atoi(v);
     else if (!strcmp(a, "--no-ack-retransmit")) no_ack_retransmit = 1;
     else if (!strcmp(a, "--probe")) probe = 1;
     else if (!strcmp(a, "--sequence")) sequence = 1;
@@ -643,9 +665,21 @@ int main(int argc, char **argv) {
     } else {
       while (active < concurrency && next < nsessions && t < hard_end) start(&ss[next++]);
     }
-    int n = epoll_wait(epfd, evs, 256, burst && next < nsessions ? 0 : 5);
+    double wait_s = burst && next < nsessions ? 0 : 0.005;
+    if (ack_delay_us > 0)
+      for (int i = 0; i < next; i++)
+        if (ss[i].ack_pending && ss[i].st == RUNNING && ss[i].ack_due - t < wait_s) wait_s = ss[i].ack_due - t > 0 ? ss[i].ack_due - t : 0;
+    struct timespec ts = {(time_t)wait_s, (long)((wait_s - (time_t)wait_s) * 1e9)};
+    int n = epoll_pwait2(epfd, evs, 256, &ts, NULL);
+    if (n < 0 && errno == ENOSYS) n = epoll_wait(epfd, evs, 256, (int)(wait_s * 1000 + 0.999));
     for (int i = 0; i < n; i++) on_readable(evs[i].data.ptr);
     t = now();
+    if (ack_delay_us > 0)
+      for (int i = 0; i < next; i++)
+        if (ss[i].ack_pending && ss[i].st == RUNNING && t >= ss[i].ack_due) {
+          ss[i].ack_pending = 0;
+          send_ack(&ss[i], ss[i].ack_block);
+        }
     if (t - last_scan >= 0.005 && !(burst && next < nsessions)) {
       last_scan = t;
       for (int i = 0; i < next; i++)
