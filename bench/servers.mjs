@@ -296,7 +296,8 @@ function readStatus(pid, key) {
   }
 }
 
-function descendants(root) {
+/** Pids of every live descendant of `root` (from /proc). */
+export function descendants(root) {
   const children = new Map();
   for (const d of readdirSync("/proc")) {
     if (!/^\d+$/.test(d)) continue;
