@@ -70,8 +70,8 @@ const BOOTS = Q(4, 2);
 const LOSS = 0.02;
 // A lossy boot on a server that waits 1 s per lost block takes many minutes: bounded
 // (--quick bounds the older loss scenarios too); a capped run's time is projected from its bytes.
-const BOOT_CAP_S = Q(45, 10);
-const LOSS_CAP_S = Q(null, 10);
+const BOOT_CAP_S = Q(30, 10);
+const LOSS_CAP_S = Q(60, 10);
 // Firmware's time per block before it ACKs (writing the block away): 300 us, so that a clean
 // boot takes a boot's time rather than loopback's round trip, and a server's round-trip
 // estimate sees a firmware's pace.
@@ -192,8 +192,8 @@ if (opt.help) {
   process.stdout.write(
     "Usage: npm run bench [-- --quick] [-- --servers a,b] [-- --scenarios id,...] [-- --rounds N] [-- --write-docs]\n" +
       "                     [-- --idle-seconds S] [-- --tftpkit-args=\"--flag v\"] [-- --no-build] [-- --no-warmup]\n" +
-      "  (default)  every scenario at full size, 3 rounds where it pays (about 25 minutes on 2 cores)\n" +
-      "  --quick    small files and counts, 1 round, 60 s idle (about 3 minutes): for development, not for figures\n" +
+      "  (default)  every scenario at full size, 3 rounds where it pays, the other servers' lossy runs capped (about 30 minutes on 2 cores)\n" +
+      "  --quick    small files and counts, 1 round, 60 s idle, lossy runs capped at 10 s (about 4 minutes): for development, not for figures\n" +
       "  --write-docs  write docs/performance.md from this run (bench/performance.template.md)\n" +
       "  --idle-seconds  the idle scenario's idle time (default 600; --quick 60)\n" +
       "  --no-warmup  measure each server cold (by default every server gets the same unmeasured warm-up first)\n" +
