@@ -73,17 +73,18 @@ export async function untilServing(bin, { port, root, file }) {
  * that the figures are a running server's (a boot server has been up for
  * hours when a rack powers on), not its first seconds: a server with a JIT
  * (tftpkit on Node.js) is several times slower while its code is still cold;
- * the C servers are not. 3,000 small transfers from 127.0.4.0/24 (32 at
- * once; no options, then blksize 1468 with tsize) and 4 transfers of
+ * the C servers are not. `small` small transfers (default 3,000) from
+ * 127.0.4.0/24 (32 at once; half without options, half at blksize 1468 with
+ * tsize) and 4 transfers of
  * `bigFile` (lock-step, then windowsize 16 where granted). Bounded (about
  * 30 s); resolves what it ran, for the JSON.
  */
-export async function warmUp(bin, { port, root, smallFile, bigFile, cpu = null }) {
+export async function warmUp(bin, { port, root, smallFile, bigFile, cpu = null, small = 3000 }) {
   const t = Date.now();
   const src = ["--source", "127.0.4.0/24", "--rto-ms", "200", "--rto-max-ms", "500", "--retries", "20"];
   const parts = [
-    [...src, "--file", `${smallFile}:1500`, "--concurrency", "32"],
-    [...src, "--file", `${smallFile}:1500`, "--concurrency", "32", "--blksize", "1468", "--tsize"],
+    [...src, "--file", `${smallFile}:${Math.ceil(small / 2)}`, "--concurrency", "32"],
+    [...src, "--file", `${smallFile}:${Math.ceil(small / 2)}`, "--concurrency", "32", "--blksize", "1468", "--tsize"],
     [...src, "--file", `${bigFile}:2`, "--concurrency", "2", "--blksize", "1468"],
     [...src, "--file", `${bigFile}:2`, "--concurrency", "2", "--blksize", "1468", "--windowsize", "16"],
   ];

@@ -3,7 +3,8 @@
 
 import { execFileSync, spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { join } from "node:path";
 
 const CLK_TCK = 100; // Linux USER_HZ: /proc times are in 1/100 s
@@ -14,6 +15,15 @@ export async function freePort() {
   await new Promise((r) => s.bind(0, "127.0.0.1", r));
   const p = s.address().port;
   await new Promise((r) => s.close(r));
+  return p;
+}
+
+/** A free TCP port on 127.0.0.1 (for tftpkit's admin HTTP server). */
+export async function freeTcpPort() {
+  const srv = createServer();
+  await new Promise((r) => srv.listen(0, "127.0.0.1", r));
+  const p = srv.address().port;
+  await new Promise((r) => srv.close(r));
   return p;
 }
 
@@ -81,16 +91,42 @@ export function ensureAtftpd(cacheDir) {
  */
 export function serverDefs({ repo, cacheDir, tftpkitArgs = [] }) {
   const tftpkitCli = join(repo, "apps/server/bin/tftpkit.js");
+  const logDir = join(cacheDir, "logs");
+  /**
+   * tftpkit as an operator runs it: logging on (its default JSON lines on
+   * stdout, redirected to a file), admin HTTP on at a loopback port, flows and
+   * metrics on (defaults); `extra` e.g. --workers 1. Ready once it prints its
+   * "serving" line (after its workers are up).
+   */
+  const tftpkitDef = (name, extra) => ({
+    name,
+    available: () => existsSync(join(repo, "apps/server/dist/cli.js")),
+    async start(root, { cpu = null } = {}) {
+      const port = await freePort();
+      const admin = await freeTcpPort();
+      mkdirSync(logDir, { recursive: true });
+      const logFile = join(logDir, `${name}-${port}.log`);
+      const args = [tftpkitCli, "serve", "--root", root, "--host", "127.0.0.1", "--port", String(port), "--admin", `127.0.0.1:${admin}`, ...extra, ...tftpkitArgs];
+      const s = await launch(process.execPath, args, port, cpu, { stdoutFile: logFile, readyLine: /^tftpkit serving /m });
+      if (!s.ok) throw new Error(`${name} did not start: ${s.stderr}`);
+      const stop = async () => {
+        await s.stop();
+        rmSync(logFile, { force: true });
+      };
+      return { ...s, stop, primaryPid: s.pid, logFile, how: `tftpkit serve --admin 127.0.0.1:PORT${[...extra, ...tftpkitArgs].length ? ` ${[...extra, ...tftpkitArgs].join(" ")}` : ""} > log file (log, flows, metrics on)` };
+    },
+  });
   const defs = [
+    tftpkitDef("tftpkit", []),
+    tftpkitDef("tftpkit-1w", ["--workers", "1"]),
     {
-      name: "tftpkit",
-      available: () => existsSync(join(repo, "apps/server/dist/cli.js")),
+      name: "node-floor",
+      available: () => existsSync(join(repo, "bench/node-floor.mjs")),
       async start(root, { cpu = null } = {}) {
         const port = await freePort();
-        const args = [tftpkitCli, "serve", "--root", root, "--host", "127.0.0.1", "--port", String(port), "--log", "off", "--admin", "off", ...tftpkitArgs];
-        const s = await launch(process.execPath, args, port, cpu);
-        if (!s.ok) throw new Error(`tftpkit did not start: ${s.stderr}`);
-        return { ...s, how: `tftpkit serve --log off --admin off${tftpkitArgs.length ? ` ${tftpkitArgs.join(" ")}` : ""}` };
+        const s = await launch(process.execPath, [join(repo, "bench/node-floor.mjs"), "--root", root, "--port", String(port)], port, cpu);
+        if (!s.ok) throw new Error(`node-floor did not start: ${s.stderr}`);
+        return { ...s, how: "node bench/node-floor.mjs (node:dgram, files in memory, nothing else)" };
       },
     },
     {
@@ -133,7 +169,7 @@ export function serverDefs({ repo, cacheDir, tftpkitArgs = [] }) {
     },
   ];
   const extra = /^([\w.-]+)=(.+)$/.exec(process.env.BENCH_EXTRA_SERVER ?? "");
-  if (extra) {
+  if (extra && !defs.some((d) => d.name === extra[1])) {
     const [, name, template] = extra;
     defs.push({
       name,
@@ -150,16 +186,31 @@ export function serverDefs({ repo, cacheDir, tftpkitArgs = [] }) {
   return defs;
 }
 
-export async function launch(cmd, args, port, cpu = null) {
+/**
+ * Starts a server and resolves once its port is bound (and, with
+ * `readyLine`, once its stderr printed that line: bounded, 20 s).
+ * `stdoutFile`: its stdout goes to that file (else nowhere).
+ */
+export async function launch(cmd, args, port, cpu = null, { stdoutFile = null, readyLine = null } = {}) {
   const [c, a] = cpu === null ? [cmd, args] : ["taskset", ["-c", String(cpu), cmd, ...args]];
-  const child = spawn(c, a, { stdio: ["ignore", "ignore", "pipe"] });
+  const out = stdoutFile ? openSync(stdoutFile, "w") : "ignore";
+  const child = spawn(c, a, { stdio: ["ignore", out, "pipe"] });
+  if (typeof out === "number") closeSync(out);
   let stderr = "";
+  let sawReady = () => {};
+  const ready = new Promise((r) => (sawReady = r));
   child.stderr.on("data", (d) => {
     if (stderr.length < 4000) stderr += d;
+    if (readyLine && readyLine.test(stderr)) sawReady(true);
   });
   child.on("error", (e) => (stderr += e.message));
   const exited = new Promise((r) => child.once("exit", r));
-  const ok = await waitBound(port, child);
+  let ok = await waitBound(port, child, 20_000);
+  if (ok && readyLine) {
+    let t;
+    ok = await Promise.race([ready, exited.then(() => false), new Promise((r) => (t = setTimeout(() => r(false), 20_000)))]);
+    clearTimeout(t);
+  }
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill("SIGTERM");
@@ -245,7 +296,8 @@ function readStatus(pid, key) {
   }
 }
 
-function descendants(root) {
+/** Pids of every live descendant of `root` (from /proc). */
+export function descendants(root) {
   const children = new Map();
   for (const d of readdirSync("/proc")) {
     if (!/^\d+$/.test(d)) continue;
@@ -262,6 +314,30 @@ function descendants(root) {
     stack.push(...(children.get(p) ?? []));
   }
   return out;
+}
+
+/**
+ * CPU seconds of one process alone, no children (a primary's own share): the
+ * sum of its threads' run time from /proc/PID/task/TID/schedstat, in
+ * nanoseconds (threads that exited are missed; Node's stay), else utime +
+ * stime in ticks of 10 ms.
+ */
+export function procCpuSeconds(pid) {
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+      } catch {
+        // the thread exited meanwhile
+      }
+    }
+    if (ns > 0) return ns / 1e9;
+  } catch {
+    // no schedstat: ticks
+  }
+  const st = readStat(pid);
+  return st ? (st.utime + st.stime) / CLK_TCK : NaN;
 }
 
 /** CPU seconds of a process tree: the process, its reaped children, its live descendants. */

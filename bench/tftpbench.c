@@ -18,6 +18,22 @@
  *             [--windowsize N] [--tsize] [--timeout-option S] [--drop P]
  *             [--seed S] [--rto-ms MS] [--rto-max-ms MS] [--retries N] [--time-limit S]
  *             [--burst K --burst-ms MS --answer-ms MS]
+ *             [--drop-ack P] [--drop-oack] [--no-ack-retransmit] [--probe] [--sequence]
+ *
+ * Firmware imitations: --drop-ack P drops the client's own ACKs (seeded, as
+ * --drop), --drop-oack applies --drop to OACKs too; --no-ack-retransmit never
+ * re-sends an ACK on the client's timeout (GRUB: only the server's
+ * retransmission recovers a loss; a duplicate block or OACK is ACKed again);
+ * --probe precedes each fetch with EDK2's size probe (RRQ with tsize, OACK,
+ * ERROR 8 from the client, then the fetch from a new port without tsize);
+ * --ack-delay-us N ACKs a window N us after its last block arrived (the
+ * time firmware spends per block; the final ACK is not delayed);
+ * --sequence makes each session slot one "boot": it fetches every --file in
+ * order (NAME:COUNT = COUNT fetches of NAME), sessions then count boots.
+ * dup_data counts DATA blocks received again after they were received in
+ * order (a server retransmission); dup_data_unprovoked those in sessions where
+ * the client neither dropped anything nor re-sent an ACK (on a clean path
+ * every retransmission is unprovoked).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -36,7 +52,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_FILES 8
+#define MAX_FILES 32
 #define MAX_PKT 65536
 
 struct file {
@@ -66,6 +82,13 @@ struct session {
   int mismatch;
   int error_code; /* TFTP error received, -1 none */
   int answered;   /* the server answered at all */
+  int probing;    /* --probe: this request is the size probe */
+  int step;       /* --sequence: index into steps[] */
+  int provoked;   /* the client dropped or re-sent something in this transfer */
+  long long dups; /* duplicate DATA received in this transfer */
+  int ack_pending; /* --ack-delay-us: an ACK waits until ack_due */
+  uint16_t ack_block;
+  double ack_due;
 };
 
 /* ---------------------------------------------------------------- options */
@@ -79,8 +102,13 @@ static int blksize = 0, windowsize = 0, want_tsize = 0, timeout_option = 0;
 static double drop = 0;
 static uint64_t seed = 42;
 static int rto_ms = 1000, rto_max_ms = 8000, max_retries = 8;
-static double time_limit = 600;
+static double time_limit = 600, grace = 30;
+static int time_capped = 0;
 static int burst = 0, burst_ms = 100, answer_ms = 3000;
+static double drop_ack = 0;
+static int ack_delay_us = 0; /* the client's time per block before it ACKs (firmware writing the block away) */
+static int drop_oack = 0, no_ack_retransmit = 0, probe = 0, sequence = 0;
+static int *steps = NULL, nsteps = 0, sequence_boots = 1; /* --sequence: the file of each fetch of a boot */
 static uint32_t src_first = 0, src_hosts = 0; /* --source CIDR: one source address per session, round robin */
 
 static int parse_cidr(const char *v) {
@@ -135,6 +163,7 @@ static int nsessions;
 static uint8_t pkt[MAX_PKT];
 
 /* counters */
+static long long dup_data = 0, dup_data_unprovoked = 0, acks_dropped = 0, oacks_dropped = 0, probes_done = 0, transfers_ok = 0;
 static long long bytes_total = 0, acks_resent = 0, rrq_resent = 0, dropped = 0, strangers = 0, out_of_order = 0;
 static int errors_by_code[9];
 static int errors_other = 0, timeouts = 0, mismatches = 0;
@@ -164,7 +193,7 @@ static void send_rrq(struct session *s) {
     snprintf(v, sizeof v, "%d", windowsize);
     n += put_str(b + n, v);
   }
-  if (want_tsize) {
+  if (probe ? s->probing : want_tsize) {
     n += put_str(b + n, "tsize");
     n += put_str(b + n, "0");
   }
@@ -181,6 +210,15 @@ static int trace = 0; /* TFTPBENCH_TRACE=1: every packet of every session on std
 
 static void send_ack(struct session *s, uint16_t block) {
   TRACE(s, "ACK %u", block);
+  s->last_ack = block;
+  s->acked_any = 1;
+  s->in_window = 0;
+  if (drop_ack > 0 && rnd() < drop_ack) {
+    TRACE(s, "  ACK dropped");
+    acks_dropped++;
+    s->provoked = 1;
+    return;
+  }
   uint8_t b[4] = {0, 4, (uint8_t)(block >> 8), (uint8_t)block};
   struct sockaddr_in to = server;
   to.sin_port = htons(s->tid);
@@ -205,6 +243,11 @@ static int active = 0, started_count = 0, finished = 0, ok_count = 0, answered_c
 static double *durations;
 
 static void finish(struct session *s, int ok) {
+  if (!ok) {
+    /* A transfer that failed or was cut off: its duplicates count too (a good one's were counted as it ended). */
+    dup_data += s->dups;
+    if (!s->provoked) dup_data_unprovoked += s->dups;
+  }
   s->st = ok ? DONE_OK : DONE_FAIL;
   s->ended = now();
   close(s->fd);
@@ -214,6 +257,33 @@ static void finish(struct session *s, int ok) {
   if (ok) {
     durations[ok_count++] = s->ended - s->started;
   }
+}
+
+static void open_socket(struct session *s);
+static void begin_transfer(struct session *s);
+
+/* One transfer of a session ended well: the next step of a probe or a boot, or the session's end. */
+static void transfer_done(struct session *s) {
+  transfers_ok++;
+  dup_data += s->dups;
+  if (!s->provoked) dup_data_unprovoked += s->dups;
+  if (s->probing) {
+    s->probing = 0;
+    probes_done++;
+  } else if (sequence && s->step + 1 < nsteps) {
+    s->step++;
+    s->file = steps[s->step];
+    s->probing = probe;
+  } else {
+    finish(s, 1);
+    return;
+  }
+  /* A new port for the next request, as firmware does. */
+  epoll_ctl(epfd, EPOLL_CTL_DEL, s->fd, NULL);
+  close(s->fd);
+  s->fd = -1;
+  open_socket(s);
+  begin_transfer(s);
 }
 
 static void open_socket(struct session *s) {
@@ -235,8 +305,8 @@ static void open_socket(struct session *s) {
 
 static double burst_first = 0, burst_last = 0;
 
-static void start(struct session *s) {
-  if (s->fd < 0) open_socket(s);
+/* Resets the per-transfer state and sends the request. */
+static void begin_transfer(struct session *s) {
   s->st = WAIT_FIRST;
   s->tid = 0;
   s->got = 0;
@@ -249,12 +319,23 @@ static void start(struct session *s) {
   s->acked_any = 0;
   s->mismatch = 0;
   s->error_code = -1;
+  s->provoked = 0;
+  s->dups = 0;
+  s->ack_pending = 0;
+  s->deadline = now() + (burst ? answer_ms : rto_ms) / 1000.0;
+  send_rrq(s);
+}
+
+static void start(struct session *s) {
+  if (s->fd < 0) open_socket(s);
   s->answered = 0;
+  s->step = 0;
+  if (sequence) s->file = steps[0];
+  s->probing = probe;
   s->started = now();
-  s->deadline = burst ? s->started + answer_ms / 1000.0 : s->started + rto_ms / 1000.0;
   active++;
   started_count++;
-  send_rrq(s);
+  begin_transfer(s);
   if (burst) {
     if (!burst_first) burst_first = s->started;
     burst_last = s->started;
@@ -289,6 +370,7 @@ static void on_data(struct session *s, uint16_t block, const uint8_t *d, size_t 
   if (drop > 0 && rnd() < drop) {
     TRACE(s, "  dropped");
     dropped++;
+    s->provoked = 1;
     return; /* lost on the way: leaves no trace */
   }
   uint16_t ahead = (uint16_t)(block - (uint16_t)s->next);
@@ -304,12 +386,26 @@ static void on_data(struct session *s, uint16_t block, const uint8_t *d, size_t 
     if ((int)n < s->blksize) {
       send_ack(s, block);
       int good = !s->mismatch && s->got == f->size;
-      if (!good) mismatches++;
-      finish(s, good);
+      if (!good) {
+        mismatches++;
+        finish(s, 0);
+      } else {
+        transfer_done(s);
+      }
       return;
     }
-    if (s->in_window >= s->windowsize) send_ack(s, block);
+    if (s->in_window >= s->windowsize) {
+      if (ack_delay_us > 0) {
+        s->ack_pending = 1;
+        s->ack_block = block;
+        s->ack_due = now() + ack_delay_us / 1e6;
+        s->in_window = 0;
+      } else {
+        send_ack(s, block);
+      }
+    }
   } else if (ahead >= 32768) {
+    s->dups++;
     /* A block we already have, sent again: the server missed our ACK or timed out. Lock-step:
        ACK it again. Windows: say once where we are, so the next window starts there. */
     if (s->windowsize == 1) {
@@ -351,7 +447,24 @@ static void on_readable(struct session *s) {
       answered_count++;
     }
     if (op != 3) TRACE(s, "op %u from %u", op, sport);
-    if (op == 6 && s->st == WAIT_FIRST) {
+    if (op == 6 && drop > 0 && drop_oack && rnd() < drop) {
+      TRACE(s, "  OACK dropped");
+      oacks_dropped++;
+      s->provoked = 1;
+      if (s->tid == sport && s->st == WAIT_FIRST) s->tid = 0; /* never seen */
+      continue;
+    }
+    if (op == 6 && s->st == WAIT_FIRST && s->probing) {
+      /* EDK2's size probe: the OACK told the size; abort as EDK2 does and fetch from a new port. */
+      send_error_to(s->fd, &from, 8, "User aborted the transfer");
+      transfer_done(s);
+      return;
+    }
+    if (op == 6 && s->st == RUNNING && s->next == 1) {
+      /* The OACK again (our ACK 0 was lost): ACK it again. */
+      s->dups++;
+      send_ack(s, 0);
+    } else if (op == 6 && s->st == WAIT_FIRST) {
       parse_oack(s, pkt, (size_t)n);
       s->st = RUNNING;
       s->deadline = now() + rto_ms / 1000.0;
@@ -391,9 +504,14 @@ static void on_timer(struct session *s, double t) {
   if (s->st == WAIT_FIRST) {
     rrq_resent++;
     send_rrq(s);
+  } else if (no_ack_retransmit) {
+    /* GRUB: no ACK of our own accord; wait for the server's retransmission. */
+    s->deadline = t + rto_ms / 1000.0;
+    return;
   } else {
     /* The last block we have in order (not the last ACK sent: a window may be part-received). */
     acks_resent++;
+    s->provoked = 1;
     send_ack(s, (uint16_t)(s->next - 1));
   }
   /* Exponential backoff: 1, 2, 4, 8, 8, ... s (a client that re-sent at a fixed pace could keep resetting a server's own timer). */
@@ -405,7 +523,8 @@ static void usage(void) {
   fprintf(stderr,
           "usage: tftpbench --port P --root DIR --file NAME[:COUNT] [--file ...] [--host A] [--source CIDR] [--concurrency C]\n"
           "       [--blksize N] [--windowsize N] [--tsize] [--timeout-option S] [--drop P] [--seed S]\n"
-          "       [--rto-ms MS] [--rto-max-ms MS] [--retries N] [--time-limit S] [--burst K --burst-ms MS --answer-ms MS]\n");
+          "       [--rto-ms MS] [--rto-max-ms MS] [--retries N] [--time-limit S] [--burst K --burst-ms MS --answer-ms MS]\n"
+          "       [--drop-ack P] [--drop-oack] [--no-ack-retransmit] [--probe] [--sequence --boots N] [--ack-delay-us N]\n");
   exit(2);
 }
 
@@ -451,9 +570,17 @@ int main(int argc, char **argv) {
     else if (ARG("--rto-max-ms")) rto_max_ms = atoi(v);
     else if (ARG("--retries")) max_retries = atoi(v);
     else if (ARG("--time-limit")) time_limit = atof(v);
+    else if (ARG("--grace")) grace = atof(v);
     else if (ARG("--burst")) burst = atoi(v);
     else if (ARG("--burst-ms")) burst_ms = atoi(v);
     else if (ARG("--answer-ms")) answer_ms = atoi(v);
+    else if (ARG("--drop-ack")) drop_ack = atof(v);
+    else if (!strcmp(a, "--drop-oack")) drop_oack = 1;
+    else if (ARG("--ack-delay-us")) ack_delay_us = atoi(v);
+    else if (!strcmp(a, "--no-ack-retransmit")) no_ack_retransmit = 1;
+    else if (!strcmp(a, "--probe")) probe = 1;
+    else if (!strcmp(a, "--sequence")) sequence = 1;
+    else if (ARG("--boots")) sequence_boots = atoi(v);
     else usage();
 #undef ARG
   }
@@ -479,6 +606,14 @@ int main(int argc, char **argv) {
     close(fd);
     nsessions += files[f].count;
   }
+  if (sequence) {
+    /* --sequence: each session is a boot fetching every file in order, COUNT times each. */
+    steps = calloc((size_t)nsessions, sizeof *steps);
+    nsteps = 0;
+    for (int f = 0; f < nfiles; f++)
+      for (int c = 0; c < files[f].count; c++) steps[nsteps++] = f;
+    nsessions = sequence_boots > 0 ? sequence_boots : 1;
+  }
   if (burst) {
     /* Burst: K requests of the first file, all at once (no concurrency cap). */
     nsessions = burst;
@@ -496,7 +631,8 @@ int main(int argc, char **argv) {
   /* Interleave the files: a b a b ... so a storm mixes big and small. */
   {
     int left[MAX_FILES], k = 0;
-    for (int f = 0; f < nfiles; f++) left[f] = burst ? 0 : files[f].count;
+    for (int f = 0; f < nfiles; f++) left[f] = burst || sequence ? 0 : files[f].count;
+    if (sequence) left[0] = nsessions;
     if (burst) left[0] = burst;
     while (k < nsessions)
       for (int f = 0; f < nfiles && k < nsessions; f++)
@@ -529,14 +665,27 @@ int main(int argc, char **argv) {
     } else {
       while (active < concurrency && next < nsessions && t < hard_end) start(&ss[next++]);
     }
-    int n = epoll_wait(epfd, evs, 256, burst && next < nsessions ? 0 : 5);
+    double wait_s = burst && next < nsessions ? 0 : 0.005;
+    if (ack_delay_us > 0)
+      for (int i = 0; i < next; i++)
+        if (ss[i].ack_pending && ss[i].st == RUNNING && ss[i].ack_due - t < wait_s) wait_s = ss[i].ack_due - t > 0 ? ss[i].ack_due - t : 0;
+    struct timespec ts = {(time_t)wait_s, (long)((wait_s - (time_t)wait_s) * 1e9)};
+    int n = epoll_pwait2(epfd, evs, 256, &ts, NULL);
+    if (n < 0 && errno == ENOSYS) n = epoll_wait(epfd, evs, 256, (int)(wait_s * 1000 + 0.999));
     for (int i = 0; i < n; i++) on_readable(evs[i].data.ptr);
     t = now();
+    if (ack_delay_us > 0)
+      for (int i = 0; i < next; i++)
+        if (ss[i].ack_pending && ss[i].st == RUNNING && t >= ss[i].ack_due) {
+          ss[i].ack_pending = 0;
+          send_ack(&ss[i], ss[i].ack_block);
+        }
     if (t - last_scan >= 0.005 && !(burst && next < nsessions)) {
       last_scan = t;
       for (int i = 0; i < next; i++)
         if (ss[i].st == WAIT_FIRST || ss[i].st == RUNNING) {
-          if (t > hard_end + 30) {
+          if (t > hard_end + grace) {
+            time_capped = 1;
             timeouts++;
             finish(&ss[i], 0);
           } else on_timer(&ss[i], t);
@@ -565,7 +714,10 @@ int main(int argc, char **argv) {
       comma = 1;
     }
   if (errors_other) printf("%s\"other\":%d", comma ? "," : "", errors_other);
-  printf("},\"dropped\":%lld,\"out_of_order\":%lld,\"acks_resent\":%lld,\"rrq_resent\":%lld,\"strangers\":%lld,\"granted\":{%s}}\n",
-         dropped, out_of_order, acks_resent, rrq_resent, strangers, granted);
+  printf("},\"dropped\":%lld,\"out_of_order\":%lld,\"acks_resent\":%lld,\"rrq_resent\":%lld,\"strangers\":%lld,"
+         "\"dup_data\":%lld,\"dup_data_unprovoked\":%lld,\"acks_dropped\":%lld,\"oacks_dropped\":%lld,\"probes\":%lld,\"transfers\":%lld,"
+         "\"steps\":%d,\"time_capped\":%s,\"granted\":{%s}}\n",
+         dropped, out_of_order, acks_resent, rrq_resent, strangers, dup_data, dup_data_unprovoked, acks_dropped, oacks_dropped, probes_done,
+         transfers_ok, sequence ? nsteps : 1, time_capped ? "true" : "false", granted);
   return 0;
 }
