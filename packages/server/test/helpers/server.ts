@@ -53,13 +53,20 @@ export async function startServer(opts: ServerOptions, host = "127.0.0.1"): Prom
       check();
     });
   let closed = false;
+  const claimed = new WeakSet<SessionStats>();
   const ts: TestServer = {
     server,
     port: addr.port,
     host,
     ended,
     session,
-    sessionOf: (port, timeoutMs) => session((s) => s.peer.port === port, timeoutMs),
+    // A client port can be reused by a later test's client: a session handed out once is not
+    // handed out again, so a stale one from the same port is never taken for the new one.
+    sessionOf: async (port, timeoutMs) => {
+      const s = await session((x) => x.peer.port === port && !claimed.has(x), timeoutMs);
+      claimed.add(s);
+      return s;
+    },
     close: async () => {
       if (closed) return;
       closed = true;
