@@ -207,6 +207,12 @@ describe.skipIf(!hasCurl)("the HTTP stage with curl", () => {
     // The callback ends the flow; it is not a step of the boot.
     expect(flow.steps.map((s) => s.path)).toEqual(["boot/initrd.img"]);
     expect(flow.bootedBy).toBe("callback");
+    // Its span is still part of the boot's trace.
+    const gets = await until(() => {
+      const g = otel.exporter.getFinishedSpans().filter((s) => s.kind === SpanKind.SERVER && s.attributes[A.ATTR_CLIENT_ADDRESS] === client);
+      return g.length === 2 ? g : undefined;
+    }, "both GET spans");
+    expect(gets.map((s) => s.spanContext().traceId)).toEqual([flow.traceId, flow.traceId]);
   });
 
   it("a POST to the booted path (cloud-init phone_home) counts as well; a POST anywhere else is 405", async () => {

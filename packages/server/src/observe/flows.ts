@@ -470,6 +470,11 @@ export class FlowTracker {
     return final;
   }
 
+  /** The client's open flow, if it has one (nothing changes). */
+  openFlowOf(client: string): FlowRecord | undefined {
+    return this.open.get(client) ?? this.openJunk.get(client);
+  }
+
   /** The session of `step` ended (settle() first, or it is done here). */
   finish(flow: FlowRecord, step: StepRecord, st: StepEnd, now: number): void {
     const final = this.settle(flow, step, st);

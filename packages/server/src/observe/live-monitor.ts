@@ -151,8 +151,11 @@ export class Monitor implements Instrumentation {
     const now = Date.now();
     let flow: FlowRecord | undefined;
     let step: FlowStepRecord | undefined;
-    // The booted callback is not a step of the boot: it ends the flow (markBooted).
-    if (this.tracker.enabled && !info.callback) {
+    // The booted callback is not a step of the boot (it ends the flow: markBooted); its span
+    // still joins the boot's trace.
+    if (this.tracker.enabled && info.callback) {
+      info.flow = this.tracker.openFlowOf(info.peer.address)?.ctx;
+    } else if (this.tracker.enabled) {
       ({ flow, step } = this.tracker.start({ id: info.id, kind: "http", path: info.path, peer: info.peer, progress: info.progress }, now));
       info.flow = flow.ctx;
     }
