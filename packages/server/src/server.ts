@@ -3,6 +3,7 @@
 import type { RemoteInfo, Socket } from "node:dgram";
 import { Opcode, WireError, scheduler, statusMessage, wasmCodec, type RequestPacket, type Scheduler } from "@tftpkit/wasm-core";
 import type { Session, SessionHost } from "./session/base-session.js";
+import { RttMemory } from "./session/rtt-memory.js";
 import { SessionBuffers } from "./session/budget.js";
 import { sweepStaleUploads } from "./files/upload-sweep.js";
 import type { ServerEventListener } from "./observe/events.js";
@@ -161,6 +162,7 @@ export class TftpServer {
       buffers: this.buffers,
       socketPool: this.socketPool,
       fileReads: this.fileReads,
+      rttMemory: new RttMemory(resolved.rttMemoryEntries, resolved.rttMemoryTtlSeconds * 1000),
       sessionEnded: (session, stats) => this.sessionEnded(session, stats),
       countUnknownTid: () => void this.counters.unknownTidPackets++,
       countMalformed: () => void this.counters.malformedPackets++,

@@ -16,6 +16,16 @@
 // ACKs never cause extra sends (Sorcerer's Apprentice, RFC 1123 4.2.3.1);
 // only a timeout resends, with bounded retries.
 //
+// Recovery: a timeout or a gap sends blocks [next, highSent) again. A peer
+// that answers every duplicate with an ACK of its last in-order block (EDK2's
+// Mtftp4 does; it also restarts its window count at every ACK it sends) then
+// ACKs blocks inside that resent range while the later resent blocks are
+// still on the way. Such an ACK is no gap: base moves, next stays, and only
+// new blocks fill the window, so the sender's windows stay in step with the
+// peer's ACK points. Only a gap at or past recoverTo (the end of the last
+// resent range) makes next go back; inside it, a lost resent block is left
+// to the (short, adaptive) timeout.
+//
 // Receiver (rx) slot: base is the next block expected; the receiver ACKs at
 // the end of each window, at the last (short) block, and once per gap.
 //
@@ -29,6 +39,16 @@
 // covers it; rx: a fresh ACK until the next in-order block), never from a
 // packet sent twice (Karn); RTO = max(floor, SRTT + 4 RTTVAR), at most the
 // slot's timeout (the ceiling), which is also the RTO before any sample.
+//
+// The floor is learnt from the path: RTO = max(SRTT + 4 RTTVAR, floor +
+// 2 PEAK), where floor is a small fixed minimum (timer granularity) and PEAK
+// the largest recent sample (it halves towards the newer samples every
+// PEAK_HOLD_MS). A clean path then resends only when an answer is more than
+// twice as late as the worst one seen lately (a stalled peer, a loaded
+// machine), while a lost packet on a fast path costs a few round trips, not a
+// fixed 50 ms. A session may start from an earlier session's estimate of the
+// same peer (seedRtt) instead of the ceiling.
+//
 // Each timeout doubles the RTO (up to the ceiling) until a new sample. In
 // adaptive mode the quick timeouts below the ceiling do not count against
 // the retries: a silent peer is given up on no sooner than with the fixed
@@ -67,6 +87,8 @@ export const RX_GAP: i32 = 16;
 const UNKNOWN: u32 = 0xffffffff;
 const FLAG_DUP_ACKED: i32 = 1;
 const FLAG_GAP_ACKED: i32 = 2;
+/** How long the largest recent RTT sample holds before it halves (ms). */
+const PEAK_HOLD_MS: f64 = 1000;
 
 let cap: i32 = 0;
 let kind: usize = 0; // i32
@@ -88,6 +110,14 @@ let rttvar: usize = 0; // f64
 let sampleAt: usize = 0; // f64: when the sampled packet left, -1 = no sample running
 let sampleMark: usize = 0; // u32: tx: the sampled block; rx: base when the last ACK left
 let highSent: usize = 0; // u32: tx: first block never sent
+let recoverTo: usize = 0; // u32: tx: end of the last range sent again (timeout or gap)
+let peak: usize = 0; // f64: the largest recent RTT sample (halves every PEAK_HOLD_MS)
+let peakAt: usize = 0; // f64: when peak was last set or halved
+// The largest recent sample of every slot of this thread (halves like PEAK):
+// a machine under load answers late on every session at once, so a session
+// that has not yet seen it is covered by the others (the stall guard).
+let threadPeak: f64 = 0;
+let threadPeakAt: f64 = 0;
 let freeList: usize = 0; // i32 stack
 let freeTop: i32 = 0;
 let openCount: i32 = 0;
@@ -130,10 +160,10 @@ export function schedInit(slots: i32): i32 {
   if (slots <= 0 || slots > (1 << 20) || cap != 0) return -S.E_ARGUMENT;
   const bytes4 = <usize>slots << 2;
   const bytes8 = <usize>slots << 3;
-  // 12 i32 regions per slot, the timer heap's 2 i32 and 1 f64 regions per
-  // timer (two timers per slot), 7 f64 regions per slot, one spare i32
+  // 13 i32 regions per slot, the timer heap's 2 i32 and 1 f64 regions per
+  // timer (two timers per slot), 9 f64 regions per slot, one spare i32
   // region to 8-align the f64 ones.
-  const need = bytes4 * 17 + bytes8 * 9;
+  const need = bytes4 * 18 + bytes8 * 11;
   cursor = <usize>memory.size() << 16;
   const pages = <i32>((need + 0xffff) >> 16);
   if (memory.grow(pages) < 0) return -S.E_NO_SLOT;
@@ -141,11 +171,12 @@ export function schedInit(slots: i32): i32 {
   kind = carve(bytes4); window = carve(bytes4); base = carve(bytes4); next = carve(bytes4);
   last = carve(bytes4); retries = carve(bytes4); maxRetries = carve(bytes4); flags = carve(bytes4);
   sinceAck = carve(bytes4); freeList = carve(bytes4); sampleMark = carve(bytes4); highSent = carve(bytes4);
+  recoverTo = carve(bytes4);
   const heapRegion = carve(bytes4 * 2);
   const posRegion = carve(bytes4 * 2);
   cursor = (cursor + 7) & ~<usize>7; // 8-align the f64 regions (`need` counts one spare i32 region for this)
   timeout = carve(bytes8); progressLimit = carve(bytes8); rtoFloor = carve(bytes8); rtoNow = carve(bytes8);
-  srtt = carve(bytes8); rttvar = carve(bytes8); sampleAt = carve(bytes8);
+  srtt = carve(bytes8); rttvar = carve(bytes8); sampleAt = carve(bytes8); peak = carve(bytes8); peakAt = carve(bytes8);
   const deadlineRegion = carve(bytes8 * 2);
   timersInit(slots * 2, heapRegion, posRegion, deadlineRegion);
   cap = slots;
@@ -191,6 +222,9 @@ function start(slot: i32, k: i32, win: i32, timeoutMs: f64, maxTries: i32): void
   gfSet(sampleAt, slot, -1);
   su(sampleMark, slot, UNKNOWN);
   su(highSent, slot, 1);
+  su(recoverTo, slot, 0);
+  gfSet(peak, slot, 0);
+  gfSet(peakAt, slot, 0);
 }
 
 function open(k: i32, win: i32, timeoutMs: f64, maxTries: i32): i32 {
@@ -247,10 +281,11 @@ export function setTimeout(slot: i32, timeoutMs: f64): i32 {
 }
 
 /**
- * Makes a sender or receiver retransmit adaptively between floorMs and its
- * timeout (the ceiling, and the RTO until the first sample). A floor of 0,
- * one at or above the timeout, or a slot without retries (nothing to resend,
- * so it waits the whole timeout) keeps the fixed timeout.
+ * Makes a sender or receiver retransmit adaptively between a floor learnt
+ * from the path (floorMs + 2 PEAK) and its timeout (the ceiling, and the RTO
+ * until the first sample or a seed). A floor of 0, one at or above the
+ * timeout, or a slot without retries (nothing to resend, so it waits the
+ * whole timeout) keeps the fixed timeout.
  */
 export function adaptRto(slot: i32, floorMs: f64): i32 {
   const k = isOpen(slot) ? gi(kind, slot) : KIND_FREE;
@@ -265,12 +300,74 @@ export function adaptRto(slot: i32, floorMs: f64): i32 {
   gfSet(srtt, slot, -1);
   gfSet(rttvar, slot, 0);
   gfSet(sampleAt, slot, -1);
+  gfSet(peak, slot, 0);
   return S.OK;
 }
 
-/** RFC 6298 (2.2, 2.3): one round-trip sample r (ms) updates SRTT, RTTVAR and the RTO; the backoff ends. */
-function rttSample(slot: i32, r: f64): void {
+/** Halves `p` (set at `at`) once per PEAK_HOLD_MS passed by `now`, never below `r`. Returns the new value; PEAK_AT holds when. */
+let decayedAt: f64 = 0;
+function decay(p: f64, at: f64, r: f64, now: f64): f64 {
+  if (now - at >= 32 * PEAK_HOLD_MS) {
+    p = 0;
+  } else {
+    while (now - at >= PEAK_HOLD_MS && p > r) {
+      p /= 2;
+      at += PEAK_HOLD_MS;
+    }
+  }
+  if (r >= p) {
+    p = r;
+    at = now;
+  }
+  decayedAt = at;
+  return p;
+}
+
+/** RTO from the slot's estimates: max(SRTT + 4 RTTVAR, floor + 2 max(PEAK, the thread's peak)), within the ceiling. */
+function computeRto(slot: i32): void {
+  let rto = gf(srtt, slot) + 4 * gf(rttvar, slot);
+  const p = gf(peak, slot);
+  const learnt = gf(rtoFloor, slot) + 2 * (p > threadPeak ? p : threadPeak);
+  if (rto < learnt) rto = learnt;
+  const ceiling = gf(timeout, slot);
+  if (rto > ceiling) rto = ceiling;
+  gfSet(rtoNow, slot, rto);
+}
+
+/**
+ * Starts an adaptive slot from an earlier estimate of the same peer (ms;
+ * e.g. its previous session's): SRTT, RTTVAR and PEAK as if measured, so the
+ * first packet's RTO is the learnt one instead of the ceiling. Ignored (OK)
+ * on a fixed-timeout slot or with values that are not plain non-negative
+ * numbers; the first real sample carries on from the seed.
+ */
+export function seedRtt(slot: i32, srttMs: f64, rttvarMs: f64, peakMs: f64, now: f64): i32 {
+  const k = isOpen(slot) ? gi(kind, slot) : KIND_FREE;
+  if (k != KIND_TX && k != KIND_RX) return -S.E_BAD_SLOT;
+  if (!adaptive(slot) || !(srttMs >= 0) || !(rttvarMs >= 0) || !(peakMs >= 0) || now != now) return S.OK;
+  if (srttMs == Infinity || rttvarMs == Infinity || peakMs == Infinity) return S.OK;
+  gfSet(srtt, slot, srttMs);
+  gfSet(rttvar, slot, rttvarMs);
+  gfSet(peak, slot, peakMs > srttMs ? peakMs : srttMs);
+  gfSet(peakAt, slot, now);
+  computeRto(slot);
+  return S.OK;
+}
+
+/** Forgets the thread's recent peak RTT (the stall guard): for a fresh start, e.g. between tests on a fake clock. */
+export function rttGuardReset(): void {
+  threadPeak = 0;
+  threadPeakAt = 0;
+}
+
+/** RFC 6298 (2.2, 2.3): one round-trip sample r (ms) updates SRTT, RTTVAR, PEAK and the RTO; the backoff ends. */
+function rttSample(slot: i32, r: f64, now: f64): void {
   if (!(r >= 0)) return; // a clock value missing (NaN) or going backwards
+  // PEAK: the largest sample, halved every PEAK_HOLD_MS (never below this sample); the thread's too.
+  gfSet(peak, slot, decay(gf(peak, slot), gf(peakAt, slot), r, now));
+  gfSet(peakAt, slot, decayedAt);
+  threadPeak = decay(threadPeak, threadPeakAt, r, now);
+  threadPeakAt = decayedAt;
   const s0 = gf(srtt, slot);
   let s = r;
   let v = r / 2;
@@ -281,12 +378,7 @@ function rttSample(slot: i32, r: f64): void {
   }
   gfSet(srtt, slot, s);
   gfSet(rttvar, slot, v);
-  let rto = s + 4 * v;
-  const floor = gf(rtoFloor, slot);
-  const ceiling = gf(timeout, slot);
-  if (rto < floor) rto = floor;
-  if (rto > ceiling) rto = ceiling;
-  gfSet(rtoNow, slot, rto);
+  computeRto(slot);
 }
 
 /**
@@ -316,9 +408,24 @@ export function rto(slot: i32): f64 {
   return k == KIND_TX || k == KIND_RX ? rtoOf(slot) : -1;
 }
 
+/** A sender or receiver (not free, not reserved): its estimates belong to its own transfer. */
+@inline function moving(slot: i32): bool {
+  return isKind(slot, KIND_TX) || isKind(slot, KIND_RX);
+}
+
 /** The smoothed round-trip time (ms), -1 before the first sample or for a fixed timeout. */
 export function srttOf(slot: i32): f64 {
-  return isOpen(slot) && adaptive(slot) ? gf(srtt, slot) : -1;
+  return moving(slot) && adaptive(slot) ? gf(srtt, slot) : -1;
+}
+
+/** The round-trip variation (ms), -1 before the first sample or for a fixed timeout. */
+export function rttvarOf(slot: i32): f64 {
+  return moving(slot) && adaptive(slot) && gf(srtt, slot) >= 0 ? gf(rttvar, slot) : -1;
+}
+
+/** The largest recent round-trip sample (ms), -1 before the first sample or for a fixed timeout. */
+export function rttPeakOf(slot: i32): f64 {
+  return moving(slot) && adaptive(slot) && gf(srtt, slot) >= 0 ? gf(peak, slot) : -1;
 }
 
 // ------------------------------------------------------ session deadline
@@ -417,7 +524,7 @@ export function txOnAck(slot: i32, block: i32, now: f64): i32 {
   progressed(slot, now);
   const at = gf(sampleAt, slot);
   if (at >= 0 && k >= gu(sampleMark, slot) && now == now) {
-    rttSample(slot, now - at);
+    rttSample(slot, now - at, now);
     gfSet(sampleAt, slot, -1);
   }
   const l = gu(last, slot);
@@ -426,10 +533,28 @@ export function txOnAck(slot: i32, block: i32, now: f64): i32 {
     return ACK_DONE;
   }
   if (k + 1 < n) {
+    // Inside the range just sent again, the ACK may answer a duplicate while
+    // the rest is on the way: no gap (see Recovery above).
+    if (k + 1 < gu(recoverTo, slot)) return ACK_ADVANCED;
     su(next, slot, k + 1);
+    su(recoverTo, slot, gu(highSent, slot));
     return ACK_GAP;
   }
   return ACK_ADVANCED;
+}
+
+/**
+ * Block 0 was answered otherwise than by ACK 0 (an ERROR: e.g. a size probe
+ * that aborts after the OACK): the running sample of block 0 is taken, so the
+ * peer's round trip is known to its next session. Returns the RTT or -1.
+ */
+export function txFirstAnswered(slot: i32, now: f64): f64 {
+  if (!isKind(slot, KIND_TX) || gu(base, slot) != 0 || !adaptive(slot)) return -1;
+  const at = gf(sampleAt, slot);
+  if (at < 0 || gu(sampleMark, slot) != 0 || now != now || now < at) return -1;
+  rttSample(slot, now - at, now);
+  gfSet(sampleAt, slot, -1);
+  return now - at;
 }
 
 /** How many blocks may be sent now, starting at txNext. When base is 0 (OACK unacknowledged) only a resend of block 0 is allowed. */
@@ -481,6 +606,7 @@ export function txOnTimeout(slot: i32): i32 {
   if (!isKind(slot, KIND_TX)) return -S.E_BAD_SLOT;
   if (timedOut(slot)) return TO_GIVE_UP;
   su(next, slot, gu(base, slot));
+  su(recoverTo, slot, gu(highSent, slot));
   return TO_RETRANSMIT;
 }
 
@@ -522,7 +648,7 @@ export function rxOnData(slot: i32, block: i32, len: i32, blksize: i32, now: f64
     const at = gf(sampleAt, slot);
     if (at >= 0 && now == now) {
       // The first block after a fresh ACK: one round trip.
-      rttSample(slot, now - at);
+      rttSample(slot, now - at, now);
       gfSet(sampleAt, slot, -1);
     }
     const since = gi(sinceAck, slot) + 1;

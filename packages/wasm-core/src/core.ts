@@ -37,6 +37,11 @@ export interface CoreExports {
   adaptRto(slot: number, floorMs: number): number;
   rto(slot: number): number;
   srttOf(slot: number): number;
+  rttvarOf(slot: number): number;
+  rttPeakOf(slot: number): number;
+  seedRtt(slot: number, srtt: number, rttvar: number, peak: number, now: number): number;
+  txFirstAnswered(slot: number, now: number): number;
+  rttGuardReset(): void;
   touch(slot: number, now: number): number;
   sessionDeadline(slot: number, at: number): number;
   clearSessionDeadline(slot: number): number;

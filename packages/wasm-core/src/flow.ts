@@ -2,7 +2,7 @@
 // (whose deadline goes to the owner), the transfer's shape, the counters,
 // buffers reserved from a shared budget, the dally and the end.
 
-import type { DeadlineOwner, Scheduler } from "./scheduler.js";
+import type { DeadlineOwner, RttEstimate, Scheduler } from "./scheduler.js";
 import { TftpError, WireError } from "./errors.js";
 
 /** Where a sender's or receiver's packets go: the peer, behind some socket. */
@@ -31,6 +31,8 @@ export interface FlowConfig {
   retries: number;
   /** Adaptive retransmission (SRTT/RTTVAR) with this floor, timeoutMs the ceiling; 0/absent: fixed timeoutMs. */
   rtoFloorMs?: number;
+  /** With rtoFloorMs: start from this estimate of the peer (e.g. its previous session's) instead of the ceiling. */
+  rttSeed?: RttEstimate;
   /** More data than this is refused with ERROR 3 (0: no limit). */
   limitBytes?: number;
   budget?: BufferBudget;
@@ -77,7 +79,10 @@ export abstract class Flow {
       if (!this.ownSlot) return false;
     }
     const floor = this.cfg.rtoFloorMs ?? 0;
-    if (floor > 0) this.s.adaptRto(this.slot, floor);
+    if (floor > 0) {
+      this.s.adaptRto(this.slot, floor);
+      if (this.cfg.rttSeed) this.s.seedRtt(this.slot, this.cfg.rttSeed);
+    }
     return true;
   }
 

@@ -10,7 +10,7 @@
  */
 
 export { wasmCodec } from "./codec.js";
-export { Scheduler, scheduler, Ack, Timeout, Rx, type DeadlineOwner } from "./scheduler.js";
+export { Scheduler, scheduler, Ack, Timeout, Rx, type DeadlineOwner, type RttEstimate } from "./scheduler.js";
 export { NetasciiEncoder, NetasciiDecoder } from "./netascii.js";
 export { KNOWN_OPTIONS, type KnownOption } from "./types.js";
 export { Status, statusMessage } from "./status.js";

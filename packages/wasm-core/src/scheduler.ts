@@ -11,6 +11,13 @@ export const Timeout = { RETRANSMIT: 1, GIVE_UP: 2 } as const;
 /** rxOnData result flags. */
 export const Rx = { DELIVER: 1, ACK: 2, DONE: 4, DUPLICATE: 8, GAP: 16 } as const;
 
+/** A round-trip estimate (ms): smoothed RTT, its variation and the largest recent sample. */
+export interface RttEstimate {
+  srtt: number;
+  rttvar: number;
+  peak: number;
+}
+
 /**
  * Whoever owns a slot is told when one of its deadlines passes: the
  * retransmission deadline (onDeadline) or the session deadline
@@ -118,7 +125,8 @@ export class Scheduler {
 
   /**
    * Adaptive retransmission (RFC 6298, Karn's rule) for a sender or
-   * receiver whose peer set no timeout: RTO = max(floorMs, SRTT + 4 RTTVAR),
+   * receiver whose peer set no timeout: RTO = max(SRTT + 4 RTTVAR, floorMs +
+   * 2 PEAK), PEAK the largest recent sample (halved every second),
    * doubled on each timeout, never above the slot's timeout (the ceiling,
    * and the RTO until the first round trip is measured). Timeouts below the
    * ceiling do not count against the retries. A floor of 0 or at/above the
@@ -136,6 +144,35 @@ export class Scheduler {
   /** The slot's smoothed round-trip time (ms), -1 before the first sample or with a fixed timeout. */
   srtt(slot: number): number {
     return this.#x.srttOf(slot);
+  }
+
+  /**
+   * The slot's round-trip estimate (ms): SRTT, RTTVAR and PEAK (the largest
+   * recent sample), or undefined before the first sample or with a fixed
+   * timeout. What a later session with the same peer may start from (seedRtt).
+   */
+  rttEstimate(slot: number): RttEstimate | undefined {
+    const srtt = this.#x.srttOf(slot);
+    if (!(srtt >= 0)) return undefined;
+    return { srtt, rttvar: this.#x.rttvarOf(slot), peak: this.#x.rttPeakOf(slot) };
+  }
+
+  /**
+   * Starts an adaptive slot from an earlier estimate of the same peer: the
+   * first RTO is the learnt one instead of the ceiling. Ignored on a slot
+   * with a fixed timeout. Status.OK or a status.
+   */
+  seedRtt(slot: number, estimate: RttEstimate): number {
+    const r = this.#x.seedRtt(slot, estimate.srtt, estimate.rttvar, estimate.peak, this.now());
+    return r;
+  }
+
+  /**
+   * Block 0 was answered by something other than ACK 0 (e.g. a size probe's
+   * ERROR): its round trip becomes a sample. Returns the RTT (ms) or -1.
+   */
+  txFirstAnswered(slot: number): number {
+    return this.#x.txFirstAnswered(slot, this.now());
   }
 
   /** Calls the owner's onSessionDeadline `ms` from now, once, unless cleared or re-armed first. */

@@ -8,7 +8,7 @@ import type { Socket, RemoteInfo } from "node:dgram";
 import { performance } from "node:perf_hooks";
 import {
   Opcode, TftpError, WireError, toTftpError, wasmCodec,
-  type BufferBudget, type DeadlineOwner, type RequestPacket, type Scheduler,
+  type BufferBudget, type DeadlineOwner, type RequestPacket, type RttEstimate, type Scheduler,
 } from "@tftpkit/wasm-core";
 import { connect, type Connection } from "../net/connection.js";
 import { isUnreachable } from "../net/udp.js";
@@ -21,6 +21,7 @@ import type { SessionProgress } from "../observe/live.js";
 import type { ResolvedOptions } from "../options.js";
 import { describeError, type Outcome, type SessionStats } from "../observe/stats.js";
 import type { WriteHandler } from "../files/write.js";
+import type { RttMemory } from "./rtt-memory.js";
 
 export const codec = wasmCodec;
 
@@ -38,6 +39,8 @@ export interface SessionHost {
   readonly socketPool?: SocketPool;
   /** The server's file read counters. */
   readonly fileReads: FileReadCounters;
+  /** Each client's round-trip estimate from its earlier sessions (undefined: none kept). */
+  readonly rttMemory?: RttMemory;
   sessionEnded(session: Session, stats: SessionStats): void;
   countUnknownTid(): void;
   countMalformed(): void;
@@ -324,6 +327,7 @@ export abstract class Session implements DeadlineOwner {
   protected finish(outcome: Outcome, err?: TftpError, clientError?: { code: number; message: string }, extra?: Partial<SessionStats>): void {
     if (this.phase === "done") return;
     this.phase = "done";
+    this.rememberRtt();
     if (this.slot >= 0) this.host.scheduler.close(this.slot);
     this.slot = -1;
     this.conn?.close();
@@ -375,6 +379,19 @@ export abstract class Session implements DeadlineOwner {
     if (!mtu) return this.opts.maxBlksize;
     const overhead = (this.peer.family === "IPv6" ? 40 : 20) + 8 + 4;
     return Math.max(8, Math.min(this.opts.maxBlksize, mtu - overhead));
+  }
+
+  /** The client's estimate from its earlier sessions, for a transfer that adapts its RTO (the client set no timeout). */
+  protected rttSeed(negotiatedTimeout: number): RttEstimate | undefined {
+    return negotiatedTimeout > 0 ? undefined : this.host.rttMemory?.get(this.peer.address);
+  }
+
+  /** Keeps this session's round-trip estimate (if it measured one) for the client's next session. */
+  protected rememberRtt(): void {
+    const memory = this.host.rttMemory;
+    if (!memory || this.slot < 0) return;
+    const estimate = this.host.scheduler.rttEstimate(this.slot);
+    if (estimate) memory.record(this.peer.address, estimate);
   }
 
   protected retransmitTimeoutMs(negotiatedSeconds: number): number {

@@ -64,6 +64,7 @@ export class ReadSession extends Session {
       timeoutMs: this.retransmitTimeoutMs(neg.timeout),
       retries: o.retries,
       rtoFloorMs: neg.timeout > 0 ? 0 : o.rtoFloorMs, // the client set none: adapt to the round trip
+      rttSeed: this.rttSeed(neg.timeout), // and start from its earlier sessions' estimate
       first: neg.oack,
       size,
       limitBytes: o.maxFileBytes,
@@ -88,7 +89,11 @@ export class ReadSession extends Session {
     if (p.opcode === Opcode.ERROR) {
       const err = { code: p.code, message: p.message };
       // UEFI size probe: tsize asked, OACK sent, client aborts before ACK 0.
-      if (sender.opening && this.req.asked.tsize >= 0) return this.finish("probe", undefined, err);
+      if (sender.opening && this.req.asked.tsize >= 0) {
+        // The probe's answer times the OACK's round trip: the fetch that follows starts from it.
+        this.host.scheduler.txFirstAnswered(this.slot);
+        return this.finish("probe", undefined, err);
+      }
       return this.finish("client-error", undefined, err);
     }
     this.host.countMalformed();

@@ -68,6 +68,7 @@ export class WriteSession extends Session {
         if (this.done()) return;
         // Dally: stay a while to re-ACK a repeated last block (the final ACK may be lost).
         this.phase = "dally";
+        this.rememberRtt(); // before the dally's fixed timeout ends the estimate
         receiver.dally(this.retransmitTimeoutMs(0) * 2);
       },
     }, target, {
@@ -76,6 +77,7 @@ export class WriteSession extends Session {
       timeoutMs: this.retransmitTimeoutMs(neg.timeout),
       retries: o.retries,
       rtoFloorMs: neg.timeout > 0 ? 0 : o.rtoFloorMs, // the client set none: adapt to the round trip
+      rttSeed: this.rttSeed(neg.timeout), // and start from its earlier sessions' estimate
       netascii: this.req.mode === "netascii",
       limitBytes: this.maxBytes(),
       budget: this.host.buffers,
