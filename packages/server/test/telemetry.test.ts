@@ -406,6 +406,33 @@ describe("the observer on its own", () => {
     expect(span.events.map((e) => e.name)).toContain("exception");
   });
 
+  it("traces: false records the metrics and no span; the handler runs in the caller's context", async () => {
+    otel.exporter.reset();
+    const inst = createOtelInstrumentation({ tracerProvider: otel.tracerProvider, meterProvider: otel.meterProvider, traces: false });
+    const before = await otel.metrics();
+    const okBefore = sumOf(before.get(A.METRIC_SESSIONS), { [A.ATTR_KIND]: "read", [A.ATTR_OUTCOME]: "ok" });
+    const nfBefore = sumOf(before.get(A.METRIC_SESSIONS), { [A.ATTR_KIND]: "read", [A.ATTR_OUTCOME]: "not-found" });
+    const bytesBefore = sumOf(before.get(A.METRIC_BYTES_SENT), { [A.ATTR_KIND]: "read" });
+    const durBefore = sumOf(before.get(A.METRIC_SESSION_DURATION), { [A.ATTR_OUTCOME]: "ok" });
+    const outer = tracer.startSpan("caller");
+    // More ends than one batch of counts (256): those of a full batch and those still pending both reach the reader.
+    for (let i = 0; i < 300; i++) {
+      const obs = inst.session({
+        id: i, kind: "read", path: "x", mode: "octet", peer: { address: "192.0.2.9", port: 2000 + i }, local: { address: "", port: 69 }, optionsAsked: {},
+      })!;
+      const seen = context.with(trace.setSpan(ROOT_CONTEXT, outer), () => obs.runHandler(() => trace.getSpan(context.active())));
+      expect(seen).toBe(outer);
+      obs.end(stats({ outcome: i % 3 === 0 ? "not-found" : "ok", bytesSent: i % 3 === 0 ? 0 : 1024 }));
+    }
+    outer.end();
+    expect(sessionSpans()).toHaveLength(0);
+    const m = await otel.metrics();
+    expect(sumOf(m.get(A.METRIC_SESSIONS), { [A.ATTR_KIND]: "read", [A.ATTR_OUTCOME]: "ok" }) - okBefore).toBe(200);
+    expect(sumOf(m.get(A.METRIC_SESSIONS), { [A.ATTR_KIND]: "read", [A.ATTR_OUTCOME]: "not-found" }) - nfBefore).toBe(100);
+    expect(sumOf(m.get(A.METRIC_BYTES_SENT), { [A.ATTR_KIND]: "read" }) - bytesBefore).toBe(200 * 1024);
+    expect(sumOf(m.get(A.METRIC_SESSION_DURATION), { [A.ATTR_OUTCOME]: "ok" }) - durBefore).toBe(200);
+  });
+
   it("parentContext: valid traceparents only", () => {
     const sc = (tp?: string) => trace.getSpanContext(parentContext(tp));
     expect(sc(undefined)).toBeUndefined();

@@ -229,6 +229,57 @@ export function workerShare(o: ServerOptions, workers: number): ServerOptions {
   };
 }
 
+/** The lists' share of the time: a report's lists cost this fraction of the time between them, at most. */
+const LISTS_SHARE = 1 / 1000;
+/** The longest the lists go without a report while they change, in ms. */
+const LISTS_MAX_INTERVAL_MS = 10_000;
+
+/**
+ * When a report carries the live sessions and boot flows (the primary keeps
+ * them of a worker that dies). Those lists are large (up to 200 flows of up
+ * to 64 steps each): built, serialized and read by the primary every second
+ * they took more CPU than the sessions they describe under a storm of small
+ * sessions. So they go with the first report after they changed (a session
+ * started or ended, an HTTP request; or LISTS_MAX_INTERVAL_MS passed, since
+ * flows also end by idling), and no sooner after the last than their cost
+ * allows: while building and sending them takes under 1 ms, with every
+ * report (each second); above that, once per 1,000 times their cost, at most
+ * LISTS_MAX_INTERVAL_MS apart. Counters, summary and metrics go with every
+ * report.
+ */
+export class ListsPacer {
+  private lastAt = -Infinity;
+  private costMs = 0;
+  private mark = "";
+
+  private static markOf(s: ServerStatsLike): string {
+    return `${s.sessionsStarted}/${s.sessionsOk + s.sessionsFailed + s.probes}/${s.httpRequests}`;
+  }
+
+  /** Whether the lists go with a report made at `now` (ms, monotonic). */
+  due(now: number, stats: ServerStatsLike): boolean {
+    const since = now - this.lastAt;
+    if (since < Math.min(LISTS_MAX_INTERVAL_MS, this.costMs / LISTS_SHARE)) return false;
+    return since >= LISTS_MAX_INTERVAL_MS || ListsPacer.markOf(stats) !== this.mark;
+  }
+
+  /** The lists went at `at`, building and sending them took `costMs`. */
+  sent(at: number, costMs: number, stats: ServerStatsLike): void {
+    this.lastAt = at;
+    this.costMs = costMs;
+    this.mark = ListsPacer.markOf(stats);
+  }
+}
+
+/** The counters ListsPacer looks at (ServerStats has them). */
+interface ServerStatsLike {
+  sessionsStarted: number;
+  sessionsOk: number;
+  sessionsFailed: number;
+  probes: number;
+  httpRequests: number;
+}
+
 /** Datagrams held in a worker at most; beyond, new ones are dropped (the kernel would have dropped them too). */
 const INTAKE_MAX = 65_536;
 /** Datagrams handed to the server per turn of the event loop. */
@@ -347,18 +398,22 @@ export async function runWorker(): Promise<void> {
       const { resourceMetrics } = await p.collect();
       return new PrometheusSerializer().serialize(resourceMetrics);
     };
-    // The counters (and with an admin API the sessions, flows, summary and
-    // metrics) every second and at a clean exit: what the primary keeps if
-    // this worker dies.
-    const report = async (): Promise<void> => {
-      const r: Report = { stats: server.stats() };
-      if (fullReports) {
-        r.summary = server.summary();
-        r.sessions = server.liveSessions().slice(0, REPORT_MAX_SESSIONS);
-        r.flows = server.flows({ limit: REPORT_MAX_FLOWS });
-        r.metrics = await metricsText().catch(() => undefined);
-      }
+    // The counters (and with an admin API the summary and metrics) every
+    // second, the live sessions and flows as ListsPacer lets, and all of it
+    // at a clean exit: what the primary keeps if this worker dies.
+    const lists = new ListsPacer();
+    const report = async (final = false): Promise<void> => {
+      const stats = server.stats();
+      const r: Report = { stats };
+      if (!fullReports) return post({ t: "report", r });
+      r.summary = server.summary();
+      r.metrics = await metricsText().catch(() => undefined);
+      const now = performance.now();
+      if (!final && !lists.due(now, stats)) return post({ t: "report", r });
+      r.sessionsJson = JSON.stringify(server.liveSessions().slice(0, REPORT_MAX_SESSIONS));
+      r.flowsJson = JSON.stringify(server.flows({ limit: REPORT_MAX_FLOWS }));
       post({ t: "report", r });
+      lists.sent(now, performance.now() - now, stats);
     };
     const reporter = setInterval(() => void report(), REPORT_INTERVAL_MS);
     reporter.unref();
@@ -370,7 +425,7 @@ export async function runWorker(): Promise<void> {
         outbox.flush();
         gate.flush();
         clearInterval(reporter);
-        await report().catch(() => {});
+        await report(true).catch(() => {});
         await telemetry.shutdown().catch(() => {});
         // The last report leaves before the exit.
         await new Promise<void>((resolve) => {

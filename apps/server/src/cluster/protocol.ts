@@ -49,13 +49,18 @@ export type ToWorker =
 /**
  * What a worker reports every REPORT_INTERVAL_MS and when it exits cleanly:
  * what the primary keeps of it if it dies. Fields other than stats only when
- * the primary serves an admin API.
+ * the primary serves an admin API; the lists (live sessions, boot flows) not
+ * in every report (see ListsPacer in cluster-worker.ts), and as JSON text:
+ * the primary reads them only if the worker dies, and until then holds one
+ * string instead of thousands of objects its garbage collector would walk.
  */
 export interface Report {
   stats: unknown;
   summary?: unknown;
-  sessions?: unknown[];
-  flows?: unknown[];
+  /** LiveSession[] as JSON. */
+  sessionsJson?: string;
+  /** BootFlow[] as JSON. */
+  flowsJson?: string;
   metrics?: string;
 }
 

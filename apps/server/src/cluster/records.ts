@@ -17,8 +17,21 @@ interface Latest {
   stats?: ServerStats;
   metrics?: string;
   summary?: SessionSummary;
-  sessions?: LiveSession[];
-  flows?: BootFlow[];
+  /** LiveSession[] as JSON (read only when the worker dies). */
+  sessionsJson?: string;
+  /** BootFlow[] as JSON (likewise). */
+  flowsJson?: string;
+}
+
+/** A list a worker sent as JSON; empty when it sent none (or, never expected, text that is not a list). */
+function listOf<T>(json: string | undefined): T[] {
+  if (json === undefined) return [];
+  try {
+    const v: unknown = JSON.parse(json);
+    return Array.isArray(v) ? (v as T[]) : [];
+  } catch {
+    return [];
+  }
 }
 
 /** How long the sessions and flows of a dead worker are listed. */
@@ -46,8 +59,8 @@ export class WorkerRecords {
     l.stats = r.stats as ServerStats;
     if (r.metrics !== undefined) l.metrics = r.metrics;
     if (r.summary !== undefined) l.summary = r.summary as SessionSummary;
-    if (r.sessions !== undefined) l.sessions = r.sessions as LiveSession[];
-    if (r.flows !== undefined) l.flows = r.flows as BootFlow[];
+    if (r.sessionsJson !== undefined) l.sessionsJson = r.sessionsJson;
+    if (r.flowsJson !== undefined) l.flowsJson = r.flowsJson;
   }
 
   /** A live worker's answer to "stats". */
@@ -74,9 +87,11 @@ export class WorkerRecords {
       this.retiredMetrics = this.retiredMetrics ? mergePrometheus([this.retiredMetrics, kept]) : kept;
     }
     if (l.summary) this.retiredSummary = this.retiredSummary ? mergeSummaries([this.retiredSummary, l.summary], 50) : l.summary;
-    if (l.sessions?.length || l.flows?.length) {
-      const mark = <T extends object>(rows: T[] | undefined): Array<Lost<T>> => (rows ?? []).map((r) => ({ ...r, worker: slot, lost: true as const }));
-      this.lost.push({ at: Date.now(), sessions: mark(l.sessions), flows: mark(l.flows) });
+    const sessions = listOf<LiveSession>(l.sessionsJson);
+    const flows = listOf<BootFlow>(l.flowsJson);
+    if (sessions.length || flows.length) {
+      const mark = <T extends object>(rows: T[]): Array<Lost<T>> => rows.map((r) => ({ ...r, worker: slot, lost: true as const }));
+      this.lost.push({ at: Date.now(), sessions: mark(sessions), flows: mark(flows) });
       if (this.lost.length > LOST_MAX) this.lost.shift();
     }
   }

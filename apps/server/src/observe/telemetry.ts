@@ -172,6 +172,10 @@ export function startTelemetry(env: Env = process.env, flags: TelemetryFlags = {
       spanProcessors,
       metricReaders: readers,
       logRecordProcessors: [],
+      // Without traces nothing reads the active context: no context manager
+      // (AsyncLocalStorage, whose promise hooks cost every promise and
+      // callback of the server) and no propagator are registered.
+      ...(tracing ? {} : { contextManager: null as unknown as undefined, textMapPropagator: null }),
       // The handler's HTTP requests become child spans and carry traceparent.
       // (Incoming requests are the admin server's: scrapes and health checks make no spans.)
       instrumentations: tracing ? [new HttpInstrumentation({ ignoreIncomingRequestHook: () => true })] : [],
@@ -180,7 +184,7 @@ export function startTelemetry(env: Env = process.env, flags: TelemetryFlags = {
     if (tracing) patchBuiltinsForEsm();
   }
   // After sdk.start(): the instrumentation takes the global tracer and meter.
-  const instrumentation = sdk ? createOtelInstrumentation() : undefined;
+  const instrumentation = sdk ? createOtelInstrumentation({ traces: tracing }) : undefined;
   return {
     plan,
     instrumentation,

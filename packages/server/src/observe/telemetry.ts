@@ -19,7 +19,7 @@
 // (retransmission, timeout, unknown TID, malformed request).
 
 import {
-  ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags,
+  INVALID_SPAN_CONTEXT, ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags,
   context, isSpanContextValid, metrics, trace,
   type Attributes, type Context, type Counter, type Histogram, type Link, type Meter, type MeterProvider,
   type ObservableUpDownCounter, type Span, type UpDownCounter, type SpanContext, type Tracer, type TracerProvider,
@@ -38,10 +38,22 @@ export interface OtelInstrumentationOptions {
   meter?: Meter;
   tracerProvider?: TracerProvider;
   meterProvider?: MeterProvider;
+  /**
+   * Record spans (default true). false: metrics only, for an application
+   * that exports no traces: no span, attribute set or context is made per
+   * session, and handlers run in the context they are called in.
+   */
+  traces?: boolean;
 }
+
+/** The span of a session when traces are off: records nothing (and is never in a context). */
+const NO_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 
 /** Outcomes that are not failures: no span error status, no error.type. */
 const NOT_FAILED: ReadonlySet<Outcome> = new Set<Outcome>(["ok", "probe"]);
+
+/** Session ends whose counts are batched before they reach the SDK (see Instruments.countSession). */
+const FLUSH_EVERY = 256;
 
 /** Loader chains the time-to-boot histogram tells apart; later ones are "other". */
 const CHAINS_MAX = 100;
@@ -96,6 +108,9 @@ class Instruments {
     this.sessions = meter.createCounter(A.METRIC_SESSIONS, { unit: "{session}", description: "TFTP sessions finished, by kind and outcome" });
     this.active = meter.createObservableUpDownCounter(A.METRIC_ACTIVE_SESSIONS, { unit: "{session}", description: "TFTP sessions running" });
     this.active.addCallback((result) => {
+      // Every collection runs the observable callbacks before it reads the
+      // synchronous instruments: the counters' batched increments go in first.
+      this.flushCounts();
       for (const [kind, n] of this.running) result.observe(n, this.attrs(kind));
     });
     this.bytesSent = meter.createCounter(A.METRIC_BYTES_SENT, { unit: "By", description: "Payload bytes sent (each block counted once)" });
@@ -130,6 +145,33 @@ class Instruments {
       advice: { explicitBucketBoundaries: A.HTTP_BODY_SIZE_BUCKETS },
     });
     this.httpRefused = meter.createCounter(A.METRIC_HTTP_REFUSED, { unit: "{request}", description: "Requests and connections the HTTP stage refused, by reason" });
+  }
+
+  /**
+   * Session counts and bytes sent since the last flush, by attribute set
+   * (the sets are the cached frozen ones): a session end adds to a number
+   * here instead of calling the SDK, which hashes the attributes at every
+   * call. Flushed at each collection and every FLUSH_EVERY session ends
+   * (so the numbers stay bounded with no reader, e.g. the API's no-op meter).
+   */
+  private readonly pendingSessions = new Map<Attributes, number>();
+  private readonly pendingBytesSent = new Map<Attributes, number>();
+  private pending = 0;
+
+  /** One finished session for tftp.server.sessions and tftp.server.bytes_sent (batched). */
+  countSession(outcomeAttrs: Attributes, kindAttrs: Attributes, bytesSent: number): void {
+    this.pendingSessions.set(outcomeAttrs, (this.pendingSessions.get(outcomeAttrs) ?? 0) + 1);
+    if (bytesSent > 0) this.pendingBytesSent.set(kindAttrs, (this.pendingBytesSent.get(kindAttrs) ?? 0) + bytesSent);
+    if (++this.pending >= FLUSH_EVERY) this.flushCounts();
+  }
+
+  flushCounts(): void {
+    if (this.pending === 0) return;
+    this.pending = 0;
+    for (const [a, n] of this.pendingSessions) this.sessions.add(n, a);
+    for (const [a, n] of this.pendingBytesSent) this.bytesSent.add(n, a);
+    this.pendingSessions.clear();
+    this.pendingBytesSent.clear();
   }
 
   private chains = 0;
@@ -182,23 +224,24 @@ class Instruments {
 }
 
 class OtelSession implements SessionObserver {
-  private readonly ctx: Context;
+  /** The session span's context (undefined when traces are off: the handler runs where it is called). */
+  private readonly ctx: Context | undefined;
   private readonly kindAttrs: Attributes;
   private ended = false;
 
   constructor(
     private readonly m: Instruments,
     private readonly span: Span,
-    parent: Context,
+    parent: Context | undefined,
     private readonly kind: string,
   ) {
-    this.ctx = trace.setSpan(parent, span);
+    this.ctx = parent && trace.setSpan(parent, span);
     this.kindAttrs = m.attrs(kind);
     m.running.set(kind, (m.running.get(kind) ?? 0) + 1);
   }
 
   runHandler<T>(fn: () => T): T {
-    return context.with(this.ctx, fn);
+    return this.ctx ? context.with(this.ctx, fn) : fn();
   }
 
   negotiated(acked: Readonly<Record<string, string>>, blksize: number, windowsize: number, tsize: number): void {
@@ -242,8 +285,7 @@ class OtelSession implements SessionObserver {
     const m = this.m;
     m.running.set(this.kind, m.running.get(this.kind)! - 1);
     const outcomeAttrs = m.attrs(this.kind, A.ATTR_OUTCOME, s.outcome);
-    m.sessions.add(1, outcomeAttrs);
-    if (s.bytesSent > 0) m.bytesSent.add(s.bytesSent, this.kindAttrs);
+    m.countSession(outcomeAttrs, this.kindAttrs, s.bytesSent);
     const received = "bytesReceived" in s && typeof s.bytesReceived === "number" ? s.bytesReceived : -1;
     if (received > 0) m.bytesReceived.add(received, this.kindAttrs);
     m.duration.record(s.durationMs / 1000, outcomeAttrs);
@@ -347,6 +389,7 @@ class OtelInstrumentation implements Instrumentation {
   constructor(
     private readonly tracer: Tracer,
     private readonly m: Instruments,
+    private readonly traces: boolean,
   ) {}
 
   /** The flow's tftp.boot span, started with its first session (in the context that session's traceparent names). */
@@ -410,6 +453,7 @@ class OtelInstrumentation implements Instrumentation {
   }
 
   session(info: SessionInfo): SessionObserver {
+    if (!this.traces) return new OtelSession(this.m, NO_SPAN, undefined, info.kind);
     let parent = parentContext(info.traceparent);
     let links: Link[] | undefined;
     if (info.flow) {
@@ -494,5 +538,5 @@ export function createOtelInstrumentation(o: OtelInstrumentationOptions = {}): I
   const tracer = o.tracer ?? (o.tracerProvider ? o.tracerProvider.getTracer(A.SCOPE_NAME) : trace.getTracer(A.SCOPE_NAME));
   // metrics.getMeter has no proxy: call this after the SDK's MeterProvider is registered.
   const meter = o.meter ?? (o.meterProvider ? o.meterProvider.getMeter(A.SCOPE_NAME) : metrics.getMeter(A.SCOPE_NAME));
-  return new OtelInstrumentation(tracer, new Instruments(meter));
+  return new OtelInstrumentation(tracer, new Instruments(meter), o.traces ?? true);
 }

@@ -1,0 +1,215 @@
+#!/usr/bin/env node
+// CPU per small-file session: tftpkit against node-floor (bench/node-floor.mjs)
+// in the same run. Each server is started, warmed (one unmeasured round),
+// then measured for a few rounds of the C client (bench/tftpbench.c):
+// 2,000 x 1 KiB (boot.cfg, cached after the first read) from 254 loopback
+// addresses, 32 at once. CPU is utime+stime from /proc of the server's whole
+// process tree (the primary and its workers), read before and after each
+// round; the kernel's part (stime) of it and, with workers, the primary's
+// share are printed apart. On a shared machine CPU time is the figure to
+// compare, not wall time (sessions/s is printed too, and is noisy there).
+//
+// Variants (every feature on: session log lines to a file, admin HTTP with
+// /metrics, flows and live sessions):
+//   floor     node bench/node-floor.mjs
+//   w1        tftpkit serve --workers 1 --log json (stdout to a file) --admin
+//   defaults  tftpkit serve (one worker per core) --log json --admin
+//
+// Usage: node bench/cpu-check.mjs [--rounds 3] [--sessions 2000]
+//          [--variants floor,w1,defaults] [--port-base 7200] [--source 127.0.3.0/24]
+//          [--client PATH] (default: builds bench/tftpbench.c into the temp folder)
+//          [--node-args="--cpu-prof ..."] (extra node flags for tftpkit, e.g. to profile)
+//          [--server-args="--max-flows 0"] (extra flags of tftpkit serve, to see what a feature costs)
+
+import { spawn, spawnSync } from "node:child_process";
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = join(here, "..");
+const { values } = parseArgs({
+  options: {
+    rounds: { type: "string", default: "3" },
+    sessions: { type: "string", default: "2000" },
+    variants: { type: "string", default: "floor,w1,defaults" },
+    "port-base": { type: "string", default: "7200" },
+    source: { type: "string", default: "127.0.3.0/24" },
+    client: { type: "string" },
+    "node-args": { type: "string", default: "" },
+    "server-args": { type: "string", default: "" },
+    keep: { type: "boolean", default: false },
+  },
+});
+const ROUNDS = Number(values.rounds);
+const SESSIONS = Number(values.sessions);
+const VARIANTS = values.variants.split(",");
+let nextPort = Number(values["port-base"]);
+const NODE_ARGS = values["node-args"].split(" ").filter(Boolean);
+const SERVER_ARGS = values["server-args"].split(" ").filter(Boolean);
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const TICK = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
+
+function buildClient() {
+  if (values.client) return values.client;
+  const src = join(repo, "bench/tftpbench.c");
+  const bin = join(tmpdir(), "tftpbench-cpu-check");
+  if (existsSync(bin) && statSync(bin).mtimeMs >= statSync(src).mtimeMs) return bin;
+  const r = spawnSync("cc", ["-O2", "-o", bin, src], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`cc failed: ${r.stderr || r.error}`);
+  return bin;
+}
+
+/** [utime, stime] in seconds of one process, all its threads (zeros when gone). */
+function cpuOf(pid) {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
+    return [Number(f[11]) / TICK, Number(f[12]) / TICK];
+  } catch {
+    return [0, 0];
+  }
+}
+
+/** The pids of a process's children (all threads' children). */
+function childrenOf(pid) {
+  const out = [];
+  try {
+    for (const t of readdirSync(`/proc/${pid}/task`)) {
+      const c = readFileSync(`/proc/${pid}/task/${t}/children`, "utf8").trim();
+      if (c) out.push(...c.split(" ").map(Number));
+    }
+  } catch {
+    /* gone */
+  }
+  return out;
+}
+
+/** CPU of a tree in seconds: root (the pid itself), rest (its descendants), sys (kernel time of all). */
+function treeCpu(pid) {
+  const [ru, rs] = cpuOf(pid);
+  let rest = 0;
+  let sys = rs;
+  const stack = childrenOf(pid);
+  while (stack.length) {
+    const p = stack.pop();
+    const [u, k] = cpuOf(p);
+    rest += u + k;
+    sys += k;
+    stack.push(...childrenOf(p));
+  }
+  return { root: ru + rs, rest, sys };
+}
+
+function runClient(bin, port, root, args) {
+  return new Promise((resolve) => {
+    const child = spawn(bin, ["--port", String(port), "--root", root, "--time-limit", "120", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    child.on("close", () => {
+      try {
+        resolve(JSON.parse(out));
+      } catch {
+        resolve({ error: err.trim() || "no report" });
+      }
+    });
+  });
+}
+
+const dir = mkdtempSync(join(tmpdir(), "tftpkit-cpu-check-"));
+const root = join(dir, "root");
+spawnSync("mkdir", ["-p", root]);
+writeFileSync(join(root, "boot.cfg"), Buffer.alloc(1024, 0x61));
+
+function start(variant) {
+  const port = nextPort++;
+  const admin = nextPort++;
+  const logPath = join(dir, `${variant}-${port}.log`);
+  const out = openSync(logPath, "w");
+  const env = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("OTEL_")) env[k] = v;
+  let argv;
+  if (variant === "floor") argv = [join(here, "node-floor.mjs"), "--root", root, "--port", String(port), "--host", "127.0.0.1"];
+  else {
+    argv = [...NODE_ARGS, join(repo, "apps/server/bin/tftpkit.js"), "serve", "--root", root, "--host", "127.0.0.1", "--port", String(port),
+      "--log", "json", "--admin", `127.0.0.1:${admin}`];
+    if (variant === "w1") argv.push("--workers", "1");
+    argv.push(...SERVER_ARGS);
+  }
+  const proc = spawn(process.execPath, argv, { env, stdio: ["ignore", out, "pipe"], cwd: dir });
+  closeSync(out);
+  let err = "";
+  proc.stderr.setEncoding("utf8").on("data", (d) => (err += d));
+  const exit = new Promise((r) => proc.once("exit", r));
+  return {
+    proc, port, admin, logPath, err: () => err,
+    stop: async () => {
+      proc.kill("SIGTERM");
+      const t = setTimeout(() => proc.kill("SIGKILL"), 15_000);
+      await exit;
+      clearTimeout(t);
+    },
+  };
+}
+
+const client = buildClient();
+const results = {};
+for (const variant of VARIANTS) {
+  const srv = start(variant);
+  // Serving: small transfers until one round of 14 goes through (bounded).
+  let up = false;
+  for (let i = 0; i < 60 && !up; i++) {
+    await sleep(250);
+    const r = await runClient(client, srv.port, root, ["--source", "127.0.3.0/28", "--file", "boot.cfg:14", "--concurrency", "14", "--rto-ms", "200", "--retries", "5"]);
+    up = r.ok === 14;
+  }
+  if (!up) {
+    console.error(`${variant}: not serving\n${srv.err()}`);
+    await srv.stop();
+    continue;
+  }
+  const args = ["--source", values.source, "--file", `boot.cfg:${SESSIONS}`, "--concurrency", "32"];
+  await runClient(client, srv.port, root, args); // warm round, unmeasured
+  const rounds = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const a = treeCpu(srv.proc.pid);
+    const r = await runClient(client, srv.port, root, args);
+    const b = treeCpu(srv.proc.pid);
+    if (r.error || r.ok !== SESSIONS) console.error(`${variant} round ${i}: ${r.error ?? `${r.ok}/${SESSIONS} ok`}`);
+    const total = b.root - a.root + (b.rest - a.rest);
+    rounds.push({
+      us: (total / SESSIONS) * 1e6,
+      sysUs: ((b.sys - a.sys) / SESSIONS) * 1e6,
+      primaryUs: variant === "defaults" ? ((b.root - a.root) / SESSIONS) * 1e6 : null,
+      rate: r.sessions_per_s ?? 0,
+      ok: r.ok,
+    });
+  }
+  await srv.stop();
+  const med = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+  results[variant] = {
+    us: med(rounds.map((r) => r.us)),
+    sysUs: med(rounds.map((r) => r.sysUs)),
+    primaryUs: rounds[0].primaryUs === null ? null : med(rounds.map((r) => r.primaryUs)),
+    rate: med(rounds.map((r) => r.rate)),
+    rounds,
+    logLines: variant === "floor" ? null : readFileSync(srv.logPath, "utf8").split("\n").filter((l) => l.startsWith("{")).length,
+  };
+}
+
+const floor = results.floor;
+console.log(`CPU per small-file session (1 KiB, ${SESSIONS} sessions x ${ROUNDS} rounds after a warm round, 32 at once, ${values.source}); medians; CPU = utime+stime of the process tree`);
+console.log("variant    us/session  (rounds)                 kernel us  primary us  sessions/s  CPU ratio  rate ratio  log lines");
+for (const [v, r] of Object.entries(results)) {
+  const ratio = floor ? (r.us / floor.us).toFixed(2) + "x" : "-";
+  const rateRatio = floor ? (r.rate / floor.rate).toFixed(2) + "x" : "-";
+  console.log(`${v.padEnd(10)} ${r.us.toFixed(1).padStart(10)}  ${("(" + r.rounds.map((x) => x.us.toFixed(0)).join(", ") + ")").padEnd(24)} ${r.sysUs.toFixed(1).padStart(9)} ${(r.primaryUs === null ? "-" : r.primaryUs.toFixed(1)).padStart(10)}  ${r.rate.toFixed(0).padStart(10)}  ${ratio.padStart(9)}  ${rateRatio.padStart(10)}  ${String(r.logLines ?? "-").padStart(9)}`);
+}
+if (process.env.CPU_CHECK_JSON) writeFileSync(process.env.CPU_CHECK_JSON, JSON.stringify(results, null, 2));
+if (!values.keep) rmSync(dir, { recursive: true, force: true });
+else console.log(`kept ${dir}`);
