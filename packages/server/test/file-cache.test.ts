@@ -2,11 +2,12 @@
 // at all within statCacheMs of the last one), fresh contents once it
 // changes, large files streamed as before.
 
-import { writeFileSync, utimesSync } from "node:fs";
+import { statSync, writeFileSync, utimesSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { UdpClient, closeAllClients, get } from "./helpers/client.js";
 import { bytes, closeAllServers, makeRoot, startServer } from "./helpers/server.js";
+import { FileCache } from "../src/files/file-cache.js";
 
 const small = bytes(3000);
 const large = bytes(300_000);
@@ -136,6 +137,52 @@ describe("names resolved before", () => {
     } finally {
       dir.cleanup();
       outside.cleanup();
+    }
+  });
+});
+
+describe("FileCache.hit (the answer without a system call)", () => {
+  it("answers a cached file whose stat is unchanged, counts the hit, and misses once the stat differs", async () => {
+    const dir = makeRoot({ "a.txt": "aaaa", "b.txt": "bbbb" });
+    try {
+      const cache = new FileCache(1024, 512);
+      const a = join(dir.root, "a.txt");
+      expect(cache.hit(a, statSync(a))).toBeUndefined(); // not read yet
+      expect((await cache.read(a))?.toString()).toBe("aaaa");
+      expect(cache.hit(a, statSync(a))?.toString()).toBe("aaaa");
+      expect(cache.stats()).toMatchObject({ hits: 1, misses: 1, entries: 1 });
+      writeFileSync(a, "AAAA"); // same size: mtime/ctime tell
+      const later = new Date(Date.now() + 5000);
+      utimesSync(a, later, later);
+      expect(cache.hit(a, statSync(a))).toBeUndefined();
+      expect((await cache.read(a))?.toString()).toBe("AAAA");
+      expect(cache.stats()).toMatchObject({ hits: 1, misses: 2, entries: 1 });
+      expect(cache.hit(join(dir.root, "b.txt"), statSync(a))).toBeUndefined(); // another path, same stat: not cached
+    } finally {
+      dir.cleanup();
+    }
+  });
+
+  it("a hit keeps the entry the most recently used: the least recently used goes first", async () => {
+    const dir = makeRoot({ "a.txt": "a".repeat(40), "b.txt": "b".repeat(40), "c.txt": "c".repeat(40) });
+    try {
+      const cache = new FileCache(100, 100); // room for two of the three
+      const [a, b, c] = ["a.txt", "b.txt", "c.txt"].map((n) => join(dir.root, n));
+      await cache.read(a);
+      await cache.read(b);
+      expect(cache.hit(a, statSync(a))).toBeDefined(); // a is now the most recently used
+      expect(cache.hit(a, statSync(a))).toBeDefined(); // and stays so
+      await cache.read(c); // b goes
+      expect(cache.hit(b, statSync(b))).toBeUndefined();
+      expect(cache.hit(a, statSync(a))?.toString()).toBe("a".repeat(40));
+      expect(cache.hit(c, statSync(c))?.toString()).toBe("c".repeat(40));
+      expect(cache.hit(a, statSync(a))).toBeDefined(); // a most recent again, then c
+      await cache.read(b); // c goes
+      expect(cache.hit(c, statSync(c))).toBeUndefined();
+      expect(cache.hit(a, statSync(a))).toBeDefined();
+      expect(cache.stats()).toMatchObject({ entries: 2, bytes: 80 });
+    } finally {
+      dir.cleanup();
     }
   });
 });

@@ -56,15 +56,21 @@ function ki(c: Core, k: number, f: number): number {
   return ((c.KNOWN + k * c.KNOWN_STRIDE) >> 2) + f;
 }
 
+// Rows of the known-option table, in KNOWN_OPTIONS order.
+const K_BLKSIZE = 0;
+const K_TSIZE = 1;
+const K_TIMEOUT = 2;
+const K_WINDOWSIZE = 3;
+
 function readAsked(c: Core): AskedOptions {
-  const v = KNOWN_OPTIONS.map((_, k) => c.f64[kf(c, k, K_ASKED)]);
-  const r = KNOWN_OPTIONS.map((_, k) => c.i32[ki(c, k, K_RANK)]);
+  const f = c.f64;
+  const i = c.i32;
   return {
-    blksize: v[0],
-    tsize: v[1],
-    timeout: v[2],
-    windowsize: v[3],
-    ranks: [r[0], r[1], r[2], r[3]],
+    blksize: f[kf(c, K_BLKSIZE, K_ASKED)],
+    tsize: f[kf(c, K_TSIZE, K_ASKED)],
+    timeout: f[kf(c, K_TIMEOUT, K_ASKED)],
+    windowsize: f[kf(c, K_WINDOWSIZE, K_ASKED)],
+    ranks: [i[ki(c, K_BLKSIZE, K_RANK)], i[ki(c, K_TSIZE, K_RANK)], i[ki(c, K_TIMEOUT, K_RANK)], i[ki(c, K_WINDOWSIZE, K_RANK)]],
   };
 }
 
@@ -175,7 +181,7 @@ export function refuseMask(refuse: NegotiationLimits["refuse"]): number {
 
 function negotiate(a: AskedOptions, l: NegotiationLimits): Negotiated {
   const c = core();
-  writeKnown(c, KNOWN_OPTIONS.map((k) => a[k]), a.ranks);
+  writeKnown(c, [a.blksize, a.tsize, a.timeout, a.windowsize], a.ranks);
   const f = c.LIMITS >> 3;
   const i = c.LIMITS >> 2;
   c.f64[f + L_TSIZE] = l.tsize;
@@ -185,12 +191,12 @@ function negotiate(a: AskedOptions, l: NegotiationLimits): Negotiated {
   c.i32[i + L_WRITE] = l.write ? 1 : 0;
   c.i32[i + L_REFUSE] = refuseMask(l.refuse);
   const n = c.x.negotiate(c.LIMITS);
-  const v = KNOWN_OPTIONS.map((_, k) => c.f64[kf(c, k, K_VALUE)]);
+  const v = c.f64;
   return {
-    blksize: v[0],
-    tsize: v[1],
-    timeout: v[2],
-    windowsize: v[3],
+    blksize: v[kf(c, K_BLKSIZE, K_VALUE)],
+    tsize: v[kf(c, K_TSIZE, K_VALUE)],
+    timeout: v[kf(c, K_TIMEOUT, K_VALUE)],
+    windowsize: v[kf(c, K_WINDOWSIZE, K_VALUE)],
     oack: n > 0 ? outCopy(c, n) : null,
   };
 }

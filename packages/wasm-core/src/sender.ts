@@ -28,6 +28,11 @@ import { Opcode } from "./types.js";
 export interface BlockSource {
   readonly ended: boolean;
   read(targets: Buffer[]): Promise<number>;
+  /**
+   * The same as `read`, at once, for a source whose data is in memory: the
+   * sender then fills and sends in the same turn, with no promise per read.
+   */
+  readNow?(targets: Buffer[]): number;
 }
 
 
@@ -239,35 +244,23 @@ export class BlockSender extends Flow {
       const v = this.views[b % this.slots];
       targets[k] = b === this.last ? v.subarray(0, this.lastLen) : v;
     }
-    this.filling = true;
     const source = this.source;
+    if (source.readNow) {
+      let got: number;
+      try {
+        got = source.readNow(targets);
+      } catch (err) {
+        this.stopped = true;
+        return this.hooks.failed(err);
+      }
+      // Nothing now and not at the end: a source with nothing in memory after all; wait for it.
+      if (got > 0 || source.ended) return this.filled(from, targets, got);
+    }
+    this.filling = true;
     source.read(targets).then(
       (got) => {
         this.filling = false;
-        if (this.stopped) return;
-        // Whole targets are blocks ready to send; a short one (or an empty
-        // one once the source has ended) is the last block.
-        let rem = got;
-        let b = from;
-        for (let k = 0; k < count; k++, b++) {
-          const cap = targets[k].length;
-          if (rem === 0 && cap > 0 && !source.ended) break; // not produced yet
-          const len = Math.min(rem, cap);
-          this.lens[b % this.slots] = len;
-          rem -= len;
-          if (len < this.blksize) {
-            this.last = b;
-            this.s.txSetLast(this.slot, b);
-            b++;
-            break;
-          }
-        }
-        this.filledTo = b;
-        if (this.tooLarge((this.filledTo - 1) * this.blksize)) {
-          this.stopped = true;
-          return this.hooks.failed(new TftpError(WireError.DISK_FULL, "File too large for this server"));
-        }
-        this.pump();
+        if (!this.stopped) this.filled(from, targets, got);
       },
       (err: unknown) => {
         this.filling = false;
@@ -276,6 +269,34 @@ export class BlockSender extends Flow {
         this.hooks.failed(err);
       },
     );
+  }
+
+  /** `got` bytes were read into `targets` (blocks from `from` on): records them, then pumps. */
+  private filled(from: number, targets: Buffer[], got: number): void {
+    const ended = this.source.ended;
+    // Whole targets are blocks ready to send; a short one (or an empty
+    // one once the source has ended) is the last block.
+    let rem = got;
+    let b = from;
+    for (let k = 0; k < targets.length; k++, b++) {
+      const cap = targets[k].length;
+      if (rem === 0 && cap > 0 && !ended) break; // not produced yet
+      const len = Math.min(rem, cap);
+      this.lens[b % this.slots] = len;
+      rem -= len;
+      if (len < this.blksize) {
+        this.last = b;
+        this.s.txSetLast(this.slot, b);
+        b++;
+        break;
+      }
+    }
+    this.filledTo = b;
+    if (this.tooLarge((this.filledTo - 1) * this.blksize)) {
+      this.stopped = true;
+      return this.hooks.failed(new TftpError(WireError.DISK_FULL, "File too large for this server"));
+    }
+    this.pump();
   }
 
   /** An ACK arrived. "done": every block is acknowledged (the slot's deadline is off). */

@@ -36,6 +36,7 @@ export class FileCache {
   private bytes = 0;
   private hits = 0;
   private misses = 0;
+  private lastPath: string | undefined; // the entry last moved to the end (most recently used)
 
   constructor(readonly maxBytes: number, readonly maxFileBytes: number) {}
 
@@ -53,17 +54,30 @@ export class FileCache {
     }
     if (!st.isFile()) throw TftpError.notFound("Not a regular file");
     if (st.size > this.maxFileBytes || this.maxBytes === 0) return undefined;
-    const hit = this.entries.get(path);
-    if (hit && same(hit, st)) {
-      this.hits++;
-      this.entries.delete(path);
-      this.entries.set(path, hit);
-      return hit.data;
-    }
+    const cached = this.hit(path, st);
+    if (cached) return cached;
     this.misses++;
     const data = await this.load(path, st.size);
     if (data.length === st.size) this.put(path, { ino: st.ino, dev: st.dev, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, data });
     return data;
+  }
+
+  /**
+   * The cached contents of a regular file whose stat is `st`, at once, when
+   * the entry is still valid (counted as a hit); undefined otherwise (the
+   * caller then goes through `read`, which counts the miss).
+   */
+  hit(path: string, st: Stats): Buffer | undefined {
+    const e = this.entries.get(path);
+    if (!e || !same(e, st) || !st.isFile()) return undefined;
+    this.hits++;
+    // Most recently used last; a hit on the newest entry keeps its place.
+    if (this.lastPath !== path) {
+      this.entries.delete(path);
+      this.entries.set(path, e);
+      this.lastPath = path;
+    }
+    return e.data;
   }
 
   private async load(path: string, size: number): Promise<Buffer> {
@@ -99,6 +113,7 @@ export class FileCache {
     }
     if (e.data.length > this.maxBytes) return;
     this.entries.set(path, e);
+    this.lastPath = path;
     this.bytes += e.data.length;
     for (const [k, v] of this.entries) {
       if (this.bytes <= this.maxBytes) break;

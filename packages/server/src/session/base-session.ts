@@ -52,9 +52,10 @@ export type Phase = "handler" | "transfer" | "commit" | "dally" | "done";
 function firstValues(options: Array<[string, string]>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of options) {
-    if (!Object.prototype.hasOwnProperty.call(out, k)) {
-      Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
-    }
+    if (Object.prototype.hasOwnProperty.call(out, k)) continue;
+    // "__proto__" as a plain assignment would set the prototype, not an option.
+    if (k === "__proto__") Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+    else out[k] = v;
   }
   return out;
 }
@@ -220,11 +221,10 @@ export abstract class Session implements DeadlineOwner {
     const h0 = performance.now();
     Promise.resolve()
       .then(() => this.runHandler(call))
-      .then(async (answer) => {
+      .then((answer) => {
         this.handlerMs = performance.now() - h0;
-        if (!(await accept(answer))) return;
-        await this.ready;
-        if (!this.done()) this.begin();
+        const kept = accept(answer);
+        return typeof kept === "boolean" ? this.beginWhenReady(kept) : kept.then((k) => this.beginWhenReady(k));
       })
       .catch(async (err: unknown) => {
         if (this.done()) return;
@@ -232,6 +232,14 @@ export abstract class Session implements DeadlineOwner {
         await this.ready.catch(() => {});
         this.fail(err);
       });
+  }
+
+  /** Begins once the socket is bound, if the answer was kept. */
+  private beginWhenReady(kept: boolean): Promise<void> | undefined {
+    if (!kept) return undefined;
+    return this.ready.then(() => {
+      if (!this.done()) this.begin();
+    });
   }
 
   /** Runs a handler inside the observer's context. */

@@ -36,16 +36,20 @@ export class BytesSource implements DataSource {
     this.size = bytes.length;
   }
   read(targets: Buffer[]): Promise<number> {
+    return Promise.resolve(this.readNow(targets));
+  }
+  readNow(targets: Buffer[]): number {
+    const bytes = this.bytes;
     let total = 0;
     for (const t of targets) {
-      const n = Math.min(t.length, this.bytes.length - this.pos);
+      const n = Math.min(t.length, bytes.length - this.pos);
       if (n <= 0) break;
-      t.set(this.bytes.subarray(this.pos, this.pos + n));
+      t.set(n === bytes.length ? bytes : bytes.subarray(this.pos, this.pos + n));
       this.pos += n;
       total += n;
       if (n < t.length) break;
     }
-    return Promise.resolve(total);
+    return total;
   }
   get ended(): boolean {
     return this.pos >= this.bytes.length;
@@ -310,18 +314,30 @@ function isAsyncIterable(v: unknown): v is AsyncIterable<Uint8Array> {
   return typeof v === "object" && v !== null && typeof (v as AsyncIterable<unknown>)[Symbol.asyncIterator] === "function";
 }
 
-/** Turns what a handler answered into a source. */
-export async function toSource(
+/**
+ * Turns what a handler answered into a source: at once for bytes, a string
+ * or a file the cache holds (its stat known), else once the file is opened.
+ */
+export function toSource(
   body: Body, size: number | undefined, netascii: boolean, cache: FileCache | undefined, syncReads: boolean, counters: FileReadCounters,
-): Promise<DataSource> {
+): DataSource | Promise<DataSource> {
   if (typeof body === "string") body = Buffer.from(body, "utf8");
+  if (body instanceof FileResponse && cache && body.stats) {
+    // A small file unchanged since the handler's stat: no system call at all.
+    const data = cache.hit(body.path, body.stats);
+    if (data) body = data;
+  }
+  if (body instanceof Uint8Array) return new BytesSource(netascii ? new NetasciiEncoder().push(body) : body);
+  return openSource(body, size, netascii, cache, syncReads, counters);
+}
+
+async function openSource(
+  body: Exclude<Body, string | Uint8Array>, size: number | undefined, netascii: boolean, cache: FileCache | undefined, syncReads: boolean, counters: FileReadCounters,
+): Promise<DataSource> {
   if (body instanceof FileResponse && cache) {
     // Small files come from the cache (a stat per request while unchanged).
     const small = await cache.read(body.path, body.stats);
-    if (small) body = small;
-  }
-  if (body instanceof Uint8Array) {
-    return new BytesSource(netascii ? new NetasciiEncoder().push(body) : body);
+    if (small) return new BytesSource(netascii ? new NetasciiEncoder().push(small) : small);
   }
   let src: DataSource;
   if (body instanceof FileResponse) src = await FileSource.open(body.path, syncReads, counters);

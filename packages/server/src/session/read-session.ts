@@ -20,18 +20,23 @@ export class ReadSession extends Session {
     const request: ReadRequest = this.requestBase();
     this.answerWith(
       () => this.host.handler(request),
-      async (response) => {
+      (response) => {
         const sized = isSized(response);
         if (sized && (response.stage !== undefined || response.last)) this.obs?.answered?.(response.stage, response.last === true);
-        const source = await toSource(sized ? response.body : response, sized ? response.size : undefined, request.mode === "netascii", this.host.fileCache, this.opts.syncFileReads, this.host.fileReads);
-        if (this.done()) {
-          source.close();
-          return false;
-        }
-        this.source = source;
-        return true;
+        const source = toSource(sized ? response.body : response, sized ? response.size : undefined, request.mode === "netascii", this.host.fileCache, this.opts.syncFileReads, this.host.fileReads);
+        return source instanceof Promise ? source.then((s) => this.keep(s)) : this.keep(source);
       },
     );
+  }
+
+  /** Keeps the source for the transfer; false (and closed) when the session ended meanwhile. */
+  private keep(source: DataSource): boolean {
+    if (this.done()) {
+      source.close();
+      return false;
+    }
+    this.source = source;
+    return true;
   }
 
   /** Negotiates, then the sender sends the OACK or the first window. */
