@@ -79,7 +79,7 @@ const FIRMWARE_US = 300;
 const grubFiles = [...GRUB_SMALL.map((f) => ["--file", f]).flat(), "--file", "vmlinuz", "--file", "initrd.img"];
 const boots = ["--sequence", "--boots", String(BOOTS), "--concurrency", String(BOOTS), "--ack-delay-us", String(FIRMWARE_US)];
 const grubArgs = [...SRC, ...boots, ...grubFiles, "--blksize", "1024", "--tsize", "--no-ack-retransmit", "--retries", "60"];
-const ovmfArgs = [...SRC, ...boots, "--file", "bootx64.efi", "--probe", "--blksize", "1468", "--windowsize", "4", "--retries", "30"];
+const ovmfArgs = [...SRC, ...boots, "--file", "bootx64.efi", "--probe", "--ack-unexpected", "--blksize", "1468", "--windowsize", "4", "--retries", "30"];
 const lossArgs = ["--drop", String(LOSS), "--drop-ack", String(LOSS), "--drop-oack", "--seed", "42"];
 const bootBytes = (files) => BOOTS * files.reduce((a, f) => a + sizes[f], 0);
 const GRUB_BYTES = bootBytes([...GRUB_SMALL, "vmlinuz", "initrd.img"]);

@@ -19,11 +19,15 @@
  *             [--seed S] [--rto-ms MS] [--rto-max-ms MS] [--retries N] [--time-limit S]
  *             [--burst K --burst-ms MS --answer-ms MS]
  *             [--drop-ack P] [--drop-oack] [--no-ack-retransmit] [--probe] [--sequence]
+ *             [--ack-unexpected]
  *
  * Firmware imitations: --drop-ack P drops the client's own ACKs (seeded, as
  * --drop), --drop-oack applies --drop to OACKs too; --no-ack-retransmit never
  * re-sends an ACK on the client's timeout (GRUB: only the server's
  * retransmission recovers a loss; a duplicate block or OACK is ACKed again);
+ * --ack-unexpected answers every block other than the expected one (a
+ * duplicate, or one past a gap) at once with the ACK of the last block in
+ * order, as EDK2 does (default: once per gap or run of duplicates);
  * --probe precedes each fetch with EDK2's size probe (RRQ with tsize, OACK,
  * ERROR 8 from the client, then the fetch from a new port without tsize);
  * --ack-delay-us N ACKs a window N us after its last block arrived (the
@@ -107,7 +111,7 @@ static int time_capped = 0;
 static int burst = 0, burst_ms = 100, answer_ms = 3000;
 static double drop_ack = 0;
 static int ack_delay_us = 0; /* the client's time per block before it ACKs (firmware writing the block away) */
-static int drop_oack = 0, no_ack_retransmit = 0, probe = 0, sequence = 0;
+static int drop_oack = 0, no_ack_retransmit = 0, probe = 0, sequence = 0, ack_unexpected = 0;
 static int *steps = NULL, nsteps = 0, sequence_boots = 1; /* --sequence: the file of each fetch of a boot */
 static uint32_t src_first = 0, src_hosts = 0; /* --source CIDR: one source address per session, round robin */
 
@@ -404,6 +408,14 @@ static void on_data(struct session *s, uint16_t block, const uint8_t *d, size_t 
         send_ack(s, block);
       }
     }
+  } else if (ack_unexpected) {
+    /* EDK2 (Mtftp4RrqHandleData): every block other than the expected one, a duplicate or one
+       past a gap, is answered at once with the ACK of the last block in order, and the window
+       count restarts there. */
+    if (ahead >= 32768) s->dups++;
+    else out_of_order++;
+    s->ack_pending = 0;
+    send_ack(s, (uint16_t)(s->next - 1));
   } else if (ahead >= 32768) {
     s->dups++;
     /* A block we already have, sent again: the server missed our ACK or timed out. Lock-step:
@@ -524,7 +536,7 @@ static void usage(void) {
           "usage: tftpbench --port P --root DIR --file NAME[:COUNT] [--file ...] [--host A] [--source CIDR] [--concurrency C]\n"
           "       [--blksize N] [--windowsize N] [--tsize] [--timeout-option S] [--drop P] [--seed S]\n"
           "       [--rto-ms MS] [--rto-max-ms MS] [--retries N] [--time-limit S] [--burst K --burst-ms MS --answer-ms MS]\n"
-          "       [--drop-ack P] [--drop-oack] [--no-ack-retransmit] [--probe] [--sequence --boots N] [--ack-delay-us N]\n");
+          "       [--drop-ack P] [--drop-oack] [--no-ack-retransmit] [--probe] [--sequence --boots N] [--ack-delay-us N] [--ack-unexpected]\n");
   exit(2);
 }
 
@@ -578,6 +590,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--drop-oack")) drop_oack = 1;
     else if (ARG("--ack-delay-us")) ack_delay_us = atoi(v);
     else if (!strcmp(a, "--no-ack-retransmit")) no_ack_retransmit = 1;
+    else if (!strcmp(a, "--ack-unexpected")) ack_unexpected = 1;
     else if (!strcmp(a, "--probe")) probe = 1;
     else if (!strcmp(a, "--sequence")) sequence = 1;
     else if (ARG("--boots")) sequence_boots = atoi(v);
