@@ -39,6 +39,8 @@ import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
+// The client library's seeded PRNG (mulberry32), as its loss injection uses (npm run build first).
+import { prng } from "@tftpkit/client/internal";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -72,17 +74,6 @@ function rrq(name, options) {
 }
 const ack = (block) => Buffer.from([0, OP.ACK, (block >> 8) & 0xff, block & 0xff]);
 const abortProbe = () => Buffer.concat([Buffer.from([0, OP.ERROR, 0, 8]), Buffer.from("size probe\0")]);
-
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A client socket on `address` whose datagrams are lost with probability `loss` each way. */
 class LossyLink {
@@ -274,7 +265,7 @@ function emptyCounters() {
 /** One boot from `address`: OVMF's probe and fetch, then GRUB's files. Times in ms. */
 async function boot(port, address, loss, seed, delay) {
   const c = emptyCounters();
-  const rand = mulberry32(seed);
+  const rand = prng(seed);
   const link = () => new LossyLink(address, loss, rand, c, delay);
   const t0 = performance.now();
   await fetch(link(), port, OVMF_NBP[0], "edk2", { blksize: 1468, probe: true }, c);

@@ -498,19 +498,19 @@ describe("reserved slots and session deadlines", () => {
   });
 });
 
+/** Lock-step sender: block after block, each ACKed `rtt` ms after it left. Returns the clock. */
+function lockStep(slot: number, blocks: number, rtt: number, t = 0): number {
+  for (let i = 0; i < blocks; i++) {
+    const [b] = sendWindow(slot, t);
+    t += rtt;
+    expect(x.txOnAck(slot, b & 0xffff, t)).toBe(Ack.ADVANCED);
+  }
+  return t;
+}
+
 describe("adaptive retransmission timeout (RFC 6298, Karn), fake clock", () => {
   const FLOOR = 20;
   const CEILING = 1000;
-
-  /** Lock-step sender: block after block, each ACKed `rtt` ms after it left. Returns the clock. */
-  function lockStep(slot: number, blocks: number, rtt: number, t = 0): number {
-    for (let i = 0; i < blocks; i++) {
-      const [b] = sendWindow(slot, t);
-      t += rtt;
-      expect(x.txOnAck(slot, b & 0xffff, t)).toBe(Ack.ADVANCED);
-    }
-    return t;
-  }
 
   it("before the first sample the RTO is the ceiling; the estimator converges to a steady RTT", () => {
     const slot = txOpen(1, CEILING, 5);
@@ -714,15 +714,6 @@ describe("adaptive retransmission timeout (RFC 6298, Karn), fake clock", () => {
 describe("learnt floor, stall guard, seeded RTO", () => {
   const F = 1; // the fixed part of the floor (ms)
   const CEILING = 1000;
-
-  function lockStep(slot: number, blocks: number, rtt: number, t = 0): number {
-    for (let i = 0; i < blocks; i++) {
-      const [b] = sendWindow(slot, t);
-      t += rtt;
-      expect(x.txOnAck(slot, b & 0xffff, t)).toBe(Ack.ADVANCED);
-    }
-    return t;
-  }
 
   it("the floor is the fixed part plus twice the largest recent RTT, which halves every second of smaller ones", () => {
     const slot = txOpen(1, CEILING, 5);
