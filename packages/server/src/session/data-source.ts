@@ -327,8 +327,13 @@ export function toSource(
     const data = cache.hit(body.path, body.stats);
     if (data) body = data;
   }
-  if (body instanceof Uint8Array) return new BytesSource(netascii ? new NetasciiEncoder().push(body) : body);
+  if (body instanceof Uint8Array) return bytesSource(body, netascii);
   return openSource(body, size, netascii, cache, syncReads, counters);
+}
+
+/** Bytes in memory as a source (netascii-encoded first when asked). */
+function bytesSource(bytes: Uint8Array, netascii: boolean): BytesSource {
+  return new BytesSource(netascii ? new NetasciiEncoder().push(bytes) : bytes);
 }
 
 async function openSource(
@@ -337,7 +342,7 @@ async function openSource(
   if (body instanceof FileResponse && cache) {
     // Small files come from the cache (a stat per request while unchanged).
     const small = await cache.read(body.path, body.stats);
-    if (small) return new BytesSource(netascii ? new NetasciiEncoder().push(small) : small);
+    if (small) return bytesSource(small, netascii);
   }
   let src: DataSource;
   if (body instanceof FileResponse) src = await FileSource.open(body.path, syncReads, counters);
