@@ -82,7 +82,7 @@ export async function serve(argv: string[]): Promise<number> {
   let httpShown: { host: string | undefined; port: number } | undefined;
   const extras = {
     onSessionEnd, instrumentation: telemetry.instrumentation, http: () => httpShown,
-    warmUpHooks: warmUpHooks(() => log, telemetry.instrumentation !== undefined),
+    warmUpHooks: warmUpHooks(() => log, telemetry),
   };
   let server: ReturnType<typeof createServer>;
   try {

@@ -370,7 +370,7 @@ export async function runWorker(): Promise<void> {
     const extras = {
       onSessionEnd, instrumentation: telemetry.instrumentation, http: () => httpAt,
       // The warm-up's gate is of the same kind as the real one but never asks the primary.
-      warmUpHooks: warmUpHooks(() => log, telemetry.instrumentation !== undefined, slot, () => new PrimaryGate(false)),
+      warmUpHooks: warmUpHooks(() => log, telemetry, slot, () => new PrimaryGate(false)),
     };
     // Ids of live sessions, flow steps and flows are unique across workers: "w2:17".
     const idPrefix = `w${slot}:`;

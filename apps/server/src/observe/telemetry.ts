@@ -131,6 +131,8 @@ export interface Telemetry {
   plan: TelemetryPlan;
   /** For ServerOptions.instrumentation; undefined when nothing is recorded. */
   instrumentation: Instrumentation | undefined;
+  /** Whether the instrumentation records spans (some trace exporter is on). */
+  tracing: boolean;
   /** Serves /metrics on the admin server; undefined when Prometheus is off. */
   prometheus: PrometheusExporter | undefined;
   /** A line for the start-up message: what is exported where. */
@@ -188,6 +190,7 @@ export function startTelemetry(env: Env = process.env, flags: TelemetryFlags = {
   return {
     plan,
     instrumentation,
+    tracing: instrumentation !== undefined && tracing,
     prometheus,
     describe() {
       const t = [plan.traces.otlp && `OTLP ${plan.traces.otlp}`, plan.traces.console && "console"].filter(Boolean).join(" + ") || "off";
