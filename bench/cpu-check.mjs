@@ -22,11 +22,13 @@
 //          [--server-args="--max-flows 0"] (extra flags of tftpkit serve, to see what a feature costs)
 
 import { spawn, spawnSync } from "node:child_process";
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { buildClient, runClient } from "./client.mjs";
+import { descendants } from "./servers.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, "..");
@@ -53,16 +55,6 @@ const SERVER_ARGS = values["server-args"].split(" ").filter(Boolean);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const TICK = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
 
-function buildClient() {
-  if (values.client) return values.client;
-  const src = join(repo, "bench/tftpbench.c");
-  const bin = join(tmpdir(), "tftpbench-cpu-check");
-  if (existsSync(bin) && statSync(bin).mtimeMs >= statSync(src).mtimeMs) return bin;
-  const r = spawnSync("cc", ["-O2", "-o", bin, src], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`cc failed: ${r.stderr || r.error}`);
-  return bin;
-}
-
 /** [utime, stime] in seconds of one process, all its threads (zeros when gone). */
 function cpuOf(pid) {
   try {
@@ -74,51 +66,17 @@ function cpuOf(pid) {
   }
 }
 
-/** The pids of a process's children (all threads' children). */
-function childrenOf(pid) {
-  const out = [];
-  try {
-    for (const t of readdirSync(`/proc/${pid}/task`)) {
-      const c = readFileSync(`/proc/${pid}/task/${t}/children`, "utf8").trim();
-      if (c) out.push(...c.split(" ").map(Number));
-    }
-  } catch {
-    /* gone */
-  }
-  return out;
-}
-
 /** CPU of a tree in seconds: root (the pid itself), rest (its descendants), sys (kernel time of all). */
 function treeCpu(pid) {
   const [ru, rs] = cpuOf(pid);
   let rest = 0;
   let sys = rs;
-  const stack = childrenOf(pid);
-  while (stack.length) {
-    const p = stack.pop();
+  for (const p of descendants(pid)) {
     const [u, k] = cpuOf(p);
     rest += u + k;
     sys += k;
-    stack.push(...childrenOf(p));
   }
   return { root: ru + rs, rest, sys };
-}
-
-function runClient(bin, port, root, args) {
-  return new Promise((resolve) => {
-    const child = spawn(bin, ["--port", String(port), "--root", root, "--time-limit", "120", ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (err += d));
-    child.on("close", () => {
-      try {
-        resolve(JSON.parse(out));
-      } catch {
-        resolve({ error: err.trim() || "no report" });
-      }
-    });
-  });
 }
 
 const dir = mkdtempSync(join(tmpdir(), "tftpkit-cpu-check-"));
@@ -157,7 +115,7 @@ function start(variant) {
   };
 }
 
-const client = buildClient();
+const client = values.client ?? buildClient({ repo, cacheDir: join(repo, "bench-results", "cache") });
 const results = {};
 for (const variant of VARIANTS) {
   const srv = start(variant);
@@ -165,7 +123,7 @@ for (const variant of VARIANTS) {
   let up = false;
   for (let i = 0; i < 60 && !up; i++) {
     await sleep(250);
-    const r = await runClient(client, srv.port, root, ["--source", "127.0.3.0/28", "--file", "boot.cfg:14", "--concurrency", "14", "--rto-ms", "200", "--retries", "5"]);
+    const r = await runClient(client, { port: srv.port, root, args: ["--source", "127.0.3.0/28", "--file", "boot.cfg:14", "--concurrency", "14", "--rto-ms", "200", "--retries", "5"], limitS: 120 });
     up = r.ok === 14;
   }
   if (!up) {
@@ -174,11 +132,11 @@ for (const variant of VARIANTS) {
     continue;
   }
   const args = ["--source", values.source, "--file", `boot.cfg:${SESSIONS}`, "--concurrency", "32"];
-  await runClient(client, srv.port, root, args); // warm round, unmeasured
+  await runClient(client, { port: srv.port, root, args: args, limitS: 120 }); // warm round, unmeasured
   const rounds = [];
   for (let i = 0; i < ROUNDS; i++) {
     const a = treeCpu(srv.proc.pid);
-    const r = await runClient(client, srv.port, root, args);
+    const r = await runClient(client, { port: srv.port, root, args: args, limitS: 120 });
     const b = treeCpu(srv.proc.pid);
     if (r.error || r.ok !== SESSIONS) console.error(`${variant} round ${i}: ${r.error ?? `${r.ok}/${SESSIONS} ok`}`);
     const total = b.root - a.root + (b.rest - a.rest);

@@ -19,12 +19,13 @@
 //          [-- serve flags...]
 // Without --client, bench/tftpbench.c is built into the OS temp directory.
 
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { runClient } from "./client.mjs";
+import { buildClient, runClient } from "./client.mjs";
+import { procCpuSeconds } from "./servers.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, "..");
@@ -42,33 +43,10 @@ const IDLE_S = Math.max(0, Math.min(3600, Number(opt("idle-seconds", "600"))));
 const SESSIONS = Math.max(100, Math.min(100_000, Number(opt("sessions", "2000"))));
 const ONLY = opt("only", "cold,idle").split(",");
 const JSON_OUT = argv.includes("--json");
-const TICK = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 const say = (line) => process.stderr.write(line + "\n");
-
-function client() {
-  const given = opt("client", undefined);
-  if (given) return given;
-  const bin = join(tmpdir(), "tftpbench-warm-check");
-  const src = join(here, "tftpbench.c");
-  if (existsSync(bin) && statSync(bin).mtimeMs >= statSync(src).mtimeMs) return bin;
-  const r = spawnSync("cc", ["-O2", "-o", bin, src], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`cc failed: ${r.stderr || r.error?.message}`);
-  return bin;
-}
-
-/** CPU seconds (utime+stime) of one process, 0 when it is gone. */
-function cpuOf(pid) {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
-    return (Number(f[11]) + Number(f[12])) / TICK;
-  } catch {
-    return 0;
-  }
-}
 
 const dir = mkdtempSync(join(tmpdir(), "tftpkit-warm-check-"));
 writeFileSync(join(dir, "boot.cfg"), Buffer.alloc(1024, 0x61));
@@ -106,14 +84,14 @@ async function start() {
 
 async function round(bin, srv) {
   const pids = [srv.proc.pid, ...srv.workers];
-  const before = pids.map(cpuOf);
+  const before = pids.map((p) => procCpuSeconds(p));
   const t = process.hrtime.bigint();
   const r = await runClient(bin, {
     port: PORT, root: dir, limitS: 120,
     args: ["--source", "127.0.4.0/24", "--file", `boot.cfg:${SESSIONS}`, "--concurrency", "32", "--rto-ms", "200", "--rto-max-ms", "1000", "--retries", "20"],
   });
   const s = Number(process.hrtime.bigint() - t) / 1e9;
-  const cpu = pids.map((p, i) => cpuOf(p) - before[i]);
+  const cpu = pids.map((p, i) => procCpuSeconds(p) - before[i]);
   const ok = r.ok ?? 0;
   const primary = cpu[0];
   const workers = cpu.slice(1).reduce((a, b) => a + b, 0);
@@ -125,7 +103,7 @@ async function round(bin, srv) {
   };
 }
 
-const bin = client();
+const bin = opt("client", undefined) ?? buildClient({ repo, cacheDir: join(repo, "bench-results", "cache") });
 const report = { port: PORT, sessions: SESSIONS, serve: serveExtra, node: process.version };
 let srv;
 try {
