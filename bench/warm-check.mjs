@@ -16,6 +16,7 @@
 //
 // Usage: node bench/warm-check.mjs [--port 7250] [--rounds 6] [--idle-seconds 600]
 //          [--only cold,idle] [--sessions 2000] [--client PATH] [--env K=V]... [--json]
+//          [--node-args "--cpu-prof ..."] (node flags of the server, its workers inherit them)
 //          [-- serve flags...]
 // Without --client, bench/tftpbench.c is built into the OS temp directory.
 
@@ -43,6 +44,7 @@ const IDLE_S = Math.max(0, Math.min(3600, Number(opt("idle-seconds", "600"))));
 const SESSIONS = Math.max(100, Math.min(100_000, Number(opt("sessions", "2000"))));
 const ONLY = opt("only", "cold,idle").split(",");
 const JSON_OUT = argv.includes("--json");
+const NODE_ARGS = (opt("node-args", "") ?? "").split(" ").filter(Boolean);
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
@@ -59,7 +61,7 @@ async function start() {
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("OTEL_")) env[k] = v;
   for (const kv of argv.flatMap((a, i) => (a === "--env" ? [argv[i + 1]] : []))) env[kv.split("=")[0]] = kv.slice(kv.indexOf("=") + 1);
   const t0 = Date.now();
-  const proc = spawn(process.execPath, [BIN, "serve", "--root", dir, "--host", "127.0.0.1", "--port", String(PORT), "--admin", `127.0.0.1:${PORT + 1}`, ...serveExtra], {
+  const proc = spawn(process.execPath, [...NODE_ARGS, BIN, "serve", "--root", dir, "--host", "127.0.0.1", "--port", String(PORT), "--admin", `127.0.0.1:${PORT + 1}`, ...serveExtra], {
     env,
     stdio: ["ignore", out, "pipe"],
   });
