@@ -4,7 +4,7 @@
 // test/bench/docs.test.ts renders a fixture.
 //
 // The template's {{name}} placeholders: date, command, machine, node, mode,
-// servers, tables, projection, goals, goals_summary, boot_vs_c, cpu_how.
+// servers, tables, projection, goals, goals_summary, boot_vs_c, cpu_how, warm_up.
 
 const esc = (s) => String(s ?? "").replaceAll("|", "\\|").replaceAll("\n", " ");
 
@@ -53,6 +53,9 @@ export function renderPerformance(template, doc) {
     node: h.node,
     mode: doc.quick ? "a QUICK run (small sizes, one round): for development, not for figures" : "a full run",
     cpu_how: h.cpu_how || "/proc tree",
+    warm_up: doc.warmup_small
+      ? `Every server gets the same unmeasured warm-up before a measured run (${doc.warmup_small.toLocaleString("en-US")} small sessions and 4 large files), except in the cold scenario, so that figures are those of a running server: tftpkit with workers settles at its steady CPU per session only after about 10,000 sessions.`
+      : "No server was warmed up before its measured runs (`--no-warmup`): every figure is that of a fresh server.",
     servers: doc.servers.map((s) => `- ${s.name}: ${s.how}`).join("\n"),
     tables: doc.scenarios.map((sc) => scenarioSection(sc, doc)).filter(Boolean).join("\n"),
     projection: projectionText(doc.projection),

@@ -20,6 +20,7 @@ const fixture = {
   started_at: "2026-12-05T06:00:00.000Z",
   quick: false,
   command: "npm run bench -- --write-docs",
+  warmup_small: 12000,
   host: { cores: 2, cpu: "Test CPU 9000", kernel: "6.1.0-test", node: "v20.20.0", cpu_how: "/proc tree" },
   servers: [
     { name: "tftpkit", how: "tftpkit serve --admin 127.0.0.1:PORT > log file" },
@@ -69,6 +70,11 @@ describe("bench/docs.mjs renders docs/performance.md", () => {
     expect(page).toContain("Node.js v20.20.0");
     expect(page).toContain("`npm run bench -- --write-docs`");
     expect(page).toContain("Date: 2026-12-05.");
+  });
+
+  it("says how large the warm-up before each measured run was, or that there was none", () => {
+    expect(page).toContain("unmeasured warm-up before a measured run (12,000 small sessions and 4 large files)");
+    expect(renderPerformance(template, { ...fixture, warmup_small: 0 })).toContain("No server was warmed up");
   });
 
   it("shows each scenario's table with every column, the unit as the value's header", () => {
