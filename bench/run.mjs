@@ -386,6 +386,10 @@ async function measure(sc, name, srv, { cpu = null, round = 0, extra = {} } = {}
   return run;
 }
 
+/** The unmeasured warm-up of a started server (none with --no-warmup), the same for every run. */
+const warmServer = (srv, cpu = null) =>
+  warmup ? warmUp(client, { port: srv.port, root: dataDir, smallFile: "boot.cfg", bigFile: "f4m.bin", cpu, small: WARM_SMALL }) : null;
+
 // The idle scenario: started first on its own port, warmed up as every run is, then left
 // alone for idleSeconds while the other scenarios run; measured once its idle time is over.
 const idleSc = scenarios.find((s) => s.kind === "idle");
@@ -396,7 +400,7 @@ if (idleSc && idleDef) {
   const srv = await idleDef.def.start(dataDir);
   // The warm-up of every measured run, then one small run: its own warm rate before the idle time.
   await untilServing(client, { port: srv.port, root: dataDir, file: "boot.cfg" });
-  if (warmup) await warmUp(client, { port: srv.port, root: dataDir, smallFile: "boot.cfg", bigFile: "f4m.bin", small: WARM_SMALL });
+  await warmServer(srv);
   const warmRun = await runClient(client, { port: srv.port, root: dataDir, args: smallArgs(SMALL_N), limitS: LIMIT_S });
   idle = { srv, since: Date.now(), cpu0: procCpuSeconds(srv.pid), warm_sessions_per_s: warmRun.sessions_per_s, done: false };
   process.stderr.write(`warmed (${fmt(warmRun.sessions_per_s, 0)} sess/s)\n`);
@@ -437,7 +441,7 @@ for (let r = 0; r < maxRounds; r++) {
       const cold = sc.kind === "cold";
       // Cold: no transfer before the measured one (tftpkit's "serving" line says it is ready).
       const readyMs = cold ? null : await untilServing(client, { port: srv.port, root: dataDir, file: "boot.cfg" });
-      const warm = warmup && !cold ? await warmUp(client, { port: srv.port, root: dataDir, smallFile: "boot.cfg", bigFile: "f4m.bin", cpu, small: WARM_SMALL }) : null;
+      const warm = cold ? null : await warmServer(srv, cpu);
       await measure(sc, name, srv, { cpu, round: r, extra: { ready_ms: readyMs, warmup: warm } });
       await srv.stop();
     }
