@@ -17,8 +17,9 @@
 //
 // Usage: node bench/cpu-check.mjs [--rounds 3] [--sessions 2000]
 //          [--variants floor,w1,defaults] [--port-base 7200] [--source 127.0.3.0/24]
+//          [--warm 1] (unmeasured rounds first, up to 20)
 //          [--client PATH] (default: builds bench/tftpbench.c into the temp folder)
-//          [--node-args="--cpu-prof ..."] (extra node flags for tftpkit, e.g. to profile)
+//          [--node-args="--cpu-prof ..."] (extra node flags for tftpkit and node-floor, e.g. to profile)
 //          [--server-args="--max-flows 0"] (extra flags of tftpkit serve, to see what a feature costs)
 
 import { spawn, spawnSync } from "node:child_process";
@@ -42,11 +43,13 @@ const { values } = parseArgs({
     client: { type: "string" },
     "node-args": { type: "string", default: "" },
     "server-args": { type: "string", default: "" },
+    warm: { type: "string", default: "1" },
     keep: { type: "boolean", default: false },
   },
 });
 const ROUNDS = Number(values.rounds);
 const SESSIONS = Number(values.sessions);
+const WARM = Math.max(0, Math.min(20, Number(values.warm)));
 const VARIANTS = values.variants.split(",");
 let nextPort = Number(values["port-base"]);
 const NODE_ARGS = values["node-args"].split(" ").filter(Boolean);
@@ -92,7 +95,7 @@ function start(variant) {
   const env = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("OTEL_")) env[k] = v;
   let argv;
-  if (variant === "floor") argv = [join(here, "node-floor.mjs"), "--root", root, "--port", String(port), "--host", "127.0.0.1"];
+  if (variant === "floor") argv = [...NODE_ARGS, join(here, "node-floor.mjs"), "--root", root, "--port", String(port), "--host", "127.0.0.1"];
   else {
     argv = [...NODE_ARGS, join(repo, "apps/server/bin/tftpkit.js"), "serve", "--root", root, "--host", "127.0.0.1", "--port", String(port),
       "--log", "json", "--admin", `127.0.0.1:${admin}`];
@@ -123,7 +126,7 @@ for (const variant of VARIANTS) {
   let up = false;
   for (let i = 0; i < 60 && !up; i++) {
     await sleep(250);
-    const r = await runClient(client, { port: srv.port, root, args: ["--source", "127.0.3.0/28", "--file", "boot.cfg:14", "--concurrency", "14", "--rto-ms", "200", "--retries", "5"], limitS: 120 });
+    const r = await runClient(client, { port: srv.port, root, args: ["--source", values.source.replace(/\/\d+$/, "/28"), "--file", "boot.cfg:14", "--concurrency", "14", "--rto-ms", "200", "--retries", "5"], limitS: 120 });
     up = r.ok === 14;
   }
   if (!up) {
@@ -132,7 +135,7 @@ for (const variant of VARIANTS) {
     continue;
   }
   const args = ["--source", values.source, "--file", `boot.cfg:${SESSIONS}`, "--concurrency", "32"];
-  await runClient(client, { port: srv.port, root, args: args, limitS: 120 }); // warm round, unmeasured
+  for (let i = 0; i < WARM; i++) await runClient(client, { port: srv.port, root, args: args, limitS: 120 }); // warm rounds, unmeasured
   const rounds = [];
   for (let i = 0; i < ROUNDS; i++) {
     const a = treeCpu(srv.proc.pid);
@@ -161,7 +164,7 @@ for (const variant of VARIANTS) {
 }
 
 const floor = results.floor;
-console.log(`CPU per small-file session (1 KiB, ${SESSIONS} sessions x ${ROUNDS} rounds after a warm round, 32 at once, ${values.source}); medians; CPU = utime+stime of the process tree`);
+console.log(`CPU per small-file session (1 KiB, ${SESSIONS} sessions x ${ROUNDS} rounds after ${WARM} warm round(s), 32 at once, ${values.source}); medians; CPU = utime+stime of the process tree`);
 console.log("variant    us/session  (rounds)                 kernel us  primary us  sessions/s  CPU ratio  rate ratio  log lines");
 for (const [v, r] of Object.entries(results)) {
   const ratio = floor ? (r.us / floor.us).toFixed(2) + "x" : "-";

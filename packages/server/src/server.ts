@@ -495,7 +495,7 @@ export class TftpServer {
         this.reply(socket, WireError.UNDEFINED, "Server busy: too many sessions, try again later", rinfo);
         return;
       }
-      this.admitted.set(this.startSession(p, rinfo, via), gate);
+      this.startSession(p, rinfo, via, gate);
     };
     let answer: boolean | Promise<boolean>;
     try {
@@ -511,7 +511,8 @@ export class TftpServer {
     answer.then(decide, () => decide(false));
   }
 
-  private startSession(p: RequestPacket, rinfo: RemoteInfo, via: Via): Session {
+  /** `gate`: the admission that let it in (released when it ends; set before it starts, as it may end at once). */
+  private startSession(p: RequestPacket, rinfo: RemoteInfo, via: Via, gate?: NonNullable<ResolvedOptions["admission"]>): void {
     const o = this.options;
     const socket = via.socket;
     const fromClient = this.perClient.get(rinfo.address) ?? 0;
@@ -524,8 +525,8 @@ export class TftpServer {
     this.perClient.set(rinfo.address, fromClient + 1);
     this.counters.sessionsStarted++;
     if (p.opcode === Opcode.WRQ) this.counters.writesStarted++;
+    if (gate) this.admitted.set(session, gate);
     session.start();
-    return session;
   }
 
   private sessionEnded(session: Session, s: SessionStats): void {

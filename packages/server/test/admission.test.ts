@@ -73,4 +73,33 @@ describe("admission", () => {
     }
     expect(released).toEqual(["127.0.0.1", "127.0.0.1", "127.0.0.1"]);
   });
+
+  it("a session that ends inside its start (a handler answering at once, the file too large) is released", async () => {
+    const released: string[] = [];
+    const s = await startServer({
+      handler: () => small, maxFileBytes: 100,
+      admission: { acquire: () => true, release: (a) => void released.push(a) },
+    });
+    const c = await UdpClient.open();
+    const r = await c.request(rrq("small.bin"), s.port);
+    expect(r.pkt).toMatchObject({ op: "ERROR", code: 3 });
+    expect((await s.sessionOf(c.port, 5000)).outcome).toBe("error");
+    expect(released).toEqual(["127.0.0.1"]);
+    expect(s.server.stats().sessionsActive).toBe(0);
+  });
+
+  it("a handler that throws at once is answered with an ERROR and released", async () => {
+    const released: string[] = [];
+    const s = await startServer({
+      handler: () => {
+        throw new Error("boom");
+      },
+      admission: { acquire: () => true, release: (a) => void released.push(a) },
+    });
+    const c = await UdpClient.open();
+    const r = await c.request(rrq("small.bin"), s.port);
+    expect(r.pkt).toMatchObject({ op: "ERROR", code: 0 });
+    expect((await s.sessionOf(c.port, 5000)).outcome).toBe("handler-error");
+    expect(released).toEqual(["127.0.0.1"]);
+  });
 });

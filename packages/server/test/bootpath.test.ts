@@ -58,4 +58,16 @@ describe("bootIdentity", () => {
     expect(bootIdentity("")).toBeUndefined();
     expect(hexToIpv4("0A000005")).toBe("10.0.0.5");
   });
+
+  it("answers a name asked again the same (kept, and not to be altered by who got it)", () => {
+    const name = "pxelinux.cfg/01-aa-bb-cc-dd-ee-0f";
+    const first = bootIdentity(name)!;
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(() => {
+      (first as { value: string }).value = "x";
+    }).toThrow(TypeError);
+    expect(bootIdentity(name)).toEqual({ kind: "mac", value: "aa:bb:cc:dd:ee:0f" });
+    expect(bootIdentity("pxelinux.cfg/default")).toBeUndefined();
+    expect(bootIdentity("pxelinux.cfg/default")).toBeUndefined();
+  });
 });

@@ -377,3 +377,39 @@ describe("end to end through a real server", () => {
     expect((await get(c, srv.port, "a/secret/b")).error).toEqual({ code: 2, message: "no secrets here" });
   });
 });
+
+describe("RootResolver.fileNow", () => {
+  it("answers a name file() resolved, at once and the same, only while its stat is trusted", async () => {
+    const root = tree({ "a.cfg": "hello", "dir/b.cfg": "x" });
+    const r = new RootResolver(root, { statCacheMs: 60_000 });
+    expect(r.fileNow("a.cfg")).toBeUndefined(); // never resolved
+    const viaFile = await r.file("a.cfg");
+    const now = r.fileNow("a.cfg");
+    expect(now).toBeInstanceOf(FileResponse);
+    expect(now!.path).toBe(viaFile.path);
+    expect(now!.stats?.ino).toBe(viaFile.stats?.ino);
+    expect(r.fileNow("/a.cfg")).toBeUndefined(); // another spelling: file() first
+    await r.file("/a.cfg");
+    expect(r.fileNow("/a.cfg")!.path).toBe(viaFile.path);
+    expect(r.fileNow("dir/b.cfg")).toBeUndefined();
+  });
+
+  it("answers nothing with statCacheMs 0 (a stat per request)", async () => {
+    const root = tree({ "a.cfg": "hello" });
+    const r = new RootResolver(root, { statCacheMs: 0 });
+    await r.file("a.cfg");
+    expect(r.fileNow("a.cfg")).toBeUndefined();
+  });
+
+  it("rootHandler answers a trusted name without a promise, an unknown one with one", async () => {
+    const root = tree({ "a.cfg": "hello" });
+    const h = rootHandler(root, { statCacheMs: 60_000 });
+    const req = { path: "a.cfg", peer: { address: "127.0.0.1", port: 1, family: "IPv4" } } as ReadRequest;
+    const first = h(req);
+    expect(first).toBeInstanceOf(Promise);
+    const resolved = await first;
+    const second = h(req);
+    expect(second).toBeInstanceOf(FileResponse);
+    expect((second as FileResponse).path).toBe((resolved as FileResponse).path);
+  });
+});

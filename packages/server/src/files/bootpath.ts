@@ -104,6 +104,20 @@ export interface BootIdentity {
 
 /** The identity a requested path carries, if any (never throws: a bad path names nobody). */
 export function bootIdentity(requested: string): BootIdentity | undefined {
+  // Every session's name is asked (boot flows): the answers of recent names are kept.
+  const known = IDENTITY_CACHE.get(requested);
+  if (known !== undefined) return known ?? undefined;
+  const id = identityOf(requested);
+  if (IDENTITY_CACHE.size >= IDENTITY_CACHE_MAX) IDENTITY_CACHE.clear();
+  IDENTITY_CACHE.set(requested, id ? Object.freeze(id) : null);
+  return id;
+}
+
+/** Names' identities (null: none), bounded. */
+const IDENTITY_CACHE = new Map<string, Readonly<BootIdentity> | null>();
+const IDENTITY_CACHE_MAX = 512;
+
+function identityOf(requested: string): BootIdentity | undefined {
   let p: BootPath;
   try {
     p = parseBootPath(requested);

@@ -66,8 +66,16 @@ export class RootResolver {
       throw new TftpConfigError(`statCacheMs must be a number >= 0 (got ${opts.statCacheMs})`);
     }
     this.rootReal = realpath(resolve(root));
-    this.rootReal.catch(() => {});
+    this.rootReal.then(
+      (r) => {
+        this.rootRealNow = r;
+      },
+      () => {},
+    );
   }
+
+  /** The root's real path once known (fileNow() answers only then). */
+  private rootRealNow: string | undefined;
 
   private async realRoot(): Promise<string> {
     return this.rootReal.catch((err) => {
@@ -210,11 +218,15 @@ export class RootResolver {
     const known = this.vetted.get(joined);
     if (known) {
       const now = performance.now(); // monotonic: a clock step neither extends nor ends the trust
-      if (now - known.statAt < this.statCacheMs) return new FileResponse(known.real, known.st);
+      if (now - known.statAt < this.statCacheMs) {
+        this.rememberName(requested, joined);
+        return new FileResponse(known.real, known.st);
+      }
       const st = await statOrUndefined(joined);
       if (st && st.ino === known.ino && st.dev === known.dev) {
         known.st = st;
         known.statAt = now;
+        this.rememberName(requested, joined);
         return new FileResponse(known.real, st);
       }
       this.vetted.delete(joined);
@@ -227,11 +239,35 @@ export class RootResolver {
     if (!st) throw TftpError.notFound();
     if (this.vetted.size >= VETTED_MAX) this.vetted.clear();
     this.vetted.set(joined, { real, dev: st.dev, ino: st.ino, st, statAt: performance.now() });
+    this.rememberName(requested, joined);
     return new FileResponse(real, st);
+  }
+
+  /**
+   * file()'s answer at once, when it needs no system call: `requested` was
+   * resolved before and its stat is within statCacheMs. Undefined
+   * otherwise (file() then checks and resolves). Same answer as file(),
+   * without a promise.
+   */
+  fileNow(requested: string): FileResponse | undefined {
+    if (this.statCacheMs <= 0 || this.rootRealNow === undefined) return undefined;
+    const joined = this.joinedNames.get(requested);
+    const known = joined === undefined ? undefined : this.vetted.get(joined);
+    if (!known || performance.now() - known.statAt >= this.statCacheMs) return undefined;
+    return new FileResponse(known.real, known.st);
+  }
+
+  /** `requested` leads to the vetted `joined` (bounded like the vetted names). */
+  private rememberName(requested: string, joined: string): void {
+    if (this.joinedNames.get(requested) === joined) return;
+    if (this.joinedNames.size >= VETTED_MAX) this.joinedNames.clear();
+    this.joinedNames.set(requested, joined);
   }
 
   /** Names resolved before (joined path -> vetted real path, its inode and its last stat). */
   private readonly vetted = new Map<string, Vetted>();
+  /** Names as asked -> their joined path, for fileNow() (no segments to split per request). */
+  private readonly joinedNames = new Map<string, string>();
 }
 
 const VETTED_MAX = 10_000; // resolved names remembered per root
@@ -325,5 +361,8 @@ export function rootSelector(root: string, opts: RootHandlerOptions = {}): (addr
 /** A handler that serves the files under `root` (or under the client's own root, see `clientRoots`). */
 export function rootHandler(root: string, opts: RootHandlerOptions = {}): ReadHandler {
   const select = rootSelector(root, opts);
-  return (req) => select(req.peer.address).file(req.path);
+  return (req) => {
+    const r = select(req.peer.address);
+    return r.fileNow(req.path) ?? r.file(req.path);
+  };
 }

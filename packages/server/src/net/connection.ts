@@ -11,6 +11,8 @@ import { UNCONNECTED, bindEphemeral, literalLookup, sessionSend, type SessionLin
 export interface Connection {
   /** Settles once packets can leave (the session's socket is bound). */
   readonly ready: Promise<void>;
+  /** Packets can leave now (`ready` has resolved): a pooled socket, the shared one, or a bound one. */
+  readyNow(): boolean;
   sendTo(buf: Uint8Array, offset: number, length: number, port: number, address: string): void;
   /** Sends a last packet (an ERROR), then lets go. */
   closeAfter(packet: Uint8Array, port: number, address: string): void;
@@ -27,6 +29,7 @@ class OwnSocket implements Connection {
   readonly ready: Promise<void>;
   private socket: Socket | undefined;
   private readonly link: SessionLink;
+  private bound = false;
 
   constructor(
     ipv6: boolean, address: string | undefined, range: readonly [number, number] | undefined, inbound: Inbound,
@@ -37,8 +40,14 @@ class OwnSocket implements Connection {
     this.socket = socket;
     socket.on("message", (msg, rinfo) => inbound.onPacket(msg, rinfo));
     socket.on("error", (err) => inbound.onError(err));
-    this.ready = bindEphemeral(socket, address, range);
+    this.ready = bindEphemeral(socket, address, range).then(() => {
+      this.bound = true;
+    });
     this.ready.catch(() => {});
+  }
+
+  readyNow(): boolean {
+    return this.bound;
   }
 
   sendTo(buf: Uint8Array, offset: number, length: number, port: number, address: string): void {
@@ -63,6 +72,10 @@ class SharedSocket implements Connection {
   readonly ready = Promise.resolve();
   private open = true;
   constructor(private readonly socket: Socket) {}
+
+  readyNow(): boolean {
+    return true;
+  }
 
   sendTo(buf: Uint8Array, offset: number, length: number, port: number, address: string): void {
     if (this.open) sessionSend(this.socket, UNCONNECTED, buf, offset, length, port, address);

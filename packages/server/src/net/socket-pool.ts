@@ -26,6 +26,8 @@ export interface PoolInbound {
 /** A session's hold on a pooled socket (the same face as a socket of its own). */
 export interface PooledConnection {
   readonly ready: Promise<void>;
+  /** The socket is bound now (`ready` has resolved). */
+  readyNow(): boolean;
   /** The bound local port (the session's transfer ID); 0 until bound. */
   port(): number;
   sendTo(buf: Uint8Array, offset: number, length: number, port: number, address: string): void;
@@ -84,6 +86,10 @@ class Lease implements PooledConnection {
   constructor(private readonly pool: SocketPool, s: PooledSocket) {
     this.held = s;
     this.ready = s.bound ? Promise.resolve() : s.ready;
+  }
+
+  readyNow(): boolean {
+    return this.held?.bound === true;
   }
 
   port(): number {

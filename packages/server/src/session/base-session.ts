@@ -60,6 +60,10 @@ function firstValues(options: Array<[string, string]>): Record<string, string> {
   return out;
 }
 
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return (typeof v === "object" || typeof v === "function") && v !== null && typeof (v as PromiseLike<unknown>).then === "function";
+}
+
 export abstract class Session implements DeadlineOwner {
   readonly id: number;
   readonly key: string;
@@ -216,29 +220,66 @@ export abstract class Session implements DeadlineOwner {
    * its answer (false: the session ended meanwhile and the answer was let
    * go), then begins once the socket is bound. A failure anywhere is
    * answered with an ERROR.
+   *
+   * A handler that answers at once (e.g. a file whose stat is trusted, see
+   * RootResolver.fileNow) with a source made at once, on a socket already
+   * bound (a pooled one), begins before this returns: no promise, no turn
+   * of the microtask queue. Anything else goes the asynchronous way.
    */
   protected answerWith<A>(call: () => A | PromiseLike<A>, accept: (answer: A) => boolean | Promise<boolean>): void {
     const h0 = performance.now();
-    Promise.resolve()
-      .then(() => this.runHandler(call))
-      .then((answer) => {
-        this.handlerMs = performance.now() - h0;
-        const kept = accept(answer);
-        return typeof kept === "boolean" ? this.beginWhenReady(kept) : kept.then((k) => this.beginWhenReady(k));
-      })
-      .catch(async (err: unknown) => {
-        if (this.done()) return;
-        this.handlerMs ||= performance.now() - h0;
-        await this.ready.catch(() => {});
-        this.fail(err);
-      });
+    let answer: A | PromiseLike<A>;
+    try {
+      answer = this.runHandler(call);
+    } catch (err) {
+      this.failAfterHandler(err, h0);
+      return;
+    }
+    if (isThenable(answer)) {
+      Promise.resolve(answer)
+        .then((a) => this.acceptAnswer(a, accept, h0))
+        .catch((err: unknown) => this.failAfterHandler(err, h0));
+      return;
+    }
+    let kept: boolean | Promise<boolean>;
+    try {
+      kept = this.acceptAnswer(answer, accept, h0);
+    } catch (err) {
+      this.failAfterHandler(err, h0);
+      return;
+    }
+    if (kept instanceof Promise) kept.catch((err: unknown) => this.failAfterHandler(err, h0));
+  }
+
+  /** Keeps the handler's answer and begins (at once when the socket is bound and the source made). */
+  private acceptAnswer<A>(answer: A, accept: (answer: A) => boolean | Promise<boolean>, h0: number): Promise<boolean> | boolean {
+    this.handlerMs = performance.now() - h0;
+    const kept = accept(answer);
+    if (typeof kept !== "boolean") return kept.then((k) => this.beginWhenReady(k));
+    if (!kept) return false;
+    if (this.conn?.readyNow()) {
+      if (!this.done()) this.begin();
+      return true;
+    }
+    return this.beginWhenReady(true);
+  }
+
+  /** The handler (or what followed it up to begin()) failed: an ERROR once the socket is bound. */
+  private failAfterHandler(err: unknown, h0: number): void {
+    if (this.done()) return;
+    this.handlerMs ||= performance.now() - h0;
+    this.ready.then(
+      () => this.fail(err),
+      () => this.fail(err),
+    );
   }
 
   /** Begins once the socket is bound, if the answer was kept. */
-  private beginWhenReady(kept: boolean): Promise<void> | undefined {
-    if (!kept) return undefined;
+  private beginWhenReady(kept: boolean): Promise<boolean> {
+    if (!kept) return Promise.resolve(false);
     return this.ready.then(() => {
       if (!this.done()) this.begin();
+      return true;
     });
   }
 
