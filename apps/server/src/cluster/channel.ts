@@ -75,7 +75,8 @@ export class FrameWriter {
     b.writeUInt32BE(listener, o + 8);
     b.writeUInt16BE(port, o + 12);
     o += HEADER;
-    b.write(address, o, alen, "latin1");
+    // A short ASCII address: a loop costs less than Buffer.write's way into native code.
+    for (let i = 0; i < alen; i++) b[o + i] = address.charCodeAt(i);
     o += alen;
     b.set(payload, o);
     this.used = o + payload.length;

@@ -31,7 +31,7 @@ import {
   ENV_ADMISSION, ENV_ARGS, ENV_HTTP, ENV_REPORT, ENV_SLOT, ENV_WORKERS,
   type WorkerArgs, type Question, type ReloadAnswer, type ToPrimary, type ToWorker,
 } from "./protocol.js";
-import { FlowTable, type FlowTableOptions } from "./routing.js";
+import { FlowTable, NOWHERE, type FlowTableOptions } from "./routing.js";
 import { SessionLedger, type SessionLimits } from "./ledger.js";
 import { WorkerRecords } from "./records.js";
 import { CHANNEL_FD, FrameKind, FrameReader, FrameWriter, WORKER_STDIO } from "./channel.js";
@@ -85,6 +85,8 @@ interface Slot {
   /** The worker's datagram channel (channel.ts) and the frames for it written this turn. */
   chan: Socket | undefined;
   frames: FrameWriter;
+  /** Writes this turn's frames to the channel (one write; scheduled with setImmediate by the first frame of a turn). */
+  flush: () => void;
   restartTimer: NodeJS.Timeout | undefined;
   /** Datagrams waiting for this worker to be ready (routing.ts). */
   waiting: Array<[Buffer, RemoteInfo, Listener]>;
@@ -110,6 +112,13 @@ function tagSession(s: LiveSession, worker: number): LiveSession {
 
 function tagEvent(e: ServerEvent, worker: number): ServerEvent {
   return e.type === "flow" ? e : { ...e, session: tagSession(e.session, worker) };
+}
+
+/** Writes the frames a slot's writer holds to its channel (one write); dropped when the channel is gone. */
+function flushFrames(slot: { frames: FrameWriter; chan: Socket | undefined }): void {
+  const bytes = slot.frames.take();
+  const chan = slot.chan;
+  if (bytes && chan && !chan.destroyed) chan.write(bytes);
 }
 
 export class TftpCluster {
@@ -143,10 +152,11 @@ export class TftpCluster {
       onMessage: (msg, rinfo, l) => this.route(msg, rinfo, l),
     });
     for (let i = 1; i <= o.workers; i++) {
-      this.slots.push({
+      const slot: Slot = {
         id: i, index: i - 1, worker: undefined, pid: undefined, ready: false, startedAt: 0, restarts: 0, quickDeaths: 0,
-        known: new Set(), chan: undefined, frames: new FrameWriter(), restartTimer: undefined, waiting: [], waitTimer: undefined,
-      });
+        known: new Set(), chan: undefined, frames: new FrameWriter(), flush: () => flushFrames(slot), restartTimer: undefined, waiting: [], waitTimer: undefined,
+      };
+      this.slots.push(slot);
     }
     this.table = new FlowTable(this.slots, { ...ROUTING_DEFAULTS, ...o.routing });
     this.ledger = o.limits
@@ -386,14 +396,14 @@ export class TftpCluster {
     return slot.ready ? slot : this.slots.find((s) => s.ready);
   }
 
+  /** Datagrams waiting for a slot (FlowTable.place reads it only when the slot is not ready). */
+  private readonly waitingFor = (i: number): number => this.slots[i].waiting.length;
+
   private route(msg: Buffer, rinfo: RemoteInfo, l: Listener): void {
-    const r = this.table.route(rinfo.address, Date.now(), (i) => this.slots[i].waiting.length);
-    if (r === undefined) {
-      this.dropped++; // no live worker and too many waiting already
-      return;
-    }
-    if ("wait" in r) this.hold(this.slots[r.wait], msg, rinfo, l);
-    else this.deliver(this.slots[r.deliver], msg, rinfo, l);
+    const c = this.table.place(rinfo.address, Date.now(), this.waitingFor);
+    if (c >= 0) this.deliver(this.slots[c], msg, rinfo, l);
+    else if (c === NOWHERE) this.dropped++; // no live worker and too many waiting already
+    else this.hold(this.slots[-1 - c], msg, rinfo, l);
   }
 
   private deliver(slot: Slot, msg: Buffer, rinfo: RemoteInfo, l: Listener): void {
@@ -403,20 +413,13 @@ export class TftpCluster {
       return;
     }
     const f = slot.frames;
-    if (f.empty) setImmediate(() => this.flush(slot, chan));
-    if (!this.byId.has(l.id)) this.byId.set(l.id, l);
+    if (f.empty) setImmediate(slot.flush);
     if (!slot.known.has(l.id)) {
       slot.known.add(l.id);
+      if (!this.byId.has(l.id)) this.byId.set(l.id, l);
       f.push(FrameKind.LISTENER, l.id, l.port, 0, l.local ?? "", EMPTY);
     }
     f.push(FrameKind.DATAGRAM, l.id, rinfo.port, rinfo.family === "IPv6" ? 6 : 4, rinfo.address, msg);
-  }
-
-  /** Writes this turn's frames to the worker's channel (one write). */
-  private flush(slot: Slot, chan: Socket): void {
-    const bytes = slot.frames.take();
-    if (!bytes || slot.chan !== chan || chan.destroyed) return;
-    chan.write(bytes);
   }
 
   private post(slot: Slot, m: ToWorker): void {
