@@ -96,6 +96,8 @@ interface Slot {
 /** Datagrams for one worker are dropped while this many bytes wait unwritten in its channel (the worker is not keeping up). */
 const MAX_UNSENT_BYTES = 8 * 1024 * 1024;
 const QUESTION_TIMEOUT_MS = 3000;
+/** How long after a read of the sessions or flows an admin client counts as watching them (workers then report their lists more often). */
+export const WATCH_MS = 60_000;
 /** Flow table defaults (the flow idle time and flows kept are the server's own --flow-idle-seconds and --flows-max). */
 export const ROUTING_DEFAULTS: FlowTableOptions = { idleMs: 60_000, max: 100_000, waitMs: 3000, waitMax: 4096 };
 
@@ -134,6 +136,11 @@ export class TftpCluster {
   private readonly sweeper: NodeJS.Timeout;
   private readonly subscribers = new Set<ServerEventListener>();
   private stopping = false;
+  /** Until when an admin client counts as watching the sessions and flows (the last read + WATCH_MS). */
+  private watchUntil = 0;
+  private watchTimer: NodeJS.Timeout | undefined;
+  /** What the workers were told of the watch. */
+  private watchOn = false;
   private exited: (() => void) | undefined;
   private readonly log: (line: string) => void;
   /** What the workers' telemetry exports (the first ready worker's start-up line). */
@@ -258,6 +265,7 @@ export class TftpCluster {
           this.telemetry ||= m.telemetry;
           this.release(slot);
           if (this.subscribers.size) this.post(slot, { t: "subscribe", on: true });
+          if (this.watchOn) this.post(slot, { t: "watch", on: true });
           if (first) first.ready();
           else this.log(`tftpkit worker ${slot.id} (pid ${m.pid}) ready`);
           break;
@@ -478,8 +486,37 @@ export class TftpCluster {
     return this.records.metrics();
   }
 
+  /** Whether an admin client watches the sessions or flows: it read them in the last WATCH_MS, or listens to the events. */
+  get watching(): boolean {
+    return this.watchOn;
+  }
+
+  /**
+   * A read of the sessions or flows (or a listener of the events): while an
+   * admin client watches, workers report their lists as often as their cost
+   * allows, otherwise every 10 s (ListsPacer in cluster-worker.ts).
+   */
+  private watch(): void {
+    this.watchUntil = Date.now() + WATCH_MS;
+    this.updateWatch();
+  }
+
+  private updateWatch(): void {
+    const on = this.subscribers.size > 0 || Date.now() < this.watchUntil;
+    if (this.watchTimer) clearTimeout(this.watchTimer);
+    this.watchTimer = undefined;
+    if (on && this.subscribers.size === 0) {
+      this.watchTimer = setTimeout(() => this.updateWatch(), Math.max(1, this.watchUntil - Date.now()));
+      this.watchTimer.unref();
+    }
+    if (on === this.watchOn) return;
+    this.watchOn = on;
+    for (const s of this.slots) if (s.ready) this.post(s, { t: "watch", on });
+  }
+
   /** Sessions running now in every worker (`worker` = its slot), then those of workers that died as of their last report (`lost: true`). */
   async liveSessions(): Promise<LiveSession[]> {
+    this.watch();
     const out: LiveSession[] = [];
     for (const a of await this.ask<LiveSession[]>("sessions")) for (const s of a.v ?? []) out.push(tagSession(s, a.slot.id));
     out.sort((a, b) => a.startedAt - b.startedAt);
@@ -489,6 +526,7 @@ export class TftpCluster {
 
   /** Boot flows of every worker, newest first, those of workers that died as of their last report (`lost: true`). */
   async flows(q: FlowQuery = {}): Promise<BootFlow[]> {
+    this.watch();
     const out: BootFlow[] = [];
     for (const a of await this.ask<BootFlow[]>("flows", q)) out.push(...(a.v ?? []));
     out.push(...this.records.lostFlows(q));
@@ -504,9 +542,12 @@ export class TftpCluster {
   subscribe(fn: ServerEventListener): () => void {
     this.subscribers.add(fn);
     if (this.subscribers.size === 1) for (const s of this.slots) if (s.ready) this.post(s, { t: "subscribe", on: true });
+    this.updateWatch();
     return () => {
       if (!this.subscribers.delete(fn) || this.subscribers.size > 0) return;
       for (const s of this.slots) if (s.ready) this.post(s, { t: "subscribe", on: false });
+      // The stream's watcher counts as one who just read the lists.
+      this.watch();
     };
   }
 
@@ -537,6 +578,8 @@ export class TftpCluster {
 
   private cancelRestarts(): void {
     clearInterval(this.sweeper);
+    if (this.watchTimer) clearTimeout(this.watchTimer);
+    this.watchTimer = undefined;
     for (const s of this.slots) {
       if (s.restartTimer) clearTimeout(s.restartTimer);
       s.restartTimer = undefined;
