@@ -36,6 +36,7 @@ import { SessionLedger, type SessionLimits } from "./ledger.js";
 import { WorkerRecords } from "./records.js";
 import { CHANNEL_FD, FrameKind, FrameReader, FrameWriter, WORKER_STDIO } from "./channel.js";
 import { V8_FLAGS } from "./flags.js";
+import { WARM_LISTENER_ID, warmPath, type WarmPathHost, type WarmPathReport, type WarmSlot } from "./warm-path.js";
 
 export interface ClusterOptions {
   /** Worker processes (>= 1). */
@@ -57,6 +58,8 @@ export interface ClusterOptions {
   limits?: SessionLimits;
   /** Workers report sessions, flows, summary and metrics too (an admin API reads them), not only their counters. */
   fullReports?: boolean;
+  /** The primary's warm-up of its datagram path while the workers start (warm-path.ts), at most this long (0, the default: none). */
+  warmUpMs?: number;
 }
 
 
@@ -208,7 +211,10 @@ export class TftpCluster {
   start(): Promise<void> {
     const execArgv = [...process.execArgv, ...V8_FLAGS.filter((f) => !process.execArgv.includes(f))];
     cluster.setupPrimary({ exec: workerEntry(), execArgv, serialization: "advanced", stdio: [...WORKER_STDIO] });
-    return new Promise<void>((resolve, reject) => {
+    // The primary warms its own path while the workers start; their readiness ends it.
+    const warm = new AbortController();
+    const warming = this.warmUp(this.o.warmUpMs ?? 0, warm.signal);
+    const started = new Promise<void>((resolve, reject) => {
       let waiting = this.slots.length;
       let failed = false;
       for (const slot of this.slots) {
@@ -226,6 +232,31 @@ export class TftpCluster {
         });
       }
     });
+    return started.finally(() => {
+      warm.abort();
+      return warming;
+    });
+  }
+
+  /** What the last warm-up of the primary's path did (undefined before one ran). */
+  warmUpReport: WarmPathReport | undefined;
+
+  /**
+   * Runs the primary's datagram path over private loopback sockets for up
+   * to `budgetMs` (warm-path.ts); start() does it while the workers start.
+   */
+  async warmUp(budgetMs: number, signal?: AbortSignal): Promise<WarmPathReport> {
+    const host: WarmPathHost = {
+      deliver: (slot, msg, rinfo, l) => this.deliver(slot, msg, rinfo, l),
+      sendOut: (listener, packet, port, address) => this.sendOut(listener, packet, port, address),
+      register: (l) => {
+        if (l) this.byId.set(WARM_LISTENER_ID, l);
+        else this.byId.delete(WARM_LISTENER_ID);
+      },
+      flusher: (slot) => () => flushFrames(slot),
+    };
+    this.warmUpReport = await warmPath(host, budgetMs, signal);
+    return this.warmUpReport;
   }
 
   private fork(slot: Slot, first?: { ready: () => void; failed: (error: string) => void }): void {
@@ -414,7 +445,7 @@ export class TftpCluster {
     else this.hold(this.slots[-1 - c], msg, rinfo, l);
   }
 
-  private deliver(slot: Slot, msg: Buffer, rinfo: RemoteInfo, l: Listener): void {
+  private deliver(slot: Slot | WarmSlot, msg: Buffer, rinfo: RemoteInfo, l: Listener): void {
     const chan = slot.chan;
     if (!chan || chan.writableLength > MAX_UNSENT_BYTES) {
       this.dropped++;
