@@ -104,8 +104,6 @@ export const WATCH_MS = 60_000;
 /** Flow table defaults (the flow idle time and flows kept are the server's own --flow-idle-seconds and --flows-max). */
 export const ROUTING_DEFAULTS: FlowTableOptions = { idleMs: 60_000, max: 100_000, waitMs: 3000, waitMax: 4096 };
 
-const EMPTY = new Uint8Array(0);
-
 function workerEntry(): string {
   return join(dirname(fileURLToPath(import.meta.url)), "cluster-worker.js");
 }
@@ -124,6 +122,19 @@ function flushFrames(slot: { frames: FrameWriter; chan: Socket | undefined }): v
   const bytes = slot.frames.take();
   const chan = slot.chan;
   if (bytes && chan && !chan.destroyed) chan.write(bytes);
+}
+
+/**
+ * A worker slot. The warm-up's slots are made here too: objects of one shape
+ * and flush functions made at one place, so that the code the JIT compiled
+ * for them during the warm-up stays valid for the real slots.
+ */
+function newSlot(id: number, index: number): Slot {
+  const slot: Slot = {
+    id, index, worker: undefined, pid: undefined, ready: false, startedAt: 0, restarts: 0, quickDeaths: 0,
+    known: new Set(), chan: undefined, frames: new FrameWriter(), flush: () => flushFrames(slot), restartTimer: undefined, waiting: [], waitTimer: undefined,
+  };
+  return slot;
 }
 
 export class TftpCluster {
@@ -161,13 +172,7 @@ export class TftpCluster {
       recvBufferBytes: o.recvBufferBytes ?? 0,
       onMessage: (msg, rinfo, l) => this.route(msg, rinfo, l),
     });
-    for (let i = 1; i <= o.workers; i++) {
-      const slot: Slot = {
-        id: i, index: i - 1, worker: undefined, pid: undefined, ready: false, startedAt: 0, restarts: 0, quickDeaths: 0,
-        known: new Set(), chan: undefined, frames: new FrameWriter(), flush: () => flushFrames(slot), restartTimer: undefined, waiting: [], waitTimer: undefined,
-      };
-      this.slots.push(slot);
-    }
+    for (let i = 1; i <= o.workers; i++) this.slots.push(newSlot(i, i - 1));
     this.table = new FlowTable(this.slots, { ...ROUTING_DEFAULTS, ...o.routing });
     this.ledger = o.limits
       ? new SessionLedger(o.limits, o.workers, {
@@ -253,7 +258,12 @@ export class TftpCluster {
         if (l) this.byId.set(WARM_LISTENER_ID, l);
         else this.byId.delete(WARM_LISTENER_ID);
       },
-      flusher: (slot) => () => flushFrames(slot),
+      slot: (index, chan) => {
+        const slot = newSlot(0, index);
+        slot.ready = true;
+        slot.chan = chan;
+        return slot;
+      },
     };
     this.warmUpReport = await warmPath(host, budgetMs, signal);
     return this.warmUpReport;
@@ -456,7 +466,7 @@ export class TftpCluster {
     if (!slot.known.has(l.id)) {
       slot.known.add(l.id);
       if (!this.byId.has(l.id)) this.byId.set(l.id, l);
-      f.push(FrameKind.LISTENER, l.id, l.port, 0, l.local ?? "", EMPTY);
+      f.pushListener(l.id, l.port, l.local ?? "");
     }
     f.push(FrameKind.DATAGRAM, l.id, rinfo.port, rinfo.family === "IPv6" ? 6 : 4, rinfo.address, msg);
   }

@@ -24,7 +24,7 @@ import { createSocket, type RemoteInfo, type Socket as UdpSocket } from "node:dg
 import { createServer, connect, type Server, type Socket } from "node:net";
 import { setFlagsFromString } from "node:v8";
 import type { Listener } from "@tftpkit/server/internal";
-import { FrameKind, FrameReader, FrameWriter } from "./channel.js";
+import { FrameKind, FrameReader, type FrameWriter } from "./channel.js";
 import { FlowTable, NOWHERE, type RouteSlot } from "./routing.js";
 
 /** The longest primary warm-up. */
@@ -76,8 +76,8 @@ export interface WarmPathHost {
   sendOut(listener: number, packet: Buffer, port: number, address: string): void;
   /** Makes the private listener known to sendOut (and forgets it with undefined). */
   register(l: Listener | undefined): void;
-  /** A slot's flush function (as the cluster makes them). */
-  flusher(slot: WarmSlot): () => void;
+  /** A ready slot writing to `chan`, made as the cluster makes its real ones. */
+  slot(index: number, chan: Socket): WarmSlot;
 }
 
 /** What a primary warm-up did. */
@@ -148,15 +148,17 @@ export async function warmPath(host: WarmPathHost, budgetMs: number, signal?: Ab
     far.on("error", () => {});
     const listener: Listener = { id: WARM_LISTENER_ID, socket: server, local: "127.0.0.1", port: server.address().port };
     host.register(listener);
-    const slots: WarmSlot[] = [0, 1].map((index) => {
-      const slot: WarmSlot = { index, ready: true, chan: near, frames: new FrameWriter(), flush: () => {}, known: new Set() };
-      slot.flush = host.flusher(slot);
-      return slot;
-    });
-    const table = new FlowTable(slots, { idleMs: 60_000, max: 1024, waitMs: 3000, waitMax: 16 });
+    const slots = [host.slot(0, near), host.slot(1, near)];
+    // Machines come and go in the table as in a boot storm: every other datagram is of one of 16
+    // machines, the rest of 256 in turn (the datagrams themselves all come from 127.0.0.1), in a
+    // table of 64: both a known machine and a new one are looked up many times.
+    const table = new FlowTable(slots, { idleMs: 60_000, max: 64, waitMs: 3000, waitMax: 16 });
+    const machines = Array.from({ length: 256 }, (_, i) => `127.0.${i >> 4}.${i & 15}`);
+    let turn = 0;
     const none = (): number => 0;
     server.on("message", (msg, rinfo) => {
-      const c = table.place(rinfo.address, Date.now(), none);
+      const k = turn++;
+      const c = table.place(k & 1 ? machines[k & 15] : machines[(k >> 1) & 255], Date.now(), none);
       if (c !== NOWHERE && c >= 0) host.deliver(slots[c], msg, rinfo, listener);
     });
     const reader = new FrameReader();
