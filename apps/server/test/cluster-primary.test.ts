@@ -49,21 +49,19 @@ describe("the primary's warm-up of its datagram path", () => {
     }
   });
 
-  it("does nothing with a budget of 0 or a signal already given, and stops when its signal comes", async () => {
+  it("does nothing with a budget of 0, a signal already given, or one given while it starts", async () => {
     const c = bare();
     try {
       expect((await c.warmUp(0)).datagrams).toBe(0);
       const given = new AbortController();
       given.abort();
       expect((await c.warmUp(500, given.signal)).datagrams).toBe(0);
-      // Stopped by the signal after its first datagrams: it resolves, far from its 1 s bound's count.
+      // A signal that comes while its sockets are being made: it sends nothing, and forgets its listener.
       const stop = new AbortController();
       const warming = c.warmUp(1000, stop.signal);
-      await waitFor("the first warm-up datagrams", () => ((c as unknown as { byId: Map<number, unknown> }).byId.size > 0 ? true : undefined));
-      stop.abort();
-      const r = await warming;
-      expect(r.datagrams).toBeLessThan(20_000);
-      expect((c as unknown as { byId: Map<number, unknown> }).byId.size).toBe(0); // its listener is forgotten
+      setImmediate(() => stop.abort());
+      expect((await warming).datagrams).toBe(0);
+      expect((c as unknown as { byId: Map<number, unknown> }).byId.size).toBe(0);
     } finally {
       await c.close();
     }

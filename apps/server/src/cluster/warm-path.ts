@@ -30,7 +30,7 @@ import { FlowTable, NOWHERE, type RouteSlot } from "./routing.js";
 /** The longest primary warm-up. */
 export const WARM_PATH_MAX_MS = 1000;
 /** Datagrams a primary warm-up sends at most. */
-export const WARM_PATH_MAX_DATAGRAMS = 20_000;
+export const WARM_PATH_MAX_DATAGRAMS = 5000;
 /** Datagrams in flight at once. */
 const LANES = 16;
 /** The warm-up listener's id in frames: never one of the UdpListeners' (they count up from 1). */
@@ -181,6 +181,7 @@ export async function warmPath(host: WarmPathHost, budgetMs: number, signal?: Ab
       };
       const timer = setTimeout(finish, limitMs);
       signal?.addEventListener("abort", finish);
+      if (signal?.aborted) return finish(); // while the sockets were made
       const send = (): void => {
         if (done) return;
         if (sent >= WARM_PATH_MAX_DATAGRAMS || now() - t0 >= limitMs) return finish();
