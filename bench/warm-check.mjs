@@ -10,18 +10,19 @@
 //   primary  the primary's CPU per request against the workers' CPU per
 //          session (warm rounds), and the projection for more cores
 //
-// A round: 2,000 x 1 KiB (`boot.cfg`) from 127.0.4.0/24, 32 at once. CPU is
+// A round: 2,000 x 1 KiB (`boot.cfg`) from 127.0.4.0/24 (--source), 32 at once. CPU is
 // utime+stime from /proc of the primary and each worker (pids from the
 // start-up line). On a shared machine compare ratios within one run.
 //
 // Usage: node bench/warm-check.mjs [--port 7250] [--rounds 6] [--idle-seconds 600]
 //          [--only cold,idle] [--sessions 2000] [--client PATH] [--env K=V]... [--json]
 //          [--node-args "--cpu-prof ..."] (node flags of the server, its workers inherit them)
+//          [--source 127.0.4.0/24] (the client's source addresses: another /24 beside other runs)
 //          [-- serve flags...]
 // Without --client, bench/tftpbench.c is built into the OS temp directory.
 
 import { spawn } from "node:child_process";
-import { mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -44,6 +45,7 @@ const IDLE_S = Math.max(0, Math.min(3600, Number(opt("idle-seconds", "600"))));
 const SESSIONS = Math.max(100, Math.min(100_000, Number(opt("sessions", "2000"))));
 const ONLY = opt("only", "cold,idle").split(",");
 const JSON_OUT = argv.includes("--json");
+const SOURCE = opt("source", "127.0.4.0/24");
 const NODE_ARGS = (opt("node-args", "") ?? "").split(" ").filter(Boolean);
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -84,16 +86,27 @@ async function start() {
   };
 }
 
+/** CPU seconds of a process's main thread (the event loop; the rest are V8's and libuv's helper threads). */
+function mainThreadSeconds(pid) {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, "utf8").split(" ")[0]) / 1e9;
+  } catch {
+    return NaN;
+  }
+}
+
 async function round(bin, srv) {
   const pids = [srv.proc.pid, ...srv.workers];
   const before = pids.map((p) => procCpuSeconds(p));
+  const mainBefore = mainThreadSeconds(srv.proc.pid);
   const t = process.hrtime.bigint();
   const r = await runClient(bin, {
     port: PORT, root: dir, limitS: 120,
-    args: ["--source", "127.0.4.0/24", "--file", `boot.cfg:${SESSIONS}`, "--concurrency", "32", "--rto-ms", "200", "--rto-max-ms", "1000", "--retries", "20"],
+    args: ["--source", SOURCE, "--file", `boot.cfg:${SESSIONS}`, "--concurrency", "32", "--rto-ms", "200", "--rto-max-ms", "1000", "--retries", "20"],
   });
   const s = Number(process.hrtime.bigint() - t) / 1e9;
   const cpu = pids.map((p, i) => procCpuSeconds(p) - before[i]);
+  const primaryMain = mainThreadSeconds(srv.proc.pid) - mainBefore;
   const ok = r.ok ?? 0;
   const primary = cpu[0];
   const workers = cpu.slice(1).reduce((a, b) => a + b, 0);
@@ -101,6 +114,7 @@ async function round(bin, srv) {
     ok, failed: r.failed ?? SESSIONS - ok, seconds: +s.toFixed(3), perSecond: Math.round(ok / s),
     cpuUsPerSession: ok ? Math.round(((primary + workers) / ok) * 1e6) : null,
     primaryUsPerSession: ok ? Math.round((primary / ok) * 1e6) : null,
+    primaryMainUsPerSession: ok ? Math.round((primaryMain / ok) * 1e6) : null,
     workerUsPerSession: ok ? Math.round((workers / ok) * 1e6) : null,
   };
 }
@@ -119,7 +133,7 @@ try {
   for (let i = 0; i < ROUNDS; i++) {
     const r = await round(bin, srv);
     rounds.push(r);
-    say(`round ${i + 1}${i === 0 ? " (cold)" : ""}: ${r.ok} ok, ${r.perSecond}/s, CPU ${r.cpuUsPerSession} us/session (primary ${r.primaryUsPerSession}, workers ${r.workerUsPerSession})`);
+    say(`round ${i + 1}${i === 0 ? " (cold)" : ""}: ${r.ok} ok, ${r.perSecond}/s, CPU ${r.cpuUsPerSession} us/session (primary ${r.primaryUsPerSession} [main thread ${r.primaryMainUsPerSession}], workers ${r.workerUsPerSession})`);
   }
   // Warm: the later half of the rounds (the JIT keeps improving over the first few).
   const warm = rounds.slice(Math.max(1, Math.floor(ROUNDS / 2)));

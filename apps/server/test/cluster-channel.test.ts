@@ -65,6 +65,28 @@ describe("cluster datagram channel frames", () => {
   });
 });
 
+describe("FrameWriter.pushListener", () => {
+  it("writes the same LISTENER frame as push() does, between datagrams and across a new slab", () => {
+    const a = new FrameWriter();
+    const b = new FrameWriter();
+    const big = Buffer.alloc(40_000, 7);
+    for (const w of [a, b]) w.push(FrameKind.DATAGRAM, 1, 69, 4, "127.0.0.9", big);
+    a.pushListener(4_000_000_000, 6969, "fe80::1%eth0");
+    b.push(FrameKind.LISTENER, 4_000_000_000, 6969, 0, "fe80::1%eth0", Buffer.alloc(0));
+    for (const w of [a, b]) w.push(FrameKind.DATAGRAM, 2, 70, 6, "::1", big); // past 64 KiB: a new slab
+    a.pushListener(3, 69, "");
+    b.push(FrameKind.LISTENER, 3, 69, 0, "", Buffer.alloc(0));
+    const got = readAll([a.take()!]);
+    expect(got).toEqual(readAll([b.take()!]));
+    expect(got.map((f) => [f.kind, f.listener, f.address])).toEqual([
+      [FrameKind.DATAGRAM, 1, "127.0.0.9"],
+      [FrameKind.LISTENER, 4_000_000_000, "fe80::1%eth0"],
+      [FrameKind.DATAGRAM, 2, "::1"],
+      [FrameKind.LISTENER, 3, ""],
+    ]);
+  });
+});
+
 describe("FrameWriter slabs", () => {
   it("bytes taken never change: frames pushed after a take (in the same slab or a new one) go into the next take", () => {
     const w = new FrameWriter();

@@ -2,7 +2,7 @@
 // ledger (server-wide limits), as units.
 
 import { describe, expect, it } from "vitest";
-import { FlowTable, type RouteSlot } from "../src/cluster/routing.js";
+import { FlowTable, NOWHERE, type RouteSlot } from "../src/cluster/routing.js";
 import { SessionLedger } from "../src/cluster/ledger.js";
 import { workerShare } from "../src/cluster/cluster-worker.js";
 
@@ -23,6 +23,30 @@ describe("FlowTable", () => {
       expect(t.route(addr(i), 1, () => 0)).toEqual(r);
     }
     expect(t.size).toBe(50);
+  });
+
+  it("place() gives route()'s answer as a number (slot, -1 - slot to wait, NOWHERE) and asks the waiting count only of a slot not ready", () => {
+    const s = slots(3);
+    const t = new FlowTable(s, OPTS);
+    const a = addr(7);
+    const asked: number[] = [];
+    const waiting = (slot: number): number => (asked.push(slot), 0);
+    const home = t.home(a);
+    expect(t.place(a, 0, waiting)).toBe(home);
+    expect(asked).toEqual([]);
+    s[home].ready = false;
+    expect(t.place(a, 1, waiting)).toBe(-1 - home);
+    expect(asked).toEqual([home]);
+    // Too many waiting: the machine moves to a live slot.
+    const moved = t.place(a, 2, () => OPTS.waitMax);
+    expect(moved).toBeGreaterThanOrEqual(0);
+    expect(moved).not.toBe(home);
+    expect(t.route(a, 3, () => 0)).toEqual({ deliver: moved });
+    // No live slot and too many waiting: nowhere.
+    for (const x of s) x.ready = false;
+    const b = addr(8);
+    expect(t.place(b, 4, () => OPTS.waitMax)).toBe(NOWHERE);
+    expect(t.route(b, 5, () => OPTS.waitMax)).toBeUndefined();
   });
 
   it("a datagram for a slot that is not ready waits for it; at waitMax the machine moves to a live slot and stays there", () => {

@@ -208,7 +208,7 @@ export const SERVER_OPTIONS = {
   }),
   warmUpMs: option({
     ...int(0, 1_000), default: 500, unit: "ms",
-    description: "before the first listen() of a process (and in each cluster worker before it is ready), run real sessions against a private server on 127.0.0.1 for up to this long, so that the JIT has compiled the request path before the first client asks; counted nowhere (0: off)",
+    description: "before the first listen() of a process (and in each cluster worker before it is ready), run real sessions against a private server on 127.0.0.1 for up to this long, so that the JIT has compiled the request path before the first client asks (a cluster primary runs its own datagram path meanwhile, over private sockets); counted nowhere (0: off)",
   }),
   stallTimeoutMs: option({
     ...int(0, 86_400_000), default: 30_000, unit: "ms",

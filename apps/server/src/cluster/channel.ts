@@ -57,16 +57,8 @@ export class FrameWriter {
   push(kind: FrameKind, listener: number, port: number, family: number, address: string, payload: Uint8Array): void {
     const alen = address.length;
     const size = HEADER + alen + payload.length;
-    if (this.used + size > this.buf.length) {
-      // A new slab; the bytes not yet taken move with it (the old slab stays with what was taken from it).
-      const next = Buffer.allocUnsafe(Math.max(SLAB, this.used - this.base + size));
-      this.buf.copy(next, 0, this.base, this.used);
-      this.used -= this.base;
-      this.base = 0;
-      this.buf = next;
-    }
+    let o = this.reserve(size);
     const b = this.buf;
-    let o = this.used;
     b.writeUInt32BE(size - 4, o);
     b[o + 4] = kind;
     b[o + 5] = family;
@@ -75,10 +67,46 @@ export class FrameWriter {
     b.writeUInt32BE(listener, o + 8);
     b.writeUInt16BE(port, o + 12);
     o += HEADER;
-    b.write(address, o, alen, "latin1");
+    // A short ASCII address: a loop costs less than Buffer.write's way into native code.
+    for (let i = 0; i < alen; i++) b[o + i] = address.charCodeAt(i);
     o += alen;
     b.set(payload, o);
     this.used = o + payload.length;
+  }
+
+  /**
+   * A LISTENER frame (`local`: the socket's address, "" for a wildcard). Its
+   * own method, so that push() only ever sees the address strings node:dgram
+   * makes (the code the JIT compiles for it stays valid).
+   */
+  pushListener(listener: number, port: number, local: string): void {
+    const alen = local.length;
+    const size = HEADER + alen;
+    let o = this.reserve(size);
+    const b = this.buf;
+    b.writeUInt32BE(size - 4, o);
+    b[o + 4] = FrameKind.LISTENER;
+    b[o + 5] = 0;
+    b[o + 6] = alen;
+    b[o + 7] = 0;
+    b.writeUInt32BE(listener, o + 8);
+    b.writeUInt16BE(port, o + 12);
+    o += HEADER;
+    for (let i = 0; i < alen; i++) b[o + i] = local.charCodeAt(i);
+    this.used = o + alen;
+  }
+
+  /** Room for a frame of `size` bytes: where it starts in this.buf. */
+  private reserve(size: number): number {
+    if (this.used + size > this.buf.length) {
+      // A new slab; the bytes not yet taken move with it (the old slab stays with what was taken from it).
+      const next = Buffer.allocUnsafe(Math.max(SLAB, this.used - this.base + size));
+      this.buf.copy(next, 0, this.base, this.used);
+      this.used -= this.base;
+      this.base = 0;
+      this.buf = next;
+    }
+    return this.used;
   }
 
   /** The frames written since the last take (undefined when none): a view the writer never writes into again. */

@@ -232,26 +232,35 @@ export function workerShare(o: ServerOptions, workers: number): ServerOptions {
 
 /** The lists' share of the time: a report's lists cost this fraction of the time between them, at most. */
 const LISTS_SHARE = 1 / 1000;
-/** The longest the lists go without a report while they change, in ms. */
-const LISTS_MAX_INTERVAL_MS = 10_000;
+/** The longest the lists go without a report, in ms. */
+export const LISTS_MAX_INTERVAL_MS = 10_000;
 
 /**
- * When a report carries the live sessions and boot flows (the primary keeps
- * them of a worker that dies). Those lists are large (up to 200 flows of up
- * to 64 steps each): built, serialized and read by the primary every second
- * they took more CPU than the sessions they describe under a storm of small
- * sessions. So they go with the first report after they changed (a session
- * started or ended, an HTTP request; or LISTS_MAX_INTERVAL_MS passed, since
- * flows also end by idling), and no sooner after the last than their cost
- * allows: while building and sending them takes under 1 ms, with every
- * report (each second); above that, once per 1,000 times their cost, at most
- * LISTS_MAX_INTERVAL_MS apart. Counters, summary and metrics go with every
- * report.
+ * When a report carries the live sessions and boot flows: the primary keeps
+ * them of a worker that dies (live workers are asked for their lists when
+ * an admin client reads them). Those lists are large (up to 200 flows of up
+ * to 64 steps each), and building, sending and storing them is work for
+ * both processes that no request needs, so:
+ *
+ * - While no admin client watches them (`watched` false: nobody read the
+ *   sessions or flows in the last minute, no live stream), they go every
+ *   LISTS_MAX_INTERVAL_MS: a dead worker's lists are at most that old.
+ * - While one watches, they go with the first report after they changed (a
+ *   session started or ended, an HTTP request; or LISTS_MAX_INTERVAL_MS
+ *   passed, since flows also end by idling), and no sooner after the last
+ *   than their cost allows: while building and sending them takes under
+ *   1 ms, with every report (each second); above that, once per 1,000 times
+ *   their cost, at most LISTS_MAX_INTERVAL_MS apart.
+ *
+ * The first report carries them either way. Counters, summary and metrics
+ * go with every report.
  */
 export class ListsPacer {
   private lastAt = -Infinity;
   private costMs = 0;
   private mark = "";
+  /** Whether an admin client watches the sessions or flows (the primary says so). */
+  watched = false;
 
   private static markOf(s: ServerStatsLike): string {
     return `${s.sessionsStarted}/${s.sessionsOk + s.sessionsFailed + s.probes}/${s.httpRequests}`;
@@ -260,8 +269,9 @@ export class ListsPacer {
   /** Whether the lists go with a report made at `now` (ms, monotonic). */
   due(now: number, stats: ServerStatsLike): boolean {
     const since = now - this.lastAt;
-    if (since < Math.min(LISTS_MAX_INTERVAL_MS, this.costMs / LISTS_SHARE)) return false;
-    return since >= LISTS_MAX_INTERVAL_MS || ListsPacer.markOf(stats) !== this.mark;
+    if (since >= LISTS_MAX_INTERVAL_MS) return true;
+    if (!this.watched || since < this.costMs / LISTS_SHARE) return false;
+    return ListsPacer.markOf(stats) !== this.mark;
   }
 
   /** The lists went at `at`, building and sending them took `costMs`. */
@@ -406,7 +416,8 @@ export async function runWorker(): Promise<void> {
       return new PrometheusSerializer().serialize(resourceMetrics);
     };
     // The counters (and with an admin API the summary and metrics) every
-    // second, the live sessions and flows as ListsPacer lets, and all of it
+    // second, the live sessions and flows as ListsPacer lets (more often
+    // while the primary says an admin client watches them), and all of it
     // at a clean exit: what the primary keeps if this worker dies.
     const lists = new ListsPacer();
     const report = async (final = false): Promise<void> => {
@@ -516,6 +527,9 @@ export async function runWorker(): Promise<void> {
           break;
         case "subscribe":
           events.subscribe(m.on);
+          break;
+        case "watch":
+          lists.watched = m.on;
           break;
         case "admit":
           gate.admit(m.ids, m.ok, m.credit);

@@ -31,11 +31,12 @@ import {
   ENV_ADMISSION, ENV_ARGS, ENV_HTTP, ENV_REPORT, ENV_SLOT, ENV_WORKERS,
   type WorkerArgs, type Question, type ReloadAnswer, type ToPrimary, type ToWorker,
 } from "./protocol.js";
-import { FlowTable, type FlowTableOptions } from "./routing.js";
+import { FlowTable, NOWHERE, type FlowTableOptions } from "./routing.js";
 import { SessionLedger, type SessionLimits } from "./ledger.js";
 import { WorkerRecords } from "./records.js";
 import { CHANNEL_FD, FrameKind, FrameReader, FrameWriter, WORKER_STDIO } from "./channel.js";
 import { V8_FLAGS } from "./flags.js";
+import { WARM_LISTENER_ID, warmPath, type WarmPathHost, type WarmPathReport, type WarmSlot } from "./warm-path.js";
 
 export interface ClusterOptions {
   /** Worker processes (>= 1). */
@@ -57,6 +58,8 @@ export interface ClusterOptions {
   limits?: SessionLimits;
   /** Workers report sessions, flows, summary and metrics too (an admin API reads them), not only their counters. */
   fullReports?: boolean;
+  /** The primary's warm-up of its datagram path while the workers start (warm-path.ts), at most this long (0, the default: none). */
+  warmUpMs?: number;
 }
 
 
@@ -85,6 +88,8 @@ interface Slot {
   /** The worker's datagram channel (channel.ts) and the frames for it written this turn. */
   chan: Socket | undefined;
   frames: FrameWriter;
+  /** Writes this turn's frames to the channel (one write; scheduled with setImmediate by the first frame of a turn). */
+  flush: () => void;
   restartTimer: NodeJS.Timeout | undefined;
   /** Datagrams waiting for this worker to be ready (routing.ts). */
   waiting: Array<[Buffer, RemoteInfo, Listener]>;
@@ -94,10 +99,10 @@ interface Slot {
 /** Datagrams for one worker are dropped while this many bytes wait unwritten in its channel (the worker is not keeping up). */
 const MAX_UNSENT_BYTES = 8 * 1024 * 1024;
 const QUESTION_TIMEOUT_MS = 3000;
+/** How long after a read of the sessions or flows an admin client counts as watching them (workers then report their lists more often). */
+export const WATCH_MS = 60_000;
 /** Flow table defaults (the flow idle time and flows kept are the server's own --flow-idle-seconds and --flows-max). */
 export const ROUTING_DEFAULTS: FlowTableOptions = { idleMs: 60_000, max: 100_000, waitMs: 3000, waitMax: 4096 };
-
-const EMPTY = new Uint8Array(0);
 
 function workerEntry(): string {
   return join(dirname(fileURLToPath(import.meta.url)), "cluster-worker.js");
@@ -110,6 +115,26 @@ function tagSession(s: LiveSession, worker: number): LiveSession {
 
 function tagEvent(e: ServerEvent, worker: number): ServerEvent {
   return e.type === "flow" ? e : { ...e, session: tagSession(e.session, worker) };
+}
+
+/** Writes the frames a slot's writer holds to its channel (one write); dropped when the channel is gone. */
+function flushFrames(slot: { frames: FrameWriter; chan: Socket | undefined }): void {
+  const bytes = slot.frames.take();
+  const chan = slot.chan;
+  if (bytes && chan && !chan.destroyed) chan.write(bytes);
+}
+
+/**
+ * A worker slot. The warm-up's slots are made here too: objects of one shape
+ * and flush functions made at one place, so that the code the JIT compiled
+ * for them during the warm-up stays valid for the real slots.
+ */
+function newSlot(id: number, index: number): Slot {
+  const slot: Slot = {
+    id, index, worker: undefined, pid: undefined, ready: false, startedAt: 0, restarts: 0, quickDeaths: 0,
+    known: new Set(), chan: undefined, frames: new FrameWriter(), flush: () => flushFrames(slot), restartTimer: undefined, waiting: [], waitTimer: undefined,
+  };
+  return slot;
 }
 
 export class TftpCluster {
@@ -125,6 +150,11 @@ export class TftpCluster {
   private readonly sweeper: NodeJS.Timeout;
   private readonly subscribers = new Set<ServerEventListener>();
   private stopping = false;
+  /** Until when an admin client counts as watching the sessions and flows (the last read + WATCH_MS). */
+  private watchUntil = 0;
+  private watchTimer: NodeJS.Timeout | undefined;
+  /** What the workers were told of the watch. */
+  private watchOn = false;
   private exited: (() => void) | undefined;
   private readonly log: (line: string) => void;
   /** What the workers' telemetry exports (the first ready worker's start-up line). */
@@ -142,12 +172,7 @@ export class TftpCluster {
       recvBufferBytes: o.recvBufferBytes ?? 0,
       onMessage: (msg, rinfo, l) => this.route(msg, rinfo, l),
     });
-    for (let i = 1; i <= o.workers; i++) {
-      this.slots.push({
-        id: i, index: i - 1, worker: undefined, pid: undefined, ready: false, startedAt: 0, restarts: 0, quickDeaths: 0,
-        known: new Set(), chan: undefined, frames: new FrameWriter(), restartTimer: undefined, waiting: [], waitTimer: undefined,
-      });
-    }
+    for (let i = 1; i <= o.workers; i++) this.slots.push(newSlot(i, i - 1));
     this.table = new FlowTable(this.slots, { ...ROUTING_DEFAULTS, ...o.routing });
     this.ledger = o.limits
       ? new SessionLedger(o.limits, o.workers, {
@@ -191,7 +216,10 @@ export class TftpCluster {
   start(): Promise<void> {
     const execArgv = [...process.execArgv, ...V8_FLAGS.filter((f) => !process.execArgv.includes(f))];
     cluster.setupPrimary({ exec: workerEntry(), execArgv, serialization: "advanced", stdio: [...WORKER_STDIO] });
-    return new Promise<void>((resolve, reject) => {
+    // The primary warms its own path while the workers start; their readiness ends it.
+    const warm = new AbortController();
+    const warming = this.warmUp(this.o.warmUpMs ?? 0, warm.signal);
+    const started = new Promise<void>((resolve, reject) => {
       let waiting = this.slots.length;
       let failed = false;
       for (const slot of this.slots) {
@@ -209,6 +237,36 @@ export class TftpCluster {
         });
       }
     });
+    return started.finally(() => {
+      warm.abort();
+      return warming;
+    });
+  }
+
+  /** What the last warm-up of the primary's path did (undefined before one ran). */
+  warmUpReport: WarmPathReport | undefined;
+
+  /**
+   * Runs the primary's datagram path over private loopback sockets for up
+   * to `budgetMs` (warm-path.ts); start() does it while the workers start.
+   */
+  async warmUp(budgetMs: number, signal?: AbortSignal): Promise<WarmPathReport> {
+    const host: WarmPathHost = {
+      deliver: (slot, msg, rinfo, l) => this.deliver(slot, msg, rinfo, l),
+      sendOut: (listener, packet, port, address) => this.sendOut(listener, packet, port, address),
+      register: (l) => {
+        if (l) this.byId.set(WARM_LISTENER_ID, l);
+        else this.byId.delete(WARM_LISTENER_ID);
+      },
+      slot: (index, chan) => {
+        const slot = newSlot(0, index);
+        slot.ready = true;
+        slot.chan = chan;
+        return slot;
+      },
+    };
+    this.warmUpReport = await warmPath(host, budgetMs, signal);
+    return this.warmUpReport;
   }
 
   private fork(slot: Slot, first?: { ready: () => void; failed: (error: string) => void }): void {
@@ -248,6 +306,7 @@ export class TftpCluster {
           this.telemetry ||= m.telemetry;
           this.release(slot);
           if (this.subscribers.size) this.post(slot, { t: "subscribe", on: true });
+          if (this.watchOn) this.post(slot, { t: "watch", on: true });
           if (first) first.ready();
           else this.log(`tftpkit worker ${slot.id} (pid ${m.pid}) ready`);
           break;
@@ -386,37 +445,30 @@ export class TftpCluster {
     return slot.ready ? slot : this.slots.find((s) => s.ready);
   }
 
+  /** Datagrams waiting for a slot (FlowTable.place reads it only when the slot is not ready). */
+  private readonly waitingFor = (i: number): number => this.slots[i].waiting.length;
+
   private route(msg: Buffer, rinfo: RemoteInfo, l: Listener): void {
-    const r = this.table.route(rinfo.address, Date.now(), (i) => this.slots[i].waiting.length);
-    if (r === undefined) {
-      this.dropped++; // no live worker and too many waiting already
-      return;
-    }
-    if ("wait" in r) this.hold(this.slots[r.wait], msg, rinfo, l);
-    else this.deliver(this.slots[r.deliver], msg, rinfo, l);
+    const c = this.table.place(rinfo.address, Date.now(), this.waitingFor);
+    if (c >= 0) this.deliver(this.slots[c], msg, rinfo, l);
+    else if (c === NOWHERE) this.dropped++; // no live worker and too many waiting already
+    else this.hold(this.slots[-1 - c], msg, rinfo, l);
   }
 
-  private deliver(slot: Slot, msg: Buffer, rinfo: RemoteInfo, l: Listener): void {
+  private deliver(slot: Slot | WarmSlot, msg: Buffer, rinfo: RemoteInfo, l: Listener): void {
     const chan = slot.chan;
     if (!chan || chan.writableLength > MAX_UNSENT_BYTES) {
       this.dropped++;
       return;
     }
     const f = slot.frames;
-    if (f.empty) setImmediate(() => this.flush(slot, chan));
-    if (!this.byId.has(l.id)) this.byId.set(l.id, l);
+    if (f.empty) setImmediate(slot.flush);
     if (!slot.known.has(l.id)) {
       slot.known.add(l.id);
-      f.push(FrameKind.LISTENER, l.id, l.port, 0, l.local ?? "", EMPTY);
+      if (!this.byId.has(l.id)) this.byId.set(l.id, l);
+      f.pushListener(l.id, l.port, l.local ?? "");
     }
     f.push(FrameKind.DATAGRAM, l.id, rinfo.port, rinfo.family === "IPv6" ? 6 : 4, rinfo.address, msg);
-  }
-
-  /** Writes this turn's frames to the worker's channel (one write). */
-  private flush(slot: Slot, chan: Socket): void {
-    const bytes = slot.frames.take();
-    if (!bytes || slot.chan !== chan || chan.destroyed) return;
-    chan.write(bytes);
   }
 
   private post(slot: Slot, m: ToWorker): void {
@@ -475,8 +527,37 @@ export class TftpCluster {
     return this.records.metrics();
   }
 
+  /** Whether an admin client watches the sessions or flows: it read them in the last WATCH_MS, or listens to the events. */
+  get watching(): boolean {
+    return this.watchOn;
+  }
+
+  /**
+   * A read of the sessions or flows (or a listener of the events): while an
+   * admin client watches, workers report their lists as often as their cost
+   * allows, otherwise every 10 s (ListsPacer in cluster-worker.ts).
+   */
+  private watch(): void {
+    this.watchUntil = Date.now() + WATCH_MS;
+    this.updateWatch();
+  }
+
+  private updateWatch(): void {
+    const on = this.subscribers.size > 0 || Date.now() < this.watchUntil;
+    if (this.watchTimer) clearTimeout(this.watchTimer);
+    this.watchTimer = undefined;
+    if (on && this.subscribers.size === 0) {
+      this.watchTimer = setTimeout(() => this.updateWatch(), Math.max(1, this.watchUntil - Date.now()));
+      this.watchTimer.unref();
+    }
+    if (on === this.watchOn) return;
+    this.watchOn = on;
+    for (const s of this.slots) if (s.ready) this.post(s, { t: "watch", on });
+  }
+
   /** Sessions running now in every worker (`worker` = its slot), then those of workers that died as of their last report (`lost: true`). */
   async liveSessions(): Promise<LiveSession[]> {
+    this.watch();
     const out: LiveSession[] = [];
     for (const a of await this.ask<LiveSession[]>("sessions")) for (const s of a.v ?? []) out.push(tagSession(s, a.slot.id));
     out.sort((a, b) => a.startedAt - b.startedAt);
@@ -486,6 +567,7 @@ export class TftpCluster {
 
   /** Boot flows of every worker, newest first, those of workers that died as of their last report (`lost: true`). */
   async flows(q: FlowQuery = {}): Promise<BootFlow[]> {
+    this.watch();
     const out: BootFlow[] = [];
     for (const a of await this.ask<BootFlow[]>("flows", q)) out.push(...(a.v ?? []));
     out.push(...this.records.lostFlows(q));
@@ -501,9 +583,12 @@ export class TftpCluster {
   subscribe(fn: ServerEventListener): () => void {
     this.subscribers.add(fn);
     if (this.subscribers.size === 1) for (const s of this.slots) if (s.ready) this.post(s, { t: "subscribe", on: true });
+    this.updateWatch();
     return () => {
       if (!this.subscribers.delete(fn) || this.subscribers.size > 0) return;
       for (const s of this.slots) if (s.ready) this.post(s, { t: "subscribe", on: false });
+      // The stream's watcher counts as one who just read the lists.
+      this.watch();
     };
   }
 
@@ -534,6 +619,8 @@ export class TftpCluster {
 
   private cancelRestarts(): void {
     clearInterval(this.sweeper);
+    if (this.watchTimer) clearTimeout(this.watchTimer);
+    this.watchTimer = undefined;
     for (const s of this.slots) {
       if (s.restartTimer) clearTimeout(s.restartTimer);
       s.restartTimer = undefined;

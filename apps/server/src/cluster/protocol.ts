@@ -37,6 +37,8 @@ export type ToWorker =
   | { t: "drain"; graceMs: number }
   /** Whether the primary has event subscribers (workers emit events only while it has). */
   | { t: "subscribe"; on: boolean }
+  /** Whether an admin client watches the sessions or flows (reports then carry the lists as often as their cost allows; see ListsPacer). */
+  | { t: "watch"; on: boolean }
   /** A connection to the HTTP stage (the socket travels as the message's handle), from a client this worker owns. */
   | { t: "http" }
   /** Answers to "acquire": ok[i] for ids[i]; `credit`: session starts the worker may now admit by itself. */
@@ -50,7 +52,8 @@ export type ToWorker =
  * What a worker reports every REPORT_INTERVAL_MS and when it exits cleanly:
  * what the primary keeps of it if it dies. Fields other than stats only when
  * the primary serves an admin API; the lists (live sessions, boot flows) not
- * in every report (see ListsPacer in cluster-worker.ts), and as JSON text:
+ * in every report (see ListsPacer in cluster-worker.ts: every 10 s, more
+ * often while an admin client watches them), and as JSON text:
  * the primary reads them only if the worker dies, and until then holds one
  * string instead of thousands of objects its garbage collector would walk.
  */

@@ -52,6 +52,9 @@ interface Entry {
 /** Where a datagram goes: a ready slot, or wait for this (not ready) slot, or nowhere (no worker at all). */
 export type Route = { deliver: number } | { wait: number } | undefined;
 
+/** FlowTable.place(): the datagram goes nowhere (no live worker, too many waiting). */
+export const NOWHERE = -0x80000000;
+
 export class FlowTable {
   private readonly table = new Map<string, Entry>();
   /** Machines moved to another worker (waited too long, or their worker died). */
@@ -90,6 +93,17 @@ export class FlowTable {
    * already waiting for the machine's slot (at waitMax the machine moves).
    */
   route(address: string, now: number, waiting: (slot: number) => number): Route {
+    const c = this.place(address, now, waiting);
+    return c === NOWHERE ? undefined : c >= 0 ? { deliver: c } : { wait: -1 - c };
+  }
+
+  /**
+   * route() as a number, for the primary's per-datagram path (no object per
+   * datagram): the slot index to deliver to (>= 0), -1 - slot to wait for a
+   * slot that is not ready, or NOWHERE. `waiting` is read only when the
+   * machine's slot is not ready.
+   */
+  place(address: string, now: number, waiting: (slot: number) => number): number {
     let e = this.table.get(address);
     if (!e) {
       if (this.table.size >= this.o.max) {
@@ -101,9 +115,10 @@ export class FlowTable {
     } else {
       e.seen = now;
     }
-    if (this.slots[e.slot].ready) return { deliver: e.slot };
-    if (waiting(e.slot) < this.o.waitMax) return { wait: e.slot };
-    return this.move(address, e);
+    if (this.slots[e.slot].ready) return e.slot;
+    if (waiting(e.slot) < this.o.waitMax) return -1 - e.slot;
+    const r = this.move(address, e);
+    return r === undefined ? NOWHERE : "deliver" in r ? r.deliver : -1 - r.wait;
   }
 
   /** A datagram that waited `waitMs` for `slot`: its machine moves to a live slot (if it is still on that one). */

@@ -89,6 +89,7 @@ export async function serveCluster(args: ParsedArgs, config: Config, workers: nu
     http: http ? { host: wildcard ? undefined : http.address.address, port: http.address.port } : undefined,
     ...primaryBounds(config),
     fullReports: parseAdminAddress(config.admin) !== undefined,
+    warmUpMs: config.warmUpMs,
   });
   const addr = await cluster.listen({ host: config.host, port: config.port }).catch((err: unknown) => {
     http?.server.close();

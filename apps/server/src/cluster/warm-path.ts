@@ -1,0 +1,212 @@
+// The primary's warm-up: while its workers start (each warms its own
+// session path, cluster-worker.ts), the primary runs its own per-datagram
+// path many times over private sockets, so that the JIT has compiled it
+// before the first machine asks. Without it the primary's first few
+// thousand requests cost 2-3x the CPU of a warm primary's.
+//
+// The path run is the real one, on private ends: a UDP datagram received by
+// node:dgram, placed by a FlowTable (its own, of two private slots), framed
+// by the cluster's own deliver() into a FrameWriter and written once per
+// turn to a stream socket; the far end of that stream (a private unix
+// socket connection, standing in for a worker) reads the frames with a
+// FrameReader and sends each payload back through the private UDP socket,
+// as a worker's single-port answers leave. Everything is private: UDP on
+// 127.0.0.1 at ephemeral ports, the stream in Linux's abstract socket
+// namespace (elsewhere loopback TCP); nothing reaches the listening sockets, the flow table,
+// the workers, the counters or the logs.
+//
+// Bounded: at most WARM_PATH_MAX_DATAGRAMS datagrams and `budgetMs` (at most
+// WARM_PATH_MAX_MS), whichever comes first; stopped at once by the signal
+// (the workers are ready). A warm-up that cannot run (no loopback) is
+// skipped: it never fails the start.
+
+import { createSocket, type RemoteInfo, type Socket as UdpSocket } from "node:dgram";
+import { createServer, connect, type Server, type Socket } from "node:net";
+import { setFlagsFromString } from "node:v8";
+import type { Listener } from "@tftpkit/server/internal";
+import { FrameKind, FrameReader, type FrameWriter } from "./channel.js";
+import { FlowTable, NOWHERE, type RouteSlot } from "./routing.js";
+
+/** The longest primary warm-up. */
+export const WARM_PATH_MAX_MS = 1000;
+/** Datagrams a primary warm-up sends at most. */
+export const WARM_PATH_MAX_DATAGRAMS = 5000;
+/** Datagrams in flight at once. */
+const LANES = 16;
+/** The warm-up listener's id in frames: never one of the UdpListeners' (they count up from 1). */
+export const WARM_LISTENER_ID = 0xffffffff;
+
+/**
+ * While the warm-up runs, V8 optimizes a function after 1/16 of its usual
+ * "interrupt budget" (as the workers' warm-up does); the budget is put back
+ * after it.
+ */
+const WARM_INTERRUPT_BUDGET = 4096;
+const DEFAULT_INTERRUPT_BUDGET = 67_584;
+
+function interruptBudget(): number {
+  for (const a of process.execArgv) {
+    const m = /^--interrupt[-_]budget=(\d+)$/.exec(a);
+    if (m) return Number(m[1]);
+  }
+  return DEFAULT_INTERRUPT_BUDGET;
+}
+
+function setInterruptBudget(n: number): void {
+  try {
+    setFlagsFromString(`--interrupt-budget=${n}`);
+  } catch {
+    // A runtime without the flag: the warm-up runs at the usual budget.
+  }
+}
+
+/** A slot of the warm-up: what deliver() uses of a worker's slot. */
+export interface WarmSlot extends RouteSlot {
+  chan: Socket | undefined;
+  frames: FrameWriter;
+  flush: () => void;
+  known: Set<number>;
+}
+
+/** The cluster's side of the path (TftpCluster implements it with its own methods). */
+export interface WarmPathHost {
+  /** The cluster's deliver(): frames a datagram for a slot. */
+  deliver(slot: WarmSlot, msg: Buffer, rinfo: RemoteInfo, l: Listener): void;
+  /** The cluster's sendOut(): sends a worker's answer through a listener. */
+  sendOut(listener: number, packet: Buffer, port: number, address: string): void;
+  /** Makes the private listener known to sendOut (and forgets it with undefined). */
+  register(l: Listener | undefined): void;
+  /** A ready slot writing to `chan`, made as the cluster makes its real ones. */
+  slot(index: number, chan: Socket): WarmSlot;
+}
+
+/** What a primary warm-up did. */
+export interface WarmPathReport {
+  /** Datagrams that made the whole trip (client -> primary path -> stream -> back to the client). */
+  datagrams: number;
+  ms: number;
+}
+
+/** A read request, as the clients' first datagram is. */
+const RRQ = Buffer.from("\x00\x01warm-up.cfg\x00octet\x00blksize\x001468\x00tsize\x000\x00", "latin1");
+
+const udp = (): Promise<UdpSocket> =>
+  new Promise((resolve, reject) => {
+    const s = createSocket("udp4");
+    s.once("error", reject);
+    s.bind({ port: 0, address: "127.0.0.1", exclusive: true }, () => {
+      s.off("error", reject);
+      s.on("error", () => {});
+      resolve(s);
+    });
+  });
+
+/** Runs the primary's per-datagram path until the budget, the count or the signal ends it. */
+export async function warmPath(host: WarmPathHost, budgetMs: number, signal?: AbortSignal, now: () => number = Date.now): Promise<WarmPathReport> {
+  const t0 = now();
+  const report: WarmPathReport = { datagrams: 0, ms: 0 };
+  const limitMs = Math.max(0, Math.min(WARM_PATH_MAX_MS, budgetMs));
+  if (limitMs <= 0 || signal?.aborted) return report;
+  let server: UdpSocket | undefined;
+  let client: UdpSocket | undefined;
+  let sink: Server | undefined;
+  let far: Socket | undefined;
+  let near: Socket | undefined;
+  const budget = interruptBudget();
+  setInterruptBudget(WARM_INTERRUPT_BUDGET);
+  try {
+    server = await udp();
+    client = await udp();
+    const farEnd = new Promise<Socket>((resolve) => {
+      sink = createServer((s) => resolve(s));
+    });
+    // A unix socket in Linux's abstract namespace, as the workers' channels are (a stream of the same
+    // kind keeps the write path the JIT compiles monomorphic); elsewhere loopback TCP.
+    const path = process.platform === "linux" ? `\0tftpkit-warm-path-${process.pid}-${Math.random().toString(36).slice(2)}` : undefined;
+    const listen = (o: { path: string } | { host: string; port: number }): Promise<void> =>
+      new Promise<void>((resolve, reject) => {
+        sink!.once("error", reject);
+        sink!.listen(o, () => {
+          sink!.off("error", reject);
+          resolve();
+        });
+      });
+    let at: { path: string } | { host: string; port: number };
+    try {
+      if (!path) throw new Error("no abstract unix sockets here");
+      await listen({ path });
+      at = { path };
+    } catch {
+      await listen({ host: "127.0.0.1", port: 0 });
+      const a = sink!.address();
+      if (!a || typeof a === "string") return report;
+      at = { host: "127.0.0.1", port: a.port };
+    }
+    near = connect(at);
+    near.on("error", () => {});
+    far = await farEnd;
+    far.on("error", () => {});
+    const listener: Listener = { id: WARM_LISTENER_ID, socket: server, local: "127.0.0.1", port: server.address().port };
+    host.register(listener);
+    const slots = [host.slot(0, near), host.slot(1, near)];
+    // Machines come and go in the table as in a boot storm: every other datagram is of one of 16
+    // machines, the rest of 256 in turn (the datagrams themselves all come from 127.0.0.1), in a
+    // table of 64: both a known machine and a new one are looked up many times.
+    const table = new FlowTable(slots, { idleMs: 60_000, max: 64, waitMs: 3000, waitMax: 16 });
+    const machines = Array.from({ length: 256 }, (_, i) => `127.0.${i >> 4}.${i & 15}`);
+    let turn = 0;
+    const none = (): number => 0;
+    server.on("message", (msg, rinfo) => {
+      const k = turn++;
+      const c = table.place(k & 1 ? machines[k & 15] : machines[(k >> 1) & 255], Date.now(), none);
+      if (c !== NOWHERE && c >= 0) host.deliver(slots[c], msg, rinfo, listener);
+    });
+    const reader = new FrameReader();
+    far.on("data", (chunk: Buffer) =>
+      reader.feed(chunk, (f) => {
+        if (f.kind === FrameKind.DATAGRAM) host.sendOut(f.listener, f.payload, f.port, f.address);
+      }),
+    );
+    const port = listener.port;
+    let sent = 0;
+    await new Promise<void>((resolve) => {
+      const c = client!;
+      let done = false;
+      const finish = (): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", finish);
+        resolve();
+      };
+      const timer = setTimeout(finish, limitMs);
+      signal?.addEventListener("abort", finish);
+      if (signal?.aborted) return finish(); // while the sockets were made
+      const send = (): void => {
+        if (done) return;
+        if (sent >= WARM_PATH_MAX_DATAGRAMS || now() - t0 >= limitMs) return finish();
+        sent++;
+        c.send(RRQ, port, "127.0.0.1");
+      };
+      c.on("message", () => {
+        report.datagrams++;
+        send();
+      });
+      for (let i = 0; i < LANES; i++) send();
+    });
+  } catch {
+    // No loopback, no ephemeral port: the primary starts without its warm-up.
+  } finally {
+    setInterruptBudget(budget);
+    host.register(undefined);
+    near?.destroy();
+    far?.destroy();
+    await Promise.all([
+      new Promise<void>((r) => (sink ? sink.close(() => r()) : r())),
+      new Promise<void>((r) => (server ? server.close(() => r()) : r())),
+      new Promise<void>((r) => (client ? client.close(() => r()) : r())),
+    ]);
+    report.ms = now() - t0;
+  }
+  return report;
+}
