@@ -483,7 +483,9 @@ export async function runWorker(): Promise<void> {
     const intake = new Intake((f) => {
       const relay = relays.get(f.listener);
       if (!relay) return;
-      const rinfo: RemoteInfo = { address: f.address, port: f.port, family: f.family === 6 ? "IPv6" : "IPv4", size: f.payload.length };
+      // The keys in node:dgram's order (address, family, port, size): the same object shape as the
+      // warm-up's datagrams had, so the JIT's code for the request path fits both.
+      const rinfo: RemoteInfo = { address: f.address, family: f.family === 6 ? "IPv6" : "IPv4", port: f.port, size: f.payload.length };
       server.receive(f.payload, rinfo, relay);
     });
     const reader = new FrameReader();
