@@ -1,7 +1,7 @@
 // The `tftpkit` command.
 
 import { availableParallelism } from "node:os";
-import { HttpStage, createServer, type SessionStats } from "@tftpkit/server";
+import { HttpStage, createServer } from "@tftpkit/server";
 import { parseAdminAddress, readTokenFile, type AdminServer } from "./admin/admin.js";
 import { serverAdminSource, type ReloadResult } from "./admin/source.js";
 import { flagsToInput, parseServeArgs, usage, UsageError, type ParsedArgs } from "./config/args.js";
@@ -13,7 +13,7 @@ import { checkRoots, dropPrivileges, httpListenError, listenError, lookupAccount
 import { formatSession } from "./observe/session-log.js";
 import { resolveConfig, version } from "./config/settings.js";
 import { startTelemetry } from "./observe/telemetry.js";
-import { warmUpHooks } from "./observe/warm-up-hooks.js";
+import { SessionLog, warmUpHooks } from "./observe/warm-up-hooks.js";
 
 export { flagsToInput };
 
@@ -69,9 +69,7 @@ export async function serve(argv: string[]): Promise<number> {
   let log = logOf(config);
   const logLines = new LineWriter();
   process.once("exit", logLines.flush);
-  const onSessionEnd = (s: SessionStats): void => {
-    if (log !== "off") logLines.write(formatSession(s, log));
-  };
+  const sessionLog = new SessionLog(logLines, () => log);
   const adminAt = parseAdminAddress(config.admin);
   // The bearer token of POST /api/v1/drain and /reload: read before privileges are dropped; a bad file stops the start.
   const readToken = (c: Config): Promise<string | undefined> => (c.adminTokenFile ? readTokenFile(c.adminTokenFile) : Promise.resolve(undefined));
@@ -81,8 +79,8 @@ export async function serve(argv: string[]): Promise<number> {
   // Where the HTTP stage listens, for handler modules (set once it is bound).
   let httpShown: { host: string | undefined; port: number } | undefined;
   const extras = {
-    onSessionEnd, instrumentation: telemetry.instrumentation, http: () => httpShown,
-    warmUpHooks: warmUpHooks(() => log, telemetry),
+    onSessionEnd: sessionLog.onSessionEnd, instrumentation: telemetry.instrumentation, http: () => httpShown,
+    warmUpHooks: warmUpHooks(sessionLog, telemetry),
   };
   let server: ReturnType<typeof createServer>;
   try {

@@ -6,6 +6,7 @@ import { describe, expect, it, vi } from "vitest";
 import type { SessionStats } from "@tftpkit/server";
 import { formatSession } from "../src/observe/session-log.js";
 import { FLUSH_CHARS, LineWriter } from "../src/observe/log-writer.js";
+import { SessionLog, warmUpHooks } from "../src/observe/warm-up-hooks.js";
 
 const base: SessionStats = {
   id: 42, kind: "read", peer: { address: "192.0.2.9", port: 2000 }, local: { address: "192.0.2.1", port: 69 },
@@ -98,5 +99,26 @@ describe("LineWriter", () => {
     expect(writes).toEqual([writes[0], "tail\n"]);
     w.flush(); // nothing gathered: no empty write
     expect(writes).toHaveLength(2);
+  });
+
+  it("the warm-up calls the server's own hook, which writes nothing until the warm-up has ended", () => {
+    const { writes, out } = sink();
+    const w = new LineWriter(out);
+    let format: "json" | "text" | "off" = "json";
+    const log = new SessionLog(w, () => format, 2);
+    const hooks = warmUpHooks(log, { instrumentation: undefined, tracing: false })();
+    expect(hooks.onSessionEnd).toBe(log.onSessionEnd);
+    hooks.onSessionEnd!(base);
+    w.flush();
+    expect(writes).toEqual([]);
+    hooks.ended!();
+    log.onSessionEnd(base);
+    w.flush();
+    expect(writes).toHaveLength(1);
+    expect(JSON.parse(writes[0])).toEqual(expected(base, 2));
+    format = "off";
+    log.onSessionEnd(base);
+    w.flush();
+    expect(writes).toHaveLength(1);
   });
 });

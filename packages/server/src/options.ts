@@ -35,16 +35,24 @@ export interface Admission {
 
 /**
  * The warm-up's own hooks (see warmUpMs): of the same kind as the server's
- * onSessionEnd and instrumentation but writing nowhere (a log line formatted
- * and dropped, telemetry providers without exporters), so that the warm-up
- * runs the code real sessions run and the JIT does not have to compile it
- * again when the first real session takes a branch the warm-up never took.
+ * onSessionEnd and instrumentation, or the same functions, but writing
+ * nowhere (a log line formatted and dropped, telemetry providers without
+ * exporters), so that the warm-up runs the code real sessions run and the
+ * JIT does not have to compile it again when the first real session takes a
+ * branch the warm-up never took or calls a function it never called.
  */
 export interface WarmUpHooks {
   onSessionEnd?: (stats: SessionStats) => void;
   instrumentation?: Instrumentation;
   /** An admission of the same kind as the server's that admits every warm-up session by itself (never asks anyone). */
   admission?: Admission;
+  /**
+   * Called once the warm-up has ended and its private server is closed. A
+   * hook that is the server's own function (the same onSessionEnd, which
+   * then keeps the JIT's code for the server's call of it valid) writes
+   * nothing until this is called.
+   */
+  ended?: () => void;
 }
 
 export type PathRewrite = (
@@ -242,6 +250,14 @@ export type ResolvedOptions = OptionsResolved<ServerOptionTable> & {
 
 /** The defaults of every option that has one. */
 export const SERVER_DEFAULTS = defaultsOf(SERVER_OPTIONS) as Readonly<Required<Pick<ServerOptions, DefaultedKeys>>>;
+
+/**
+ * Every declared option, undefined, in declaration order: spread first, it
+ * gives every server's resolved options the same keys in the same order
+ * whatever was given (and so one hidden class), and the code the JIT
+ * compiled for one server's sessions (the warm-up's) fits another's.
+ */
+const ALL_KEYS: Readonly<Record<string, undefined>> = Object.freeze(Object.fromEntries(Object.keys(SERVER_OPTIONS).map((k) => [k, undefined])));
 type DefaultedKeys = { [K in keyof ServerOptionTable]: ServerOptionTable[K] extends { default: unknown } ? K : never }[keyof ServerOptionTable];
 
 export { TftpConfigError };
@@ -257,7 +273,7 @@ export function resolveOptions(given: ServerOptions): ResolvedOptions {
   if (!o.root && !o.handler) problem(ConfigErrorCode.MISSING, "root", "either root or handler is required");
   if (o.allowWrite && !o.root && !o.writeHandler) problem(ConfigErrorCode.MISSING, "root", "allowWrite needs a root (or give a writeHandler)");
   if (problems.length) throw new TftpConfigError(problems);
-  const v = { ...SERVER_DEFAULTS, ...values } as OptionsResolved<ServerOptionTable>;
+  const v = { ...ALL_KEYS, ...SERVER_DEFAULTS, ...values } as OptionsResolved<ServerOptionTable>;
   return Object.freeze({
     ...v,
     refuseOptions: Object.freeze([...v.refuseOptions]),

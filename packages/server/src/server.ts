@@ -120,6 +120,60 @@ function setupOf(options: ResolvedOptions): Setup {
   };
 }
 
+/** What ServerHost reaches of its server (private to TftpServer otherwise). */
+interface HostedServer {
+  readonly setup: Setup;
+  readonly counters: ServerStats;
+  sessionEnded(session: Session, stats: SessionStats): void;
+}
+
+/**
+ * What a server's sessions see of it. A class rather than an object literal
+ * of closures: every server's host runs the same getter and method code, so
+ * the code the JIT compiled for sessions during the warm-up (on the warm-up's
+ * private server) stays valid for the real server's sessions. With closures
+ * made per server, each call site met a new function on the first real
+ * session and threw that code away.
+ */
+class ServerHost implements SessionHost {
+  constructor(
+    private readonly server: HostedServer,
+    readonly scheduler: Scheduler,
+    readonly buffers: SessionBuffers,
+    readonly socketPool: SocketPool,
+    readonly fileReads: FileReadCounters,
+    readonly rttMemory: RttMemory,
+  ) {}
+
+  get options(): ResolvedOptions {
+    return this.server.setup.options;
+  }
+
+  get handler(): ReadHandler {
+    return this.server.setup.handler;
+  }
+
+  get writeHandler(): WriteHandler | undefined {
+    return this.server.setup.writeHandler;
+  }
+
+  get fileCache(): FileCache | undefined {
+    return this.server.setup.fileCache;
+  }
+
+  sessionEnded(session: Session, stats: SessionStats): void {
+    this.server.sessionEnded(session, stats);
+  }
+
+  countUnknownTid(): void {
+    this.server.counters.unknownTidPackets++;
+  }
+
+  countMalformed(): void {
+    this.server.counters.malformedPackets++;
+  }
+}
+
 export class TftpServer {
   private setup: Setup;
   private readonly scheduler: Scheduler;
@@ -158,21 +212,8 @@ export class TftpServer {
     this.socketPool = new SocketPool(resolved.sessionSocketPool);
     this.buffers = new SessionBuffers(resolved.sessionBufferBudgetBytes);
     this.setup = this.apply(resolved);
-    const setup = (): Setup => this.setup;
-    this.host = {
-      get options() { return setup().options; },
-      get handler() { return setup().handler; },
-      get writeHandler() { return setup().writeHandler; },
-      get fileCache() { return setup().fileCache; },
-      scheduler: this.scheduler,
-      buffers: this.buffers,
-      socketPool: this.socketPool,
-      fileReads: this.fileReads,
-      rttMemory: new RttMemory(resolved.rttMemoryEntries, resolved.rttMemoryTtlSeconds * 1000),
-      sessionEnded: (session, stats) => this.sessionEnded(session, stats),
-      countUnknownTid: () => void this.counters.unknownTidPackets++,
-      countMalformed: () => void this.counters.malformedPackets++,
-    };
+    this.host = new ServerHost(this as unknown as HostedServer, this.scheduler, this.buffers, this.socketPool, this.fileReads,
+      new RttMemory(resolved.rttMemoryEntries, resolved.rttMemoryTtlSeconds * 1000));
   }
 
   /** The options in force (resolved, with defaults), as new sessions get them. */
@@ -301,6 +342,11 @@ export class TftpServer {
     this.warming = w;
     void done.finally(() => {
       if (this.warming === w) this.warming = undefined;
+      try {
+        hooks.ended?.();
+      } catch {
+        // A hook that throws changes nothing here.
+      }
     });
     return done;
   }

@@ -3,6 +3,7 @@
 
 import { afterEach, describe, expect, it } from "vitest";
 import { TftpConfigError, createServer } from "../src/index.js";
+import { resolveOptions } from "../src/options.js";
 import { UdpClient, closeAllClients, get, rrq } from "./helpers/client.js";
 import { bytes, closeAllServers, rootMaker, startServer } from "./helpers/server.js";
 
@@ -66,5 +67,30 @@ describe("server options", () => {
     const s = await srv.sessionOf(c.port);
     expect(s.outcome).toBe("timeout");
     expect(s.retransmits).toBe(0);
+  });
+
+  it("every server's resolved options have the same keys in the same order, whatever was given and in whatever order", () => {
+    const a = resolveOptions({ root, timeoutSeconds: 2, onSessionEnd: () => {} });
+    const b = resolveOptions({ warmUpMs: 0, handler: () => Buffer.alloc(1), maxFlows: 5, root });
+    expect(Object.keys(a)).toEqual(Object.keys(b));
+    expect(a.timeoutSeconds).toBe(2);
+    expect(b.maxFlows).toBe(5);
+    expect(a.handler).toBeUndefined();
+  });
+
+  it("two servers' sessions reach their server through the same getter and method code (one class, no closures per server)", async () => {
+    const one = createServer({ root, warmUpMs: 0 });
+    const two = createServer({ root, warmUpMs: 0, timeoutSeconds: 3 });
+    const hostOf = (s: object): object => (s as unknown as { host: object }).host;
+    const proto = Object.getPrototypeOf(hostOf(one)) as object;
+    expect(Object.getPrototypeOf(hostOf(two))).toBe(proto);
+    for (const own of [hostOf(one), hostOf(two)]) {
+      for (const k of Object.getOwnPropertyNames(own)) expect(typeof (own as Record<string, unknown>)[k]).not.toBe("function");
+    }
+    // Each still sees its own server's options.
+    expect((hostOf(one) as { options: { timeoutSeconds: number } }).options.timeoutSeconds).not.toBe(3);
+    expect((hostOf(two) as { options: { timeoutSeconds: number } }).options.timeoutSeconds).toBe(3);
+    await one.close();
+    await two.close();
   });
 });

@@ -172,4 +172,34 @@ describe("warm-up", () => {
       else process.env.TMPDIR = prev;
     }
   });
+
+  it("its clients are many machines, each a few reads from one socket: several loopback addresses (on Linux), fewer ports than reads", async () => {
+    const peers: SessionStats["peer"][] = [];
+    const make = (files: { root: string } | { handler: unknown }): WarmUpServer =>
+      createServer({ ...(files as { root: string }), timeoutSeconds: 0.2, warmUpMs: 0, onSessionEnd: (s) => peers.push(s.peer) });
+    const report = await warmUp(make, 300);
+    expect(report.sessions).toBeGreaterThan(16);
+    expect(peers.length).toBeGreaterThanOrEqual(report.sessions);
+    const addresses = new Set(peers.map((p) => p.address));
+    for (const a of addresses) expect(a).toMatch(/^127\.0\.0\.\d+$/);
+    if (process.platform === "linux") expect(addresses.size).toBeGreaterThan(1);
+    // A lane keeps its socket for several reads: fewer client ports than sessions.
+    const sockets = new Set(peers.map((p) => `${p.address}:${p.port}`));
+    expect(sockets.size).toBeLessThan(peers.length / 2);
+  });
+
+  it("calls the hooks' ended() once the warm-up is over, after the last of its sessions ended", async () => {
+    const calls: string[] = [];
+    const server = createServer({
+      root, timeoutSeconds: 0.2, warmUpMs: 150,
+      warmUpHooks: () => ({ onSessionEnd: () => void calls.push("session"), ended: () => void calls.push("ended") }),
+    });
+    const report = await server.warmUp();
+    await new Promise((res) => setTimeout(res, 10));
+    expect(report!.sessions).toBeGreaterThan(0);
+    expect(calls.filter((c) => c === "ended")).toHaveLength(1);
+    expect(calls.at(-1)).toBe("ended");
+    expect(calls.filter((c) => c === "session").length).toBeGreaterThanOrEqual(report!.sessions);
+    await server.close();
+  });
 });

@@ -13,11 +13,10 @@ import { Socket } from "node:net";
 import { PrometheusSerializer } from "@opentelemetry/exporter-prometheus";
 import {
   HttpStage, SERVER_DEFAULTS, createServer,
-  type Admission, type FlowQuery, type RelayListener, type ServerEvent, type ServerOptions, type SessionStats, type TftpServer,
+  type Admission, type FlowQuery, type RelayListener, type ServerEvent, type ServerOptions, type TftpServer,
 } from "@tftpkit/server";
 import { parseAdminAddress } from "../admin/admin.js";
 import { resolveConfig } from "../config/settings.js";
-import { formatSession } from "../observe/session-log.js";
 import type { Config } from "../config/config.js";
 import {
   ENV_ADMISSION, ENV_ARGS, ENV_HTTP, ENV_REPORT, ENV_SLOT, ENV_WORKERS, REPORT_INTERVAL_MS, REPORT_MAX_FLOWS, REPORT_MAX_SESSIONS,
@@ -27,7 +26,7 @@ import { CHANNEL_FD, FrameKind, FrameReader, FrameWriter, type Frame } from "./c
 import { LineWriter } from "../observe/log-writer.js";
 import { buildServerOptions } from "../config/serve-options.js";
 import { startTelemetry, type Telemetry } from "../observe/telemetry.js";
-import { warmUpHooks } from "../observe/warm-up-hooks.js";
+import { SessionLog, warmUpHooks } from "../observe/warm-up-hooks.js";
 
 /** Keys a reload cannot change in a running server. */
 export const FIXED_KEYS = ["host", "port", "singlePort", "admin", "http", "httpMaxHeaderBytes", "user", "group", "traceConsole", "workers", "recvBufferBytes"] as const;
@@ -371,16 +370,14 @@ export async function runWorker(): Promise<void> {
     telemetry = startTelemetry(process.env, { traceConsole: config.traceConsole, prometheus: adminAt !== undefined });
     const logLines = new LineWriter();
     process.once("exit", logLines.flush);
-    const onSessionEnd = (s: SessionStats): void => {
-      if (log !== "off") logLines.write(formatSession(s, log, slot));
-    };
+    const sessionLog = new SessionLog(logLines, () => log, slot);
     // The HTTP stage's address, bound by the primary (helpers.http of handler modules).
     const httpEnv = process.env[ENV_HTTP] ? (JSON.parse(process.env[ENV_HTTP]) as { host: string | null; port: number }) : undefined;
     const httpAt = httpEnv ? { host: httpEnv.host ?? undefined, port: httpEnv.port } : undefined;
     const extras = {
-      onSessionEnd, instrumentation: telemetry.instrumentation, http: () => httpAt,
+      onSessionEnd: sessionLog.onSessionEnd, instrumentation: telemetry.instrumentation, http: () => httpAt,
       // The warm-up's gate is of the same kind as the real one but never asks the primary.
-      warmUpHooks: warmUpHooks(() => log, telemetry, slot, () => new PrimaryGate(false)),
+      warmUpHooks: warmUpHooks(sessionLog, telemetry, () => new PrimaryGate(false)),
     };
     // Ids of live sessions, flow steps and flows are unique across workers: "w2:17".
     const idPrefix = `w${slot}:`;
@@ -497,7 +494,9 @@ export async function runWorker(): Promise<void> {
     const intake = new Intake((f) => {
       const relay = relays.get(f.listener);
       if (!relay) return;
-      const rinfo: RemoteInfo = { address: f.address, port: f.port, family: f.family === 6 ? "IPv6" : "IPv4", size: f.payload.length };
+      // The keys in node:dgram's order (address, family, port, size): the same object shape as the
+      // warm-up's datagrams had, so the JIT's code for the request path fits both.
+      const rinfo: RemoteInfo = { address: f.address, family: f.family === 6 ? "IPv6" : "IPv4", port: f.port, size: f.payload.length };
       server.receive(f.payload, rinfo, relay);
     });
     const reader = new FrameReader();

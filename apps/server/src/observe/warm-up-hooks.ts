@@ -1,34 +1,74 @@
 // The warm-up's own hooks (warmUpHooks of @tftpkit/server): what the
-// server's hooks run, writing nowhere. The session log line is formatted and
-// dropped; the telemetry is the same instrumentation on providers of its own
-// without processors or readers, so its spans and metrics go nowhere and the
-// process's telemetry (and /metrics) never sees the warm-up.
+// server's hooks run, writing nowhere. The session log hook is the server's
+// own function (SessionLog), which formats each line and drops it while the
+// warm-up runs: the same function, so that the JIT's code for the server's
+// call of it stays valid when the first real session ends. The telemetry is the same instrumentation on providers of its own:
+// a tracer provider without processors, and a meter provider whose one
+// reader is never read, so that every record runs the SDK's aggregation as
+// the server's own does (a meter provider without readers skips it, and the
+// JIT then meets that code cold on the first real sessions). Its spans and
+// metrics go nowhere: the process's telemetry (and /metrics) never sees the
+// warm-up.
 
-import { MeterProvider } from "@opentelemetry/sdk-metrics";
+import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
 import { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
 import { createOtelInstrumentation, type Admission, type SessionStats, type WarmUpHooks } from "@tftpkit/server";
+import type { LineWriter } from "./log-writer.js";
 import { formatSession } from "./session-log.js";
 import type { Telemetry } from "./telemetry.js";
 
+/** A reader that nobody reads: the warm-up's metrics aggregate as the server's do, then go with the provider. */
+class UnreadReader extends MetricReader {
+  protected onShutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  protected onForceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
 /**
- * @param log the server's log format now (off: formatted as json all the same, since -v can turn it on)
+ * The session log: one JSON or text line per ended session (onSessionEnd),
+ * written by a LineWriter. While `quiet` (the warm-up runs), each line is
+ * formatted all the same (as JSON when the log is off, since -v can turn it
+ * on) and dropped.
+ */
+export class SessionLog {
+  quiet = false;
+
+  constructor(
+    private readonly lines: LineWriter,
+    private readonly format: () => "json" | "text" | "off",
+    private readonly worker?: number,
+  ) {}
+
+  /** The server's onSessionEnd hook (and the warm-up's: the same function). */
+  readonly onSessionEnd = (s: SessionStats): void => {
+    const format = this.format();
+    if (this.quiet) formatSession(s, format === "off" ? "json" : format, this.worker); // formatted, then dropped
+    else if (format !== "off") this.lines.write(formatSession(s, format, this.worker));
+  };
+}
+
+/**
+ * @param log the server's session log: the warm-up calls the same hook, quiet until the warm-up has ended
  * @param telemetry the server's telemetry: with an instrumentation the warm-up gets a private one
  *   that records spans only when the server's does, so it runs the same code
- * @param worker the worker slot, as the log lines carry it
  * @param admission a private admission of the same kind as the server's that admits by itself (a worker's gate that never asks the primary)
  */
 export function warmUpHooks(
-  log: () => "json" | "text" | "off", telemetry: Pick<Telemetry, "instrumentation" | "tracing">, worker?: number, admission?: () => Admission,
+  log: SessionLog, telemetry: Pick<Telemetry, "instrumentation" | "tracing">, admission?: () => Admission,
 ): () => WarmUpHooks {
   return () => {
-    const onSessionEnd = (s: SessionStats): void => {
-      const format = log();
-      formatSession(s, format === "off" ? "json" : format, worker); // formatted, then dropped
-    };
+    log.quiet = true;
     return {
-      onSessionEnd,
+      onSessionEnd: log.onSessionEnd,
+      ended: () => void (log.quiet = false),
       instrumentation: telemetry.instrumentation
-        ? createOtelInstrumentation({ tracerProvider: new BasicTracerProvider(), meterProvider: new MeterProvider(), traces: telemetry.tracing })
+        ? createOtelInstrumentation({
+          tracerProvider: new BasicTracerProvider(), meterProvider: new MeterProvider({ readers: [new UnreadReader()] }), traces: telemetry.tracing,
+        })
         : undefined,
       admission: admission?.(),
     };

@@ -85,6 +85,14 @@ function optionList(o: Readonly<Record<string, string>>): string[] {
   return out;
 }
 
+/**
+ * The frozen attribute sets of every Instruments in the process, by id:
+ * pure data, so shared (a server's sets are also its warm-up's, and the
+ * session path finds them made instead of running the code that makes them
+ * for the first time on real sessions).
+ */
+const ATTR_CACHE = new Map<string, Attributes>();
+
 class Instruments {
   readonly sessions: Counter;
   readonly active: ObservableUpDownCounter;
@@ -102,7 +110,7 @@ class Instruments {
   readonly httpActive: UpDownCounter;
   readonly httpBodySize: Histogram;
   readonly httpRefused: Counter;
-  private readonly attrCache = new Map<string, Attributes>();
+  private readonly attrCache = ATTR_CACHE;
 
   constructor(meter: Meter) {
     this.sessions = meter.createCounter(A.METRIC_SESSIONS, { unit: "{session}", description: "TFTP sessions finished, by kind and outcome" });

@@ -8,6 +8,9 @@
 
 import type { RttEstimate } from "@tftpkit/wasm-core";
 
+/** The default clock: one function for every memory (a closure per instance would be a new call target per server for the JIT). */
+const perfNow = (): number => performance.now();
+
 interface Entry extends RttEstimate {
   at: number;
 }
@@ -19,7 +22,7 @@ export class RttMemory {
   constructor(
     readonly maxEntries: number,
     readonly ttlMs: number,
-    private readonly now: () => number = () => performance.now(),
+    private readonly now: () => number = perfNow,
   ) {}
 
   get size(): number {

@@ -17,7 +17,7 @@
 // most WARM_UP_MAX_MS), ends those still running then, and stops after
 // WARM_UP_MAX_SESSIONS sessions whatever the clock says.
 
-import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
+import { createSocket, type Socket } from "node:dgram";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -31,6 +31,16 @@ export const WARM_UP_MAX_MS = 1000;
 export const WARM_UP_MAX_SESSIONS = 20_000;
 /** Sessions at once. */
 const LANES = 16;
+/**
+ * Reads a lane runs from one client address before it moves to the next:
+ * real traffic comes from many machines, so the warm-up's comes from many
+ * loopback addresses (127.0.0.2 and on, where the system answers the whole
+ * of 127.0.0.0/8 as Linux does; else all from 127.0.0.1), and the code a new
+ * machine's first request runs (its boot flow, its loader) is warmed too.
+ */
+const READS_PER_MACHINE = 8;
+/** Machines the warm-up's addresses cycle through (127.0.0.2 to 127.0.0.251). */
+const MACHINES = 250;
 /** A warm-up session that has not finished after this long is given up. */
 const SESSION_TIMEOUT_MS = 250;
 
@@ -124,10 +134,12 @@ interface Request {
   options: Record<string, string>;
   /** An ERROR is the expected answer. */
   error?: boolean;
+  /** The RRQ datagram (made once). */
+  rrq: Buffer;
 }
 
 /** The mix the lanes run: mostly small files (plain, then with options), a windowed larger one, a missing one. */
-const MIX: Request[] = [
+const MIX: Request[] = ([
   { file: SMALL, options: {} },
   { file: SMALL, options: { blksize: "1468", tsize: "0" } },
   { file: SMALL, options: {} },
@@ -144,9 +156,9 @@ const MIX: Request[] = [
   { file: SMALL, options: { blksize: "1468", tsize: "0" } },
   { file: SMALL, options: {} },
   { file: MISSING, options: {}, error: true },
-];
+] as Omit<Request, "rrq">[]).map((r) => ({ ...r, rrq: rrq(r) }));
 
-function rrq(r: Request): Buffer {
+function rrq(r: Omit<Request, "rrq">): Buffer {
   const parts: Buffer[] = [Buffer.from([0, 1]), Buffer.from(`${r.file}\0octet\0`, "latin1")];
   for (const [k, v] of Object.entries(r.options)) parts.push(Buffer.from(`${k}\0${v}\0`, "latin1"));
   return Buffer.concat(parts);
@@ -162,64 +174,110 @@ function oackOptions(m: Buffer): Record<string, string> {
   return out;
 }
 
-/** One lock-step or windowed read on loopback; true when it ended as expected. */
-function readOnce(port: number, r: Request, sockets: Set<Socket>): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createSocket("udp4");
-    sockets.add(s);
-    let blksize = 512;
-    let windowsize = 1;
-    let expected = 1;
-    let ended = false;
-    const end = (ok: boolean): void => {
-      if (ended) return;
-      ended = true;
-      clearTimeout(timer);
-      sockets.delete(s);
-      try {
-        s.close();
-      } catch {
-        // closed already
-      }
-      resolve(ok);
-    };
-    const timer = setTimeout(() => end(false), SESSION_TIMEOUT_MS);
-    timer.unref();
-    const send = (b: Buffer, to: RemoteInfo): void => {
-      try {
-        s.send(b, to.port, to.address);
-      } catch {
-        end(false);
-      }
-    };
-    s.on("error", () => end(false));
+/**
+ * A lane: one client socket (one machine) that runs its reads one after
+ * another (a socket per read would cost the warm-up more than the server's
+ * side of the read). A datagram from a port other than the current read's
+ * server port (a late one of an earlier read) is ignored.
+ */
+class Lane {
+  private readonly s: Socket;
+  private current: ((m: Buffer, port: number) => void) | undefined;
+  private closed = false;
+  /** The server port of the read before this one: its late datagrams are not the next read's first answer. */
+  private lastTid = 0;
+
+  private constructor(
+    s: Socket,
+    /** The warm-up's open sockets (closed at its end whatever the lanes do). */
+    private readonly sockets: Set<Socket>,
+  ) {
+    this.s = s;
     s.on("message", (m, from) => {
-      if (m.length < 4 || from.address !== "127.0.0.1") return;
-      const op = m.readUInt16BE(0);
-      if (op === 6) {
-        const o = oackOptions(m);
-        blksize = Number(o.blksize ?? 512);
-        windowsize = Number(o.windowsize ?? 1);
-        send(ack(0), from);
-      } else if (op === 3) {
-        const block = m.readUInt16BE(2);
-        if (block !== (expected & 0xffff)) return;
-        const last = m.length - 4 < blksize;
-        if (last || expected % windowsize === 0) send(ack(block), from);
-        expected++;
-        if (last) end(!r.error);
-      } else if (op === 5) {
-        end(r.error === true);
-      }
+      if (m.length >= 4 && from.address === "127.0.0.1") this.current?.(m, from.port);
     });
-    s.bind(0, "127.0.0.1", () => {
-      try {
-        s.send(rrq(r), port, "127.0.0.1");
-      } catch {
-        end(false);
-      }
+  }
+
+  /** A lane bound to an ephemeral port of `address` (a loopback address). */
+  static open(sockets: Set<Socket>, address: string): Promise<Lane> {
+    return new Promise((resolve, reject) => {
+      const s = createSocket("udp4");
+      sockets.add(s);
+      s.once("error", (err) => {
+        sockets.delete(s);
+        s.close();
+        reject(err);
+      });
+      s.bind(0, address, () => {
+        s.removeAllListeners("error");
+        s.on("error", () => {}); // a send error ends the read by its timeout
+        resolve(new Lane(s, sockets));
+      });
     });
-  });
+  }
+
+  /** Ends the lane: its socket closes (a read still running ends by its timeout). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.sockets.delete(this.s);
+    try {
+      this.s.close();
+    } catch {
+      // closed already
+    }
+  }
+
+  /** One lock-step or windowed read of `r` from the server on `port`; true when it ended as expected. */
+  read(port: number, r: Request): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      let tid = 0;
+      let blksize = 512;
+      let windowsize = 1;
+      let expected = 1;
+      const end = (ok: boolean): void => {
+        if (this.current !== onMessage) return;
+        this.current = undefined;
+        if (tid) this.lastTid = tid;
+        clearTimeout(timer);
+        resolve(ok);
+      };
+      const timer = setTimeout(() => end(false), SESSION_TIMEOUT_MS);
+      timer.unref();
+      const send = (b: Buffer, to: number): void => {
+        try {
+          this.s.send(b, to, "127.0.0.1");
+        } catch {
+          end(false);
+        }
+      };
+      const onMessage = (m: Buffer, from: number): void => {
+        if (tid === 0) {
+          if (from === this.lastTid) return;
+          tid = from;
+        } else if (from !== tid) return;
+        const op = m.readUInt16BE(0);
+        if (op === 6) {
+          const o = oackOptions(m);
+          blksize = Number(o.blksize ?? 512);
+          windowsize = Number(o.windowsize ?? 1);
+          send(ack(0), from);
+        } else if (op === 3) {
+          const block = m.readUInt16BE(2);
+          if (block !== (expected & 0xffff)) return;
+          const last = m.length - 4 < blksize;
+          if (last || expected % windowsize === 0) send(ack(block), from);
+          expected++;
+          if (last) end(!r.error);
+        } else if (op === 5) {
+          end(r.error === true);
+        }
+      };
+      this.current = onMessage;
+      send(r.rrq, port);
+    });
+  }
 }
 
 /**
@@ -255,11 +313,32 @@ export async function warmUp(make: WarmUpFactory, budgetMs: number, signal?: Abo
       signal?.addEventListener("abort", () => resolve(), { once: true });
     });
     let next = 0;
+    let machine = 0;
+    let manyAddresses = true;
+    const open = async (): Promise<Lane> => {
+      if (manyAddresses) {
+        try {
+          return await Lane.open(sockets, `127.0.0.${2 + (machine++ % MACHINES)}`);
+        } catch {
+          manyAddresses = false; // only 127.0.0.1 here
+        }
+      }
+      return Lane.open(sockets, "127.0.0.1");
+    };
     const lane = async (): Promise<void> => {
-      while (!over()) {
-        const r = MIX[next++ % MIX.length];
-        report.started++;
-        if (await readOnce(report.port, r, sockets)) report.sessions++;
+      let l: Lane | undefined;
+      try {
+        for (let reads = 0; !over(); reads++) {
+          if (!l || reads % READS_PER_MACHINE === 0) {
+            l?.close();
+            l = await open();
+          }
+          const r = MIX[next++ % MIX.length];
+          report.started++;
+          if (await l.read(report.port, r)) report.sessions++;
+        }
+      } finally {
+        l?.close();
       }
     };
     const lanes = Promise.all(Array.from({ length: LANES }, lane));
