@@ -49,7 +49,8 @@
 // (holdBack), the slot resends at once only if the guard is no longer than
 // the RTO; otherwise it is held: it resends at the guard, or one RTO after
 // another slot of this thread hears from its peer, whichever comes first
-// (heard); a slot whose own peer sent a duplicate or stale packet since the
+// (heard: then it resends only if some peer was heard within its RTO, or
+// it is held again until the guard); a slot whose own peer sent a duplicate or stale packet since the
 // slot last sent (the peer is there, and waits for what was lost) is not
 // held. Other peers answering while this one is silent tell of a lost
 // packet on this path, and a lost packet then costs about two RTOs; every
@@ -106,6 +107,8 @@ const FLAG_HELD: i32 = 4;
 const FLAG_SEEDED: i32 = 8;
 /** The peer sent something that moved nothing (a duplicate or stale ACK, a duplicate or early block) since the slot last sent or acked. */
 const FLAG_PEER_ALIVE: i32 = 16;
+/** A held slot was released by another peer's answer (heard). */
+const FLAG_RELEASED: i32 = 32;
 /** How long the largest recent RTT sample holds before it halves (ms). */
 const PEAK_HOLD_MS: f64 = 1000;
 
@@ -141,6 +144,8 @@ let freeList: usize = 0; // i32 stack
 let freeTop: i32 = 0;
 let heldList: usize = 0; // i32: slots that were held since a peer was last heard (at most cap)
 let heldCount: i32 = 0;
+/** When a peer of any slot of this thread was last heard. */
+let lastHeard: f64 = -Infinity;
 let openCount: i32 = 0;
 
 @inline function gi(region: usize, slot: i32): i32 {
@@ -291,7 +296,7 @@ export function slotsOpen(): i32 {
 }
 
 @inline function arm(slot: i32, now: f64): void {
-  si(flags, slot, gi(flags, slot) & ~(FLAG_HELD | FLAG_PEER_ALIVE));
+  si(flags, slot, gi(flags, slot) & ~(FLAG_HELD | FLAG_PEER_ALIVE | FLAG_RELEASED));
   timerSet(slot, now + rtoOf(slot));
 }
 
@@ -381,7 +386,19 @@ export function holdBack(slot: i32, now: f64): i32 {
   if (!moving(slot) || !adaptive(slot) || now != now) return 0;
   const f = gi(flags, slot);
   if ((f & FLAG_HELD) != 0) {
-    si(flags, slot, f & ~FLAG_HELD);
+    // Released, but nothing heard from any peer for a whole RTO since: the machine stalled after
+    // all (right after the answer that released it): hold again, until the guard.
+    if ((f & FLAG_RELEASED) != 0 && now - lastHeard > gf(rtoNow, slot) && heldCount < cap) {
+      const again = guardOf(slot) - gf(rtoNow, slot);
+      if (again > 0) {
+        si(flags, slot, f & ~FLAG_RELEASED);
+        si(heldList, heldCount, slot);
+        heldCount++;
+        timerSet(slot, now + again);
+        return 1;
+      }
+    }
+    si(flags, slot, f & ~(FLAG_HELD | FLAG_RELEASED));
     return 0;
   }
   // The peer itself answered since the slot sent (e.g. EDK2 ACKs every block past a hole at once): it is
@@ -401,6 +418,7 @@ export function holdBack(slot: i32, now: f64): i32 {
  * of its own) resends one RTO from now, unless its guard comes sooner.
  */
 function heard(speaker: i32, now: f64): void {
+  lastHeard = now;
   if (heldCount == 0) return;
   let kept = 0;
   for (let i = 0; i < heldCount; i++) {
@@ -417,6 +435,7 @@ function heard(speaker: i32, now: f64): void {
     }
     const at = now + gf(rtoNow, h);
     if (at < timerAt(h)) timerSet(h, at);
+    si(flags, h, f | FLAG_RELEASED);
   }
   for (let i = 0; i < kept; i++) {
     const h = gi(heldList, i);
@@ -451,6 +470,7 @@ export function rttGuardReset(): void {
   threadPeak = 0;
   threadPeakAt = 0;
   heldCount = 0;
+  lastHeard = -Infinity;
 }
 
 /** RFC 6298 (2.2, 2.3): one round-trip sample r (ms) updates SRTT, RTTVAR, PEAK and the RTO; the backoff ends. */

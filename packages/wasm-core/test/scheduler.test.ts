@@ -889,11 +889,30 @@ describe("held deadlines: a lost packet costs about two RTOs, a stall of every p
     expect(expireAll(t + F)).toEqual([a]);
     expect(x.holdBack(a, t + F)).toBe(1);
     expect(x.txOnAck(b, bb & 0xffff, t + 1.2)).toBe(Ack.ADVANCED); // b's path works: a's packet was lost
-    sendWindow(b, t + 1.2); // b's next block is due at t + 2.2
+    const [b2] = sendWindow(b, t + 1.2);
     expect(x.nextDeadline()).toBeCloseTo(t + 1.2 + F, 9); // a: one RTO after b's answer, long before its guard
-    expect(expireAll(t + 2.2 + 1e-9).sort()).toEqual([a, b].sort());
-    expect(x.holdBack(a, t + 2.2)).toBe(0); // held once already: resend now
+    expect(x.txOnAck(b, b2 & 0xffff, t + 1.8)).toBe(Ack.ADVANCED); // the machine still runs
+    sendWindow(b, t + 1.8);
+    expect(expireAll(t + 2.2 + 1e-9)).toEqual([a]);
+    expect(x.holdBack(a, t + 2.2)).toBe(0); // released, and peers heard within its RTO: resend now
     expect(x.txOnTimeout(a)).toBe(Timeout.RETRANSMIT);
+  });
+
+  it("released, then every peer silent again for an RTO (a stall right after the answer): held again until the guard", () => {
+    const { a, b, t } = pair();
+    sendWindow(a, t);
+    const [bb] = sendWindow(b, t + 0.6);
+    expireAll(t + F);
+    expect(x.holdBack(a, t + F)).toBe(1);
+    x.txOnAck(b, bb & 0xffff, t + 1.2); // releases a...
+    sendWindow(b, t + 1.2);
+    const due = t + 1.2 + F + 0.5; // ...but nothing is heard after (the timer fires a little late)
+    expect(expireAll(due).sort()).toEqual([a, b].sort());
+    expect(x.holdBack(a, due)).toBe(1);
+    expect(x.holdBack(b, due)).toBe(1);
+    expect(expireAll(due + 16 - 1e-9)).toEqual([]);
+    expect(expireAll(due + 16).sort()).toEqual([a, b].sort());
+    expect(x.holdBack(a, due + 16)).toBe(0); // the guard passed: resend
   });
 
   it("its own peer's duplicate ACK does not release a held slot (Sorcerer's Apprentice)", () => {
