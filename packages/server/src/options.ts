@@ -79,11 +79,11 @@ export const SERVER_OPTIONS = {
   retries: option({ ...int(0, 100), default: 5, description: "retransmissions of one window before the session gives up" }),
   rtoFloorMs: option({
     ...int(1, 60_000), default: 1, unit: "ms",
-    description: "fixed part of the learnt retransmission floor: when the client asks no timeout, each session resends after max(SRTT + 4 RTTVAR, this + 2 x the largest recent RTT), timeoutSeconds as the ceiling (at or above it: fixed)",
+    description: "retransmission floor: when the client asks no timeout, a session's RTO is max(SRTT + 4 RTTVAR, this), and a passed RTO with no client of the process heard meanwhile waits for the stall guard, this + 2 x the largest recent RTT; timeoutSeconds is the ceiling (at or above it: fixed)",
   }),
   rttMemoryEntries: option({
     ...int(0, 1_000_000), default: 4096, unit: "clients",
-    description: "clients whose round-trip estimate is kept for their next session (it then starts at the learnt RTO, not timeoutSeconds); least recently used first out; 0 = off",
+    description: "clients whose round-trip estimate is kept for their next session (it then starts at the learnt RTO, not timeoutSeconds; a client never seen starts from a neighbour's); least recently used first out; 0 = off",
   }),
   rttMemoryTtlSeconds: option({ ...int(1, 86_400), default: 600, unit: "s", description: "a client's remembered round-trip estimate is forgotten this long after its last session" }),
   maxClientTimeoutSeconds: option({

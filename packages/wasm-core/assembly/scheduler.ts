@@ -40,14 +40,28 @@
 // packet sent twice (Karn); RTO = max(floor, SRTT + 4 RTTVAR), at most the
 // slot's timeout (the ceiling), which is also the RTO before any sample.
 //
-// The floor is learnt from the path: RTO = max(SRTT + 4 RTTVAR, floor +
-// 2 PEAK), where floor is a small fixed minimum (timer granularity) and PEAK
-// the largest recent sample (it halves towards the newer samples every
-// PEAK_HOLD_MS). A clean path then resends only when an answer is more than
-// twice as late as the worst one seen lately (a stalled peer, a loaded
-// machine), while a lost packet on a fast path costs a few round trips, not a
-// fixed 50 ms. A session may start from an earlier session's estimate of the
-// same peer (seedRtt) instead of the ceiling.
+// Two deadlines, one for the path and one for stalls. The RTO proper
+// follows the session's own round trip: RTO = max(SRTT + 4 RTTVAR, floor),
+// floor a small fixed minimum (timer granularity). The guard covers a stall
+// of the peer's machine or of this one: GUARD = floor + 2 PEAK, PEAK the
+// largest recent sample of this slot or of any slot of this thread (it
+// halves towards the newer samples every PEAK_HOLD_MS). When the RTO passes
+// (holdBack), the slot resends at once only if the guard is no longer than
+// the RTO; otherwise it is held: it resends at the guard, or one RTO after
+// another slot of this thread hears from its peer, whichever comes first
+// (heard: then it resends only if some peer was heard within its RTO, or
+// it is held again until the guard); a slot whose own peer sent a duplicate or stale packet since the
+// slot last sent (the peer is there, and waits for what was lost) is not
+// held. Other peers answering while this one is silent tell of a lost
+// packet on this path, and a lost packet then costs about two RTOs; every
+// peer silent at once tells of a stall (a busy machine, a descheduled
+// client), which the guard waits out without a spurious resend. A session
+// alone waits for the guard, as the thread knows no better.
+//
+// A session may start from an earlier session's estimate of the same peer
+// (seedRtt) instead of the ceiling. A seed is a guess: until the first
+// sample of the session's own the slot is never released early (it waits
+// for the guard), and that first sample replaces the seed (RFC 6298 2.2).
 //
 // Each timeout doubles the RTO (up to the ceiling) until a new sample. In
 // adaptive mode the quick timeouts below the ceiling do not count against
@@ -62,7 +76,7 @@
 // ACK moves the sender's base, an in-order block reaches the receiver).
 
 import * as S from "./status";
-import { timersInit, timerSet, timerCancel } from "./timers";
+import { timersInit, timerSet, timerCancel, timerAt } from "./timers";
 
 export const KIND_FREE: i32 = 0;
 export const KIND_TX: i32 = 1;
@@ -87,6 +101,14 @@ export const RX_GAP: i32 = 16;
 const UNKNOWN: u32 = 0xffffffff;
 const FLAG_DUP_ACKED: i32 = 1;
 const FLAG_GAP_ACKED: i32 = 2;
+/** The RTO passed and the slot waits for the guard or another peer's answer (holdBack). */
+const FLAG_HELD: i32 = 4;
+/** SRTT, RTTVAR and PEAK come from seedRtt, not from a sample of this session. */
+const FLAG_SEEDED: i32 = 8;
+/** The peer sent something that moved nothing (a duplicate or stale ACK, a duplicate or early block) since the slot last sent or acked. */
+const FLAG_PEER_ALIVE: i32 = 16;
+/** A held slot was released by another peer's answer (heard). */
+const FLAG_RELEASED: i32 = 32;
 /** How long the largest recent RTT sample holds before it halves (ms). */
 const PEAK_HOLD_MS: f64 = 1000;
 
@@ -120,6 +142,10 @@ let threadPeak: f64 = 0;
 let threadPeakAt: f64 = 0;
 let freeList: usize = 0; // i32 stack
 let freeTop: i32 = 0;
+let heldList: usize = 0; // i32: slots that were held since a peer was last heard (at most cap)
+let heldCount: i32 = 0;
+/** When a peer of any slot of this thread was last heard. */
+let lastHeard: f64 = -Infinity;
 let openCount: i32 = 0;
 
 @inline function gi(region: usize, slot: i32): i32 {
@@ -160,10 +186,10 @@ export function schedInit(slots: i32): i32 {
   if (slots <= 0 || slots > (1 << 20) || cap != 0) return -S.E_ARGUMENT;
   const bytes4 = <usize>slots << 2;
   const bytes8 = <usize>slots << 3;
-  // 13 i32 regions per slot, the timer heap's 2 i32 and 1 f64 regions per
+  // 14 i32 regions per slot, the timer heap's 2 i32 and 1 f64 regions per
   // timer (two timers per slot), 9 f64 regions per slot, one spare i32
   // region to 8-align the f64 ones.
-  const need = bytes4 * 18 + bytes8 * 11;
+  const need = bytes4 * 19 + bytes8 * 11;
   cursor = <usize>memory.size() << 16;
   const pages = <i32>((need + 0xffff) >> 16);
   if (memory.grow(pages) < 0) return -S.E_NO_SLOT;
@@ -171,7 +197,7 @@ export function schedInit(slots: i32): i32 {
   kind = carve(bytes4); window = carve(bytes4); base = carve(bytes4); next = carve(bytes4);
   last = carve(bytes4); retries = carve(bytes4); maxRetries = carve(bytes4); flags = carve(bytes4);
   sinceAck = carve(bytes4); freeList = carve(bytes4); sampleMark = carve(bytes4); highSent = carve(bytes4);
-  recoverTo = carve(bytes4);
+  recoverTo = carve(bytes4); heldList = carve(bytes4);
   const heapRegion = carve(bytes4 * 2);
   const posRegion = carve(bytes4 * 2);
   cursor = (cursor + 7) & ~<usize>7; // 8-align the f64 regions (`need` counts one spare i32 region for this)
@@ -184,6 +210,7 @@ export function schedInit(slots: i32): i32 {
   for (let i = 0; i < slots; i++) si(freeList, i, slots - 1 - i);
   freeTop = slots;
   openCount = 0;
+  heldCount = 0;
   return <i32>need;
 }
 
@@ -269,6 +296,7 @@ export function slotsOpen(): i32 {
 }
 
 @inline function arm(slot: i32, now: f64): void {
+  si(flags, slot, gi(flags, slot) & ~(FLAG_HELD | FLAG_PEER_ALIVE | FLAG_RELEASED));
   timerSet(slot, now + rtoOf(slot));
 }
 
@@ -323,15 +351,97 @@ function decay(p: f64, at: f64, r: f64, now: f64): f64 {
   return p;
 }
 
-/** RTO from the slot's estimates: max(SRTT + 4 RTTVAR, floor + 2 max(PEAK, the thread's peak)), within the ceiling. */
+/** RTO from the slot's estimates: max(SRTT + 4 RTTVAR, floor), within the ceiling. */
 function computeRto(slot: i32): void {
   let rto = gf(srtt, slot) + 4 * gf(rttvar, slot);
-  const p = gf(peak, slot);
-  const learnt = gf(rtoFloor, slot) + 2 * (p > threadPeak ? p : threadPeak);
-  if (rto < learnt) rto = learnt;
+  const floor = gf(rtoFloor, slot);
+  if (rto < floor) rto = floor;
   const ceiling = gf(timeout, slot);
   if (rto > ceiling) rto = ceiling;
   gfSet(rtoNow, slot, rto);
+}
+
+/** The stall guard of an adaptive slot: floor + 2 max(PEAK, the thread's peak), within the ceiling. */
+function guardOf(slot: i32): f64 {
+  const p = gf(peak, slot);
+  const g = gf(rtoFloor, slot) + 2 * (p > threadPeak ? p : threadPeak);
+  const ceiling = gf(timeout, slot);
+  return g > ceiling ? ceiling : g;
+}
+
+/** The stall guard (ms) of a sender or receiver: how long a held slot waits at most; -1 for another slot. */
+export function rtoGuard(slot: i32): f64 {
+  const k = isOpen(slot) ? gi(kind, slot) : KIND_FREE;
+  if (k != KIND_TX && k != KIND_RX) return -1;
+  return adaptive(slot) ? guardOf(slot) : gf(timeout, slot);
+}
+
+/**
+ * The retransmission deadline of `slot` passed (call before acting on it).
+ * Returns 1 when the slot is held instead (its deadline moved to the guard,
+ * or sooner once another peer is heard), 0 when it resends now: a fixed
+ * timeout, a guard no longer than the RTO, a slot held already, or no room.
+ */
+export function holdBack(slot: i32, now: f64): i32 {
+  if (!moving(slot) || !adaptive(slot) || now != now) return 0;
+  const f = gi(flags, slot);
+  if ((f & FLAG_HELD) != 0) {
+    // Released, but nothing heard from any peer for a whole RTO since: the machine stalled after
+    // all (right after the answer that released it): hold again, until the guard.
+    if ((f & FLAG_RELEASED) != 0 && now - lastHeard > gf(rtoNow, slot) && heldCount < cap) {
+      const again = guardOf(slot) - gf(rtoNow, slot);
+      if (again > 0) {
+        si(flags, slot, f & ~FLAG_RELEASED);
+        si(heldList, heldCount, slot);
+        heldCount++;
+        timerSet(slot, now + again);
+        return 1;
+      }
+    }
+    si(flags, slot, f & ~(FLAG_HELD | FLAG_RELEASED));
+    return 0;
+  }
+  // The peer itself answered since the slot sent (e.g. EDK2 ACKs every block past a hole at once): it is
+  // not stalled, and what it waits for was lost.
+  if ((f & FLAG_PEER_ALIVE) != 0) return 0;
+  const wait = guardOf(slot) - gf(rtoNow, slot);
+  if (!(wait > 0) || heldCount >= cap) return 0;
+  si(flags, slot, f | FLAG_HELD);
+  si(heldList, heldCount, slot);
+  heldCount++;
+  timerSet(slot, now + wait);
+  return 1;
+}
+
+/**
+ * The peer of `speaker` was heard: every other held slot (with an estimate
+ * of its own) resends one RTO from now, unless its guard comes sooner.
+ */
+function heard(speaker: i32, now: f64): void {
+  lastHeard = now;
+  if (heldCount == 0) return;
+  let kept = 0;
+  for (let i = 0; i < heldCount; i++) {
+    const h = gi(heldList, i);
+    if (!moving(h)) continue;
+    const f = gi(flags, h);
+    if ((f & FLAG_HELD) == 0) continue; // re-armed since (or listed twice): no longer held
+    if (h == speaker || (f & FLAG_SEEDED) != 0) {
+      // Still held: its own peer's packet is no news of another path, and a seed is only a guess.
+      si(flags, h, f & ~FLAG_HELD); // so that a second entry of it is dropped
+      si(heldList, kept, h);
+      kept++;
+      continue;
+    }
+    const at = now + gf(rtoNow, h);
+    if (at < timerAt(h)) timerSet(h, at);
+    si(flags, h, f | FLAG_RELEASED);
+  }
+  for (let i = 0; i < kept; i++) {
+    const h = gi(heldList, i);
+    si(flags, h, gi(flags, h) | FLAG_HELD);
+  }
+  heldCount = kept;
 }
 
 /**
@@ -350,14 +460,17 @@ export function seedRtt(slot: i32, srttMs: f64, rttvarMs: f64, peakMs: f64, now:
   gfSet(rttvar, slot, rttvarMs);
   gfSet(peak, slot, peakMs > srttMs ? peakMs : srttMs);
   gfSet(peakAt, slot, now);
+  si(flags, slot, gi(flags, slot) | FLAG_SEEDED);
   computeRto(slot);
   return S.OK;
 }
 
-/** Forgets the thread's recent peak RTT (the stall guard): for a fresh start, e.g. between tests on a fake clock. */
+/** Forgets the thread's recent peak RTT (the stall guard) and its held slots: for a fresh start, e.g. between tests on a fake clock. */
 export function rttGuardReset(): void {
   threadPeak = 0;
   threadPeakAt = 0;
+  heldCount = 0;
+  lastHeard = -Infinity;
 }
 
 /** RFC 6298 (2.2, 2.3): one round-trip sample r (ms) updates SRTT, RTTVAR, PEAK and the RTO; the backoff ends. */
@@ -368,6 +481,14 @@ function rttSample(slot: i32, r: f64, now: f64): void {
   gfSet(peakAt, slot, decayedAt);
   threadPeak = decay(threadPeak, threadPeakAt, r, now);
   threadPeakAt = decayedAt;
+  const f = gi(flags, slot);
+  if ((f & FLAG_SEEDED) != 0) {
+    // The session's own first sample replaces the seed (a guess), PEAK included.
+    si(flags, slot, f & ~FLAG_SEEDED);
+    gfSet(srtt, slot, -1);
+    gfSet(peak, slot, r);
+    gfSet(peakAt, slot, now);
+  }
   const s0 = gf(srtt, slot);
   let s = r;
   let v = r / 2;
@@ -507,6 +628,7 @@ export function txSetWindow(slot: i32, win: i32): i32 {
 
 export function txOnAck(slot: i32, block: i32, now: f64): i32 {
   if (!isKind(slot, KIND_TX)) return -S.E_BAD_SLOT;
+  if (now == now) heard(slot, now);
   const b = gu(base, slot);
   const n = gu(next, slot);
   // Absolute block k with low 16 bits == block, in [b - 1, n - 1].
@@ -516,8 +638,11 @@ export function txOnAck(slot: i32, block: i32, now: f64): i32 {
     // Waiting for ACK 0 of the OACK.
     if (k != 0 || n == 0) return ACK_STALE;
   } else {
-    if (k == b - 1) return ACK_DUPLICATE;
-    if (k >= n) return ACK_STALE;
+    if (k == b - 1 || k >= n) {
+      // Moves nothing (never a resend: Sorcerer's Apprentice), but tells that the peer is there.
+      si(flags, slot, gi(flags, slot) | FLAG_PEER_ALIVE);
+      return k == b - 1 ? ACK_DUPLICATE : ACK_STALE;
+    }
   }
   su(base, slot, k + 1);
   si(retries, slot, 0);
@@ -552,6 +677,7 @@ export function txFirstAnswered(slot: i32, now: f64): f64 {
   if (!isKind(slot, KIND_TX) || gu(base, slot) != 0 || !adaptive(slot)) return -1;
   const at = gf(sampleAt, slot);
   if (at < 0 || gu(sampleMark, slot) != 0 || now != now || now < at) return -1;
+  heard(slot, now);
   rttSample(slot, now - at, now);
   gfSet(sampleAt, slot, -1);
   return now - at;
@@ -638,13 +764,14 @@ export function rxSetWindow(slot: i32, win: i32): i32 {
  */
 export function rxOnData(slot: i32, block: i32, len: i32, blksize: i32, now: f64): i32 {
   if (!isKind(slot, KIND_RX)) return -S.E_BAD_SLOT;
+  if (now == now) heard(slot, now);
   const b = gu(base, slot);
   const d = <u32>(block - <i32>(b & 0xffff)) & 0xffff;
   const f = gi(flags, slot);
   if (d == 0) {
     su(base, slot, b + 1);
     si(retries, slot, 0);
-    si(flags, slot, 0);
+    si(flags, slot, f & FLAG_SEEDED);
     const at = gf(sampleAt, slot);
     if (at >= 0 && now == now) {
       // The first block after a fresh ACK: one round trip.
@@ -661,14 +788,16 @@ export function rxOnData(slot: i32, block: i32, len: i32, blksize: i32, now: f64
   }
   // A duplicate or a block past a gap: the sender resent or lost something; what comes next is no clean sample.
   gfSet(sampleAt, slot, -1);
+  const g = f | FLAG_PEER_ALIVE;
+  si(flags, slot, g);
   if (d >= 0x8000) {
     // Old block: the sender missed our ACK. Re-ACK once per run of duplicates.
-    if ((f & FLAG_DUP_ACKED) != 0) return RX_DUPLICATE;
-    si(flags, slot, f | FLAG_DUP_ACKED);
+    if ((g & FLAG_DUP_ACKED) != 0) return RX_DUPLICATE;
+    si(flags, slot, g | FLAG_DUP_ACKED);
     return RX_DUPLICATE | RX_ACK;
   }
-  if ((f & FLAG_GAP_ACKED) != 0) return RX_GAP;
-  si(flags, slot, f | FLAG_GAP_ACKED);
+  if ((g & FLAG_GAP_ACKED) != 0) return RX_GAP;
+  si(flags, slot, g | FLAG_GAP_ACKED);
   return RX_GAP | RX_ACK;
 }
 
@@ -700,7 +829,7 @@ export function rxAcked(slot: i32, now: f64): i32 {
 export function rxOnTimeout(slot: i32): i32 {
   if (!isKind(slot, KIND_RX)) return -S.E_BAD_SLOT;
   if (timedOut(slot)) return TO_GIVE_UP;
-  si(flags, slot, 0);
+  si(flags, slot, gi(flags, slot) & FLAG_SEEDED);
   return TO_RETRANSMIT;
 }
 

@@ -87,6 +87,11 @@ export function timerCancel(id: i32): void {
   else down(i);
 }
 
+/** The deadline of a queued timer, or +Infinity when it is not queued. */
+export function timerAt(id: i32): f64 {
+  return load<i32>(pos + (<usize>id << 2)) < 0 ? Infinity : dOf(id);
+}
+
 /** Earliest deadline queued, or +Infinity. */
 export function nextDeadline(): f64 {
   return size == 0 ? Infinity : dOf(hAt(0));

@@ -125,12 +125,16 @@ export class Scheduler {
 
   /**
    * Adaptive retransmission (RFC 6298, Karn's rule) for a sender or
-   * receiver whose peer set no timeout: RTO = max(SRTT + 4 RTTVAR, floorMs +
-   * 2 PEAK), PEAK the largest recent sample (halved every second),
+   * receiver whose peer set no timeout: RTO = max(SRTT + 4 RTTVAR, floorMs),
    * doubled on each timeout, never above the slot's timeout (the ceiling,
-   * and the RTO until the first round trip is measured). Timeouts below the
-   * ceiling do not count against the retries. A floor of 0 or at/above the
-   * timeout, or retries 0, keeps the fixed timeout. Status.OK or a status.
+   * and the RTO until the first round trip is measured). When the RTO
+   * passes, the slot resends at once only if another peer of this thread
+   * answers meanwhile (then one RTO after that answer); otherwise it waits
+   * for the stall guard, floorMs + 2 PEAK (PEAK the largest recent sample of
+   * the slot or the thread, halved every second): a stall of every peer at
+   * once causes no spurious resend. Timeouts below the ceiling do not count
+   * against the retries. A floor of 0 or at/above the timeout, or retries 0,
+   * keeps the fixed timeout. Status.OK or a status.
    */
   adaptRto(slot: number, floorMs: number): number {
     return this.#x.adaptRto(slot, floorMs);
@@ -139,6 +143,11 @@ export class Scheduler {
   /** The slot's current retransmission timeout (ms), -1 if it is not sending or receiving. */
   rto(slot: number): number {
     return this.#x.rto(slot);
+  }
+
+  /** The slot's stall guard (ms): the longest a passed RTO waits before the resend (the timeout when fixed); -1 if it is not sending or receiving. */
+  rtoGuard(slot: number): number {
+    return this.#x.rtoGuard(slot);
   }
 
   /** The slot's smoothed round-trip time (ms), -1 before the first sample or with a fixed timeout. */
@@ -172,7 +181,9 @@ export class Scheduler {
    * ERROR): its round trip becomes a sample. Returns the RTT (ms) or -1.
    */
   txFirstAnswered(slot: number): number {
-    return this.#x.txFirstAnswered(slot, this.now());
+    const r = this.#x.txFirstAnswered(slot, this.now());
+    this.sync(); // an answer may release held slots (see adaptRto)
+    return r;
   }
 
   /** Calls the owner's onSessionDeadline `ms` from now, once, unless cleared or re-armed first. */
@@ -314,7 +325,10 @@ export class Scheduler {
       // Copy first: owners call back into the core, which reuses RES.
       const expired = Array.from(res.subarray(this.resExpired, this.resExpired + n));
       for (const id of expired) {
-        if (id < cap) this.owners[id]?.onDeadline();
+        // A retransmission deadline may be held back for the stall guard (see adaptRto).
+        if (id < cap) {
+          if (this.#x.holdBack(id, now) === 0) this.owners[id]?.onDeadline();
+        }
         else this.owners[id - cap]?.onSessionDeadline?.();
       }
       if (n < RES_EXPIRED_MAX) break;

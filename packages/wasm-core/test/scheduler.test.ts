@@ -523,8 +523,10 @@ describe("adaptive retransmission timeout (RFC 6298, Karn), fake clock", () => {
     expect(x.rto(slot)).toBe(300);
     t = lockStep(slot, 60, 100, t);
     expect(x.srttOf(slot)).toBeCloseTo(100, 6);
-    // RTTVAR has decayed: the learnt floor (floor + 2 PEAK) is the RTO.
-    expect(x.rto(slot)).toBe(FLOOR + 2 * 100);
+    // RTTVAR has decayed: the RTO is close to the RTT; the stall guard is floor + 2 PEAK.
+    expect(x.rto(slot)).toBeCloseTo(x.srttOf(slot) + 4 * x.rttvarOf(slot), 9);
+    expect(x.rto(slot)).toBeLessThan(101);
+    expect(x.rtoGuard(slot)).toBe(FLOOR + 2 * 100);
     // The deadline of the next block is one RTO after it leaves.
     sendWindow(slot, t);
     expect(x.nextDeadline()).toBeCloseTo(t + x.rto(slot), 6);
@@ -540,8 +542,9 @@ describe("adaptive retransmission timeout (RFC 6298, Karn), fake clock", () => {
     expect(x.rto(slot)).toBeGreaterThanOrEqual(200);
     lockStep(slot, 60, 80, t);
     expect(x.srttOf(slot)).toBeCloseTo(80, 1);
+    expect(x.rto(slot)).toBeCloseTo(x.srttOf(slot) + 4 * x.rttvarOf(slot), 9);
     // 4.8 s of smaller samples: the 200 ms peak has halved down to them.
-    expect(x.rto(slot)).toBe(FLOOR + 2 * 80);
+    expect(x.rtoGuard(slot)).toBe(FLOOR + 2 * 80);
   });
 
   it("never below the floor (loopback: RTT far below it)", () => {
@@ -549,7 +552,8 @@ describe("adaptive retransmission timeout (RFC 6298, Karn), fake clock", () => {
     x.adaptRto(slot, FLOOR);
     lockStep(slot, 50, 0.05);
     expect(x.srttOf(slot)).toBeCloseTo(0.05, 6);
-    expect(x.rto(slot)).toBeCloseTo(FLOOR + 0.1, 9);
+    expect(x.rto(slot)).toBe(FLOOR);
+    expect(x.rtoGuard(slot)).toBeCloseTo(FLOOR + 0.1, 9);
   });
 
   it("never above the ceiling (RTT longer than the configured timeout)", () => {
@@ -715,19 +719,21 @@ describe("learnt floor, stall guard, seeded RTO", () => {
   const F = 1; // the fixed part of the floor (ms)
   const CEILING = 1000;
 
-  it("the floor is the fixed part plus twice the largest recent RTT, which halves every second of smaller ones", () => {
+  it("the guard is the fixed floor plus twice the largest recent RTT, which halves every second of smaller ones", () => {
     const slot = txOpen(1, CEILING, 5);
     x.adaptRto(slot, F);
     let t = lockStep(slot, 200, 0.5);
-    expect(x.rto(slot)).toBeCloseTo(F + 2 * 0.5, 9);
+    expect(x.rto(slot)).toBe(F); // SRTT + 4 RTTVAR is below the floor
+    expect(x.rtoGuard(slot)).toBeCloseTo(F + 2 * 0.5, 9);
     t = lockStep(slot, 1, 10, t); // one late answer
     expect(x.rttPeakOf(slot)).toBe(10);
-    expect(x.rto(slot)).toBeGreaterThanOrEqual(F + 2 * 10);
+    expect(x.rtoGuard(slot)).toBeCloseTo(F + 2 * 10, 9);
+    expect(x.rto(slot)).toBeLessThan(F + 2 * 10); // the RTO follows the path, not the peak
     t = lockStep(slot, 200, 0.5, t); // 100 ms later: still held
-    expect(x.rto(slot)).toBeCloseTo(F + 2 * 10, 9);
+    expect(x.rtoGuard(slot)).toBeCloseTo(F + 2 * 10, 9);
     lockStep(slot, 2200, 0.5, t); // 1.2 s after the late one: halved once
     expect(x.rttPeakOf(slot)).toBe(5);
-    expect(x.rto(slot)).toBeCloseTo(F + 2 * 5, 9);
+    expect(x.rtoGuard(slot)).toBeCloseTo(F + 2 * 5, 9);
   });
 
   it("stall guard: a late answer on one session raises the RTO of the thread's other sessions", () => {
@@ -736,14 +742,15 @@ describe("learnt floor, stall guard, seeded RTO", () => {
     x.adaptRto(a, F);
     x.adaptRto(b, F);
     let t = lockStep(a, 50, 0.5);
-    expect(x.rto(a)).toBeCloseTo(F + 1, 9);
+    expect(x.rtoGuard(a)).toBeCloseTo(F + 1, 9);
     t = lockStep(b, 1, 8, t); // the machine is slow for a moment
     lockStep(a, 1, 0.5, t);
     expect(x.rttPeakOf(a)).toBe(0.5); // a's own peak is unchanged...
-    expect(x.rto(a)).toBeCloseTo(F + 2 * 8, 9); // ...but it waits as long as b's late answer needs
+    expect(x.rtoGuard(a)).toBeCloseTo(F + 2 * 8, 9); // ...but a silent path waits as long as b's late answer needs
+    expect(x.rto(a)).toBe(F);
   });
 
-  it("a clean path whose answers come late at random never times out once its peak covers them", () => {
+  it("a clean path whose answers come late at random never resends once its peak covers them", () => {
     fc.assert(
       fc.property(fc.array(fc.double({ min: 0.05, max: 4, noNaN: true }), { minLength: 20, maxLength: 200 }), (rtts) => {
         x.rttGuardReset();
@@ -752,8 +759,13 @@ describe("learnt floor, stall guard, seeded RTO", () => {
         let t = lockStep(slot, 1, 4); // the worst answer seen first
         for (const r of rtts) {
           const [blk] = sendWindow(slot, t);
-          // The deadline is never before an answer no later than the worst one seen (within the hold).
-          expect(x.nextDeadline()).toBeGreaterThan(t + r);
+          // A deadline before the answer is held (no other peer talks) until after it: no resend.
+          const due = x.nextDeadline();
+          if (due <= t + r) {
+            expect(expireAll(due)).toEqual([slot]);
+            expect(x.holdBack(slot, due)).toBe(1);
+            expect(x.nextDeadline()).toBeGreaterThan(t + r);
+          }
           t += r;
           expect(x.txOnAck(slot, blk & 0xffff, t)).toBe(Ack.ADVANCED);
           if (t > 200) break; // stay within the hold of the first peak
@@ -775,12 +787,15 @@ describe("learnt floor, stall guard, seeded RTO", () => {
     expect(x.srttOf(seeded)).toBe(2);
     expect(x.rttvarOf(seeded)).toBe(1);
     expect(x.rttPeakOf(seeded)).toBe(3);
-    expect(x.rto(seeded)).toBe(Math.max(2 + 4 * 1, F + 2 * 3));
+    expect(x.rto(seeded)).toBe(2 + 4 * 1);
+    expect(x.rtoGuard(seeded)).toBe(F + 2 * 3);
     expect(sendWindow(seeded, 100)).toEqual([0]); // the OACK
-    expect(x.nextDeadline()).toBe(100 + 7);
-    // The first real sample carries on from the seed (RFC 6298 2.3, not 2.2).
+    expect(x.nextDeadline()).toBe(100 + 6);
+    // The first real sample replaces the seed, PEAK included (RFC 6298 2.2: a first measurement).
     expect(x.txOnAck(seeded, 0, 104)).toBe(Ack.ADVANCED);
-    expect(x.srttOf(seeded)).toBe(0.875 * 2 + 0.125 * 4);
+    expect(x.srttOf(seeded)).toBe(4);
+    expect(x.rttvarOf(seeded)).toBe(2);
+    expect(x.rttPeakOf(seeded)).toBe(4);
     // Ignored: a fixed-timeout slot, values that are not numbers >= 0; refused: a reserved slot.
     const fixed = txOpen(1, 300, 5);
     expect(x.seedRtt(fixed, 2, 1, 3, 0)).toBe(Status.OK);
@@ -824,6 +839,167 @@ describe("learnt floor, stall guard, seeded RTO", () => {
     expect(x.txOnTimeout(resent)).toBe(Timeout.RETRANSMIT);
     sendWindow(resent, CEILING);
     expect(x.txFirstAnswered(resent, CEILING + 3)).toBe(-1); // sent twice: no sample (Karn)
+  });
+});
+
+describe("held deadlines: a lost packet costs about two RTOs, a stall of every peer no resend", () => {
+  const F = 1;
+  const CEILING = 1000;
+
+  /** Two senders, 0.5 ms round trips and one late answer (8 ms) on b: RTO 1 (the floor) for both, guard 1 + 2 x 8. */
+  function pair(): { a: number; b: number; t: number } {
+    const a = txOpen(1, CEILING, 5);
+    const b = txOpen(1, CEILING, 5);
+    x.adaptRto(a, F);
+    x.adaptRto(b, F);
+    let t = lockStep(a, 20, 0.5);
+    t = lockStep(b, 1, 8, t);
+    t = lockStep(b, 60, 0.5, t);
+    expireAll(Infinity); // the deadlines left by lockStep (every block of it was answered)
+    expect(x.rto(a)).toBe(F);
+    expect(x.rtoGuard(a)).toBe(F + 16);
+    return { a, b, t };
+  }
+
+  it("every peer silent: the passed RTO is held until the guard; an answer before it means no resend", () => {
+    const { a, t } = pair();
+    const [blk] = sendWindow(a, t);
+    expect(expireAll(t + F)).toEqual([a]);
+    expect(x.holdBack(a, t + F)).toBe(1);
+    expect(x.nextDeadline()).toBe(t + F + 16); // the send plus the guard
+    expect(x.txOnAck(a, blk & 0xffff, t + 12)).toBe(Ack.ADVANCED); // late, not lost
+    expect(x.rttPeakOf(a)).toBe(12); // sent once: its answer is a sample (Karn)
+    expect(x.rtoGuard(a)).toBe(F + 24);
+  });
+
+  it("every peer silent until the guard: then the slot resends", () => {
+    const { a, t } = pair();
+    sendWindow(a, t);
+    expireAll(t + F);
+    expect(x.holdBack(a, t + F)).toBe(1);
+    expect(expireAll(t + F + 16)).toEqual([a]);
+    expect(x.holdBack(a, t + F + 16)).toBe(0);
+    expect(x.txOnTimeout(a)).toBe(Timeout.RETRANSMIT);
+  });
+
+  it("another peer answers while the slot is held: it resends one RTO after that answer", () => {
+    const { a, b, t } = pair();
+    sendWindow(a, t);
+    const [bb] = sendWindow(b, t + 0.6);
+    expect(expireAll(t + F)).toEqual([a]);
+    expect(x.holdBack(a, t + F)).toBe(1);
+    expect(x.txOnAck(b, bb & 0xffff, t + 1.2)).toBe(Ack.ADVANCED); // b's path works: a's packet was lost
+    const [b2] = sendWindow(b, t + 1.2);
+    expect(x.nextDeadline()).toBeCloseTo(t + 1.2 + F, 9); // a: one RTO after b's answer, long before its guard
+    expect(x.txOnAck(b, b2 & 0xffff, t + 1.8)).toBe(Ack.ADVANCED); // the machine still runs
+    sendWindow(b, t + 1.8);
+    expect(expireAll(t + 2.2 + 1e-9)).toEqual([a]);
+    expect(x.holdBack(a, t + 2.2)).toBe(0); // released, and peers heard within its RTO: resend now
+    expect(x.txOnTimeout(a)).toBe(Timeout.RETRANSMIT);
+  });
+
+  it("released, then every peer silent again for an RTO (a stall right after the answer): held again until the guard", () => {
+    const { a, b, t } = pair();
+    sendWindow(a, t);
+    const [bb] = sendWindow(b, t + 0.6);
+    expireAll(t + F);
+    expect(x.holdBack(a, t + F)).toBe(1);
+    x.txOnAck(b, bb & 0xffff, t + 1.2); // releases a...
+    sendWindow(b, t + 1.2);
+    const due = t + 1.2 + F + 0.5; // ...but nothing is heard after (the timer fires a little late)
+    expect(expireAll(due).sort()).toEqual([a, b].sort());
+    expect(x.holdBack(a, due)).toBe(1);
+    expect(x.holdBack(b, due)).toBe(1);
+    expect(expireAll(due + 16 - 1e-9)).toEqual([]);
+    expect(expireAll(due + 16).sort()).toEqual([a, b].sort());
+    expect(x.holdBack(a, due + 16)).toBe(0); // the guard passed: resend
+  });
+
+  it("its own peer's duplicate ACK does not release a held slot (Sorcerer's Apprentice)", () => {
+    const { a, t } = pair();
+    const [blk] = sendWindow(a, t);
+    expireAll(t + F);
+    expect(x.holdBack(a, t + F)).toBe(1);
+    expect(x.txOnAck(a, (blk - 1) & 0xffff, t + 2)).toBe(Ack.DUPLICATE);
+    expect(x.nextDeadline()).toBe(t + F + 16);
+    expect(x.txSendable(a)).toBe(0);
+  });
+
+  it("its own peer answered past a hole before the RTO passed (EDK2): no hold, the RTO resends", () => {
+    const a = txOpen(4, CEILING, 5);
+    x.adaptRto(a, F);
+    let t = 0;
+    for (let i = 0; i < 30; i++) {
+      const sent = sendWindow(a, t);
+      t += 0.5;
+      x.txOnAck(a, sent[sent.length - 1] & 0xffff, t);
+    }
+    const b = txOpen(1, CEILING, 5);
+    x.adaptRto(b, F);
+    t = lockStep(b, 1, 8, t); // PEAK 8: guard 17
+    expireAll(Infinity);
+    expect(x.rtoGuard(a)).toBe(F + 16);
+    const w = sendWindow(a, t); // 4 blocks; the first is lost
+    expect(x.txOnAck(a, (w[0] - 1) & 0xffff, t + 0.3)).toBe(Ack.DUPLICATE); // the peer ACKs the block before the hole
+    expect(x.txOnAck(a, (w[0] - 1) & 0xffff, t + 0.4)).toBe(Ack.DUPLICATE);
+    expect(x.txSendable(a)).toBe(0); // duplicates send nothing
+    const due = x.nextDeadline();
+    expect(expireAll(due)).toEqual([a]);
+    expect(x.holdBack(a, due)).toBe(0);
+    expect(x.txOnTimeout(a)).toBe(Timeout.RETRANSMIT);
+    expect(sendWindow(a, due)).toEqual(w);
+    // A new send forgets it: the next passed RTO (every peer silent) is held again.
+    const next = x.nextDeadline();
+    expireAll(next);
+    expect(x.holdBack(a, next)).toBe(1);
+  });
+
+  it("a seeded slot waits for the guard until its own first sample, whoever else answers", () => {
+    const { b, t } = pair();
+    const c = txOpen(1, CEILING, 5, true);
+    x.adaptRto(c, F);
+    x.seedRtt(c, 0.5, 0.1, 8, t);
+    expect(x.rto(c)).toBe(F);
+    expect(x.rtoGuard(c)).toBe(F + 16);
+    sendWindow(c, t); // the OACK
+    const [bb] = sendWindow(b, t + 0.6);
+    expireAll(t + F);
+    expect(x.holdBack(c, t + F)).toBe(1);
+    x.txOnAck(b, bb & 0xffff, t + 1.2);
+    sendWindow(b, t + 1.2);
+    expect(x.nextDeadline()).toBeCloseTo(t + 1.2 + F, 9); // b's own deadline
+    expireAll(t + 2.2 + 1e-9);
+    x.txOnAck(b, (bb + 1) & 0xffff, t + 3);
+    expect(expireAll(t + F + 15.9)).toEqual([]); // c still held, till its guard
+    expect(expireAll(t + F + 16)).toEqual([c]);
+  });
+
+  it("once backoff brings the RTO to the guard, a passed RTO resends at once; a fixed timeout is never held", () => {
+    const { a, t } = pair();
+    sendWindow(a, t);
+    let now = t;
+    let held = 0;
+    for (let i = 0; i < 10; i++) {
+      now = x.nextDeadline();
+      expect(expireAll(now)).toEqual([a]);
+      if (x.holdBack(a, now) === 1) {
+        held++;
+        continue;
+      }
+      expect(x.txOnTimeout(a)).toBe(Timeout.RETRANSMIT);
+      sendWindow(a, now);
+      if (x.rto(a) >= x.rtoGuard(a)) break;
+    }
+    expect(held).toBeGreaterThan(0);
+    expect(x.rto(a)).toBeGreaterThanOrEqual(x.rtoGuard(a));
+    now = x.nextDeadline();
+    expireAll(now);
+    expect(x.holdBack(a, now)).toBe(0);
+    const fixed = txOpen(1, 300, 5);
+    sendWindow(fixed, 0);
+    expireAll(300);
+    expect(x.holdBack(fixed, 300)).toBe(0);
+    expect(x.rtoGuard(fixed)).toBe(300);
   });
 });
 

@@ -430,9 +430,9 @@ export abstract class Session implements DeadlineOwner {
     return Math.max(8, Math.min(this.opts.maxBlksize, mtu - overhead));
   }
 
-  /** The client's estimate from its earlier sessions, for a transfer that adapts its RTO (the client set no timeout). */
+  /** The client's estimate from its earlier sessions (or a neighbour's), for a transfer that adapts its RTO (the client set no timeout). */
   protected rttSeed(negotiatedTimeout: number): RttEstimate | undefined {
-    return negotiatedTimeout > 0 ? undefined : this.host.rttMemory?.get(this.peer.address);
+    return negotiatedTimeout > 0 ? undefined : this.host.rttMemory?.seedFor(this.peer.address);
   }
 
   /** Keeps this session's round-trip estimate (if it measured one) for the client's next session. */
