@@ -308,7 +308,9 @@ describe("metrics", () => {
     const silent = await UdpClient.open();
     silent.send(rrq("hello.bin"), srv.port);
     await silent.recv();
-    await srv.sessionOf(silent.port);
+    const silentStats = await srv.sessionOf(silent.port);
+    // Quick resends below the ceiling (from a learnt RTO), then the 2 counted retries at it.
+    expect(silentStats.retransmits).toBeGreaterThanOrEqual(2);
     const bad = await UdpClient.open();
     bad.send(Buffer.from([0, 9, 1, 2, 3]), srv.port);
     expect((await bad.recv()).pkt).toMatchObject({ op: "ERROR", code: 4 });
@@ -320,7 +322,7 @@ describe("metrics", () => {
     expect(sumOf(m.get(A.METRIC_ACTIVE_SESSIONS))).toBe(0);
     // Two whole files, and the one block the silent client got (counted once however often it was resent).
     expect(sumOf(m.get(A.METRIC_BYTES_SENT)) - bytesBefore).toBe(2 * 3000 + 512);
-    expect(sumOf(m.get(A.METRIC_RETRANSMITS), { [A.ATTR_RETRANSMIT_REASON]: "timeout" }) - rtBefore).toBe(2);
+    expect(sumOf(m.get(A.METRIC_RETRANSMITS), { [A.ATTR_RETRANSMIT_REASON]: "timeout" }) - rtBefore).toBe(silentStats.retransmits);
     expect(sumOf(m.get(A.METRIC_MALFORMED)) - malBefore).toBe(1);
     expect(sumOf(m.get(A.METRIC_SESSION_DURATION), { [A.ATTR_OUTCOME]: "ok" }) - durBefore).toBe(2);
     expect(sumOf(m.get(A.METRIC_HANDLER_DURATION)) - hBefore).toBe(4);
