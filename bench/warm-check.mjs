@@ -18,6 +18,7 @@
 //          [--only cold,idle] [--sessions 2000] [--client PATH] [--env K=V]... [--json]
 //          [--node-args "--cpu-prof ..."] (node flags of the server, its workers inherit them)
 //          [--source 127.0.4.0/24] (the client's source addresses: another /24 beside other runs)
+//          [--fresh-sources] (each round from a /24 the server has not seen: 127.0.10.0/24, 127.0.11.0/24, ...)
 //          [-- serve flags...]
 // Without --client, bench/tftpbench.c is built into the OS temp directory.
 
@@ -46,6 +47,8 @@ const SESSIONS = Math.max(100, Math.min(100_000, Number(opt("sessions", "2000"))
 const ONLY = opt("only", "cold,idle").split(",");
 const JSON_OUT = argv.includes("--json");
 const SOURCE = opt("source", "127.0.4.0/24");
+const FRESH = argv.includes("--fresh-sources");
+let roundNo = 0;
 const NODE_ARGS = (opt("node-args", "") ?? "").split(" ").filter(Boolean);
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -100,9 +103,11 @@ async function round(bin, srv) {
   const before = pids.map((p) => procCpuSeconds(p));
   const mainBefore = mainThreadSeconds(srv.proc.pid);
   const t = process.hrtime.bigint();
+  const source = FRESH ? `127.0.${10 + roundNo}.0/24` : SOURCE;
+  roundNo++;
   const r = await runClient(bin, {
     port: PORT, root: dir, limitS: 120,
-    args: ["--source", SOURCE, "--file", `boot.cfg:${SESSIONS}`, "--concurrency", "32", "--rto-ms", "200", "--rto-max-ms", "1000", "--retries", "20"],
+    args: ["--source", source, "--file", `boot.cfg:${SESSIONS}`, "--concurrency", "32", "--rto-ms", "200", "--rto-max-ms", "1000", "--retries", "20"],
   });
   const s = Number(process.hrtime.bigint() - t) / 1e9;
   const cpu = pids.map((p, i) => procCpuSeconds(p) - before[i]);
