@@ -29,6 +29,14 @@ import { warmUp, type WarmUpReport } from "./session/warm-up.js";
 let processWarmed = false;
 
 const codec = wasmCodec;
+/**
+ * The warm-up server caches files up to this size only: its larger file is
+ * then read from disk in blocks, as a kernel or an initrd always is, so that
+ * the code compiled in the warm-up has seen both kinds of body. (Without it the
+ * first large transfer throws away the small-file path's compiled code, and
+ * the next thousand or two small sessions run at up to twice their CPU.)
+ */
+const WARM_UP_CACHED_MAX = 16 * 1024;
 
 export type { ListenOptions, BoundAddress, ReceiveBuffer } from "./net/listeners.js";
 
@@ -329,7 +337,7 @@ export class TftpServer {
         maxBlksize: o.maxBlksize, maxWindowsize: o.maxWindowsize, timeoutSeconds: o.timeoutSeconds, retries: o.retries,
         rtoFloorMs: o.rtoFloorMs, maxClientTimeoutSeconds: o.maxClientTimeoutSeconds, handlerTimeoutMs: o.handlerTimeoutMs,
         refuseOptions: [...o.refuseOptions], maxFileBytes: o.maxFileBytes, fileCacheBytes: Math.min(o.fileCacheBytes, 1024 * 1024),
-        statCacheMs: o.statCacheMs, syncFileReads: o.syncFileReads, maxCachedFileBytes: o.maxCachedFileBytes, mtu: o.mtu,
+        statCacheMs: o.statCacheMs, syncFileReads: o.syncFileReads, maxCachedFileBytes: Math.min(o.maxCachedFileBytes, WARM_UP_CACHED_MAX), mtu: o.mtu,
         singlePort: o.singlePort, traceparentInFilename: o.traceparentInFilename, connectSessionSockets: o.connectSessionSockets,
         sessionSocketPool: Math.min(o.sessionSocketPool, 64), flowIdleSeconds: o.flowIdleSeconds, maxFlows: Math.min(o.maxFlows, 1000),
         maxFlowSteps: o.maxFlowSteps, stallTimeoutMs: o.stallTimeoutMs, bindInterfaces: false, recvBufferBytes: 256 * 1024, warmUpMs: 0,
