@@ -4,7 +4,7 @@ export { negotiate } from "./options";
 export { netasciiEncode, netasciiDecode } from "./netascii";
 export {
   schedInit, schedCapacity, reserve, close, slotsOpen, setTimeout, adaptRto, rto, srttOf, touch,
-  rttvarOf, rttPeakOf, seedRtt, txFirstAnswered, rttGuardReset, rtoGuard, holdBack,
+  rttvarOf, rttPeakOf, seedRtt, txFirstAnswered, rttGuardReset, noteStall, rtoGuard, holdBack,
   sessionDeadline, clearSessionDeadline, setProgressLimit,
   txOpen, txStart, txSetLast, txSetWindow, txOnAck, txSendable, txNext, txBase, txSent, txOnTimeout,
   rxOpen, rxStart, rxSetWindow, rxOnData, rxAckBlock, rxReceived, rxAcked, rxOnTimeout,

@@ -56,7 +56,11 @@
 // packet on this path, and a lost packet then costs about two RTOs; every
 // peer silent at once tells of a stall (a busy machine, a descheduled
 // client), which the guard waits out without a spurious resend. A session
-// alone waits for the guard, as the thread knows no better.
+// alone waits for the guard, as the thread knows no better. A stall of this
+// thread itself (noteStall: the glue saw it busy, reading nothing) is left
+// out of the samples across it: answers that arrived during it are read
+// before a deadline resends, so it needs no guard, and counting it would
+// raise every slot's guard for seconds after one garbage collection.
 //
 // A session may start from an earlier session's estimate of the same peer
 // (seedRtt) instead of the ceiling. A seed is a guess: until the first
@@ -146,6 +150,9 @@ let heldList: usize = 0; // i32: slots that were held since a peer was last hear
 let heldCount: i32 = 0;
 /** When a peer of any slot of this thread was last heard. */
 let lastHeard: f64 = -Infinity;
+/** The latest stall of this thread (noteStall): busy from stallFrom to stallTo, reading nothing. */
+let stallFrom: f64 = 0;
+let stallTo: f64 = 0;
 let openCount: i32 = 0;
 
 @inline function gi(region: usize, slot: i32): i32 {
@@ -471,11 +478,35 @@ export function rttGuardReset(): void {
   threadPeakAt = 0;
   heldCount = 0;
   lastHeard = -Infinity;
+  stallFrom = 0;
+  stallTo = 0;
 }
 
-/** RFC 6298 (2.2, 2.3): one round-trip sample r (ms) updates SRTT, RTTVAR, PEAK and the RTO; the backoff ends. */
-function rttSample(slot: i32, r: f64, now: f64): void {
-  if (!(r >= 0)) return; // a clock value missing (NaN) or going backwards
+/**
+ * This thread was busy from `from` to `to` (ms) without reading its sockets
+ * (a long task, a garbage collection, the process descheduled): an answer
+ * that arrived meanwhile waited in the socket. A round-trip sample taken
+ * across it leaves that time out, as it tells of this machine, not of the
+ * path or the peer; a deadline that passes during a stall is handled apart
+ * (the glue reads what arrived before it resends). The latest stall only.
+ */
+export function noteStall(from: f64, to: f64): void {
+  if (!(to > from)) return;
+  stallFrom = from;
+  stallTo = to;
+}
+
+/**
+ * RFC 6298 (2.2, 2.3): one round-trip sample r (ms) updates SRTT, RTTVAR,
+ * PEAK and the RTO; the backoff ends. The part of r during this thread's
+ * latest stall (noteStall) is left out. Returns the sample used (-1: none).
+ */
+function rttSample(slot: i32, r: f64, now: f64): f64 {
+  if (!(r >= 0)) return -1; // a clock value missing (NaN) or going backwards
+  const sent = now - r;
+  const a = sent > stallFrom ? sent : stallFrom;
+  const b = now < stallTo ? now : stallTo;
+  if (b > a) r -= b - a;
   // PEAK: the largest sample, halved every PEAK_HOLD_MS (never below this sample); the thread's too.
   gfSet(peak, slot, decay(gf(peak, slot), gf(peakAt, slot), r, now));
   gfSet(peakAt, slot, decayedAt);
@@ -500,6 +531,7 @@ function rttSample(slot: i32, r: f64, now: f64): void {
   gfSet(srtt, slot, s);
   gfSet(rttvar, slot, v);
   computeRto(slot);
+  return r;
 }
 
 /**
@@ -678,9 +710,9 @@ export function txFirstAnswered(slot: i32, now: f64): f64 {
   const at = gf(sampleAt, slot);
   if (at < 0 || gu(sampleMark, slot) != 0 || now != now || now < at) return -1;
   heard(slot, now);
-  rttSample(slot, now - at, now);
+  const r = rttSample(slot, now - at, now);
   gfSet(sampleAt, slot, -1);
-  return now - at;
+  return r;
 }
 
 /** How many blocks may be sent now, starting at txNext. When base is 0 (OACK unacknowledged) only a resend of block 0 is allowed. */

@@ -42,6 +42,7 @@ export interface CoreExports {
   seedRtt(slot: number, srtt: number, rttvar: number, peak: number, now: number): number;
   txFirstAnswered(slot: number, now: number): number;
   rttGuardReset(): void;
+  noteStall(from: number, to: number): void;
   rtoGuard(slot: number): number;
   holdBack(slot: number, now: number): number;
   touch(slot: number, now: number): number;

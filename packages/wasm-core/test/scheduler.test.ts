@@ -824,6 +824,47 @@ describe("learnt floor, stall guard, seeded RTO", () => {
     expect(x.rttPeakOf(again)).toBe(-1);
   });
 
+  it("noteStall: the part of a sample during this thread's stall is left out (PEAK, SRTT and the guard stay the path's)", () => {
+    const slot = txOpen(1, CEILING, 5);
+    x.adaptRto(slot, F);
+    let t = lockStep(slot, 50, 0.5);
+    // Sent, then the thread is busy 30 ms (a collection) and reads the ACK only after it.
+    let [blk] = sendWindow(slot, t);
+    x.noteStall(t + 0.2, t + 30.2);
+    t += 30.5;
+    expect(x.txOnAck(slot, blk & 0xffff, t)).toBe(Ack.ADVANCED);
+    expect(x.rttPeakOf(slot)).toBeCloseTo(0.5, 9);
+    expect(x.srttOf(slot)).toBeCloseTo(0.5, 9);
+    expect(x.rtoGuard(slot)).toBeCloseTo(F + 2 * 0.5, 9);
+    // A stall that began before the block left counts only from when it left.
+    [blk] = sendWindow(slot, t);
+    x.noteStall(t - 10, t + 5);
+    t += 6;
+    expect(x.txOnAck(slot, blk & 0xffff, t)).toBe(Ack.ADVANCED);
+    expect(x.rttPeakOf(slot)).toBeCloseTo(1, 9);
+    // A stall over before the block left changes nothing: a late answer is the path's.
+    [blk] = sendWindow(slot, t);
+    x.noteStall(t - 20, t - 10);
+    t += 8;
+    expect(x.txOnAck(slot, blk & 0xffff, t)).toBe(Ack.ADVANCED);
+    expect(x.rttPeakOf(slot)).toBe(8);
+    // Receivers too: the first block after a fresh ACK.
+    const rx = rxOpen(1, CEILING, 5);
+    x.adaptRto(rx, F);
+    expect(x.rxOnData(rx, 1, 512, 512, 100) & Rx.ACK).toBeTruthy();
+    x.rxAcked(rx, 100);
+    x.noteStall(100.5, 140);
+    expect(x.rxOnData(rx, 2, 512, 512, 141) & Rx.DELIVER).toBeTruthy();
+    expect(x.srttOf(rx)).toBeCloseTo(1.5, 9);
+    // Not a stall: an empty or backwards interval.
+    x.noteStall(200, 200);
+    x.noteStall(300, 250);
+    [blk] = sendWindow(slot, 400);
+    expect(x.txOnAck(slot, blk & 0xffff, 404)).toBe(Ack.ADVANCED);
+    expect(x.rttPeakOf(slot)).toBe(8); // 4 ms, below the held peak: taken whole
+    expect(x.srttOf(slot)).toBeGreaterThan(1);
+  });
+
   it("txFirstAnswered: a size probe's ERROR after the OACK is a sample of the OACK's round trip", () => {
     const slot = txOpen(1, CEILING, 5, true);
     x.adaptRto(slot, F);
@@ -1297,6 +1338,35 @@ describe("Scheduler (Node timer)", () => {
     expect(sched.setFixedTimeout(slot, 300)).toBe(Status.OK);
     expect(sched.rto(slot)).toBe(300);
     expect(sched.srtt(slot)).toBe(-1);
+  });
+
+  it("a stall of this thread between a block and its ACK is left out of the sample; an idle wait is not", async () => {
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const busy = (ms: number) => {
+      const until = performance.now() + ms;
+      while (performance.now() < until) {
+        // the thread reads nothing meanwhile, as during a long task or a collection
+      }
+    };
+    const sched = new Scheduler();
+    const stalled = track(sched.txOpen({ onDeadline() {} }, 1, 1000, 5, false));
+    const waited = track(sched.txOpen({ onDeadline() {} }, 1, 1000, 5, false));
+    sched.adaptRto(stalled, 1);
+    sched.adaptRto(waited, 1);
+    sched.txSetLast(stalled, 10);
+    sched.txSetLast(waited, 10);
+    sched.txSent(stalled, 1);
+    expect(sched.txOnAck(stalled, 1)).toBe(Ack.ADVANCED);
+    sched.txSent(stalled, 1);
+    busy(40);
+    expect(sched.txOnAck(stalled, 2)).toBe(Ack.ADVANCED);
+    expect(sched.rttEstimate(stalled)!.peak).toBeLessThan(20);
+    // The same 40 ms spent waiting for I/O: the answer came late, a sample of the path.
+    await sleep(1);
+    sched.txSent(waited, 1);
+    await sleep(40);
+    expect(sched.txOnAck(waited, 1)).toBe(Ack.ADVANCED);
+    expect(sched.rttEstimate(waited)!.peak).toBeGreaterThanOrEqual(39);
   });
 
   it("an owner re-arming from onDeadline is called again (retransmission loop)", async () => {
