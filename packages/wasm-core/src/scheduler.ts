@@ -31,7 +31,7 @@ export interface DeadlineOwner {
 const RES_EXPIRED = 16;
 /** A stretch this long (ms) or longer in which the thread neither waited for I/O nor ran the scheduler is a stall (noteStall). */
 const STALL_MS = 2;
-/** When a scheduler of this thread last looked for a stall (watch), and the event loop's idle time then. */
+/** When a scheduler of this thread last looked for a stall (answeredAt), and the event loop's idle time then. */
 let watchAt = -1;
 let watchIdle = 0;
 
@@ -186,9 +186,7 @@ export class Scheduler {
    * ERROR): its round trip becomes a sample. Returns the RTT (ms) or -1.
    */
   txFirstAnswered(slot: number): number {
-    const now = this.now();
-    this.watch(now);
-    const r = this.#x.txFirstAnswered(slot, now);
+    const r = this.#x.txFirstAnswered(slot, this.answeredAt());
     this.sync(); // an answer may release held slots (see adaptRto)
     return r;
   }
@@ -249,9 +247,7 @@ export class Scheduler {
 
   /** An ACK of 16-bit `block`: an Ack result. Duplicates change nothing. */
   txOnAck(slot: number, block: number): number {
-    const now = this.now();
-    this.watch(now);
-    const r = this.#x.txOnAck(slot, block, now);
+    const r = this.#x.txOnAck(slot, block, this.answeredAt());
     this.sync();
     return r;
   }
@@ -265,9 +261,7 @@ export class Scheduler {
 
   /** A DATA block arrived: Rx flags. */
   rxOnData(slot: number, block: number, len: number, blksize: number): number {
-    const now = this.now();
-    this.watch(now);
-    const r = this.#x.rxOnData(slot, block, len, blksize, now);
+    const r = this.#x.rxOnData(slot, block, len, blksize, this.answeredAt());
     this.sync();
     return r;
   }
@@ -317,15 +311,17 @@ export class Scheduler {
   }
 
   /**
-   * Called with each answer a sample may come from: if the thread was busy
-   * for STALL_MS or more since the last call without waiting for I/O (the
-   * event loop's idle time did not grow by that much: a long task, a
-   * garbage collection, the process descheduled), the core leaves that
-   * stretch out of round-trip samples across it (noteStall). A server's own
-   * stall then does not stretch every session's stall guard for seconds;
-   * answers that arrived during it are read before a deadline resends (fire).
+   * The time of an answer a sample may come from (now()), after noting a
+   * stall before it: if the thread was busy for STALL_MS or more since the
+   * last answer without waiting for I/O (the event loop's idle time did not
+   * grow by that much: a long task, a garbage collection, the process
+   * descheduled), the core leaves that stretch out of round-trip samples
+   * across it (noteStall). A server's own stall then does not stretch every
+   * session's stall guard for seconds; answers that arrived during it are
+   * read before a deadline resends (fire).
    */
-  private watch(now: number): void {
+  private answeredAt(): number {
+    const now = this.now();
     const idle = performance.eventLoopUtilization().idle;
     if (watchAt >= 0) {
       const busy = now - watchAt - (idle - watchIdle);
@@ -333,6 +329,7 @@ export class Scheduler {
     }
     watchAt = now;
     watchIdle = idle;
+    return now;
   }
 
   // When the Node timer fires, deadlines are judged only after the I/O that
