@@ -3,6 +3,7 @@
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { createSocket } from "node:dgram";
+import { readFileSync } from "node:fs";
 import { IN_TFTPD, UdpPeer, freeUdpPort, tempTree, type TempTree } from "@tftpkit/test-support";
 import { LossInjector } from "../src/index.js";
 
@@ -127,5 +128,17 @@ export class ScriptedLoss extends LossInjector {
     if (!this.ackAt.includes(++this.acksSeen)) return false;
     this.acksDropped++;
     return true;
+  }
+}
+
+// tftpd-hpa sends its last ACK before it closes (and so flushes) the file it
+// writes: read the file once it has all its bytes, or after 2 s as it is.
+export async function written(path: string, size: number): Promise<Buffer> {
+  const until = Date.now() + 2000;
+  for (;;) {
+    let got = Buffer.alloc(0);
+    try { got = readFileSync(path); } catch { /* not created yet */ }
+    if (got.length >= size || Date.now() > until) return got;
+    await new Promise((r) => setTimeout(r, 10));
   }
 }
