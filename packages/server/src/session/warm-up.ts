@@ -208,7 +208,10 @@ class Lane {
         s.close();
         reject(err);
       });
-      s.bind(0, address, () => {
+      // Exclusive: in a cluster worker a shared bind goes through the primary,
+      // and the primary would hand the same socket to every lane and worker
+      // that asks for the same address.
+      s.bind({ port: 0, address, exclusive: true }, () => {
         s.removeAllListeners("error");
         s.on("error", () => {}); // a send error ends the read by its timeout
         resolve(new Lane(s, sockets));
