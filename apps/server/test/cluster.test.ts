@@ -193,6 +193,19 @@ describe.skipIf(!hasCurl)("tftpkit serve --workers", () => {
     expect(pids.some(alive)).toBe(false);
   });
 
+  it("SIGTERM to the whole process group (as systemd's control-group kill sends it) stops once: no worker is started again", async () => {
+    const cli = await startCli(["--workers", "2", "--root", root, "--admin", "127.0.0.1:0"]);
+    const pids = workerPids(cli);
+    const r = await curlTftp(cli.udpPort, "hello.txt", machine(1));
+    expect(r.code).toBe(0);
+    const exit = new Promise<number | null>((resolve) => cli.proc.once("exit", (code) => resolve(code)));
+    for (const pid of [...pids, cli.proc.pid!]) process.kill(pid, "SIGTERM");
+    expect(await exit).toBe(0);
+    expect(cli.stderr()).not.toMatch(/starting it again/);
+    expect(cli.stderr()).toMatch(/SIGTERM: draining \d+ session\(s\) in 2 workers/);
+    await waitFor("the workers to exit", () => (pids.some(alive) ? undefined : true));
+  });
+
   it("single-port mode and a session port range work with workers", async () => {
     const sp = await startCli(["--workers", "2", "--root", root, "--single-port", "--admin", "off"]);
     const r1 = await Promise.all(Array.from({ length: 12 }, (_, i) => curlTftp(sp.udpPort, "big.bin", machine(i))));

@@ -628,6 +628,18 @@ export class TftpCluster {
   }
 
   /**
+   * The server is stopping: a worker that exits from now on is not started
+   * again. Called first on SIGTERM/SIGINT, before the drain is logged and
+   * begun: a signal sent to the whole process group (Ctrl-C, systemd's
+   * control-group kill) reaches the workers too, and they drain and exit
+   * on their own while the primary is still counting their sessions.
+   */
+  windDown(): void {
+    this.stopping = true;
+    this.cancelRestarts();
+  }
+
+  /**
    * Drains without stopping: every worker stops accepting and gives running
    * sessions `graceMs`; the workers stay up (their flows and counters can
    * still be read) and are not replaced if they die. Then the listeners

@@ -184,6 +184,7 @@ export async function serveCluster(args: ParsedArgs, config: Config, workers: nu
       process.off("SIGINT", stop);
       process.off("SIGTERM", stop);
       process.off("SIGHUP", onHup);
+      cluster.windDown();
       void cluster
         .stats()
         .then((s) =>
