@@ -8,8 +8,8 @@
 // Per session: one socket, connected to the client; per ACK: one decode, the
 // window's DATA copied into packet buffers and sent.
 //
-//   BENCH_EXTRA_SERVER="node-floor=node bench/node-floor.mjs --root {root} --port {port}" \
-//     npm run bench -- --servers tftpkit,atftpd,node-floor --scenarios lockstep,window16
+// `npm run bench` runs it as the server `node-floor` in every scenario, e.g.
+//   npm run bench -- --servers tftpkit,node-floor --scenarios lockstep,window16
 
 import { createSocket } from "node:dgram";
 import { readFileSync } from "node:fs";
