@@ -29,7 +29,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { buildClient, runClient } from "./client.mjs";
-import { descendants } from "./servers.mjs";
+import { descendants, tftpkitNodeArgs } from "./servers.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, "..");
@@ -97,7 +97,7 @@ function start(variant) {
   let argv;
   if (variant === "floor") argv = [...NODE_ARGS, join(here, "node-floor.mjs"), "--root", root, "--port", String(port), "--host", "127.0.0.1"];
   else {
-    argv = [...NODE_ARGS, join(repo, "apps/server/bin/tftpkit.js"), "serve", "--root", root, "--host", "127.0.0.1", "--port", String(port),
+    argv = [...tftpkitNodeArgs(repo, NODE_ARGS), "serve", "--root", root, "--host", "127.0.0.1", "--port", String(port),
       "--log", "json", "--admin", `127.0.0.1:${admin}`];
     if (variant === "w1") argv.push("--workers", "1");
     argv.push(...SERVER_ARGS);

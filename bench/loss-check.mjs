@@ -41,6 +41,7 @@ import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
 // The client library's seeded PRNG (mulberry32), as its loss injection uses (npm run build first).
 import { prng } from "@tftpkit/client/internal";
+import { tftpkitNodeArgs } from "./servers.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -291,8 +292,7 @@ async function load(port, n) {
 // ------------------------------------------------------------ server
 
 async function startServer(repo, port, root) {
-  const bin = join(repo, "apps/server/bin/tftpkit.js");
-  const child = spawn(process.execPath, [bin, "serve", "--host", "127.0.0.1", "--port", String(port), "--root", root, "--log", "off"], {
+  const child = spawn(process.execPath, [...tftpkitNodeArgs(repo), "serve", "--host", "127.0.0.1", "--port", String(port), "--root", root, "--log", "off"], {
     stdio: ["ignore", "ignore", process.env.RTO_DEBUG ? "inherit" : "pipe"],
   });
   let err = "";

@@ -23,7 +23,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgsOrExit } from "./args.mjs";
 import { buildClient, untilServing } from "./client.mjs";
-import { freePort, launch, treeRss } from "./servers.mjs";
+import { freePort, launch, tftpkitNodeArgs, treeRss } from "./servers.mjs";
 
 const opt = parseArgsOrExit("bench:memory", {
   quick: { type: "boolean" },
@@ -73,7 +73,7 @@ function freeTcpPort() {
 async function startTftpkit() {
   const port = await freePort();
   const admin = await freeTcpPort();
-  const args = [join(repo, "apps/server/bin/tftpkit.js"), "serve", "--root", dataDir, "--host", "127.0.0.1", "--port", String(port), "--log", "off", "--admin", `127.0.0.1:${admin}`, ...tftpkitArgs];
+  const args = [...tftpkitNodeArgs(repo), "serve", "--root", dataDir, "--host", "127.0.0.1", "--port", String(port), "--log", "off", "--admin", `127.0.0.1:${admin}`, ...tftpkitArgs];
   const s = await launch(process.execPath, args, port);
   if (!s.ok) throw new Error(`tftpkit did not start: ${s.stderr}`);
   // Serving, not only bound (workers start after the bind).

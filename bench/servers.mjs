@@ -89,8 +89,20 @@ export function ensureAtftpd(cacheDir) {
  * `NAME=COMMAND`, COMMAND containing {root} and {port}, e.g.
  * `fbtftp=python3 /opt/fbtftp/examples/server.py --root {root} --port {port}`.
  */
+/**
+ * node's arguments for `tftpkit` as the installed program starts it: the V8
+ * flags of bin/tftpkit.js's first line (`#!/usr/bin/env -S node FLAGS`, read
+ * as the system reads it), then `nodeArgs`, then the launcher. Run as
+ * `node bin/tftpkit.js` alone, the first process would miss them (V8 sets
+ * its memory reducer up with the heap).
+ */
+export function tftpkitNodeArgs(repo, nodeArgs = []) {
+  const bin = join(repo, "apps/server/bin/tftpkit.js");
+  const flags = readFileSync(bin, "utf8").split("\n")[0].split(/\s+/).filter((a) => a.startsWith("--"));
+  return [...flags, ...nodeArgs, bin];
+}
+
 export function serverDefs({ repo, cacheDir, tftpkitArgs = [] }) {
-  const tftpkitCli = join(repo, "apps/server/bin/tftpkit.js");
   const logDir = join(cacheDir, "logs");
   /**
    * tftpkit as an operator runs it: logging on (its default JSON lines on
@@ -106,7 +118,7 @@ export function serverDefs({ repo, cacheDir, tftpkitArgs = [] }) {
       const admin = await freeTcpPort();
       mkdirSync(logDir, { recursive: true });
       const logFile = join(logDir, `${name}-${port}.log`);
-      const args = [tftpkitCli, "serve", "--root", root, "--host", "127.0.0.1", "--port", String(port), "--admin", `127.0.0.1:${admin}`, ...extra, ...tftpkitArgs];
+      const args = [...tftpkitNodeArgs(repo), "serve", "--root", root, "--host", "127.0.0.1", "--port", String(port), "--admin", `127.0.0.1:${admin}`, ...extra, ...tftpkitArgs];
       const s = await launch(process.execPath, args, port, cpu, { stdoutFile: logFile, readyLine: /^tftpkit serving /m });
       if (!s.ok) throw new Error(`${name} did not start: ${s.stderr}`);
       const stop = async () => {

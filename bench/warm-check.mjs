@@ -28,11 +28,10 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildClient, runClient } from "./client.mjs";
-import { procCpuSeconds } from "./servers.mjs";
+import { procCpuSeconds, tftpkitNodeArgs } from "./servers.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, "..");
-const BIN = join(repo, "apps", "server", "bin", "tftpkit.js");
 const dash = process.argv.indexOf("--");
 const argv = dash >= 0 ? process.argv.slice(2, dash) : process.argv.slice(2);
 const serveExtra = dash >= 0 ? process.argv.slice(dash + 1) : [];
@@ -66,7 +65,7 @@ async function start() {
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("OTEL_")) env[k] = v;
   for (const kv of argv.flatMap((a, i) => (a === "--env" ? [argv[i + 1]] : []))) env[kv.split("=")[0]] = kv.slice(kv.indexOf("=") + 1);
   const t0 = Date.now();
-  const proc = spawn(process.execPath, [...NODE_ARGS, BIN, "serve", "--root", dir, "--host", "127.0.0.1", "--port", String(PORT), "--admin", `127.0.0.1:${PORT + 1}`, ...serveExtra], {
+  const proc = spawn(process.execPath, [...tftpkitNodeArgs(repo, NODE_ARGS), "serve", "--root", dir, "--host", "127.0.0.1", "--port", String(PORT), "--admin", `127.0.0.1:${PORT + 1}`, ...serveExtra], {
     env,
     stdio: ["ignore", out, "pipe"],
   });

@@ -57,9 +57,13 @@ export function startCli(args: string[], env: Record<string, string> = {}): Prom
   return startServe(["--host", "127.0.0.1", "--port", "0", ...args], env);
 }
 
-/** Starts `tftpkit serve ...args` exactly as given (the test chooses a loopback address) and waits for its start-up lines. */
-export async function startServe(args: string[], env: Record<string, string> = {}): Promise<Cli> {
-  const proc = spawn(process.execPath, [BIN, "serve", ...args], {
+/**
+ * Starts `tftpkit serve ...args` exactly as given (the test chooses a loopback
+ * address) and waits for its start-up lines. As `node bin/tftpkit.js`, or with
+ * `executable` as the program itself (its first line starts node).
+ */
+export async function startServe(args: string[], env: Record<string, string> = {}, how: { executable?: boolean } = {}): Promise<Cli> {
+  const proc = spawn(how.executable ? BIN : process.execPath, how.executable ? ["serve", ...args] : [BIN, "serve", ...args], {
     env: cleanEnv(env),
     stdio: ["ignore", "pipe", "pipe"],
   });

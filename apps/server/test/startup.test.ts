@@ -8,8 +8,9 @@ import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer as createNetServer, type Server } from "node:net";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { V8_FLAGS } from "../src/cluster/flags.js";
 import { procIds } from "../src/startup.js";
-import { curlTftp, freeUdpPort, hasCurl, removeTrees, runTftpkit, startCli, stopAllClis, tree, waitFor } from "./helpers.js";
+import { BIN, curlTftp, freeUdpPort, hasCurl, removeTrees, runTftpkit, startCli, startServe, stopAllClis, tree, waitFor } from "./helpers.js";
 
 afterEach(() => stopAllClis());
 afterAll(() => removeTrees());
@@ -126,6 +127,22 @@ describe("start-up: refuse to start wrong", () => {
     const nothing = await serveFails(["--handler", join(dir, "nothing.js")]);
     expect(nothing.stderr).toMatch(/nothing\.js: the module must export a handler function/);
     for (const r of [syntax, throws, missing, nothing]) expect(r.stderr).not.toMatch(/serving/);
+  });
+});
+
+describe("start-up: the V8 flags", () => {
+  // V8 sets its memory reducer up with the heap: only flags on node's command
+  // line stop it (see flags.ts), so the launcher's first line names them.
+  it("bin/tftpkit.js's first line names exactly V8_FLAGS; run as a program, the primary and every worker have them on node's command line", async () => {
+    expect(readFileSync(BIN, "utf8").split("\n")[0]).toBe(`#!/usr/bin/env -S node ${V8_FLAGS.join(" ")}`);
+    const cli = await startServe(["--host", "127.0.0.1", "--port", "0", "--admin", "off", "--workers", "2", "--root", tree({ a: "x" })], {}, { executable: true });
+    const workers = [.../workers: ([^)]*)\)/.exec(cli.stderr())![1].matchAll(/pid (\d+)/g)].map((m) => Number(m[1]));
+    expect(workers).toHaveLength(2);
+    for (const pid of [cli.proc.pid!, ...workers]) {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+      expect(argv[0]).toMatch(/node/);
+      for (const flag of V8_FLAGS) expect(argv).toContain(flag);
+    }
   });
 });
 

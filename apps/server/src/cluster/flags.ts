@@ -17,5 +17,12 @@
  *
  * --no-flush-bytecode: the same for the ordinary full collections of a long
  * quiet time (bytecode not run for 5 of them is thrown away otherwise).
+ *
+ * They belong on node's command line: V8 sets the memory reducer up with the
+ * heap, and v8.setFlagsFromString() later does not stop it (measured: a
+ * primary given them that way still ran three "Mark-Compact (reduce)"
+ * collections some seconds after a burst, and its CPU per request after
+ * 90 s idle was 2x its warm figure; given on the command line, none, and
+ * 1.1x). bin/tftpkit.js names them on its first line (env -S).
  */
 export const V8_FLAGS: readonly string[] = ["--no-memory-reducer", "--no-flush-bytecode"];
