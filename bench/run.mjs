@@ -387,6 +387,20 @@ async function measure(sc, name, srv, { cpu = null, round = 0, extra = {} } = {}
 }
 
 /** The unmeasured warm-up of a started server (none with --no-warmup), the same for every run. */
+/** A server started for a run, tried three times (each on a fresh port): { srv }, or { why } after that. */
+async function startServer(def, cpu) {
+  let why = "";
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return { srv: await def.start(dataDir, { cpu }) };
+    } catch (e) {
+      why = String(e?.message ?? e).split("\n")[0];
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  return { why };
+}
+
 const warmServer = (srv, cpu = null) =>
   warmup ? warmUp(client, { port: srv.port, root: dataDir, smallFile: "boot.cfg", bigFile: "f4m.bin", cpu, small: WARM_SMALL }) : null;
 
@@ -437,7 +451,13 @@ for (let r = 0; r < maxRounds; r++) {
       }
       process.stderr.write(`  [${r + 1}/${roundsOf(sc)}] ${sc.id} / ${name} ... `);
       const cpu = sc.pin ? pinCpu : null;
-      const srv = await s.def.start(dataDir, { cpu });
+      const { srv, why } = await startServer(s.def, cpu);
+      if (!srv) {
+        // One server that will not start (a port taken meanwhile) does not end the run.
+        process.stderr.write(`did not start (3 tries): ${why}\n`);
+        runs.push({ scenario: sc.id, server: name, round: r, skipped: `did not start: ${why}` });
+        continue;
+      }
       const cold = sc.kind === "cold";
       // Cold: no transfer before the measured one (tftpkit's "serving" line says it is ready).
       const readyMs = cold ? null : await untilServing(client, { port: srv.port, root: dataDir, file: "boot.cfg" });
