@@ -386,7 +386,6 @@ async function measure(sc, name, srv, { cpu = null, round = 0, extra = {} } = {}
   return run;
 }
 
-/** The unmeasured warm-up of a started server (none with --no-warmup), the same for every run. */
 /** A server started for a run, tried three times (each on a fresh port): { srv }, or { why } after that. */
 async function startServer(def, cpu) {
   let why = "";
@@ -401,6 +400,7 @@ async function startServer(def, cpu) {
   return { why };
 }
 
+/** The unmeasured warm-up of a started server (none with --no-warmup), the same for every run. */
 const warmServer = (srv, cpu = null) =>
   warmup ? warmUp(client, { port: srv.port, root: dataDir, smallFile: "boot.cfg", bigFile: "f4m.bin", cpu, small: WARM_SMALL }) : null;
 

@@ -78,18 +78,6 @@ export function ensureAtftpd(cacheDir) {
 }
 
 /**
- * Server definitions: `available()` says whether it can run here,
- * `start(root, { cpu })` resolves { pid, port, how, stop() }; with `cpu` the
- * server runs pinned to that CPU (taskset; children inherit it). Each binds
- * 127.0.0.1 only.
- *
- * tftpkit runs as an operator would start it: `tftpkit serve` (with
- * `tftpkitArgs` appended, e.g. `--workers 2`). An extra server (such as
- * fbtftp, which is not packaged here) joins when BENCH_EXTRA_SERVER is set to
- * `NAME=COMMAND`, COMMAND containing {root} and {port}, e.g.
- * `fbtftp=python3 /opt/fbtftp/examples/server.py --root {root} --port {port}`.
- */
-/**
  * node's arguments for `tftpkit` as the installed program starts it: the V8
  * flags of bin/tftpkit.js's first line (`#!/usr/bin/env -S node FLAGS`, read
  * as the system reads it), then `nodeArgs`, then the launcher. Run as
@@ -102,6 +90,18 @@ export function tftpkitNodeArgs(repo, nodeArgs = []) {
   return [...flags, ...nodeArgs, bin];
 }
 
+/**
+ * Server definitions: `available()` says whether it can run here,
+ * `start(root, { cpu })` resolves { pid, port, how, stop() }; with `cpu` the
+ * server runs pinned to that CPU (taskset; children inherit it). Each binds
+ * 127.0.0.1 only.
+ *
+ * tftpkit runs as an operator would start it: `tftpkit serve` (with
+ * `tftpkitArgs` appended, e.g. `--workers 2`). An extra server (such as
+ * fbtftp, which is not packaged here) joins when BENCH_EXTRA_SERVER is set to
+ * `NAME=COMMAND`, COMMAND containing {root} and {port}, e.g.
+ * `fbtftp=python3 /opt/fbtftp/examples/server.py --root {root} --port {port}`.
+ */
 export function serverDefs({ repo, cacheDir, tftpkitArgs = [] }) {
   const logDir = join(cacheDir, "logs");
   /**

@@ -46,7 +46,7 @@ function serve(args) {
   const admin = nextPort++;
   const env = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("OTEL_")) env[k] = v;
-  const proc = spawn(process.execPath, [...tftpkitNodeArgs(join(here, ".."), []), "serve", "--host", "127.0.0.1", "--port", String(udp), "--admin", `127.0.0.1:${admin}`,
+  const proc = spawn(process.execPath, [...tftpkitNodeArgs(join(here, "..")), "serve", "--host", "127.0.0.1", "--port", String(udp), "--admin", `127.0.0.1:${admin}`,
     "--workers", String(WORKERS), "--root", dir, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
