@@ -62,6 +62,12 @@ const RING_TARGET_BYTES = 16 * 1024; // read ahead at least this much per sessio
 const RING_MAX_BYTES = 1024 * 1024; // but hold at most this much, unless the window needs more
 const IOV_MAX = 1024; // buffers per read
 
+// A sender before its ring is sized, and after close: nothing per session
+// (these are only ever replaced, never written).
+const NO_RING: Buffer = Buffer.alloc(0);
+const NO_VIEWS: readonly Buffer[] = Object.freeze([]);
+const NO_LENS = new Int32Array(0);
+
 /** Ring slots for a transfer: twice the window, at least RING_TARGET_BYTES, never more blocks than the data has. */
 export function ringSlots(blksize: number, windowsize: number, blocks: number): number {
   let r = Math.max(2 * windowsize, Math.ceil(RING_TARGET_BYTES / blksize));
@@ -72,9 +78,9 @@ export function ringSlots(blksize: number, windowsize: number, blocks: number): 
 
 export class BlockSender extends Flow {
   // ring
-  private ring: Buffer = Buffer.alloc(0);
-  private views: Buffer[] = [];
-  private lens: Int32Array = new Int32Array(0);
+  private ring: Buffer = NO_RING;
+  private views: readonly Buffer[] = NO_VIEWS;
+  private lens: Int32Array = NO_LENS;
   private slots = 0;
   private stride = 0;
   private filledTo = 1; // next block to read from the source
@@ -161,12 +167,13 @@ export class BlockSender extends Flow {
     this.slots = slots;
     this.ring = Buffer.allocUnsafe(slots * this.stride);
     this.lens = new Int32Array(slots);
-    this.views = new Array(slots);
+    const views: Buffer[] = new Array<Buffer>(slots);
+    this.views = views;
     for (let i = 0; i < slots; i++) {
       const off = i * this.stride;
       this.ring[off] = 0;
       this.ring[off + 1] = Opcode.DATA;
-      this.views[i] = this.ring.subarray(off + 4, off + this.stride);
+      views[i] = this.ring.subarray(off + 4, off + this.stride);
     }
     this.fill();
     this.pump();
@@ -351,7 +358,7 @@ export class BlockSender extends Flow {
   override close(): void {
     this.stopped = true;
     super.close();
-    this.ring = Buffer.alloc(0);
-    this.views = [];
+    this.ring = NO_RING;
+    this.views = NO_VIEWS;
   }
 }

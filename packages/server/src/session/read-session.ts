@@ -139,4 +139,11 @@ export class ReadSession extends Session {
     this.sender?.close();
     this.source?.close();
   }
+
+  /** After the stats are taken (kindStats reads the sender): the sender, its ring and the source go. */
+  protected override forget(): void {
+    super.forget();
+    this.sender = undefined;
+    this.source = undefined;
+  }
 }

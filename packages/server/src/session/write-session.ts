@@ -133,4 +133,10 @@ export class WriteSession extends Session {
     this.receiver?.close();
     if (this.target && !this.committed) void this.target.abort().catch(() => {});
   }
+
+  /** After the stats are taken (kindStats reads the receiver): the receiver and its window go. */
+  protected override forget(): void {
+    super.forget();
+    this.receiver = undefined;
+  }
 }
