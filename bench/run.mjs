@@ -362,6 +362,9 @@ async function measure(sc, name, srv, { cpu = null, round = 0, extra = {} } = {}
     burst_span_ms: c.burst_span_ms,
     dup_data: c.dup_data ?? NaN,
     dup_data_unprovoked: c.dup_data_unprovoked ?? NaN,
+    // The unprovoked duplicates' timing (tftpbench.c): the client's slowest ACK, the server's quickest resend after an ACK (ms; -1: none).
+    dup_ack_lag_max_ms: c.dup_ack_lag_max_ms ?? -1,
+    dup_after_ack_min_ms: c.dup_after_ack_min_ms ?? -1,
     server_peak_rss_mib: peak / MiB,
     server_cpu_s: cpuS,
     primary_cpu_s: primaryS,
@@ -381,6 +384,7 @@ async function measure(sc, name, srv, { cpu = null, round = 0, extra = {} } = {}
     c.error ? `error: ${c.error}\n`
       : `${fig}, ${c.ok} ok, ${sc.id === "burst" ? `${c.answered} answered` : `${c.failed} failed`}, ${fmt(run.cpu_us_per_session, 0)} us CPU/session` +
         `${Number.isFinite(primaryS) ? ` (primary ${fmt(run.primary_us_per_session, 0)})` : ""}, dup DATA ${c.dup_data ?? "-"}` +
+        `${!sc.lossy && c.dup_data_unprovoked > 0 ? ` (unprovoked ${c.dup_data_unprovoked}: client ACK lag up to ${fmt(c.dup_ack_lag_max_ms, 1)} ms, resent ${fmt(c.dup_after_ack_min_ms, 1)} ms after an ACK)` : ""}` +
         `${lg ? `; tftpkit-load ${fmt(lg.mbps, 2)} MB/s${lg.error ? ` (${lg.error})` : ""}` : ""}\n`,
   );
   return run;
@@ -499,6 +503,8 @@ for (const sc of scenarios) {
       mismatches: real.reduce((a, x) => a + x.mismatches, 0),
       dup_data: sum(real.map((x) => x.dup_data)),
       dup_data_unprovoked: sum(real.map((x) => x.dup_data_unprovoked)),
+      dup_ack_lag_max_ms: Math.max(-1, ...real.map((x) => x.dup_ack_lag_max_ms ?? -1)),
+      dup_after_ack_min_ms: Math.min(Infinity, ...real.map((x) => x.dup_after_ack_min_ms ?? -1).filter((v) => v >= 0)),
       server_peak_rss_mib: Math.max(...real.map((x) => x.server_peak_rss_mib)),
       server_cpu_s: m("server_cpu_s"),
       cpu_us_per_session: m("cpu_us_per_session"),
@@ -611,7 +617,13 @@ for (const sc of scenarios.filter((s) => s.clean)) {
   const clean = rows.filter((x) => isTftpkit(x.server) && !x.skipped && !scenarios.find((s) => s.id === x.scenario)?.lossy && x.scenario !== "burst");
   if (clean.length) {
     const n = sum(clean.map((x) => x.dup_data_unprovoked));
-    const where = clean.filter((x) => x.dup_data_unprovoked > 0).map((x) => `${x.scenario}/${x.server} ${x.dup_data_unprovoked}`).join(", ");
+    // With each, what the client saw: its slowest ACK before a duplicate (a slow client) and the
+    // quickest resend after its ACK (a server that resent as the ACK arrived).
+    const timing = (x) => [
+      x.dup_ack_lag_max_ms >= 0 ? `client ACK lag up to ${fmt(x.dup_ack_lag_max_ms, 1)} ms` : "",
+      Number.isFinite(x.dup_after_ack_min_ms) ? `resent ${fmt(x.dup_after_ack_min_ms, 1)} ms after an ACK` : "",
+    ].filter(Boolean).join(", ");
+    const where = clean.filter((x) => x.dup_data_unprovoked > 0).map((x) => `${x.scenario}/${x.server} ${x.dup_data_unprovoked}${timing(x) ? ` (${timing(x)})` : ""}`).join(", ");
     const burst = rows.filter((x) => isTftpkit(x.server) && x.scenario === "burst" && !x.skipped).map((x) => `${x.server} ${x.dup_data_unprovoked}`).join(", ");
     goal(n === 0, "clean runs: tftpkit retransmits nothing (duplicate DATA the client did not cause; burst apart)", `${n}${where ? ` (${where})` : ""}${burst ? `; burst: ${burst}` : ""}`);
   }

@@ -37,7 +37,11 @@
  * dup_data counts DATA blocks received again after they were received in
  * order (a server retransmission); dup_data_unprovoked those in sessions where
  * the client neither dropped anything nor re-sent an ACK (on a clean path
- * every retransmission is unprovoked).
+ * every retransmission is unprovoked). For the unprovoked ones,
+ * dup_ack_lag_max_ms is the longest the client took to ACK the block before
+ * a duplicate (a large one: the client was slow, e.g. descheduled) and
+ * dup_after_ack_min_ms the shortest time from that ACK to the duplicate (a
+ * small one: the server resent as the ACK arrived); -1 when none.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -90,6 +94,10 @@ struct session {
   int step;       /* --sequence: index into steps[] */
   int provoked;   /* the client dropped or re-sent something in this transfer */
   long long dups; /* duplicate DATA received in this transfer */
+  double data_at; /* when the last in-order DATA arrived */
+  double ack_at;  /* when the last ACK left */
+  double dup_lag; /* this transfer's duplicates: largest delay of our ACK after its DATA (s) */
+  double dup_after; /* and the shortest time from our ACK to the duplicate (s), -1 none */
   int ack_pending; /* --ack-delay-us: an ACK waits until ack_due */
   uint16_t ack_block;
   double ack_due;
@@ -167,6 +175,10 @@ static int nsessions;
 static uint8_t pkt[MAX_PKT];
 
 /* counters */
+/* Unprovoked duplicates, for telling a slow client from a hasty server: the largest delay of
+   the client's ACK after the DATA it answered, and the shortest time from an ACK to the
+   duplicate that followed it (ms; -1: none). */
+static double dup_ack_lag_max = -1, dup_after_ack_min = -1;
 static long long dup_data = 0, dup_data_unprovoked = 0, acks_dropped = 0, oacks_dropped = 0, probes_done = 0, transfers_ok = 0;
 static long long bytes_total = 0, acks_resent = 0, rrq_resent = 0, dropped = 0, strangers = 0, out_of_order = 0;
 static int errors_by_code[9];
@@ -223,6 +235,7 @@ static void send_ack(struct session *s, uint16_t block) {
     s->provoked = 1;
     return;
   }
+  s->ack_at = now();
   uint8_t b[4] = {0, 4, (uint8_t)(block >> 8), (uint8_t)block};
   struct sockaddr_in to = server;
   to.sin_port = htons(s->tid);
@@ -246,12 +259,19 @@ static void send_error_to(int fd, struct sockaddr_in *to, int code, const char *
 static int active = 0, started_count = 0, finished = 0, ok_count = 0, answered_count = 0;
 static double *durations;
 
+/* A transfer's duplicate DATA into the totals (the unprovoked ones with their timing). */
+static void count_dups(struct session *s) {
+  dup_data += s->dups;
+  if (s->provoked || s->dups == 0) return;
+  dup_data_unprovoked += s->dups;
+  double lag = s->dup_lag * 1000, after = s->dup_after * 1000;
+  if (lag > dup_ack_lag_max) dup_ack_lag_max = lag;
+  if (s->dup_after >= 0 && (dup_after_ack_min < 0 || after < dup_after_ack_min)) dup_after_ack_min = after;
+}
+
 static void finish(struct session *s, int ok) {
-  if (!ok) {
-    /* A transfer that failed or was cut off: its duplicates count too (a good one's were counted as it ended). */
-    dup_data += s->dups;
-    if (!s->provoked) dup_data_unprovoked += s->dups;
-  }
+  /* A transfer that failed or was cut off: its duplicates count too (a good one's were counted as it ended). */
+  if (!ok) count_dups(s);
   s->st = ok ? DONE_OK : DONE_FAIL;
   s->ended = now();
   close(s->fd);
@@ -269,8 +289,7 @@ static void begin_transfer(struct session *s);
 /* One transfer of a session ended well: the next step of a probe or a boot, or the session's end. */
 static void transfer_done(struct session *s) {
   transfers_ok++;
-  dup_data += s->dups;
-  if (!s->provoked) dup_data_unprovoked += s->dups;
+  count_dups(s);
   if (s->probing) {
     s->probing = 0;
     probes_done++;
@@ -325,6 +344,10 @@ static void begin_transfer(struct session *s) {
   s->error_code = -1;
   s->provoked = 0;
   s->dups = 0;
+  s->dup_lag = 0;
+  s->dup_after = -1;
+  s->data_at = 0;
+  s->ack_at = 0;
   s->ack_pending = 0;
   s->deadline = now() + (burst ? answer_ms : rto_ms) / 1000.0;
   send_rrq(s);
@@ -379,6 +402,7 @@ static void on_data(struct session *s, uint16_t block, const uint8_t *d, size_t 
   }
   uint16_t ahead = (uint16_t)(block - (uint16_t)s->next);
   if (ahead == 0) {
+    s->data_at = now();
     if (s->got + n > f->size || memcmp(f->data + s->got, d, n) != 0) s->mismatch = 1;
     s->got += n;
     bytes_total += (long long)n;
@@ -418,6 +442,15 @@ static void on_data(struct session *s, uint16_t block, const uint8_t *d, size_t 
     send_ack(s, (uint16_t)(s->next - 1));
   } else if (ahead >= 32768) {
     s->dups++;
+    if (s->data_at > 0) {
+      /* The last block in order: ACKed already (how long that took, and how long since), or
+         not yet (the client is still on it: the lag so far). */
+      double t = now();
+      int acked = s->acked_any && s->last_ack == (uint16_t)(s->next - 1) && s->ack_at >= s->data_at;
+      double lag = (acked ? s->ack_at : t) - s->data_at;
+      if (lag > s->dup_lag) s->dup_lag = lag;
+      if (acked && (s->dup_after < 0 || t - s->ack_at < s->dup_after)) s->dup_after = t - s->ack_at;
+    }
     /* A block we already have, sent again: the server missed our ACK or timed out. Lock-step:
        ACK it again. Windows: say once where we are, so the next window starts there. */
     if (s->windowsize == 1) {
@@ -728,9 +761,9 @@ int main(int argc, char **argv) {
     }
   if (errors_other) printf("%s\"other\":%d", comma ? "," : "", errors_other);
   printf("},\"dropped\":%lld,\"out_of_order\":%lld,\"acks_resent\":%lld,\"rrq_resent\":%lld,\"strangers\":%lld,"
-         "\"dup_data\":%lld,\"dup_data_unprovoked\":%lld,\"acks_dropped\":%lld,\"oacks_dropped\":%lld,\"probes\":%lld,\"transfers\":%lld,"
+         "\"dup_data\":%lld,\"dup_data_unprovoked\":%lld,\"dup_ack_lag_max_ms\":%.3f,\"dup_after_ack_min_ms\":%.3f,\"acks_dropped\":%lld,\"oacks_dropped\":%lld,\"probes\":%lld,\"transfers\":%lld,"
          "\"steps\":%d,\"time_capped\":%s,\"granted\":{%s}}\n",
-         dropped, out_of_order, acks_resent, rrq_resent, strangers, dup_data, dup_data_unprovoked, acks_dropped, oacks_dropped, probes_done,
+         dropped, out_of_order, acks_resent, rrq_resent, strangers, dup_data, dup_data_unprovoked, dup_ack_lag_max, dup_after_ack_min, acks_dropped, oacks_dropped, probes_done,
          transfers_ok, sequence ? nsteps : 1, time_capped ? "true" : "false", granted);
   return 0;
 }
