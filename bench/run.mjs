@@ -362,7 +362,7 @@ async function measure(sc, name, srv, { cpu = null, round = 0, extra = {} } = {}
     burst_span_ms: c.burst_span_ms,
     dup_data: c.dup_data ?? NaN,
     dup_data_unprovoked: c.dup_data_unprovoked ?? NaN,
-    // The unprovoked duplicates' timing (tftpbench.c): the client's slowest ACK, the server's quickest resend after an ACK (ms; -1: none).
+    // The unprovoked duplicates' timing (tftpbench.c): the client's slowest ACK, the quickest duplicate after an ACK (ms; -1: none).
     dup_ack_lag_max_ms: c.dup_ack_lag_max_ms ?? -1,
     dup_after_ack_min_ms: c.dup_after_ack_min_ms ?? -1,
     server_peak_rss_mib: peak / MiB,
@@ -384,7 +384,7 @@ async function measure(sc, name, srv, { cpu = null, round = 0, extra = {} } = {}
     c.error ? `error: ${c.error}\n`
       : `${fig}, ${c.ok} ok, ${sc.id === "burst" ? `${c.answered} answered` : `${c.failed} failed`}, ${fmt(run.cpu_us_per_session, 0)} us CPU/session` +
         `${Number.isFinite(primaryS) ? ` (primary ${fmt(run.primary_us_per_session, 0)})` : ""}, dup DATA ${c.dup_data ?? "-"}` +
-        `${!sc.lossy && c.dup_data_unprovoked > 0 ? ` (unprovoked ${c.dup_data_unprovoked}: client ACK lag up to ${fmt(c.dup_ack_lag_max_ms, 1)} ms, resent ${fmt(c.dup_after_ack_min_ms, 1)} ms after an ACK)` : ""}` +
+        `${!sc.lossy && c.dup_data_unprovoked > 0 ? ` (unprovoked ${c.dup_data_unprovoked}: client ACK lag up to ${fmt(c.dup_ack_lag_max_ms, 1)} ms, a duplicate ${fmt(c.dup_after_ack_min_ms, 1)} ms after the client's ACK)` : ""}` +
         `${lg ? `; tftpkit-load ${fmt(lg.mbps, 2)} MB/s${lg.error ? ` (${lg.error})` : ""}` : ""}\n`,
   );
   return run;
@@ -618,10 +618,10 @@ for (const sc of scenarios.filter((s) => s.clean)) {
   if (clean.length) {
     const n = sum(clean.map((x) => x.dup_data_unprovoked));
     // With each, what the client saw: its slowest ACK before a duplicate (a slow client) and the
-    // quickest resend after its ACK (a server that resent as the ACK arrived).
+    // quickest arrival of a duplicate after its ACK (near 0: resent before the ACK could arrive).
     const timing = (x) => [
       x.dup_ack_lag_max_ms >= 0 ? `client ACK lag up to ${fmt(x.dup_ack_lag_max_ms, 1)} ms` : "",
-      Number.isFinite(x.dup_after_ack_min_ms) ? `resent ${fmt(x.dup_after_ack_min_ms, 1)} ms after an ACK` : "",
+      Number.isFinite(x.dup_after_ack_min_ms) ? `a duplicate ${fmt(x.dup_after_ack_min_ms, 1)} ms after the client's ACK` : "",
     ].filter(Boolean).join(", ");
     const where = clean.filter((x) => x.dup_data_unprovoked > 0).map((x) => `${x.scenario}/${x.server} ${x.dup_data_unprovoked}${timing(x) ? ` (${timing(x)})` : ""}`).join(", ");
     const burst = rows.filter((x) => isTftpkit(x.server) && x.scenario === "burst" && !x.skipped).map((x) => `${x.server} ${x.dup_data_unprovoked}`).join(", ");

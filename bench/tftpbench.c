@@ -40,8 +40,9 @@
  * every retransmission is unprovoked). For the unprovoked ones,
  * dup_ack_lag_max_ms is the longest the client took to ACK the block before
  * a duplicate (a large one: the client was slow, e.g. descheduled) and
- * dup_after_ack_min_ms the shortest time from that ACK to the duplicate (a
- * small one: the server resent as the ACK arrived); -1 when none.
+ * dup_after_ack_min_ms the shortest time from that ACK to the duplicate's
+ * arrival (near 0: the server had resent before the ACK could reach it);
+ * -1 when none.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
