@@ -8,7 +8,7 @@ import { SessionBuffers } from "./session/budget.js";
 import { sweepStaleUploads } from "./files/upload-sweep.js";
 import type { ServerEventListener } from "./observe/events.js";
 import { FileCache } from "./files/file-cache.js";
-import type { FileReadCounters } from "./session/data-source.js";
+import { forgetWarmUpReads, type FileReadCounters } from "./session/data-source.js";
 import { SocketPool } from "./net/socket-pool.js";
 import type { BootFlow, FlowQuery } from "./observe/flows.js";
 import type { LiveSession } from "./observe/live.js";
@@ -350,6 +350,7 @@ export class TftpServer {
     this.warming = w;
     void done.finally(() => {
       if (this.warming === w) this.warming = undefined;
+      forgetWarmUpReads();
       try {
         hooks.ended?.();
       } catch {

@@ -31,9 +31,18 @@ describe("file reads on the event loop", () => {
     expect((await fetch(s.port, "big.bin", [["blksize", "1468"], ["windowsize", "16"]])).equals(big)).toBe(true);
     expect((await fetch(s.port, "exact.bin", [["blksize", "1468"]])).equals(exact)).toBe(true);
     const after = s.server.stats();
-    expect(after.fileReadsOnLoop - before.fileReadsOnLoop).toBeGreaterThan(10);
+    const onLoop = after.fileReadsOnLoop - before.fileReadsOnLoop;
+    const inPool = after.fileReadsInPool - before.fileReadsInPool;
     // Each session's first read goes to the pool (it may have to touch the disk).
-    expect(after.fileReadsInPool - before.fileReadsInPool).toBeGreaterThanOrEqual(3);
+    expect(inPool).toBeGreaterThanOrEqual(3);
+    if (after.fileReadsSlowOnLoop - before.fileReadsSlowOnLoop < 3) {
+      expect(onLoop).toBeGreaterThan(10);
+    } else {
+      // A busy machine made three reads on the loop slower than 1 ms (the thread lost its CPU):
+      // the guard then sends the next reads to the pool, as for slow storage.
+      expect(onLoop).toBeGreaterThanOrEqual(3);
+      expect(inPool).toBeGreaterThan(3);
+    }
   });
 
   it("syncFileReads false: every read goes through the thread pool, the same bytes", async () => {
@@ -62,6 +71,18 @@ describe("file reads on the event loop", () => {
 });
 
 describe("LoopReadGuard", () => {
+  it("reset forgets the slow reads and the backoff (what the warm-up's reads leave behind)", () => {
+    const g = new LoopReadGuard(1, 3, 1000);
+    for (const t of [10, 20, 30]) g.took(5, t);
+    expect(g.allowed(31)).toBe(false);
+    g.reset();
+    expect(g.allowed(31)).toBe(true);
+    // The strikes went too: two more slow reads do not trip it.
+    g.took(5, 40);
+    g.took(5, 50);
+    expect(g.allowed(51)).toBe(true);
+  });
+
   it("one or two slow reads (the thread lost its CPU) keep reads on the loop", () => {
     const g = new LoopReadGuard(1, 3, 1000);
     expect(g.took(0.05, 10)).toBe(false);

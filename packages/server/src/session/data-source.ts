@@ -92,9 +92,25 @@ export class LoopReadGuard {
     }
     return true;
   }
+
+  /** Forgets the slow reads and any backoff (reads may run on the loop at once). */
+  reset(): void {
+    this.until = 0;
+    this.slowAt.length = 0;
+  }
 }
 
 const loopReads = new LoopReadGuard();
+
+/**
+ * The warm-up's reads (its own small files, on a JIT that is still
+ * compiling the read path, often on a machine busy starting up) tell
+ * nothing of the served storage: once it ends, the guard forgets them, so
+ * that they cannot send the first second of real reads to the pool.
+ */
+export function forgetWarmUpReads(): void {
+  loopReads.reset();
+}
 
 /**
  * A server's file reads: on the event loop, in the thread pool, and the
