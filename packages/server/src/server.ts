@@ -24,6 +24,7 @@ import { emptyServerStats, type ServerStats, type SessionStats } from "./observe
 import { rootWriteHandler, type WriteHandler } from "./files/write.js";
 import { WriteSession } from "./session/write-session.js";
 import { warmUp, type WarmUpReport } from "./session/warm-up.js";
+import { ShortLivedMap } from "./short-lived-map.js";
 
 /** A warm-up ran in this process already: the JIT's code is shared by every server in it. */
 let processWarmed = false;
@@ -195,7 +196,8 @@ export class TftpServer {
   private listeners: UdpListeners | undefined;
   /** Relayed requests: one way in per relay listener (kept while that listener is). */
   private readonly relays = new WeakMap<RelayListener, Via>();
-  private readonly sessions = new Map<string, Session>();
+  /** Running sessions by peer ("address|port"); see short-lived-map.ts for why not a Map. */
+  private readonly sessions = new ShortLivedMap<string, Session>();
   private readonly perClient = new Map<string, number>();
   /** Requests waiting for options.admission (key: address|port). */
   private readonly admitting = new Set<string>();

@@ -6,6 +6,7 @@
 import type { BootFlow } from "./flows.js";
 import type { LiveEntry, LiveSession } from "./live.js";
 import type { Outcome } from "./stats.js";
+import type { ShortLivedMap } from "../short-lived-map.js";
 
 export type ServerEvent =
   | { type: "session-start"; session: LiveSession }
@@ -26,7 +27,7 @@ export class EventHub {
 
   constructor(
     /** Running sessions, in the order progress is reported (reported ones move to the back). */
-    private readonly live: Map<string, LiveEntry>,
+    private readonly live: ShortLivedMap<string, LiveEntry>,
   ) {}
 
   /** Someone listens: emitters build events only then. */

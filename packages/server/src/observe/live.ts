@@ -5,6 +5,7 @@
 // only when someone asks.
 
 import type { Endpoint } from "./stats.js";
+import { ShortLivedMap } from "../short-lived-map.js";
 
 /** What a running session has done so far (SessionInfo.progress). */
 export interface SessionProgress {
@@ -95,7 +96,8 @@ export class LiveEntry {
 
 /** The running sessions (progress reporting reorders them: see events.ts). */
 export class LiveRegistry {
-  readonly entries = new Map<string, LiveEntry>();
+  /** See short-lived-map.ts for why not a Map. */
+  readonly entries = new ShortLivedMap<string, LiveEntry>();
 
   add(e: LiveEntry): void {
     this.entries.set(e.id, e);
