@@ -1364,14 +1364,13 @@ describe("Scheduler (Node timer)", () => {
     // The same 40 ms spent waiting for I/O: the answer came late, a sample of the path.
     await sleep(1);
     sched.txSent(waited, 1);
-    // Timed here, not taken from the timer: libuv starts a timer from the loop's cached clock,
-    // so setTimeout(40) can end a millisecond or two short of 40 ms after this point.
-    const t0 = performance.now();
     await sleep(40);
-    const idle = performance.now() - t0;
-    expect(idle).toBeGreaterThan(20);
     expect(sched.txOnAck(waited, 1)).toBe(Ack.ADVANCED);
-    expect(sched.rttEstimate(waited)!.peak).toBeGreaterThanOrEqual(idle);
+    // Counted, where the stall above gave less than 20 ms. Not "at least 40": libuv starts a timer
+    // from the loop's cached clock (it can end short of 40 ms after the send), and the loop's own
+    // work around the wait (or the process losing its CPU) is not idle time, so the last
+    // milliseconds may be left out as a stall of this thread.
+    expect(sched.rttEstimate(waited)!.peak).toBeGreaterThan(20);
   });
 
   it("an owner re-arming from onDeadline is called again (retransmission loop)", async () => {
