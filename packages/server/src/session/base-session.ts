@@ -200,10 +200,11 @@ export abstract class Session implements DeadlineOwner {
    * every request: a getter written in the object literal would be a new
    * function per request, and V8 then gives each request a hidden class of
    * its own, kept in the old generation, which held the session (through
-   * the getter's closure) until the next major collection. Measured: every
-   * finished small session survived the minor collections and was promoted
-   * (about 1 KB per session built without a server, and the 1.8 KB of a
-   * loaded server's sessions); with the shared getter, none.
+   * the getter's closure) until the next major collection. Measured on
+   * sessions built without a server: about 1 KB per finished session
+   * survived the minor collections with the getter in the literal, about
+   * 100 B with the shared one. (In the server the session tables held them
+   * too: see short-lived-map.ts.)
    */
   protected requestBase(): ReadRequest {
     const r = {
@@ -437,12 +438,10 @@ export abstract class Session implements DeadlineOwner {
 
   /**
    * The session has ended and been reported: it lets go of what it holds at
-   * once. A finished session's object stays reachable until V8's next minor
-   * garbage collection (measured: every small session of a loaded server
-   * survived the scavenge after its end and was promoted to the old
-   * generation, with all it referenced; what holds it that long is not
-   * known), so whatever it still references is copied twice and then swept
-   * by a major collection. Subclasses drop their sender or receiver too.
+   * once, so that whatever may still reach the finished session for a while
+   * (a minor garbage collection takes an old object's stale pointer as a
+   * root: see requestBase and short-lived-map.ts) does not keep its sender,
+   * ring and source too. Subclasses drop their sender or receiver.
    */
   protected forget(): void {
     this.obs = undefined;
