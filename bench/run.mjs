@@ -238,6 +238,20 @@ function median(xs) {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 const fmt = (v, d = 1) => (typeof v === "number" && Number.isFinite(v) ? v.toFixed(d) : "-");
+/**
+ * What the client saw of its unprovoked duplicate DATA (tftpbench.c; -1: none): its slowest ACK
+ * before a duplicate (a slow client) and the quickest arrival of a duplicate after its ACK (near
+ * 0: resent before the ACK could arrive).
+ */
+/** The least of the values >= 0, or -1 when there is none. */
+const minOrNone = (xs) => {
+  const ok = xs.filter((v) => v >= 0);
+  return ok.length ? Math.min(...ok) : -1;
+};
+const dupTiming = (x) => [
+  x.dup_ack_lag_max_ms >= 0 ? `client ACK lag up to ${fmt(x.dup_ack_lag_max_ms, 1)} ms` : "",
+  x.dup_after_ack_min_ms >= 0 ? `a duplicate ${fmt(x.dup_after_ack_min_ms, 1)} ms after the client's ACK` : "",
+].filter(Boolean).join(", ");
 const pad = (s, n) => String(s).padEnd(n);
 const lpad = (s, n) => String(s).padStart(n);
 const digits = (v) => (v >= 1000 ? 0 : v >= 100 ? 1 : 2);
@@ -362,7 +376,7 @@ async function measure(sc, name, srv, { cpu = null, round = 0, extra = {} } = {}
     burst_span_ms: c.burst_span_ms,
     dup_data: c.dup_data ?? NaN,
     dup_data_unprovoked: c.dup_data_unprovoked ?? NaN,
-    // The unprovoked duplicates' timing (tftpbench.c): the client's slowest ACK, the quickest duplicate after an ACK (ms; -1: none).
+    // The unprovoked duplicates' timing (see dupTiming).
     dup_ack_lag_max_ms: c.dup_ack_lag_max_ms ?? -1,
     dup_after_ack_min_ms: c.dup_after_ack_min_ms ?? -1,
     server_peak_rss_mib: peak / MiB,
@@ -384,7 +398,7 @@ async function measure(sc, name, srv, { cpu = null, round = 0, extra = {} } = {}
     c.error ? `error: ${c.error}\n`
       : `${fig}, ${c.ok} ok, ${sc.id === "burst" ? `${c.answered} answered` : `${c.failed} failed`}, ${fmt(run.cpu_us_per_session, 0)} us CPU/session` +
         `${Number.isFinite(primaryS) ? ` (primary ${fmt(run.primary_us_per_session, 0)})` : ""}, dup DATA ${c.dup_data ?? "-"}` +
-        `${!sc.lossy && c.dup_data_unprovoked > 0 ? ` (unprovoked ${c.dup_data_unprovoked}: client ACK lag up to ${fmt(c.dup_ack_lag_max_ms, 1)} ms, a duplicate ${fmt(c.dup_after_ack_min_ms, 1)} ms after the client's ACK)` : ""}` +
+        `${!sc.lossy && c.dup_data_unprovoked > 0 ? ` (unprovoked ${c.dup_data_unprovoked}${dupTiming(c) ? `: ${dupTiming(c)}` : ""})` : ""}` +
         `${lg ? `; tftpkit-load ${fmt(lg.mbps, 2)} MB/s${lg.error ? ` (${lg.error})` : ""}` : ""}\n`,
   );
   return run;
@@ -504,7 +518,7 @@ for (const sc of scenarios) {
       dup_data: sum(real.map((x) => x.dup_data)),
       dup_data_unprovoked: sum(real.map((x) => x.dup_data_unprovoked)),
       dup_ack_lag_max_ms: Math.max(-1, ...real.map((x) => x.dup_ack_lag_max_ms ?? -1)),
-      dup_after_ack_min_ms: Math.min(Infinity, ...real.map((x) => x.dup_after_ack_min_ms ?? -1).filter((v) => v >= 0)),
+      dup_after_ack_min_ms: minOrNone(real.map((x) => x.dup_after_ack_min_ms)),
       server_peak_rss_mib: Math.max(...real.map((x) => x.server_peak_rss_mib)),
       server_cpu_s: m("server_cpu_s"),
       cpu_us_per_session: m("cpu_us_per_session"),
@@ -617,13 +631,7 @@ for (const sc of scenarios.filter((s) => s.clean)) {
   const clean = rows.filter((x) => isTftpkit(x.server) && !x.skipped && !scenarios.find((s) => s.id === x.scenario)?.lossy && x.scenario !== "burst");
   if (clean.length) {
     const n = sum(clean.map((x) => x.dup_data_unprovoked));
-    // With each, what the client saw: its slowest ACK before a duplicate (a slow client) and the
-    // quickest arrival of a duplicate after its ACK (near 0: resent before the ACK could arrive).
-    const timing = (x) => [
-      x.dup_ack_lag_max_ms >= 0 ? `client ACK lag up to ${fmt(x.dup_ack_lag_max_ms, 1)} ms` : "",
-      Number.isFinite(x.dup_after_ack_min_ms) ? `a duplicate ${fmt(x.dup_after_ack_min_ms, 1)} ms after the client's ACK` : "",
-    ].filter(Boolean).join(", ");
-    const where = clean.filter((x) => x.dup_data_unprovoked > 0).map((x) => `${x.scenario}/${x.server} ${x.dup_data_unprovoked}${timing(x) ? ` (${timing(x)})` : ""}`).join(", ");
+    const where = clean.filter((x) => x.dup_data_unprovoked > 0).map((x) => `${x.scenario}/${x.server} ${x.dup_data_unprovoked}${dupTiming(x) ? ` (${dupTiming(x)})` : ""}`).join(", ");
     const burst = rows.filter((x) => isTftpkit(x.server) && x.scenario === "burst" && !x.skipped).map((x) => `${x.server} ${x.dup_data_unprovoked}`).join(", ");
     goal(n === 0, "clean runs: tftpkit retransmits nothing (duplicate DATA the client did not cause; burst apart)", `${n}${where ? ` (${where})` : ""}${burst ? `; burst: ${burst}` : ""}`);
   }
