@@ -27,26 +27,31 @@ export async function freeTcpPort() {
   return p;
 }
 
-/** True once something is bound to 127.0.0.1:port (we cannot bind it ourselves). */
-async function isBound(port) {
-  const s = createSocket("udp4");
-  const free = await new Promise((r) => {
-    s.once("error", () => r(false));
-    s.bind(port, "127.0.0.1", () => r(true));
-  });
-  try {
-    s.close();
-  } catch {
-    // never bound
+/**
+ * True once a UDP socket is bound to local port `port` (the kernel's socket
+ * tables in /proc). Looking, not binding: a probe that binds the port to see
+ * whether it is taken can take it from the server that is about to bind it
+ * (which then exits, its error in syslog rather than on stderr).
+ */
+function isBound(port) {
+  const hexPort = `:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+  for (const table of ["/proc/net/udp", "/proc/net/udp6"]) {
+    let text = "";
+    try {
+      text = readFileSync(table, "latin1");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) if (line.trim().split(/\s+/)[1]?.endsWith(hexPort)) return true;
   }
-  return !free;
+  return false;
 }
 
 async function waitBound(port, child, ms = 10_000) {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (child.exitCode !== null || child.signalCode !== null) return false;
-    if (await isBound(port)) return true;
+    if (isBound(port)) return true;
     await new Promise((r) => setTimeout(r, 50));
   }
   return false;
@@ -170,7 +175,7 @@ export function serverDefs({ repo, cacheDir, tftpkitArgs = [] }) {
       async start(root, { cpu = null } = {}) {
         // Its TFTP server listens on port 69 only.
         const port = 69;
-        if (await isBound(port)) throw new Error("port 69 on 127.0.0.1 is taken");
+        if (isBound(port)) throw new Error("port 69 on 127.0.0.1 is taken");
         // --tftp-max: the default 50 concurrent transfers would refuse the storm.
         const s = await launch("/usr/sbin/dnsmasq", ["--keep-in-foreground", "--conf-file=/dev/null", "--port=0", "--enable-tftp", `--tftp-root=${root}`,
           "--listen-address=127.0.0.1", "--bind-interfaces", `--user=${userName()}`, `--group=${groupName()}`, "--pid-file=", "--tftp-max=1000",

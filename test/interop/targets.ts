@@ -4,10 +4,9 @@
 // case) on a free port and are stopped by pid.
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { createSocket } from "node:dgram";
 import { accessSync, constants } from "node:fs";
 import type { ServerOptions, ServerStats, SessionStats } from "@tftpkit/server";
-import { IN_TFTPD, freeUdpPort, sleep } from "@tftpkit/test-support";
+import { IN_TFTPD, freeUdpPort, sleep, waitUdpBound } from "@tftpkit/test-support";
 
 export interface RunningServer {
   /** Port the server listens on. */
@@ -141,18 +140,6 @@ export function inTftpdAvailable(): boolean {
   return typeof process.getuid === "function" && process.getuid() === 0;
 }
 
-/** true when something already holds host:port (UDP). */
-function udpPortBusy(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createSocket({ type: host.includes(":") ? "udp6" : "udp4", ipv6Only: host === "::" ? false : undefined });
-    s.once("error", () => {
-      s.close();
-      resolve(true);
-    });
-    s.bind(port, host, () => s.close(() => resolve(false)));
-  });
-}
-
 function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
@@ -189,12 +176,8 @@ export function inTftpdTarget(): Target {
         let stderr = "";
         child.stderr?.on("data", (d) => (stderr += d));
         child.on("error", (e) => (stderr += String(e)));
-        // Wait (bounded: 40 x 50 ms) until the port is taken, or the process dies.
-        for (let i = 0; i < 40; i++) {
-          if (child.exitCode !== null || child.signalCode !== null) break;
-          if (await udpPortBusy(host, port)) return { port, close: () => stopChild(child) };
-          await sleep(50);
-        }
+        // Wait (bounded: 2 s) until in.tftpd holds the port, or it dies.
+        if (await waitUdpBound(child, port, 2000)) return { port, close: () => stopChild(child) };
         lastErr = `in.tftpd exit=${child.exitCode} signal=${child.signalCode} stderr=${stderr}`;
         await stopChild(child);
       }

@@ -2,9 +2,8 @@
 // and a tftpd-hpa started on a loopback port.
 
 import { spawn, type ChildProcess } from "node:child_process";
-import { createSocket } from "node:dgram";
 import { readFileSync } from "node:fs";
-import { IN_TFTPD, UdpPeer, freeUdpPort, tempTree, type TempTree } from "@tftpkit/test-support";
+import { IN_TFTPD, UdpPeer, freeUdpPort, tempTree, waitUdpBound, type TempTree } from "@tftpkit/test-support";
 import { LossInjector } from "../src/index.js";
 
 export {
@@ -58,7 +57,10 @@ export class Peer {
 
 /** tftpd-hpa in the foreground on a loopback port, writes allowed (-c), as root. */
 export async function startHpa(root: string, address = "127.0.0.1", extra: string[] = []): Promise<{ port: number; stop(): Promise<void> }> {
+  let last = "";
   for (let attempt = 0; attempt < 5; attempt++) {
+    // The port may be taken between freeUdpPort() and in.tftpd's bind (its
+    // error then goes to syslog, not stderr): any failed start tries again.
     const port = await freeUdpPort(address);
     const bind = address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;
     const child: ChildProcess = spawn(IN_TFTPD, ["-L", "-a", bind, "-s", root, "-c", "-p", "-u", "root", "-U", "000", ...extra], {
@@ -66,10 +68,9 @@ export async function startHpa(root: string, address = "127.0.0.1", extra: strin
     });
     let stderr = "";
     child.stderr?.on("data", (d) => (stderr += d));
-    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-    // Ready once something listens on the port.
-    const ok = await Promise.race([waitBound(port, address), exited.then(() => false)]);
-    if (ok) {
+    child.on("error", (e) => (stderr += String(e)));
+    const exited = new Promise<void>((r) => child.once("close", () => r()));
+    if (await waitUdpBound(child, port)) {
       return {
         port,
         stop: async () => {
@@ -79,27 +80,10 @@ export async function startHpa(root: string, address = "127.0.0.1", extra: strin
       };
     }
     child.kill("SIGKILL");
-    if (!/address already in use/i.test(stderr)) throw new Error(`in.tftpd failed to start: ${stderr}`);
+    await exited;
+    last = `exit ${child.exitCode ?? child.signalCode}, stderr: ${stderr.trim() || "(empty)"}`;
   }
-  throw new Error("in.tftpd: no free port");
-}
-
-async function waitBound(port: number, address: string): Promise<boolean> {
-  for (let i = 0; i < 100; i++) {
-    const s = createSocket(address.includes(":") ? "udp6" : "udp4");
-    const free = await new Promise<boolean>((r) => {
-      s.once("error", () => r(false));
-      s.bind(port, address, () => r(true));
-    });
-    try {
-      s.close();
-    } catch {
-      // never bound
-    }
-    if (!free) return true;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return false;
+  throw new Error(`in.tftpd failed to start on ${address} in 5 tries (last: ${last})`);
 }
 
 /**

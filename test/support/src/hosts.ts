@@ -2,7 +2,8 @@
 
 import { execFile } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { existsSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { existsSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
 import { createServer } from "node:net";
 
 /** A UDP port free on `address` right now (bound and released: a small race, fine for tests). */
@@ -15,6 +16,68 @@ export function freeUdpPort(address = "127.0.0.1"): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/** The inodes of the UDP sockets (IPv4 and IPv6) bound to local port `port`, from /proc/net/udp{,6}. */
+function udpInodes(port: number): Set<string> {
+  const out = new Set<string>();
+  const hexPort = port.toString(16).toUpperCase().padStart(4, "0");
+  for (const table of ["/proc/net/udp", "/proc/net/udp6"]) {
+    let text = "";
+    try {
+      text = readFileSync(table, "latin1");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...
+      const f = line.trim().split(/\s+/);
+      if (f.length > 9 && f[1].endsWith(`:${hexPort}`)) out.add(f[9]);
+    }
+  }
+  return out;
+}
+
+/**
+ * True when process `pid` itself holds a UDP socket bound to local port
+ * `port` (/proc: its fds against the kernel's socket table). Unlike binding
+ * the port to see whether it is taken, looking never takes the port from
+ * the server that is about to bind it.
+ */
+export function udpBoundBy(pid: number, port: number): boolean {
+  const inodes = udpInodes(port);
+  if (inodes.size === 0) return false;
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return false;
+  }
+  for (const fd of fds) {
+    let link = "";
+    try {
+      link = readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      continue;
+    }
+    const m = /^socket:\[(\d+)\]$/.exec(link);
+    if (m && inodes.has(m[1])) return true;
+  }
+  return false;
+}
+
+/**
+ * Waits until `child` holds a UDP socket on `port` (true), or it exits, or
+ * `ms` pass (false). Polls /proc every 20 ms.
+ */
+export async function waitUdpBound(child: ChildProcess, port: number, ms = 5000): Promise<boolean> {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return false;
+    if (udpBoundBy(child.pid, port)) return true;
+    if (Date.now() >= end) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /** A TCP port free on `address` right now. */
