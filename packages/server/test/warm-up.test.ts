@@ -116,6 +116,20 @@ describe("warm-up", () => {
     }
   });
 
+  it("never sends a request from the port of a session the server still runs (taken for a retransmission, dropped)", async () => {
+    // A read's last ACK (to the session's socket) may reach the server after
+    // the next request (to the listening socket): a lane that asked again
+    // from the same port at once lost that request and waited out its timeout.
+    let made: ReturnType<typeof createServer> | undefined;
+    const make = (files: { root: string } | { handler: unknown }): WarmUpServer =>
+      (made = createServer({ ...(files as { root: string }), warmUpMs: 0 }));
+    const report = await warmUp(make, 400);
+    expect(report.sessions).toBeGreaterThan(16);
+    const st = made!.stats();
+    expect(st.sessionsStarted).toBeGreaterThan(16);
+    expect(st.duplicateRequests).toBe(0);
+  });
+
   it("is bounded by warmUpMs (and never more than 1 s): a fake clock past the budget stops it", async () => {
     // A clock that jumps past the budget after a few readings: the warm-up stops starting sessions then.
     let readings = 0;
@@ -173,7 +187,7 @@ describe("warm-up", () => {
     }
   });
 
-  it("its clients are many machines, each a few reads from one socket: several loopback addresses (on Linux), fewer ports than reads", async () => {
+  it("its clients are many machines, each a few reads from two sockets used in turn: several loopback addresses (on Linux), fewer ports than reads", async () => {
     const peers: SessionStats["peer"][] = [];
     const make = (files: { root: string } | { handler: unknown }): WarmUpServer =>
       createServer({ ...(files as { root: string }), timeoutSeconds: 0.2, warmUpMs: 0, onSessionEnd: (s) => peers.push(s.peer) });
@@ -183,7 +197,7 @@ describe("warm-up", () => {
     const addresses = new Set(peers.map((p) => p.address));
     for (const a of addresses) expect(a).toMatch(/^127\.0\.0\.\d+$/);
     if (process.platform === "linux") expect(addresses.size).toBeGreaterThan(1);
-    // A lane keeps its socket for several reads: fewer client ports than sessions.
+    // A lane keeps its two sockets for several reads: fewer client ports than half the sessions.
     const sockets = new Set(peers.map((p) => `${p.address}:${p.port}`));
     expect(sockets.size).toBeLessThan(peers.length / 2);
   });

@@ -175,10 +175,11 @@ function oackOptions(m: Buffer): Record<string, string> {
 }
 
 /**
- * A lane: one client socket (one machine) that runs its reads one after
- * another (a socket per read would cost the warm-up more than the server's
- * side of the read). A datagram from a port other than the current read's
- * server port (a late one of an earlier read) is ignored.
+ * One client socket of a machine that runs reads one after another (a socket
+ * per read would cost the warm-up more than the server's side of the read;
+ * each lane of the warm-up uses two in turn, see warmUp()). A datagram from
+ * a port other than the current read's server port (a late one of an
+ * earlier read) is ignored.
  */
 class Lane {
   private readonly s: Socket;
@@ -318,10 +319,10 @@ export async function warmUp(make: WarmUpFactory, budgetMs: number, signal?: Abo
     let next = 0;
     let machine = 0;
     let manyAddresses = true;
-    const open = async (): Promise<Lane> => {
-      if (manyAddresses) {
+    const open = async (address: string): Promise<Lane> => {
+      if (manyAddresses && address !== "127.0.0.1") {
         try {
-          return await Lane.open(sockets, `127.0.0.${2 + (machine++ % MACHINES)}`);
+          return await Lane.open(sockets, address);
         } catch {
           manyAddresses = false; // only 127.0.0.1 here
         }
@@ -329,19 +330,33 @@ export async function warmUp(make: WarmUpFactory, budgetMs: number, signal?: Abo
       return Lane.open(sockets, "127.0.0.1");
     };
     const lane = async (): Promise<void> => {
-      let l: Lane | undefined;
+      // Two sockets of one machine, used in turn: the server takes a request
+      // from the port of a session it still runs for a retransmission (and
+      // drops it), and a read's last ACK (to the session's socket) can reach
+      // the server after the next read's request (to the listening socket).
+      // A read's port is used again only after another whole read, and a
+      // read that failed gives its port up (its session may still run).
+      let pair: Lane[] = [];
+      let address = "127.0.0.1";
       try {
         for (let reads = 0; !over(); reads++) {
-          if (!l || reads % READS_PER_MACHINE === 0) {
-            l?.close();
-            l = await open();
+          if (pair.length === 0 || reads % READS_PER_MACHINE === 0) {
+            for (const l of pair) l.close();
+            pair = [];
+            address = `127.0.0.${2 + (machine++ % MACHINES)}`;
+            pair.push(await open(address), await open(address));
           }
+          const side = reads % 2;
           const r = MIX[next++ % MIX.length];
           report.started++;
-          if (await l.read(report.port, r)) report.sessions++;
+          if (await pair[side].read(report.port, r)) report.sessions++;
+          else if (!over()) {
+            pair[side].close();
+            pair[side] = await open(address);
+          }
         }
       } finally {
-        l?.close();
+        for (const l of pair) l.close();
       }
     };
     const lanes = Promise.all(Array.from({ length: LANES }, lane));
