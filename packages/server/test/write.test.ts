@@ -235,6 +235,30 @@ describe("write handlers", () => {
     expect(commits).toBe(1);
   });
 
+  it("the request's signal is the shared getter, as a read's is (no AbortController until asked), and fires at the end", async () => {
+    let desc: PropertyDescriptor | undefined;
+    let signal: AbortSignal | undefined;
+    let keys: string[] = [];
+    const s = await startServer({
+      root: root(),
+      writeHandler: (req): WriteTarget => {
+        desc = Object.getOwnPropertyDescriptor(req, "signal");
+        keys = Object.keys(req);
+        signal = req.signal;
+        return { write: () => {}, commit: async () => {}, abort: async () => {} };
+      },
+    });
+    const c = await UdpClient.open();
+    await put(c, s.port, "up.bin", bytes(600), { options: [["tsize", "600"]] });
+    expect(typeof desc?.get).toBe("function");
+    expect(desc?.enumerable).toBe(true);
+    expect(keys).toContain("signal");
+    expect(keys.at(-1)).toBe("size");
+    expect(signal).toBeInstanceOf(AbortSignal);
+    await s.sessionOf(c.port);
+    expect(signal!.aborted).toBe(true);
+  });
+
   it("a handler refusing with TftpError answers that code", async () => {
     const s = await startServer({ root: root(), writeHandler: () => { throw new TftpError(6, "Backups are write-once"); } });
     const c = await UdpClient.open();

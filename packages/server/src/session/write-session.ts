@@ -28,7 +28,10 @@ export class WriteSession extends Session {
     if (!handler) {
       return this.failWhenReady(TftpError.accessViolation("Writes are disabled on this server"));
     }
-    const request: WriteRequest = { ...this.requestBase(), size: announced };
+    // Not a spread of the base: that would call the shared `signal` getter
+    // (an AbortController per upload whether the handler looks at it or not).
+    const request = this.requestBase() as WriteRequest;
+    request.size = announced;
     this.answerWith(
       () => handler(request),
       (target) => {
