@@ -69,10 +69,24 @@ class RelaySocket {
 }
 
 /** A request's way in: the listening socket (real, or relayed) and its address. */
-interface Via {
-  socket: Socket;
-  local: string | undefined;
-  port: number;
+class Via {
+  /**
+   * V8 learns what kind of value each field of an object holds and drops
+   * the code compiled on that knowledge when another kind arrives. The
+   * warm-up's requests come in through dgram sockets, a cluster worker's
+   * real ones through relays, and the first real request's Via made V8 drop
+   * the code of onRequest and startSession compiled during the warm-up
+   * (seen with --trace-deopt: "code dependencies"). Two records of other
+   * kinds, made before any request, leave the fields' kinds general from
+   * the start.
+   */
+  static readonly GENERAL: readonly Via[] = [new Via({} as Socket, undefined, 0), new Via([] as unknown as Socket, "", 0)];
+
+  constructor(
+    readonly socket: Socket,
+    readonly local: string | undefined,
+    readonly port: number,
+  ) {}
 }
 
 /** Token buckets of the per-address request rate limit. */
@@ -387,7 +401,7 @@ export class TftpServer {
   receive(msg: Buffer, rinfo: RemoteInfo, from: RelayListener): void {
     let via = this.relays.get(from);
     if (!via) {
-      via = { socket: new RelaySocket(from) as unknown as Socket, local: from.local, port: from.port };
+      via = new Via(new RelaySocket(from) as unknown as Socket, from.local, from.port);
       this.relays.set(from, via);
     }
     this.onRequest(msg, rinfo, via);
@@ -398,7 +412,7 @@ export class TftpServer {
   private viaOf(l: Listener): Via {
     let via = this.vias.get(l);
     if (!via) {
-      via = { socket: l.socket, local: l.local, port: l.port };
+      via = new Via(l.socket, l.local, l.port);
       this.vias.set(l, via);
     }
     return via;

@@ -13,7 +13,12 @@
 
 export class ShortLivedMap<K, V> {
   private readonly index = new Map<K, number>();
-  private readonly cells: Array<V | undefined> = [];
+  /**
+   * Made in the kind of array it ends as (holding objects): a new owner's
+   * first value would otherwise change the array's kind, and code compiled
+   * for another owner's array (the warm-up server's) would not fit it.
+   */
+  private readonly cells: Array<V | undefined> = [undefined].slice(1);
   private readonly free: number[] = [];
 
   get size(): number {
