@@ -238,16 +238,16 @@ function median(xs) {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 const fmt = (v, d = 1) => (typeof v === "number" && Number.isFinite(v) ? v.toFixed(d) : "-");
-/**
- * What the client saw of its unprovoked duplicate DATA (tftpbench.c; -1: none): its slowest ACK
- * before a duplicate (a slow client) and the quickest arrival of a duplicate after its ACK (near
- * 0: resent before the ACK could arrive).
- */
 /** The least of the values >= 0, or -1 when there is none. */
 const minOrNone = (xs) => {
   const ok = xs.filter((v) => v >= 0);
   return ok.length ? Math.min(...ok) : -1;
 };
+/**
+ * What the client saw of its unprovoked duplicate DATA (tftpbench.c; -1: none): its slowest ACK
+ * before a duplicate (a slow client) and the quickest arrival of a duplicate after its ACK (near
+ * 0: resent before the ACK could arrive).
+ */
 const dupTiming = (x) => [
   x.dup_ack_lag_max_ms >= 0 ? `client ACK lag up to ${fmt(x.dup_ack_lag_max_ms, 1)} ms` : "",
   x.dup_after_ack_min_ms >= 0 ? `a duplicate ${fmt(x.dup_after_ack_min_ms, 1)} ms after the client's ACK` : "",
