@@ -14,9 +14,12 @@
 //   floor     node bench/node-floor.mjs
 //   w1        tftpkit serve --workers 1 --log json (stdout to a file) --admin
 //   defaults  tftpkit serve (one worker per core) --log json --admin
+//   w1@DIR, defaults@DIR  the same, run from another built checkout (a git
+//             worktree of another commit): a change measured against its parent
+//             in one run
 //
 // Usage: node bench/cpu-check.mjs [--rounds 3] [--sessions 2000]
-//          [--variants floor,w1,defaults] [--port-base 7200] [--source 127.0.3.0/24]
+//          [--variants floor,w1,defaults,w1@../other-checkout] [--port-base 7200] [--source 127.0.3.0/24]
 //          [--warm 1] (unmeasured rounds first, up to 20)
 //          [--client PATH] (default: builds bench/tftpbench.c into the temp folder)
 //          [--node-args="--cpu-prof ..."] (extra node flags for tftpkit and node-floor, e.g. to profile)
@@ -90,16 +93,17 @@ writeFileSync(join(root, "boot.cfg"), Buffer.alloc(1024, 0x61));
 function start(variant) {
   const port = nextPort++;
   const admin = nextPort++;
-  const logPath = join(dir, `${variant}-${port}.log`);
+  const logPath = join(dir, `${variant.split("@")[0]}-${port}.log`);
   const out = openSync(logPath, "w");
   const env = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("OTEL_")) env[k] = v;
+  const [kind, other] = variant.split("@");
   let argv;
-  if (variant === "floor") argv = [...NODE_ARGS, join(here, "node-floor.mjs"), "--root", root, "--port", String(port), "--host", "127.0.0.1"];
+  if (kind === "floor") argv = [...NODE_ARGS, join(here, "node-floor.mjs"), "--root", root, "--port", String(port), "--host", "127.0.0.1"];
   else {
-    argv = [...tftpkitNodeArgs(repo, NODE_ARGS), "serve", "--root", root, "--host", "127.0.0.1", "--port", String(port),
+    argv = [...tftpkitNodeArgs(other ?? repo, NODE_ARGS), "serve", "--root", root, "--host", "127.0.0.1", "--port", String(port),
       "--log", "json", "--admin", `127.0.0.1:${admin}`];
-    if (variant === "w1") argv.push("--workers", "1");
+    if (kind === "w1") argv.push("--workers", "1");
     argv.push(...SERVER_ARGS);
   }
   const proc = spawn(process.execPath, argv, { env, stdio: ["ignore", out, "pipe"], cwd: dir });
@@ -119,7 +123,13 @@ function start(variant) {
 }
 
 const client = values.client ?? buildClient({ repo, cacheDir: join(repo, "bench-results", "cache") });
-const results = {};
+const med = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+const args = ["--source", values.source, "--file", `boot.cfg:${SESSIONS}`, "--concurrency", "32"];
+// Every variant's server is started and warmed first; the measured rounds then
+// take the variants in turn (the order rotated each round), so a change in the
+// machine's speed (on a shared host it comes and goes over seconds) meets every
+// variant alike, and each round gives a ratio to the floor's round next to it.
+const servers = [];
 for (const variant of VARIANTS) {
   const srv = start(variant);
   // Serving: small transfers until one round of 14 goes through (bounded).
@@ -134,25 +144,30 @@ for (const variant of VARIANTS) {
     await srv.stop();
     continue;
   }
-  const args = ["--source", values.source, "--file", `boot.cfg:${SESSIONS}`, "--concurrency", "32"];
   for (let i = 0; i < WARM; i++) await runClient(client, { port: srv.port, root, args: args, limitS: 120 }); // warm rounds, unmeasured
-  const rounds = [];
-  for (let i = 0; i < ROUNDS; i++) {
+  servers.push({ variant, srv, rounds: [] });
+}
+for (let i = 0; i < ROUNDS; i++) {
+  const k = i % servers.length;
+  for (const s of [...servers.slice(k), ...servers.slice(0, k)]) {
+    const { variant, srv } = s;
     const a = treeCpu(srv.proc.pid);
     const r = await runClient(client, { port: srv.port, root, args: args, limitS: 120 });
     const b = treeCpu(srv.proc.pid);
     if (r.error || r.ok !== SESSIONS) console.error(`${variant} round ${i}: ${r.error ?? `${r.ok}/${SESSIONS} ok`}`);
     const total = b.root - a.root + (b.rest - a.rest);
-    rounds.push({
+    s.rounds[i] = {
       us: (total / SESSIONS) * 1e6,
       sysUs: ((b.sys - a.sys) / SESSIONS) * 1e6,
-      primaryUs: variant === "defaults" ? ((b.root - a.root) / SESSIONS) * 1e6 : null,
+      primaryUs: variant.startsWith("defaults") ? ((b.root - a.root) / SESSIONS) * 1e6 : null,
       rate: r.sessions_per_s ?? 0,
       ok: r.ok,
-    });
+    };
   }
+}
+const results = {};
+for (const { variant, srv, rounds } of servers) {
   await srv.stop();
-  const med = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
   results[variant] = {
     us: med(rounds.map((r) => r.us)),
     sysUs: med(rounds.map((r) => r.sysUs)),
@@ -162,13 +177,15 @@ for (const variant of VARIANTS) {
     logLines: variant === "floor" ? null : readFileSync(srv.logPath, "utf8").split("\n").filter((l) => l.startsWith("{")).length,
   };
 }
+// The ratio of each round to the floor's round of the same turn, then their median.
+const paired = (r, f, key) => med(r.rounds.map((x, i) => x[key] / f.rounds[i][key]));
 
 const floor = results.floor;
-console.log(`CPU per small-file session (1 KiB, ${SESSIONS} sessions x ${ROUNDS} rounds after ${WARM} warm round(s), 32 at once, ${values.source}); medians; CPU = utime+stime of the process tree`);
+console.log(`CPU per small-file session (1 KiB, ${SESSIONS} sessions x ${ROUNDS} rounds after ${WARM} warm round(s), 32 at once, ${values.source}); medians; ratios: median of each round's ratio to the floor's round of the same turn; CPU = utime+stime of the process tree`);
 console.log("variant    us/session  (rounds)                 kernel us  primary us  sessions/s  CPU ratio  rate ratio  log lines");
 for (const [v, r] of Object.entries(results)) {
-  const ratio = floor ? (r.us / floor.us).toFixed(2) + "x" : "-";
-  const rateRatio = floor ? (r.rate / floor.rate).toFixed(2) + "x" : "-";
+  const ratio = floor ? paired(r, floor, "us").toFixed(2) + "x" : "-";
+  const rateRatio = floor ? paired(r, floor, "rate").toFixed(2) + "x" : "-";
   console.log(`${v.padEnd(10)} ${r.us.toFixed(1).padStart(10)}  ${("(" + r.rounds.map((x) => x.us.toFixed(0)).join(", ") + ")").padEnd(24)} ${r.sysUs.toFixed(1).padStart(9)} ${(r.primaryUs === null ? "-" : r.primaryUs.toFixed(1)).padStart(10)}  ${r.rate.toFixed(0).padStart(10)}  ${ratio.padStart(9)}  ${rateRatio.padStart(10)}  ${String(r.logLines ?? "-").padStart(9)}`);
 }
 if (process.env.CPU_CHECK_JSON) writeFileSync(process.env.CPU_CHECK_JSON, JSON.stringify(results, null, 2));
