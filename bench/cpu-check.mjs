@@ -17,6 +17,7 @@
 //   w1@DIR, defaults@DIR  the same, run from another built checkout (a git
 //             worktree of another commit): a change measured against its parent
 //             in one run
+//   w1~FLAG~FLAG  the same with node flags of its own (w1~--max-semi-space-size=32)
 //
 // Usage: node bench/cpu-check.mjs [--rounds 3] [--sessions 2000]
 //          [--variants floor,w1,defaults,w1@../other-checkout] [--port-base 7200] [--source 127.0.3.0/24]
@@ -93,15 +94,16 @@ writeFileSync(join(root, "boot.cfg"), Buffer.alloc(1024, 0x61));
 function start(variant) {
   const port = nextPort++;
   const admin = nextPort++;
-  const logPath = join(dir, `${variant.split("@")[0]}-${port}.log`);
+  const logPath = join(dir, `${variant.split(/[@~]/)[0]}-${port}.log`);
   const out = openSync(logPath, "w");
   const env = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("OTEL_")) env[k] = v;
-  const [kind, other] = variant.split("@");
+  const [name, ...flags] = variant.split("~");
+  const [kind, other] = name.split("@");
   let argv;
   if (kind === "floor") argv = [...NODE_ARGS, join(here, "node-floor.mjs"), "--root", root, "--port", String(port), "--host", "127.0.0.1"];
   else {
-    argv = [...tftpkitNodeArgs(other ?? repo, NODE_ARGS), "serve", "--root", root, "--host", "127.0.0.1", "--port", String(port),
+    argv = [...tftpkitNodeArgs(other ?? repo, [...NODE_ARGS, ...flags]), "serve", "--root", root, "--host", "127.0.0.1", "--port", String(port),
       "--log", "json", "--admin", `127.0.0.1:${admin}`];
     if (kind === "w1") argv.push("--workers", "1");
     argv.push(...SERVER_ARGS);
