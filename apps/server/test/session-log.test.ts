@@ -4,7 +4,7 @@
 
 import { describe, expect, it, vi } from "vitest";
 import type { SessionStats } from "@tftpkit/server";
-import { formatSession } from "../src/observe/session-log.js";
+import { formatSession, isoTime } from "../src/observe/session-log.js";
 import { FLUSH_CHARS, LineWriter } from "../src/observe/log-writer.js";
 import { SessionLog, warmUpHooks } from "../src/observe/warm-up-hooks.js";
 
@@ -120,5 +120,15 @@ describe("LineWriter", () => {
     log.onSessionEnd(base);
     w.flush();
     expect(writes).toHaveLength(1);
+  });
+});
+
+describe("isoTime", () => {
+  it("is Date's toISOString, across seconds, fractions, the epoch and far years", () => {
+    const now = Date.now();
+    const times = [0, -1, -0.5, -1000, -1001, 999.9, 1000, 1000.4, 1_767_225_599_999.7, 1_767_225_600_000, 253_402_300_799_999, 253_402_300_800_000, -62_198_755_200_001];
+    for (let i = 0; i < 3000; i++) times.push(now + i * 0.7, now - i * 333.3, Math.random() * 4e12);
+    for (const t of times) expect(isoTime(t), String(t)).toBe(new Date(t).toISOString());
+    expect(() => isoTime(NaN)).toThrow(RangeError);
   });
 });

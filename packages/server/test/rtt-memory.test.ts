@@ -66,6 +66,23 @@ describe("a client never seen starts from a neighbour's estimate", () => {
     expect(addressPrefix("::1")).toBe("0:0:0:0");
     expect(addressPrefix("not an address")).toBe("");
     expect(addressPrefix("1:2:3")).toBe("");
+    expect(addressPrefix("::FFFF:10.1.2.3")).toBe("10.1.2");
+    for (const bad of ["1..2.3", "a.b.c.d", "1.2.3", ".1.2.3", "1.2.3.4.5", "1.2.x3.4"]) expect(addressPrefix(bad), bad).toBe("");
+  });
+
+  it("a client recorded again keeps one entry, its new estimate, and is the newest (for its /24 and overall)", () => {
+    const m = new RttMemory(3, 60_000);
+    m.record("10.0.0.1", est(1));
+    m.record("10.0.0.2", est(2));
+    m.record("10.0.0.1", est(5));
+    expect(m.size).toBe(2);
+    expect(m.get("10.0.0.1")).toEqual(est(5));
+    expect(m.seedFor("10.0.0.9")).toEqual({ ...est(5), peak: est(5).peak * STRANGER_PEAK_FACTOR });
+    expect(m.seedFor("172.16.0.1")).toEqual({ ...est(5), peak: est(5).peak * STRANGER_PEAK_FACTOR });
+    m.record("10.0.0.3", est(3));
+    m.record("10.0.0.4", est(4)); // evicts 10.0.0.2, the least recently used
+    expect(m.get("10.0.0.2")).toBeUndefined();
+    expect(m.get("10.0.0.1")).toEqual(est(5));
   });
 
   it("seedFor: own estimate first, else the same /24 (most recent there), else the most recent client, widened", () => {

@@ -3,6 +3,24 @@
 
 import type { SessionStats } from "@tftpkit/server";
 
+/** The second of the last timestamp and its ISO text up to the milliseconds ("2026-01-02T03:04:05."). */
+let isoSecond = NaN;
+let isoPrefix = "";
+
+/** `new Date(t).toISOString()`, the date and time worked out once per second. */
+export function isoTime(t: number): string {
+  const ms = Math.trunc(t);
+  const second = Math.floor(ms / 1000);
+  if (second !== isoSecond) {
+    if (!Number.isFinite(ms)) return new Date(t).toISOString(); // throws, as Date does
+    const whole = new Date(second * 1000).toISOString();
+    isoPrefix = whole.slice(0, whole.length - 4);
+    isoSecond = second;
+  }
+  const rest = ms - second * 1000;
+  return `${isoPrefix}${rest < 10 ? "00" : rest < 100 ? "0" : ""}${rest}Z`;
+}
+
 /** One log line per finished session; `worker`: the worker process that ran it (with --workers). */
 export function formatSession(s: SessionStats, format: "json" | "text", worker?: number): string {
   if (format === "json") {
@@ -10,7 +28,7 @@ export function formatSession(s: SessionStats, format: "json" | "text", worker?:
     // with these keys in this order): no object per line, the strings
     // escaped by JSON.stringify one by one.
     const q = JSON.stringify;
-    let line = `{"time":"${new Date(s.startedAt + s.durationMs).toISOString()}","event":"session","id":${s.id},"kind":"${s.kind}"` +
+    let line = `{"time":"${isoTime(s.startedAt + s.durationMs)}","event":"session","id":${s.id},"kind":"${s.kind}"` +
       `,"outcome":"${s.outcome}","peer":${q(`${s.peer.address}:${s.peer.port}`)}` +
       (s.local.address === undefined ? "" : `,"local":${q(s.local.address)}`) +
       `,"path":${q(s.path)},"mode":${q(s.mode)},"asked":${q(s.optionsAsked)},"acked":${q(s.optionsAcked)}` +

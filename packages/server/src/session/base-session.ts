@@ -357,8 +357,8 @@ export abstract class Session implements DeadlineOwner {
     }
   }
   abstract start(): void;
-  /** Fields of the stats record that only one kind has. */
-  protected abstract kindStats(): Partial<SessionStats>;
+  /** Fields of the stats record that only one kind has, written into `into` (a new object without it). */
+  protected abstract kindStats(into?: Partial<SessionStats>): Partial<SessionStats>;
   /** Releases what the kind holds (a source, an unfinished upload). */
   protected abstract release(): void;
 
@@ -425,9 +425,11 @@ export abstract class Session implements DeadlineOwner {
       durationMs: performance.now() - this.t0,
       handlerMs: this.handlerMs,
       outcome,
-      ...this.kindStats(),
-      ...extra,
     };
+    // Written into the record (no spread: a spread after known keys copies
+    // property by property in the runtime, and the key order is the same).
+    this.kindStats(stats);
+    if (extra) Object.assign(stats, extra);
     if (err) stats.error = { code: err.wireCode, message: err.message };
     if (clientError) stats.error = clientError;
     if (this.traceparent) stats.traceparent = this.traceparent;

@@ -122,15 +122,13 @@ export class ReadSession extends Session {
     }
   }
 
-  protected kindStats(): Partial<SessionStats> {
+  protected kindStats(k: Partial<SessionStats> = {}): Partial<SessionStats> {
     const x = this.sender;
-    const k: Partial<SessionStats> = {
-      bytesSent: x?.wireBytes ?? 0,
-      blocksAcked: x?.blocksAcked ?? 0,
-      duplicateAcks: x?.duplicates ?? 0,
-      packetsSent: x?.packets ?? 0,
-      retransmits: x?.retransmits ?? 0,
-    };
+    k.bytesSent = x?.wireBytes ?? 0;
+    k.blocksAcked = x?.blocksAcked ?? 0;
+    k.duplicateAcks = x?.duplicates ?? 0;
+    k.packetsSent = x?.packets ?? 0;
+    k.retransmits = x?.retransmits ?? 0;
     if (this.finalAckMissing) k.finalAckMissing = true;
     return k;
   }

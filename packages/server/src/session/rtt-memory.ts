@@ -32,12 +32,8 @@ export const STRANGER_PEAK_FACTOR = 4;
 
 /** The /24 of an IPv4 address, the /64 of an IPv6 one (an IPv4-mapped IPv6 address counts as IPv4); "" if neither. */
 export function addressPrefix(address: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  const a = mapped ? mapped[1] : address;
-  if (a.includes(".")) {
-    const cut = a.lastIndexOf(".");
-    return /^\d+\.\d+\.\d+$/.test(a.slice(0, cut)) ? a.slice(0, cut) : "";
-  }
+  const a = address.length > 7 && address.charCodeAt(0) === 0x3a && /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(address) ? address.slice(7) : address;
+  if (a.includes(".")) return ipv4Prefix(a);
   if (!a.includes(":")) return "";
   const zone = a.indexOf("%");
   const bare = (zone >= 0 ? a.slice(0, zone) : a).toLowerCase();
@@ -48,6 +44,23 @@ export function addressPrefix(address: string): string {
   const groups = halves.length === 2 ? [...head, ...new Array<string>(Math.max(0, 8 - head.length - tail.length)).fill("0"), ...tail] : head;
   if (groups.length < 4) return "";
   return groups.slice(0, 4).map((g) => (g.replace(/^0+/, "") || "0")).join(":");
+}
+
+/** The first three parts of a dotted quad ("" unless they are three runs of digits): no regular expression on the common path. */
+function ipv4Prefix(a: string): string {
+  const cut = a.lastIndexOf(".");
+  let dots = 0;
+  let digits = 0;
+  for (let i = 0; i < cut; i++) {
+    const c = a.charCodeAt(i);
+    if (c === 0x2e) {
+      if (digits === 0) return "";
+      dots++;
+      digits = 0;
+    } else if (c >= 0x30 && c <= 0x39) digits++;
+    else return "";
+  }
+  return dots === 2 && digits > 0 ? a.slice(0, cut) : "";
 }
 
 export class RttMemory {
@@ -97,7 +110,19 @@ export class RttMemory {
     if (this.maxEntries <= 0) return;
     const { srtt, rttvar, peak } = estimate;
     if (!(srtt >= 0 && rttvar >= 0 && peak >= 0) || !Number.isFinite(srtt + rttvar + peak)) return;
-    this.remove(client);
+    const known = this.entries.get(client);
+    if (known) {
+      // The common case, a client seen before: its entry is updated and moves last (no new entry, no prefix to work out).
+      this.entries.delete(client);
+      known.srtt = srtt;
+      known.rttvar = rttvar;
+      known.peak = peak;
+      known.at = this.now();
+      this.entries.set(client, known);
+      if (known.prefix) this.byPrefix.set(known.prefix, client);
+      this.latest = client;
+      return;
+    }
     while (this.entries.size >= this.maxEntries) {
       this.remove(this.entries.keys().next().value as string);
     }

@@ -121,15 +121,14 @@ export class WriteSession extends Session {
     this.finish("timeout", new TftpError(WireError.UNDEFINED, "Transfer timed out", "TFTP_ERR_TIMEOUT"));
   }
 
-  protected kindStats(): Partial<SessionStats> {
+  protected kindStats(k: Partial<SessionStats> = {}): Partial<SessionStats> {
     const r = this.receiver;
-    return {
-      bytesReceived: r?.wireBytes ?? 0,
-      blocksReceived: r?.blocks ?? 0,
-      duplicateBlocks: r?.duplicates ?? 0,
-      packetsSent: r?.packets ?? 0,
-      retransmits: r?.retransmits ?? 0,
-    };
+    k.bytesReceived = r?.wireBytes ?? 0;
+    k.blocksReceived = r?.blocks ?? 0;
+    k.duplicateBlocks = r?.duplicates ?? 0;
+    k.packetsSent = r?.packets ?? 0;
+    k.retransmits = r?.retransmits ?? 0;
+    return k;
   }
 
   protected release(): void {
