@@ -18,6 +18,7 @@
 //             worktree of another commit): a change measured against its parent
 //             in one run
 //   w1~FLAG~FLAG  the same with node flags of its own (w1~--max-semi-space-size=32)
+//   "w1 --flag=V"  the same with tftpkit serve flags of its own ("w1 --max-flows=0")
 //
 // Usage: node bench/cpu-check.mjs [--rounds 3] [--sessions 2000]
 //          [--variants floor,w1,defaults,w1@../other-checkout] [--port-base 7200] [--source 127.0.3.0/24]
@@ -94,11 +95,12 @@ writeFileSync(join(root, "boot.cfg"), Buffer.alloc(1024, 0x61));
 function start(variant) {
   const port = nextPort++;
   const admin = nextPort++;
-  const logPath = join(dir, `${variant.split(/[@~]/)[0]}-${port}.log`);
+  const logPath = join(dir, `${variant.split(/[@~ ]/)[0]}-${port}.log`);
   const out = openSync(logPath, "w");
   const env = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("OTEL_")) env[k] = v;
-  const [name, ...flags] = variant.split("~");
+  const [spec, ...serveArgs] = variant.split(" ").filter(Boolean);
+  const [name, ...flags] = spec.split("~");
   const [kind, other] = name.split("@");
   let argv;
   if (kind === "floor") argv = [...NODE_ARGS, join(here, "node-floor.mjs"), "--root", root, "--port", String(port), "--host", "127.0.0.1"];
@@ -106,7 +108,7 @@ function start(variant) {
     argv = [...tftpkitNodeArgs(other ?? repo, [...NODE_ARGS, ...flags]), "serve", "--root", root, "--host", "127.0.0.1", "--port", String(port),
       "--log", "json", "--admin", `127.0.0.1:${admin}`];
     if (kind === "w1") argv.push("--workers", "1");
-    argv.push(...SERVER_ARGS);
+    argv.push(...SERVER_ARGS, ...serveArgs);
   }
   const proc = spawn(process.execPath, argv, { env, stdio: ["ignore", out, "pipe"], cwd: dir });
   closeSync(out);
