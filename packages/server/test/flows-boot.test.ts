@@ -171,6 +171,34 @@ describe("time to boot", () => {
 });
 
 describe("the tracker on its own", () => {
+  it("a settled step keeps its figures as given: epoch start, durations to the microsecond, prefixed id, error, status", async () => {
+    const { FlowTracker } = await import("../src/observe/flows.js");
+    const t = new FlowTracker({ idleMs: 86_400_000, flowsMax: 10, stepsMax: 8, junkMax: 3 }, "w2:", () => {});
+    const t0 = 1_764_000_000_123;
+    const a = t.start({ id: 41, kind: "read", path: "pxelinux.0", peer: { address: "192.0.2.9" } }, t0);
+    t.finish(a.flow, a.step, {
+      kind: "read", outcome: "ok", bytesSent: 3_000_000_000, tsize: 3_000_000_000, blksize: 1468, windowsize: 4,
+      durationMs: 12.345_67, handlerMs: 0.000_4, retransmits: 3,
+    }, t0 + 13);
+    const b = t.start({ id: "h7", kind: "http", path: "boot/vmlinuz", peer: { address: "192.0.2.9" } }, t0 + 2_000_000);
+    t.finish(b.flow, b.step, {
+      kind: "http", outcome: "not-found", bytesSent: 0, tsize: -1, blksize: 0, windowsize: 0,
+      durationMs: 1_234_567.891_2, handlerMs: 2.5, retransmits: 0, httpStatus: 404, errorText: "404: not found",
+    }, t0 + 3_300_000);
+    const [f] = t.query({ client: "192.0.2.9" }, t0 + 3_300_000);
+    expect(f.steps).toEqual([
+      {
+        sessionId: "w2:41", path: "pxelinux.0", kind: "read", outcome: "ok", stage: "boot-program", bytes: 3_000_000_000,
+        tsize: 3_000_000_000, blksize: 1468, windowsize: 4, startedAt: t0, durationMs: 12.346, handlerMs: 0, retransmits: 3,
+      },
+      {
+        sessionId: "w2:h7", path: "boot/vmlinuz", kind: "http", outcome: "not-found", stage: "kernel", bytes: 0, tsize: null,
+        blksize: 0, windowsize: 0, startedAt: t0 + 2_000_000, durationMs: 1_234_567.891, handlerMs: 2.5, retransmits: 0,
+        error: "404: not found", httpStatus: 404,
+      },
+    ]);
+  });
+
   it("an http step joins the client's flow with its stage and does not tell who asked; a callback then boots the flow", async () => {
     const { FlowTracker } = await import("../src/observe/flows.js");
     const ended: string[] = [];

@@ -156,15 +156,42 @@ const NOT_FAILED: ReadonlySet<string> = new Set(["ok", "probe", "search-miss"]);
 /** A flow ended by the idle gap can still be marked booted (the machine called back) this long after its last step. */
 export const BOOT_CALLBACK_WINDOW_MS = 3_600_000;
 
+/**
+ * One step of a flow: the running session's step, then its final figures.
+ *
+ * A settled step lives as long as its flow (up to flowIdleSeconds after the
+ * machine's last request, maxFlowSteps of them per flow), so it outlives
+ * V8's young generation and is copied and promoted: it is one object, its
+ * figures kept as small integers where they can be (V8 keeps a small integer
+ * in the object, a fractional or epoch number in a box of its own), and its
+ * session id and start are put together only when someone reads the flow.
+ */
 export class StepRecord {
-  final: FlowStep | undefined;
+  /** How it ended; undefined while it runs. */
+  outcome: Outcome | "search-miss" | undefined = undefined;
   /** The handler marked the step as the boot's last. */
   last = false;
+  // Final figures (settle()); undefined while it runs.
+  bytes: number | undefined = undefined;
+  /** -1: unknown. */
+  tsize: number | undefined = undefined;
+  blksize: number | undefined = undefined;
+  windowsize: number | undefined = undefined;
+  retransmits: number | undefined = undefined;
+  /** Microseconds, rounded (FlowStep.durationMs has three decimals). */
+  durationUs: number | undefined = undefined;
+  handlerUs: number | undefined = undefined;
+  /** The TFTP error ("code: message") or the HTTP one. */
+  error: string | undefined = undefined;
+  httpStatus: number | undefined = undefined;
+
   constructor(
-    readonly sessionId: string,
+    /** The session's id, without the server's prefix. */
+    readonly id: number | string,
     readonly path: string,
     readonly kind: FlowStepKind,
-    readonly startedAt: number,
+    /** ms after its flow started. */
+    readonly startOffset: number,
     public stage: FlowStage,
     /** The known search the name belongs to (and whether it is the search's fallback). */
     readonly search: BootSequence | undefined,
@@ -173,34 +200,71 @@ export class StepRecord {
     private progress: (() => SessionProgress) | undefined,
   ) {}
 
+  get settled(): boolean {
+    return this.outcome !== undefined;
+  }
+
   /** The session ended: keep its figures, let go of the session. */
-  settle(final: FlowStep): void {
-    this.final = final;
+  settle(outcome: Outcome | "search-miss", st: StepEnd): void {
+    this.outcome = outcome;
+    this.bytes = st.kind === "write" ? st.bytesReceived ?? 0 : st.bytesSent;
+    this.tsize = st.tsize >= 0 ? st.tsize : -1;
+    this.blksize = st.blksize;
+    this.windowsize = st.windowsize;
+    this.retransmits = st.retransmits;
+    this.durationUs = Math.round(st.durationMs * 1000);
+    this.handlerUs = Math.round(st.handlerMs * 1000);
+    if (st.error) this.error = `${st.error.code}: ${st.error.message}`;
+    else if (st.errorText !== undefined) this.error = st.errorText;
+    if (st.httpStatus !== undefined) this.httpStatus = st.httpStatus;
     this.progress = undefined;
   }
 
-  snapshot(now: number): FlowStep {
-    if (this.final) return this.final;
-    const p = this.progress?.();
-    return {
-      sessionId: this.sessionId,
+  /** As the API shows it (`flow`: the flow it belongs to). */
+  snapshot(flow: FlowRecord, now: number): FlowStep {
+    const startedAt = flow.startedAt + this.startOffset;
+    const sessionId = `${flow.idPrefix}${this.id}`;
+    if (this.outcome === undefined) {
+      const p = this.progress?.();
+      return {
+        sessionId,
+        path: this.path,
+        kind: this.kind,
+        outcome: "running",
+        stage: this.stage,
+        bytes: p?.bytes ?? 0,
+        tsize: p && p.tsize >= 0 ? p.tsize : null,
+        blksize: p?.blksize ?? 512,
+        windowsize: p?.windowsize ?? 1,
+        startedAt,
+        durationMs: Math.max(0, now - startedAt),
+        handlerMs: null,
+        retransmits: p?.retransmits ?? 0,
+      };
+    }
+    const f: FlowStep = {
+      sessionId,
       path: this.path,
       kind: this.kind,
-      outcome: "running",
+      outcome: this.outcome,
       stage: this.stage,
-      bytes: p?.bytes ?? 0,
-      tsize: p && p.tsize >= 0 ? p.tsize : null,
-      blksize: p?.blksize ?? 512,
-      windowsize: p?.windowsize ?? 1,
-      startedAt: this.startedAt,
-      durationMs: Math.max(0, now - this.startedAt),
-      handlerMs: null,
-      retransmits: p?.retransmits ?? 0,
+      bytes: this.bytes!,
+      tsize: this.tsize! >= 0 ? this.tsize! : null,
+      blksize: this.blksize!,
+      windowsize: this.windowsize!,
+      startedAt,
+      durationMs: this.durationUs! / 1000,
+      handlerMs: this.handlerUs! / 1000,
+      retransmits: this.retransmits!,
     };
+    if (this.last) f.last = true;
+    if (this.error !== undefined) f.error = this.error;
+    if (this.httpStatus !== undefined) f.httpStatus = this.httpStatus;
+    return f;
   }
 
   failed(): boolean {
-    return !this.final || !SUCCEEDED.has(this.final.outcome);
+    return this.outcome === undefined || !SUCCEEDED.has(this.outcome);
   }
 }
 
@@ -230,8 +294,14 @@ export class FlowRecord {
   bootedAt: number | undefined;
   bootedBy: "last-step" | "callback" | undefined;
 
-  constructor(id: string, readonly client: string, readonly startedAt: number) {
-    this.ctx = { id, client };
+  constructor(
+    /** The server's prefix of flow and session ids ("" or a worker's "w2:"). */
+    readonly idPrefix: string,
+    n: number,
+    readonly client: string,
+    readonly startedAt: number,
+  ) {
+    this.ctx = { id: `${idPrefix}${n}`, client };
     this.lastActivity = startedAt;
   }
 
@@ -250,7 +320,7 @@ export class FlowRecord {
       client: this.client,
       startedAt: this.startedAt,
       endedAt: this.endedAt,
-      steps: this.steps.map((s) => s.snapshot(now)),
+      steps: this.steps.map((s) => s.snapshot(this, now)),
       loaderChain: [...this.chain],
       failedSteps: this.failedSteps,
       searchMisses: this.searchMisses,
@@ -373,7 +443,7 @@ export class FlowTracker {
     if (!flow) {
       const oldest = this.openJunk.size >= this.o.junkMax ? this.openJunk.values().next().value : undefined;
       if (oldest) this.end(oldest);
-      flow = new FlowRecord(`${this.idPrefix}${this.nextId++}`, client, now);
+      flow = new FlowRecord(this.idPrefix, this.nextId++, client, now);
       this.openJunk.set(client, flow);
       this.armSweep();
     } else if (flow.junk) {
@@ -405,7 +475,7 @@ export class FlowTracker {
     this.saw(flow, stage);
     if (place?.search.fallback && flow.foundSearch !== place.search) flow.openSearch = place.search;
     if (s.kind !== "http") flow.link(askerOf(s.path, base, s.optionsAsked, first));
-    return new StepRecord(`${this.idPrefix}${s.id}`, s.path, s.kind, now, stage, place?.search, place?.fallback ?? false, s.progress);
+    return new StepRecord(s.id, s.path, s.kind, now - flow.startedAt, stage, place?.search, place?.fallback ?? false, s.progress);
   }
 
   private saw(flow: FlowRecord, stage: FlowStage): void {
@@ -424,12 +494,12 @@ export class FlowTracker {
   }
 
   /**
-   * The step's final record (outcome search-miss for a miss inside a known
+   * The step's final figures (outcome search-miss for a miss inside a known
    * search); the flow learns what the step says (found config, loader).
-   * Called once per step, before finish().
+   * Once per step (again: nothing happens), before finish().
    */
-  settle(flow: FlowRecord, step: StepRecord, st: StepEnd): FlowStep {
-    if (step.final) return step.final;
+  settle(flow: FlowRecord, step: StepRecord, st: StepEnd): void {
+    if (step.settled) return;
     let outcome: Outcome | "search-miss" = st.outcome;
     const search = step.search;
     if (search) {
@@ -447,27 +517,7 @@ export class FlowTracker {
     if (outcome === "search-miss") flow.searchMisses++;
     else if (!NOT_FAILED.has(outcome)) flow.failedSteps++;
     if (st.outcome === "ok" && step.kind !== "write") flow.link(nextOf(nameInfo(step.path).base, step.stage));
-    const final: FlowStep = {
-      sessionId: step.sessionId,
-      path: step.path,
-      kind: step.kind,
-      outcome,
-      stage: step.stage,
-      bytes: st.kind === "write" ? st.bytesReceived ?? 0 : st.bytesSent,
-      tsize: st.tsize >= 0 ? st.tsize : null,
-      blksize: st.blksize,
-      windowsize: st.windowsize,
-      startedAt: step.startedAt,
-      durationMs: Math.round(st.durationMs * 1000) / 1000,
-      handlerMs: Math.round(st.handlerMs * 1000) / 1000,
-      retransmits: st.retransmits,
-    };
-    if (step.last) final.last = true;
-    if (st.error) final.error = `${st.error.code}: ${st.error.message}`;
-    else if (st.errorText !== undefined) final.error = st.errorText;
-    if (st.httpStatus !== undefined) final.httpStatus = st.httpStatus;
-    step.settle(final);
-    return final;
+    step.settle(outcome, st);
   }
 
   /** The client's open flow, if it has one (nothing changes). */
@@ -477,12 +527,12 @@ export class FlowTracker {
 
   /** The session of `step` ended (settle() first, or it is done here). */
   finish(flow: FlowRecord, step: StepRecord, st: StepEnd, now: number): void {
-    const final = this.settle(flow, step, st);
+    this.settle(flow, step, st);
     flow.active--;
     if (flow.endedAt !== null) return; // evicted (or booted) while the session ran
     if (flow.junk && !step.failed()) this.promote(flow);
     this.touch(flow, now);
-    if (step.last && final.outcome === "ok") this.boot(flow, now, "last-step");
+    if (step.last && step.outcome === "ok") this.boot(flow, now, "last-step");
   }
 
   /**

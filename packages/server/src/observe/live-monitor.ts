@@ -62,8 +62,10 @@ class MonitoredSession implements SessionObserver {
   end(stats: SessionStats): void {
     // The step's record first (a search miss is told apart there), then
     // telemetry: the session span ends before the flow can (a last step boots it).
-    const step = this.flowRecord && this.step ? this.m.tracker.settle(this.flowRecord, this.step, stats) : undefined;
-    this.inner?.end(stats, step);
+    const flow = this.flowRecord;
+    const step = this.step;
+    if (flow && step) this.m.tracker.settle(flow, step, stats);
+    this.inner?.end(stats, flow && step ? step.snapshot(flow, 0) : undefined);
     this.m.sessionEnded(this.entry, this.flowRecord, this.step, stats);
   }
 }
