@@ -171,6 +171,20 @@ describe("time to boot", () => {
 });
 
 describe("the tracker on its own", () => {
+  it("names past the tracker's table of names (4,096) are kept as asked", async () => {
+    const { FlowTracker } = await import("../src/observe/flows.js");
+    const t = new FlowTracker({ idleMs: 86_400_000, flowsMax: 100, stepsMax: 64, junkMax: 25 }, "", () => {});
+    const end = { kind: "read" as const, outcome: "ok" as const, bytesSent: 1, tsize: 1, blksize: 512, windowsize: 1, durationMs: 1, handlerMs: 0, retransmits: 0 };
+    for (let i = 0; i < 5000; i++) {
+      const a = t.start({ id: i, kind: "read", path: `cfg/${i % 4500}`, peer: { address: `192.0.2.${i % 50}` } }, 1000 + i);
+      t.finish(a.flow, a.step, end, 1001 + i);
+    }
+    const [f] = t.query({ client: "192.0.2.7" }, 10_000);
+    expect(f.steps).toHaveLength(64);
+    expect(f.stepsDropped).toBe(100 - 64);
+    expect(f.steps.map((s) => s.path)).toEqual(Array.from({ length: 64 }, (_, k) => `cfg/${(7 + 50 * (36 + k)) % 4500}`));
+  });
+
   it("a settled step keeps its figures as given: epoch start, durations to the microsecond, prefixed id, error, status", async () => {
     const { FlowTracker } = await import("../src/observe/flows.js");
     const t = new FlowTracker({ idleMs: 86_400_000, flowsMax: 10, stepsMax: 8, junkMax: 3 }, "w2:", () => {});

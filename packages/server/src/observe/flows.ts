@@ -153,6 +153,9 @@ const SUCCEEDED: ReadonlySet<string> = new Set(["ok", "probe"]);
 /** Steps that are not failures. */
 const NOT_FAILED: ReadonlySet<string> = new Set(["ok", "probe", "search-miss"]);
 
+/** Names the tracker keeps one string of at most (FlowTracker.intern). */
+const PATHS_MAX = 4096;
+
 /** A flow ended by the idle gap can still be marked booted (the machine called back) this long after its last step. */
 export const BOOT_CALLBACK_WINDOW_MS = 3_600_000;
 
@@ -398,6 +401,8 @@ export class FlowTracker {
   private endedJunk: Ring<FlowRecord>;
   private nextId = 1;
   private sweepTimer: NodeJS.Timeout | undefined;
+  /** Names asked, each kept once (intern()). */
+  private readonly paths = new Map<string, string>();
   /** Each client's last ended flow, oldest first (bounded like the ended rings): a late callback finds it. */
   private readonly lastEnded = new Map<string, FlowRecord>();
 
@@ -475,7 +480,22 @@ export class FlowTracker {
     this.saw(flow, stage);
     if (place?.search.fallback && flow.foundSearch !== place.search) flow.openSearch = place.search;
     if (s.kind !== "http") flow.link(askerOf(s.path, base, s.optionsAsked, first));
-    return new StepRecord(s.id, s.path, s.kind, now - flow.startedAt, stage, place?.search, place?.fallback ?? false, s.progress);
+    return new StepRecord(s.id, this.intern(s.path), s.kind, now - flow.startedAt, stage, place?.search, place?.fallback ?? false, s.progress);
+  }
+
+  /**
+   * One string per name asked: a step keeps its path as long as its flow
+   * lives, and machines ask the same few names (boot programs, kernels,
+   * default configs), each request with a string of its own. Bounded: a
+   * table full of names (per-machine configs, a flood of made-up ones) starts
+   * again.
+   */
+  private intern(path: string): string {
+    const known = this.paths.get(path);
+    if (known !== undefined) return known;
+    if (this.paths.size >= PATHS_MAX) this.paths.clear();
+    this.paths.set(path, path);
+    return path;
   }
 
   private saw(flow: FlowRecord, stage: FlowStage): void {
