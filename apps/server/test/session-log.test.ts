@@ -5,7 +5,7 @@
 import { describe, expect, it, vi } from "vitest";
 import type { SessionStats } from "@tftpkit/server";
 import { formatSession, isoTime } from "../src/observe/session-log.js";
-import { FLUSH_CHARS, LineWriter } from "../src/observe/log-writer.js";
+import { FLUSH_BYTES, LineWriter } from "../src/observe/log-writer.js";
 import { SessionLog, warmUpHooks } from "../src/observe/warm-up-hooks.js";
 
 const base: SessionStats = {
@@ -70,7 +70,7 @@ describe("LineWriter", () => {
   /** A stream that keeps each write. */
   const sink = () => {
     const writes: string[] = [];
-    const out = { write: (t: string) => writes.push(t) } as unknown as NodeJS.WritableStream;
+    const out = { write: (t: string | Buffer) => writes.push(t.toString()) } as unknown as NodeJS.WritableStream;
     return { writes, out };
   };
 
@@ -86,19 +86,30 @@ describe("LineWriter", () => {
     expect(writes[1]).toBe("later\n");
   });
 
-  it("writes at once when FLUSH_CHARS are gathered, and flush() writes the rest", () => {
+  it("writes at once when FLUSH_BYTES are gathered, and flush() writes the rest", () => {
     const { writes, out } = sink();
     const w = new LineWriter(out);
     const line = "x".repeat(999);
-    const n = Math.ceil(FLUSH_CHARS / 1000);
-    for (let i = 0; i < n; i++) w.write(line);
-    expect(writes).toHaveLength(1);
-    expect(writes[0].split("\n").filter(Boolean)).toHaveLength(n);
-    w.write("tail");
+    const n = Math.ceil(FLUSH_BYTES / 1000) + 5;
+    for (let i = 0; i < n; i++) w.write(`${i} ${line}`);
+    expect(writes).toHaveLength(1); // before any timer
     w.flush();
-    expect(writes).toEqual([writes[0], "tail\n"]);
+    expect(writes).toHaveLength(2);
+    for (const t of writes) expect(Buffer.byteLength(t)).toBeLessThanOrEqual(FLUSH_BYTES);
+    expect(writes.join("")).toBe(Array.from({ length: n }, (_, i) => `${i} ${line}\n`).join(""));
     w.flush(); // nothing gathered: no empty write
     expect(writes).toHaveLength(2);
+  });
+
+  it("keeps text that is not ASCII whole, and writes a line longer than the buffer alone, in order", () => {
+    const { writes, out } = sink();
+    const w = new LineWriter(out);
+    const wide = "é€😀\u2028".repeat(5000); // 2, 3, 4 and 3 bytes in UTF-8
+    w.write("before");
+    w.write(wide);
+    w.write("after");
+    w.flush();
+    expect(writes).toEqual(["before\n", `${wide}\n`, "after\n"]);
   });
 
   it("the warm-up calls the server's own hook, which writes nothing until the warm-up has ended", () => {

@@ -1,25 +1,40 @@
 // Session log lines, gathered and written together: one write for every
-// line of up to FLUSH_MS (or FLUSH_CHARS of text, whichever comes first)
+// line of up to FLUSH_MS (or FLUSH_BYTES of text, whichever comes first)
 // instead of one (blocking, for a pipe or a file) write per session or per
 // turn of the event loop. A line leaves at most FLUSH_MS after its session
 // ended; what is gathered is written before the process exits.
 
 /** Longest a gathered line waits, in ms. */
 export const FLUSH_MS = 25;
-/** Gathered text that is written at once, without waiting (characters). */
-export const FLUSH_CHARS = 64 * 1024;
+/** Gathered text that is written at once, without waiting (bytes, UTF-8). */
+export const FLUSH_BYTES = 64 * 1024;
 
+/**
+ * Each line goes into a buffer as UTF-8 when it is written: the line's
+ * string (built from many pieces) is let go of at once instead of being held
+ * until the write, where V8's young generation would copy it, and the write
+ * gets the bytes as they are (no joined string to encode again).
+ */
 export class LineWriter {
-  private lines: string[] = [];
-  private chars = 0;
+  private buf = Buffer.allocUnsafeSlow(FLUSH_BYTES);
+  private used = 0;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly out: NodeJS.WritableStream = process.stdout) {}
 
   write(line: string): void {
-    this.lines.push(line);
-    this.chars += line.length + 1;
-    if (this.chars >= FLUSH_CHARS) this.flush();
+    // At most 3 bytes per UTF-16 unit, and the newline.
+    const most = line.length * 3 + 1;
+    if (this.used + most > this.buf.length) {
+      this.flush();
+      if (most > this.buf.length) {
+        this.out.write(`${line}\n`); // a line longer than the buffer goes alone
+        return;
+      }
+    }
+    this.used += this.buf.write(line, this.used);
+    this.buf[this.used++] = 0x0a;
+    if (this.used + 1024 > this.buf.length) this.flush();
     else if (!this.timer) {
       this.timer = setTimeout(this.flush, FLUSH_MS);
       // Lines alone do not hold the process; its exit handler flushes them.
@@ -33,10 +48,11 @@ export class LineWriter {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.lines.length === 0) return;
-    const text = this.lines.join("\n") + "\n";
-    this.lines = [];
-    this.chars = 0;
-    this.out.write(text);
+    if (this.used === 0) return;
+    // The stream keeps the bytes until they are written: the next lines go into a new buffer.
+    const bytes = this.buf.subarray(0, this.used);
+    this.buf = Buffer.allocUnsafeSlow(FLUSH_BYTES);
+    this.used = 0;
+    this.out.write(bytes);
   };
 }

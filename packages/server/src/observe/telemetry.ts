@@ -92,6 +92,8 @@ function optionList(o: Readonly<Record<string, string>>): string[] {
  * for the first time on real sessions).
  */
 const ATTR_CACHE = new Map<string, Attributes>();
+/** Instruments.attrs() sets, shared likewise: by kind, then attribute name ("" for none), then value. */
+const ATTR_BY_KIND = new Map<string, Map<string, Map<string, Attributes>>>();
 
 class Instruments {
   readonly sessions: Counter;
@@ -219,13 +221,21 @@ class Instruments {
     return a;
   }
 
-  /** One frozen attribute set per (kind, name, value): nothing allocated per session. */
+  /**
+   * One frozen attribute set per (kind, name, value): nothing allocated per
+   * session, and no key to build (found by kind, then name, then value).
+   */
   attrs(kind: string, key?: string, value?: string): Attributes {
-    const id = key === undefined ? kind : `${kind}\0${key}\0${value}`;
-    let a = this.attrCache.get(id);
+    let byKey = ATTR_BY_KIND.get(kind);
+    if (!byKey) ATTR_BY_KIND.set(kind, (byKey = new Map()));
+    const k = key ?? "";
+    let byValue = byKey.get(k);
+    if (!byValue) byKey.set(k, (byValue = new Map()));
+    const v = value ?? "";
+    let a = byValue.get(v);
     if (!a) {
-      a = Object.freeze(key === undefined ? { [A.ATTR_KIND]: kind } : { [A.ATTR_KIND]: kind, [key]: value });
-      this.attrCache.set(id, a);
+      a = Object.freeze(key === undefined ? { [A.ATTR_KIND]: kind } : { [A.ATTR_KIND]: kind, [key]: v });
+      byValue.set(v, a);
     }
     return a;
   }
