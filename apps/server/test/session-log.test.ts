@@ -101,6 +101,17 @@ describe("LineWriter", () => {
     expect(writes).toHaveLength(2);
   });
 
+  it("hands the stream bytes that later lines do not overwrite", () => {
+    const held: Buffer[] = [];
+    const out = { write: (t: Buffer) => held.push(t) } as unknown as NodeJS.WritableStream;
+    const w = new LineWriter(out);
+    w.write("first");
+    w.flush();
+    w.write("SECOND");
+    w.flush();
+    expect(held.map((b) => b.toString())).toEqual(["first\n", "SECOND\n"]);
+  });
+
   it("keeps text that is not ASCII whole, and writes a line longer than the buffer alone, in order", () => {
     const { writes, out } = sink();
     const w = new LineWriter(out);

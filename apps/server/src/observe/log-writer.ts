@@ -16,7 +16,7 @@ export const FLUSH_BYTES = 64 * 1024;
  * gets the bytes as they are (no joined string to encode again).
  */
 export class LineWriter {
-  private buf = Buffer.allocUnsafeSlow(FLUSH_BYTES);
+  private readonly buf = Buffer.allocUnsafeSlow(FLUSH_BYTES);
   private used = 0;
   private timer: NodeJS.Timeout | undefined;
 
@@ -49,9 +49,9 @@ export class LineWriter {
       this.timer = undefined;
     }
     if (this.used === 0) return;
-    // The stream keeps the bytes until they are written: the next lines go into a new buffer.
-    const bytes = this.buf.subarray(0, this.used);
-    this.buf = Buffer.allocUnsafeSlow(FLUSH_BYTES);
+    // The stream keeps what it is given until it is written: it gets a copy of
+    // what is gathered (often one line), the buffer stays for the next lines.
+    const bytes = Buffer.from(this.buf.subarray(0, this.used));
     this.used = 0;
     this.out.write(bytes);
   };
