@@ -2,7 +2,7 @@
 // ledger (server-wide limits), as units.
 
 import { describe, expect, it } from "vitest";
-import { FlowTable, NOWHERE, type RouteSlot } from "../src/cluster/routing.js";
+import { FlowTable, NOWHERE, WaitQueue, type RouteSlot } from "../src/cluster/routing.js";
 import { SessionLedger } from "../src/cluster/ledger.js";
 import { workerShare } from "../src/cluster/cluster-worker.js";
 
@@ -128,6 +128,38 @@ function ledger(maxSessions: number, maxSessionsPerClient = 0, workers = 2) {
 }
 
 const many = (n: number, from = 0): string[] => Array.from({ length: n }, (_, i) => addr(from + i));
+
+describe("WaitQueue", () => {
+  const rrqOf = (name: string): Buffer => Buffer.from(`\0\x01${name}\0octet\0`, "latin1");
+
+  it("a datagram sent again while a copy waits is held once; another port, another sender or other bytes wait too; oldest first", () => {
+    const q = new WaitQueue<{ address: string; port: number }, string>();
+    const a = { address: "10.0.0.1", port: 2000 };
+    expect(q.add(rrqOf("pxelinux.0"), a, "l1")).toBe(true);
+    for (let i = 0; i < 100; i++) expect(q.add(rrqOf("pxelinux.0"), { ...a }, "l1")).toBe(false);
+    expect(q.add(rrqOf("pxelinux.0"), { address: "10.0.0.1", port: 2001 }, "l1")).toBe(true);
+    expect(q.add(rrqOf("pxelinux.0"), { address: "10.0.0.2", port: 2000 }, "l1")).toBe(true);
+    expect(q.add(rrqOf("ldlinux.c32"), a, "l2")).toBe(true);
+    expect(q.length).toBe(4);
+    expect(q.take().map(([m, r, l]) => [m.toString("latin1", 2, m.indexOf(0, 2)), `${r.address}:${r.port}`, l])).toEqual([
+      ["pxelinux.0", "10.0.0.1:2000", "l1"],
+      ["pxelinux.0", "10.0.0.1:2001", "l1"],
+      ["pxelinux.0", "10.0.0.2:2000", "l1"],
+      ["ldlinux.c32", "10.0.0.1:2000", "l2"],
+    ]);
+  });
+
+  it("after take() the queue is empty and the same datagram waits again", () => {
+    const q = new WaitQueue<{ address: string; port: number }, number>();
+    const a = { address: "fd00::1", port: 1024 };
+    expect(q.add(rrqOf("boot.ipxe"), a, 0)).toBe(true);
+    expect(q.take()).toHaveLength(1);
+    expect(q.length).toBe(0);
+    expect(q.take()).toEqual([]);
+    expect(q.add(rrqOf("boot.ipxe"), a, 0)).toBe(true);
+    expect(q.length).toBe(1);
+  });
+});
 
 describe("SessionLedger", () => {
   it("admits exactly maxSessions across slots, and again as sessions end (no credits near the limit)", () => {

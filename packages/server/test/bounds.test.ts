@@ -242,6 +242,22 @@ describe("no session lives long without progress", () => {
   });
 });
 
+describe("an uploading client that closes its port", () => {
+  it("is aborted at the second ICMP port unreachable (ACK resent twice, not every retry), and nothing is left behind", async () => {
+    const dir = root();
+    const s = await startServer({ root: dir, allowWrite: true, timeoutSeconds: 1, retries: 5 });
+    const c = await UdpClient.open();
+    c.send(wrq("gone.bin"), s.port);
+    const ack0 = await next(c, "ACK");
+    c.send(dataPacket(1, bytes(512)), ack0.port);
+    expect((await next(c, "ACK")).pkt).toEqual({ op: "ACK", block: 1 });
+    c.close();
+    const st = await s.sessionOf(c.port, 4000);
+    expect(st).toMatchObject({ outcome: "aborted", error: { message: "Client gone (port unreachable)" }, blocksReceived: 1 });
+    expect(await until(() => readdirSync(dir).length === 0)).toBe(true);
+  });
+});
+
 describe("stale upload temp files of a killed server", () => {
   const dist = fileURLToPath(new URL("../dist/index.js", import.meta.url));
 

@@ -144,6 +144,43 @@ describe("session socket pool", () => {
     expect(srv.server.socketPool.stats()).toMatchObject({ created: 1, reused: 1 });
   });
 
+  it("connected: a late copy of a request already served, its port now closed, ends at the second ICMP port unreachable (aborted), not after every retry", async () => {
+    const srv = await startServer({ root, timeoutSeconds: 1, retries: 5 });
+    const a = await UdpClient.open();
+    expect((await get(a, srv.port, "small.txt")).data.toString()).toBe("hello\n");
+    expect((await srv.sessionOf(a.port)).outcome).toBe("ok");
+    a.send(rrq("small.txt"), srv.port); // the copy that arrives after the client was served
+    a.close();
+    const ghost = await srv.sessionOf(a.port, 4000);
+    expect(ghost).toMatchObject({ outcome: "aborted", error: { code: 0, message: "Client gone (port unreachable)" }, blocksAcked: 0 });
+    expect(ghost.retransmits).toBe(1); // DATA 1 twice: once may be late news of another packet; twice is a closed port
+  });
+
+  it("connected: a client that closes its port mid-transfer is aborted at the second port unreachable, with the blocks it acknowledged", async () => {
+    const srv = await startServer({ root, timeoutSeconds: 1, retries: 5 });
+    const a = await UdpClient.open();
+    const d1 = await a.request(rrq("f.bin"), srv.port);
+    expect(d1.pkt).toMatchObject({ op: "DATA", block: 1 });
+    a.send(ackPacket(1), d1.port);
+    expect((await a.recv()).pkt).toMatchObject({ op: "DATA", block: 2 });
+    a.close();
+    const s = await srv.sessionOf(a.port, 4000);
+    expect(s).toMatchObject({ outcome: "aborted", error: { message: "Client gone (port unreachable)" }, blocksAcked: 1 });
+    const b = await UdpClient.open();
+    expect((await get(b, srv.port, "f.bin")).data.equals(data)).toBe(true);
+  });
+
+  it("unconnected (connectSessionSockets false): no ICMP reaches the session; a closed port ends by the retries as before", async () => {
+    const srv = await startServer({ ...unconnected, timeoutSeconds: 0.1, retries: 2, rtoFloorMs: 100 });
+    const a = await UdpClient.open();
+    const d1 = await a.request(rrq("f.bin"), srv.port);
+    expect(d1.pkt).toMatchObject({ op: "DATA", block: 1 });
+    a.close();
+    const s = await srv.sessionOf(a.port, 4000);
+    expect(s.outcome).toBe("timeout");
+    expect(s.retransmits).toBe(2);
+  });
+
   it("sessionSocketPool 0: every session binds and closes a socket of its own", async () => {
     const srv = await startServer({ root, sessionSocketPool: 0 });
     for (let i = 0; i < 3; i++) {

@@ -39,7 +39,7 @@ export type TftpErrorCode =
   | "TFTP_ERR_UNDEFINED"
   /** Too long: the peer went silent (every retransmission unanswered), no progress within stallTimeoutMs, or the handler or its data source did not answer in time. */
   | "TFTP_ERR_TIMEOUT"
-  /** The transfer was cut short on this side (an AbortSignal, a drain, a closed server). */
+  /** The transfer was cut short: on this side (an AbortSignal, a drain, a closed server), or the peer closed its port (a session socket met ICMP port unreachable twice). */
   | "TFTP_ERR_ABORTED"
   /** The peer sent ERROR 0 (client side: `TftpTransferError` with `remote: true`). */
   | "TFTP_ERR_REMOTE"

@@ -346,12 +346,21 @@ export class BlockSender extends Flow {
       return "retransmit";
     }
     if (this.starved()) return "source-stalled";
-    if (this.last > 0 && this.highestSent >= this.last && s.txBase(this.slot) === this.last) {
-      // Everything but the last block was acknowledged and the last was sent: some peers never ACK it.
-      this.blocksAcked = this.last - 1;
-      return "final-ack-missing";
-    }
+    if (this.onlyFinalAckMissing()) return "final-ack-missing";
     return "give-up";
+  }
+
+  /**
+   * True when everything but the last block was acknowledged and the last
+   * was sent: the transfer is whole but for the final ACK, which some peers
+   * never send (blocksAcked then counts every block but the last).
+   */
+  onlyFinalAckMissing(): boolean {
+    if (this.last > 0 && this.highestSent >= this.last && this.s.txBase(this.slot) === this.last) {
+      this.blocksAcked = this.last - 1;
+      return true;
+    }
+    return false;
   }
 
   /** Stops sending and gives the slot and the buffers back. */

@@ -31,7 +31,7 @@ import {
   ENV_ADMISSION, ENV_ARGS, ENV_HTTP, ENV_REPORT, ENV_SLOT, ENV_WORKERS,
   type WorkerArgs, type Question, type ReloadAnswer, type ToPrimary, type ToWorker,
 } from "./protocol.js";
-import { FlowTable, NOWHERE, type FlowTableOptions } from "./routing.js";
+import { FlowTable, NOWHERE, WaitQueue, type FlowTableOptions } from "./routing.js";
 import { SessionLedger, type SessionLimits } from "./ledger.js";
 import { WorkerRecords } from "./records.js";
 import { CHANNEL_FD, FrameKind, FrameReader, FrameWriter, WORKER_STDIO } from "./channel.js";
@@ -91,8 +91,8 @@ interface Slot {
   /** Writes this turn's frames to the channel (one write; scheduled with setImmediate by the first frame of a turn). */
   flush: () => void;
   restartTimer: NodeJS.Timeout | undefined;
-  /** Datagrams waiting for this worker to be ready (routing.ts). */
-  waiting: Array<[Buffer, RemoteInfo, Listener]>;
+  /** Datagrams waiting for this worker to be ready (routing.ts), each sender's same bytes once. */
+  waiting: WaitQueue<RemoteInfo, Listener>;
   waitTimer: NodeJS.Timeout | undefined;
 }
 
@@ -132,7 +132,7 @@ function flushFrames(slot: { frames: FrameWriter; chan: Socket | undefined }): v
 function newSlot(id: number, index: number): Slot {
   const slot: Slot = {
     id, index, worker: undefined, pid: undefined, ready: false, startedAt: 0, restarts: 0, quickDeaths: 0,
-    known: new Set(), chan: undefined, frames: new FrameWriter(), flush: () => flushFrames(slot), restartTimer: undefined, waiting: [], waitTimer: undefined,
+    known: new Set(), chan: undefined, frames: new FrameWriter(), flush: () => flushFrames(slot), restartTimer: undefined, waiting: new WaitQueue(), waitTimer: undefined,
   };
   return slot;
 }
@@ -161,6 +161,8 @@ export class TftpCluster {
   telemetry = "";
   /** Datagrams dropped in the primary: no live worker, or one too far behind. */
   dropped = 0;
+  /** Datagrams that reached the primary again while a copy waited for a worker (WaitQueue): counted as duplicate requests in stats(). */
+  repeatsWhileWaiting = 0;
 
   constructor(private readonly o: ClusterOptions) {
     if (!Number.isInteger(o.workers) || o.workers < 1) throw new Error(`workers must be an integer >= 1 (got ${o.workers})`);
@@ -387,17 +389,13 @@ export class TftpCluster {
   private release(slot: Slot): void {
     if (slot.waitTimer) clearTimeout(slot.waitTimer);
     slot.waitTimer = undefined;
-    const held = slot.waiting;
-    slot.waiting = [];
-    for (const [msg, rinfo, l] of held) this.route(msg, rinfo, l);
+    for (const [msg, rinfo, l] of slot.waiting.take()) this.route(msg, rinfo, l);
   }
 
   /** The wait bound of a slot passed: its waiting machines move to live workers (or keep waiting if none is). */
   private expire(slot: Slot): void {
     slot.waitTimer = undefined;
-    const held = slot.waiting;
-    slot.waiting = [];
-    for (const [msg, rinfo, l] of held) {
+    for (const [msg, rinfo, l] of slot.waiting.take()) {
       const r = this.table.expire(rinfo.address, slot.index);
       if (r && "deliver" in r) this.deliver(this.slots[r.deliver], msg, rinfo, l);
       else this.hold(this.slots[r ? r.wait : slot.index], msg, rinfo, l);
@@ -409,7 +407,7 @@ export class TftpCluster {
       this.dropped++;
       return;
     }
-    slot.waiting.push([msg, rinfo, l]);
+    if (!slot.waiting.add(msg, rinfo, l)) this.repeatsWhileWaiting++;
     if (!slot.waitTimer) {
       slot.waitTimer = setTimeout(() => this.expire(slot), this.table.options.waitMs);
       slot.waitTimer.unref();
@@ -514,7 +512,9 @@ export class TftpCluster {
   /** Server-wide counters: every live worker's now (or as of its last report), plus those of workers that have died. */
   async stats(): Promise<ServerStats> {
     for (const a of await this.ask<ServerStats>("stats")) if (a.v && a.slot.worker) this.records.answeredStats(a.slot.id, a.v);
-    return this.records.stats();
+    const stats = this.records.stats();
+    stats.duplicateRequests += this.repeatsWhileWaiting;
+    return stats;
   }
 
   /**

@@ -148,3 +148,47 @@ export class FlowTable {
     return { deliver: e.slot };
   }
 }
+
+/** The sender of a datagram (node:dgram's RemoteInfo has more). */
+export interface Sender {
+  address: string;
+  port: number;
+}
+
+/** What the primary keeps of a datagram while it waits: the bytes, the sender and the socket it came in on. */
+export type Waiting<R extends Sender, L> = [msg: Buffer, rinfo: R, listener: L];
+
+/**
+ * The datagrams waiting for one worker, oldest first. A datagram sent again
+ * while a copy waits (firmware resends a request every second or faster; a
+ * client started before the server, every few ms) waits once: the worker
+ * drops a repeated request only while the first one's session runs, so a
+ * copy reaching it after that session ended would start a session for a
+ * client that has its file and is gone.
+ */
+export class WaitQueue<R extends Sender, L> {
+  private items: Array<Waiting<R, L>> = [];
+  /** Sender and bytes of each waiting datagram. */
+  private readonly keys = new Set<string>();
+
+  get length(): number {
+    return this.items.length;
+  }
+
+  /** Holds a datagram; false when the same sender's same bytes already wait (it is not held again). */
+  add(msg: Buffer, rinfo: R, listener: L): boolean {
+    const key = `${rinfo.address}|${rinfo.port}|${msg.toString("latin1")}`;
+    if (this.keys.has(key)) return false;
+    this.keys.add(key);
+    this.items.push([msg, rinfo, listener]);
+    return true;
+  }
+
+  /** Everything waiting, oldest first; the queue is empty after. */
+  take(): Array<Waiting<R, L>> {
+    const items = this.items;
+    this.items = [];
+    this.keys.clear();
+    return items;
+  }
+}

@@ -17,7 +17,12 @@ export function literalLookup(
   callback(null, address, address.includes(":") ? 6 : 4);
 }
 
-/** The error a connected UDP socket reports after an ICMP port unreachable (not a broken socket). */
+/** The error a connected UDP socket reports after an ICMP port unreachable: nobody listens on the peer's port. */
+export function isPortUnreachable(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === "ECONNREFUSED";
+}
+
+/** The errors a connected UDP socket reports after an ICMP destination unreachable (not a broken socket). */
 export function isUnreachable(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   return code === "ECONNREFUSED" || code === "EHOSTUNREACH" || code === "ENETUNREACH";

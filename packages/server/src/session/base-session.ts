@@ -11,7 +11,7 @@ import {
   type BufferBudget, type DeadlineOwner, type RequestPacket, type RttEstimate, type Scheduler,
 } from "@tftpkit/wasm-core";
 import { connect, type Connection } from "../net/connection.js";
-import { isUnreachable } from "../net/udp.js";
+import { isPortUnreachable, isUnreachable } from "../net/udp.js";
 import type { FileCache } from "../files/file-cache.js";
 import type { SocketPool } from "../net/socket-pool.js";
 import type { FileReadCounters } from "./data-source.js";
@@ -149,10 +149,11 @@ export abstract class Session implements DeadlineOwner {
     this.conn = connect(this.shared, this.peer, this.local.address, this.opts.portRange, {
       onPacket: this.onPacket,
       onError: (err) => {
-        // A connected session socket hears of an ICMP port unreachable for
-        // a packet it sent (the client closed its port): treated like a
-        // lost packet, so timeouts and a missing final ACK end the session
-        // as they would without the connect.
+        // A connected session socket hears of an ICMP error for a packet it
+        // sent. Port unreachable: see portUnreachable(). Host or network
+        // unreachable (a neighbour not resolved yet, a route flapping) may
+        // pass: treated like a lost packet.
+        if (isPortUnreachable(err)) return this.portUnreachable();
         if (isUnreachable(err)) return;
         this.finish("error", new TftpError(WireError.UNDEFINED, "socket error"));
       },
@@ -332,8 +333,29 @@ export abstract class Session implements DeadlineOwner {
       }
       return;
     }
+    this.refusals = 0;
     this.handlePacket(msg);
   };
+
+  /** ICMP port unreachable reports since the client's last packet. */
+  protected refusals = 0;
+
+  /**
+   * The client's port answered ICMP port unreachable. Once may be late news
+   * of a packet sent before the socket came to this session (a pooled
+   * socket); twice with no packet from the client between means nobody
+   * listens there any more (the client finished or gave up and closed its
+   * port, or the request was a late duplicate of one already served): the
+   * session ends at once instead of resending until its retries run out.
+   */
+  private portUnreachable(): void {
+    if (++this.refusals >= 2) this.clientGone();
+  }
+
+  /** The client closed its port (portUnreachable): aborted, unless a subclass knows the transfer is whole. */
+  protected clientGone(): void {
+    this.finish("aborted", new TftpError(WireError.UNDEFINED, "Client gone (port unreachable)", "TFTP_ERR_ABORTED"));
+  }
 
   protected abstract handlePacket(msg: Buffer): void;
   /** The retransmission deadline passed. */

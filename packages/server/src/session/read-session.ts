@@ -14,6 +14,8 @@ export class ReadSession extends Session {
   private source: DataSource | undefined;
   private sender: BlockSender | undefined;
   private finalAckMissing = false;
+  /** The client sent a packet after its request. */
+  private spoke = false;
 
   start(): void {
     if (!this.open()) return;
@@ -83,6 +85,7 @@ export class ReadSession extends Session {
 
   protected handlePacket(msg: Buffer): void {
     if (this.phase !== "transfer") return;
+    this.spoke = true;
     const sender = this.sender!;
     const block = codec.decodeAck(msg);
     if (block >= 0) {
@@ -103,6 +106,23 @@ export class ReadSession extends Session {
     }
     this.host.countMalformed();
     this.fail(TftpError.illegalOperation("Illegal TFTP operation: expected ACK"));
+  }
+
+  /**
+   * The client closed its port. With only the final ACK missing the transfer
+   * is whole (as at a timeout), if the client had the last block: it spoke
+   * after its request (it acknowledged blocks, so it was there when the last
+   * went out), or more packets went out than met the closed port (one
+   * reached it). A request whose every packet met a closed port (a late copy
+   * of a request already served) was never received: aborted.
+   */
+  protected override clientGone(): void {
+    const sender = this.sender!;
+    if (this.phase === "transfer" && sender.onlyFinalAckMissing() && (this.spoke || sender.packets > this.refusals)) {
+      this.finalAckMissing = true;
+      return this.finish("ok");
+    }
+    super.clientGone();
   }
 
   onDeadline(): void {

@@ -106,6 +106,13 @@ export class WriteSession extends Session {
     this.fail(TftpError.illegalOperation("Illegal TFTP operation: expected DATA"));
   }
 
+  /** The client closed its port: after the last block it is done (dally); while the file is moved into place the commit finishes. */
+  protected override clientGone(): void {
+    if (this.phase === "dally") return this.finish("ok");
+    if (this.phase === "commit") return;
+    super.clientGone();
+  }
+
   onDeadline(): void {
     if (this.phase === "dally") return this.finish("ok");
     if (this.phase !== "transfer" && this.phase !== "commit") return;
