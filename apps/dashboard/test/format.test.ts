@@ -37,6 +37,7 @@ describe("outcomeClass, machineHref and units", () => {
 
   it("draws a miss inside a config search apart from failures and from successes", () => {
     expect(outcomeClass("search-miss")).toBe("miss");
+    expect(outcomeClass("repeat")).toBe("miss"); // a late copy of a request already served: not a failure
     expect(outcomeClass("not-found")).toBe("fail");
   });
 

@@ -41,7 +41,7 @@ export {
   compileRemapRules, readRemapFile, RemapSyntaxError, REMAP_DEFAULTS,
   type RewriteFn, type RewriteContext, type RewriteResult, type RemapOptions,
 } from "./files/remap.js";
-export type { BootFlow, FlowStep, FlowStepKind, FlowStage, StepOutcome, FlowContext, FlowQuery } from "./observe/flows.js";
+export type { BootFlow, FlowStep, FlowStepKind, FlowStage, StepOutcome, SettledOutcome, FlowContext, FlowQuery } from "./observe/flows.js";
 export { BOOT_SEQUENCES, type BootSequence } from "./observe/boot-loaders.js";
 export type { LiveSession, SessionProgress } from "./observe/live.js";
 export type { ServerEvent, ServerEventListener } from "./observe/events.js";

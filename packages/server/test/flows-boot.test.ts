@@ -11,7 +11,7 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { Histogram } from "@opentelemetry/sdk-metrics";
 import { TftpError, createOtelInstrumentation, type ReadHandler } from "../src/index.js";
 import * as A from "../src/observe/attributes.js";
-import { UdpClient, closeAllClients, get as rawGet, sleep, type OptionList } from "./helpers/client.js";
+import { UdpClient, closeAllClients, get as rawGet, rrq, sleep, type OptionList } from "./helpers/client.js";
 import { bytes, closeAllServers, startServer, type TestServer } from "./helpers/server.js";
 import { otelHarness } from "./helpers/otel.js";
 
@@ -168,6 +168,35 @@ describe("time to boot", () => {
     await fetch(srv, "127.0.40.5", "initrd.img");
     expect(srv.server.markBooted("127.0.40.5")).toBe(false);
   });
+});
+
+describe("a late copy of a request already served", () => {
+  it("meets the client's closed port: the step is a repeat, not a failure; an unanswered request never served stays a failure", async () => {
+    const srv = await startServer({ handler: (req) => files[req.path] ?? Buffer.from("x"), timeoutSeconds: 1, retries: 5 });
+    const address = "127.0.40.9";
+    const c = await UdpClient.open(address);
+    await rawGet(c, srv.port, "pxelinux.cfg/default", { host: "127.0.0.1", options: PXELINUX });
+    await srv.sessionOf(c.port);
+    // The copy resent while the server was slow, reaching it after the first session ended; the client has gone.
+    c.send(rrq("pxelinux.cfg/default", "octet", PXELINUX), srv.port, "127.0.0.1");
+    c.close();
+    const ghost = await srv.sessionOf(c.port, 4000);
+    expect(ghost).toMatchObject({ outcome: "aborted", unanswered: true });
+    let [f] = srv.server.flows({ client: address });
+    expect(f.steps.map((s) => [s.path, s.outcome])).toEqual([["pxelinux.cfg/default", "ok"], ["pxelinux.cfg/default", "repeat"]]);
+    expect(f.failedSteps).toBe(0);
+    expect(f.failed).toBe(false);
+
+    // The same from the same machine for a name it was never served: a failure as before.
+    const d = await UdpClient.open(address);
+    d.send(rrq("vmlinuz", "octet", PXELINUX), srv.port, "127.0.0.1");
+    d.close();
+    expect(await srv.sessionOf(d.port, 4000)).toMatchObject({ outcome: "aborted", unanswered: true });
+    [f] = srv.server.flows({ client: address });
+    expect(f.steps.map((s) => s.outcome)).toEqual(["ok", "repeat", "aborted"]);
+    expect(f.failedSteps).toBe(1);
+    expect(f.failed).toBe(true);
+  }, 30_000);
 });
 
 describe("the tracker on its own", () => {

@@ -47,12 +47,12 @@ export const ERROR_NAMES: Record<string, string> = {
 export type OutcomeClass = "ok" | "probe" | "miss" | "fail" | "running";
 
 /**
- * How an outcome is drawn: a success, the UEFI size probe and a miss inside
- * a known config search (neither is a failure), a step still running, or a
- * failure.
+ * How an outcome is drawn: a success, the UEFI size probe, a miss inside a
+ * known config search or a late repeat of a request already served (none is
+ * a failure), a step still running, or a failure.
  */
 export function outcomeClass(outcome: string): OutcomeClass {
-  if (outcome === "search-miss") return "miss";
+  if (outcome === "search-miss" || outcome === "repeat") return "miss";
   return outcome === "ok" || outcome === "probe" || outcome === "running" ? outcome : "fail";
 }
 

@@ -35,11 +35,15 @@ export type { FlowStage } from "./boot-loaders.js";
 export type FlowStepKind = "read" | "write" | "http";
 
 /**
- * How a step ended: a session outcome, "search-miss" (a name missing inside
- * a known config search: how the loader works, not a failure), or
- * "running" while it runs.
+ * How a finished step ended: a session outcome, "search-miss" (a name
+ * missing inside a known config search: how the loader works, not a
+ * failure), or "repeat" (a late copy of a request the flow had already
+ * served: the client had its file and had closed its port; not a failure).
  */
-export type StepOutcome = Outcome | "search-miss" | "running";
+export type SettledOutcome = Outcome | "search-miss" | "repeat";
+
+/** How a step ended (SettledOutcome), or "running" while it runs. */
+export type StepOutcome = SettledOutcome | "running";
 
 export interface FlowStep {
   sessionId: string;
@@ -83,7 +87,7 @@ export interface BootFlow {
   stepsDropped?: number;
   /** Firmware, loaders and OS the flow went through, learnt from what it asked: e.g. ["UEFI PXE", "GRUB", "Linux"]. */
   loaderChain: string[];
-  /** Steps that failed (neither ok, probe nor search-miss), dropped ones included. */
+  /** Steps that failed (neither ok, probe, search-miss nor repeat), dropped ones included. */
   failedSteps: number;
   /** Names missing inside known config searches (not failures), dropped ones included. */
   searchMisses: number;
@@ -151,7 +155,7 @@ const IDENTITY_RANK: Record<BootIdentity["kind"], number> = { ip: 1, serial: 2, 
 /** Steps that take a flow out of the small budget (a search miss does not: a flood of them stays there). */
 const SUCCEEDED: ReadonlySet<string> = new Set(["ok", "probe"]);
 /** Steps that are not failures. */
-const NOT_FAILED: ReadonlySet<string> = new Set(["ok", "probe", "search-miss"]);
+const NOT_FAILED: ReadonlySet<string> = new Set(["ok", "probe", "search-miss", "repeat"]);
 
 /** Names the tracker keeps one string of at most (FlowTracker.intern). */
 const PATHS_MAX = 4096;
@@ -171,7 +175,7 @@ export const BOOT_CALLBACK_WINDOW_MS = 3_600_000;
  */
 export class StepRecord {
   /** How it ended; undefined while it runs. */
-  outcome: Outcome | "search-miss" | undefined = undefined;
+  outcome: SettledOutcome | undefined = undefined;
   /** The handler marked the step as the boot's last. */
   last = false;
   // Final figures (settle()); undefined while it runs.
@@ -208,7 +212,7 @@ export class StepRecord {
   }
 
   /** The session ended: keep its figures, let go of the session. */
-  settle(outcome: Outcome | "search-miss", st: StepEnd): void {
+  settle(outcome: SettledOutcome, st: StepEnd): void {
     this.outcome = outcome;
     this.bytes = st.kind === "write" ? st.bytesReceived ?? 0 : st.bytesSent;
     this.tsize = st.tsize >= 0 ? st.tsize : -1;
@@ -312,6 +316,15 @@ export class FlowRecord {
     return this.failedSteps > 0 || this.noConfig !== undefined;
   }
 
+  /** Whether an earlier step of this flow served the same name to the same kind of request. */
+  served(step: StepRecord): boolean {
+    for (const s of this.steps) {
+      if (s === step) return false;
+      if (s.outcome === "ok" && s.path === step.path && s.kind === step.kind) return true;
+    }
+    return false;
+  }
+
   /** Adds a link to the loader chain (once; at most CHAIN_MAX). */
   link(name: string | undefined): void {
     if (name && this.chain.length < CHAIN_MAX && !this.chain.includes(name)) this.chain.push(name);
@@ -385,6 +398,8 @@ export interface StepEnd {
   handlerMs: number;
   retransmits: number;
   error?: { code: number; message: string };
+  /** The client sent nothing after its request and had closed its port (SessionStats.unanswered). */
+  unanswered?: boolean;
   /** HTTP steps: the response's status code. */
   httpStatus?: number;
   /** HTTP steps: the error as text (`status: message`), in place of `error`. */
@@ -520,9 +535,11 @@ export class FlowTracker {
    */
   settle(flow: FlowRecord, step: StepRecord, st: StepEnd): void {
     if (step.settled) return;
-    let outcome: Outcome | "search-miss" = st.outcome;
+    let outcome: SettledOutcome = st.outcome;
     const search = step.search;
-    if (search) {
+    if (st.outcome === "aborted" && st.unanswered && flow.served(step)) {
+      outcome = "repeat";
+    } else if (search) {
       if (st.outcome === "ok") {
         if (flow.openSearch === search) flow.openSearch = undefined;
         flow.foundSearch = search;

@@ -53,6 +53,13 @@ export interface SessionStats {
   handlerError?: HandlerError;
   /** The client went silent after the last block instead of acknowledging it. */
   finalAckMissing?: boolean;
+  /**
+   * With outcome "aborted": the client sent nothing after its request, and
+   * its port was closed (ICMP port unreachable) before the first answer
+   * reached it. Most often a late copy of a request already served (boot
+   * flows call such a step "repeat").
+   */
+  unanswered?: boolean;
   /** The W3C traceparent the file name carried, if any. */
   traceparent?: string;
   /** Writes: payload bytes received in order. */

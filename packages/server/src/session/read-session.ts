@@ -16,6 +16,8 @@ export class ReadSession extends Session {
   private finalAckMissing = false;
   /** The client sent a packet after its request. */
   private spoke = false;
+  /** Ended by clientGone() before the client sent anything (SessionStats.unanswered). */
+  private unanswered = false;
 
   start(): void {
     if (!this.open()) return;
@@ -122,6 +124,7 @@ export class ReadSession extends Session {
       this.finalAckMissing = true;
       return this.finish("ok");
     }
+    if (!this.spoke) this.unanswered = true;
     super.clientGone();
   }
 
@@ -150,6 +153,7 @@ export class ReadSession extends Session {
     k.packetsSent = x?.packets ?? 0;
     k.retransmits = x?.retransmits ?? 0;
     if (this.finalAckMissing) k.finalAckMissing = true;
+    if (this.unanswered) k.unanswered = true;
     return k;
   }
 
