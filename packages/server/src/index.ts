@@ -15,7 +15,7 @@ export {
 } from "./files/write.js";
 export {
   createServer, TftpServer,
-  type ListenOptions, type BoundAddress, type ReceiveBuffer, type RelayListener,
+  type ListenOptions, type BoundAddress, type ReceiveBuffer, type RelayListener, type WarmUpFront,
 } from "./server.js";
 export { HttpStage, parseRange, type HttpStageStats, type HttpAddress } from "./net/http-stage.js";
 export {

@@ -23,7 +23,7 @@ import { rootHandler } from "./files/root.js";
 import { emptyServerStats, type ServerStats, type SessionStats } from "./observe/stats.js";
 import { rootWriteHandler, type WriteHandler } from "./files/write.js";
 import { WriteSession } from "./session/write-session.js";
-import { warmUp, type WarmUpReport } from "./session/warm-up.js";
+import { warmUp, type WarmUpReport, type WarmUpServer } from "./session/warm-up.js";
 import { ShortLivedMap } from "./short-lived-map.js";
 
 /** A warm-up ran in this process already: the JIT's code is shared by every server in it. */
@@ -51,6 +51,35 @@ export interface RelayListener {
   readonly local: string | undefined;
   readonly port: number;
   send(packet: Uint8Array, port: number, address: string): void;
+}
+
+/**
+ * How the requests of a warm-up reach its private server when this server's
+ * come from elsewhere (serveRelayed): given the private server, already
+ * serving relayed requests, it opens a UDP socket on 127.0.0.1 and hands
+ * every datagram that socket receives to `server.receive()` by the same way
+ * the real requests come (a cluster worker: framed into a stream socket and
+ * read back, as from its primary), and answers in single-port mode leave
+ * through that socket. Resolves the socket's port and how to close it all.
+ * The JIT then compiles the request path for the objects real requests
+ * bring, not for those of a socket the real server never has.
+ */
+export type WarmUpFront = (server: TftpServer) => Promise<{ port: number; close(): Promise<void> }>;
+
+/** A warm-up's private server fed through `front` instead of a socket of its own. */
+function relayedWarmUpServer(server: TftpServer, front: WarmUpFront): WarmUpServer {
+  let opened: { port: number; close(): Promise<void> } | undefined;
+  return {
+    async listen() {
+      server.serveRelayed();
+      opened = await front(server);
+      return { address: "127.0.0.1", port: opened.port };
+    },
+    async close(o) {
+      await opened?.close().catch(() => {});
+      await server.close(o);
+    },
+  };
 }
 
 /**
@@ -330,10 +359,11 @@ export class TftpServer {
    * log and metrics never see it, and a request this server receives
    * meanwhile is served as usual. listen() runs it before it binds (once
    * per process); a server fed by serveRelayed() is warmed by calling this
-   * first. Resolves what it did (undefined with warmUpMs 0, or after
-   * close()); never rejects.
+   * first, with `front` the way its requests come in (see WarmUpFront).
+   * Resolves what it did (undefined with warmUpMs 0, or after close());
+   * never rejects.
    */
-  warmUp(): Promise<WarmUpReport | undefined> {
+  warmUp(front?: WarmUpFront): Promise<WarmUpReport | undefined> {
     if (this.warming) return this.warming.done;
     const budget = this.options.warmUpMs;
     if (budget <= 0 || this.closing) return Promise.resolve(undefined);
@@ -346,8 +376,8 @@ export class TftpServer {
     } catch {
       // A hook factory that throws: the warm-up runs without hooks.
     }
-    const make = (files: { root: string } | { handler: ReadHandler }) =>
-      new TftpServer({
+    const make = (files: { root: string } | { handler: ReadHandler }): WarmUpServer => {
+      const server = new TftpServer({
         ...files,
         onSessionEnd: hooks.onSessionEnd, instrumentation: hooks.instrumentation, admission: hooks.admission,
         maxBlksize: o.maxBlksize, maxWindowsize: o.maxWindowsize, timeoutSeconds: o.timeoutSeconds, retries: o.retries,
@@ -358,6 +388,8 @@ export class TftpServer {
         sessionSocketPool: Math.min(o.sessionSocketPool, 64), flowIdleSeconds: o.flowIdleSeconds, maxFlows: Math.min(o.maxFlows, 1000),
         maxFlowSteps: o.maxFlowSteps, stallTimeoutMs: o.stallTimeoutMs, bindInterfaces: false, recvBufferBytes: 256 * 1024, warmUpMs: 0,
       });
+      return front ? relayedWarmUpServer(server, front) : server;
+    };
     const done = warmUp(make, budget, abort.signal).then(
       (r) => (abort.signal.aborted ? undefined : r),
       () => undefined,

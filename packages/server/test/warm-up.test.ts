@@ -2,6 +2,7 @@
 // a private server of its own, is counted nowhere, never answers a real
 // client, stops at its bound, can be turned off, and ends with close().
 
+import { createSocket } from "node:dgram";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { createServer, TftpConfigError, type RelayListener, type SessionStats } from "../src/index.js";
 import { UdpListeners } from "../src/internal.js";
@@ -113,6 +114,40 @@ describe("warm-up", () => {
     } finally {
       await server.close();
       await listeners.close();
+    }
+  });
+
+  it("a relayed server warmed through a front (a cluster worker's way in): every warm-up request reaches the private server through it, none the real one; the front is closed after", async () => {
+    const server = createServer({ root, timeoutSeconds: 0.2, warmUpMs: 300 });
+    let requests = 0;
+    let closed = 0;
+    let fedTo: unknown;
+    const report = await server.warmUp(async (priv) => {
+      fedTo = priv;
+      const sock = createSocket("udp4");
+      await new Promise<void>((r) => sock.bind(0, "127.0.0.1", () => r()));
+      const via: RelayListener = { local: "127.0.0.1", port: sock.address().port, send: (packet, port, address) => sock.send(Buffer.from(packet), port, address) };
+      sock.on("message", (msg, rinfo) => {
+        if (msg.readUInt16BE(0) === 1) requests++;
+        priv.receive(Buffer.from(msg), { ...rinfo }, via);
+      });
+      return {
+        port: via.port,
+        close: () => {
+          closed++;
+          return new Promise<void>((r) => sock.close(() => r()));
+        },
+      };
+    });
+    try {
+      expect(fedTo).toBeDefined();
+      expect(fedTo).not.toBe(server);
+      expect(report!.sessions).toBeGreaterThan(0);
+      expect(requests).toBeGreaterThanOrEqual(report!.sessions); // every session run began with a request through the front
+      expect(closed).toBe(1);
+      expect(server.stats().sessionsStarted).toBe(0);
+    } finally {
+      await server.close();
     }
   });
 

@@ -11,6 +11,8 @@
 // u8 address length, u8 0, u32 listener id, u16 port, the address (ASCII),
 // the payload.
 
+import { createServer, connect, type Server, type Socket } from "node:net";
+
 /** The fd of the datagram channel in a worker (stdio entry 4; 3 is node:cluster's IPC). */
 export const CHANNEL_FD = 4;
 /** node:cluster stdio for workers: inherited 0-2, IPC, the datagram channel. */
@@ -146,5 +148,76 @@ export class FrameReader {
       o += 4 + len;
     }
     if (o < b.length) this.rest = b.subarray(o);
+  }
+}
+
+/** Two ends of a private stream socket: what a warm-up uses in place of a worker's channel. */
+export interface StreamPair {
+  /** The end that connected (the primary's side of a channel). */
+  near: Socket;
+  /** The end that was accepted (the worker's side). */
+  far: Socket;
+  /** Destroys both ends and closes the listening socket. */
+  close(): Promise<void>;
+}
+
+/**
+ * A private stream socket pair: a unix socket in Linux's abstract namespace,
+ * as the workers' channels are (a stream of the same kind keeps the read
+ * and write paths the JIT compiles monomorphic); elsewhere loopback TCP.
+ * Nothing else can reach it (an unguessable name, or an ephemeral port on
+ * 127.0.0.1 taken by the first connection); it rejects when neither can be
+ * opened.
+ */
+export async function privateStreamPair(tag: string): Promise<StreamPair> {
+  let sink: Server | undefined;
+  let near: Socket | undefined;
+  const close = async (): Promise<void> => {
+    near?.destroy();
+    await new Promise<void>((r) => (sink ? sink.close(() => r()) : r()));
+  };
+  try {
+    const farEnd = new Promise<Socket>((resolve) => {
+      sink = createServer((s) => {
+        sink!.close(); // the first connection is the only one
+        resolve(s);
+      });
+    });
+    const listen = (o: { path: string } | { host: string; port: number }): Promise<void> =>
+      new Promise<void>((resolve, reject) => {
+        sink!.once("error", reject);
+        sink!.listen(o, () => {
+          sink!.off("error", reject);
+          resolve();
+        });
+      });
+    const path = process.platform === "linux" ? `\0tftpkit-${tag}-${process.pid}-${Math.random().toString(36).slice(2)}` : undefined;
+    let at: { path: string } | { host: string; port: number };
+    try {
+      if (!path) throw new Error("no abstract unix sockets here");
+      await listen({ path });
+      at = { path };
+    } catch {
+      await listen({ host: "127.0.0.1", port: 0 });
+      const a = sink!.address();
+      if (!a || typeof a === "string") throw new Error("no loopback port");
+      at = { host: "127.0.0.1", port: a.port };
+    }
+    near = connect(at);
+    near.on("error", () => {});
+    const far = await farEnd;
+    far.on("error", () => {});
+    const n = near;
+    return {
+      near: n,
+      far,
+      close: async () => {
+        far.destroy();
+        await close();
+      },
+    };
+  } catch (err) {
+    await close();
+    throw err;
   }
 }

@@ -13,7 +13,7 @@ import { Socket } from "node:net";
 import { PrometheusSerializer } from "@opentelemetry/exporter-prometheus";
 import {
   HttpStage, SERVER_DEFAULTS, createServer,
-  type Admission, type FlowQuery, type RelayListener, type ServerEvent, type ServerOptions, type TftpServer,
+  type Admission, type FlowQuery, type RelayListener, type ServerEvent, type ServerOptions, type TftpServer, type WarmUpFront,
 } from "@tftpkit/server";
 import { parseAdminAddress } from "../admin/admin.js";
 import { resolveConfig } from "../config/settings.js";
@@ -22,7 +22,8 @@ import {
   ENV_ADMISSION, ENV_ARGS, ENV_HTTP, ENV_REPORT, ENV_SLOT, ENV_WORKERS, REPORT_INTERVAL_MS, REPORT_MAX_FLOWS, REPORT_MAX_SESSIONS,
   type Report, type ReloadAnswer, type ToPrimary, type ToWorker, type WorkerArgs,
 } from "./protocol.js";
-import { CHANNEL_FD, FrameKind, FrameReader, FrameWriter, type Frame } from "./channel.js";
+import { CHANNEL_FD, FrameKind, FrameReader, FrameWriter, privateStreamPair, type Frame, type StreamPair } from "./channel.js";
+import { udp } from "./warm-path.js";
 import { LineWriter } from "../observe/log-writer.js";
 import { buildServerOptions } from "../config/serve-options.js";
 import { startTelemetry, type Telemetry } from "../observe/telemetry.js";
@@ -352,6 +353,81 @@ class Intake {
   };
 }
 
+/** Where a listener's answers go (single-port mode): the primary's listening socket with that id. */
+type SendOut = (listener: number, packet: Uint8Array, port: number, address: string) => void;
+
+/**
+ * A worker's way in: frames read from a stream socket (FrameReader) wait in
+ * an Intake and go to server.receive(), with a relay per listening socket
+ * whose answers go to `out`. The real channel and the warm-up's private one
+ * (warmUpFront) run this same code, so the JIT compiles the request path for
+ * the objects real requests bring: a payload that is a view of a stream
+ * read, a sender object made here, a relay listener.
+ */
+function intakeFrom(chan: Socket, server: TftpServer, out: SendOut): void {
+  const relays = new Map<number, RelayListener>();
+  const relayOf = (id: number, local: string | null, port: number): void => {
+    relays.set(id, { local: local ?? undefined, port, send: (packet, p, address) => out(id, packet, p, address) });
+  };
+  const intake = new Intake((f) => {
+    const relay = relays.get(f.listener);
+    if (!relay) return;
+    // The keys in node:dgram's order (address, family, port, size).
+    const rinfo: RemoteInfo = { address: f.address, family: f.family === 6 ? "IPv6" : "IPv4", port: f.port, size: f.payload.length };
+    server.receive(f.payload, rinfo, relay);
+  });
+  const reader = new FrameReader();
+  chan.on("data", (chunk: Buffer) => {
+    reader.feed(chunk, (f) => {
+      if (f.kind === FrameKind.LISTENER) relayOf(f.listener, f.address === "" ? null : f.address, f.port);
+      else intake.push(f);
+    });
+    intake.run();
+  });
+}
+
+/** The listener id of the warm-up's private UDP socket in its frames. */
+const WARM_UP_LISTENER = 1;
+
+/**
+ * The warm-up's requests reach its private server as a worker's real ones
+ * do (WarmUpFront): a private UDP socket stands in for the primary's
+ * listening socket; each datagram is framed into a private stream socket,
+ * once per turn of the event loop, and read back by intakeFrom() into the
+ * private server; answers in single-port mode leave through the UDP socket.
+ */
+export const warmUpFront: WarmUpFront = async (server) => {
+  const sock = await udp();
+  let pair: StreamPair;
+  try {
+    pair = await privateStreamPair("warm-up");
+  } catch (err) {
+    sock.close();
+    throw err;
+  }
+  const { near, far } = pair;
+  const frames = new FrameWriter();
+  const flush = (): void => {
+    const bytes = frames.take();
+    if (bytes && !near.destroyed) near.write(bytes);
+  };
+  const port = sock.address().port;
+  frames.pushListener(WARM_UP_LISTENER, port, "127.0.0.1");
+  flush();
+  sock.on("message", (msg, rinfo) => {
+    if (frames.empty) setImmediate(flush);
+    frames.push(FrameKind.DATAGRAM, WARM_UP_LISTENER, rinfo.port, rinfo.family === "IPv6" ? 6 : 4, rinfo.address, msg);
+  });
+  intakeFrom(far, server, (_id, packet, p, address) => sock.send(packet, p, address));
+  return {
+    port,
+    close: async () => {
+      await pair.close();
+      await new Promise<void>((r) => sock.close(() => r()));
+    },
+  };
+};
+
 export async function runWorker(): Promise<void> {
   const args = JSON.parse(process.env[ENV_ARGS] ?? "{}") as WorkerArgs;
   const logOf = (c: Config): Config["log"] => (c.log === "off" && args.verbose > 0 ? "text" : c.log);
@@ -388,7 +464,7 @@ export async function runWorker(): Promise<void> {
     });
     server = createServer(await optionsOf(config));
     // Each worker warms its own JIT before it is ready (the primary holds its datagrams meanwhile).
-    await server.warmUp();
+    await server.warmUp(warmUpFront);
     server.serveRelayed();
     // Connections to the HTTP stage come from the primary (ToWorker "http").
     const stage = httpAt ? new HttpStage(server) : undefined;
@@ -397,12 +473,6 @@ export async function runWorker(): Promise<void> {
     const chan = new Socket({ fd: CHANNEL_FD, readable: true, writable: true });
     chan.on("error", () => {}); // the primary went away: 'disconnect' drains us
     const outbox = new Outbox(chan);
-    const relays = new Map<number, RelayListener>();
-    const relayOf = (id: number, local: string | null, port: number): RelayListener => {
-      const r: RelayListener = { local: local ?? undefined, port, send: (packet, p, address) => outbox.push(id, packet, p, address) };
-      relays.set(id, r);
-      return r;
-    };
     // A worker with no telemetry and no session has nothing but the IPC
     // channel, which does not hold the process: this does, until the drain.
     const alive = setInterval(() => {}, 3_600_000);
@@ -491,22 +561,7 @@ export async function runWorker(): Promise<void> {
     };
 
     const events = new EventRelay(server);
-    const intake = new Intake((f) => {
-      const relay = relays.get(f.listener);
-      if (!relay) return;
-      // The keys in node:dgram's order (address, family, port, size): the same object shape as the
-      // warm-up's datagrams had, so the JIT's code for the request path fits both.
-      const rinfo: RemoteInfo = { address: f.address, family: f.family === 6 ? "IPv6" : "IPv4", port: f.port, size: f.payload.length };
-      server.receive(f.payload, rinfo, relay);
-    });
-    const reader = new FrameReader();
-    chan.on("data", (chunk: Buffer) => {
-      reader.feed(chunk, (f) => {
-        if (f.kind === FrameKind.LISTENER) relayOf(f.listener, f.address === "" ? null : f.address, f.port);
-        else intake.push(f);
-      });
-      intake.run();
-    });
+    intakeFrom(chan, server, (id, packet, port, address) => outbox.push(id, packet, port, address));
     process.on("message", (m: ToWorker, handle?: unknown) => {
       switch (m.t) {
         case "http":

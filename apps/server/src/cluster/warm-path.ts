@@ -21,10 +21,10 @@
 // skipped: it never fails the start.
 
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from "node:dgram";
-import { createServer, connect, type Server, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { setFlagsFromString } from "node:v8";
 import type { Listener } from "@tftpkit/server/internal";
-import { FrameKind, FrameReader, type FrameWriter } from "./channel.js";
+import { FrameKind, FrameReader, privateStreamPair, type FrameWriter, type StreamPair } from "./channel.js";
 import { FlowTable, NOWHERE, type RouteSlot } from "./routing.js";
 
 /** The longest primary warm-up. */
@@ -90,7 +90,8 @@ export interface WarmPathReport {
 /** A read request, as the clients' first datagram is. */
 const RRQ = Buffer.from("\x00\x01warm-up.cfg\x00octet\x00blksize\x001468\x00tsize\x000\x00", "latin1");
 
-const udp = (): Promise<UdpSocket> =>
+/** A UDP socket of the warm-up's own on 127.0.0.1 at an ephemeral port (the worker's warm-up uses it too). */
+export const udp = (): Promise<UdpSocket> =>
   new Promise((resolve, reject) => {
     const s = createSocket("udp4");
     s.once("error", reject);
@@ -109,43 +110,14 @@ export async function warmPath(host: WarmPathHost, budgetMs: number, signal?: Ab
   if (limitMs <= 0 || signal?.aborted) return report;
   let server: UdpSocket | undefined;
   let client: UdpSocket | undefined;
-  let sink: Server | undefined;
-  let far: Socket | undefined;
-  let near: Socket | undefined;
+  let pair: StreamPair | undefined;
   const budget = interruptBudget();
   setInterruptBudget(WARM_INTERRUPT_BUDGET);
   try {
     server = await udp();
     client = await udp();
-    const farEnd = new Promise<Socket>((resolve) => {
-      sink = createServer((s) => resolve(s));
-    });
-    // A unix socket in Linux's abstract namespace, as the workers' channels are (a stream of the same
-    // kind keeps the write path the JIT compiles monomorphic); elsewhere loopback TCP.
-    const path = process.platform === "linux" ? `\0tftpkit-warm-path-${process.pid}-${Math.random().toString(36).slice(2)}` : undefined;
-    const listen = (o: { path: string } | { host: string; port: number }): Promise<void> =>
-      new Promise<void>((resolve, reject) => {
-        sink!.once("error", reject);
-        sink!.listen(o, () => {
-          sink!.off("error", reject);
-          resolve();
-        });
-      });
-    let at: { path: string } | { host: string; port: number };
-    try {
-      if (!path) throw new Error("no abstract unix sockets here");
-      await listen({ path });
-      at = { path };
-    } catch {
-      await listen({ host: "127.0.0.1", port: 0 });
-      const a = sink!.address();
-      if (!a || typeof a === "string") return report;
-      at = { host: "127.0.0.1", port: a.port };
-    }
-    near = connect(at);
-    near.on("error", () => {});
-    far = await farEnd;
-    far.on("error", () => {});
+    pair = await privateStreamPair("warm-path");
+    const { near, far } = pair;
     const listener: Listener = { id: WARM_LISTENER_ID, socket: server, local: "127.0.0.1", port: server.address().port };
     host.register(listener);
     const slots = [host.slot(0, near), host.slot(1, near)];
@@ -199,10 +171,8 @@ export async function warmPath(host: WarmPathHost, budgetMs: number, signal?: Ab
   } finally {
     setInterruptBudget(budget);
     host.register(undefined);
-    near?.destroy();
-    far?.destroy();
     await Promise.all([
-      new Promise<void>((r) => (sink ? sink.close(() => r()) : r())),
+      pair?.close(),
       new Promise<void>((r) => (server ? server.close(() => r()) : r())),
       new Promise<void>((r) => (client ? client.close(() => r()) : r())),
     ]);
