@@ -29,8 +29,13 @@ import { FlowTable, NOWHERE, type RouteSlot } from "./routing.js";
 
 /** The longest primary warm-up. */
 export const WARM_PATH_MAX_MS = 1000;
-/** Datagrams a primary warm-up sends at most. */
-export const WARM_PATH_MAX_DATAGRAMS = 5000;
+/**
+ * Datagrams a primary warm-up sends at most: enough for V8 to compile the
+ * primary's few per-datagram functions at the warm-up's budget, and no more,
+ * since it runs while the workers warm their much larger session path on
+ * the same cores.
+ */
+export const WARM_PATH_MAX_DATAGRAMS = 1500;
 /** Datagrams in flight at once. */
 const LANES = 16;
 /** The warm-up listener's id in frames: never one of the UdpListeners' (they count up from 1). */
