@@ -203,11 +203,15 @@ export async function privateStreamPair(tag: string): Promise<StreamPair> {
       if (!a || typeof a === "string") throw new Error("no loopback port");
       at = { host: "127.0.0.1", port: a.port };
     }
-    near = connect(at);
-    near.on("error", () => {});
-    const far = await farEnd;
+    const n = connect(at);
+    near = n;
+    // A connection that fails rejects (the accept would never come).
+    const far = await new Promise<Socket>((resolve, reject) => {
+      n.once("error", reject);
+      void farEnd.then(resolve);
+    });
+    n.on("error", () => {});
     far.on("error", () => {});
-    const n = near;
     return {
       near: n,
       far,
