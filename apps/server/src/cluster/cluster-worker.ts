@@ -46,7 +46,11 @@ function post(m: ToPrimary): void {
   }
 }
 
-/** Datagrams for the primary's listening sockets, written to the datagram channel once per event-loop turn. */
+/**
+ * Datagrams framed into a stream socket, written once per event-loop turn:
+ * a worker's answers for the primary's listening sockets (its channel), or
+ * the warm-up's requests for the worker's intake (warmUpFront).
+ */
 class Outbox {
   private readonly frames = new FrameWriter();
 
@@ -406,18 +410,12 @@ export const warmUpFront: WarmUpFront = async (server) => {
     throw err;
   }
   const { near, far } = pair;
-  const frames = new FrameWriter();
-  const flush = (): void => {
-    const bytes = frames.take();
-    if (bytes && !near.destroyed) near.write(bytes);
-  };
   const port = sock.address().port;
-  frames.pushListener(WARM_UP_LISTENER, port, "127.0.0.1");
-  flush();
-  sock.on("message", (msg, rinfo) => {
-    if (frames.empty) setImmediate(flush);
-    frames.push(FrameKind.DATAGRAM, WARM_UP_LISTENER, rinfo.port, rinfo.family === "IPv6" ? 6 : 4, rinfo.address, msg);
-  });
+  const hello = new FrameWriter();
+  hello.pushListener(WARM_UP_LISTENER, port, "127.0.0.1");
+  near.write(hello.take()!);
+  const requests = new Outbox(near);
+  sock.on("message", (msg, rinfo) => requests.push(WARM_UP_LISTENER, msg, rinfo.port, rinfo.address));
   intakeFrom(far, server, (_id, packet, p, address) => sock.send(packet, p, address));
   return {
     port,
