@@ -39,6 +39,16 @@ async function next(c: UdpClient, op: string, ms = 3000): Promise<Received> {
   }
 }
 
+/** Starts an upload of `name` and sends `blocks` full blocks, each acknowledged in turn. */
+async function uploadBlocks(c: UdpClient, port: number, name: string, blocks: number): Promise<void> {
+  c.send(wrq(name), port);
+  const ack0 = await next(c, "ACK");
+  for (let b = 1; b <= blocks; b++) {
+    c.send(dataPacket(b, bytes(512)), ack0.port);
+    expect((await next(c, "ACK")).pkt).toEqual({ op: "ACK", block: b });
+  }
+}
+
 const MiB = 1024 * 1024;
 
 describe("read-ahead waits for the client", () => {
@@ -230,12 +240,7 @@ describe("no session lives long without progress", () => {
     const dir = root();
     const s = await startServer({ root: dir, allowWrite: true, stallTimeoutMs: 300, timeoutSeconds: 5 });
     const c = await UdpClient.open();
-    c.send(wrq("half.bin"), s.port);
-    const ack0 = await next(c, "ACK");
-    for (let b = 1; b <= 3; b++) {
-      c.send(dataPacket(b, bytes(512)), ack0.port);
-      expect((await next(c, "ACK")).pkt).toEqual({ op: "ACK", block: b });
-    }
+    await uploadBlocks(c, s.port, "half.bin", 3);
     const st = await s.sessionOf(c.port, 8000);
     expect(st.outcome).toBe("timeout");
     expect(await until(() => readdirSync(dir).length === 0)).toBe(true);
@@ -247,10 +252,7 @@ describe("an uploading client that closes its port", () => {
     const dir = root();
     const s = await startServer({ root: dir, allowWrite: true, timeoutSeconds: 1, retries: 5 });
     const c = await UdpClient.open();
-    c.send(wrq("gone.bin"), s.port);
-    const ack0 = await next(c, "ACK");
-    c.send(dataPacket(1, bytes(512)), ack0.port);
-    expect((await next(c, "ACK")).pkt).toEqual({ op: "ACK", block: 1 });
+    await uploadBlocks(c, s.port, "gone.bin", 1);
     c.close();
     const st = await s.sessionOf(c.port, 4000);
     expect(st).toMatchObject({ outcome: "aborted", error: { message: "Client gone (port unreachable)" }, blocksReceived: 1 });
