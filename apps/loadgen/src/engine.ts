@@ -294,7 +294,9 @@ export class Engine {
 
   /** The next session number, or -1 when there is none left. */
   private ticket(): number {
-    if (Date.now() >= this.stopAtEpoch) return -1;
+    // The cut timer can fire a moment before the wall clock reaches stopAtEpoch: once it has,
+    // no session starts (it would only be cut at once and counted twice).
+    if (this.cut.signal.aborted || Date.now() >= this.stopAtEpoch) return -1;
     const n = Atomics.add(this.shared, 0, 1);
     return n < this.s.sessions ? n : -1;
   }

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createServer, type TftpServer } from "@tftpkit/server";
 import { buildReport, resolveScenario, runLoad, type ScenarioInput } from "../src/index.js";
 import { bytes, closeTo, percentile } from "./helpers.js";
@@ -142,6 +142,20 @@ describe("counting", () => {
     expect(rep.errors).toEqual({});
     expect(rep.bytes).toBeGreaterThan(0);
     expect(rep.warnings.join()).toMatch(/cut 2 session/);
+  });
+
+  it("a cut timer that fires before the wall clock reaches the limit starts no more sessions", async () => {
+    // A wall clock that runs at half speed: the cut timer (monotonic) fires while Date.now() is
+    // still short of the limit, as it can by a millisecond on a real machine.
+    const realNow = Date.now.bind(Date);
+    const t0 = realNow();
+    const spy = vi.spyOn(Date, "now").mockImplementation(() => t0 + (realNow() - t0) / 2);
+    try {
+      const rep = buildReport(await runLoad(resolveScenario({ target, clients: 2, sessions: 10, files: ["huge"], blksize: 8, timeLimitSeconds: 0.3, workers: 1 })));
+      expect(rep.sessions).toMatchObject({ ok: 0, failed: 0, total: 0, cut: 2, started: 2 });
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it("open model: a start held back by a busy load generator still counts its latency from the scheduled time", async () => {
