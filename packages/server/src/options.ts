@@ -124,7 +124,10 @@ export const SERVER_OPTIONS = {
     ...bool(), default: true,
     description: "read large files on the event loop while the data comes from memory (each session's first read, and every read for a second after three reads slower than 1 ms within a second, go to the thread pool); off: always the thread pool",
   }),
-  maxCachedFileBytes: option({ ...int(0, 64 * 1024 * 1024), default: 256 * 1024, unit: "bytes", description: "files up to this size are cached" }),
+  maxCachedFileBytes: option({
+    ...int(0, 64 * 1024 * 1024), default: 4 * 1024 * 1024, unit: "bytes",
+    description: "files up to this size are cached (boot programs and configs; at most half of a process's fileCacheBytes), larger ones streamed",
+  }),
   mtu: option({
     type: int(0, 65575).type.refine((v) => v === 0 || v >= 68, { error: "must be 0 or an integer from 68 to 65575" }),
     range: "0, 68..65575", arg: "N", fromText: int(0, 1).fromText,

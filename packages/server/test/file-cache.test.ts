@@ -141,6 +141,53 @@ describe("names resolved before", () => {
   });
 });
 
+describe("FileCache.read", () => {
+  it("requests for a file being read wait for that one read: one buffer, one miss", async () => {
+    const dir = makeRoot({ "boot.efi": bytes(200_000, 7) });
+    try {
+      const cache = new FileCache(1_000_000, 500_000);
+      const path = join(dir.root, "boot.efi");
+      const all = await Promise.all(Array.from({ length: 20 }, () => cache.read(path)));
+      for (const b of all) expect(b).toBe(all[0]); // the same buffer: read once, held once
+      expect(all[0]!.equals(bytes(200_000, 7))).toBe(true);
+      expect(cache.stats()).toMatchObject({ misses: 1, hits: 19, entries: 1, bytes: 200_000 });
+    } finally {
+      dir.cleanup();
+    }
+  });
+
+  it("a request that sees the file changed does not join the read under way", async () => {
+    const dir = makeRoot({ "cfg.txt": "version 1\n" });
+    try {
+      const cache = new FileCache(1024, 512);
+      const path = join(dir.root, "cfg.txt");
+      const first = cache.read(path, statSync(path));
+      writeFileSync(path, "version 2\n");
+      const later = new Date(Date.now() + 5000);
+      utimesSync(path, later, later);
+      const second = cache.read(path, statSync(path));
+      expect((await second)?.toString()).toBe("version 2\n");
+      await first;
+      expect(cache.stats().misses).toBe(2);
+    } finally {
+      dir.cleanup();
+    }
+  });
+
+  it("a file larger than half the cache is not cached (the caller streams it)", async () => {
+    const dir = makeRoot({ "half.bin": bytes(600), "fits.bin": bytes(500) });
+    try {
+      const cache = new FileCache(1000, 1000);
+      expect(cache.largest).toBe(500);
+      expect(await cache.read(join(dir.root, "half.bin"))).toBeUndefined();
+      expect((await cache.read(join(dir.root, "fits.bin")))?.length).toBe(500);
+      expect(cache.stats()).toMatchObject({ misses: 1, entries: 1 });
+    } finally {
+      dir.cleanup();
+    }
+  });
+});
+
 describe("FileCache.hit (the answer without a system call)", () => {
   it("answers a cached file whose stat is unchanged, counts the hit, and misses once the stat differs", async () => {
     const dir = makeRoot({ "a.txt": "aaaa", "b.txt": "bbbb" });

@@ -7,7 +7,9 @@ import { UdpClient, closeAllClients, get } from "./helpers/client.js";
 import { bytes, closeAllServers, makeRoot, startServer } from "./helpers/server.js";
 import { LoopReadGuard } from "../src/session/data-source.js";
 
-const big = bytes(2 * 1024 * 1024 + 77); // above maxCachedFileBytes: streamed from the file
+// Both above the maxCachedFileBytes these servers run with: streamed from the file.
+const CACHE_UP_TO = 256 * 1024;
+const big = bytes(2 * 1024 * 1024 + 77);
 const exact = bytes(1468 * 400); // ends on a block boundary: an empty last block
 const { root, cleanup } = makeRoot({ "big.bin": big, "exact.bin": exact });
 
@@ -25,7 +27,7 @@ async function fetch(port: number, name: string, options: Array<[string, string]
 
 describe("file reads on the event loop", () => {
   it("by default a large file is read on the loop after its first read, byte for byte (lock-step, windowed, block-boundary end)", async () => {
-    const s = await startServer({ root });
+    const s = await startServer({ root, maxCachedFileBytes: CACHE_UP_TO });
     const before = s.server.stats();
     expect((await fetch(s.port, "big.bin")).equals(big)).toBe(true);
     expect((await fetch(s.port, "big.bin", [["blksize", "1468"], ["windowsize", "16"]])).equals(big)).toBe(true);
@@ -46,7 +48,7 @@ describe("file reads on the event loop", () => {
   });
 
   it("syncFileReads false: every read goes through the thread pool, the same bytes", async () => {
-    const s = await startServer({ root, syncFileReads: false });
+    const s = await startServer({ root, syncFileReads: false, maxCachedFileBytes: CACHE_UP_TO });
     const before = s.server.stats();
     expect((await fetch(s.port, "big.bin", [["blksize", "1468"]])).equals(big)).toBe(true);
     expect((await fetch(s.port, "exact.bin", [["blksize", "1468"], ["windowsize", "8"]])).equals(exact)).toBe(true);
@@ -56,8 +58,8 @@ describe("file reads on the event loop", () => {
   });
 
   it("each server counts its own reads: a second server's transfers leave the first's counters as they were", async () => {
-    const a = await startServer({ root });
-    const b = await startServer({ root });
+    const a = await startServer({ root, maxCachedFileBytes: CACHE_UP_TO });
+    const b = await startServer({ root, maxCachedFileBytes: CACHE_UP_TO });
     expect((await fetch(a.port, "big.bin", [["blksize", "1468"]])).equals(big)).toBe(true);
     const first = a.server.stats();
     expect(first.fileReadsOnLoop + first.fileReadsInPool).toBeGreaterThan(10);

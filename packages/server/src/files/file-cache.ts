@@ -2,7 +2,10 @@
 // configs and boot programs costs a stat per request instead of open, fstat,
 // read and close. An entry is used only while the file's inode, size, mtime
 // and ctime are what they were when it was read; otherwise it is read again.
-// Bounded in bytes, least recently used first out.
+// Bounded in bytes, least recently used first out. A file larger than half
+// the bound is not cached (streamed instead), so that one file never empties
+// the cache. Requests for a file being read wait for that one read: a storm
+// of requests for a boot program not yet cached reads and holds it once.
 
 import { stat, open } from "node:fs/promises";
 import { constants, type Stats } from "node:fs";
@@ -20,7 +23,11 @@ interface Entry {
 // O_NONBLOCK: a FIFO swapped in after the stat must not block a pool thread.
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY;
 
-function same(e: Entry, st: Stats): boolean {
+function statEntry(st: Stats): Omit<Entry, "data"> {
+  return { ino: st.ino, dev: st.dev, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
+}
+
+function same(e: Omit<Entry, "data">, st: Stats): boolean {
   return e.ino === st.ino && e.dev === st.dev && e.size === st.size && e.mtimeMs === st.mtimeMs && e.ctimeMs === st.ctimeMs;
 }
 
@@ -31,19 +38,31 @@ export interface FileCacheStats {
   bytes: number;
 }
 
+/** A read under way, and the stat it was started for (joined only by requests that see the same file). */
+interface Loading {
+  st: Stats;
+  data: Promise<Buffer>;
+}
+
 export class FileCache {
   private readonly entries = new Map<string, Entry>(); // insertion order = recency
+  private readonly loading = new Map<string, Loading>();
+  /** The largest file cached: maxFileBytes, at most half of maxBytes. */
+  readonly largest: number;
   private bytes = 0;
   private hits = 0;
   private misses = 0;
   private lastPath: string | undefined; // the entry last moved to the end (most recently used)
 
-  constructor(readonly maxBytes: number, readonly maxFileBytes: number) {}
+  constructor(readonly maxBytes: number, readonly maxFileBytes: number) {
+    this.largest = Math.min(maxFileBytes, Math.floor(maxBytes / 2));
+  }
 
   /**
-   * The contents of a regular file of at most maxFileBytes, from the cache
-   * when still valid; undefined for a larger file (the caller streams it).
-   * ERROR 1 for what is not a regular file.
+   * The contents of a regular file of at most `largest` bytes, from the
+   * cache when still valid; undefined for a larger file (the caller streams
+   * it). ERROR 1 for what is not a regular file. A miss while the same file
+   * is being read waits for that read (and counts as a hit).
    */
   async read(path: string, known?: Stats): Promise<Buffer | undefined> {
     let st: Stats;
@@ -53,13 +72,25 @@ export class FileCache {
       throw toTftpError(err);
     }
     if (!st.isFile()) throw TftpError.notFound("Not a regular file");
-    if (st.size > this.maxFileBytes || this.maxBytes === 0) return undefined;
+    if (st.size > this.largest || this.maxBytes === 0) return undefined;
     const cached = this.hit(path, st);
     if (cached) return cached;
+    const under = this.loading.get(path);
+    if (under && same(statEntry(under.st), st)) {
+      this.hits++;
+      return under.data;
+    }
     this.misses++;
-    const data = await this.load(path, st.size);
-    if (data.length === st.size) this.put(path, { ino: st.ino, dev: st.dev, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, data });
-    return data;
+    const data = this.load(path, st.size);
+    const mine: Loading = { st, data };
+    this.loading.set(path, mine);
+    try {
+      const got = await data;
+      if (got.length === st.size) this.put(path, { ...statEntry(st), data: got });
+      return got;
+    } finally {
+      if (this.loading.get(path) === mine) this.loading.delete(path);
+    }
   }
 
   /**
