@@ -174,6 +174,22 @@ describe("FileCache.read", () => {
     }
   });
 
+  it("reads under way hold at most the cache's bound: past it a file is streamed", async () => {
+    const dir = makeRoot({ "a.bin": bytes(400, 1), "b.bin": bytes(400, 2), "c.bin": bytes(400, 3) });
+    try {
+      const cache = new FileCache(1000, 500);
+      const [a, b, c] = ["a.bin", "b.bin", "c.bin"].map((n) => join(dir.root, n));
+      const [ra, rb, rc] = await Promise.all([cache.read(a), cache.read(b), cache.read(c)]);
+      expect(ra?.equals(bytes(400, 1))).toBe(true);
+      expect(rb?.equals(bytes(400, 2))).toBe(true);
+      expect(rc).toBeUndefined(); // 1,200 bytes would be in flight: streamed
+      expect(cache.stats()).toMatchObject({ misses: 2, entries: 2 });
+      expect((await cache.read(c))?.equals(bytes(400, 3))).toBe(true); // later, with room: read and cached
+    } finally {
+      dir.cleanup();
+    }
+  });
+
   it("a file larger than half the cache is not cached (the caller streams it)", async () => {
     const dir = makeRoot({ "half.bin": bytes(600), "fits.bin": bytes(500) });
     try {

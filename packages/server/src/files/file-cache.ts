@@ -6,6 +6,8 @@
 // the bound is not cached (streamed instead), so that one file never empties
 // the cache. Requests for a file being read wait for that one read: a storm
 // of requests for a boot program not yet cached reads and holds it once.
+// Reads under way hold at most the bound between them: past it a file is
+// streamed, so that many different files asked at once cannot fill memory.
 
 import { stat, open } from "node:fs/promises";
 import { constants, type Stats } from "node:fs";
@@ -47,6 +49,7 @@ interface Loading {
 export class FileCache {
   private readonly entries = new Map<string, Entry>(); // insertion order = recency
   private readonly loading = new Map<string, Loading>();
+  private loadingBytes = 0;
   /** The largest file cached: maxFileBytes, at most half of maxBytes. */
   readonly largest: number;
   private bytes = 0;
@@ -62,7 +65,8 @@ export class FileCache {
    * The contents of a regular file of at most `largest` bytes, from the
    * cache when still valid; undefined for a larger file (the caller streams
    * it). ERROR 1 for what is not a regular file. A miss while the same file
-   * is being read waits for that read (and counts as a hit).
+   * is being read waits for that read (and counts as a hit); undefined too
+   * when the reads under way hold the cache's bound already.
    */
   async read(path: string, known?: Stats): Promise<Buffer | undefined> {
     let st: Stats;
@@ -80,15 +84,18 @@ export class FileCache {
       this.hits++;
       return under.data;
     }
+    if (this.loadingBytes + st.size > this.maxBytes) return undefined; // streamed: memory for reads is spoken for
     this.misses++;
     const data = this.load(path, st.size);
     const mine: Loading = { st, data };
     this.loading.set(path, mine);
+    this.loadingBytes += st.size;
     try {
       const got = await data;
       if (got.length === st.size) this.put(path, { ...statEntry(st), data: got });
       return got;
     } finally {
+      this.loadingBytes -= st.size;
       if (this.loading.get(path) === mine) this.loading.delete(path);
     }
   }
