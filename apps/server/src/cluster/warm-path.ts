@@ -22,8 +22,7 @@
 
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from "node:dgram";
 import type { Socket } from "node:net";
-import { setFlagsFromString } from "node:v8";
-import type { Listener } from "@tftpkit/server/internal";
+import { lowerInterruptBudget, type Listener } from "@tftpkit/server/internal";
 import { FrameKind, FrameReader, privateStreamPair, type FrameWriter, type StreamPair } from "./channel.js";
 import { FlowTable, NOWHERE, type RouteSlot } from "./routing.js";
 
@@ -41,29 +40,8 @@ const LANES = 16;
 /** The warm-up listener's id in frames: never one of the UdpListeners' (they count up from 1). */
 export const WARM_LISTENER_ID = 0xffffffff;
 
-/**
- * While the warm-up runs, V8 optimizes a function after 1/16 of its usual
- * "interrupt budget" (as the workers' warm-up does); the budget is put back
- * after it.
- */
+/** While the warm-up runs, V8 optimizes a function after 1/16 of its usual interrupt budget, as the workers' warm-up does. */
 const WARM_INTERRUPT_BUDGET = 4096;
-const DEFAULT_INTERRUPT_BUDGET = 67_584;
-
-function interruptBudget(): number {
-  for (const a of process.execArgv) {
-    const m = /^--interrupt[-_]budget=(\d+)$/.exec(a);
-    if (m) return Number(m[1]);
-  }
-  return DEFAULT_INTERRUPT_BUDGET;
-}
-
-function setInterruptBudget(n: number): void {
-  try {
-    setFlagsFromString(`--interrupt-budget=${n}`);
-  } catch {
-    // A runtime without the flag: the warm-up runs at the usual budget.
-  }
-}
 
 /** A slot of the warm-up: what deliver() uses of a worker's slot. */
 export interface WarmSlot extends RouteSlot {
@@ -116,8 +94,7 @@ export async function warmPath(host: WarmPathHost, budgetMs: number, signal?: Ab
   let server: UdpSocket | undefined;
   let client: UdpSocket | undefined;
   let pair: StreamPair | undefined;
-  const budget = interruptBudget();
-  setInterruptBudget(WARM_INTERRUPT_BUDGET);
+  const restoreBudget = lowerInterruptBudget(WARM_INTERRUPT_BUDGET);
   try {
     server = await udp();
     client = await udp();
@@ -174,7 +151,7 @@ export async function warmPath(host: WarmPathHost, budgetMs: number, signal?: Ab
   } catch {
     // No loopback, no ephemeral port: the primary starts without its warm-up.
   } finally {
-    setInterruptBudget(budget);
+    restoreBudget();
     host.register(undefined);
     await Promise.all([
       pair?.close(),

@@ -21,9 +21,9 @@ import { createSocket, type Socket } from "node:dgram";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setFlagsFromString } from "node:v8";
 import { TftpError } from "@tftpkit/wasm-core";
 import type { ReadHandler } from "../handler.js";
+import { lowerInterruptBudget } from "./interrupt-budget.js";
 
 /** The longest warm-up allowed (the option's upper bound). */
 export const WARM_UP_MAX_MS = 1000;
@@ -50,32 +50,8 @@ const MISSING = "warm-up.none";
 const SMALL_BYTES = 1024;
 const LARGE_BYTES = 48 * 1024;
 
-/**
- * V8 optimizes a function once it has run enough: its "interrupt budget"
- * (about 66 KB of bytecode executed, several times over for a larger
- * function) is used up. A few hundred warm-up sessions are not enough for
- * the functions a session calls once, so while the warm-up runs the budget
- * is 1/16 of that, and the default (or the one given on the command line)
- * is put back after it: real traffic tiers up as it always does.
- */
+/** While the warm-up runs, V8 optimizes a function after 1/16 of its usual interrupt budget (see interrupt-budget.ts). */
 const WARM_UP_INTERRUPT_BUDGET = 4096;
-const DEFAULT_INTERRUPT_BUDGET = 67_584;
-
-function interruptBudget(): number {
-  for (const a of process.execArgv) {
-    const m = /^--interrupt[-_]budget=(\d+)$/.exec(a);
-    if (m) return Number(m[1]);
-  }
-  return DEFAULT_INTERRUPT_BUDGET;
-}
-
-function setInterruptBudget(n: number): void {
-  try {
-    setFlagsFromString(`--interrupt-budget=${n}`);
-  } catch {
-    // A runtime without the flag: the warm-up runs at the usual budget.
-  }
-}
 
 /** What a warm-up did. */
 export interface WarmUpReport {
@@ -303,8 +279,7 @@ export async function warmUp(make: WarmUpFactory, budgetMs: number, signal?: Abo
   const sockets = new Set<Socket>();
   let server: WarmUpServer | undefined;
   let stop: NodeJS.Timeout | undefined;
-  const budget = interruptBudget();
-  setInterruptBudget(WARM_UP_INTERRUPT_BUDGET);
+  const restoreBudget = lowerInterruptBudget(WARM_UP_INTERRUPT_BUDGET);
   try {
     server = make(dir ? { root: dir } : { handler: memoryHandler(small, large) });
     const bound = await server.listen({ host: "127.0.0.1", port: 0 });
@@ -364,7 +339,7 @@ export async function warmUp(make: WarmUpFactory, budgetMs: number, signal?: Abo
   } catch {
     // A warm-up that cannot run (no loopback, no socket): the server starts cold.
   } finally {
-    setInterruptBudget(budget);
+    restoreBudget();
     if (stop) clearTimeout(stop);
     for (const s of sockets) {
       try {
