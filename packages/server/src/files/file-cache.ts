@@ -25,7 +25,7 @@ interface Entry {
 // O_NONBLOCK: a FIFO swapped in after the stat must not block a pool thread.
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY;
 
-function statEntry(st: Stats): Omit<Entry, "data"> {
+function identity(st: Stats): Omit<Entry, "data"> {
   return { ino: st.ino, dev: st.dev, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
 }
 
@@ -40,9 +40,9 @@ export interface FileCacheStats {
   bytes: number;
 }
 
-/** A read under way, and the stat it was started for (joined only by requests that see the same file). */
+/** A read under way, and the identity of the file it was started for (joined only by requests that see the same file). */
 interface Loading {
-  st: Stats;
+  file: Omit<Entry, "data">;
   data: Promise<Buffer>;
 }
 
@@ -80,19 +80,19 @@ export class FileCache {
     const cached = this.hit(path, st);
     if (cached) return cached;
     const under = this.loading.get(path);
-    if (under && same(statEntry(under.st), st)) {
+    if (under && same(under.file, st)) {
       this.hits++;
       return under.data;
     }
     if (this.loadingBytes + st.size > this.maxBytes) return undefined; // streamed: memory for reads is spoken for
     this.misses++;
     const data = this.load(path, st.size);
-    const mine: Loading = { st, data };
+    const mine: Loading = { file: identity(st), data };
     this.loading.set(path, mine);
     this.loadingBytes += st.size;
     try {
       const got = await data;
-      if (got.length === st.size) this.put(path, { ...statEntry(st), data: got });
+      if (got.length === st.size) this.put(path, { ...mine.file, data: got });
       return got;
     } finally {
       this.loadingBytes -= st.size;
