@@ -160,19 +160,7 @@ export async function serve(argv: string[]): Promise<number> {
   const onHup = (): void => void reload();
   process.on("SIGHUP", onHup);
 
-  // Announced once SIGHUP is handled: a supervisor that reloads at once does not kill the process.
-  const shown = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
-  const what = [config.handler && `handler ${config.handler}`, config.root && `root ${config.root}`].filter(Boolean).join(" + ");
-  for (const n of notices) process.stderr.write(`tftpkit: ${n}\n`);
-  process.stderr.write(`tftpkit serving ${what} on ${shown}:${addr.port} (udp${config.singlePort ? ", single-port" : ""}${config.allowWrite ? ", writes on" : ""})\n`);
-  const rb = server.receiveBuffer();
-  if (rb) process.stderr.write(describeReceiveBuffer(rb) + "\n");
-  if (httpAddr) process.stderr.write(`tftpkit http on ${httpUrlOf(httpAddr)} (GET and HEAD of the same handler and root)\n`);
-  if (admin) process.stderr.write(`tftpkit admin on ${admin.url} (dashboard /, /api/v1, /metrics, /healthz${token ? "; POST drain/reload with the token" : ""})\n`);
-  process.stderr.write(`tftpkit ${telemetry.describe()}\n`);
-  if (account) process.stderr.write(`tftpkit running as ${account.user} (uid ${account.uid}, gid ${account.gid})\n`);
-
-  await new Promise<void>((resolve) => {
+  const stopped = new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       process.off("SIGINT", stop);
       process.off("SIGTERM", stop);
@@ -189,6 +177,21 @@ export async function serve(argv: string[]): Promise<number> {
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
   });
+
+  // Announced once SIGHUP, SIGTERM and SIGINT are handled: a supervisor that reloads or stops
+  // as soon as it reads these lines does not meet the default action, which ends the process.
+  const shown = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+  const what = [config.handler && `handler ${config.handler}`, config.root && `root ${config.root}`].filter(Boolean).join(" + ");
+  for (const n of notices) process.stderr.write(`tftpkit: ${n}\n`);
+  process.stderr.write(`tftpkit serving ${what} on ${shown}:${addr.port} (udp${config.singlePort ? ", single-port" : ""}${config.allowWrite ? ", writes on" : ""})\n`);
+  const rb = server.receiveBuffer();
+  if (rb) process.stderr.write(describeReceiveBuffer(rb) + "\n");
+  if (httpAddr) process.stderr.write(`tftpkit http on ${httpUrlOf(httpAddr)} (GET and HEAD of the same handler and root)\n`);
+  if (admin) process.stderr.write(`tftpkit admin on ${admin.url} (dashboard /, /api/v1, /metrics, /healthz${token ? "; POST drain/reload with the token" : ""})\n`);
+  process.stderr.write(`tftpkit ${telemetry.describe()}\n`);
+  if (account) process.stderr.write(`tftpkit running as ${account.user} (uid ${account.uid}, gid ${account.gid})\n`);
+
+  await stopped;
   return 0;
 }
 

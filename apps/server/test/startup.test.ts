@@ -3,6 +3,7 @@
 // stop the start before anything is answered. Handler exceptions reach the
 // log (never the wire); an error of tftpkit itself ends the process.
 
+import { spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer as createNetServer, type Server } from "node:net";
@@ -108,6 +109,31 @@ describe("start-up: refuse to start wrong", () => {
     cli.proc.kill("SIGHUP");
     await waitFor("the refused reload", () => (/reload failed, the previous configuration stays: --root \S+gone: does not exist/.test(cli.stderr()) ? true : undefined), 10_000, 20);
     expect((await curlTftp(cli.udpPort, "v.txt")).data.toString()).toBe("A\n");
+  });
+
+  // The kernel's default action for SIGHUP and SIGTERM ends a process: the handlers must be in
+  // place before the start-up lines tell a supervisor that the server is up.
+  it.each([["--workers", "1"], ["--workers", "2"]])("a signal sent at the first start-up line is handled (%s %s)", async (flag, n) => {
+    const dir = tree({ "v.txt": "A\n" });
+    for (const signal of ["SIGHUP", "SIGHUP", "SIGHUP", "SIGTERM"] as const) {
+      const proc = spawn(process.execPath, [BIN, "serve", "--host", "127.0.0.1", "--port", "0", "--admin", "off", flag, n, dir], { stdio: ["ignore", "ignore", "pipe"] });
+      let err = "";
+      let sent = false;
+      proc.stderr!.setEncoding("utf8").on("data", (d: string) => {
+        err += d;
+        if (!sent && /tftpkit serving/.test(err)) {
+          sent = true;
+          proc.kill(signal);
+        }
+      });
+      const exit = new Promise<[number | null, string | null]>((resolve) => proc.once("exit", (code, sig) => resolve([code, sig])));
+      if (signal === "SIGHUP") {
+        await waitFor(`the reload after ${signal}`, () => (/tftpkit reloaded the configuration/.test(err) ? true : undefined), 10_000, 20);
+        proc.kill("SIGTERM");
+      }
+      expect(await exit).toEqual([0, null]);
+      expect(err).toMatch(/SIGTERM: draining/);
+    }
   });
 
   it("a handler module that does not load names the file and the line", async () => {

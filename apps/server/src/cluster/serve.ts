@@ -140,25 +140,6 @@ export async function serveCluster(args: ParsedArgs, config: Config, workers: nu
     await cluster.close();
     throw err;
   }
-  const shown = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
-  const what = [config.handler && `handler ${config.handler}`, config.root && `root ${config.root}`].filter(Boolean).join(" + ");
-  const rb = cluster.receiveBuffer();
-  for (const n of notices) write(`tftpkit: ${n}`);
-  write(
-    `tftpkit serving ${what} on ${shown}:${addr.port} (udp${config.singlePort ? ", single-port" : ""}${config.allowWrite ? ", writes on" : ""}, ${workers} workers: ${cluster
-      .workers()
-      .map((w) => `pid ${w.pid}`)
-      .join(", ")})`,
-  );
-  if (rb) write(describeReceiveBuffer(rb));
-  if (http) {
-    const a = http.address;
-    write(`tftpkit http on http://${a.family === "IPv6" ? `[${a.address}]` : a.address}:${a.port} (GET and HEAD of the same handler and root, in the worker of each client)`);
-  }
-  if (admin) write(`tftpkit admin on ${admin.url} (dashboard /, /api/v1, /metrics, /healthz${token ? "; POST drain/reload with the token" : ""})`);
-  write(`tftpkit ${cluster.telemetry} (in each worker)`);
-  if (account) write(`tftpkit running as ${account.user} (uid ${account.uid}, gid ${account.gid})`);
-
   const reload = async (): Promise<ReloadResult> => {
     try {
       const next = await resolveConfig(args); // fails here already when the file is bad
@@ -179,7 +160,8 @@ export async function serveCluster(args: ParsedArgs, config: Config, workers: nu
   reloadAll = reload;
   const onHup = (): void => void reload();
   process.on("SIGHUP", onHup);
-  await new Promise<void>((resolve) => {
+
+  const stopped = new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       process.off("SIGINT", stop);
       process.off("SIGTERM", stop);
@@ -201,5 +183,27 @@ export async function serveCluster(args: ParsedArgs, config: Config, workers: nu
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
   });
+
+  // Announced once SIGHUP, SIGTERM and SIGINT are handled: a supervisor that reloads or stops
+  // as soon as it reads these lines does not meet the default action, which ends the process.
+  const shown = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+  const what = [config.handler && `handler ${config.handler}`, config.root && `root ${config.root}`].filter(Boolean).join(" + ");
+  const rb = cluster.receiveBuffer();
+  for (const n of notices) write(`tftpkit: ${n}`);
+  write(
+    `tftpkit serving ${what} on ${shown}:${addr.port} (udp${config.singlePort ? ", single-port" : ""}${config.allowWrite ? ", writes on" : ""}, ${workers} workers: ${cluster
+      .workers()
+      .map((w) => `pid ${w.pid}`)
+      .join(", ")})`,
+  );
+  if (rb) write(describeReceiveBuffer(rb));
+  if (http) {
+    const a = http.address;
+    write(`tftpkit http on http://${a.family === "IPv6" ? `[${a.address}]` : a.address}:${a.port} (GET and HEAD of the same handler and root, in the worker of each client)`);
+  }
+  if (admin) write(`tftpkit admin on ${admin.url} (dashboard /, /api/v1, /metrics, /healthz${token ? "; POST drain/reload with the token" : ""})`);
+  write(`tftpkit ${cluster.telemetry} (in each worker)`);
+  if (account) write(`tftpkit running as ${account.user} (uid ${account.uid}, gid ${account.gid})`);
+  await stopped;
   return 0;
 }
