@@ -68,7 +68,7 @@ export async function serve(argv: string[]): Promise<number> {
   const logOf = (c: Config): Config["log"] => (c.log === "off" && args.verbose > 0 ? "text" : c.log);
   let log = logOf(config);
   const logLines = new LineWriter();
-  process.once("exit", logLines.flush);
+  process.once("exit", () => logLines.flush());
   const sessionLog = new SessionLog(logLines, () => log);
   const adminAt = parseAdminAddress(config.admin);
   // The bearer token of POST /api/v1/drain and /reload: read before privileges are dropped; a bad file stops the start.

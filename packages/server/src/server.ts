@@ -15,11 +15,11 @@ import type { LiveSession } from "./observe/live.js";
 import type { HttpObserver, HttpRefusal, HttpRequestInfo } from "./observe/instrument.js";
 import { Monitor } from "./observe/live-monitor.js";
 import type { SessionSummary } from "./observe/live-tally.js";
-import type { ReadHandler } from "./handler.js";
+import type { ReadHandler, ReadRequest } from "./handler.js";
 import { UdpListeners, type BoundAddress, type ListenOptions, type Listener, type ReceiveBuffer } from "./net/listeners.js";
 import { resolveOptions, type ResolvedOptions, type ServerOptions, type WarmUpHooks } from "./options.js";
 import { ReadSession } from "./session/read-session.js";
-import { rootHandler } from "./files/root.js";
+import { rootHandler, rootSelectionOf, type RootSelection } from "./files/root.js";
 import { emptyServerStats, type ServerStats, type SessionStats } from "./observe/stats.js";
 import { rootWriteHandler, type WriteHandler } from "./files/write.js";
 import { WriteSession } from "./session/write-session.js";
@@ -157,15 +157,19 @@ function writeHandlerOf(o: ResolvedOptions): WriteHandler | undefined {
 interface Setup {
   readonly options: ResolvedOptions;
   readonly handler: ReadHandler;
+  /** The handler's RootSelection when rootHandler made it (sessions then call its method, see rootSelectionOf). */
+  readonly roots: RootSelection | undefined;
   readonly writeHandler: WriteHandler | undefined;
   readonly fileCache: FileCache | undefined;
   readonly limiter: RateLimiter | undefined;
 }
 
 function setupOf(options: ResolvedOptions): Setup {
+  const handler = options.handler ?? rootHandler(options.root!, { statCacheMs: options.statCacheMs });
   return {
     options,
-    handler: options.handler ?? rootHandler(options.root!, { statCacheMs: options.statCacheMs }),
+    handler,
+    roots: rootSelectionOf(handler),
     writeHandler: writeHandlerOf(options),
     fileCache: fileCacheOf(options),
     limiter: options.rateLimit > 0 ? new RateLimiter(options.rateLimit, options.rateBurst) : undefined,
@@ -203,6 +207,12 @@ class ServerHost implements SessionHost {
 
   get handler(): ReadHandler {
     return this.server.setup.handler;
+  }
+
+  read(request: ReadRequest): ReturnType<ReadHandler> {
+    const setup = this.server.setup;
+    const roots = setup.roots;
+    return roots !== undefined ? roots.read(request) : setup.handler(request);
   }
 
   get writeHandler(): WriteHandler | undefined {

@@ -10,7 +10,7 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import {
   FileResponse, RootResolver, TftpConfigError, TftpError, rootHandler, type ReadRequest,
 } from "../src/index.js";
-import { rootSelector } from "../src/files/root.js";
+import { RootSelection, rootSelectionOf, rootSelector } from "../src/files/root.js";
 import { compileRemapRules } from "../src/files/remap.js";
 import { UdpClient, closeAllClients, get } from "./helpers/client.js";
 import { closeAllServers, makeRoot, startServer } from "./helpers/server.js";
@@ -206,6 +206,33 @@ describe("clientRoots", () => {
     expect(await pathOf("who", "fd00::9")).toBe(join(dirs.c, "who"));
     expect(await pathOf("only\\DEFAULT.TXT", "192.0.2.1")).toBe(join(dirs.dflt, "Only/Default.txt"));
     await expect(h(req("only/default.txt", "10.0.0.5"))).rejects.toMatchObject({ wireCode: 1 });
+  });
+
+  it("a server runs rootHandler's RootSelection (one class for every server), other handlers as they are", async () => {
+    const h = rootHandler(dirs.dflt, { clientRoots });
+    const selection = rootSelectionOf(h);
+    expect(selection).toBeInstanceOf(RootSelection);
+    expect(rootSelectionOf(rootHandler(dirs.a))).not.toBe(selection);
+    expect(rootSelectionOf((r) => h(r))).toBeUndefined();
+    expect(selection!.pick("10.0.1.77").root).toBe(dirs.b);
+    expect(selection!.pick("11.0.0.1").root).toBe(dirs.dflt);
+    const req = (address: string): ReadRequest => ({
+      path: "who", mode: "octet", options: {}, peer: { address, port: 1, family: "IPv4" },
+      local: { address: undefined, port: 69 }, signal: new AbortController().signal, sessionId: 1,
+    });
+    for (const a of ["10.0.0.5", "10.0.1.9", "10.9.9.9", "192.0.2.1"]) {
+      expect(((await selection!.read(req(a))) as FileResponse).path).toBe(((await h(req(a))) as FileResponse).path);
+    }
+    // Through servers on loopback: one given rootHandler's handler, one a handler of its own
+    // around it (called as it is); both answer the file of the client's root.
+    const direct = await startServer({ handler: rootHandler(dirs.dflt, { clientRoots: [{ match: "127.0.0.0/8", root: dirs.a }] }) });
+    let called = 0;
+    const inner = rootHandler(dirs.dflt, { clientRoots: [{ match: "127.0.0.0/8", root: dirs.b }] });
+    const wrapped = await startServer({ handler: (r) => (called++, inner(r)) });
+    const c = await UdpClient.open();
+    expect((await get(c, direct.port, "who")).data.toString()).toBe("a\n");
+    expect((await get(c, wrapped.port, "who")).data.toString()).toBe("b\n");
+    expect(called).toBe(1);
   });
 });
 

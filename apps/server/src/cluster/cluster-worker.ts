@@ -443,7 +443,7 @@ export async function runWorker(): Promise<void> {
     const adminAt = parseAdminAddress(config.admin);
     telemetry = startTelemetry(process.env, { traceConsole: config.traceConsole, prometheus: adminAt !== undefined });
     const logLines = new LineWriter();
-    process.once("exit", logLines.flush);
+    process.once("exit", () => logLines.flush());
     const sessionLog = new SessionLog(logLines, () => log, slot);
     // The HTTP stage's address, bound by the primary (helpers.http of handler modules).
     const httpEnv = process.env[ENV_HTTP] ? (JSON.parse(process.env[ENV_HTTP]) as { host: string | null; port: number }) : undefined;

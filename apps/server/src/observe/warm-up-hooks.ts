@@ -13,7 +13,8 @@
 import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
 import { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
 import { createOtelInstrumentation, type Admission, type SessionStats, type WarmUpHooks } from "@tftpkit/server";
-import type { LineWriter } from "./log-writer.js";
+import { Writable } from "node:stream";
+import { LineWriter } from "./log-writer.js";
 import { formatSession } from "./session-log.js";
 import type { Telemetry } from "./telemetry.js";
 
@@ -28,26 +29,49 @@ class UnreadReader extends MetricReader {
   }
 }
 
+/** The buffer of the writer that drops the warm-up's lines (it flushes every few lines). */
+const QUIET_BUFFER_BYTES = 4096;
+
 /**
  * The session log: one JSON or text line per ended session (onSessionEnd),
  * written by a LineWriter. While `quiet` (the warm-up runs), each line is
  * formatted all the same (as JSON when the log is off, since -v can turn it
- * on) and dropped.
+ * on) and written to a LineWriter of its own that drops what it is given:
+ * the warm-up runs every step a real session's line takes (the format, the
+ * writer's buffer, its flush timer), so the JIT's code for them holds when
+ * the first real session ends.
  */
 export class SessionLog {
-  quiet = false;
+  private quietNow = false;
+  private out: LineWriter;
+  private dropped: LineWriter | undefined;
 
   constructor(
     private readonly lines: LineWriter,
     private readonly format: () => "json" | "text" | "off",
     private readonly worker?: number,
-  ) {}
+  ) {
+    this.out = lines;
+  }
+
+  /** While true, lines are formatted and dropped (the warm-up runs). */
+  get quiet(): boolean {
+    return this.quietNow;
+  }
+
+  set quiet(on: boolean) {
+    this.quietNow = on;
+    // A small buffer: the warm-up's few lines also take the path of a full buffer.
+    if (on) this.dropped ??= new LineWriter(new Writable({ write: (_chunk, _enc, done) => done() }), QUIET_BUFFER_BYTES);
+    else this.dropped?.flush();
+    this.out = on ? this.dropped! : this.lines;
+  }
 
   /** The server's onSessionEnd hook (and the warm-up's: the same function). */
   readonly onSessionEnd = (s: SessionStats): void => {
-    const format = this.format();
-    if (this.quiet) formatSession(s, format === "off" ? "json" : format, this.worker); // formatted, then dropped
-    else if (format !== "off") this.lines.write(formatSession(s, format, this.worker));
+    const asked = this.format();
+    const format = asked === "off" && this.quietNow ? "json" : asked;
+    if (format !== "off") this.out.write(formatSession(s, format, this.worker));
   };
 }
 

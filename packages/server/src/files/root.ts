@@ -9,7 +9,7 @@
 import { stat as statCb, type Stats } from "node:fs";
 import { lstat, opendir, realpath, stat } from "node:fs/promises";
 import { resolve, sep } from "node:path";
-import { FileResponse, type ReadHandler } from "../handler.js";
+import { FileResponse, type ReadHandler, type ReadRequest } from "../handler.js";
 import { compileAddressMatch } from "./address-match.js";
 import { TftpError, toTftpError } from "@tftpkit/wasm-core";
 import { TftpConfigError } from "@tftpkit/options";
@@ -334,35 +334,72 @@ export interface RootHandlerOptions extends RootOptions {
 }
 
 /**
+ * Chooses the RootResolver for a client address (the default root's when no
+ * client root matches). Resolvers are made once, here. A class, so that
+ * every server's sessions run the same `pick` code (see rootHandler).
+ */
+export class RootSelection {
+  private readonly fallback: RootResolver;
+  private readonly table: ReadonlyArray<{ matches: (address: string) => boolean; resolver: RootResolver }>;
+
+  constructor(root: string, opts: RootHandlerOptions = {}) {
+    const { clientRoots = [], ...rootOpts } = opts;
+    const byRoot = new Map<string, RootResolver>();
+    const resolverFor = (dir: string): RootResolver => {
+      if (typeof dir !== "string" || dir === "") throw new TftpConfigError("clientRoots: every entry needs a root folder");
+      let r = byRoot.get(dir);
+      if (!r) byRoot.set(dir, (r = new RootResolver(dir, rootOpts)));
+      return r;
+    };
+    this.fallback = resolverFor(root);
+    this.table = clientRoots.map((c) => {
+      if (typeof c?.match !== "string") throw new TftpConfigError("clientRoots: every entry needs a match string");
+      return { matches: compileAddressMatch(c.match), resolver: resolverFor(c.root) };
+    });
+  }
+
+  /** The resolver of the client at `address`. */
+  pick(address: string): RootResolver {
+    const table = this.table;
+    for (let i = 0; i < table.length; i++) if (table[i].matches(address)) return table[i].resolver;
+    return this.fallback;
+  }
+
+  /** What rootHandler's handler answers: the file `req` names under the client's root. */
+  read(req: ReadRequest): FileResponse | Promise<FileResponse> {
+    const r = this.pick(req.peer.address);
+    return r.fileNow(req.path) ?? r.file(req.path);
+  }
+}
+
+/**
  * A function choosing the RootResolver for a client address (the default
  * root's when no client root matches). Resolvers are made once, here.
  */
 export function rootSelector(root: string, opts: RootHandlerOptions = {}): (address: string) => RootResolver {
-  const { clientRoots = [], ...rootOpts } = opts;
-  const byRoot = new Map<string, RootResolver>();
-  const resolverFor = (dir: string): RootResolver => {
-    if (typeof dir !== "string" || dir === "") throw new TftpConfigError("clientRoots: every entry needs a root folder");
-    let r = byRoot.get(dir);
-    if (!r) byRoot.set(dir, (r = new RootResolver(dir, rootOpts)));
-    return r;
-  };
-  const fallback = resolverFor(root);
-  const table = clientRoots.map((c) => {
-    if (typeof c?.match !== "string") throw new TftpConfigError("clientRoots: every entry needs a match string");
-    return { matches: compileAddressMatch(c.match), resolver: resolverFor(c.root) };
-  });
-  if (table.length === 0) return () => fallback;
-  return (address) => {
-    for (const t of table) if (t.matches(address)) return t.resolver;
-    return fallback;
-  };
+  const selection = new RootSelection(root, opts);
+  return (address) => selection.pick(address);
 }
+
+/** rootHandler's handlers carry their RootSelection here (see rootSelectionOf). */
+const SELECTION = Symbol("tftpkit.rootSelection");
 
 /** A handler that serves the files under `root` (or under the client's own root, see `clientRoots`). */
 export function rootHandler(root: string, opts: RootHandlerOptions = {}): ReadHandler {
-  const select = rootSelector(root, opts);
-  return (req) => {
-    const r = select(req.peer.address);
-    return r.fileNow(req.path) ?? r.file(req.path);
-  };
+  const selection = new RootSelection(root, opts);
+  const handler: ReadHandler = (req) => selection.read(req);
+  Object.defineProperty(handler, SELECTION, { value: selection });
+  return handler;
+}
+
+/**
+ * The RootSelection behind a handler made by rootHandler (undefined for any
+ * other handler). A server calls its `read` method rather than the handler:
+ * each rootHandler call makes a function of its own, and the JIT's code for
+ * the call of one (the warm-up's private server's) is thrown away when the
+ * real server's first session calls another; a method of one class is the
+ * same function for every server.
+ */
+export function rootSelectionOf(handler: ReadHandler): RootSelection | undefined {
+  return (handler as ReadHandler & { [SELECTION]?: RootSelection })[SELECTION];
 }

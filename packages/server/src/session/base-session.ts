@@ -29,6 +29,8 @@ export const codec = wasmCodec;
 export interface SessionHost {
   readonly options: ResolvedOptions;
   readonly handler: ReadHandler;
+  /** Runs the read handler for `request` (its answer as the handler gives it). */
+  read(request: ReadRequest): ReturnType<ReadHandler>;
   readonly writeHandler: WriteHandler | undefined;
   readonly scheduler: Scheduler;
   /** Small files' contents, shared by every session (undefined: off). */

@@ -23,7 +23,7 @@ export class ReadSession extends Session {
     if (!this.open()) return;
     const request: ReadRequest = this.requestBase();
     this.answerWith(
-      () => this.host.handler(request),
+      () => this.host.read(request),
       (response) => {
         const sized = isSized(response);
         if (sized && (response.stage !== undefined || response.last)) this.obs?.answered?.(response.stage, response.last === true);

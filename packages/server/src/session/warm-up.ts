@@ -47,6 +47,8 @@ const SESSION_TIMEOUT_MS = 250;
 const SMALL = "warm-up.cfg";
 const LARGE = "warm-up.bin";
 const MISSING = "warm-up.none";
+/** Names the warm-up's missing-file requests cycle through: each is new to the name caches when it is asked. */
+const MISSING_NAMES = 4096;
 const SMALL_BYTES = 1024;
 const LARGE_BYTES = 48 * 1024;
 
@@ -138,6 +140,18 @@ function rrq(r: Omit<Request, "rrq">): Buffer {
   const parts: Buffer[] = [Buffer.from([0, 1]), Buffer.from(`${r.file}\0octet\0`, "latin1")];
   for (const [k, v] of Object.entries(r.options)) parts.push(Buffer.from(`${k}\0${v}\0`, "latin1"));
   return Buffer.concat(parts);
+}
+
+/**
+ * A request for a missing file under a name of its own (one of MISSING_NAMES):
+ * real servers meet names they have not seen all the time (each one is
+ * looked up, classified for boot flows and loaders, then kept in small
+ * caches), and a warm-up asking the same name over and over would leave
+ * that first-time code cold.
+ */
+function missing(n: number): Request {
+  const file = `warm-up-${n % MISSING_NAMES}.none`;
+  return { file, options: {}, error: true, rrq: rrq({ file, options: {} }) };
 }
 
 const ack = (block: number): Buffer => Buffer.from([0, 4, (block >> 8) & 0xff, block & 0xff]);
@@ -322,7 +336,8 @@ export async function warmUp(make: WarmUpFactory, budgetMs: number, signal?: Abo
             pair.push(await open(address), await open(address));
           }
           const side = reads % 2;
-          const r = MIX[next++ % MIX.length];
+          const m = MIX[next++ % MIX.length];
+          const r = m.error ? missing(next) : m;
           report.started++;
           if (await pair[side].read(report.port, r)) report.sessions++;
           else if (!over()) {
