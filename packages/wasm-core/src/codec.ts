@@ -179,6 +179,15 @@ export function refuseMask(refuse: NegotiationLimits["refuse"]): number {
   return m;
 }
 
+/**
+ * `x` itself, as an int32 when it is one (V8 then keeps it unboxed). Any other
+ * number (a fraction, -0, a huge one) is returned as it is.
+ */
+function smallInt(x: number): number {
+  const i = x | 0;
+  return Object.is(i, x) ? i : x;
+}
+
 function negotiate(a: AskedOptions, l: NegotiationLimits): Negotiated {
   const c = core();
   writeKnown(c, [a.blksize, a.tsize, a.timeout, a.windowsize], a.ranks);
@@ -192,19 +201,20 @@ function negotiate(a: AskedOptions, l: NegotiationLimits): Negotiated {
   c.i32[i + L_REFUSE] = refuseMask(l.refuse);
   const n = c.x.negotiate(c.LIMITS);
   const v = c.f64;
-  // The granted blksize, timeout and windowsize are small integers (or -1): | 0 hands them on
-  // as V8 stores small integers, and `oack` comes first so that this object's hidden class is
-  // not the asked options' (same first keys, values that may be any number). Otherwise
-  // compiled code boxes them, and every field they reach (a session's blksize, its sender's
-  // ring sizes, the buffer budget's byte counts) changes to boxed numbers during the warm-up:
-  // the server's own objects, made before it, then met compiled code that expects the new
-  // hidden class, and it was thrown away at the first real session.
+  // The granted blksize, timeout and windowsize are small integers (or -1) for any request
+  // from the wire: smallInt hands them on as V8 stores small integers, and `oack` comes first
+  // so that this object's hidden class is not the asked options' (same first keys, values
+  // that may be any number). Otherwise compiled code boxes them, and every field they reach (a
+  // session's blksize, its sender's ring sizes, the buffer budget's byte counts) changes to
+  // boxed numbers during the warm-up: the server's own objects, made before it, then met
+  // compiled code that expects the new hidden class, and it was thrown away at the first real
+  // session.
   return {
     oack: n > 0 ? outCopy(c, n) : null,
-    blksize: v[kf(c, K_BLKSIZE, K_VALUE)] | 0,
+    blksize: smallInt(v[kf(c, K_BLKSIZE, K_VALUE)]),
     tsize: v[kf(c, K_TSIZE, K_VALUE)],
-    timeout: v[kf(c, K_TIMEOUT, K_VALUE)] | 0,
-    windowsize: v[kf(c, K_WINDOWSIZE, K_VALUE)] | 0,
+    timeout: smallInt(v[kf(c, K_TIMEOUT, K_VALUE)]),
+    windowsize: smallInt(v[kf(c, K_WINDOWSIZE, K_VALUE)]),
   };
 }
 
