@@ -73,11 +73,7 @@ export function ringSlots(blksize: number, windowsize: number, blocks: number): 
   let r = Math.max(2 * windowsize, Math.ceil(RING_TARGET_BYTES / blksize));
   r = Math.min(r, Math.floor(RING_MAX_BYTES / (blksize + 4)), IOV_MAX);
   r = Math.max(r, windowsize, 1);
-  // | 0: an integer as V8 stores a small one. `blocks` may be Infinity (size unknown), and
-  // compiled code then gives the minimum as a floating-point number, which turns the byte
-  // counts it reaches (the buffer budget's) into boxed numbers with a hidden class of their
-  // own: the server's own budget, made before the warm-up, then threw away the warm-up's code.
-  return Math.min(r, Math.max(blocks, 1)) | 0;
+  return Math.min(r, Math.max(blocks, 1));
 }
 
 export class BlockSender extends Flow {
