@@ -43,6 +43,11 @@ const QUIET_BUFFER_BYTES = 4096;
  */
 export class SessionLog {
   private quietNow = false;
+  /**
+   * The writer lines go to now (lines, or dropped while quiet). A field, not
+   * a choice in onSessionEnd: the hook then runs the same code in the
+   * warm-up as after it.
+   */
   private out: LineWriter;
   private dropped: LineWriter | undefined;
 

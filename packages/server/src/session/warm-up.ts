@@ -133,7 +133,7 @@ const MIX: Request[] = ([
   { file: SMALL, options: {} },
   { file: SMALL, options: { blksize: "1468", tsize: "0" } },
   { file: SMALL, options: {} },
-  { file: MISSING, options: {}, error: true },
+  { file: MISSING, options: {}, error: true }, // sent under a name of its own each time (missing())
 ] as Omit<Request, "rrq">[]).map((r) => ({ ...r, rrq: rrq(r) }));
 
 function rrq(r: Omit<Request, "rrq">): Buffer {
@@ -150,7 +150,7 @@ function rrq(r: Omit<Request, "rrq">): Buffer {
  * that first-time code cold.
  */
 function missing(n: number): Request {
-  const file = `warm-up-${n % MISSING_NAMES}.none`;
+  const file = `${n % MISSING_NAMES}.${MISSING}`;
   return { file, options: {}, error: true, rrq: rrq({ file, options: {} }) };
 }
 
