@@ -6,7 +6,8 @@ import { parseAdminAddress, readTokenFile, type AdminServer } from "./admin/admi
 import { serverAdminSource, type ReloadResult } from "./admin/source.js";
 import { flagsToInput, parseServeArgs, usage, UsageError, type ParsedArgs } from "./config/args.js";
 import { parseHttpAddress, printableConfig, type Config } from "./config/config.js";
-import { describeReceiveBuffer, serveCluster } from "./cluster/serve.js";
+import { announce } from "./announce.js";
+import { serveCluster } from "./cluster/serve.js";
 import { LineWriter } from "./observe/log-writer.js";
 import { buildServerOptions } from "./config/serve-options.js";
 import { checkRoots, dropPrivileges, httpListenError, listenError, lookupAccount, startAdminServer } from "./startup.js";
@@ -180,27 +181,22 @@ export async function serve(argv: string[]): Promise<number> {
 
   // Announced once SIGHUP, SIGTERM and SIGINT are handled: a supervisor that reloads or stops
   // as soon as it reads these lines does not meet the default action, which ends the process.
-  const shown = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
-  const what = [config.handler && `handler ${config.handler}`, config.root && `root ${config.root}`].filter(Boolean).join(" + ");
-  for (const n of notices) process.stderr.write(`tftpkit: ${n}\n`);
-  process.stderr.write(`tftpkit serving ${what} on ${shown}:${addr.port} (udp${config.singlePort ? ", single-port" : ""}${config.allowWrite ? ", writes on" : ""})\n`);
-  const rb = server.receiveBuffer();
-  if (rb) process.stderr.write(describeReceiveBuffer(rb) + "\n");
-  if (httpAddr) process.stderr.write(`tftpkit http on ${httpUrlOf(httpAddr)} (GET and HEAD of the same handler and root)\n`);
-  if (admin) process.stderr.write(`tftpkit admin on ${admin.url} (dashboard /, /api/v1, /metrics, /healthz${token ? "; POST drain/reload with the token" : ""})\n`);
-  process.stderr.write(`tftpkit ${telemetry.describe()}\n`);
-  if (account) process.stderr.write(`tftpkit running as ${account.user} (uid ${account.uid}, gid ${account.gid})\n`);
+  announce({
+    notices,
+    config,
+    address: addr,
+    receiveBuffer: server.receiveBuffer(),
+    http: httpAddr,
+    admin: admin && { url: admin.url, token: !!token },
+    telemetry: telemetry.describe(),
+    account,
+  });
 
   await stopped;
   return 0;
 }
 
 const isWildcard = (a: string): boolean => a === "::" || a === "0.0.0.0";
-
-/** The HTTP stage's base URL as the start-up line shows it. */
-export function httpUrlOf(a: { address: string; port: number; family: string }): string {
-  return `http://${a.family === "IPv6" ? `[${a.address}]` : a.address}:${a.port}`;
-}
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;

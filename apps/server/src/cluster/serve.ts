@@ -4,11 +4,11 @@
 // worker on SIGHUP and drains every worker on SIGTERM/SIGINT.
 
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from "node:net";
-import type { ReceiveBuffer } from "@tftpkit/server";
 import { parseAdminAddress, readTokenFile, type AdminServer } from "../admin/admin.js";
 import { adminSource, type AdminSource, type ReloadResult } from "../admin/source.js";
 import type { ParsedArgs } from "../config/args.js";
 import { resolveConfig, version } from "../config/settings.js";
+import { announce } from "../announce.js";
 import { TftpCluster } from "./cluster.js";
 import type { SessionLimits } from "./ledger.js";
 import { parseHttpAddress, type Config } from "../config/config.js";
@@ -46,11 +46,6 @@ async function listenHttp(http: string): Promise<{ server: NetServer; address: A
       for (const s of held.splice(0)) if (!s.destroyed) fn(s);
     },
   };
-}
-
-/** The start-up line about the listening sockets' receive buffer. */
-export function describeReceiveBuffer(rb: ReceiveBuffer): string {
-  return `tftpkit receive buffer: asked ${rb.asked} bytes, granted ${rb.granted}${rb.kernelMax ? ` (net.core.rmem_max ${rb.kernelMax})` : ""}`;
 }
 
 const write = (line: string): void => void process.stderr.write(line + "\n");
@@ -186,24 +181,17 @@ export async function serveCluster(args: ParsedArgs, config: Config, workers: nu
 
   // Announced once SIGHUP, SIGTERM and SIGINT are handled: a supervisor that reloads or stops
   // as soon as it reads these lines does not meet the default action, which ends the process.
-  const shown = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
-  const what = [config.handler && `handler ${config.handler}`, config.root && `root ${config.root}`].filter(Boolean).join(" + ");
-  const rb = cluster.receiveBuffer();
-  for (const n of notices) write(`tftpkit: ${n}`);
-  write(
-    `tftpkit serving ${what} on ${shown}:${addr.port} (udp${config.singlePort ? ", single-port" : ""}${config.allowWrite ? ", writes on" : ""}, ${workers} workers: ${cluster
-      .workers()
-      .map((w) => `pid ${w.pid}`)
-      .join(", ")})`,
-  );
-  if (rb) write(describeReceiveBuffer(rb));
-  if (http) {
-    const a = http.address;
-    write(`tftpkit http on http://${a.family === "IPv6" ? `[${a.address}]` : a.address}:${a.port} (GET and HEAD of the same handler and root, in the worker of each client)`);
-  }
-  if (admin) write(`tftpkit admin on ${admin.url} (dashboard /, /api/v1, /metrics, /healthz${token ? "; POST drain/reload with the token" : ""})`);
-  write(`tftpkit ${cluster.telemetry} (in each worker)`);
-  if (account) write(`tftpkit running as ${account.user} (uid ${account.uid}, gid ${account.gid})`);
+  announce({
+    notices,
+    config,
+    address: addr,
+    workerPids: cluster.workers().map((w) => w.pid),
+    receiveBuffer: cluster.receiveBuffer(),
+    http: http?.address,
+    admin: admin && { url: admin.url, token: !!token },
+    telemetry: cluster.telemetry,
+    account,
+  });
   await stopped;
   return 0;
 }
