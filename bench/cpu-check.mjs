@@ -12,6 +12,11 @@
 // Variants (every feature on: session log lines to a file, admin HTTP with
 // /metrics, flows and live sessions):
 //   floor     node bench/node-floor.mjs
+//   answer    node bench/answer-floor.mjs: receives each request and answers
+//             it with one datagram (an ERROR, so every session fails): the
+//             least node:dgram needs per request for one datagram in and one
+//             out, the floor of the cluster primary's job (compare its
+//             "primary us" with this one's us/session)
 //   w1        tftpkit serve --workers 1 --log json (stdout to a file) --admin
 //   defaults  tftpkit serve (one worker per core) --log json --admin
 //   w1@DIR, defaults@DIR  the same, run from another built checkout (a git
@@ -92,6 +97,9 @@ const root = join(dir, "root");
 spawnSync("mkdir", ["-p", root]);
 writeFileSync(join(root, "boot.cfg"), Buffer.alloc(1024, 0x61));
 
+/** The answer floor: every session ends with its one answer (an ERROR). */
+const answers = (variant) => variant.split(/[@~ ]/)[0] === "answer";
+
 function start(variant) {
   const port = nextPort++;
   const admin = nextPort++;
@@ -104,6 +112,7 @@ function start(variant) {
   const [kind, other] = name.split("@");
   let argv;
   if (kind === "floor") argv = [...NODE_ARGS, join(here, "node-floor.mjs"), "--root", root, "--port", String(port), "--host", "127.0.0.1"];
+  else if (kind === "answer") argv = [...NODE_ARGS, join(here, "answer-floor.mjs"), "--port", String(port), "--host", "127.0.0.1"];
   else {
     argv = [...tftpkitNodeArgs(other ?? repo, [...NODE_ARGS, ...flags]), "serve", "--root", root, "--host", "127.0.0.1", "--port", String(port),
       "--log", "json", "--admin", `127.0.0.1:${admin}`];
@@ -141,7 +150,7 @@ for (const variant of VARIANTS) {
   for (let i = 0; i < 60 && !up; i++) {
     await sleep(250);
     const r = await runClient(client, { port: srv.port, root, args: ["--source", values.source.replace(/\/\d+$/, "/28"), "--file", "boot.cfg:14", "--concurrency", "14", "--rto-ms", "200", "--retries", "5"], limitS: 120 });
-    up = r.ok === 14;
+    up = answers(variant) ? r.failed === 14 : r.ok === 14;
   }
   if (!up) {
     console.error(`${variant}: not serving\n${srv.err()}`);
@@ -158,7 +167,7 @@ for (let i = 0; i < ROUNDS; i++) {
     const a = treeCpu(srv.proc.pid);
     const r = await runClient(client, { port: srv.port, root, args: args, limitS: 120 });
     const b = treeCpu(srv.proc.pid);
-    if (r.error || r.ok !== SESSIONS) console.error(`${variant} round ${i}: ${r.error ?? `${r.ok}/${SESSIONS} ok`}`);
+    if (r.error || (answers(variant) ? r.failed : r.ok) !== SESSIONS) console.error(`${variant} round ${i}: ${r.error ?? `${r.ok}/${SESSIONS} ok`}`);
     const total = b.root - a.root + (b.rest - a.rest);
     s.rounds[i] = {
       us: (total / SESSIONS) * 1e6,
@@ -178,7 +187,7 @@ for (const { variant, srv, rounds } of servers) {
     primaryUs: rounds[0].primaryUs === null ? null : med(rounds.map((r) => r.primaryUs)),
     rate: med(rounds.map((r) => r.rate)),
     rounds,
-    logLines: variant === "floor" ? null : readFileSync(srv.logPath, "utf8").split("\n").filter((l) => l.startsWith("{")).length,
+    logLines: variant === "floor" || answers(variant) ? null : readFileSync(srv.logPath, "utf8").split("\n").filter((l) => l.startsWith("{")).length,
   };
 }
 // The ratio of each round to the floor's round of the same turn, then their median.
@@ -189,8 +198,8 @@ console.log(`CPU per small-file session (1 KiB, ${SESSIONS} sessions x ${ROUNDS}
 console.log("variant    us/session  (rounds)                 kernel us  primary us  sessions/s  CPU ratio  rate ratio  log lines");
 for (const [v, r] of Object.entries(results)) {
   const ratio = floor ? paired(r, floor, "us").toFixed(2) + "x" : "-";
-  const rateRatio = floor ? paired(r, floor, "rate").toFixed(2) + "x" : "-";
-  console.log(`${v.padEnd(10)} ${r.us.toFixed(1).padStart(10)}  ${("(" + r.rounds.map((x) => x.us.toFixed(0)).join(", ") + ")").padEnd(24)} ${r.sysUs.toFixed(1).padStart(9)} ${(r.primaryUs === null ? "-" : r.primaryUs.toFixed(1)).padStart(10)}  ${r.rate.toFixed(0).padStart(10)}  ${ratio.padStart(9)}  ${rateRatio.padStart(10)}  ${String(r.logLines ?? "-").padStart(9)}`);
+  const rateRatio = floor && !answers(v) ? paired(r, floor, "rate").toFixed(2) + "x" : "-";
+  console.log(`${v.padEnd(10)} ${r.us.toFixed(1).padStart(10)}  ${("(" + r.rounds.map((x) => x.us.toFixed(0)).join(", ") + ")").padEnd(24)} ${r.sysUs.toFixed(1).padStart(9)} ${(r.primaryUs === null ? "-" : r.primaryUs.toFixed(1)).padStart(10)}  ${(answers(v) ? "-" : r.rate.toFixed(0)).padStart(10)}  ${ratio.padStart(9)}  ${rateRatio.padStart(10)}  ${String(r.logLines ?? "-").padStart(9)}`);
 }
 if (process.env.CPU_CHECK_JSON) writeFileSync(process.env.CPU_CHECK_JSON, JSON.stringify(results, null, 2));
 if (!values.keep) rmSync(dir, { recursive: true, force: true });
