@@ -79,7 +79,7 @@ export const SERVER_OPTIONS = {
   retries: option({ ...int(0, 100), default: 5, description: "retransmissions of one window before the session gives up" }),
   rtoFloorMs: option({
     ...int(1, 60_000), default: 1, unit: "ms",
-    description: "retransmission floor: when the client asks no timeout, a session's RTO is max(SRTT + 4 RTTVAR, this), and a passed RTO waits for the stall guard, this + 2 x the largest recent RTT, unless another client of the process answers a packet sent after the session's last one; timeoutSeconds is the ceiling (at or above it: fixed)",
+    description: "retransmission floor: when the client asks no timeout, a session's RTO is max(SRTT + 4 RTTVAR, this), and a passed RTO with no client of the process heard meanwhile waits for the stall guard, this + 2 x the largest recent RTT; timeoutSeconds is the ceiling (at or above it: fixed)",
   }),
   rttMemoryEntries: option({
     ...int(0, 1_000_000), default: 4096, unit: "clients",

@@ -48,22 +48,15 @@
 // halves towards the newer samples every PEAK_HOLD_MS). When the RTO passes
 // (holdBack), the slot resends at once only if the guard is no longer than
 // the RTO; otherwise it is held: it resends at the guard, or one RTO after
-// another slot of this thread hears from its peer the answer to a packet
-// that left after the held slot's own last one, whichever comes first
-// (release: then it resends only if some peer was heard within its RTO, or
+// another slot of this thread hears from its peer, whichever comes first
+// (heard: then it resends only if some peer was heard within its RTO, or
 // it is held again until the guard); a slot whose own peer sent a duplicate or stale packet since the
 // slot last sent (the peer is there, and waits for what was lost) is not
-// held. Other peers answering packets that left after this one's, while
-// this one is silent, tell of a lost packet on this path, and a lost
-// packet then costs about two RTOs. Answers to packets that left before it
-// tell nothing of it: a client working through a backlog (one process
-// serving many sessions, a loaded host) answers in the order the packets
-// came, and this one's turn has not come yet. Which packet an answer
-// answers is known from the round-trip sample it completes (a packet sent
-// once: Karn); an answer that completes none releases nothing. Every peer
-// silent at once tells of a stall (a busy machine, a descheduled client),
-// which the guard waits out without a spurious resend. A session alone
-// waits for the guard, as the thread knows no better. A stall of this
+// held. Other peers answering while this one is silent tell of a lost
+// packet on this path, and a lost packet then costs about two RTOs; every
+// peer silent at once tells of a stall (a busy machine, a descheduled
+// client), which the guard waits out without a spurious resend. A session
+// alone waits for the guard, as the thread knows no better. A stall of this
 // thread itself (noteStall: the glue saw it busy, reading nothing) is left
 // out of the samples across it: answers that arrived during it are read
 // before a deadline resends, so it needs no guard, and counting it would
@@ -141,7 +134,6 @@ let rtoNow: usize = 0; // f64: the current RTO (adaptive mode)
 let srtt: usize = 0; // f64, -1 before the first sample
 let rttvar: usize = 0; // f64
 let sampleAt: usize = 0; // f64: when the sampled packet left, -1 = no sample running
-let sentLast: usize = 0; // f64: when the slot last sent (tx: DATA or the OACK; rx: an ACK or the request)
 let sampleMark: usize = 0; // u32: tx: the sampled block; rx: base when the last ACK left
 let highSent: usize = 0; // u32: tx: first block never sent
 let recoverTo: usize = 0; // u32: tx: end of the last range sent again (timeout or gap)
@@ -202,9 +194,9 @@ export function schedInit(slots: i32): i32 {
   const bytes4 = <usize>slots << 2;
   const bytes8 = <usize>slots << 3;
   // 14 i32 regions per slot, the timer heap's 2 i32 and 1 f64 regions per
-  // timer (two timers per slot), 10 f64 regions per slot, one spare i32
+  // timer (two timers per slot), 9 f64 regions per slot, one spare i32
   // region to 8-align the f64 ones.
-  const need = bytes4 * 19 + bytes8 * 12;
+  const need = bytes4 * 19 + bytes8 * 11;
   cursor = <usize>memory.size() << 16;
   const pages = <i32>((need + 0xffff) >> 16);
   if (memory.grow(pages) < 0) return -S.E_NO_SLOT;
@@ -218,7 +210,6 @@ export function schedInit(slots: i32): i32 {
   cursor = (cursor + 7) & ~<usize>7; // 8-align the f64 regions (`need` counts one spare i32 region for this)
   timeout = carve(bytes8); progressLimit = carve(bytes8); rtoFloor = carve(bytes8); rtoNow = carve(bytes8);
   srtt = carve(bytes8); rttvar = carve(bytes8); sampleAt = carve(bytes8); peak = carve(bytes8); peakAt = carve(bytes8);
-  sentLast = carve(bytes8);
   const deadlineRegion = carve(bytes8 * 2);
   timersInit(slots * 2, heapRegion, posRegion, deadlineRegion);
   cap = slots;
@@ -268,7 +259,6 @@ function start(slot: i32, k: i32, win: i32, timeoutMs: f64, maxTries: i32): void
   su(recoverTo, slot, 0);
   gfSet(peak, slot, 0);
   gfSet(peakAt, slot, 0);
-  gfSet(sentLast, slot, -Infinity);
 }
 
 function open(k: i32, win: i32, timeoutMs: f64, maxTries: i32): i32 {
@@ -310,11 +300,6 @@ export function slotsOpen(): i32 {
 /** The retransmission timeout now: the fixed timeout, or the adaptive RTO. */
 @inline function rtoOf(slot: i32): f64 {
   return adaptive(slot) ? gf(rtoNow, slot) : gf(timeout, slot);
-}
-
-/** The slot sent at `now`: only an answer to a packet that left later releases it (release). */
-@inline function sent(slot: i32, now: f64): void {
-  if (now == now) gfSet(sentLast, slot, now);
 }
 
 @inline function arm(slot: i32, now: f64): void {
@@ -435,18 +420,12 @@ export function holdBack(slot: i32, now: f64): i32 {
   return 1;
 }
 
-/** The peer of a slot was heard (any packet): see the re-hold in holdBack. */
-@inline function heard(now: f64): void {
-  if (now == now) lastHeard = now;
-}
-
 /**
- * The peer of `speaker` answered a packet that left at `answered` (the send
- * time of the round-trip sample the answer completed): every other held
- * slot (with an estimate of its own) whose own last packet left at or
- * before that resends one RTO from now, unless its guard comes sooner.
+ * The peer of `speaker` was heard: every other held slot (with an estimate
+ * of its own) resends one RTO from now, unless its guard comes sooner.
  */
-function release(speaker: i32, answered: f64, now: f64): void {
+function heard(speaker: i32, now: f64): void {
+  lastHeard = now;
   if (heldCount == 0) return;
   let kept = 0;
   for (let i = 0; i < heldCount; i++) {
@@ -454,9 +433,8 @@ function release(speaker: i32, answered: f64, now: f64): void {
     if (!moving(h)) continue;
     const f = gi(flags, h);
     if ((f & FLAG_HELD) == 0) continue; // re-armed since (or listed twice): no longer held
-    if (h == speaker || (f & FLAG_SEEDED) != 0 || gf(sentLast, h) > answered) {
-      // Still held: its own peer's packet is no news of another path, a seed is only a guess, and
-      // the answer to a packet older than its own tells nothing of it.
+    if (h == speaker || (f & FLAG_SEEDED) != 0) {
+      // Still held: its own peer's packet is no news of another path, and a seed is only a guess.
       si(flags, h, f & ~FLAG_HELD); // so that a second entry of it is dropped
       si(heldList, kept, h);
       kept++;
@@ -682,7 +660,7 @@ export function txSetWindow(slot: i32, win: i32): i32 {
 
 export function txOnAck(slot: i32, block: i32, now: f64): i32 {
   if (!isKind(slot, KIND_TX)) return -S.E_BAD_SLOT;
-  heard(now);
+  if (now == now) heard(slot, now);
   const b = gu(base, slot);
   const n = gu(next, slot);
   // Absolute block k with low 16 bits == block, in [b - 1, n - 1].
@@ -705,7 +683,6 @@ export function txOnAck(slot: i32, block: i32, now: f64): i32 {
   if (at >= 0 && k >= gu(sampleMark, slot) && now == now) {
     rttSample(slot, now - at, now);
     gfSet(sampleAt, slot, -1);
-    release(slot, at, now);
   }
   const l = gu(last, slot);
   if (l != UNKNOWN && k >= l) {
@@ -732,10 +709,9 @@ export function txFirstAnswered(slot: i32, now: f64): f64 {
   if (!isKind(slot, KIND_TX) || gu(base, slot) != 0 || !adaptive(slot)) return -1;
   const at = gf(sampleAt, slot);
   if (at < 0 || gu(sampleMark, slot) != 0 || now != now || now < at) return -1;
-  heard(now);
+  heard(slot, now);
   const r = rttSample(slot, now - at, now);
   gfSet(sampleAt, slot, -1);
-  release(slot, at, now);
   return r;
 }
 
@@ -779,7 +755,6 @@ export function txSent(slot: i32, count: i32, now: f64): i32 {
     }
   }
   if (to > gu(highSent, slot)) su(highSent, slot, to);
-  sent(slot, now);
   arm(slot, now);
   return S.OK;
 }
@@ -821,7 +796,7 @@ export function rxSetWindow(slot: i32, win: i32): i32 {
  */
 export function rxOnData(slot: i32, block: i32, len: i32, blksize: i32, now: f64): i32 {
   if (!isKind(slot, KIND_RX)) return -S.E_BAD_SLOT;
-  heard(now);
+  if (now == now) heard(slot, now);
   const b = gu(base, slot);
   const d = <u32>(block - <i32>(b & 0xffff)) & 0xffff;
   const f = gi(flags, slot);
@@ -834,7 +809,6 @@ export function rxOnData(slot: i32, block: i32, len: i32, blksize: i32, now: f64
       // The first block after a fresh ACK: one round trip.
       rttSample(slot, now - at, now);
       gfSet(sampleAt, slot, -1);
-      release(slot, at, now);
     }
     const since = gi(sinceAck, slot) + 1;
     si(sinceAck, slot, since);
@@ -879,7 +853,6 @@ export function rxAcked(slot: i32, now: f64): i32 {
     gfSet(sampleAt, slot, b != gu(sampleMark, slot) && now == now ? now : -1);
     su(sampleMark, slot, b);
   }
-  sent(slot, now);
   arm(slot, now);
   return S.OK;
 }

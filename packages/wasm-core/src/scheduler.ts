@@ -134,10 +134,8 @@ export class Scheduler {
    * doubled on each timeout, never above the slot's timeout (the ceiling,
    * and the RTO until the first round trip is measured). When the RTO
    * passes, the slot resends at once only if another peer of this thread
-   * answers a packet that left after the slot's own last one (then one RTO
-   * after that answer; the answer must complete a round-trip sample, so
-   * which packet it answers is known); otherwise it waits for the stall
-   * guard, floorMs + 2 PEAK (PEAK the largest recent sample of
+   * answers meanwhile (then one RTO after that answer); otherwise it waits
+   * for the stall guard, floorMs + 2 PEAK (PEAK the largest recent sample of
    * the slot or the thread, halved every second): a stall of every peer at
    * once causes no spurious resend. Timeouts below the ceiling do not count
    * against the retries. A floor of 0 or at/above the timeout, or retries 0,

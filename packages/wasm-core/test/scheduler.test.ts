@@ -939,40 +939,6 @@ describe("held deadlines: a lost packet costs about two RTOs, a stall of every p
     expect(x.txOnTimeout(a)).toBe(Timeout.RETRANSMIT);
   });
 
-  it("an answer to a packet that left before the held slot's own releases nothing (a client working through a backlog)", () => {
-    const { a, b, t } = pair();
-    const [bb] = sendWindow(b, t); // b's packet leaves first...
-    sendWindow(a, t + 0.1); // ...then a's
-    const due = t + 0.1 + F;
-    expect(expireAll(due).sort()).toEqual([a, b].sort());
-    expect(x.holdBack(b, due)).toBe(1);
-    expect(x.holdBack(a, due)).toBe(1);
-    expect(x.txOnAck(b, bb & 0xffff, t + 1.2)).toBe(Ack.ADVANCED); // the client answers in order: a's turn comes next
-    expect(x.nextDeadline()).toBe(due + 16); // a still waits for its guard
-    const [b2] = sendWindow(b, t + 1.2); // a packet that leaves after a's...
-    expect(x.txOnAck(b, b2 & 0xffff, t + 1.8)).toBe(Ack.ADVANCED); // ...answered while a is silent: a's was lost
-    expect(expireAll(t + 1.8 + F - 1e-9)).toEqual([b]); // b's own deadline (nothing of b's in flight)
-    expect(expireAll(t + 1.8 + F + 1e-9)).toEqual([a]); // a: one RTO after that answer, long before its guard
-    expect(x.holdBack(a, t + 1.8 + F)).toBe(0);
-    expect(x.txOnTimeout(a)).toBe(Timeout.RETRANSMIT);
-  });
-
-  it("an answer that completes no round-trip sample releases nothing (a duplicate ACK, a block sent twice)", () => {
-    const { a, b, t } = pair();
-    sendWindow(a, t);
-    const [bb] = sendWindow(b, t + 0.6);
-    expect(expireAll(t + F)).toEqual([a]);
-    expect(x.holdBack(a, t + F)).toBe(1);
-    expect(x.txOnAck(b, (bb - 1) & 0xffff, t + 1.2)).toBe(Ack.DUPLICATE); // b's peer is there, but says nothing of a's packet
-    expect(expireAll(t + 0.6 + F)).toEqual([b]);
-    expect(x.holdBack(b, t + 0.6 + F)).toBe(0); // b's own peer spoke: no hold
-    expect(x.txOnTimeout(b)).toBe(Timeout.RETRANSMIT);
-    expect(sendWindow(b, t + 1.6)).toEqual([bb]); // b's block goes again...
-    expect(x.txOnAck(b, bb & 0xffff, t + 2)).toBe(Ack.ADVANCED); // ...so which copy this answers is unknown (Karn)
-    expect(expireAll(t + F + 16 - 1e-9)).not.toContain(a); // a still waits for its guard
-    expect(expireAll(t + F + 16)).toEqual([a]);
-  });
-
   it("released, then every peer silent again for an RTO (a stall right after the answer): held again until the guard", () => {
     const { a, b, t } = pair();
     sendWindow(a, t);
