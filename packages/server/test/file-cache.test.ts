@@ -179,7 +179,9 @@ describe("FileCache.read", () => {
     try {
       const cache = new FileCache(1000, 500);
       const [a, b, c] = ["a.bin", "b.bin", "c.bin"].map((n) => join(dir.root, n));
-      const [ra, rb, rc] = await Promise.all([cache.read(a), cache.read(b), cache.read(c)]);
+      // Each read is given its stat (as the root handler passes it): the three decide in call
+      // order, not in the order the thread pool returns their stats.
+      const [ra, rb, rc] = await Promise.all([cache.read(a, statSync(a)), cache.read(b, statSync(b)), cache.read(c, statSync(c))]);
       expect(ra?.equals(bytes(400, 1))).toBe(true);
       expect(rb?.equals(bytes(400, 2))).toBe(true);
       expect(rc).toBeUndefined(); // 1,200 bytes would be in flight: streamed
