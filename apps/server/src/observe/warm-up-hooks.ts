@@ -42,7 +42,6 @@ const QUIET_BUFFER_BYTES = 4096;
  * the first real session ends.
  */
 export class SessionLog {
-  private quietNow = false;
   /**
    * The writer lines go to now (lines, or dropped while quiet). A field, not
    * a choice in onSessionEnd: the hook then runs the same code in the
@@ -61,11 +60,10 @@ export class SessionLog {
 
   /** While true, lines are formatted and dropped (the warm-up runs). */
   get quiet(): boolean {
-    return this.quietNow;
+    return this.out !== this.lines;
   }
 
   set quiet(on: boolean) {
-    this.quietNow = on;
     // A small buffer: the warm-up's few lines also take the path of a full buffer.
     if (on) this.dropped ??= new LineWriter(new Writable({ write: (_chunk, _enc, done) => done() }), QUIET_BUFFER_BYTES);
     else this.dropped?.flush();
@@ -75,7 +73,7 @@ export class SessionLog {
   /** The server's onSessionEnd hook (and the warm-up's: the same function). */
   readonly onSessionEnd = (s: SessionStats): void => {
     const asked = this.format();
-    const format = asked === "off" && this.quietNow ? "json" : asked;
+    const format = asked === "off" && this.quiet ? "json" : asked;
     if (format !== "off") this.out.write(formatSession(s, format, this.worker));
   };
 }
