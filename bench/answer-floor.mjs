@@ -12,7 +12,7 @@
 import { createSocket } from "node:dgram";
 import { parseArgs } from "node:util";
 
-const { values } = parseArgs({ options: { port: { type: "string" }, host: { type: "string", default: "127.0.0.1" }, root: { type: "string" } } });
+const { values } = parseArgs({ options: { port: { type: "string" }, host: { type: "string", default: "127.0.0.1" } } });
 if (!values.port) {
   process.stderr.write("usage: answer-floor.mjs --port N [--host A]\n");
   process.exit(2);
