@@ -11,7 +11,7 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { Histogram } from "@opentelemetry/sdk-metrics";
 import { TftpError, createOtelInstrumentation, type ReadHandler } from "../src/index.js";
 import * as A from "../src/observe/attributes.js";
-import { UdpClient, closeAllClients, get as rawGet, rrq, sleep, type OptionList } from "./helpers/client.js";
+import { UdpClient, ackPacket, closeAllClients, errorPacket, get as rawGet, rrq, sleep, type OptionList } from "./helpers/client.js";
 import { bytes, closeAllServers, startServer, type TestServer } from "./helpers/server.js";
 import { otelHarness } from "./helpers/otel.js";
 
@@ -196,6 +196,40 @@ describe("a late copy of a request already served", () => {
     expect(f.steps.map((s) => s.outcome)).toEqual(["ok", "repeat", "aborted"]);
     expect(f.failedSteps).toBe(1);
     expect(f.failed).toBe(true);
+  }, 30_000);
+
+  it("meets the client's open port, bound to the first session: the client's ERROR 5 makes it a repeat; an ERROR 5 after blocks were acknowledged stays a failure", async () => {
+    const srv = await startServer({ handler: (req) => files[req.path] ?? Buffer.from("x"), timeoutSeconds: 1, retries: 5 });
+    const address = "127.0.40.10";
+    const c = await UdpClient.open(address);
+    await rawGet(c, srv.port, "pxelinux.cfg/default", { host: "127.0.0.1" });
+    await srv.sessionOf(c.port);
+    // The copy reaches the server after the first session ended; the client still listens and refuses the new TID.
+    // (With tsize asked, an ERROR right after the OACK is a size probe: not a failure either.)
+    c.send(rrq("pxelinux.cfg/default", "octet"), srv.port, "127.0.0.1");
+    const first = await c.recv(2000);
+    expect(first.pkt).toMatchObject({ op: "DATA", block: 1 });
+    c.send(errorPacket(5, "Unknown transfer ID"), first.port, "127.0.0.1");
+    expect(await srv.sessionOf(c.port, 4000)).toMatchObject({ outcome: "client-error", error: { code: 5 } });
+    let [f] = srv.server.flows({ client: address });
+    expect(f.steps.map((s) => [s.path, s.outcome])).toEqual([["pxelinux.cfg/default", "ok"], ["pxelinux.cfg/default", "repeat"]]);
+    expect(f.failedSteps).toBe(0);
+
+    // A file served before, fetched again; the client takes a block, then answers ERROR 5: a failure.
+    await rawGet(c, srv.port, "pxelinux.0", { host: "127.0.0.1" });
+    await srv.sessionOf(c.port);
+    const d = await UdpClient.open(address);
+    d.send(rrq("pxelinux.0", "octet"), srv.port, "127.0.0.1");
+    const data = await d.recv(2000);
+    expect(data.pkt).toMatchObject({ op: "DATA", block: 1 });
+    d.send(ackPacket(1), data.port, "127.0.0.1");
+    const next = await d.recv(2000);
+    expect(next.pkt).toMatchObject({ op: "DATA", block: 2 });
+    d.send(errorPacket(5, "Unknown transfer ID"), data.port, "127.0.0.1");
+    expect(await srv.sessionOf(d.port, 4000)).toMatchObject({ outcome: "client-error", blocksAcked: 1 });
+    [f] = srv.server.flows({ client: address });
+    expect(f.steps.map((s) => s.outcome)).toEqual(["ok", "repeat", "ok", "client-error"]);
+    expect(f.failedSteps).toBe(1);
   }, 30_000);
 });
 

@@ -69,7 +69,7 @@ const schemas = {
       kind: { enum: ["read", "write", "http"], description: "a TFTP read or write, or a request of the HTTP stage (`http`: blksize and windowsize 0)" },
       outcome: {
         anyOf: [ref("Outcome"), { const: "search-miss" }, { const: "repeat" }, { const: "running" }],
-        description: "`search-miss`: a name missing inside a known config search (pxelinux.cfg/01-<mac>, grub.cfg-<hex IP>, autoexec.ipxe), not a failure; `repeat`: a late copy of a request the flow had already served (the client had its file and had closed its port), not a failure; `running` while the session runs",
+        description: "`search-miss`: a name missing inside a known config search (pxelinux.cfg/01-<mac>, grub.cfg-<hex IP>, autoexec.ipxe), not a failure; `repeat`: a late copy of a request the flow had already served (the client had its file and had closed its port, or answered the copy with ERROR 5), not a failure; `running` while the session runs",
       },
       stage: { enum: ["boot-program", "config", "kernel", "initrd", "other"], description: "set by the handler, else from the file name and the flow's order" },
       last: { const: true, description: "the handler marked this file as the boot's last" },

@@ -38,7 +38,8 @@ export type FlowStepKind = "read" | "write" | "http";
  * How a finished step ended: a session outcome, "search-miss" (a name
  * missing inside a known config search: how the loader works, not a
  * failure), or "repeat" (a late copy of a request the flow had already
- * served: the client had its file and had closed its port; not a failure).
+ * served: the client had its file and had closed its port or refused the
+ * copy's answer as from an unknown transfer ID; not a failure).
  */
 export type SettledOutcome = Outcome | "search-miss" | "repeat";
 
@@ -400,10 +401,25 @@ export interface StepEnd {
   error?: { code: number; message: string };
   /** The client sent nothing after its request and had closed its port (SessionStats.unanswered). */
   unanswered?: boolean;
+  /** Read steps: DATA blocks the client acknowledged. */
+  blocksAcked?: number;
   /** HTTP steps: the response's status code. */
   httpStatus?: number;
   /** HTTP steps: the error as text (`status: message`), in place of `error`. */
   errorText?: string;
+}
+
+/**
+ * What a late copy of a request meets when it is served again: the client's
+ * port closed (ICMP: aborted before the client said anything), or still open
+ * and bound to the first session, so that the client answers the copy's
+ * first packet with ERROR 5 "Unknown transfer ID" (RFC 1350) having
+ * acknowledged nothing. Of a file the flow was already served, that is a
+ * repeat, not a failure.
+ */
+function isRefusedCopy(st: StepEnd): boolean {
+  if (st.outcome === "aborted") return st.unanswered === true;
+  return st.outcome === "client-error" && st.kind === "read" && st.error?.code === 5 && !st.blocksAcked;
 }
 
 /** Flows by client address, with the bounds above. */
@@ -537,7 +553,7 @@ export class FlowTracker {
     if (step.settled) return;
     let outcome: SettledOutcome = st.outcome;
     const search = step.search;
-    if (st.outcome === "aborted" && st.unanswered && flow.served(step)) {
+    if (isRefusedCopy(st) && flow.served(step)) {
       outcome = "repeat";
     } else if (search) {
       if (st.outcome === "ok") {
