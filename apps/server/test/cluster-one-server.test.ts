@@ -31,8 +31,11 @@ interface Got {
 
 /**
  * A TFTP read from `from`, the RRQ sent again every `retryMs` until the
- * first answer. hold: stop at DATA 1 without acknowledging it (the session
- * stays open on the server; close() ends the client).
+ * first answer. As an RFC 1350 client, it keeps to the port of the first
+ * answer and answers a packet from another port (a session a late copy of
+ * its request started) with ERROR 5. hold: stop at DATA 1 without
+ * acknowledging it (the session stays open on the server; close() ends the
+ * client).
  */
 function tftpGet(port: number, from: string, name: string, o: { retryMs?: number; timeoutMs?: number; hold?: boolean } = {}): Promise<Got> {
   const { retryMs = 1000, timeoutMs = 20_000, hold = false } = o;
@@ -52,7 +55,13 @@ function tftpGet(port: number, from: string, name: string, o: { retryMs?: number
     };
     const deadline = setTimeout(() => done({ outcome: "timeout", bytes }), timeoutMs);
     s.on("error", () => {});
+    let tid = 0;
     s.on("message", (m, rinfo) => {
+      if (tid === 0) tid = rinfo.port;
+      else if (rinfo.port !== tid) {
+        s.send(Buffer.concat([Buffer.from([0, 5, 0, 5]), Buffer.from("Unknown transfer ID\0")]), rinfo.port, rinfo.address);
+        return;
+      }
       answered = true;
       const op = m.readUInt16BE(0);
       if (op === 5) return done({ outcome: "error", bytes, message: m.toString("latin1", 4, m.length - 1) });
