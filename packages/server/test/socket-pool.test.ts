@@ -15,16 +15,16 @@ afterAll(async () => {
 });
 
 /**
- * A second client fetches f.bin; when it is about to ACK block 2, `stale`
+ * A second client fetches f.bin; when it is about to ACK block `at`, `stale`
  * sends the previous user's late packets (given the port b is served from).
  * Its transfer must still be whole; returns its client.
  */
-async function getWhileStale(port: number, stale: (sessionPort: number) => void): Promise<UdpClient> {
+async function getWhileStale(port: number, stale: (sessionPort: number) => void, at = 2): Promise<UdpClient> {
   const b = await UdpClient.open();
   let sentStale = false;
   const rb = await get(b, port, "f.bin", {
     ack: (block, send, info) => {
-      if (block === 2 && !sentStale) {
+      if (block === at && !sentStale) {
         sentStale = true;
         stale(info.sessionPort);
       }
@@ -108,7 +108,7 @@ describe("session socket pool", () => {
     expect(rb.data.equals(data)).toBe(true);
   });
 
-  it("connected (the default): the socket is used again with a fresh port per session; the previous user's late packets reach nobody; byte for byte", async () => {
+  it("connected (the default), a long read: connected at its 16th packet, the socket is used again with a fresh port; the previous user's late packets reach nobody; byte for byte", async () => {
     const srv = await startServer({ root });
     const a = await UdpClient.open();
     const ra = await get(a, srv.port, "f.bin");
@@ -119,13 +119,36 @@ describe("session socket pool", () => {
       // a's late duplicates, to the port a knew and to the port b is served from.
       a.send(ackPacket(2), ra.sessionPort);
       a.send(ackPacket(30), sessionPort);
-    });
+    }, 20);
     // The kernel drops a's packets (the socket is connected to b): no ERROR 5, nothing counted, nothing resent.
     expect(await a.recvOrNull(300)).toBeNull();
     const sb = await srv.sessionOf(b.port);
     expect(sb.outcome).toBe("ok");
     expect(sb.retransmits).toBe(0);
     expect(srv.server.stats().unknownTidPackets - before).toBe(0);
+    expect(srv.server.socketPool.stats()).toMatchObject({ created: 1, reused: 1 });
+  });
+
+  it("connected (the default), a short read: never connected, it keeps its port for the next peer; a stranger's packet gets ERROR 5", async () => {
+    const srv = await startServer({ root });
+    const a = await UdpClient.open();
+    const ra = await get(a, srv.port, "f.bin", { options: [["blksize", "1468"]] }); // the OACK and 14 DATA: 15 packets
+    expect(ra.data.equals(data)).toBe(true);
+    await srv.sessionOf(a.port);
+    const b = await UdpClient.open();
+    const stray = await UdpClient.open();
+    const rb = await get(b, srv.port, "small.txt", {
+      options: [["blksize", "512"], ["tsize", "0"]],
+      ack: (block, send, info) => {
+        if (block === 0) stray.send(ackPacket(1), info.sessionPort); // a stranger at the session's port
+        send(block);
+      },
+    });
+    expect(rb.data.toString()).toBe("hello\n");
+    expect(rb.sessionPort).toBe(ra.sessionPort); // the same socket, its port kept
+    const strayAnswer = await stray.recv(2000);
+    expect(strayAnswer.pkt).toMatchObject({ op: "ERROR", code: 5 });
+    expect((await srv.sessionOf(b.port)).outcome).toBe("ok");
     expect(srv.server.socketPool.stats()).toMatchObject({ created: 1, reused: 1 });
   });
 
@@ -144,7 +167,7 @@ describe("session socket pool", () => {
     expect(srv.server.socketPool.stats()).toMatchObject({ created: 1, reused: 1 });
   });
 
-  it("connected: a late copy of a request already served, its port now closed, ends at the second ICMP port unreachable (aborted), not after every retry", async () => {
+  it("connected at once (one DATA packet, the last): a late copy of a request already served, its port now closed, ends at the second ICMP port unreachable (aborted), not after every retry", async () => {
     const srv = await startServer({ root, timeoutSeconds: 1, retries: 5 });
     const a = await UdpClient.open();
     expect((await get(a, srv.port, "small.txt")).data.toString()).toBe("hello\n");
@@ -156,7 +179,7 @@ describe("session socket pool", () => {
     expect(ghost.retransmits).toBe(1); // DATA 1 twice: once may be late news of another packet; twice is a closed port
   });
 
-  it("connected: a client that closes its port mid-transfer is aborted at the second port unreachable, with the blocks it acknowledged", async () => {
+  it("connected at its first resend: a client that closes its port mid-transfer (short of 16 packets) is aborted at the second port unreachable, with the blocks it acknowledged", async () => {
     const srv = await startServer({ root, timeoutSeconds: 1, retries: 5 });
     const a = await UdpClient.open();
     const d1 = await a.request(rrq("f.bin"), srv.port);

@@ -14,6 +14,12 @@ export interface Connection {
   /** Packets can leave now (`ready` has resolved): a pooled socket, the shared one, or a bound one. */
   readyNow(): boolean;
   sendTo(buf: Uint8Array, offset: number, length: number, port: number, address: string): void;
+  /**
+   * From the next packet to the peer on, a socket of the session's own is
+   * connected to the peer, when the server connects session sockets (a
+   * no-op otherwise, and for the shared listening socket).
+   */
+  connectNow(): void;
   /** Sends a last packet (an ERROR), then lets go. */
   closeAfter(packet: Uint8Array, port: number, address: string): void;
   close(): void;
@@ -33,9 +39,9 @@ class OwnSocket implements Connection {
 
   constructor(
     ipv6: boolean, address: string | undefined, range: readonly [number, number] | undefined, inbound: Inbound,
-    peer: { address: string; port: number }, connectPeer: boolean,
+    peer: { address: string; port: number }, private readonly connectPeer: boolean,
   ) {
-    this.link = { port: peer.port, address: peer.address, connect: connectPeer, connected: false };
+    this.link = { port: peer.port, address: peer.address, connect: false, connected: false };
     const socket = createSocket({ type: ipv6 ? "udp6" : "udp4", lookup: literalLookup });
     this.socket = socket;
     socket.on("message", (msg, rinfo) => inbound.onPacket(msg, rinfo));
@@ -52,6 +58,10 @@ class OwnSocket implements Connection {
 
   sendTo(buf: Uint8Array, offset: number, length: number, port: number, address: string): void {
     if (this.socket) sessionSend(this.socket, this.link, buf, offset, length, port, address);
+  }
+
+  connectNow(): void {
+    this.link.connect = this.connectPeer;
   }
 
   closeAfter(packet: Uint8Array, port: number, address: string): void {
@@ -81,6 +91,10 @@ class SharedSocket implements Connection {
     if (this.open) sessionSend(this.socket, UNCONNECTED, buf, offset, length, port, address);
   }
 
+  connectNow(): void {
+    // The listening socket serves every client: never connected.
+  }
+
   closeAfter(packet: Uint8Array, port: number, address: string): void {
     if (this.open) sessionSend(this.socket, UNCONNECTED, packet, 0, packet.length, port, address);
     this.open = false;
@@ -100,7 +114,7 @@ export function connect(
   inbound: Inbound,
   /** Bound session sockets used again (socket-pool.ts); without one, a socket is bound and closed per session. */
   pool?: SocketPool,
-  /** A session socket of its own is connected to the peer at the first send (udp.ts sessionSend). */
+  /** A session socket of its own may be connected to the peer (connectNow(); udp.ts sessionSend). */
   connectPeer = false,
 ): Connection {
   if (shared) return new SharedSocket(shared);

@@ -9,10 +9,12 @@
 // port as the previous user, never gets that socket: a socket is not handed
 // to the peer that used it last. Packets that arrive while a socket is idle
 // in the pool reach nobody and are counted. With connectSessionSockets (the
-// default) a lease connects its socket to its peer at the first send, so the
-// kernel itself keeps others' packets away; giving the socket back
+// default) a session that needs it (see Session.connectWhenNeeded) has its
+// lease connect the socket to its peer, so that the kernel itself keeps
+// others' packets away and reports a closed port; giving such a socket back
 // disconnects it, which also releases its ephemeral port (the next session
-// gets a fresh one; a port from a port range is kept).
+// gets a fresh one; a port from a port range is kept). A socket never
+// connected keeps its port for the next peer.
 
 import { createSocket, type Socket } from "node:dgram";
 import { bindEphemeral, disconnectSession, isUnreachable, literalLookup, sessionSend, type SessionLink } from "./udp.js";
@@ -31,6 +33,8 @@ export interface PooledConnection {
   /** The bound local port (the session's transfer ID); 0 until bound. */
   port(): number;
   sendTo(buf: Uint8Array, offset: number, length: number, port: number, address: string): void;
+  /** From the next packet to the peer on, the socket is connected to it (when the pool's taker allowed it). */
+  connectNow(): void;
   /** Sends a last packet (an ERROR), then gives the socket back. */
   closeAfter(packet: Uint8Array, port: number, address: string): void;
   /** Gives the socket back. */
@@ -55,7 +59,7 @@ class PooledSocket {
   /** "address|port" of the last peer that held it. */
   lastPeer = "";
   broken = false;
-  /** The holder's peer; whether the socket is connected to it at the first send, and whether it is. */
+  /** The holder's peer; whether the socket is to be connected to it at the next send, and whether it is. */
   readonly link: SessionLink = { port: 0, address: "", connect: false, connected: false };
 
   constructor(readonly key: string, ipv6: boolean, address: string | undefined, range: readonly [number, number] | undefined, pool: SocketPool) {
@@ -83,7 +87,7 @@ class Lease implements PooledConnection {
   private held: PooledSocket | undefined;
   readonly ready: Promise<void>;
 
-  constructor(private readonly pool: SocketPool, s: PooledSocket) {
+  constructor(private readonly pool: SocketPool, s: PooledSocket, private readonly connectPeer: boolean) {
     this.held = s;
     this.ready = s.bound ? Promise.resolve() : s.ready;
   }
@@ -101,6 +105,11 @@ class Lease implements PooledConnection {
     const s = this.held;
     if (!s) return;
     if (!sessionSend(s.socket, s.link, buf, offset, length, port, address)) s.broken = true; // closed under us (shutting down)
+  }
+
+  connectNow(): void {
+    const s = this.held;
+    if (s) s.link.connect = this.connectPeer;
   }
 
   closeAfter(packet: Uint8Array, port: number, address: string): void {
@@ -150,7 +159,7 @@ export class SocketPool {
     range: readonly [number, number] | undefined,
     peer: { address: string; port: number },
     holder: PoolInbound,
-    /** Connect the socket to the peer at the first send (see udp.ts sessionSend). */
+    /** The socket may be connected to the peer (PooledConnection.connectNow; see udp.ts sessionSend). */
     connectPeer = false,
   ): PooledConnection {
     const key = `${ipv6 ? 6 : 4}|${local ?? ""}|${range ? `${range[0]}-${range[1]}` : ""}`;
@@ -177,8 +186,8 @@ export class SocketPool {
     s.lastPeer = peerKey;
     s.link.port = peer.port;
     s.link.address = peer.address;
-    s.link.connect = connectPeer;
-    return new Lease(this, s);
+    s.link.connect = false;
+    return new Lease(this, s, connectPeer);
   }
 
   /** A socket back from its session: kept idle while there is room, else closed. */

@@ -32,7 +32,7 @@ export function isUnreachable(err: unknown): boolean {
 export interface SessionLink {
   port: number;
   address: string;
-  /** Connect at the first send to the peer. */
+  /** Connect at the next send to the peer. */
   connect: boolean;
   connected: boolean;
 }
@@ -41,7 +41,7 @@ export interface SessionLink {
 export const UNCONNECTED: SessionLink = Object.freeze({ port: 0, address: "", connect: false, connected: false });
 
 /**
- * Sends on a session socket. With `link.connect`, the first send to the peer
+ * Sends on a session socket. With `link.connect`, the next send to the peer
  * connects the socket to it: a connected socket's sends skip the address
  * lookup and the kernel's route lookup, and the kernel no longer delivers
  * strangers' packets to it (they get ICMP port unreachable, as with

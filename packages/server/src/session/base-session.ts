@@ -78,6 +78,23 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
   return (typeof v === "object" || typeof v === "function") && v !== null && typeof (v as PromiseLike<unknown>).then === "function";
 }
 
+/**
+ * When a session socket is connected to its client (connectSessionSockets).
+ * A connected socket's sends skip the kernel's route lookup, the kernel
+ * keeps strangers' packets away, and an ICMP port unreachable reaches the
+ * session (its client has gone). But connect() and the disconnect() that
+ * gives a pooled socket back (which releases its port: the next session
+ * binds a fresh one) cost more than a small read's few sends save, about a
+ * tenth of such a session's CPU. So a read connects when it needs to: at
+ * its first resend (is the client still there?), past its first
+ * CONNECT_AFTER_PACKETS packets (a long transfer, where cheaper sends add
+ * up), or at once when its one packet is all it sends (a DATA block that is
+ * the last, with no OACK): the client then never speaks, and only a
+ * connected socket tells whether that packet met a closed port (a late copy
+ * of a request already served) or reached it. A write connects at once.
+ */
+const CONNECT_AFTER_PACKETS = 16;
+
 export abstract class Session implements DeadlineOwner {
   readonly id: number;
   readonly key: string;
@@ -160,6 +177,8 @@ export abstract class Session implements DeadlineOwner {
         this.finish("error", new TftpError(WireError.UNDEFINED, "socket error"));
       },
     }, this.host.socketPool, this.opts.connectSessionSockets);
+    // A write's client speaks at every block, and its end (dally) is told by its closed port.
+    if (this.kind === "write") this.conn.connectNow();
     this.ready = this.conn.ready;
     this.obs = this.opts.instrumentation?.session({
       id: this.id,
@@ -312,10 +331,22 @@ export abstract class Session implements DeadlineOwner {
     return this.obs ? this.obs.runHandler(fn) : fn();
   }
 
+  /** Packets sent to the peer so far (connectNow() at CONNECT_AFTER_PACKETS). */
+  private sent = 0;
+
   /** Sends to the peer (the sender's and receiver's link). */
   readonly send = (buf: Uint8Array, offset: number, length: number): void => {
+    if (++this.sent === CONNECT_AFTER_PACKETS) this.conn?.connectNow();
     this.conn?.sendTo(buf, offset, length, this.peer.port, this.peer.address);
   };
+
+  /**
+   * With connectSessionSockets, the session's socket is connected to its
+   * client from the next packet on (see CONNECT_AFTER_PACKETS for when).
+   */
+  protected connectNow(): void {
+    this.conn?.connectNow();
+  }
 
   protected done(): boolean {
     return this.phase === "done";

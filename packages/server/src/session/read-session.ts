@@ -60,6 +60,8 @@ export class ReadSession extends Session {
       maxTimeout: o.maxClientTimeoutSeconds,
     });
     this.applyNegotiated(neg);
+    // One packet and no answer expected before the last ACK: connected from it on (see CONNECT_AFTER_PACKETS).
+    if (!neg.oack && (size < 0 || size < this.blksize)) this.connectNow();
     this.tsize = size;
     this.obs?.negotiated(this.optionsAcked, this.blksize, this.windowsize, size);
     const obs = this.obs;
@@ -132,6 +134,7 @@ export class ReadSession extends Session {
     if (this.phase !== "transfer") return;
     this.obs?.timeout(this.timeouts + 1);
     this.timeouts++;
+    this.connectNow(); // a resend may follow: a closed port then answers ICMP
     switch (this.sender!.onTimeout()) {
       case "retransmit":
         return;
