@@ -6,6 +6,7 @@
 // ms so that the first ones leave before the server has bound its port.
 
 import { createSocket } from "node:dgram";
+import { errorPacket } from "@tftpkit/test-support";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { freePort, freeUdpPort, sleep, startOtlpReceiver, startServe, stopAllClis, tempTree, waitFor, type Cli, type OtlpReceiver } from "./helpers.js";
 
@@ -59,7 +60,7 @@ function tftpGet(port: number, from: string, name: string, o: { retryMs?: number
     s.on("message", (m, rinfo) => {
       if (tid === 0) tid = rinfo.port;
       else if (rinfo.port !== tid) {
-        s.send(Buffer.concat([Buffer.from([0, 5, 0, 5]), Buffer.from("Unknown transfer ID\0")]), rinfo.port, rinfo.address);
+        s.send(errorPacket(5, "Unknown transfer ID"), rinfo.port, rinfo.address);
         return;
       }
       answered = true;

@@ -16,8 +16,7 @@ export interface Connection {
   sendTo(buf: Uint8Array, offset: number, length: number, port: number, address: string): void;
   /**
    * From the next packet to the peer on, a socket of the session's own is
-   * connected to the peer, when the server connects session sockets (a
-   * no-op otherwise, and for the shared listening socket).
+   * connected to the peer (a no-op for the shared listening socket).
    */
   connectNow(): void;
   /** Sends a last packet (an ERROR), then lets go. */
@@ -39,7 +38,7 @@ class OwnSocket implements Connection {
 
   constructor(
     ipv6: boolean, address: string | undefined, range: readonly [number, number] | undefined, inbound: Inbound,
-    peer: { address: string; port: number }, private readonly connectPeer: boolean,
+    peer: { address: string; port: number },
   ) {
     this.link = { port: peer.port, address: peer.address, connect: false, connected: false };
     const socket = createSocket({ type: ipv6 ? "udp6" : "udp4", lookup: literalLookup });
@@ -61,7 +60,7 @@ class OwnSocket implements Connection {
   }
 
   connectNow(): void {
-    this.link.connect = this.connectPeer;
+    this.link.connect = true;
   }
 
   closeAfter(packet: Uint8Array, port: number, address: string): void {
@@ -114,10 +113,8 @@ export function connect(
   inbound: Inbound,
   /** Bound session sockets used again (socket-pool.ts); without one, a socket is bound and closed per session. */
   pool?: SocketPool,
-  /** A session socket of its own may be connected to the peer (connectNow(); udp.ts sessionSend). */
-  connectPeer = false,
 ): Connection {
   if (shared) return new SharedSocket(shared);
-  if (pool) return pool.take(peer.family === "IPv6", local, range, peer, inbound, connectPeer);
-  return new OwnSocket(peer.family === "IPv6", local, range, inbound, peer, connectPeer);
+  if (pool) return pool.take(peer.family === "IPv6", local, range, peer, inbound);
+  return new OwnSocket(peer.family === "IPv6", local, range, inbound, peer);
 }

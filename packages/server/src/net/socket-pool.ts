@@ -9,8 +9,8 @@
 // port as the previous user, never gets that socket: a socket is not handed
 // to the peer that used it last. Packets that arrive while a socket is idle
 // in the pool reach nobody and are counted. With connectSessionSockets (the
-// default) a session that needs it (see Session.connectWhenNeeded) has its
-// lease connect the socket to its peer, so that the kernel itself keeps
+// default) a session that needs it (see CONNECT_AFTER_PACKETS in
+// base-session.ts) has its lease connect the socket to its peer, so that the kernel itself keeps
 // others' packets away and reports a closed port; giving such a socket back
 // disconnects it, which also releases its ephemeral port (the next session
 // gets a fresh one; a port from a port range is kept). A socket never
@@ -33,7 +33,7 @@ export interface PooledConnection {
   /** The bound local port (the session's transfer ID); 0 until bound. */
   port(): number;
   sendTo(buf: Uint8Array, offset: number, length: number, port: number, address: string): void;
-  /** From the next packet to the peer on, the socket is connected to it (when the pool's taker allowed it). */
+  /** From the next packet to the peer on, the socket is connected to it. */
   connectNow(): void;
   /** Sends a last packet (an ERROR), then gives the socket back. */
   closeAfter(packet: Uint8Array, port: number, address: string): void;
@@ -87,7 +87,7 @@ class Lease implements PooledConnection {
   private held: PooledSocket | undefined;
   readonly ready: Promise<void>;
 
-  constructor(private readonly pool: SocketPool, s: PooledSocket, private readonly connectPeer: boolean) {
+  constructor(private readonly pool: SocketPool, s: PooledSocket) {
     this.held = s;
     this.ready = s.bound ? Promise.resolve() : s.ready;
   }
@@ -109,7 +109,7 @@ class Lease implements PooledConnection {
 
   connectNow(): void {
     const s = this.held;
-    if (s) s.link.connect = this.connectPeer;
+    if (s) s.link.connect = true;
   }
 
   closeAfter(packet: Uint8Array, port: number, address: string): void {
@@ -159,8 +159,6 @@ export class SocketPool {
     range: readonly [number, number] | undefined,
     peer: { address: string; port: number },
     holder: PoolInbound,
-    /** The socket may be connected to the peer (PooledConnection.connectNow; see udp.ts sessionSend). */
-    connectPeer = false,
   ): PooledConnection {
     const key = `${ipv6 ? 6 : 4}|${local ?? ""}|${range ? `${range[0]}-${range[1]}` : ""}`;
     const peerKey = `${peer.address}|${peer.port}`;
@@ -187,7 +185,7 @@ export class SocketPool {
     s.link.port = peer.port;
     s.link.address = peer.address;
     s.link.connect = false;
-    return new Lease(this, s, connectPeer);
+    return new Lease(this, s);
   }
 
   /** A socket back from its session: kept idle while there is room, else closed. */

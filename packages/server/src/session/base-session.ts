@@ -86,9 +86,9 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
  * gives a pooled socket back (which releases its port: the next session
  * binds a fresh one) cost more than a small read's few sends save, about a
  * tenth of such a session's CPU. So a read connects when it needs to: at
- * its first resend (is the client still there?), past its first
- * CONNECT_AFTER_PACKETS packets (a long transfer, where cheaper sends add
- * up), or at once when its one packet is all it sends (a DATA block that is
+ * its first resend (is the client still there?), from its
+ * CONNECT_AFTER_PACKETS-th packet on (a long transfer, where cheaper sends
+ * add up), or at once when its one packet is all it sends (a DATA block that is
  * the last, with no OACK): the client then never speaks, and only a
  * connected socket tells whether that packet met a closed port (a late copy
  * of a request already served) or reached it. A write connects at once.
@@ -176,9 +176,9 @@ export abstract class Session implements DeadlineOwner {
         if (isUnreachable(err)) return;
         this.finish("error", new TftpError(WireError.UNDEFINED, "socket error"));
       },
-    }, this.host.socketPool, this.opts.connectSessionSockets);
+    }, this.host.socketPool);
     // A write's client speaks at every block, and its end (dally) is told by its closed port.
-    if (this.kind === "write") this.conn.connectNow();
+    if (this.kind === "write") this.connectNow();
     this.ready = this.conn.ready;
     this.obs = this.opts.instrumentation?.session({
       id: this.id,
@@ -336,7 +336,7 @@ export abstract class Session implements DeadlineOwner {
 
   /** Sends to the peer (the sender's and receiver's link). */
   readonly send = (buf: Uint8Array, offset: number, length: number): void => {
-    if (++this.sent === CONNECT_AFTER_PACKETS) this.conn?.connectNow();
+    if (++this.sent === CONNECT_AFTER_PACKETS) this.connectNow();
     this.conn?.sendTo(buf, offset, length, this.peer.port, this.peer.address);
   };
 
@@ -345,7 +345,7 @@ export abstract class Session implements DeadlineOwner {
    * client from the next packet on (see CONNECT_AFTER_PACKETS for when).
    */
   protected connectNow(): void {
-    this.conn?.connectNow();
+    if (this.opts.connectSessionSockets) this.conn?.connectNow();
   }
 
   protected done(): boolean {

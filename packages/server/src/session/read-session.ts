@@ -60,8 +60,9 @@ export class ReadSession extends Session {
       maxTimeout: o.maxClientTimeoutSeconds,
     });
     this.applyNegotiated(neg);
-    // One packet and no answer expected before the last ACK: connected from it on (see CONNECT_AFTER_PACKETS).
-    if (!neg.oack && (size < 0 || size < this.blksize)) this.connectNow();
+    // One packet and no answer expected before the last ACK, or a size not known (-1): connected
+    // from the first packet on (see CONNECT_AFTER_PACKETS).
+    if (!neg.oack && size < this.blksize) this.connectNow();
     this.tsize = size;
     this.obs?.negotiated(this.optionsAcked, this.blksize, this.windowsize, size);
     const obs = this.obs;
