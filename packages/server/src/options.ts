@@ -162,7 +162,7 @@ export const SERVER_OPTIONS = {
   traceparentInFilename: option({ ...bool(), default: true, description: "strip a W3C traceparent suffix from requested file names" }),
   connectSessionSockets: option({
     ...bool(), default: true,
-    description: "connect each session socket to its client when the transfer needs it: a write at once; a read at its first resend, at its 16th packet, or at once when its one packet is a last DATA block (a small read that goes well never pays for connect and disconnect). A connected socket sends cheaper, hears ICMP port unreachable when the client has gone, and leaves a stranger's packet to the kernel (ICMP port unreachable, as with tftpd-hpa) instead of answering ERROR 5; off: never connected, ERROR 5, RFC 1350's way",
+    description: "connect each session socket to its client when the transfer needs it: a write at once; a read at its first resend, at its 16th packet, or at once when its one packet is a last DATA block or its size is not known (a small read that goes well never pays for connect and disconnect). A connected socket sends cheaper, hears ICMP port unreachable when the client has gone, and leaves a stranger's packet to the kernel (ICMP port unreachable, as with tftpd-hpa) instead of answering ERROR 5; off: never connected, ERROR 5, RFC 1350's way",
   }),
   sessionSocketPool: option({
     ...int(0, 65_535), default: 256,

@@ -91,7 +91,8 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
  * add up), or at once when its one packet is all it sends (a DATA block that is
  * the last, with no OACK): the client then never speaks, and only a
  * connected socket tells whether that packet met a closed port (a late copy
- * of a request already served) or reached it. A write connects at once.
+ * of a request already served) or reached it. A read whose size is not
+ * known connects at once too. A write connects at once.
  */
 const CONNECT_AFTER_PACKETS = 16;
 
