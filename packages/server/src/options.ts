@@ -166,7 +166,7 @@ export const SERVER_OPTIONS = {
   }),
   sessionSocketPool: option({
     ...int(0, 65_535), default: 256,
-    description: "session sockets kept bound for the next sessions (workers: split evenly; no bind and close per session; 0: each session binds and closes its own)",
+    description: "session sockets kept bound for the next sessions (workers: split evenly; no bind and close per session; never to the client address that used one last, so a client's next session gets another transfer ID; 0: each session binds and closes its own)",
   }),
   recvBufferBytes: option({
     ...int(0, 2 ** 31 - 1), default: 0, unit: "bytes",

@@ -1,12 +1,15 @@
 // The session socket pool: a socket bound once serves one session after
 // another; the previous user's packets never reach the next session as its
-// own (TID check), and no socket goes back to the peer that used it last.
+// own (TID check), and no socket goes back to the client address that used
+// it last (a client's next session never gets its last transfer ID).
 
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { UdpClient, ackPacket, closeAllClients, get, rrq, sleep } from "./helpers/client.js";
 import { bytes, closeAllServers, makeRoot, startServer } from "./helpers/server.js";
 
 const data = bytes(20_000);
+/** Another client address (the server listens on 127.0.0.1; Linux answers all of 127.0.0.0/8). */
+const OTHER = "127.0.0.2";
 const { root, cleanup } = makeRoot({ "f.bin": data, "small.txt": "hello\n" });
 afterEach(() => closeAllClients());
 afterAll(async () => {
@@ -20,9 +23,10 @@ afterAll(async () => {
  * Its transfer must still be whole; returns its client.
  */
 async function getWhileStale(port: number, stale: (sessionPort: number) => void, at = 2): Promise<UdpClient> {
-  const b = await UdpClient.open();
+  const b = await UdpClient.open(OTHER);
   let sentStale = false;
   const rb = await get(b, port, "f.bin", {
+    host: "127.0.0.1",
     ack: (block, send, info) => {
       if (block === at && !sentStale) {
         sentStale = true;
@@ -47,8 +51,8 @@ describe("session socket pool", () => {
     const ra = await get(a, srv.port, "f.bin");
     expect(ra.data.equals(data)).toBe(true);
     await srv.sessionOf(a.port);
-    const b = await UdpClient.open();
-    const rb = await get(b, srv.port, "f.bin");
+    const b = await UdpClient.open(OTHER);
+    const rb = await get(b, srv.port, "f.bin", { host: "127.0.0.1" });
     expect(rb.data.equals(data)).toBe(true);
     expect(rb.sessionPort).toBe(ra.sessionPort);
     const st = srv.server.socketPool.stats();
@@ -80,8 +84,8 @@ describe("session socket pool", () => {
     expect(srv.server.stats().unknownTidPackets - before).toBe(2);
   });
 
-  it("never hands a socket back to the peer (address and port) that used it last", async () => {
-    const srv = await startServer({ root });
+  it("never hands a socket back to the client address that used it last: a client's next session gets another transfer ID", async () => {
+    const srv = await startServer(unconnected); // ports kept in the pool: only the rule keeps them apart
     const a = await UdpClient.open();
     const r1 = await get(a, srv.port, "small.txt");
     await srv.sessionOf(a.port);
@@ -89,7 +93,24 @@ describe("session socket pool", () => {
     const r2 = await get(a, srv.port, "small.txt");
     expect(r2.data.toString()).toBe("hello\n");
     expect(r2.sessionPort).not.toBe(r1.sessionPort);
-    expect(srv.server.socketPool.stats().created).toBe(2);
+    await srv.sessionOf(a.port);
+    // Another port of the same address (a client that opens a socket per transfer): both idle sockets were its own last ones.
+    const a2 = await UdpClient.open();
+    const r3 = await get(a2, srv.port, "small.txt");
+    expect(r3.data.toString()).toBe("hello\n");
+    expect([r1.sessionPort, r2.sessionPort]).not.toContain(r3.sessionPort);
+    expect(srv.server.socketPool.stats()).toMatchObject({ created: 3, reused: 0 });
+    await srv.sessionOf(a2.port);
+    // Another address gets one of them; then the first address gets one another client used since.
+    const b = await UdpClient.open(OTHER);
+    const rb = await get(b, srv.port, "small.txt", { host: "127.0.0.1" });
+    expect([r1.sessionPort, r2.sessionPort, r3.sessionPort]).toContain(rb.sessionPort);
+    await srv.sessionOf(b.port);
+    const a3 = await UdpClient.open();
+    const r4 = await get(a3, srv.port, "small.txt");
+    expect(r4.data.toString()).toBe("hello\n");
+    expect(r4.sessionPort).toBe(rb.sessionPort);
+    expect(srv.server.socketPool.stats()).toMatchObject({ created: 3, reused: 2 });
   });
 
   it("a packet to an idle pooled socket reaches nobody (counted, unanswered); the socket then serves the next session normally", async () => {
@@ -102,8 +123,8 @@ describe("session socket pool", () => {
     expect(await x.recvOrNull(300)).toBeNull();
     await sleep(50);
     expect(srv.server.socketPool.stats().strayWhileIdle).toBe(1);
-    const b = await UdpClient.open();
-    const rb = await get(b, srv.port, "f.bin");
+    const b = await UdpClient.open(OTHER);
+    const rb = await get(b, srv.port, "f.bin", { host: "127.0.0.1" });
     expect(rb.sessionPort).toBe(ra.sessionPort);
     expect(rb.data.equals(data)).toBe(true);
   });
@@ -135,9 +156,10 @@ describe("session socket pool", () => {
     const ra = await get(a, srv.port, "f.bin", { options: [["blksize", "1468"]] }); // the OACK and 14 DATA: 15 packets
     expect(ra.data.equals(data)).toBe(true);
     await srv.sessionOf(a.port);
-    const b = await UdpClient.open();
+    const b = await UdpClient.open(OTHER);
     const stray = await UdpClient.open();
     const rb = await get(b, srv.port, "small.txt", {
+      host: "127.0.0.1",
       options: [["blksize", "512"], ["tsize", "0"]],
       ack: (block, send, info) => {
         if (block === 0) stray.send(ackPacket(1), info.sessionPort); // a stranger at the session's port
@@ -162,8 +184,8 @@ describe("session socket pool", () => {
     const s = await ended;
     expect(s.outcome).toBe("ok");
     expect(s.bytesSent).toBe(6);
-    const b = await UdpClient.open();
-    expect((await get(b, srv.port, "small.txt")).data.toString()).toBe("hello\n");
+    const b = await UdpClient.open(OTHER);
+    expect((await get(b, srv.port, "small.txt", { host: "127.0.0.1" })).data.toString()).toBe("hello\n");
     expect(srv.server.socketPool.stats()).toMatchObject({ created: 1, reused: 1 });
   });
 
@@ -189,8 +211,8 @@ describe("session socket pool", () => {
     a.close();
     const s = await srv.sessionOf(a.port, 4000);
     expect(s).toMatchObject({ outcome: "aborted", error: { message: "Client gone (port unreachable)" }, blocksAcked: 1 });
-    const b = await UdpClient.open();
-    expect((await get(b, srv.port, "f.bin")).data.equals(data)).toBe(true);
+    const b = await UdpClient.open(OTHER);
+    expect((await get(b, srv.port, "f.bin", { host: "127.0.0.1" })).data.equals(data)).toBe(true);
   });
 
   it("unconnected (connectSessionSockets false): no ICMP reaches the session; a closed port ends by the retries as before", async () => {

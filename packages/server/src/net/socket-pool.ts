@@ -4,10 +4,13 @@
 //
 // What keeps this safe: a socket's packets go to the session that holds it
 // now, and that session's TID check (peer address and port) rejects what
-// the previous user still sends (ERROR 5, counted as an unknown TID). The
-// one case the TID check cannot tell apart, the same client address and
-// port as the previous user, never gets that socket: a socket is not handed
-// to the peer that used it last. Packets that arrive while a socket is idle
+// the previous user still sends (ERROR 5, counted as an unknown TID). A
+// socket is not handed to the client address that used it last: a client's
+// next session never gets the transfer ID of its last one (RFC 1350 asks
+// that a TID not come twice in immediate succession; clients ignore
+// packets from their last transfer's server port as late ones of it), and
+// the one case the TID check cannot tell apart, the same client address
+// and port as the previous user, cannot arise. Packets that arrive while a socket is idle
 // in the pool reach nobody and are counted. With connectSessionSockets (the
 // default) a session that needs it (see CONNECT_AFTER_PACKETS in
 // base-session.ts) has its lease connect the socket to its peer, so that the kernel itself keeps
@@ -56,8 +59,8 @@ class PooledSocket {
   ready: Promise<void>;
   bound = false;
   holder: PoolInbound | undefined;
-  /** "address|port" of the last peer that held it. */
-  lastPeer = "";
+  /** The address of the last client whose session held it. */
+  lastClient = "";
   broken = false;
   /** The holder's peer; whether the socket is to be connected to it at the next send, and whether it is. */
   readonly link: SessionLink = { port: 0, address: "", connect: false, connected: false };
@@ -150,7 +153,8 @@ export class SocketPool {
 
   /**
    * A bound socket for a session with `peer` on `local` (undefined: the
-   * wildcard): an idle one whose last user was another peer, else a new one.
+   * wildcard): an idle one whose last user was another client address, else
+   * a new one.
    * `range`: session ports from this range (a pooled socket keeps its port).
    */
   take(
@@ -161,12 +165,11 @@ export class SocketPool {
     holder: PoolInbound,
   ): PooledConnection {
     const key = `${ipv6 ? 6 : 4}|${local ?? ""}|${range ? `${range[0]}-${range[1]}` : ""}`;
-    const peerKey = `${peer.address}|${peer.port}`;
     const list = this.idle.get(key);
     let s: PooledSocket | undefined;
     if (list) {
       for (let i = list.length - 1; i >= 0; i--) {
-        if (list[i].lastPeer !== peerKey) {
+        if (list[i].lastClient !== peer.address) {
           s = list[i];
           list[i] = list[list.length - 1];
           list.pop();
@@ -181,7 +184,7 @@ export class SocketPool {
       this.created++;
     }
     s.holder = holder;
-    s.lastPeer = peerKey;
+    s.lastClient = peer.address;
     s.link.port = peer.port;
     s.link.address = peer.address;
     s.link.connect = false;

@@ -175,8 +175,8 @@ class Lane {
   private readonly s: Socket;
   private current: ((m: Buffer, port: number) => void) | undefined;
   private closed = false;
-  /** The server port of the read before this one: its late datagrams are not the next read's first answer. */
-  private lastTid = 0;
+  /** The server port (TID) of the last read that heard from the server; 0 if none did. */
+  tid = 0;
 
   private constructor(
     s: Socket,
@@ -222,9 +222,16 @@ class Lane {
     }
   }
 
-  /** One lock-step or windowed read of `r` from the server on `port`; true when it ended as expected. */
-  read(port: number, r: Request): Promise<boolean> {
+  /**
+   * One lock-step or windowed read of `r` from the server on `port`; true
+   * when it ended as expected. `late`: the server port of the machine's
+   * previous read. Its datagrams are late ones of that read, never this
+   * read's first answer: the server does not give a client's next session
+   * the transfer ID of its last one (RFC 1350).
+   */
+  read(port: number, r: Request, late: number): Promise<boolean> {
     if (this.closed) return Promise.resolve(false);
+    this.tid = 0;
     return new Promise((resolve) => {
       let tid = 0;
       let blksize = 512;
@@ -233,7 +240,7 @@ class Lane {
       const end = (ok: boolean): void => {
         if (this.current !== onMessage) return;
         this.current = undefined;
-        if (tid) this.lastTid = tid;
+        this.tid = tid;
         clearTimeout(timer);
         resolve(ok);
       };
@@ -248,7 +255,7 @@ class Lane {
       };
       const onMessage = (m: Buffer, from: number): void => {
         if (tid === 0) {
-          if (from === this.lastTid) return;
+          if (from === late) return;
           tid = from;
         } else if (from !== tid) return;
         const op = m.readUInt16BE(0);
@@ -327,6 +334,8 @@ export async function warmUp(make: WarmUpFactory, budgetMs: number, signal?: Abo
       // read that failed gives its port up (its session may still run).
       let pair: Lane[] = [];
       let address = "127.0.0.1";
+      /** The server port of the machine's last read (0: none heard). */
+      let last = 0;
       try {
         for (let reads = 0; !over(); reads++) {
           if (pair.length === 0 || reads % READS_PER_MACHINE === 0) {
@@ -334,12 +343,15 @@ export async function warmUp(make: WarmUpFactory, budgetMs: number, signal?: Abo
             pair = [];
             address = `127.0.0.${2 + (machine++ % MACHINES)}`;
             pair.push(await open(address), await open(address));
+            last = 0;
           }
           const side = reads % 2;
           const m = MIX[next++ % MIX.length];
           const r = m.error ? missing(next) : m;
           report.started++;
-          if (await pair[side].read(report.port, r)) report.sessions++;
+          const ok = await pair[side].read(report.port, r, last);
+          last = pair[side].tid;
+          if (ok) report.sessions++;
           else if (!over()) {
             pair[side].close();
             pair[side] = await open(address);
