@@ -13,23 +13,40 @@ import { stat, open } from "node:fs/promises";
 import { constants, type Stats } from "node:fs";
 import { TftpError, toTftpError } from "@tftpkit/wasm-core";
 
-interface Entry {
-  ino: number;
-  dev: number;
-  size: number;
-  mtimeMs: number;
-  ctimeMs: number;
-  data: Buffer;
+const NO_DATA = Buffer.alloc(0);
+
+/**
+ * The identity of a file as a stat saw it (inode, size, times) and, once
+ * read, its contents. A class, so that every entry has one hidden class
+ * whichever server (the warm-up's or the real one) made it: with entries
+ * made by an object spread, the code compiled for the warm-up's entries
+ * rejected the real server's first one ("wrong map" at its first cache hit)
+ * and went back to the interpreter.
+ */
+class Entry {
+  readonly ino: number;
+  readonly dev: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly ctimeMs: number;
+
+  constructor(
+    st: Stats,
+    /** The contents (NO_DATA for a read under way). */
+    readonly data: Buffer = NO_DATA,
+  ) {
+    this.ino = st.ino;
+    this.dev = st.dev;
+    this.size = st.size;
+    this.mtimeMs = st.mtimeMs;
+    this.ctimeMs = st.ctimeMs;
+  }
 }
 
 // O_NONBLOCK: a FIFO swapped in after the stat must not block a pool thread.
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY;
 
-function identity(st: Stats): Omit<Entry, "data"> {
-  return { ino: st.ino, dev: st.dev, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
-}
-
-function same(e: Omit<Entry, "data">, st: Stats): boolean {
+function same(e: Entry, st: Stats): boolean {
   return e.ino === st.ino && e.dev === st.dev && e.size === st.size && e.mtimeMs === st.mtimeMs && e.ctimeMs === st.ctimeMs;
 }
 
@@ -42,7 +59,7 @@ export interface FileCacheStats {
 
 /** A read under way, and the identity of the file it was started for (joined only by requests that see the same file). */
 interface Loading {
-  file: Omit<Entry, "data">;
+  file: Entry;
   data: Promise<Buffer>;
 }
 
@@ -87,12 +104,12 @@ export class FileCache {
     if (this.loadingBytes + st.size > this.maxBytes) return undefined; // streamed: memory for reads is spoken for
     this.misses++;
     const data = this.load(path, st.size);
-    const mine: Loading = { file: identity(st), data };
+    const mine: Loading = { file: new Entry(st), data };
     this.loading.set(path, mine);
     this.loadingBytes += st.size;
     try {
       const got = await data;
-      if (got.length === st.size) this.put(path, { ...mine.file, data: got });
+      if (got.length === st.size) this.put(path, new Entry(st, got));
       return got;
     } finally {
       this.loadingBytes -= st.size;
