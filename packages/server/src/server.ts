@@ -9,6 +9,7 @@ import { sweepStaleUploads } from "./files/upload-sweep.js";
 import type { ServerEventListener } from "./observe/events.js";
 import { FileCache } from "./files/file-cache.js";
 import { forgetWarmUpReads, type FileReadCounters } from "./session/data-source.js";
+import { refreshMaps } from "./session/refresh-maps.js";
 import { SocketPool } from "./net/socket-pool.js";
 import type { BootFlow, FlowQuery } from "./observe/flows.js";
 import type { LiveSession } from "./observe/live.js";
@@ -386,6 +387,10 @@ export class TftpServer {
     } catch {
       // A hook factory that throws: the warm-up runs without hooks.
     }
+    // Flows end during the warm-up too (their idle gap is short there), not
+    // first at the private server's close: the code of a flow's end runs and
+    // is compiled with the rest, and the close changes nothing the request
+    // path's compiled code relies on.
     const make = (files: { root: string } | { handler: ReadHandler }): WarmUpServer => {
       const server = new TftpServer({
         ...files,
@@ -395,12 +400,18 @@ export class TftpServer {
         refuseOptions: [...o.refuseOptions], maxFileBytes: o.maxFileBytes, fileCacheBytes: Math.min(o.fileCacheBytes, 1024 * 1024),
         statCacheMs: o.statCacheMs, syncFileReads: o.syncFileReads, maxCachedFileBytes: Math.min(o.maxCachedFileBytes, WARM_UP_CACHED_MAX), mtu: o.mtu,
         singlePort: o.singlePort, traceparentInFilename: o.traceparentInFilename, connectSessionSockets: o.connectSessionSockets,
-        sessionSocketPool: Math.min(o.sessionSocketPool, 64), flowIdleSeconds: o.flowIdleSeconds, maxFlows: Math.min(o.maxFlows, 1000),
+        sessionSocketPool: Math.min(o.sessionSocketPool, 64), flowIdleSeconds: Math.min(o.flowIdleSeconds, WARM_UP_FLOW_IDLE_SECONDS), maxFlows: Math.min(o.maxFlows, 1000),
         maxFlowSteps: o.maxFlowSteps, stallTimeoutMs: o.stallTimeoutMs, bindInterfaces: false, recvBufferBytes: 256 * 1024, warmUpMs: 0,
       });
       return front ? relayedWarmUpServer(server, front) : server;
     };
-    const done = warmUp(make, budget, abort.signal).then(
+    // Between the warm-up's two private servers, and again at its end: this
+    // server's objects, made before the warm-up, onto the maps it left (refresh-maps.ts).
+    const done = warmUp(make, budget, {
+      signal: abort.signal,
+      between: () => refreshMaps(this),
+      settleMs: WARM_UP_FLOW_IDLE_SECONDS * 1000 * 2 + WARM_UP_SWEEP_MS,
+    }).then(
       (r) => (abort.signal.aborted ? undefined : r),
       () => undefined,
     );
@@ -409,6 +420,7 @@ export class TftpServer {
     void done.finally(() => {
       if (this.warming === w) this.warming = undefined;
       forgetWarmUpReads();
+      refreshMaps(this);
       try {
         hooks.ended?.();
       } catch {
@@ -732,6 +744,11 @@ export class TftpServer {
   }
 
 }
+
+/** The warm-up's flow idle gap (s): a machine's flow ends this long after its last read. */
+const WARM_UP_FLOW_IDLE_SECONDS = 0.02;
+/** How often the flow tracker looks for idle flows at that gap (ms; see FlowTracker.armSweep). */
+const WARM_UP_SWEEP_MS = 20;
 
 export function createServer(options: ServerOptions): TftpServer {
   return new TftpServer(options);

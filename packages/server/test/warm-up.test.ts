@@ -117,12 +117,14 @@ describe("warm-up", () => {
     }
   });
 
-  it("a relayed server warmed through a front (a cluster worker's way in): every warm-up request reaches the private server through it, none the real one; the front is closed after", async () => {
+  it("a relayed server warmed through a front (a cluster worker's way in): every warm-up request reaches the private server through it, none the real one; each front (one per private server) is closed after", async () => {
     const server = createServer({ root, timeoutSeconds: 0.2, warmUpMs: 300 });
     let requests = 0;
+    let opened = 0;
     let closed = 0;
     let fedTo: unknown;
     const report = await server.warmUp(async (priv) => {
+      opened++;
       fedTo = priv;
       const sock = createSocket("udp4");
       await new Promise<void>((r) => sock.bind(0, "127.0.0.1", () => r()));
@@ -144,7 +146,8 @@ describe("warm-up", () => {
       expect(fedTo).not.toBe(server);
       expect(report!.sessions).toBeGreaterThan(0);
       expect(requests).toBeGreaterThanOrEqual(report!.sessions); // every session run began with a request through the front
-      expect(closed).toBe(1);
+      expect(opened).toBe(2); // the warm-up's two private servers in turn
+      expect(closed).toBe(opened);
       expect(server.stats().sessionsStarted).toBe(0);
     } finally {
       await server.close();
@@ -155,14 +158,62 @@ describe("warm-up", () => {
     // A read's last ACK (to the session's socket) may reach the server after
     // the next request (to the listening socket): a lane that asked again
     // from the same port at once lost that request and waited out its timeout.
-    let made: ReturnType<typeof createServer> | undefined;
-    const make = (files: { root: string } | { handler: unknown }): WarmUpServer =>
-      (made = createServer({ ...(files as { root: string }), warmUpMs: 0 }));
+    const made: ReturnType<typeof createServer>[] = [];
+    const make = (files: { root: string } | { handler: unknown }): WarmUpServer => {
+      const server = createServer({ ...(files as { root: string }), warmUpMs: 0 });
+      made.push(server);
+      return server;
+    };
     const report = await warmUp(make, 400);
     expect(report.sessions).toBeGreaterThan(16);
-    const st = made!.stats();
-    expect(st.sessionsStarted).toBeGreaterThan(16);
-    expect(st.duplicateRequests).toBe(0);
+    expect(made.reduce((n, m) => n + m.stats().sessionsStarted, 0)).toBeGreaterThan(16);
+    for (const m of made) expect(m.stats().duplicateRequests).toBe(0);
+  });
+
+  it("runs two private servers in turn: the first is let run dry (its flows ended by their idle gap) before it closes, then `between`, then the second", async () => {
+    const events: string[] = [];
+    const made: ReturnType<typeof createServer>[] = [];
+    const atClose: { running: number; openFlows: number }[] = [];
+    const make = (files: { root: string } | { handler: unknown }): WarmUpServer => {
+      const server = createServer({ ...(files as { root: string }), warmUpMs: 0, flowIdleSeconds: 0.02 });
+      const n = made.push(server);
+      return {
+        listen: async (o) => {
+          events.push(`listen ${n}`);
+          return server.listen(o);
+        },
+        close: async (o) => {
+          const st = server.stats();
+          atClose.push({ running: st.sessionsStarted - st.sessionsOk - st.sessionsFailed - st.probes, openFlows: server.flows().filter((f) => f.endedAt === null).length });
+          await server.close(o);
+          events.push(`closed ${n}`);
+        },
+      };
+    };
+    const report = await warmUp(make, 600, { between: () => events.push("between"), settleMs: 60 });
+    expect(events).toEqual(["listen 1", "closed 1", "between", "listen 2", "closed 2"]);
+    expect(report.sessions).toBeGreaterThan(16);
+    for (const m of made) expect(m.stats().sessionsStarted).toBeGreaterThan(0);
+    // The first one closed with nothing running and every flow ended; the second is closed at the deadline.
+    expect(atClose[0]).toEqual({ running: 0, openFlows: 0 });
+  });
+
+  it("asks small files it has not asked before (a name looked up and read for the first time), from machines in several subnets", async () => {
+    const paths: string[] = [];
+    const peers: string[] = [];
+    const make = (files: { root: string } | { handler: unknown }): WarmUpServer =>
+      createServer({
+        ...(files as { root: string }), timeoutSeconds: 0.2, warmUpMs: 0,
+        onSessionEnd: (s) => {
+          paths.push(s.path);
+          peers.push(s.peer.address);
+        },
+      });
+    await warmUp(make, 300);
+    const fresh = paths.filter((p) => /^\d+\.fresh\.warm-up\.cfg$/.test(p));
+    expect(fresh.length).toBeGreaterThan(1);
+    expect(new Set(fresh).size).toBe(fresh.length); // each asked once
+    if (process.platform === "linux") expect(new Set(peers.map((a) => a.split(".").slice(0, 3).join("."))).size).toBeGreaterThan(1);
   });
 
   it("is bounded by warmUpMs (and never more than 1 s): a fake clock past the budget stops it", async () => {
@@ -174,7 +225,7 @@ describe("warm-up", () => {
       made.push("root" in files ? "folder" : "memory");
       return createServer({ ...(files as { root: string }), timeoutSeconds: 0.2, warmUpMs: 0 });
     };
-    const report = await warmUp(make, 500, undefined, fakeNow);
+    const report = await warmUp(make, 500, { now: fakeNow });
     expect(made).toHaveLength(1);
     expect(report.started).toBeGreaterThan(0);
     expect(report.started).toBeLessThan(30);
@@ -230,7 +281,7 @@ describe("warm-up", () => {
     expect(report.sessions).toBeGreaterThan(16);
     expect(peers.length).toBeGreaterThanOrEqual(report.sessions);
     const addresses = new Set(peers.map((p) => p.address));
-    for (const a of addresses) expect(a).toMatch(/^127\.0\.0\.\d+$/);
+    for (const a of addresses) expect(a).toMatch(/^127\.0\.\d+\.\d+$/);
     if (process.platform === "linux") expect(addresses.size).toBeGreaterThan(1);
     // A lane keeps its two sockets for several reads: fewer client ports than half the sessions.
     const sockets = new Set(peers.map((p) => `${p.address}:${p.port}`));

@@ -39,12 +39,31 @@ const LANES = 16;
  * machine's first request runs (its boot flow, its loader) is warmed too.
  */
 const READS_PER_MACHINE = 8;
-/** Machines the warm-up's addresses cycle through (127.0.0.2 to 127.0.0.251). */
-const MACHINES = 250;
+/** Machines the warm-up's addresses cycle through. */
+const MACHINES = 248;
+/**
+ * Machines per /24 (127.0.0.2-5, 127.0.1.2-5, ...): a machine's first
+ * session starts from a neighbour's round-trip estimate, and the first
+ * machine of a subnet from the most recent client's (rtt-memory.ts); both
+ * are warmed.
+ */
+const MACHINES_PER_SUBNET = 4;
+
+/** The loopback address of warm-up machine `m`. */
+const machineAddress = (m: number): string => `127.0.${Math.floor(m / MACHINES_PER_SUBNET)}.${2 + (m % MACHINES_PER_SUBNET)}`;
 /** A warm-up session that has not finished after this long is given up. */
 const SESSION_TIMEOUT_MS = 250;
 
 const SMALL = "warm-up.cfg";
+/**
+ * Small files under names of their own, each asked once in turn (fresh()):
+ * a real server meets files it has not served yet all the time (the name
+ * looked up and vetted under the root, the contents read into the file
+ * cache), and a warm-up that only asked names it had served would leave
+ * that first-time code without the JIT's feedback.
+ */
+const FRESH_NAMES = 128;
+const FRESH = "fresh.warm-up.cfg";
 const LARGE = "warm-up.bin";
 const MISSING = "warm-up.none";
 /** Names the warm-up's missing-file requests cycle through: each is new to the name caches when it is asked. */
@@ -92,6 +111,7 @@ async function privateRoot(small: Buffer, large: Buffer): Promise<string | undef
     dir = await mkdtemp(join(tmpdir(), "tftpkit-warm-up-"));
     await writeFile(join(dir, SMALL), small);
     await writeFile(join(dir, LARGE), large);
+    await Promise.all(Array.from({ length: FRESH_NAMES }, (_, i) => writeFile(join(dir!, freshName(i)), small)));
     return dir;
   } catch {
     if (dir) await rm(dir, { recursive: true, force: true }).catch(() => {});
@@ -99,9 +119,12 @@ async function privateRoot(small: Buffer, large: Buffer): Promise<string | undef
   }
 }
 
+const freshName = (i: number): string => `${i % FRESH_NAMES}.${FRESH}`;
+const FRESH_NAME = /^\d+\.fresh\.warm-up\.cfg$/;
+
 function memoryHandler(small: Buffer, large: Buffer): ReadHandler {
   return (req) => {
-    if (req.path === SMALL) return small;
+    if (req.path === SMALL || FRESH_NAME.test(req.path)) return small;
     if (req.path === LARGE) return large;
     throw TftpError.notFound();
   };
@@ -112,6 +135,8 @@ interface Request {
   options: Record<string, string>;
   /** An ERROR is the expected answer. */
   error?: boolean;
+  /** Asked under a name of its own (fresh()). */
+  fresh?: boolean;
   /** The RRQ datagram (made once). */
   rrq: Buffer;
 }
@@ -122,7 +147,7 @@ const MIX: Request[] = ([
   { file: SMALL, options: { blksize: "1468", tsize: "0" } },
   { file: SMALL, options: {} },
   { file: SMALL, options: { tsize: "0" } },
-  { file: SMALL, options: {} },
+  { file: FRESH, options: {}, fresh: true }, // a small file not asked before (fresh())
   { file: SMALL, options: { blksize: "1468", tsize: "0" } },
   { file: SMALL, options: {} },
   { file: LARGE, options: { blksize: "1468", windowsize: "8", tsize: "0" } },
@@ -152,6 +177,12 @@ function rrq(r: Omit<Request, "rrq">): Buffer {
 function missing(n: number): Request {
   const file = `${n % MISSING_NAMES}.${MISSING}`;
   return { file, options: {}, error: true, rrq: rrq({ file, options: {} }) };
+}
+
+/** A request for one of the small files not asked yet (FRESH_NAMES of them, in turn). */
+function fresh(n: number): Request {
+  const file = freshName(n);
+  return { file, options: {}, rrq: rrq({ file, options: {} }) };
 }
 
 const ack = (block: number): Buffer => Buffer.from([0, 4, (block >> 8) & 0xff, block & 0xff]);
@@ -281,16 +312,49 @@ class Lane {
   }
 }
 
+/** The share of the budget the first private server gets (the second one runs the rest). */
+const FIRST_PHASE = 0.4;
+
+export interface WarmUpOptions {
+  signal?: AbortSignal;
+  /** The clock (ms). */
+  now?: () => number;
+  /** Called after the first private server has closed, before the second starts. */
+  between?: () => void;
+  /**
+   * How long the first private server stays open with nothing running
+   * before it closes, so that what its idle timers end (boot flows) has
+   * ended by itself (ms; counted in the budget).
+   */
+  settleMs?: number;
+}
+
 /**
- * Runs the warm-up: a private server from `make`, sessions against it from
- * LANES lanes until `budgetMs` (at most WARM_UP_MAX_MS) has passed since the
+ * Runs the warm-up: sessions against a private server from `make`, from
+ * LANES lanes, until `budgetMs` (at most WARM_UP_MAX_MS) has passed since the
  * start, `signal` aborts, or WARM_UP_MAX_SESSIONS were started; then ends
  * what still runs and removes its files. Never throws: a warm-up that cannot
  * run reports 0 sessions.
+ *
+ * Two private servers, one after the other (FIRST_PHASE of the budget, then
+ * the rest). Closing a server writes what a running one never does (its
+ * flags set, timers and listeners cleared, flows and sessions still open
+ * ended), and V8 throws away the code it compiled on the assumption that
+ * such fields never change, the request path's included (measured: the
+ * first server's close took the compiled code of Session.open and of the
+ * flow tracker's step). So the first server is let run dry (its lanes
+ * finish their reads, then `settleMs` with nothing running, in which its
+ * boot flows end by their idle gap) and closed; `between` is called; and
+ * the second server runs the request path again, so that it is compiled
+ * anew for all the first one's close taught V8. The second one's close then
+ * changes nothing more (see refresh-maps.ts for `between`).
  */
-export async function warmUp(make: WarmUpFactory, budgetMs: number, signal?: AbortSignal, now: () => number = Date.now): Promise<WarmUpReport> {
+export async function warmUp(make: WarmUpFactory, budgetMs: number, o: WarmUpOptions = {}): Promise<WarmUpReport> {
+  const { signal, between, settleMs = 0 } = o;
+  const now = o.now ?? Date.now;
   const t0 = now();
-  const deadline = t0 + Math.max(0, Math.min(WARM_UP_MAX_MS, budgetMs));
+  const budget = Math.max(0, Math.min(WARM_UP_MAX_MS, budgetMs));
+  const deadline = t0 + budget;
   const report: WarmUpReport = { sessions: 0, started: 0, ms: 0, address: "127.0.0.1", port: 0, files: "memory" };
   if (budgetMs <= 0 || signal?.aborted) return report;
   const small = bytes(SMALL_BYTES, 1);
@@ -298,76 +362,21 @@ export async function warmUp(make: WarmUpFactory, budgetMs: number, signal?: Abo
   const dir = await privateRoot(small, large);
   report.files = dir ? "folder" : "memory";
   const sockets = new Set<Socket>();
-  let server: WarmUpServer | undefined;
-  let stop: NodeJS.Timeout | undefined;
-  const restoreBudget = lowerInterruptBudget(WARM_UP_INTERRUPT_BUDGET);
-  try {
-    server = make(dir ? { root: dir } : { handler: memoryHandler(small, large) });
-    const bound = await server.listen({ host: "127.0.0.1", port: 0 });
-    report.address = bound.address;
-    report.port = bound.port;
-    const over = (): boolean => signal?.aborted === true || now() >= deadline || report.started >= WARM_UP_MAX_SESSIONS;
-    // The clock bound also holds when a lane waits: at the deadline every client socket closes.
-    const timeUp = new Promise<void>((resolve) => {
-      stop = setTimeout(resolve, Math.max(0, deadline - now()));
-      signal?.addEventListener("abort", () => resolve(), { once: true });
-    });
-    let next = 0;
-    let machine = 0;
-    let manyAddresses = true;
-    const open = async (address: string): Promise<Lane> => {
-      if (manyAddresses && address !== "127.0.0.1") {
-        try {
-          return await Lane.open(sockets, address);
-        } catch {
-          manyAddresses = false; // only 127.0.0.1 here
-        }
-      }
-      return Lane.open(sockets, "127.0.0.1");
-    };
-    const lane = async (): Promise<void> => {
-      // Two sockets of one machine, used in turn: the server takes a request
-      // from the port of a session it still runs for a retransmission (and
-      // drops it), and a read's last ACK (to the session's socket) can reach
-      // the server after the next read's request (to the listening socket).
-      // A read's port is used again only after another whole read, and a
-      // read that failed gives its port up (its session may still run).
-      let pair: Lane[] = [];
-      let address = "127.0.0.1";
-      /** The server port of the machine's last read (0: none heard). */
-      let last = 0;
+  let next = 0;
+  let freshAsked = 0;
+  let machine = 0;
+  let manyAddresses = true;
+  const open = async (address: string): Promise<Lane> => {
+    if (manyAddresses && address !== "127.0.0.1") {
       try {
-        for (let reads = 0; !over(); reads++) {
-          if (pair.length === 0 || reads % READS_PER_MACHINE === 0) {
-            for (const l of pair) l.close();
-            pair = [];
-            address = `127.0.0.${2 + (machine++ % MACHINES)}`;
-            pair.push(await open(address), await open(address));
-            last = 0;
-          }
-          const side = reads % 2;
-          const m = MIX[next++ % MIX.length];
-          const r = m.error ? missing(next) : m;
-          report.started++;
-          const ok = await pair[side].read(report.port, r, last);
-          last = pair[side].tid;
-          if (ok) report.sessions++;
-          else if (!over()) {
-            pair[side].close();
-            pair[side] = await open(address);
-          }
-        }
-      } finally {
-        for (const l of pair) l.close();
+        return await Lane.open(sockets, address);
+      } catch {
+        manyAddresses = false; // only 127.0.0.1 here
       }
-    };
-    const lanes = Promise.all(Array.from({ length: LANES }, lane));
-    await Promise.race([lanes, timeUp]);
-  } catch {
-    // A warm-up that cannot run (no loopback, no socket): the server starts cold.
-  } finally {
-    restoreBudget();
-    if (stop) clearTimeout(stop);
+    }
+    return Lane.open(sockets, "127.0.0.1");
+  };
+  const closeSockets = (): void => {
     for (const s of sockets) {
       try {
         s.close();
@@ -376,7 +385,98 @@ export async function warmUp(make: WarmUpFactory, budgetMs: number, signal?: Abo
       }
     }
     sockets.clear();
-    await server?.close({ graceMs: 0 }).catch(() => {});
+  };
+  /** Resolves after `ms`, or at once when the warm-up is aborted. */
+  const pause = (ms: number): Promise<void> =>
+    new Promise((resolve) => {
+      if (signal?.aborted) return resolve();
+      const t = setTimeout(done, Math.max(0, ms));
+      function done(): void {
+        clearTimeout(t);
+        signal?.removeEventListener("abort", done);
+        resolve();
+      }
+      signal?.addEventListener("abort", done, { once: true });
+    });
+
+  /**
+   * One private server: lanes start reads until `until` (a clock reading).
+   * `drain`: then their reads run to the end (each within its timeout) and
+   * the server stays open `settleMs` more; otherwise every client socket
+   * closes at `until`. False when the warm-up cannot go on.
+   */
+  const phase = async (until: number, drain: boolean): Promise<boolean> => {
+    let server: WarmUpServer | undefined;
+    try {
+      server = make(dir ? { root: dir } : { handler: memoryHandler(small, large) });
+      const bound = await server.listen({ host: "127.0.0.1", port: 0 });
+      report.address = bound.address;
+      report.port = bound.port;
+      const port = bound.port;
+      const over = (): boolean => signal?.aborted === true || now() >= until || report.started >= WARM_UP_MAX_SESSIONS;
+      const lane = async (): Promise<void> => {
+        // Two sockets of one machine, used in turn: the server takes a request
+        // from the port of a session it still runs for a retransmission (and
+        // drops it), and a read's last ACK (to the session's socket) can reach
+        // the server after the next read's request (to the listening socket).
+        // A read's port is used again only after another whole read, and a
+        // read that failed gives its port up (its session may still run).
+        let pair: Lane[] = [];
+        let address = "127.0.0.1";
+        /** The server port of the machine's last read (0: none heard). */
+        let last = 0;
+        try {
+          for (let reads = 0; !over(); reads++) {
+            if (pair.length === 0 || reads % READS_PER_MACHINE === 0) {
+              for (const l of pair) l.close();
+              pair = [];
+              address = machineAddress(machine++ % MACHINES);
+              pair.push(await open(address), await open(address));
+              last = 0;
+            }
+            const side = reads % 2;
+            const m = MIX[next++ % MIX.length];
+            const r = m.error ? missing(next) : m.fresh ? fresh(freshAsked++) : m;
+            report.started++;
+            const ok = await pair[side].read(port, r, last);
+            last = pair[side].tid;
+            if (ok) report.sessions++;
+            else if (!over()) {
+              pair[side].close();
+              pair[side] = await open(address);
+            }
+          }
+        } finally {
+          for (const l of pair) l.close();
+        }
+      };
+      const lanes = Promise.all(Array.from({ length: LANES }, lane));
+      // The clock bound also holds when a lane waits: past it every client socket closes.
+      await Promise.race([lanes, pause(until - now() + (drain ? SESSION_TIMEOUT_MS : 0))]);
+      if (drain) await pause(settleMs);
+      return true;
+    } catch {
+      // A warm-up that cannot run (no loopback, no socket): the server starts cold.
+      return false;
+    } finally {
+      closeSockets();
+      await server?.close({ graceMs: 0 }).catch(() => {});
+    }
+  };
+
+  const restoreBudget = lowerInterruptBudget(WARM_UP_INTERRUPT_BUDGET);
+  try {
+    if (await phase(t0 + budget * FIRST_PHASE, true)) {
+      try {
+        between?.();
+      } catch {
+        // The warm-up goes on.
+      }
+      if (!signal?.aborted && now() < deadline && report.started < WARM_UP_MAX_SESSIONS) await phase(deadline, false);
+    }
+  } finally {
+    restoreBudget();
+    closeSockets();
     if (dir) await rm(dir, { recursive: true, force: true }).catch(() => {});
   }
   report.ms = now() - t0;
