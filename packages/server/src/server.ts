@@ -400,7 +400,7 @@ export class TftpServer {
         refuseOptions: [...o.refuseOptions], maxFileBytes: o.maxFileBytes, fileCacheBytes: Math.min(o.fileCacheBytes, 1024 * 1024),
         statCacheMs: o.statCacheMs, syncFileReads: o.syncFileReads, maxCachedFileBytes: Math.min(o.maxCachedFileBytes, WARM_UP_CACHED_MAX), mtu: o.mtu,
         singlePort: o.singlePort, traceparentInFilename: o.traceparentInFilename, connectSessionSockets: o.connectSessionSockets,
-        sessionSocketPool: Math.min(o.sessionSocketPool, 64), flowIdleSeconds: Math.min(o.flowIdleSeconds, WARM_UP_FLOW_IDLE_SECONDS), maxFlows: Math.min(o.maxFlows, 1000),
+        sessionSocketPool: Math.min(o.sessionSocketPool, WARM_UP_SOCKET_POOL), flowIdleSeconds: Math.min(o.flowIdleSeconds, WARM_UP_FLOW_IDLE_SECONDS), maxFlows: Math.min(o.maxFlows, 1000),
         maxFlowSteps: o.maxFlowSteps, stallTimeoutMs: o.stallTimeoutMs, bindInterfaces: false, recvBufferBytes: 256 * 1024, warmUpMs: 0,
       });
       return front ? relayedWarmUpServer(server, front) : server;
@@ -749,6 +749,12 @@ export class TftpServer {
 const WARM_UP_FLOW_IDLE_SECONDS = 0.02;
 /** How often the flow tracker looks for idle flows at that gap (ms; see FlowTracker.armSweep). */
 const WARM_UP_SWEEP_MS = 20;
+/**
+ * The warm-up's idle session sockets at most: fewer than its sessions at
+ * once, so that its sessions also start on a socket still being bound, as
+ * a real server's first ones do (and some go back to a full pool).
+ */
+const WARM_UP_SOCKET_POOL = 8;
 
 export function createServer(options: ServerOptions): TftpServer {
   return new TftpServer(options);

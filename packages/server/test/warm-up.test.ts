@@ -118,7 +118,7 @@ describe("warm-up", () => {
   });
 
   it("a relayed server warmed through a front (a cluster worker's way in): every warm-up request reaches the private server through it, none the real one; each front (one per private server) is closed after", async () => {
-    const server = createServer({ root, timeoutSeconds: 0.2, warmUpMs: 300 });
+    const server = createServer({ root, timeoutSeconds: 0.2, warmUpMs: 500 });
     let requests = 0;
     let opened = 0;
     let closed = 0;

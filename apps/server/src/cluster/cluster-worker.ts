@@ -95,6 +95,13 @@ class EventRelay {
 }
 
 /**
+ * Credits the warm-up's gate grants itself at most: fewer than the
+ * warm-up's sessions at once, so that its session starts take both ways a
+ * real one can, a credit and an ask.
+ */
+const WARM_UP_CREDITS = 8;
+
+/**
  * The primary's session ledger seen from a worker (ledger.ts): a session
  * start uses a credit the primary granted, or asks (the starts of one
  * event-loop turn in one message); the end of a session admitted on request
@@ -114,15 +121,34 @@ class PrimaryGate implements Admission {
   private nextId = 1;
   private readonly waiting = new Map<number, (ok: boolean) => void>();
   private ids: number[] = [];
-  private clients: string[] = [];
-  private released: string[] = [];
+  private clients = strings();
+  private released = strings();
   private returned = 0;
   private freed = 0;
   private reclaimed = false;
   private scheduled = false;
+  /** Credits granted so far when this gate answers its own asks (the warm-up's). */
+  private granted = 0;
 
-  /** @param on whether the primary holds a limit now (without one, no session start asks). */
-  constructor(public on: boolean) {}
+  /**
+   * @param on whether the primary holds a limit now (without one, no session start asks)
+   * @param selfAnswer the warm-up's gate: it never asks the primary but answers its own asks
+   */
+  constructor(
+    public on: boolean,
+    private readonly selfAnswer = false,
+  ) {}
+
+  /**
+   * A gate of the same class for the warm-up, that never asks the primary:
+   * with `on`, its asks are answered by itself a turn later (admitted, with
+   * credits up to WARM_UP_CREDITS), so that the warm-up runs the ways a real
+   * session start and end take (ask, credit, the end of each), not the one
+   * of a server without a limit.
+   */
+  static forWarmUp(on: boolean): PrimaryGate {
+    return new PrimaryGate(on, true);
+  }
 
   acquire(client: string): boolean | Promise<boolean> {
     if (!this.on) {
@@ -188,18 +214,45 @@ class PrimaryGate implements Admission {
 
   readonly flush = (): void => {
     this.scheduled = false;
+    if (this.selfAnswer) {
+      // As the ledger would: every ask admitted, credits up to WARM_UP_CREDITS; what ended is forgotten.
+      const ids = this.ids;
+      this.ids = [];
+      this.clients = strings();
+      this.released = strings();
+      this.returned = this.freed = 0;
+      this.reclaimed = false;
+      const credit = Math.max(0, WARM_UP_CREDITS - this.granted);
+      this.granted += credit;
+      if (ids.length) setImmediate(() => this.admit(ids, ids.map(() => true), credit));
+      return;
+    }
     if (this.released.length || this.returned || this.freed || this.reclaimed) {
       post({ t: "release", clients: this.released, returned: this.returned, freed: this.freed, reclaimed: this.reclaimed });
-      this.released = [];
+      this.released = strings();
       this.returned = this.freed = 0;
       this.reclaimed = false;
     }
     if (this.ids.length) {
       post({ t: "acquire", ids: this.ids, clients: this.clients });
       this.ids = [];
-      this.clients = [];
+      this.clients = strings();
     }
   };
+}
+
+/**
+ * Empty arrays made in the kind they end as (holding strings, or objects):
+ * an empty literal starts as an array of small integers, and the code
+ * compiled for the warm-up's arrays (already changed by their first
+ * element) did not fit the real gate's and intake's first ones.
+ */
+function strings(): string[] {
+  return [""].slice(1);
+}
+
+function frames(): Frame[] {
+  return [null as unknown as Frame].slice(1);
 }
 
 function inc(m: Map<string, number>, k: string): void {
@@ -309,13 +362,17 @@ const INTAKE_SLICE = 64;
  * after.
  */
 class Intake {
-  private queue: Frame[] = [];
+  private queue = frames();
   private head = 0; // index into queue
   private scheduled = false;
   private inPump = false;
   dropped = 0;
 
-  constructor(private readonly deliver: (f: Frame) => void) {}
+  /** `relays`: the relay of each listening socket the primary has told of (its frames go to `server`). */
+  constructor(
+    private readonly server: TftpServer,
+    private readonly relays: Map<number, RelayListener>,
+  ) {}
 
   push(f: Frame): void {
     if (this.queue.length - this.head >= INTAKE_MAX) {
@@ -338,13 +395,13 @@ class Intake {
       while (budget-- > 0 && this.head < this.queue.length) {
         const f = this.queue[this.head];
         this.queue[this.head++] = undefined as unknown as Frame;
-        this.deliver(f);
+        deliver(this.server, this.relays, f);
       }
     } finally {
       this.inPump = false;
     }
     if (this.head >= this.queue.length) {
-      this.queue = [];
+      this.queue = frames();
       this.head = 0;
     } else {
       if (this.head > 4096) {
@@ -370,24 +427,34 @@ type SendOut = (listener: number, packet: Uint8Array, port: number, address: str
  */
 function intakeFrom(chan: Socket, server: TftpServer, out: SendOut): void {
   const relays = new Map<number, RelayListener>();
-  const relayOf = (id: number, local: string | null, port: number): void => {
-    relays.set(id, { local: local ?? undefined, port, send: (packet, p, address) => out(id, packet, p, address) });
-  };
-  const intake = new Intake((f) => {
-    const relay = relays.get(f.listener);
-    if (!relay) return;
-    // The keys in node:dgram's order (address, family, port, size).
-    const rinfo: RemoteInfo = { address: f.address, family: f.family === 6 ? "IPv6" : "IPv4", port: f.port, size: f.payload.length };
-    server.receive(f.payload, rinfo, relay);
-  });
+  const intake = new Intake(server, relays);
   const reader = new FrameReader();
   chan.on("data", (chunk: Buffer) => {
     reader.feed(chunk, (f) => {
-      if (f.kind === FrameKind.LISTENER) relayOf(f.listener, f.address === "" ? null : f.address, f.port);
+      if (f.kind === FrameKind.LISTENER) addRelay(relays, out, f.listener, f.address === "" ? null : f.address, f.port);
       else intake.push(f);
     });
     intake.run();
   });
+}
+
+// The two steps of intakeFrom are functions of this module, not closures made
+// per intake: the JIT compiles a call of a closure for that closure, and the
+// warm-up's intake (warmUpFront) is made before the real one, whose first
+// frame would then send the compiled code back to the interpreter.
+
+/** A listening socket the primary told of: its relay, whose answers go to `out`. */
+function addRelay(relays: Map<number, RelayListener>, out: SendOut, id: number, local: string | null, port: number): void {
+  relays.set(id, { local: local ?? undefined, port, send: (packet, p, address) => out(id, packet, p, address) });
+}
+
+/** A datagram the primary sent, to the server, through the relay of the listening socket it came in on. */
+function deliver(server: TftpServer, relays: Map<number, RelayListener>, f: Frame): void {
+  const relay = relays.get(f.listener);
+  if (!relay) return;
+  // The keys in node:dgram's order (address, family, port, size).
+  const rinfo: RemoteInfo = { address: f.address, family: f.family === 6 ? "IPv6" : "IPv4", port: f.port, size: f.payload.length };
+  server.receive(f.payload, rinfo, relay);
 }
 
 /** The listener id of the warm-up's private UDP socket in its frames. */
@@ -451,7 +518,7 @@ export async function runWorker(): Promise<void> {
     const extras = {
       onSessionEnd: sessionLog.onSessionEnd, instrumentation: telemetry.instrumentation, http: () => httpAt,
       // The warm-up's gate is of the same kind as the real one but never asks the primary.
-      warmUpHooks: warmUpHooks(sessionLog, telemetry, () => new PrimaryGate(false)),
+      warmUpHooks: warmUpHooks(sessionLog, telemetry, () => PrimaryGate.forWarmUp(gate.on)),
     };
     // Ids of live sessions, flow steps and flows are unique across workers: "w2:17".
     const idPrefix = `w${slot}:`;

@@ -52,8 +52,15 @@ const NO_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 /** Outcomes that are not failures: no span error status, no error.type. */
 const NOT_FAILED: ReadonlySet<Outcome> = new Set<Outcome>(["ok", "probe"]);
 
-/** Session ends whose counts are batched before they reach the SDK (see Instruments.countSession). */
-const FLUSH_EVERY = 256;
+/**
+ * Session ends whose counts are batched before they reach the SDK (see
+ * Instruments.countSession): a flush costs an SDK call per attribute set in
+ * the batch (a few), so 32 sessions share it; and the warm-up's few hundred
+ * sessions flush often enough that the code of a flush is compiled with
+ * the rest (a flush first met after the warm-up sent a session's end back
+ * to the interpreter).
+ */
+const FLUSH_EVERY = 32;
 
 /** Loader chains the time-to-boot histogram tells apart; later ones are "other". */
 const CHAINS_MAX = 100;

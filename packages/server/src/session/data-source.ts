@@ -123,6 +123,16 @@ export interface FileReadCounters {
   slowOnLoop: number;
 }
 
+/**
+ * A size from fs.Stats as V8 keeps a size taken from a buffer: fs.Stats
+ * hands every number over as a double, a buffer's length is a small
+ * integer, and code compiled for sessions of one kind (the warm-up's) was
+ * sent back to the interpreter by the first session of the other.
+ */
+function smallInt(n: number): number {
+  return n >= 0 && n <= 0x3fffffff ? n | 0 : n;
+}
+
 export class FileSource implements DataSource {
   private pos = 0;
   ended = false;
@@ -138,7 +148,7 @@ export class FileSource implements DataSource {
             closeFd(fd, () => {});
             return reject(err2 ? toTftpError(err2) : TftpError.notFound("Not a regular file"));
           }
-          resolve(new FileSource(fd, st.size, syncReads, counters));
+          resolve(new FileSource(fd, smallInt(st.size), syncReads, counters));
         });
       });
     });

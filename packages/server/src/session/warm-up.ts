@@ -258,7 +258,8 @@ class Lane {
    * when it ended as expected. `late`: the server port of the machine's
    * previous read. Its datagrams are late ones of that read, never this
    * read's first answer: the server does not give a client's next session
-   * the transfer ID of its last one (RFC 1350).
+   * the transfer ID of its last one (RFC 1350), unless every session
+   * answers from the port asked (single-port mode).
    */
   read(port: number, r: Request, late: number): Promise<boolean> {
     if (this.closed) return Promise.resolve(false);
@@ -286,7 +287,8 @@ class Lane {
       };
       const onMessage = (m: Buffer, from: number): void => {
         if (tid === 0) {
-          if (from === late) return;
+          // In single-port mode every session answers from the port asked: no port tells a late packet apart.
+          if (from === late && from !== port) return;
           tid = from;
         } else if (from !== tid) return;
         const op = m.readUInt16BE(0);
@@ -314,6 +316,8 @@ class Lane {
 
 /** The share of the budget the first private server gets (the second one runs the rest). */
 const FIRST_PHASE = 0.4;
+/** A budget shorter than this (ms) runs one private server: split in two, neither would get far. */
+const TWO_PHASES_MS = 400;
 
 export interface WarmUpOptions {
   signal?: AbortSignal;
@@ -337,7 +341,7 @@ export interface WarmUpOptions {
  * run reports 0 sessions.
  *
  * Two private servers, one after the other (FIRST_PHASE of the budget, then
- * the rest). Closing a server writes what a running one never does (its
+ * the rest; one for a budget under TWO_PHASES_MS). Closing a server writes what a running one never does (its
  * flags set, timers and listeners cleared, flows and sessions still open
  * ended), and V8 throws away the code it compiled on the assumption that
  * such fields never change, the request path's included (measured: the
@@ -466,7 +470,8 @@ export async function warmUp(make: WarmUpFactory, budgetMs: number, o: WarmUpOpt
 
   const restoreBudget = lowerInterruptBudget(WARM_UP_INTERRUPT_BUDGET);
   try {
-    if (await phase(t0 + budget * FIRST_PHASE, true)) {
+    if (budget < TWO_PHASES_MS) await phase(deadline, false);
+    else if (await phase(t0 + budget * FIRST_PHASE, true)) {
       try {
         between?.();
       } catch {
