@@ -11,7 +11,7 @@ import { FileCache } from "./files/file-cache.js";
 import { forgetWarmUpReads, type FileReadCounters } from "./session/data-source.js";
 import { refreshMaps } from "./session/refresh-maps.js";
 import { SocketPool } from "./net/socket-pool.js";
-import type { BootFlow, FlowQuery } from "./observe/flows.js";
+import { sweepEveryMs, type BootFlow, type FlowQuery } from "./observe/flows.js";
 import type { LiveSession } from "./observe/live.js";
 import type { HttpObserver, HttpRefusal, HttpRequestInfo } from "./observe/instrument.js";
 import { Monitor } from "./observe/live-monitor.js";
@@ -410,7 +410,8 @@ export class TftpServer {
     const done = warmUp(make, budget, {
       signal: abort.signal,
       between: () => refreshMaps(this),
-      settleMs: WARM_UP_FLOW_IDLE_SECONDS * 1000 * 2 + WARM_UP_SWEEP_MS,
+      // The first private server's flows end by their idle gap, noticed at the tracker's next sweep.
+      settleMs: WARM_UP_FLOW_IDLE_SECONDS * 1000 * 2 + sweepEveryMs(WARM_UP_FLOW_IDLE_SECONDS * 1000),
     }).then(
       (r) => (abort.signal.aborted ? undefined : r),
       () => undefined,
@@ -747,8 +748,6 @@ export class TftpServer {
 
 /** The warm-up's flow idle gap (s): a machine's flow ends this long after its last read. */
 const WARM_UP_FLOW_IDLE_SECONDS = 0.02;
-/** How often the flow tracker looks for idle flows at that gap (ms; see FlowTracker.armSweep). */
-const WARM_UP_SWEEP_MS = 20;
 /**
  * The warm-up's idle session sockets at most: fewer than its sessions at
  * once, so that its sessions also start on a socket still being bound, as

@@ -422,6 +422,11 @@ function isRefusedCopy(st: StepEnd): boolean {
   return st.outcome === "client-error" && st.kind === "read" && st.error?.code === 5 && !st.blocksAcked;
 }
 
+/** How often (ms) the tracker looks for flows idle for `idleMs`: a flow ends at most this long after its idle gap. */
+export function sweepEveryMs(idleMs: number): number {
+  return Math.min(5000, Math.max(20, Math.floor(idleMs / 4)));
+}
+
 /** Flows by client address, with the bounds above. */
 export class FlowTracker {
   /** Open flows past their first step (or whose first step succeeded), least recently active first. */
@@ -679,8 +684,7 @@ export class FlowTracker {
 
   private armSweep(): void {
     if (this.sweepTimer) return;
-    const every = Math.min(5000, Math.max(20, Math.floor(this.o.idleMs / 4)));
-    this.sweepTimer = setInterval(() => this.sweep(Date.now()), every);
+    this.sweepTimer = setInterval(() => this.sweep(Date.now()), sweepEveryMs(this.o.idleMs));
     this.sweepTimer.unref();
   }
 

@@ -120,11 +120,10 @@ async function privateRoot(small: Buffer, large: Buffer): Promise<string | undef
 }
 
 const freshName = (i: number): string => `${i % FRESH_NAMES}.${FRESH}`;
-const FRESH_NAME = /^\d+\.fresh\.warm-up\.cfg$/;
 
 function memoryHandler(small: Buffer, large: Buffer): ReadHandler {
   return (req) => {
-    if (req.path === SMALL || FRESH_NAME.test(req.path)) return small;
+    if (req.path === SMALL || req.path.endsWith(`.${FRESH}`)) return small;
     if (req.path === LARGE) return large;
     throw TftpError.notFound();
   };
@@ -175,14 +174,17 @@ function rrq(r: Omit<Request, "rrq">): Buffer {
  * that first-time code cold.
  */
 function missing(n: number): Request {
-  const file = `${n % MISSING_NAMES}.${MISSING}`;
-  return { file, options: {}, error: true, rrq: rrq({ file, options: {} }) };
+  return named(`${n % MISSING_NAMES}.${MISSING}`, true);
+}
+
+/** A plain request (no options) for `file`, made when it is asked. */
+function named(file: string, error: boolean): Request {
+  return { file, options: {}, error, rrq: rrq({ file, options: {} }) };
 }
 
 /** A request for one of the small files not asked yet (FRESH_NAMES of them, in turn). */
 function fresh(n: number): Request {
-  const file = freshName(n);
-  return { file, options: {}, rrq: rrq({ file, options: {} }) };
+  return named(freshName(n), false);
 }
 
 const ack = (block: number): Buffer => Buffer.from([0, 4, (block >> 8) & 0xff, block & 0xff]);
@@ -390,18 +392,25 @@ export async function warmUp(make: WarmUpFactory, budgetMs: number, o: WarmUpOpt
     }
     sockets.clear();
   };
-  /** Resolves after `ms`, or at once when the warm-up is aborted. */
-  const pause = (ms: number): Promise<void> =>
-    new Promise((resolve) => {
+  /**
+   * Resolves after `ms`, or at once when the warm-up is aborted or `stop`
+   * is called (its timer and abort listener go then too).
+   */
+  const pause = (ms: number): { done: Promise<void>; stop: () => void } => {
+    let stop = (): void => {};
+    const done = new Promise<void>((resolve) => {
       if (signal?.aborted) return resolve();
-      const t = setTimeout(done, Math.max(0, ms));
-      function done(): void {
+      const t = setTimeout(end, Math.max(0, ms));
+      function end(): void {
         clearTimeout(t);
-        signal?.removeEventListener("abort", done);
+        signal?.removeEventListener("abort", end);
         resolve();
       }
-      signal?.addEventListener("abort", done, { once: true });
+      signal?.addEventListener("abort", end, { once: true });
+      stop = end;
     });
+    return { done, stop };
+  };
 
   /**
    * One private server: lanes start reads until `until` (a clock reading).
@@ -456,8 +465,10 @@ export async function warmUp(make: WarmUpFactory, budgetMs: number, o: WarmUpOpt
       };
       const lanes = Promise.all(Array.from({ length: LANES }, lane));
       // The clock bound also holds when a lane waits: past it every client socket closes.
-      await Promise.race([lanes, pause(until - now() + (drain ? SESSION_TIMEOUT_MS : 0))]);
-      if (drain) await pause(settleMs);
+      const timeUp = pause(until - now() + (drain ? SESSION_TIMEOUT_MS : 0));
+      await Promise.race([lanes, timeUp.done]);
+      timeUp.stop();
+      if (drain) await pause(settleMs).done;
       return true;
     } catch {
       // A warm-up that cannot run (no loopback, no socket): the server starts cold.
