@@ -48,15 +48,22 @@
 // halves towards the newer samples every PEAK_HOLD_MS). When the RTO passes
 // (holdBack), the slot resends at once only if the guard is no longer than
 // the RTO; otherwise it is held: it resends at the guard, or one RTO after
-// another slot of this thread hears from its peer, whichever comes first
-// (heard: then it resends only if some peer was heard within its RTO, or
-// it is held again until the guard); a slot whose own peer sent a duplicate or stale packet since the
+// another slot of this thread hears from its peer (but no sooner than the
+// slot's own PEAK after its send: its own path answered that late within
+// the last second), whichever comes first (heard: then it resends only if
+// some peer was heard within its RTO, or it is held again until the
+// guard); a slot whose own peer sent a duplicate or stale packet since the
 // slot last sent (the peer is there, and waits for what was lost) is not
 // held. Other peers answering while this one is silent tell of a lost
-// packet on this path, and a lost packet then costs about two RTOs; every
+// packet on this path, and a lost packet then costs about two RTOs (or its
+// PEAK, if longer); every
 // peer silent at once tells of a stall (a busy machine, a descheduled
-// client), which the guard waits out without a spurious resend. A session
-// alone waits for the guard, as the thread knows no better. A stall of this
+// client), which the guard waits out without a spurious resend. When such a
+// stall ends, the stalled peers answer one after another as they work
+// through what queued: an answer from a peer whose slot's RTO had passed
+// (late, not lost) keeps a released slot waiting one more RTO, up to one
+// guard after its release, so a slot resends one RTO after the late answers
+// stop. A session alone waits for the guard, as the thread knows no better. A stall of this
 // thread itself (noteStall: the glue saw it busy, reading nothing) is left
 // out of the samples across it: answers that arrived during it are read
 // before a deadline resends, so it needs no guard, and counting it would
@@ -139,6 +146,8 @@ let highSent: usize = 0; // u32: tx: first block never sent
 let recoverTo: usize = 0; // u32: tx: end of the last range sent again (timeout or gap)
 let peak: usize = 0; // f64: the largest recent RTT sample (halves every PEAK_HOLD_MS)
 let peakAt: usize = 0; // f64: when peak was last set or halved
+let heldAt: usize = 0; // f64: when the slot's RTO passed and it was held (holdBack)
+let releasedUntil: usize = 0; // f64: a released slot waits for late peers until then (one guard after its release)
 // The largest recent sample of every slot of this thread (halves like PEAK):
 // a machine under load answers late on every session at once, so a session
 // that has not yet seen it is covered by the others (the stall guard).
@@ -150,6 +159,8 @@ let heldList: usize = 0; // i32: slots that were held since a peer was last hear
 let heldCount: i32 = 0;
 /** When a peer of any slot of this thread was last heard. */
 let lastHeard: f64 = -Infinity;
+/** When a peer was last heard late: after its slot's RTO had passed (the slot held, not yet resent). */
+let lastLate: f64 = -Infinity;
 /** The latest stall of this thread (noteStall): busy from stallFrom to stallTo, reading nothing. */
 let stallFrom: f64 = 0;
 let stallTo: f64 = 0;
@@ -194,9 +205,9 @@ export function schedInit(slots: i32): i32 {
   const bytes4 = <usize>slots << 2;
   const bytes8 = <usize>slots << 3;
   // 14 i32 regions per slot, the timer heap's 2 i32 and 1 f64 regions per
-  // timer (two timers per slot), 9 f64 regions per slot, one spare i32
+  // timer (two timers per slot), 11 f64 regions per slot, one spare i32
   // region to 8-align the f64 ones.
-  const need = bytes4 * 19 + bytes8 * 11;
+  const need = bytes4 * 19 + bytes8 * 13;
   cursor = <usize>memory.size() << 16;
   const pages = <i32>((need + 0xffff) >> 16);
   if (memory.grow(pages) < 0) return -S.E_NO_SLOT;
@@ -210,6 +221,7 @@ export function schedInit(slots: i32): i32 {
   cursor = (cursor + 7) & ~<usize>7; // 8-align the f64 regions (`need` counts one spare i32 region for this)
   timeout = carve(bytes8); progressLimit = carve(bytes8); rtoFloor = carve(bytes8); rtoNow = carve(bytes8);
   srtt = carve(bytes8); rttvar = carve(bytes8); sampleAt = carve(bytes8); peak = carve(bytes8); peakAt = carve(bytes8);
+  heldAt = carve(bytes8); releasedUntil = carve(bytes8);
   const deadlineRegion = carve(bytes8 * 2);
   timersInit(slots * 2, heapRegion, posRegion, deadlineRegion);
   cap = slots;
@@ -395,8 +407,9 @@ export function holdBack(slot: i32, now: f64): i32 {
   if ((f & FLAG_HELD) != 0) {
     // Released, but nothing heard from any peer for a whole RTO since: the machine stalled after
     // all (right after the answer that released it): hold again, until the guard.
-    if ((f & FLAG_RELEASED) != 0 && now - lastHeard > gf(rtoNow, slot) && heldCount < cap) {
-      const again = guardOf(slot) - gf(rtoNow, slot);
+    const r = gf(rtoNow, slot);
+    if ((f & FLAG_RELEASED) != 0 && now - lastHeard > r && heldCount < cap) {
+      const again = guardOf(slot) - r;
       if (again > 0) {
         si(flags, slot, f & ~FLAG_RELEASED);
         si(heldList, heldCount, slot);
@@ -404,6 +417,14 @@ export function holdBack(slot: i32, now: f64): i32 {
         timerSet(slot, now + again);
         return 1;
       }
+    }
+    // Released, and peers whose RTO had passed as well are still answering (late, not lost): they
+    // were stalled together and work through what queued meanwhile. Wait for them one RTO at a
+    // time, up to a guard after the release.
+    const until = lastLate + r;
+    if ((f & FLAG_RELEASED) != 0 && until > now && now < gf(releasedUntil, slot)) {
+      timerSet(slot, until);
+      return 1;
     }
     si(flags, slot, f & ~(FLAG_HELD | FLAG_RELEASED));
     return 0;
@@ -416,6 +437,7 @@ export function holdBack(slot: i32, now: f64): i32 {
   si(flags, slot, f | FLAG_HELD);
   si(heldList, heldCount, slot);
   heldCount++;
+  gfSet(heldAt, slot, now);
   timerSet(slot, now + wait);
   return 1;
 }
@@ -426,6 +448,7 @@ export function holdBack(slot: i32, now: f64): i32 {
  */
 function heard(speaker: i32, now: f64): void {
   lastHeard = now;
+  if ((gi(flags, speaker) & FLAG_HELD) != 0) lastLate = now;
   if (heldCount == 0) return;
   let kept = 0;
   for (let i = 0; i < heldCount; i++) {
@@ -440,9 +463,15 @@ function heard(speaker: i32, now: f64): void {
       kept++;
       continue;
     }
-    const at = now + gf(rtoNow, h);
+    // One RTO from now, but no sooner than the slot's own PEAK after its send: an answer that
+    // late came on this very path within the last second.
+    const r = gf(rtoNow, h);
+    let at = now + r;
+    const byPeak = gf(heldAt, h) - r + gf(peak, h);
+    if (byPeak > at) at = byPeak;
     if (at < timerAt(h)) timerSet(h, at);
     si(flags, h, f | FLAG_RELEASED);
+    gfSet(releasedUntil, h, now + guardOf(h));
   }
   for (let i = 0; i < kept; i++) {
     const h = gi(heldList, i);
@@ -478,6 +507,7 @@ export function rttGuardReset(): void {
   threadPeakAt = 0;
   heldCount = 0;
   lastHeard = -Infinity;
+  lastLate = -Infinity;
   stallFrom = 0;
   stallTo = 0;
 }

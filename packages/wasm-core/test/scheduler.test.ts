@@ -939,6 +939,27 @@ describe("held deadlines: a lost packet costs about two RTOs, a stall of every p
     expect(x.txOnTimeout(a)).toBe(Timeout.RETRANSMIT);
   });
 
+  it("released, it resends no sooner than its own PEAK after its send (its path answered that late lately)", () => {
+    const { b, t: t0 } = pair();
+    const a = txOpen(1, CEILING, 5);
+    x.adaptRto(a, F);
+    let t = lockStep(a, 1, 6, t0); // one answer 6 ms late...
+    t = lockStep(a, 40, 0.5, t); // ...then 0.5 ms ones: the RTO is back at the floor, PEAK still 6
+    expireAll(Infinity);
+    expect(x.rto(a)).toBe(F);
+    expect(x.rttPeakOf(a)).toBe(6);
+    sendWindow(a, t);
+    const [bb] = sendWindow(b, t + 0.6);
+    expireAll(t + F);
+    expect(x.holdBack(a, t + F)).toBe(1);
+    x.txOnAck(b, bb & 0xffff, t + 1.2); // another path works, and goes on working
+    expect(lockStep(b, 6, 0.8, t + 1.2)).toBeCloseTo(t + 6, 9);
+    expect(expireAll(t + 6 - 1e-9)).toEqual([]); // not one RTO after b's answer: a waits until t + 6
+    expect(expireAll(t + 6)).toEqual([a]);
+    expect(x.holdBack(a, t + 6)).toBe(0);
+    expect(x.txOnTimeout(a)).toBe(Timeout.RETRANSMIT);
+  });
+
   it("released, then every peer silent again for an RTO (a stall right after the answer): held again until the guard", () => {
     const { a, b, t } = pair();
     sendWindow(a, t);
@@ -954,6 +975,75 @@ describe("held deadlines: a lost packet costs about two RTOs, a stall of every p
     expect(expireAll(due + 16 - 1e-9)).toEqual([]);
     expect(expireAll(due + 16).sort()).toEqual([a, b].sort());
     expect(x.holdBack(a, due + 16)).toBe(0); // the guard passed: resend
+  });
+
+  /** `n` more senders with the same history as `a` of pair() (0.5 ms round trips): RTO 1, guard 17. */
+  function more(n: number, t: number): { slots: number[]; t: number } {
+    const slots: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const s = txOpen(1, CEILING, 5);
+      x.adaptRto(s, F);
+      t = lockStep(s, 20, 0.5, t);
+      slots.push(s);
+    }
+    expireAll(Infinity);
+    return { slots, t };
+  }
+
+  it("after a stall of every peer, a released slot waits while the other held peers answer late, and resends one RTO after the last", () => {
+    const { a, b, t: t0 } = pair();
+    const { slots: [c, d], t } = more(2, t0);
+    expect(x.rto(c)).toBe(F);
+    const sent = new Map([a, b, c, d].map((s) => [s, sendWindow(s, t)[0]]));
+    expect(expireAll(t + F).sort()).toEqual([a, b, c, d].sort());
+    for (const s of [a, b, c, d]) expect(x.holdBack(s, t + F)).toBe(1); // every peer silent: held
+    // The stall ends at t + 5: b answers, and releases the others (one RTO from now)...
+    expect(x.txOnAck(b, sent.get(b)! & 0xffff, t + 5)).toBe(Ack.ADVANCED);
+    sendWindow(b, t + 5);
+    expect(x.nextDeadline()).toBeCloseTo(t + 5 + F, 9);
+    // ...and the others' peers work through what queued: c at t + 5.8, d at t + 6.5.
+    expect(x.txOnAck(c, sent.get(c)! & 0xffff, t + 5.8)).toBe(Ack.ADVANCED);
+    sendWindow(c, t + 5.8);
+    expect(expireAll(t + 6).sort()).toEqual([a, d].sort());
+    expect(x.holdBack(a, t + 6)).toBe(1); // c answered late 0.2 ms ago: not lost, a waits
+    expect(x.holdBack(d, t + 6)).toBe(1);
+    expect(x.nextDeadline()).toBeCloseTo(t + 6.8, 9);
+    expect(x.txOnAck(d, sent.get(d)! & 0xffff, t + 6.5)).toBe(Ack.ADVANCED);
+    sendWindow(d, t + 6.5);
+    expect(expireAll(t + 6.8)).toEqual([a]);
+    expect(x.holdBack(a, t + 6.8)).toBe(1); // d answered late too
+    const due = x.nextDeadline();
+    expect(due).toBeCloseTo(t + 7.5, 9); // one RTO after d's late answer
+    expect(expireAll(due)).toEqual([a]);
+    expect(x.holdBack(a, due)).toBe(0); // no late answer within an RTO: a's packet was lost
+    expect(x.txOnTimeout(a)).toBe(Timeout.RETRANSMIT);
+  });
+
+  it("late answers that go on: the released slot waits at most a guard after its release", () => {
+    const { a, b, t: t0 } = pair();
+    const { slots, t } = more(40, t0);
+    const all = [a, b, ...slots];
+    const sent = new Map(all.map((s) => [s, sendWindow(s, t)[0]]));
+    expireAll(t + F);
+    for (const s of all) expect(x.holdBack(s, t + F)).toBe(1);
+    const release = t + 5;
+    x.txOnAck(b, sent.get(b)! & 0xffff, release);
+    sendWindow(b, release);
+    const guard = x.rtoGuard(a); // at the release: 17 (the late answers' samples raise it after)
+    expect(guard).toBe(F + 16);
+    // A late answer every 0.5 ms, for longer than that guard.
+    let resentAt = -1;
+    for (let i = 0; resentAt < 0; i++) {
+      expect(i).toBeLessThan(slots.length);
+      const now = release + 0.5 * (i + 1);
+      for (const id of expireAll(now)) {
+        if (x.holdBack(id, now) === 0 && id === a) resentAt = now;
+      }
+      x.txOnAck(slots[i], sent.get(slots[i])! & 0xffff, now);
+      sendWindow(slots[i], now);
+    }
+    expect(resentAt).toBeGreaterThanOrEqual(release + guard);
+    expect(resentAt).toBeLessThanOrEqual(release + guard + 1);
   });
 
   it("its own peer's duplicate ACK does not release a held slot (Sorcerer's Apprentice)", () => {
