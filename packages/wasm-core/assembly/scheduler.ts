@@ -51,12 +51,12 @@
 // another slot of this thread hears from its peer (but no sooner than the
 // slot's own PEAK after its send: its own path answered that late within
 // the last second), whichever comes first (heard: then it resends only if
-// some peer was heard within its RTO, or it is held again until the
-// guard); a slot whose own peer sent a duplicate or stale packet since the
-// slot last sent (the peer is there, and waits for what was lost) is not
-// held. Other peers answering while this one is silent tell of a lost
-// packet on this path, and a lost packet then costs about two RTOs (or its
-// PEAK, if longer); every
+// some peer was heard within its RTO or no other slot's RTO has passed, or
+// it is held again until the guard); a slot whose own peer sent a
+// duplicate or stale packet since the slot last sent (the peer is there,
+// and waits for what was lost) is not held. Other peers answering while
+// this one is silent tell of a lost packet on this path, and a lost packet
+// then costs about two RTOs (or its PEAK, if longer); every
 // peer silent at once tells of a stall (a busy machine, a descheduled
 // client), which the guard waits out without a spurious resend. When such a
 // stall ends, the stalled peers answer one after another as they work
@@ -87,7 +87,8 @@
 // ACK moves the sender's base, an in-order block reaches the receiver).
 
 import * as S from "./status";
-import { timersInit, timerSet, timerCancel, timerAt } from "./timers";
+import { timersInit, timerSet, timerCancel, timerAt, expire as expireTimers } from "./timers";
+import { RES_EXPIRED, resGet } from "./layout";
 
 export const KIND_FREE: i32 = 0;
 export const KIND_TX: i32 = 1;
@@ -161,6 +162,9 @@ let heldCount: i32 = 0;
 let lastHeard: f64 = -Infinity;
 /** When a peer was last heard late: after its slot's RTO had passed (the slot held, not yet resent). */
 let lastLate: f64 = -Infinity;
+/** Retransmission deadlines popped by expire() at the time overdueAt (the slots' deadlines due together). */
+let overdueAt: f64 = NaN;
+let overdueCount: i32 = 0;
 /** The latest stall of this thread (noteStall): busy from stallFrom to stallTo, reading nothing. */
 let stallFrom: f64 = 0;
 let stallTo: f64 = 0;
@@ -405,10 +409,13 @@ export function holdBack(slot: i32, now: f64): i32 {
   if (!moving(slot) || !adaptive(slot) || now != now) return 0;
   const f = gi(flags, slot);
   if ((f & FLAG_HELD) != 0) {
-    // Released, but nothing heard from any peer for a whole RTO since: the machine stalled after
-    // all (right after the answer that released it): hold again, until the guard.
+    // Released, but nothing heard from any peer for a whole RTO since, and another slot's RTO
+    // passed too (held, or due at this very moment): the machine stalled after all (right after
+    // the answer that released it): hold again, until the guard. Peers that are silent within
+    // their own RTO are no sign of a stall: they have had nothing to answer yet.
     const r = gf(rtoNow, slot);
-    if ((f & FLAG_RELEASED) != 0 && now - lastHeard > r && heldCount < cap) {
+    const othersOverdue = heldCount > 0 || (now == overdueAt && overdueCount > 1);
+    if ((f & FLAG_RELEASED) != 0 && now - lastHeard > r && othersOverdue && heldCount < cap) {
       const again = guardOf(slot) - r;
       if (again > 0) {
         si(flags, slot, f & ~FLAG_RELEASED);
@@ -501,6 +508,21 @@ export function seedRtt(slot: i32, srttMs: f64, rttvarMs: f64, peakMs: f64, now:
   return S.OK;
 }
 
+/**
+ * Pops every deadline that passed, as the timers' expire() (ids: slot for a
+ * retransmission deadline, cap + slot for a session deadline), and counts
+ * the retransmission deadlines due at `now` (holdBack tells a stall by them).
+ */
+export function expire(now: f64): i32 {
+  const n = expireTimers(now);
+  if (now != overdueAt) {
+    overdueAt = now;
+    overdueCount = 0;
+  }
+  for (let i = 0; i < n; i++) if (resGet(RES_EXPIRED + i) < cap) overdueCount++;
+  return n;
+}
+
 /** Forgets the thread's recent peak RTT (the stall guard) and its held slots: for a fresh start, e.g. between tests on a fake clock. */
 export function rttGuardReset(): void {
   threadPeak = 0;
@@ -508,6 +530,8 @@ export function rttGuardReset(): void {
   heldCount = 0;
   lastHeard = -Infinity;
   lastLate = -Infinity;
+  overdueAt = NaN;
+  overdueCount = 0;
   stallFrom = 0;
   stallTo = 0;
 }

@@ -134,8 +134,9 @@ export class Scheduler {
    * doubled on each timeout, never above the slot's timeout (the ceiling,
    * and the RTO until the first round trip is measured). When the RTO
    * passes, the slot resends at once only if another peer of this thread
-   * answers meanwhile (then one RTO after that answer, or after the last
-   * late answer of other held slots' peers, up to one guard); otherwise it
+   * answers meanwhile (then one RTO after that answer, no sooner than its
+   * own PEAK after its send, or one RTO after the last late answer of other
+   * held slots' peers, up to one guard); otherwise it
    * waits for the stall guard, floorMs + 2 PEAK (PEAK the largest recent
    * sample of the slot or the thread, halved every second): a stall of
    * every peer at once causes no spurious resend. Timeouts below the ceiling do not count

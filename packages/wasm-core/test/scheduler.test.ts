@@ -1046,6 +1046,20 @@ describe("held deadlines: a lost packet costs about two RTOs, a stall of every p
     expect(resentAt).toBeLessThanOrEqual(release + guard + 1);
   });
 
+  it("released, then every peer silent for an RTO but none overdue (the others had nothing to answer): it resends", () => {
+    const { a, b, t } = pair();
+    sendWindow(a, t);
+    expect(x.txSetLast(b, x.txNext(b))).toBe(0); // b's next block is its last
+    const [bb] = sendWindow(b, t + 0.6);
+    expireAll(t + F);
+    expect(x.holdBack(a, t + F)).toBe(1);
+    expect(x.txOnAck(b, bb & 0xffff, t + 1.2)).toBe(Ack.DONE); // releases a; b has nothing more to send
+    const due = t + 1.2 + F + 0.5; // nothing heard for 1.5 ms, but no other deadline passed
+    expect(expireAll(due)).toEqual([a]);
+    expect(x.holdBack(a, due)).toBe(0);
+    expect(x.txOnTimeout(a)).toBe(Timeout.RETRANSMIT);
+  });
+
   it("its own peer's duplicate ACK does not release a held slot (Sorcerer's Apprentice)", () => {
     const { a, t } = pair();
     const [blk] = sendWindow(a, t);
