@@ -414,7 +414,7 @@ export function holdBack(slot: i32, now: f64): i32 {
     // the answer that released it): hold again, until the guard. Peers that are silent within
     // their own RTO are no sign of a stall: they have had nothing to answer yet.
     const r = gf(rtoNow, slot);
-    const othersOverdue = heldCount > 0 || (now == overdueAt && overdueCount > 1);
+    const othersOverdue = otherHeld(slot) || (now == overdueAt && overdueCount > 1);
     if ((f & FLAG_RELEASED) != 0 && now - lastHeard > r && othersOverdue && heldCount < cap) {
       const again = guardOf(slot) - r;
       if (again > 0) {
@@ -447,6 +447,15 @@ export function holdBack(slot: i32, now: f64): i32 {
   gfSet(heldAt, slot, now);
   timerSet(slot, now + wait);
   return 1;
+}
+
+/** Whether a slot other than `slot` is held now (its RTO passed, not resent yet; the held list may keep stale entries). */
+function otherHeld(slot: i32): bool {
+  for (let i = 0; i < heldCount; i++) {
+    const h = gi(heldList, i);
+    if (h != slot && moving(h) && (gi(flags, h) & FLAG_HELD) != 0) return true;
+  }
+  return false;
 }
 
 /**

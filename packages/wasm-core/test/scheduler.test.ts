@@ -1060,6 +1060,22 @@ describe("held deadlines: a lost packet costs about two RTOs, a stall of every p
     expect(x.txOnTimeout(a)).toBe(Timeout.RETRANSMIT);
   });
 
+  it("released, then silence for an RTO after another held slot's late answer: no stall, it resends", () => {
+    const { a, b, t } = pair();
+    sendWindow(a, t);
+    const [bb] = sendWindow(b, t + 0.2);
+    expect(expireAll(t + 1.2).sort()).toEqual([a, b].sort());
+    expect(x.holdBack(a, t + 1.2)).toBe(1);
+    expect(x.holdBack(b, t + 1.2)).toBe(1); // both held: every peer silent
+    expect(x.txOnAck(b, bb & 0xffff, t + 2)).toBe(Ack.ADVANCED); // b's peer answers late: releases a
+    sendWindow(b, t + 2); // b sends on: no longer held (its RTO grew with the late sample)
+    expect(x.rto(b)).toBeGreaterThan(F + 0.5);
+    const due = t + 2 + F + 0.5; // nothing heard for 1.5 ms; b is within its RTO
+    expect(expireAll(due)).toEqual([a]);
+    expect(x.holdBack(a, due)).toBe(0);
+    expect(x.txOnTimeout(a)).toBe(Timeout.RETRANSMIT);
+  });
+
   it("its own peer's duplicate ACK does not release a held slot (Sorcerer's Apprentice)", () => {
     const { a, t } = pair();
     const [blk] = sendWindow(a, t);
