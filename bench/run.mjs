@@ -35,6 +35,7 @@ const opt = parseArgsOrExit("bench", {
   "no-build": { type: "boolean" },
   "no-warmup": { type: "boolean" },
   "write-docs": { type: "boolean" },
+  "keep-logs": { type: "string" },
   help: { type: "boolean", short: "h" },
 });
 
@@ -202,12 +203,13 @@ const ALIASES = { "boot": ["boot-grub", "boot-grub-loss", "boot-ovmf", "boot-ovm
 if (opt.help) {
   process.stdout.write(
     "Usage: npm run bench [-- --quick] [-- --servers a,b] [-- --scenarios id,...] [-- --rounds N] [-- --write-docs]\n" +
-      "                     [-- --idle-seconds S] [-- --tftpkit-args=\"--flag v\"] [-- --no-build] [-- --no-warmup]\n" +
+      "                     [-- --idle-seconds S] [-- --tftpkit-args=\"--flag v\"] [-- --no-build] [-- --no-warmup] [-- --keep-logs DIR]\n" +
       "  (default)  every scenario at full size, 3 rounds where it pays, the other servers' lossy runs capped (about 30 minutes on 2 cores)\n" +
       "  --quick    small files and counts, 1 round, 60 s idle, lossy runs capped at 10 s (about 4 minutes): for development, not for figures\n" +
       "  --write-docs  write docs/performance.md from this run (bench/performance.template.md)\n" +
       "  --idle-seconds  the idle scenario's idle time (default 600; --quick 60)\n" +
       "  --no-warmup  measure each server cold (by default every server gets the same unmeasured warm-up first)\n" +
+      "  --keep-logs DIR  keep each tftpkit run's session log in DIR (NNN-server-port.log, in the order the servers stopped)\n" +
       `  servers: tftpkit tftpkit-1w node-floor tftpd-hpa atftpd dnsmasq\n` +
       `  scenarios: ${SCENARIOS.map((s) => s.id).join(" ")} (aliases: ${Object.keys(ALIASES).join(" ")})\n`,
   );
@@ -297,7 +299,7 @@ const roundsOf = (sc) => roundsOpt ?? (quick ? 1 : sc.rounds ?? 3);
 const maxRounds = Math.max(1, ...scenarios.map(roundsOf));
 
 const tftpkitArgs = opt["tftpkit-args"] ? opt["tftpkit-args"].split(/\s+/).filter(Boolean) : [];
-const allDefs = serverDefs({ repo, cacheDir, tftpkitArgs });
+const allDefs = serverDefs({ repo, cacheDir, tftpkitArgs, keepLogs: opt["keep-logs"] });
 const wanted = opt.servers ? opt.servers.split(",") : allDefs.map((d) => d.name);
 const isTftpkit = (name) => name === "tftpkit" || name === "tftpkit-1w";
 

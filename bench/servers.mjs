@@ -3,7 +3,7 @@
 
 import { execFileSync, spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 
@@ -107,8 +107,9 @@ export function tftpkitNodeArgs(repo, nodeArgs = []) {
  * `NAME=COMMAND`, COMMAND containing {root} and {port}, e.g.
  * `fbtftp=python3 /opt/fbtftp/examples/server.py --root {root} --port {port}`.
  */
-export function serverDefs({ repo, cacheDir, tftpkitArgs = [] }) {
+export function serverDefs({ repo, cacheDir, tftpkitArgs = [], keepLogs }) {
   const logDir = join(cacheDir, "logs");
+  let kept = 0;
   /**
    * tftpkit as an operator runs it: logging on (its default JSON lines on
    * stdout, redirected to a file), admin HTTP on at a loopback port, flows and
@@ -128,6 +129,11 @@ export function serverDefs({ repo, cacheDir, tftpkitArgs = [] }) {
       if (!s.ok) throw new Error(`${name} did not start: ${s.stderr}`);
       const stop = async () => {
         await s.stop();
+        if (keepLogs && existsSync(logFile)) {
+          // --keep-logs: every session's line of this run (outcome, retransmits, ms), numbered in stop order.
+          mkdirSync(keepLogs, { recursive: true });
+          copyFileSync(logFile, join(keepLogs, `${String(++kept).padStart(3, "0")}-${name}-${port}.log`));
+        }
         rmSync(logFile, { force: true });
       };
       return { ...s, stop, primaryPid: s.pid, logFile, how: `tftpkit serve --admin 127.0.0.1:PORT${[...extra, ...tftpkitArgs].length ? ` ${[...extra, ...tftpkitArgs].join(" ")}` : ""} > log file (log, flows, metrics on)` };
