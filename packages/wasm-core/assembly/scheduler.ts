@@ -414,8 +414,7 @@ export function holdBack(slot: i32, now: f64): i32 {
     // the answer that released it): hold again, until the guard. Peers that are silent within
     // their own RTO are no sign of a stall: they have had nothing to answer yet.
     const r = gf(rtoNow, slot);
-    const othersOverdue = otherHeld(slot) || (now == overdueAt && overdueCount > 1);
-    if ((f & FLAG_RELEASED) != 0 && now - lastHeard > r && othersOverdue && heldCount < cap) {
+    if ((f & FLAG_RELEASED) != 0 && now - lastHeard > r && heldCount < cap && (otherHeld(slot) || (now == overdueAt && overdueCount > 1))) {
       const again = guardOf(slot) - r;
       if (again > 0) {
         si(flags, slot, f & ~FLAG_RELEASED);

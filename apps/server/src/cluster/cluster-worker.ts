@@ -214,27 +214,22 @@ class PrimaryGate implements Admission {
 
   readonly flush = (): void => {
     this.scheduled = false;
-    if (this.selfAnswer) {
-      // As the ledger would: every ask admitted, credits up to WARM_UP_CREDITS; what ended is forgotten.
-      const ids = this.ids;
-      this.ids = [];
-      this.clients = strings();
-      this.released = strings();
-      this.returned = this.freed = 0;
-      this.reclaimed = false;
-      const credit = Math.max(0, WARM_UP_CREDITS - this.granted);
-      this.granted += credit;
-      if (ids.length) setImmediate(() => this.admit(ids, ids.map(() => true), credit));
-      return;
-    }
+    // The warm-up's gate (selfAnswer) answers as the ledger would: what ended is forgotten, every
+    // ask admitted a turn later, with credits up to WARM_UP_CREDITS.
     if (this.released.length || this.returned || this.freed || this.reclaimed) {
-      post({ t: "release", clients: this.released, returned: this.returned, freed: this.freed, reclaimed: this.reclaimed });
+      if (!this.selfAnswer) post({ t: "release", clients: this.released, returned: this.returned, freed: this.freed, reclaimed: this.reclaimed });
       this.released = strings();
       this.returned = this.freed = 0;
       this.reclaimed = false;
     }
-    if (this.ids.length) {
-      post({ t: "acquire", ids: this.ids, clients: this.clients });
+    const ids = this.ids;
+    if (ids.length) {
+      if (!this.selfAnswer) post({ t: "acquire", ids, clients: this.clients });
+      else {
+        const credit = Math.max(0, WARM_UP_CREDITS - this.granted);
+        this.granted += credit;
+        setImmediate(() => this.admit(ids, ids.map(() => true), credit));
+      }
       this.ids = [];
       this.clients = strings();
     }
